@@ -1,0 +1,105 @@
+//! Downloads the official archive with progress and md5 verification. The file is written
+//! under a temporary name and renamed only once its checksum is right.
+
+use crate::{Error, Result};
+use md5::{Digest, Md5};
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// The official CIFAR-10 binary archive.
+pub const OFFICIAL_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+/// Its md5 checksum.
+pub const OFFICIAL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
+
+/// Download progress: bytes so far and the total when the server says it.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
+
+/// Downloads `url` to `dest`, checking its md5 against `expected_md5` before the file takes
+/// its final name. On any failure nothing is left at `dest`.
+pub fn download(url: &str, expected_md5: &str, dest: &Path, progress: Progress) -> Result<()> {
+    let fail = |what: String| Error::Download {
+        url: url.to_string(),
+        what,
+    };
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let partial = dest.with_file_name(format!(
+        "{}.part-{}",
+        dest.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("download"),
+        std::process::id()
+    ));
+    let result = fetch_to(url, &partial, progress)
+        .map_err(fail)
+        .and_then(|digest| {
+            if digest == expected_md5 {
+                std::fs::rename(&partial, dest).map_err(|e| Error::io(dest, e))
+            } else {
+                Err(fail(format!(
+                    "checksum mismatch: md5 {digest}, expected {expected_md5}"
+                )))
+            }
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
+/// Streams the body of `url` into `path`, returning its md5 as hex.
+fn fetch_to(url: &str, path: &Path, progress: Progress) -> std::result::Result<String, String> {
+    let response = ureq::get(url).call().map_err(|e| e.to_string())?;
+    let total = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut body = response.into_body().into_reader();
+    let mut file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut done = 0u64;
+    progress(0, total);
+    loop {
+        let n = body
+            .read(&mut buf)
+            .map_err(|e| format!("connection lost: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        done += n as u64;
+        progress(done, total);
+    }
+    if let Some(total) = total {
+        if done != total {
+            return Err(format!("truncated: got {done} of {total} bytes"));
+        }
+    }
+    file.sync_all()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// md5 of a file on disk, as hex.
+pub fn md5_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

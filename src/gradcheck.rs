@@ -1,0 +1,326 @@
+//! Gradient checks: every hand-written backward pass against central finite differences in
+//! f64 and against candle's autograd on the same inputs.
+
+use crate::manual::{one_hot, CrossEntropy, LeakyReLU, Linear, ManualMlp, SoftMax};
+use crate::Result;
+use candle_core::{DType, Device, Tensor, Var};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+
+/// Step of the central differences (the course's h).
+pub const H: f64 = 1e-5;
+
+/// The result of one comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// What was compared, e.g. `linear dW vs finite differences`.
+    pub name: String,
+    /// Largest relative error found.
+    pub error: f64,
+    /// The error above which the check fails.
+    pub threshold: f64,
+}
+
+impl Check {
+    /// Whether the error is within the threshold.
+    pub fn passed(&self) -> bool {
+        self.error <= self.threshold
+    }
+}
+
+/// The course's relative error: max over elements of |a-b| / max(1e-8, |a|+|b|).
+pub fn relative_error(a: &Tensor, b: &Tensor) -> Result<f64> {
+    let a = a.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let b = b.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    assert_eq!(a.len(), b.len(), "compared tensors differ in size");
+    Ok(a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs() / (x.abs() + y.abs()).max(1e-8))
+        .fold(0.0, f64::max))
+}
+
+/// Central finite differences of the scalar function `f` at `x`, element by element.
+pub fn numeric_gradient(x: &Tensor, mut f: impl FnMut(&Tensor) -> Result<f64>) -> Result<Tensor> {
+    let shape = x.shape().clone();
+    let mut values = x.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let mut grad = vec![0f64; values.len()];
+    for i in 0..values.len() {
+        let keep = values[i];
+        values[i] = keep + H;
+        let plus = f(&Tensor::from_slice(&values, &shape, x.device())?)?;
+        values[i] = keep - H;
+        let minus = f(&Tensor::from_slice(&values, &shape, x.device())?)?;
+        values[i] = keep;
+        grad[i] = (plus - minus) / (2.0 * H);
+    }
+    Ok(Tensor::from_vec(grad, shape, x.device())?)
+}
+
+fn randn(rng: &mut SmallRng, shape: (usize, usize), scale: f64) -> Result<Tensor> {
+    let data: Vec<f64> = (0..shape.0 * shape.1)
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(rng);
+            scale * z
+        })
+        .collect();
+    Ok(Tensor::from_vec(data, shape, &Device::Cpu)?)
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+}
+
+/// sum(y * dy): its gradient with respect to anything y depends on is that thing's backward
+/// applied to dy.
+fn dot(y: &Tensor, dy: &Tensor) -> Result<f64> {
+    scalar(&(y * dy)?.sum_all()?)
+}
+
+fn check(name: &str, analytic: &Tensor, reference: &Tensor, threshold: f64) -> Result<Check> {
+    Ok(Check {
+        name: name.to_string(),
+        error: relative_error(analytic, reference)?,
+        threshold,
+    })
+}
+
+/// Linear: dx, dW and db.
+pub fn check_linear(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    let (batch, fan_in, fan_out) = (
+        rng.random_range(2..9),
+        rng.random_range(3..13),
+        rng.random_range(2..11),
+    );
+    let x = randn(rng, (batch, fan_in), 1.0)?;
+    let w = randn(rng, (fan_out, fan_in), 1.0)?;
+    let b = randn(rng, (1, fan_out), 1.0)?.flatten_all()?;
+    let dy = randn(rng, (batch, fan_out), 1.0)?;
+    let mut layer = Linear::from_parts(w.clone(), b.clone());
+    layer.forward(&x)?;
+    let dx = layer.backward(&dy, true)?.expect("dx was asked for");
+    let dw = layer.grad_weight.clone().expect("backward sets dW");
+    let db = layer.grad_bias.clone().expect("backward sets db");
+
+    let num_dx = numeric_gradient(&x, |x| {
+        dot(&Linear::from_parts(w.clone(), b.clone()).infer(x)?, &dy)
+    })?;
+    let num_dw = numeric_gradient(&w, |w| {
+        dot(&Linear::from_parts(w.clone(), b.clone()).infer(&x)?, &dy)
+    })?;
+    let num_db = numeric_gradient(&b, |b| {
+        dot(&Linear::from_parts(w.clone(), b.clone()).infer(&x)?, &dy)
+    })?;
+
+    let (vx, vw, vb) = (
+        Var::from_tensor(&x)?,
+        Var::from_tensor(&w)?,
+        Var::from_tensor(&b)?,
+    );
+    let y = vx.matmul(&vw.t()?)?.broadcast_add(&vb)?;
+    let grads = (y * &dy)?.sum_all()?.backward()?;
+    let auto = |v: &Var| {
+        grads
+            .get(v.as_tensor())
+            .cloned()
+            .expect("autograd reaches every input")
+    };
+
+    Ok(vec![
+        check("linear dx vs finite differences", &dx, &num_dx, 1e-5)?,
+        check("linear dW vs finite differences", &dw, &num_dw, 1e-5)?,
+        check("linear db vs finite differences", &db, &num_db, 1e-5)?,
+        check("linear dx vs autograd", &dx, &auto(&vx), 1e-5)?,
+        check("linear dW vs autograd", &dw, &auto(&vw), 1e-5)?,
+        check("linear db vs autograd", &db, &auto(&vb), 1e-5)?,
+    ])
+}
+
+/// LeakyReLU: dx (inputs kept away from the kink at 0, where no derivative exists).
+pub fn check_leaky_relu(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    let (batch, features) = (rng.random_range(2..9), rng.random_range(3..13));
+    let slope = rng.random_range(0.01..0.5);
+    let raw = randn(rng, (batch, features), 1.0)?;
+    let x = (raw.sign()? * raw.abs()?.affine(1.0, 0.01)?)?;
+    let dy = randn(rng, (batch, features), 1.0)?;
+    let mut module = LeakyReLU::new(slope);
+    module.forward(&x)?;
+    let dx = module.backward(&dy)?;
+    let num_dx = numeric_gradient(&x, |x| dot(&LeakyReLU::new(slope).infer(x)?, &dy))?;
+    let vx = Var::from_tensor(&x)?;
+    let y = vx.maximum(&vx.affine(slope, 0.0)?)?;
+    let grads = (y * &dy)?.sum_all()?.backward()?;
+    let auto = grads
+        .get(vx.as_tensor())
+        .cloned()
+        .expect("autograd reaches x");
+    Ok(vec![
+        check("leaky_relu dx vs finite differences", &dx, &num_dx, 1e-6)?,
+        check("leaky_relu dx vs autograd", &dx, &auto, 1e-6)?,
+    ])
+}
+
+/// SoftMax: dx.
+pub fn check_softmax(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    let (batch, classes) = (rng.random_range(2..9), rng.random_range(3..13));
+    let x = randn(rng, (batch, classes), 2.0)?;
+    let dy = randn(rng, (batch, classes), 1.0)?;
+    let mut module = SoftMax::new();
+    module.forward(&x)?;
+    let dx = module.backward(&dy)?;
+    let num_dx = numeric_gradient(&x, |x| dot(&SoftMax::new().infer(x)?, &dy))?;
+    let vx = Var::from_tensor(&x)?;
+    let e = vx.exp()?;
+    let y = e.broadcast_div(&e.sum_keepdim(1)?)?;
+    let grads = (y * &dy)?.sum_all()?.backward()?;
+    let auto = grads
+        .get(vx.as_tensor())
+        .cloned()
+        .expect("autograd reaches x");
+    Ok(vec![
+        check("softmax dx vs finite differences", &dx, &num_dx, 1e-5)?,
+        check("softmax dx vs autograd", &dx, &auto, 1e-5)?,
+    ])
+}
+
+/// CrossEntropy: the loss value and dx, on probabilities.
+pub fn check_cross_entropy(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    let (batch, classes) = (rng.random_range(2..9), rng.random_range(3..13));
+    let probs = SoftMax::new().infer(&randn(rng, (batch, classes), 1.0)?)?;
+    let labels: Vec<u8> = (0..batch)
+        .map(|_| rng.random_range(0..classes as u8))
+        .collect();
+    let targets = one_hot(&labels, classes, DType::F64, &Device::Cpu)?;
+    let module = CrossEntropy::default();
+    let loss = module.forward(&probs, &targets)?;
+    let dx = module.backward(&probs, &targets)?;
+    let num_dx = numeric_gradient(&probs, |p| scalar(&module.forward(p, &targets)?))?;
+    let p = probs.to_vec2::<f64>()?;
+    let direct: f64 = -labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| p[i][l as usize].ln())
+        .sum::<f64>()
+        / batch as f64;
+    let vp = Var::from_tensor(&probs)?;
+    let auto_loss = (&targets * vp.log()?)?
+        .sum_all()?
+        .affine(-1.0 / batch as f64, 0.0)?;
+    let grads = auto_loss.backward()?;
+    let auto = grads
+        .get(vp.as_tensor())
+        .cloned()
+        .expect("autograd reaches p");
+    Ok(vec![
+        check(
+            "cross_entropy loss vs direct sum",
+            &loss,
+            &Tensor::new(direct, &Device::Cpu)?,
+            1e-10,
+        )?,
+        check("cross_entropy dx vs finite differences", &dx, &num_dx, 1e-5)?,
+        check("cross_entropy dx vs autograd", &dx, &auto, 1e-5)?,
+    ])
+}
+
+/// The whole MLP: the loss's gradients with respect to every weight and bias, from the chained
+/// hand-written backward passes, against finite differences of the loss.
+pub fn check_mlp(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    let (batch, inputs, classes) = (
+        rng.random_range(3..7),
+        rng.random_range(4..9),
+        rng.random_range(3..6),
+    );
+    let hidden = [rng.random_range(3..8), rng.random_range(3..8)];
+    let mut mlp = ManualMlp::new(
+        &[inputs, hidden[0], hidden[1], classes],
+        0.1,
+        0.5,
+        rng,
+        DType::F64,
+        &Device::Cpu,
+    )?;
+    let x = randn(rng, (batch, inputs), 1.0)?;
+    let labels: Vec<u8> = (0..batch)
+        .map(|_| rng.random_range(0..classes as u8))
+        .collect();
+    let targets = one_hot(&labels, classes, DType::F64, &Device::Cpu)?;
+    mlp.forward(&x)?;
+    mlp.backward(&targets)?;
+    let mut analytic = Vec::new();
+    let mut numeric = Vec::new();
+    for i in 0..mlp.linears.len() {
+        let base = mlp.clone();
+        let loss_with =
+            |layer: usize, weight: Option<&Tensor>, bias: Option<&Tensor>| -> Result<f64> {
+                let mut m = base.clone();
+                if let Some(w) = weight {
+                    m.linears[layer].weight = w.clone();
+                }
+                if let Some(b) = bias {
+                    m.linears[layer].bias = b.clone();
+                }
+                scalar(&m.loss(&m.infer(&x)?, &targets)?)
+            };
+        let w = base.linears[i].weight.clone();
+        let b = base.linears[i].bias.clone();
+        numeric.push(numeric_gradient(&w, |w| loss_with(i, Some(w), None))?.flatten_all()?);
+        numeric.push(numeric_gradient(&b, |b| loss_with(i, None, Some(b)))?);
+        analytic.push(
+            mlp.linears[i]
+                .grad_weight
+                .clone()
+                .expect("set")
+                .flatten_all()?,
+        );
+        analytic.push(mlp.linears[i].grad_bias.clone().expect("set"));
+    }
+    Ok(vec![check(
+        "mlp loss gradients (all W, b) vs finite differences",
+        &Tensor::cat(&analytic, 0)?,
+        &Tensor::cat(&numeric, 0)?,
+        1e-5,
+    )?])
+}
+
+/// Every check, on shapes drawn from `seed`.
+pub fn run_all(seed: u64) -> Result<Vec<Check>> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut checks = Vec::new();
+    checks.extend(check_linear(&mut rng)?);
+    checks.extend(check_leaky_relu(&mut rng)?);
+    checks.extend(check_softmax(&mut rng)?);
+    checks.extend(check_cross_entropy(&mut rng)?);
+    checks.extend(check_mlp(&mut rng)?);
+    Ok(checks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_manual_backward_matches_finite_differences_and_autograd() {
+        for seed in 0..5 {
+            for c in run_all(seed).unwrap() {
+                assert!(
+                    c.passed(),
+                    "seed {seed}: {} error {:e} > {:e}",
+                    c.name,
+                    c.error,
+                    c.threshold
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_backward_is_caught() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let x = randn(&mut rng, (4, 5), 1.0).unwrap();
+        let right = numeric_gradient(&x, |x| scalar(&x.sqr()?.sum_all()?)).unwrap();
+        let wrong = x.affine(2.2, 0.0).unwrap();
+        assert!(relative_error(&right, &x.affine(2.0, 0.0).unwrap()).unwrap() < 1e-8);
+        assert!(relative_error(&right, &wrong).unwrap() > 1e-2);
+    }
+}

@@ -1,0 +1,79 @@
+//! Linear layer: y = x W^T + b.
+
+use candle_core::{DType, Device, Result, Tensor};
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+
+/// A fully connected layer with weight (out, in) and bias (out), and the gradients of the
+/// last backward pass.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// Weight, (out_features, in_features).
+    pub weight: Tensor,
+    /// Bias, (out_features).
+    pub bias: Tensor,
+    /// dL/dW of the last backward.
+    pub grad_weight: Option<Tensor>,
+    /// dL/db of the last backward.
+    pub grad_bias: Option<Tensor>,
+    input: Option<Tensor>,
+}
+
+impl Linear {
+    /// Weights drawn from N(0, std^2) with `rng`, biases zero.
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        std: f64,
+        rng: &mut impl Rng,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let normal = Normal::new(0.0, std).expect("std is positive");
+        let data: Vec<f64> = (0..in_features * out_features)
+            .map(|_| normal.sample(rng))
+            .collect();
+        let weight =
+            Tensor::from_vec(data, (out_features, in_features), device)?.to_dtype(dtype)?;
+        let bias = Tensor::zeros(out_features, dtype, device)?;
+        Ok(Self::from_parts(weight, bias))
+    }
+
+    /// A layer with the given weight and bias.
+    pub fn from_parts(weight: Tensor, bias: Tensor) -> Self {
+        Linear {
+            weight,
+            bias,
+            grad_weight: None,
+            grad_bias: None,
+            input: None,
+        }
+    }
+
+    /// y = x W^T + b, without keeping anything for a backward pass.
+    pub fn infer(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)
+    }
+
+    /// y = x W^T + b; keeps x for the backward pass.
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        let y = self.infer(x)?;
+        self.input = Some(x.clone());
+        Ok(y)
+    }
+
+    /// dW = dy^T x, db = sum over the batch of dy, and, when `need_dx`, dx = dy W.
+    pub fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
+        let x = self
+            .input
+            .as_ref()
+            .ok_or_else(|| candle_core::Error::Msg("Linear::backward before forward".into()))?;
+        self.grad_weight = Some(dy.t()?.matmul(x)?);
+        self.grad_bias = Some(dy.sum(0)?);
+        if need_dx {
+            Ok(Some(dy.matmul(&self.weight)?))
+        } else {
+            Ok(None)
+        }
+    }
+}

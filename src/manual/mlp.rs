@@ -1,0 +1,145 @@
+//! The section 1 MLP: Linear, LeakyReLU, ..., Linear, SoftMax, trained by cross-entropy and
+//! plain SGD, with every gradient from the modules' hand-written backward passes.
+
+use super::{one_hot, CrossEntropy, LeakyReLU, Linear, SoftMax};
+use candle_core::{DType, Device, Result, Tensor};
+use rand::Rng;
+
+/// The lab's initial weight standard deviation.
+pub const LAB_INIT_STD: f64 = 1e-4;
+
+/// An MLP for any list of hidden widths.
+#[derive(Debug, Clone)]
+pub struct ManualMlp {
+    /// Linear layers, input to output.
+    pub linears: Vec<Linear>,
+    /// One LeakyReLU after each hidden Linear.
+    pub activations: Vec<LeakyReLU>,
+    softmax: SoftMax,
+    loss: CrossEntropy,
+    probs: Option<Tensor>,
+}
+
+impl ManualMlp {
+    /// Layers of `widths` (inputs, hidden..., classes), weights N(0, std^2), biases zero.
+    pub fn new(
+        widths: &[usize],
+        neg_slope: f64,
+        std: f64,
+        rng: &mut impl Rng,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        assert!(widths.len() >= 2, "an MLP needs input and output widths");
+        let linears = widths
+            .windows(2)
+            .map(|w| Linear::new(w[0], w[1], std, rng, dtype, device))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ManualMlp {
+            linears,
+            activations: widths[1..widths.len() - 1]
+                .iter()
+                .map(|_| LeakyReLU::new(neg_slope))
+                .collect(),
+            softmax: SoftMax::new(),
+            loss: CrossEntropy::default(),
+            probs: None,
+        })
+    }
+
+    /// Class probabilities, keeping what the backward pass needs.
+    pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        let last = self.linears.len() - 1;
+        for (i, linear) in self.linears.iter_mut().enumerate() {
+            h = linear.forward(&h)?;
+            if i < last {
+                h = self.activations[i].forward(&h)?;
+            }
+        }
+        let probs = self.softmax.forward(&h)?;
+        self.probs = Some(probs.clone());
+        Ok(probs)
+    }
+
+    /// Class probabilities, keeping nothing (evaluation).
+    pub fn infer(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        let last = self.linears.len() - 1;
+        for (i, linear) in self.linears.iter().enumerate() {
+            h = linear.infer(&h)?;
+            if i < last {
+                h = self.activations[i].infer(&h)?;
+            }
+        }
+        self.softmax.infer(&h)
+    }
+
+    /// Mean cross-entropy of probabilities against one-hot targets.
+    pub fn loss(&self, probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        self.loss.forward(probs, targets)
+    }
+
+    /// Backpropagates the loss of the last forward pass into every Linear's gradients.
+    pub fn backward(&mut self, targets: &Tensor) -> Result<()> {
+        let probs = self
+            .probs
+            .as_ref()
+            .ok_or_else(|| candle_core::Error::Msg("ManualMlp::backward before forward".into()))?;
+        let mut grad = self.loss.backward(probs, targets)?;
+        grad = self.softmax.backward(&grad)?;
+        for i in (0..self.linears.len()).rev() {
+            match self.linears[i].backward(&grad, i > 0)? {
+                Some(dx) => grad = self.activations[i - 1].backward(&dx)?,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// One plain SGD update, p <- p - lr dp, with the gradients of the last backward pass.
+    pub fn sgd_step(&mut self, lr: f64) -> Result<()> {
+        for linear in &mut self.linears {
+            if let (Some(gw), Some(gb)) = (&linear.grad_weight, &linear.grad_bias) {
+                linear.weight = (&linear.weight - gw.affine(lr, 0.0)?)?;
+                linear.bias = (&linear.bias - gb.affine(lr, 0.0)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forward, backward and SGD on one batch; returns the probabilities and the loss.
+    pub fn train_step(&mut self, x: &Tensor, labels: &[u8], lr: f64) -> Result<(Tensor, f64)> {
+        let targets = one_hot(labels, self.classes(), x.dtype(), x.device())?;
+        let probs = self.forward(x)?;
+        let loss = self
+            .loss(&probs, &targets)?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
+        self.backward(&targets)?;
+        self.sgd_step(lr)?;
+        Ok((probs, loss))
+    }
+
+    /// Number of output classes.
+    pub fn classes(&self) -> usize {
+        self.linears
+            .last()
+            .map(|l| l.bias.dims1().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Named parameters (`linear0.weight`, `linear0.bias`, ...) for saving.
+    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.linears
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                [
+                    (format!("linear{i}.weight"), l.weight.clone()),
+                    (format!("linear{i}.bias"), l.bias.clone()),
+                ]
+            })
+            .collect()
+    }
+}

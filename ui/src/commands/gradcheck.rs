@@ -1,0 +1,24 @@
+//! `gradboard gradcheck`: the gradient checks, one line each.
+
+use anyhow::Result;
+use std::process::ExitCode;
+
+pub fn run(seed: u64) -> Result<ExitCode> {
+    let checks = gradboard::gradcheck::run_all(seed)?;
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let mut failed = 0;
+    for c in &checks {
+        let verdict = if c.passed() { "ok" } else { "FAIL" };
+        println!(
+            "{:width$}  {:9.3e}  (max {:.0e})  {verdict}",
+            c.name, c.error, c.threshold
+        );
+        failed += usize::from(!c.passed());
+    }
+    if failed > 0 {
+        eprintln!("error: {failed} of {} gradient checks failed", checks.len());
+        return Ok(ExitCode::from(1));
+    }
+    println!("all {} gradient checks passed", checks.len());
+    Ok(ExitCode::SUCCESS)
+}
