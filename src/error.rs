@@ -17,8 +17,8 @@ pub enum Error {
     /// A preset name or file could not be found or read.
     #[error("{0}")]
     Preset(String),
-    /// A tensor operation failed.
-    #[error("tensor error: {0}")]
+    /// A tensor operation failed (candle's message, first line only: no backtrace).
+    #[error("tensor error: {}", first_line(.0))]
     Tensor(#[from] candle_core::Error),
     /// Reading or writing the run store failed.
     #[error("{path}: {source}")]
@@ -51,3 +51,8 @@ impl Error {
 
 /// The engine's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+fn first_line(e: &candle_core::Error) -> String {
+    let text = e.to_string();
+    text.lines().next().unwrap_or_default().to_string()
+}

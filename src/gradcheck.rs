@@ -93,7 +93,7 @@ pub fn check_linear(rng: &mut SmallRng) -> Result<Vec<Check>> {
         rng.random_range(2..11),
     );
     let x = randn(rng, (batch, fan_in), 1.0)?;
-    let w = randn(rng, (fan_out, fan_in), 1.0)?;
+    let w = randn(rng, (fan_in, fan_out), 1.0)?;
     let b = randn(rng, (1, fan_out), 1.0)?.flatten_all()?;
     let dy = randn(rng, (batch, fan_out), 1.0)?;
     let mut layer = Linear::from_parts(w.clone(), b.clone());
@@ -117,7 +117,7 @@ pub fn check_linear(rng: &mut SmallRng) -> Result<Vec<Check>> {
         Var::from_tensor(&w)?,
         Var::from_tensor(&b)?,
     );
-    let y = vx.matmul(&vw.t()?)?.broadcast_add(&vb)?;
+    let y = vx.matmul(&vw)?.broadcast_add(&vb)?;
     let grads = (y * &dy)?.sum_all()?.backward()?;
     let auto = |v: &Var| {
         grads

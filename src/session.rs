@@ -108,7 +108,6 @@ impl Session<'_> {
         let mut throughput = Throughput {
             window: VecDeque::new(),
         };
-        let mut inputs = Vec::new();
         let mut summary = Summary {
             step: 0,
             status: RunStatus::Completed,
@@ -135,13 +134,12 @@ impl Session<'_> {
             }
             step += 1;
             let indices = sampler.next_indices(config.batch_size);
-            self.data
-                .preprocess_into(&self.data.train, indices, &mut inputs);
+            let inputs = self.data.preprocess(&self.data.train, indices);
             let labels: Vec<u8> = indices
                 .iter()
                 .map(|&i| self.data.train.labels()[i as usize])
                 .collect();
-            let x = Tensor::from_slice(&inputs, (labels.len(), crate::data::IMAGE_BYTES), &device)?;
+            let x = Tensor::from_vec(inputs, (labels.len(), crate::data::IMAGE_BYTES), &device)?;
             let stats = model.train_step(&x, &labels, lr)?;
             summary.step = step;
             let epoch = (step * labels.len()) as f64 / train_size;
@@ -255,10 +253,9 @@ enum Poll {
 /// Loss and accuracy counts over a whole split, in chunks of `EVAL_CHUNK` images.
 pub fn evaluate(model: &mut dyn Model, data: &Cifar10, split: &Split) -> Result<EvalStats> {
     let mut total = EvalStats::default();
-    let mut inputs = Vec::new();
     let indices: Vec<u32> = (0..split.len() as u32).collect();
     for chunk in indices.chunks(EVAL_CHUNK) {
-        data.preprocess_into(split, chunk, &mut inputs);
+        let inputs = data.preprocess(split, chunk);
         let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
         let x = Tensor::from_slice(
             &inputs,

@@ -4,6 +4,7 @@ mod batches;
 mod download;
 mod reader;
 mod source;
+pub mod synthetic;
 
 pub use batches::{Batch, BatchSampler};
 pub use download::{download, md5_file, Progress, OFFICIAL_MD5, OFFICIAL_URL};
@@ -137,15 +138,21 @@ impl Cifar10 {
         })
     }
 
-    /// Writes images `indices` of `split` into `out` with the lab's preprocessing:
-    /// f32 on the 0..255 scale minus the mean training image.
-    pub fn preprocess_into(&self, split: &Split, indices: &[u32], out: &mut Vec<f32>) {
-        out.clear();
-        out.reserve(indices.len() * IMAGE_BYTES);
-        for &i in indices {
-            let image = split.image(i as usize);
-            out.extend(image.iter().zip(&self.mean).map(|(&p, &m)| p as f32 - m));
-        }
+    /// Images `indices` of `split` with the lab's preprocessing: f32 on the 0..255 scale minus
+    /// the mean training image, one row of `IMAGE_BYTES` values per image.
+    pub fn preprocess(&self, split: &Split, indices: &[u32]) -> Vec<f32> {
+        use rayon::prelude::*;
+        let mut out = vec![0f32; indices.len() * IMAGE_BYTES];
+        out.par_chunks_exact_mut(IMAGE_BYTES)
+            .zip(indices)
+            .with_min_len(32)
+            .for_each(|(row, &i)| {
+                let image = split.image(i as usize);
+                for ((o, &p), &m) in row.iter_mut().zip(image).zip(&self.mean) {
+                    *o = p as f32 - m;
+                }
+            });
+        out
     }
 }
 

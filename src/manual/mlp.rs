@@ -2,6 +2,7 @@
 //! plain SGD, with every gradient from the modules' hand-written backward passes.
 
 use super::{one_hot, CrossEntropy, LeakyReLU, Linear, SoftMax};
+use crate::inplace::axpy;
 use candle_core::{DType, Device, Result, Tensor};
 use rand::Rng;
 
@@ -98,11 +99,12 @@ impl ManualMlp {
     }
 
     /// One plain SGD update, p <- p - lr dp, with the gradients of the last backward pass.
+    /// Updates in place: clones of this MLP share its weights and see the update.
     pub fn sgd_step(&mut self, lr: f64) -> Result<()> {
         for linear in &mut self.linears {
             if let (Some(gw), Some(gb)) = (&linear.grad_weight, &linear.grad_bias) {
-                linear.weight = (&linear.weight - gw.affine(lr, 0.0)?)?;
-                linear.bias = (&linear.bias - gb.affine(lr, 0.0)?)?;
+                axpy(&linear.weight, gw, -lr)?;
+                axpy(&linear.bias, gb, -lr)?;
             }
         }
         Ok(())

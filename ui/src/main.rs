@@ -8,7 +8,21 @@ mod data_setup;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Keeps freed large blocks in the heap instead of returning them to the kernel. Training
+/// allocates the same few megabyte-sized tensors every step; with glibc's defaults each one is
+/// a fresh mmap, and the page faults cost 1.5 s of system time over section 1's 1500 steps.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator thresholds; it is called before any allocation
+    // from another thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = cli::Cli::parse();
     gradboard::set_threads(cli.threads.unwrap_or_else(gradboard::default_threads));
     match commands::dispatch(cli) {

@@ -79,7 +79,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         writer.emit(event)?;
         printer.emit(event)
     };
-    let summary = session.run(&mut sink)?;
+    let summary = gradboard::on_compute_pool(|| session.run(&mut sink))?;
     let line = format!(
         "run {run_id} {}: step {}, test acc {:.4} (best {:.4}), {:.1} s; saved in {}",
         summary.status.as_str(),

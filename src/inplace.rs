@@ -1,0 +1,63 @@
+//! In-place updates of parameter tensors, as candle custom ops: one pass over memory and no
+//! allocation, where `w = (w - g * lr)?` would allocate twice and pass three times.
+//!
+//! They mutate the tensor's storage, which every clone of the tensor shares.
+
+use candle_core::{CpuStorage, InplaceOp2, Layout, Result, Tensor};
+
+fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("{what}: needs a contiguous tensor"),
+    }
+}
+
+/// y += alpha * x, in place.
+struct Axpy {
+    alpha: f64,
+}
+
+impl InplaceOp2 for Axpy {
+    fn name(&self) -> &'static str {
+        "axpy"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let (start, end) = l1
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("axpy: needs a contiguous target".into()))?;
+        match (s1, s2) {
+            (CpuStorage::F32(y), CpuStorage::F32(x)) => {
+                let x = contiguous(x, l2, "axpy")?;
+                let a = self.alpha as f32;
+                y[start..end]
+                    .iter_mut()
+                    .zip(x)
+                    .for_each(|(y, x)| *y += a * x);
+            }
+            (CpuStorage::F64(y), CpuStorage::F64(x)) => {
+                let x = contiguous(x, l2, "axpy")?;
+                y[start..end]
+                    .iter_mut()
+                    .zip(x)
+                    .for_each(|(y, x)| *y += self.alpha * x);
+            }
+            _ => candle_core::bail!("axpy: f32 or f64 tensors of one dtype"),
+        }
+        Ok(())
+    }
+}
+
+/// y += alpha * x in place; shapes must match.
+pub fn axpy(y: &Tensor, x: &Tensor, alpha: f64) -> Result<()> {
+    if y.shape() != x.shape() {
+        candle_core::bail!("axpy: shapes differ, {:?} and {:?}", y.shape(), x.shape());
+    }
+    y.inplace_op2(x, &Axpy { alpha })
+}

@@ -1,0 +1,223 @@
+//! The CIFAR-10 reader and downloader on archives these tests write themselves.
+
+use gradboard::data::synthetic::{files, write_archive, write_folder};
+use gradboard::data::{download, md5_file, Cifar10, IMAGE_BYTES, RECORD_BYTES};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+fn error_of(path: &Path) -> String {
+    Cifar10::load(path)
+        .expect_err("loading should fail")
+        .to_string()
+}
+
+#[test]
+fn reads_an_archive_and_a_folder_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = files(20, 30);
+    let archive = dir.path().join("c.tar.gz");
+    write_archive(&archive, &set).unwrap();
+    write_folder(dir.path(), &set).unwrap();
+    let a = Cifar10::load(&archive).unwrap();
+    let b = Cifar10::load(dir.path()).unwrap();
+    let c = Cifar10::load(&dir.path().join("cifar-10-batches-bin")).unwrap();
+    assert_eq!(a.train.len(), 100);
+    assert_eq!(a.test.len(), 30);
+    assert_eq!(a.train.labels(), b.train.labels());
+    assert_eq!(a.mean, b.mean);
+    assert_eq!(b.mean, c.mean);
+    // image 25 is the 6th record of data_batch_2: pixels follow its label byte.
+    assert_eq!(
+        a.train.image(25),
+        &set[1].1[5 * RECORD_BYTES + 1..6 * RECORD_BYTES]
+    );
+    assert_eq!(a.train.labels()[25], set[1].1[5 * RECORD_BYTES]);
+}
+
+#[test]
+fn preprocessing_subtracts_the_training_mean_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("c.tar.gz");
+    write_archive(&archive, &files(4, 10)).unwrap();
+    let data = Cifar10::load(&archive).unwrap();
+    let all: Vec<u32> = (0..data.train.len() as u32).collect();
+    let x = data.preprocess(&data.train, &all);
+    assert_eq!(x.len(), 20 * IMAGE_BYTES);
+    for pixel in [0, 1000, 3071] {
+        let column_mean: f32 = (0..20).map(|i| x[i * IMAGE_BYTES + pixel]).sum::<f32>() / 20.0;
+        assert!(column_mean.abs() < 1e-3, "pixel {pixel} mean {column_mean}");
+    }
+    let first = data.train.image(0)[7] as f32 - data.mean[7];
+    assert_eq!(x[7], first, "0..255 scale, no division");
+}
+
+#[test]
+fn a_missing_batch_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut set = files(2, 2);
+    set.retain(|(n, _)| n != "data_batch_3.bin");
+    let archive = dir.path().join("c.tar.gz");
+    write_archive(&archive, &set).unwrap();
+    let msg = error_of(&archive);
+    assert!(
+        msg.contains("missing file") && msg.contains("data_batch_3.bin"),
+        "{msg}"
+    );
+    write_folder(dir.path(), &set).unwrap();
+    let msg = error_of(dir.path());
+    assert!(msg.contains("missing file data_batch_3.bin"), "{msg}");
+}
+
+#[test]
+fn a_truncated_batch_file_is_named_with_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut set = files(3, 3);
+    set[4].1.truncate(2 * RECORD_BYTES + 100);
+    write_folder(dir.path(), &set).unwrap();
+    let msg = error_of(dir.path());
+    assert!(msg.contains("data_batch_5.bin"), "{msg}");
+    assert!(
+        msg.contains("truncated") && msg.contains("6246 bytes"),
+        "{msg}"
+    );
+    assert_eq!(msg.lines().count(), 1);
+}
+
+#[test]
+fn a_label_out_of_range_is_named_with_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut set = files(3, 3);
+    set[5].1[2 * RECORD_BYTES] = 12;
+    let archive = dir.path().join("c.tar.gz");
+    write_archive(&archive, &set).unwrap();
+    let msg = error_of(&archive);
+    assert!(msg.contains("test_batch.bin"), "{msg}");
+    assert!(msg.contains("record 2 has label 12"), "{msg}");
+}
+
+#[test]
+fn not_a_gzip_and_a_cut_archive_and_no_file_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.tar.gz");
+    std::fs::write(&text, "hello").unwrap();
+    assert!(error_of(&text).contains("not a gzip file"));
+
+    let archive = dir.path().join("c.tar.gz");
+    write_archive(&archive, &files(50, 50)).unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+    let cut = dir.path().join("cut.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = error_of(&cut);
+    assert!(
+        msg.contains("cut.tar.gz") && msg.contains("corrupt or truncated"),
+        "{msg}"
+    );
+
+    let missing = dir.path().join("nothing-here.tar.gz");
+    assert!(error_of(&missing).contains("no such file"));
+}
+
+#[test]
+fn the_real_archive_when_present() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar-10-binary.tar.gz");
+    if !path.exists() {
+        eprintln!("skipped: {} is not here", path.display());
+        return;
+    }
+    let data = Cifar10::load(&path).unwrap();
+    assert_eq!(data.train.len(), 50_000);
+    assert_eq!(data.test.len(), 10_000);
+    for f in &data.files {
+        assert_eq!(f.records, 10_000, "{}", f.name);
+    }
+    let mut per_class = [0usize; 10];
+    data.train
+        .labels()
+        .iter()
+        .for_each(|&l| per_class[l as usize] += 1);
+    assert_eq!(per_class, [5000; 10]);
+    let mean: f32 = data.mean.iter().sum::<f32>() / data.mean.len() as f32;
+    assert!((100.0..150.0).contains(&mean), "mean pixel {mean}");
+}
+
+/// Serves `body` once per connection on 127.0.0.1, announcing `announced` bytes.
+fn serve(body: Vec<u8>, announced: usize, connections: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\nContent-Type: application/gzip\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    format!("http://127.0.0.1:{port}/cifar-10-binary.tar.gz")
+}
+
+#[test]
+fn download_verifies_md5_and_leaves_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("source.tar.gz");
+    write_archive(&archive, &files(5, 5)).unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+    let md5 = md5_file(&archive).unwrap();
+    let cache = dir.path().join("cache");
+    let dest = cache.join("cifar-10-binary.tar.gz");
+    let leftovers = || std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+
+    // Good archive: saved under its final name, readable, progress reported to the end.
+    let url = serve(bytes.clone(), bytes.len(), 1);
+    let mut last = (0, None);
+    download(&url, &md5, &dest, &mut |done, total| last = (done, total)).unwrap();
+    assert_eq!(last, (bytes.len() as u64, Some(bytes.len() as u64)));
+    assert_eq!(Cifar10::load(&dest).unwrap().train.len(), 25);
+    std::fs::remove_file(&dest).unwrap();
+
+    // Truncated transfer: an error, and no file at all.
+    let url = serve(bytes[..bytes.len() / 2].to_vec(), bytes.len(), 1);
+    let err = download(&url, &md5, &dest, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("download of") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!dest.exists());
+    assert_eq!(leftovers(), 0, "no partial file may remain");
+
+    // Wrong checksum: an error naming both sums, and no file at all.
+    let url = serve(bytes.clone(), bytes.len(), 1);
+    let err = download(
+        &url,
+        "00000000000000000000000000000000",
+        &dest,
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("checksum mismatch") && err.contains(&md5),
+        "{err}"
+    );
+    assert!(!dest.exists());
+    assert_eq!(leftovers(), 0);
+
+    // Nobody listening: an error, not a hang.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err = download(
+        &format!("http://127.0.0.1:{port}/x"),
+        &md5,
+        &dest,
+        &mut |_, _| {},
+    );
+    assert!(err.is_err());
+}

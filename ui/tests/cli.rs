@@ -1,0 +1,410 @@
+//! End-to-end tests of the `gradboard` binary on small data sets written in CIFAR-10's format.
+
+use gradboard::data::synthetic::{files, write_archive, write_folder};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gradboard");
+
+fn presets_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../presets")
+}
+
+/// A command with a clean environment: project presets, caches and config inside `home`.
+fn gradboard(home: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("GRADBOARD_DATA")
+        .env("GRADBOARD_PRESETS", presets_dir())
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("RUST_BACKTRACE", "0")
+        .arg("--threads")
+        .arg("1")
+        .current_dir(home);
+    c
+}
+
+fn tiny_archive(dir: &Path) -> PathBuf {
+    let path = dir.join("tiny.tar.gz");
+    write_archive(&path, &files(40, 50)).unwrap();
+    path
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn events(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn train_json_prints_exactly_the_events_and_writes_the_run_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["train", "--preset", "numpy-mlp", "--json", "--data"])
+        .arg(&data)
+        .args([
+            "--set",
+            "steps=60",
+            "--set",
+            "eval_every=25",
+            "--set",
+            "batch_size=20",
+        ])
+        .args(["--set", "lr=1e-3", "--runs-dir", "myruns"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = events(&out.stdout);
+    assert_eq!(events[0]["event"], "start");
+    assert_eq!(events[0]["config"]["steps"], 60);
+    assert_eq!(events[0]["config"]["lr"], 1e-3);
+    let run_id = events[0]["run_id"].as_str().unwrap().to_string();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "train").count(), 60);
+    let eval_steps: Vec<u64> = events
+        .iter()
+        .filter(|e| e["event"] == "eval")
+        .map(|e| e["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        eval_steps,
+        vec![25, 50, 60],
+        "every eval_every steps and at the last"
+    );
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["step"], 60);
+    for e in &events {
+        assert_eq!(e["run_id"], run_id.as_str());
+    }
+    let train = &events[1];
+    for field in ["step", "epoch", "loss", "acc", "lr", "samples_per_sec"] {
+        assert!(train.get(field).is_some(), "train event lacks {field}");
+    }
+    // Synthetic classes are separable: the run must learn them.
+    assert!(done["final_test_acc"].as_f64().unwrap() > 0.5, "{done}");
+    assert!(
+        stderr(&out).contains("completed"),
+        "one-line summary on stderr"
+    );
+
+    let dir = home.path().join("myruns").join(&run_id);
+    for f in [
+        "config.toml",
+        "events.jsonl",
+        "summary.json",
+        "model.safetensors",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let stored = gradboard::runs::StoredRun::load(&dir).unwrap();
+    assert_eq!(
+        stored.events.len(),
+        events.len(),
+        "the store holds every event"
+    );
+    assert_eq!(stored.config.steps, 60);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let run = || {
+        let out = gradboard(home.path())
+            .args(["train", "--preset", "numpy-mlp", "--json", "--data"])
+            .arg(&data)
+            .args([
+                "--set",
+                "steps=15",
+                "--set",
+                "eval_every=5",
+                "--set",
+                "batch_size=30",
+            ])
+            .output()
+            .unwrap();
+        events(&out.stdout)
+            .into_iter()
+            .filter(|e| e["event"] == "train" || e["event"] == "eval")
+            .map(|e| (e["loss"].as_f64(), e["test_acc"].as_f64()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--preset".into(), "mlp-fastest".into()],
+            "unknown preset \"mlp-fastest\"",
+        ),
+        (
+            vec![
+                "--preset".into(),
+                "numpy-mlp".into(),
+                "--set".into(),
+                "colour=red".into(),
+            ],
+            "unknown key \"colour\"",
+        ),
+        (
+            vec![
+                "--preset".into(),
+                "numpy-mlp".into(),
+                "--set".into(),
+                "lr=-3".into(),
+            ],
+            "lr: -3 is out of range",
+        ),
+        (
+            vec![
+                "--preset".into(),
+                "numpy-mlp".into(),
+                "--set".into(),
+                "steps=many".into(),
+            ],
+            "steps: expected a whole number",
+        ),
+        (
+            vec![
+                "--preset".into(),
+                "numpy-mlp".into(),
+                "--set".into(),
+                "norm=layernorm".into(),
+            ],
+            "allowed: none, batchnorm, custom-autograd, custom-manual",
+        ),
+        (
+            vec![
+                "--preset".into(),
+                "numpy-mlp".into(),
+                "--data".into(),
+                "/nonexistent/cifar.tar.gz".into(),
+            ],
+            "/nonexistent/cifar.tar.gz: no such file",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut c = gradboard(home.path());
+        c.arg("train").args(&args);
+        if !args.contains(&"--data".to_string()) {
+            c.arg("--data").arg(&data);
+        }
+        let out = c.output().unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line, got {err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn broken_data_sets_are_reported_by_train_and_verify() {
+    let home = tempfile::tempdir().unwrap();
+    let mut set = files(5, 5);
+    set[2].1.truncate(1000);
+    write_folder(home.path(), &set).unwrap();
+    let garbage = home.path().join("garbage.tar.gz");
+    std::fs::write(&garbage, b"PK\x03\x04 not a tarball").unwrap();
+    for data in [home.path().to_path_buf(), garbage] {
+        for args in [
+            vec!["data", "verify"],
+            vec!["train", "--preset", "numpy-mlp"],
+        ] {
+            let out = gradboard(home.path())
+                .args(&args)
+                .arg("--data")
+                .arg(&data)
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert!(!out.status.success());
+            assert!(
+                err.contains("data_batch_3.bin") || err.contains("not a gzip file"),
+                "{err}"
+            );
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        }
+    }
+}
+
+#[test]
+fn data_verify_reports_counts_per_class() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["data", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains("train: 200 images, test: 50 images"),
+        "{text}"
+    );
+    assert!(
+        text.contains("airplane") && text.contains("train    20  test     5"),
+        "{text}"
+    );
+}
+
+#[test]
+fn presets_and_gradcheck() {
+    let home = tempfile::tempdir().unwrap();
+    let out = gradboard(home.path()).arg("presets").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("numpy-mlp") && l.contains("Section 1")),
+        "{text}"
+    );
+    let out = gradboard(home.path()).arg("gradcheck").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("linear dW vs finite differences") && text.contains("all "),
+        "{text}"
+    );
+}
+
+#[test]
+fn first_use_downloads_into_the_cache_then_reuses_it() {
+    use std::io::{Read, Write};
+    let home = tempfile::tempdir().unwrap();
+    let source = tiny_archive(home.path());
+    let bytes = std::fs::read(&source).unwrap();
+    let md5 = gradboard::data::md5_file(&source).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/cifar-10-binary.tar.gz",
+        listener.local_addr().unwrap()
+    );
+    let body = bytes.clone();
+    std::thread::spawn(move || {
+        if let Some(Ok(mut s)) = listener.incoming().next() {
+            let _ = s.read(&mut [0u8; 4096]);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    let run = || {
+        gradboard(home.path())
+            .env("GRADBOARD_DATA_URL", &url)
+            .env("GRADBOARD_DATA_MD5", &md5)
+            .args([
+                "train",
+                "--preset",
+                "numpy-mlp",
+                "--set",
+                "steps=3",
+                "--set",
+                "batch_size=10",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("saved and verified"));
+    let cached = home.path().join("cache/gradboard/cifar-10-binary.tar.gz");
+    assert_eq!(std::fs::read(&cached).unwrap(), bytes);
+    // The server is gone: the second run must use the cached archive.
+    let out = run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("downloading"));
+}
+
+#[test]
+fn a_failed_download_says_how_to_fix_it_and_leaves_no_file() {
+    let home = tempfile::tempdir().unwrap();
+    let out = gradboard(home.path())
+        .env(
+            "GRADBOARD_DATA_URL",
+            "http://127.0.0.1:9/cifar-10-binary.tar.gz",
+        )
+        .args(["train", "--preset", "numpy-mlp"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("GRADBOARD_DATA"), "{err}");
+    let cache = home.path().join("cache/gradboard");
+    assert_eq!(std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0), 0);
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_keeps_what_it_did() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let mut child = gradboard(home.path())
+        .args(["train", "--preset", "numpy-mlp", "--json", "--data"])
+        .arg(&data)
+        .args([
+            "--set",
+            "steps=10000000",
+            "--set",
+            "batch_size=10",
+            "--set",
+            "eval_every=1000000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = 0;
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"train\"") {
+            seen += 1;
+            if seen == 20 {
+                break;
+            }
+        }
+    }
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let done: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["status"], "stopped");
+    let run_dir = std::fs::read_dir(home.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let stored = gradboard::runs::StoredRun::load(&run_dir).unwrap();
+    assert!(matches!(
+        stored.events.last(),
+        Some(gradboard::events::Event::Done { .. })
+    ));
+    assert!(stored.events.len() > 20);
+}
