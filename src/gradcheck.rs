@@ -42,15 +42,24 @@ pub fn relative_error(a: &Tensor, b: &Tensor) -> Result<f64> {
 
 /// Central finite differences of the scalar function `f` at `x`, element by element.
 pub fn numeric_gradient(x: &Tensor, mut f: impl FnMut(&Tensor) -> Result<f64>) -> Result<Tensor> {
+    numeric_gradient_at(x, |x, _| f(x))
+}
+
+/// Central finite differences where `f` also learns which flat element is perturbed, so it
+/// can leave out terms that element cannot change (and their rounding noise).
+pub fn numeric_gradient_at(
+    x: &Tensor,
+    mut f: impl FnMut(&Tensor, usize) -> Result<f64>,
+) -> Result<Tensor> {
     let shape = x.shape().clone();
     let mut values = x.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     let mut grad = vec![0f64; values.len()];
     for i in 0..values.len() {
         let keep = values[i];
         values[i] = keep + H;
-        let plus = f(&Tensor::from_slice(&values, &shape, x.device())?)?;
+        let plus = f(&Tensor::from_slice(&values, &shape, x.device())?, i)?;
         values[i] = keep - H;
-        let minus = f(&Tensor::from_slice(&values, &shape, x.device())?)?;
+        let minus = f(&Tensor::from_slice(&values, &shape, x.device())?, i)?;
         values[i] = keep;
         grad[i] = (plus - minus) / (2.0 * H);
     }
@@ -283,6 +292,129 @@ pub fn check_mlp(rng: &mut SmallRng) -> Result<Vec<Check>> {
     )?])
 }
 
+/// Section 3's batch norm: the hand-written backward (x, gamma, beta) against finite
+/// differences and against the autograd version, on the course's cases (batch 64..255,
+/// 4..9 features, gamma_i = sqrt(10 i) and beta_i = 100 i for i = 1..F, input 2 randn + 10),
+/// and the normalised outputs' per-feature mean and variance.
+pub fn check_batch_norm(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    use crate::nn::batch_norm::{feature_moments, BatchNormAutograd, BatchNormManual};
+    let (batch, features) = (rng.random_range(64..256), rng.random_range(4..10));
+    let x = randn(rng, (batch, features), 2.0)?.affine(1.0, 10.0)?;
+    let gamma = Tensor::from_vec(
+        (1..=features)
+            .map(|i| (10.0 * i as f64).sqrt())
+            .collect::<Vec<_>>(),
+        features,
+        &Device::Cpu,
+    )?;
+    let beta = Tensor::from_vec(
+        (1..=features).map(|i| 100.0 * i as f64).collect::<Vec<_>>(),
+        features,
+        &Device::Cpu,
+    )?;
+    let dy = randn(rng, (batch, features), 1.0)?;
+    let manual = BatchNormManual::new(features, DType::F64)?;
+    manual.gamma.set(&gamma)?;
+    manual.beta.set(&beta)?;
+    let auto = BatchNormAutograd::new(features, DType::F64)?;
+    auto.gamma.set(&gamma)?;
+    auto.beta.set(&beta)?;
+
+    let vx = Var::from_tensor(&x)?;
+    let grads = (manual.forward_t(vx.as_tensor(), true)? * &dy)?
+        .sum_all()?
+        .backward()?;
+    let get =
+        |g: &candle_core::backprop::GradStore, t: &Tensor| g.get(t).cloned().expect("gradient");
+    let (dx, dgamma, dbeta) = (
+        get(&grads, vx.as_tensor()),
+        get(&grads, manual.gamma.as_tensor()),
+        get(&grads, manual.beta.as_tensor()),
+    );
+    let vx2 = Var::from_tensor(&x)?;
+    let grads = (auto.forward_t(vx2.as_tensor(), true)? * &dy)?
+        .sum_all()?
+        .backward()?;
+    let (ax, agamma, abeta) = (
+        get(&grads, vx2.as_tensor()),
+        get(&grads, auto.gamma.as_tensor()),
+        get(&grads, auto.beta.as_tensor()),
+    );
+
+    // Perturbing x[b, j] or gamma[j] changes only column j of the output: the difference
+    // quotient sums that column alone (the others are multiplied by an exact zero).
+    let column_dy = |j: usize| -> Result<Tensor> {
+        let mask: Vec<f64> = (0..batch * features)
+            .map(|k| if k % features == j { 1.0 } else { 0.0 })
+            .collect();
+        Ok((&dy * Tensor::from_vec(mask, (batch, features), &Device::Cpu)?)?)
+    };
+    let forward = |x: &Tensor, g: &Tensor, b: &Tensor, column: Option<usize>| -> Result<f64> {
+        let bn = BatchNormManual::new(features, DType::F64)?;
+        bn.gamma.set(g)?;
+        bn.beta.set(b)?;
+        let weights = match column {
+            Some(j) => column_dy(j)?,
+            None => dy.clone(),
+        };
+        dot(&bn.forward_t(x, true)?, &weights)
+    };
+    // beta only shifts the outputs, so dL/dx and dL/dgamma do not depend on it; differencing
+    // with beta = 0 keeps the outputs near 1 instead of near 100 i, whose rounding would
+    // otherwise swamp the smallest components of the difference quotient.
+    let zero = beta.zeros_like()?;
+    let num_dx = numeric_gradient_at(&x, |x, i| forward(x, &gamma, &zero, Some(i % features)))?;
+    let num_dgamma = numeric_gradient_at(&gamma, |g, j| forward(&x, g, &zero, Some(j)))?;
+    let num_dbeta = numeric_gradient(&beta, |b| forward(&x, &gamma, b, None))?;
+
+    let plain = BatchNormManual::new(features, DType::F64)?;
+    let (mean, var) = feature_moments(&plain.forward_t(&x, true)?)?;
+    let max_abs = |t: &Tensor| -> Result<f64> { scalar(&t.abs()?.max(0)?) };
+    Ok(vec![
+        check(
+            "batchnorm manual dx vs finite differences",
+            &dx,
+            &num_dx,
+            1e-5,
+        )?,
+        check(
+            "batchnorm manual dgamma vs finite differences",
+            &dgamma,
+            &num_dgamma,
+            1e-5,
+        )?,
+        check(
+            "batchnorm manual dbeta vs finite differences",
+            &dbeta,
+            &num_dbeta,
+            1e-5,
+        )?,
+        check("batchnorm manual dx vs autograd batchnorm", &dx, &ax, 1e-5)?,
+        check(
+            "batchnorm manual dgamma vs autograd batchnorm",
+            &dgamma,
+            &agamma,
+            1e-5,
+        )?,
+        check(
+            "batchnorm manual dbeta vs autograd batchnorm",
+            &dbeta,
+            &abeta,
+            1e-5,
+        )?,
+        Check {
+            name: "batchnorm output |per-feature mean|".into(),
+            error: max_abs(&mean)?,
+            threshold: 1e-5,
+        },
+        Check {
+            name: "batchnorm output |per-feature variance - 1|".into(),
+            error: max_abs(&(var - 1.0)?)?,
+            threshold: 0.1,
+        },
+    ])
+}
+
 /// Every check, on shapes drawn from `seed`.
 pub fn run_all(seed: u64) -> Result<Vec<Check>> {
     let mut rng = SmallRng::seed_from_u64(seed);
@@ -292,6 +424,7 @@ pub fn run_all(seed: u64) -> Result<Vec<Check>> {
     checks.extend(check_softmax(&mut rng)?);
     checks.extend(check_cross_entropy(&mut rng)?);
     checks.extend(check_mlp(&mut rng)?);
+    checks.extend(check_batch_norm(&mut rng)?);
     Ok(checks)
 }
 

@@ -9,6 +9,8 @@ pub mod gradcheck;
 pub mod inplace;
 pub mod manual;
 pub mod model;
+pub mod nn;
+pub mod optim;
 pub mod runs;
 pub mod session;
 

@@ -1,6 +1,6 @@
 //! What the session needs from a network: a training step, an evaluation, and saving.
 
-use crate::config::{Engine, RunConfig};
+use crate::config::{Engine, ModelKind, RunConfig};
 use crate::manual::{one_hot, ManualMlp};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, D};
@@ -118,8 +118,15 @@ pub fn build_model(
             )?;
             Ok(Box::new(ManualModel { mlp }))
         }
-        Engine::Autograd => Err(Error::Config(
-            "engine = autograd is not built yet in this version".into(),
-        )),
+        Engine::Autograd => match config.model {
+            ModelKind::Mlp => Ok(Box::new(crate::nn::AutogradMlp::new(
+                config,
+                &mlp_widths(&config.hidden),
+                rng,
+            )?)),
+            ModelKind::Convnet => Err(Error::Config(
+                "model = convnet: not available in this version".into(),
+            )),
+        },
     }
 }

@@ -408,3 +408,89 @@ fn ctrl_c_stops_the_run_and_keeps_what_it_did() {
     ));
     assert!(stored.events.len() > 20);
 }
+
+#[test]
+fn autograd_presets_train_and_save_named_weights() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    for (preset, norm) in [
+        ("mlp-best", "batchnorm"),
+        ("mlp-custom-bn-autograd", "custom-autograd"),
+        ("mlp-custom-bn-manual", "custom-manual"),
+    ] {
+        let out = gradboard(home.path())
+            .args(["train", "--preset", preset, "--json", "--data"])
+            .arg(&data)
+            .args([
+                "--set",
+                "hidden=64,32",
+                "--set",
+                "batch_size=50",
+                "--set",
+                "steps=40",
+            ])
+            .args(["--set", "eval_every=20", "--set", "lr=1e-3"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{preset}: {}", stderr(&out));
+        let events = events(&out.stdout);
+        assert_eq!(events[0]["config"]["norm"], norm);
+        let done = events.last().unwrap();
+        assert!(
+            done["final_test_acc"].as_f64().unwrap() > 0.5,
+            "{preset}: {done}"
+        );
+        let run = home
+            .path()
+            .join("runs")
+            .join(events[0]["run_id"].as_str().unwrap());
+        let weights = candle_core::safetensors::load(
+            run.join("model.safetensors"),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        for name in [
+            "fc1.weight",
+            "fc2.bias",
+            "norm1.weight",
+            "norm1.running_mean",
+            "norm2.running_var",
+            "out.weight",
+        ] {
+            assert!(
+                weights.contains_key(name),
+                "{preset}: {name} missing from {:?}",
+                weights.keys()
+            );
+        }
+        assert_eq!(weights["fc1.weight"].dims(), &[3072, 64]);
+    }
+}
+
+#[test]
+fn a_diverging_run_ends_with_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["train", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .args([
+            "--set",
+            "lr=10",
+            "--set",
+            "init_std=default",
+            "--set",
+            "steps=200",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: run diverged: loss is") && err.contains("smaller learning rate"),
+        "{err}"
+    );
+    let done = events(&out.stdout).pop().unwrap();
+    assert_eq!(done["status"], "diverged");
+    assert!(done["step"].as_u64().unwrap() < 200);
+}

@@ -1,0 +1,291 @@
+//! Section 3: batch normalisation over (batch, features), written twice. `BatchNormAutograd`
+//! builds the forward from tensor ops and lets candle's autograd derive the backward;
+//! `BatchNormManual` is a custom op whose backward for x, gamma and beta is written by hand.
+//! Both keep running statistics (momentum 0.1, unbiased variance, as PyTorch) for inference.
+
+use super::init::constant;
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, Var};
+use std::sync::{Arc, Mutex};
+
+/// The course's epsilon.
+pub const EPS: f64 = 1e-5;
+/// Weight of the newest batch in the running statistics.
+pub const MOMENTUM: f64 = 0.1;
+
+/// Running mean and (unbiased) variance per feature, for inference.
+#[derive(Debug, Clone)]
+pub struct RunningStats {
+    /// Running mean, (features).
+    pub mean: Var,
+    /// Running variance, (features).
+    pub var: Var,
+}
+
+impl RunningStats {
+    /// Mean 0 and variance 1 for `features` features.
+    pub fn new(features: usize, dtype: DType) -> Result<Self> {
+        Ok(RunningStats {
+            mean: constant(&[features], 0.0, dtype)?,
+            var: constant(&[features], 1.0, dtype)?,
+        })
+    }
+
+    /// Blends a batch's mean and biased variance in, from a batch of `batch` rows.
+    pub fn update(&self, batch_mean: &Tensor, batch_var: &Tensor, batch: usize) -> Result<()> {
+        let unbiased = batch as f64 / (batch.max(2) - 1) as f64;
+        let mean =
+            ((self.mean.as_tensor() * (1.0 - MOMENTUM))? + (batch_mean.detach() * MOMENTUM)?)?;
+        let var = ((self.var.as_tensor() * (1.0 - MOMENTUM))?
+            + (batch_var.detach() * (MOMENTUM * unbiased))?)?;
+        self.mean.set(&mean)?;
+        self.var.set(&var)
+    }
+
+    /// (x - running mean) / sqrt(running var + eps) * gamma + beta.
+    pub fn normalise(&self, x: &Tensor, gamma: &Tensor, beta: &Tensor) -> Result<Tensor> {
+        let inv_std = (self.var.as_tensor() + EPS)?.sqrt()?.recip()?;
+        let scale = (inv_std * gamma)?;
+        let shift = (beta - (self.mean.as_tensor() * &scale)?)?;
+        x.broadcast_mul(&scale)?.broadcast_add(&shift)
+    }
+}
+
+fn check_shapes(x: &Tensor, features: usize) -> Result<usize> {
+    match x.dims() {
+        [batch, f] if *f == features && *batch >= 2 => Ok(*batch),
+        [batch, f] if *f == features => {
+            candle_core::bail!("batch norm: a batch of {batch} row(s); training needs at least 2")
+        }
+        dims => candle_core::bail!("batch norm: expected input (batch, {features}), got {dims:?}"),
+    }
+}
+
+/// Batch norm whose backward comes from autograd of its forward ops.
+#[derive(Debug, Clone)]
+pub struct BatchNormAutograd {
+    /// Scale, (features).
+    pub gamma: Var,
+    /// Shift, (features).
+    pub beta: Var,
+    /// Running statistics.
+    pub running: RunningStats,
+}
+
+impl BatchNormAutograd {
+    /// gamma 1, beta 0.
+    pub fn new(features: usize, dtype: DType) -> Result<Self> {
+        Ok(BatchNormAutograd {
+            gamma: constant(&[features], 1.0, dtype)?,
+            beta: constant(&[features], 0.0, dtype)?,
+            running: RunningStats::new(features, dtype)?,
+        })
+    }
+
+    /// Normalises with the batch's statistics (training) or the running ones (inference).
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let features = self.gamma.dim(0)?;
+        if !train {
+            if x.rank() != 2 || x.dim(1)? != features {
+                candle_core::bail!(
+                    "batch norm: expected input (batch, {features}), got {:?}",
+                    x.dims()
+                );
+            }
+            return self.running.normalise(x, &self.gamma, &self.beta);
+        }
+        let batch = check_shapes(x, features)?;
+        let mean = x.mean_keepdim(0)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(0)?;
+        let x_hat = centred.broadcast_div(&(&var + EPS)?.sqrt()?)?;
+        self.running
+            .update(&mean.squeeze(0)?, &var.squeeze(0)?, batch)?;
+        x_hat
+            .broadcast_mul(self.gamma.as_tensor())?
+            .broadcast_add(self.beta.as_tensor())
+    }
+}
+
+/// What the hand-written backward keeps from the forward: per feature, the batch mean and
+/// 1/sqrt(var + eps). x itself comes back as the op's first argument.
+#[derive(Debug, Clone, Default)]
+struct Saved {
+    mean: Vec<f64>,
+    inv_std: Vec<f64>,
+    var: Vec<f64>,
+}
+
+/// The custom op y = gamma * (x - mean) / sqrt(var + eps) + beta over (x, gamma, beta).
+#[derive(Debug, Clone, Default)]
+pub struct BatchNormOp {
+    saved: Arc<Mutex<Saved>>,
+}
+
+fn to_f64(s: &CpuStorage, l: &Layout) -> Result<Vec<f64>> {
+    let Some((a, b)) = l.contiguous_offsets() else {
+        candle_core::bail!("batch norm: inputs must be contiguous")
+    };
+    Ok(match s {
+        CpuStorage::F32(v) => v[a..b].iter().map(|&x| x as f64).collect(),
+        CpuStorage::F64(v) => v[a..b].to_vec(),
+        _ => candle_core::bail!("batch norm: f32 or f64 inputs"),
+    })
+}
+
+fn from_f64(values: Vec<f64>, like: &CpuStorage) -> CpuStorage {
+    match like {
+        CpuStorage::F32(_) => CpuStorage::F32(values.into_iter().map(|v| v as f32).collect()),
+        _ => CpuStorage::F64(values),
+    }
+}
+
+impl CustomOp3 for BatchNormOp {
+    fn name(&self) -> &'static str {
+        "batch-norm-manual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let [batch, features] = *l1.dims() else {
+            candle_core::bail!(
+                "batch norm: expected input (batch, features), got {:?}",
+                l1.dims()
+            )
+        };
+        if l2.dims() != [features] || l3.dims() != [features] {
+            candle_core::bail!("batch norm: gamma and beta must be ({features})");
+        }
+        if batch < 2 {
+            candle_core::bail!("batch norm: a batch of {batch} row(s); training needs at least 2");
+        }
+        let (x, gamma, beta) = (to_f64(s1, l1)?, to_f64(s2, l2)?, to_f64(s3, l3)?);
+        let n = batch as f64;
+        let mut mean = vec![0.0; features];
+        for row in x.chunks_exact(features) {
+            mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0.0; features];
+        for row in x.chunks_exact(features) {
+            for ((s, v), m) in var.iter_mut().zip(row).zip(&mean) {
+                *s += (v - m) * (v - m);
+            }
+        }
+        var.iter_mut().for_each(|v| *v /= n);
+        let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + EPS).sqrt()).collect();
+        let mut y = Vec::with_capacity(x.len());
+        for row in x.chunks_exact(features) {
+            for j in 0..features {
+                y.push(gamma[j] * (row[j] - mean[j]) * inv_std[j] + beta[j]);
+            }
+        }
+        *self.saved.lock().expect("batch norm state") = Saved { mean, inv_std, var };
+        Ok((from_f64(y, s1), l1.shape().clone()))
+    }
+
+    /// With x_hat = (x - mean) * inv_std and g = dL/dy:
+    /// dbeta = sum_b g, dgamma = sum_b g x_hat,
+    /// dx = gamma * inv_std / B * (B g - sum_b g - x_hat * sum_b g x_hat).
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let saved = self.saved.lock().expect("batch norm state").clone();
+        let (batch, features) = x.dims2()?;
+        let xs = x.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        let gs = grad.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        let gamma_v = gamma.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        let mut dbeta = vec![0.0; features];
+        let mut dgamma = vec![0.0; features];
+        for (row, g) in xs.chunks_exact(features).zip(gs.chunks_exact(features)) {
+            for j in 0..features {
+                let x_hat = (row[j] - saved.mean[j]) * saved.inv_std[j];
+                dbeta[j] += g[j];
+                dgamma[j] += g[j] * x_hat;
+            }
+        }
+        let n = batch as f64;
+        let mut dx = Vec::with_capacity(xs.len());
+        for (row, g) in xs.chunks_exact(features).zip(gs.chunks_exact(features)) {
+            for j in 0..features {
+                let x_hat = (row[j] - saved.mean[j]) * saved.inv_std[j];
+                dx.push(
+                    gamma_v[j] * saved.inv_std[j] / n * (n * g[j] - dbeta[j] - x_hat * dgamma[j]),
+                );
+            }
+        }
+        let dtype = x.dtype();
+        let device = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, (batch, features), device)?.to_dtype(dtype)?),
+            Some(Tensor::from_vec(dgamma, features, device)?.to_dtype(dtype)?),
+            Some(Tensor::from_vec(dbeta, features, device)?.to_dtype(dtype)?),
+        ))
+    }
+}
+
+/// Batch norm whose backward is written by hand (`BatchNormOp`).
+#[derive(Debug, Clone)]
+pub struct BatchNormManual {
+    /// Scale, (features).
+    pub gamma: Var,
+    /// Shift, (features).
+    pub beta: Var,
+    /// Running statistics.
+    pub running: RunningStats,
+}
+
+impl BatchNormManual {
+    /// gamma 1, beta 0.
+    pub fn new(features: usize, dtype: DType) -> Result<Self> {
+        Ok(BatchNormManual {
+            gamma: constant(&[features], 1.0, dtype)?,
+            beta: constant(&[features], 0.0, dtype)?,
+            running: RunningStats::new(features, dtype)?,
+        })
+    }
+
+    /// Normalises with the batch's statistics (training) or the running ones (inference).
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let features = self.gamma.dim(0)?;
+        if !train {
+            if x.rank() != 2 || x.dim(1)? != features {
+                candle_core::bail!(
+                    "batch norm: expected input (batch, {features}), got {:?}",
+                    x.dims()
+                );
+            }
+            return self.running.normalise(x, &self.gamma, &self.beta);
+        }
+        let batch = check_shapes(x, features)?;
+        let op = BatchNormOp::default();
+        let saved = op.saved.clone();
+        let y = x
+            .contiguous()?
+            .apply_op3(self.gamma.as_tensor(), self.beta.as_tensor(), op)?;
+        let s = saved.lock().expect("batch norm state").clone();
+        let dtype = x.dtype();
+        let mean = Tensor::from_vec(s.mean, features, x.device())?.to_dtype(dtype)?;
+        let var = Tensor::from_vec(s.var, features, x.device())?.to_dtype(dtype)?;
+        self.running.update(&mean, &var, batch)?;
+        Ok(y)
+    }
+}
+
+/// Per-feature mean and biased variance of a (batch, features) tensor, for checks.
+pub fn feature_moments(y: &Tensor) -> Result<(Tensor, Tensor)> {
+    let mean = y.mean_keepdim(0)?;
+    let var = y.broadcast_sub(&mean)?.sqr()?.mean(0)?;
+    Ok((mean.squeeze(0)?, var))
+}
