@@ -1,0 +1,144 @@
+//! The real binary in tmux: keys in, captured screen and run folders out.
+
+use gradboard::data::synthetic::{files, write_archive};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let status = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, k])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+fn summaries(runs: &Path) -> Vec<serde_json::Value> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs.iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("summary.json")).ok())
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_user_edits_restarts_pauses_and_quits() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("tiny.tar.gz");
+    write_archive(&data, &files(100, 100)).unwrap();
+    let runs = home.path().join("runs");
+    let script = format!(
+        "cd {home} && GRADBOARD_PRESETS={presets} XDG_CONFIG_HOME={home}/config XDG_CACHE_HOME={home}/cache {bin} --threads 1 --data {data} --runs-dir {runs}; echo GRADBOARD-EXITED $?; sleep 30",
+        home = home.path().display(),
+        presets = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../presets").display(),
+        bin = env!("CARGO_BIN_EXE_gradboard"),
+        data = data.display(),
+        runs = runs.display(),
+    );
+    let session = format!("gradboard-test-{}", std::process::id());
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &script,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let tmux = Tmux { session };
+    tmux.wait_for("the data set", |s| {
+        s.contains("tiny.tar.gz (500 train / 100 test)")
+    });
+
+    // Edit the learning rate (row 8) and the number of steps (row 13), then start.
+    tmux.keys(&["j", "j", "j", "j", "j", "j", "j", "Enter"]);
+    tmux.keys(&[
+        "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "1", "e", "-", "3", "Enter",
+    ]);
+    tmux.wait_for("the new lr", |s| s.contains(" lr            0.001"));
+    tmux.keys(&[
+        "j", "j", "j", "j", "j", "Enter", "BSpace", "BSpace", "BSpace", "BSpace", "9", "9", "9",
+        "9", "9", "9", "Enter",
+    ]);
+    tmux.wait_for("the new step count", |s| s.contains("steps         999999"));
+    tmux.keys(&["r"]);
+    let screen = tmux.wait_for("a running run", |s| {
+        s.contains("running") && s.contains("/ 999999")
+    });
+    assert!(screen.contains("lr      0.001"), "{screen}");
+
+    // Restart: a second run starts, the first is kept.
+    tmux.keys(&["r"]);
+    tmux.wait_for("two run folders", |_| {
+        std::fs::read_dir(&runs).map(|d| d.count()).unwrap_or(0) == 2
+    });
+    tmux.wait_for("the first run to be stopped", |_| {
+        summaries(&runs)
+            .first()
+            .is_some_and(|s| s["status"] == "stopped")
+    });
+
+    tmux.keys(&["p"]);
+    tmux.wait_for("paused", |s| s.contains("status  paused"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the quit question", |s| s.contains("Quit?"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("the program to exit", |s| s.contains("GRADBOARD-EXITED 0"));
+    let all = summaries(&runs);
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|s| s["status"] == "stopped"), "{all:?}");
+}
