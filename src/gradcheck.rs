@@ -415,6 +415,37 @@ pub fn check_batch_norm(rng: &mut SmallRng) -> Result<Vec<Check>> {
     ])
 }
 
+/// Section 4's max-pool (3x3, stride 2, padding 1): the backward against finite differences,
+/// on odd and even sizes, with distinct input values (a tie has no derivative).
+pub fn check_max_pool(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    use crate::nn::pool::{max_pool2d, LAB_POOL};
+    let (b, c, h, w) = (
+        2,
+        rng.random_range(1..4),
+        rng.random_range(3..10),
+        rng.random_range(3..10),
+    );
+    let n = b * c * h * w;
+    // A shuffled ramp: every value distinct and at least 0.01 from any other.
+    let mut values: Vec<f64> = (0..n).map(|i| i as f64 * 0.01).collect();
+    rand::seq::SliceRandom::shuffle(values.as_mut_slice(), rng);
+    let x = Tensor::from_vec(values, (b, c, h, w), &Device::Cpu)?;
+    let out_shape = max_pool2d(&x, LAB_POOL)?.shape().clone();
+    let dy = randn(rng, (1, out_shape.elem_count()), 1.0)?.reshape(&out_shape)?;
+    let vx = Var::from_tensor(&x)?;
+    let grads = (max_pool2d(vx.as_tensor(), LAB_POOL)? * &dy)?
+        .sum_all()?
+        .backward()?;
+    let dx = grads.get(vx.as_tensor()).cloned().expect("gradient of x");
+    let num = numeric_gradient(&x, |x| dot(&max_pool2d(x, LAB_POOL)?, &dy))?;
+    Ok(vec![check(
+        "maxpool 3x3/2 pad 1 dx vs finite differences",
+        &dx,
+        &num,
+        1e-6,
+    )?])
+}
+
 /// Every check, on shapes drawn from `seed`.
 pub fn run_all(seed: u64) -> Result<Vec<Check>> {
     let mut rng = SmallRng::seed_from_u64(seed);
@@ -425,6 +456,7 @@ pub fn run_all(seed: u64) -> Result<Vec<Check>> {
     checks.extend(check_cross_entropy(&mut rng)?);
     checks.extend(check_mlp(&mut rng)?);
     checks.extend(check_batch_norm(&mut rng)?);
+    checks.extend(check_max_pool(&mut rng)?);
     Ok(checks)
 }
 

@@ -12,6 +12,45 @@ fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> Result<&'a [
     }
 }
 
+/// y = x, in place.
+struct Assign;
+
+impl InplaceOp2 for Assign {
+    fn name(&self) -> &'static str {
+        "assign"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let (start, end) = l1
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("assign: needs a contiguous target".into()))?;
+        match (s1, s2) {
+            (CpuStorage::F32(y), CpuStorage::F32(x)) => {
+                y[start..end].copy_from_slice(contiguous(x, l2, "assign")?)
+            }
+            (CpuStorage::F64(y), CpuStorage::F64(x)) => {
+                y[start..end].copy_from_slice(contiguous(x, l2, "assign")?)
+            }
+            _ => candle_core::bail!("assign: f32 or f64 tensors of one dtype"),
+        }
+        Ok(())
+    }
+}
+
+/// Overwrites `y` with `x` in place (every clone of `y`, a `Var` included, sees the values).
+pub fn assign(y: &Tensor, x: &Tensor) -> Result<()> {
+    if y.shape() != x.shape() {
+        candle_core::bail!("shapes differ, {:?} and {:?}", y.shape(), x.shape());
+    }
+    y.inplace_op2(&x.to_dtype(y.dtype())?.contiguous()?, &Assign)
+}
+
 /// y += alpha * x, in place.
 struct Axpy {
     alpha: f64,

@@ -33,6 +33,31 @@ pub trait Model: Send {
     fn evaluate(&mut self, x: &Tensor, labels: &[u8]) -> Result<EvalStats>;
     /// Named parameters and buffers, for saving.
     fn named_tensors(&self) -> Vec<(String, Tensor)>;
+    /// Loads weights saved by `save` into this network, in place, checking every name and shape.
+    fn load(&self, path: &Path) -> Result<()> {
+        let stored = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| {
+            Error::data(
+                path,
+                format!(
+                    "cannot read weights: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                ),
+            )
+        })?;
+        for (name, tensor) in self.named_tensors() {
+            let saved = stored.get(&name).ok_or_else(|| {
+                Error::data(path, format!("no tensor {name}: not saved by this network"))
+            })?;
+            crate::inplace::assign(&tensor, saved).map_err(|e| {
+                Error::data(
+                    path,
+                    format!("{name}: {}", e.to_string().lines().next().unwrap_or("")),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     /// Saves the weights as safetensors.
     fn save(&self, path: &Path) -> Result<()> {
         let tensors: std::collections::HashMap<String, Tensor> =
@@ -124,9 +149,7 @@ pub fn build_model(
                 &mlp_widths(&config.hidden),
                 rng,
             )?)),
-            ModelKind::Convnet => Err(Error::Config(
-                "model = convnet: not available in this version".into(),
-            )),
+            ModelKind::Convnet => Ok(Box::new(crate::nn::convnet::ConvNet::new(config, rng)?)),
         },
     }
 }

@@ -51,6 +51,14 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Evaluate a saved run's weights on the test set again, without training.
+    Eval {
+        /// The run folder (runs/<run-id>).
+        run_dir: PathBuf,
+        /// The data set: the .tar.gz archive or the extracted folder.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Median training-step time of a preset's model on random data.
     Bench {
         /// Preset name or TOML file.

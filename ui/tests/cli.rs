@@ -494,3 +494,72 @@ fn a_diverging_run_ends_with_a_clear_error() {
     assert_eq!(done["status"], "diverged");
     assert!(done["step"].as_u64().unwrap() < 200);
 }
+
+#[test]
+fn convnet_trains_saves_table_names_and_eval_reproduces_the_accuracy() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("small.tar.gz");
+    write_archive(&data, &files(8, 40)).unwrap();
+    let out = gradboard(home.path())
+        .args(["train", "--preset", "convnet", "--json", "--data"])
+        .arg(&data)
+        .args([
+            "--set",
+            "steps=4",
+            "--set",
+            "batch_size=8",
+            "--set",
+            "eval_every=2",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = events(&out.stdout);
+    let done = events.last().unwrap();
+    assert_eq!(done["status"], "completed");
+    let run = home
+        .path()
+        .join("runs")
+        .join(events[0]["run_id"].as_str().unwrap());
+    let weights =
+        candle_core::safetensors::load(run.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    for name in [
+        "conv1.weight",
+        "conv2.bias",
+        "conv3_a.bn.running_mean",
+        "conv5_b.bn.running_var",
+        "linear.weight",
+    ] {
+        assert!(
+            weights.contains_key(name),
+            "{name} missing from {:?}",
+            weights.keys()
+        );
+    }
+    assert_eq!(weights["conv4_b.weight"].dims(), &[512, 512, 3, 3]);
+    let out = gradboard(home.path())
+        .arg("eval")
+        .arg(&run)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let acc = done["final_test_acc"].as_f64().unwrap();
+    assert!(
+        text.contains(&format!("test acc {acc:.4}")) && text.contains("(same)"),
+        "{text}"
+    );
+    // A run folder without weights is a clear error.
+    std::fs::remove_file(run.join("model.safetensors")).unwrap();
+    let out = gradboard(home.path())
+        .arg("eval")
+        .arg(&run)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("no saved weights"));
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+mod eval;
 mod gradcheck;
 mod presets;
 mod train;
@@ -21,6 +22,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             action: DataAction::Verify { data },
         }) => data::verify(data.as_deref()),
         Some(Command::Gradcheck { seed }) => gradcheck::run(seed),
+        Some(Command::Eval { run_dir, data }) => eval::run(&run_dir, data.as_deref()),
         Some(Command::Bench {
             preset,
             steps,

@@ -1,0 +1,197 @@
+//! Section 4: the small VGG. Eight blocks of Conv2d 3x3 (stride 1, padding 1), 2-d batch norm
+//! and ReLU, five overlapping max-pools (3x3, stride 2, padding 1), then Linear 512 -> 10.
+
+use super::init;
+use super::mlp::Linear;
+use super::pool::{max_pool2d, LAB_POOL};
+use crate::config::RunConfig;
+use crate::model::{count_correct, EvalStats, Model, StepStats};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::Result;
+use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
+use rand::rngs::SmallRng;
+
+/// The architecture table: a conv block's name and output channels, or a pool.
+pub const ARCHITECTURE: &[Option<(&str, usize)>] = &[
+    Some(("conv1", 64)),
+    None,
+    Some(("conv2", 128)),
+    None,
+    Some(("conv3_a", 256)),
+    Some(("conv3_b", 256)),
+    None,
+    Some(("conv4_a", 512)),
+    Some(("conv4_b", 512)),
+    None,
+    Some(("conv5_a", 512)),
+    Some(("conv5_b", 512)),
+    None,
+];
+
+/// Conv2d 3x3 with bias, then batch norm, then ReLU.
+struct ConvBlock {
+    name: &'static str,
+    weight: Var,
+    bias: Var,
+    bn: candle_nn::BatchNorm,
+    bn_weight: Var,
+    bn_bias: Var,
+}
+
+impl ConvBlock {
+    fn new(name: &'static str, c_in: usize, c_out: usize, rng: &mut SmallRng) -> Result<Self> {
+        let dtype = DType::F32;
+        // candle-nn's conv2d default: Kaiming normal over fan-in (c_in * 3 * 3), ReLU gain;
+        // bias U(-1/sqrt(c_in), 1/sqrt(c_in)).
+        let weight = init::normal(
+            rng,
+            &[c_out, c_in, 3, 3],
+            2f64.sqrt() / ((c_in * 9) as f64).sqrt(),
+            dtype,
+        )?;
+        let bias = init::uniform(rng, &[c_out], 1.0 / (c_in as f64).sqrt(), dtype)?;
+        let bn_weight = init::constant(&[c_out], 1.0, dtype)?;
+        let bn_bias = init::constant(&[c_out], 0.0, dtype)?;
+        let bn = candle_nn::BatchNorm::new(
+            c_out,
+            Tensor::zeros(c_out, dtype, &Device::Cpu)?,
+            Tensor::ones(c_out, dtype, &Device::Cpu)?,
+            bn_weight.as_tensor().clone(),
+            bn_bias.as_tensor().clone(),
+            super::batch_norm::EPS,
+        )?;
+        Ok(ConvBlock {
+            name,
+            weight,
+            bias,
+            bn,
+            bn_weight,
+            bn_bias,
+        })
+    }
+
+    fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let c = self.bias.dim(0)?;
+        let y = x
+            .conv2d(self.weight.as_tensor(), 1, 1, 1, 1)?
+            .broadcast_add(&self.bias.as_tensor().reshape((1, c, 1, 1))?)?;
+        self.bn.forward_t(&y, train)?.relu()
+    }
+}
+
+/// The ConvNet with its optimizer.
+pub struct ConvNet {
+    layers: Vec<Option<ConvBlock>>,
+    linear: Linear,
+    optimizer: Optimizer,
+}
+
+impl ConvNet {
+    /// The table's network, initial weights drawn from `rng`.
+    pub fn new(config: &RunConfig, rng: &mut SmallRng) -> Result<Self> {
+        let mut layers = Vec::new();
+        let mut c_in = 3;
+        for entry in ARCHITECTURE {
+            match entry {
+                Some((name, c_out)) => {
+                    layers.push(Some(ConvBlock::new(name, c_in, *c_out, rng)?));
+                    c_in = *c_out;
+                }
+                None => layers.push(None),
+            }
+        }
+        let (weight, bias) = init::linear(rng, 512, 10, config.init_std, DType::F32)?;
+        let linear = Linear { weight, bias };
+        let mut vars = Vec::new();
+        for block in layers.iter().flatten() {
+            vars.extend([
+                block.weight.clone(),
+                block.bias.clone(),
+                block.bn_weight.clone(),
+                block.bn_bias.clone(),
+            ]);
+        }
+        vars.extend([linear.weight.clone(), linear.bias.clone()]);
+        let optimizer = Optimizer::new(
+            OptimizerConfig {
+                kind: config.optimizer,
+                momentum: config.momentum,
+                weight_decay: config.weight_decay,
+            },
+            vars,
+        );
+        Ok(ConvNet {
+            layers,
+            linear,
+            optimizer,
+        })
+    }
+
+    /// Logits for flat images (batch, 3072); `train` uses batch statistics.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let batch = x.dim(0)?;
+        let mut h = x.reshape((batch, 3, 32, 32))?;
+        for layer in &self.layers {
+            h = match layer {
+                Some(block) => block.forward_t(&h, train)?,
+                None => max_pool2d(&h, LAB_POOL)?,
+            };
+        }
+        self.linear.forward(&h.flatten_from(1)?)
+    }
+}
+
+fn label_tensor(labels: &[u8]) -> candle_core::Result<Tensor> {
+    let v: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+    Tensor::from_vec(v, labels.len(), &Device::Cpu)
+}
+
+impl Model for ConvNet {
+    fn train_step(&mut self, x: &Tensor, labels: &[u8], lr: f64) -> Result<StepStats> {
+        let logits = self.forward_t(x, true)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &label_tensor(labels)?)?;
+        let grads = loss.backward()?;
+        self.optimizer.step(&grads, lr)?;
+        Ok(StepStats {
+            loss: loss.to_dtype(DType::F64)?.to_scalar::<f64>()?,
+            correct: count_correct(&logits, labels)?,
+        })
+    }
+
+    fn evaluate(&mut self, x: &Tensor, labels: &[u8]) -> Result<EvalStats> {
+        let logits = self.forward_t(x, false)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &label_tensor(labels)?)?;
+        Ok(EvalStats {
+            loss_sum: loss.to_dtype(DType::F64)?.to_scalar::<f64>()? * labels.len() as f64,
+            correct: count_correct(&logits, labels)?,
+        })
+    }
+
+    fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for block in self.layers.iter().flatten() {
+            let n = block.name;
+            out.push((format!("{n}.weight"), block.weight.as_tensor().clone()));
+            out.push((format!("{n}.bias"), block.bias.as_tensor().clone()));
+            out.push((
+                format!("{n}.bn.weight"),
+                block.bn_weight.as_tensor().clone(),
+            ));
+            out.push((format!("{n}.bn.bias"), block.bn_bias.as_tensor().clone()));
+            out.push((
+                format!("{n}.bn.running_mean"),
+                block.bn.running_mean().clone(),
+            ));
+            out.push((
+                format!("{n}.bn.running_var"),
+                block.bn.running_var().clone(),
+            ));
+        }
+        out.push((
+            "linear.weight".into(),
+            self.linear.weight.as_tensor().clone(),
+        ));
+        out.push(("linear.bias".into(), self.linear.bias.as_tensor().clone()));
+        out
+    }
+}

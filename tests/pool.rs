@@ -1,0 +1,156 @@
+//! The padded, overlapping max-pool against a brute-force reference.
+
+use candle_core::{Device, Tensor, Var};
+use gradboard::nn::pool::{max_pool2d, PoolGeometry, LAB_POOL};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// Pads with -inf, takes the first maximum of each window in row-major order, and routes each
+/// output gradient to it.
+fn reference(
+    x: &[f64],
+    dims: [usize; 4],
+    g: PoolGeometry,
+    dy: &[f64],
+) -> (Vec<f64>, Vec<f64>, [usize; 2]) {
+    let [b, c, h, w] = dims;
+    let (hp, wp) = (h + 2 * g.padding, w + 2 * g.padding);
+    let (ho, wo) = (
+        (hp - g.kernel) / g.stride + 1,
+        (wp - g.kernel) / g.stride + 1,
+    );
+    let mut out = Vec::new();
+    let mut dx = vec![0.0; x.len()];
+    for plane in 0..b * c {
+        let mut padded = vec![f64::NEG_INFINITY; hp * wp];
+        for y in 0..h {
+            for xx in 0..w {
+                padded[(y + g.padding) * wp + xx + g.padding] = x[plane * h * w + y * w + xx];
+            }
+        }
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let mut best = (f64::NEG_INFINITY, None);
+                for ky in 0..g.kernel {
+                    for kx in 0..g.kernel {
+                        let (py, px) = (oy * g.stride + ky, ox * g.stride + kx);
+                        let v = padded[py * wp + px];
+                        if v > best.0 {
+                            best = (v, Some((py - g.padding) * w + px - g.padding));
+                        }
+                    }
+                }
+                let (v, at) = best;
+                out.push(v);
+                dx[plane * h * w + at.expect("padding never wins")] += dy[out.len() - 1];
+            }
+        }
+    }
+    (out, dx, [ho, wo])
+}
+
+#[test]
+fn matches_brute_force_on_random_shapes_with_ties() {
+    let mut rng = SmallRng::seed_from_u64(5);
+    for case in 0..40 {
+        let dims = [
+            rng.random_range(1..3),
+            rng.random_range(1..4),
+            rng.random_range(1..12),
+            rng.random_range(1..12),
+        ];
+        let n: usize = dims.iter().product();
+        // Few distinct values: many ties; some cases all negative, so padding would win if allowed.
+        let offset = if case % 3 == 0 { -10.0 } else { 0.0 };
+        let x: Vec<f64> = (0..n)
+            .map(|_| rng.random_range(0..4) as f64 + offset)
+            .collect();
+        let g = if case % 2 == 0 {
+            LAB_POOL
+        } else {
+            PoolGeometry {
+                kernel: 2,
+                stride: 1,
+                padding: 1,
+            }
+        };
+        let t =
+            Var::from_tensor(&Tensor::from_vec(x.clone(), dims.as_slice(), &Device::Cpu).unwrap())
+                .unwrap();
+        let y = max_pool2d(t.as_tensor(), g).unwrap();
+        let dy: Vec<f64> = (0..y.elem_count())
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let (expected, expected_dx, [ho, wo]) = reference(&x, dims, g, &dy);
+        assert_eq!(y.dims(), &[dims[0], dims[1], ho, wo], "case {case}");
+        assert_eq!(
+            y.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
+            expected,
+            "forward, case {case}"
+        );
+        let dy_t = Tensor::from_vec(dy, y.shape(), &Device::Cpu).unwrap();
+        let grads = (y * dy_t).unwrap().sum_all().unwrap().backward().unwrap();
+        let dx = grads
+            .get(t.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        for (a, b) in dx.iter().zip(&expected_dx) {
+            assert!(
+                (a - b).abs() < 1e-12,
+                "backward, case {case}: {dx:?} vs {expected_dx:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lab_geometry_halves_the_size_and_overlapping_gradients_add_up() {
+    let x = Tensor::zeros((1, 1, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert_eq!(max_pool2d(&x, LAB_POOL).unwrap().dims(), &[1, 1, 16, 16]);
+    // One large value at (1, 1) is the max of the four windows that contain it.
+    let mut v = vec![0f64; 25];
+    v[5 + 1] = 9.0;
+    let t = Var::from_tensor(&Tensor::from_vec(v, (1, 1, 5, 5), &Device::Cpu).unwrap()).unwrap();
+    let grads = max_pool2d(t.as_tensor(), LAB_POOL)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let dx = grads
+        .get(t.as_tensor())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    assert_eq!(dx[6], 4.0);
+}
+
+#[test]
+fn bad_shapes_and_geometry_are_errors() {
+    let x = Tensor::zeros((3, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(max_pool2d(&x, LAB_POOL).is_err());
+    let x = Tensor::zeros((1, 1, 4, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(max_pool2d(
+        &x,
+        PoolGeometry {
+            kernel: 3,
+            stride: 2,
+            padding: 2
+        }
+    )
+    .is_err());
+    assert!(max_pool2d(
+        &x,
+        PoolGeometry {
+            kernel: 3,
+            stride: 0,
+            padding: 1
+        }
+    )
+    .is_err());
+}
