@@ -31,6 +31,10 @@ pub trait Model: Send {
     fn train_step(&mut self, x: &Tensor, labels: &[u8], lr: f64) -> Result<StepStats>;
     /// Loss and correct predictions in inference mode on a chunk (batch, 3072).
     fn evaluate(&mut self, x: &Tensor, labels: &[u8]) -> Result<EvalStats>;
+    /// Images per evaluation chunk: bounds the memory an evaluation needs.
+    fn eval_chunk(&self) -> usize {
+        1000
+    }
     /// Named parameters and buffers, for saving.
     fn named_tensors(&self) -> Vec<(String, Tensor)>;
     /// Loads weights saved by `save` into this network, in place, checking every name and shape.

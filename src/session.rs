@@ -27,9 +27,6 @@ pub enum Command {
     SetLr(f64),
 }
 
-/// Images per evaluation chunk: bounds the memory of an evaluation.
-pub const EVAL_CHUNK: usize = 1000;
-
 /// How a run ended, as in its `done` event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -250,11 +247,11 @@ enum Poll {
     Resumed(Duration),
 }
 
-/// Loss and accuracy counts over a whole split, in chunks of `EVAL_CHUNK` images.
+/// Loss and accuracy counts over a whole split, in the model's chunks, in order.
 pub fn evaluate(model: &mut dyn Model, data: &Cifar10, split: &Split) -> Result<EvalStats> {
     let mut total = EvalStats::default();
     let indices: Vec<u32> = (0..split.len() as u32).collect();
-    for chunk in indices.chunks(EVAL_CHUNK) {
+    for chunk in indices.chunks(model.eval_chunk().max(1)) {
         let inputs = data.preprocess(split, chunk);
         let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
         let x = Tensor::from_slice(

@@ -1,6 +1,7 @@
 //! Section 4: the small VGG. Eight blocks of Conv2d 3x3 (stride 1, padding 1), 2-d batch norm
 //! and ReLU, five overlapping max-pools (3x3, stride 2, padding 1), then Linear 512 -> 10.
 
+use super::conv::conv2d_same;
 use super::init;
 use super::mlp::Linear;
 use super::pool::{max_pool2d, LAB_POOL};
@@ -71,10 +72,7 @@ impl ConvBlock {
     }
 
     fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        let c = self.bias.dim(0)?;
-        let y = x
-            .conv2d(self.weight.as_tensor(), 1, 1, 1, 1)?
-            .broadcast_add(&self.bias.as_tensor().reshape((1, c, 1, 1))?)?;
+        let y = conv2d_same(x, self.weight.as_tensor(), self.bias.as_tensor())?;
         self.bn.forward_t(&y, train)?.relu()
     }
 }
@@ -165,6 +163,11 @@ impl Model for ConvNet {
             loss_sum: loss.to_dtype(DType::F64)?.to_scalar::<f64>()? * labels.len() as f64,
             correct: count_correct(&logits, labels)?,
         })
+    }
+
+    fn eval_chunk(&self) -> usize {
+        // conv2's patches alone are 576 x (chunk x 256) values: 100 images keep it near 60 MB.
+        100
     }
 
     fn named_tensors(&self) -> Vec<(String, Tensor)> {

@@ -2,6 +2,7 @@
 //! building blocks. Every parameter is a `Var` drawn from the run's seeded generator.
 
 pub mod batch_norm;
+pub mod conv;
 pub mod convnet;
 pub mod init;
 pub mod input_linear;

@@ -16,7 +16,8 @@ fn keep_freed_memory() {
     // SAFETY: mallopt only changes allocator thresholds; it is called before any allocation
     // from another thread.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 << 20);
+        // 32 MiB is the largest threshold glibc accepts on 64-bit (HEAP_MAX_SIZE / 2).
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
