@@ -30,10 +30,10 @@ fn im2col<T: WithDType>(x: &[T], (b, c, h, w): (usize, usize, usize, usize), k: 
                 let src = &plane[sy as usize * w..(sy as usize + 1) * w];
                 let dst = &mut out[y * w..(y + 1) * w];
                 let shift = kx as isize - pad;
-                for xo in 0..w {
+                for (xo, d) in dst.iter_mut().enumerate() {
                     let sx = xo as isize + shift;
                     if sx >= 0 && sx < w as isize {
-                        dst[xo] = src[sx as usize];
+                        *d = src[sx as usize];
                     }
                 }
             }
