@@ -297,7 +297,7 @@ pub fn check_mlp(rng: &mut SmallRng) -> Result<Vec<Check>> {
 /// 4..9 features, gamma_i = sqrt(10 i) and beta_i = 100 i for i = 1..F, input 2 randn + 10),
 /// and the normalised outputs' per-feature mean and variance.
 pub fn check_batch_norm(rng: &mut SmallRng) -> Result<Vec<Check>> {
-    use crate::nn::batch_norm::{feature_moments, BatchNormAutograd, BatchNormManual};
+    use crate::nn::batch_norm::{feature_moments, Backward, BatchNorm1d};
     let (batch, features) = (rng.random_range(64..256), rng.random_range(4..10));
     let x = randn(rng, (batch, features), 2.0)?.affine(1.0, 10.0)?;
     let gamma = Tensor::from_vec(
@@ -313,10 +313,10 @@ pub fn check_batch_norm(rng: &mut SmallRng) -> Result<Vec<Check>> {
         &Device::Cpu,
     )?;
     let dy = randn(rng, (batch, features), 1.0)?;
-    let manual = BatchNormManual::new(features, DType::F64)?;
+    let manual = BatchNorm1d::new(features, DType::F64, Backward::Manual)?;
     manual.gamma.set(&gamma)?;
     manual.beta.set(&beta)?;
-    let auto = BatchNormAutograd::new(features, DType::F64)?;
+    let auto = BatchNorm1d::new(features, DType::F64, Backward::Autograd)?;
     auto.gamma.set(&gamma)?;
     auto.beta.set(&beta)?;
 
@@ -350,7 +350,7 @@ pub fn check_batch_norm(rng: &mut SmallRng) -> Result<Vec<Check>> {
         Ok((&dy * Tensor::from_vec(mask, (batch, features), &Device::Cpu)?)?)
     };
     let forward = |x: &Tensor, g: &Tensor, b: &Tensor, column: Option<usize>| -> Result<f64> {
-        let bn = BatchNormManual::new(features, DType::F64)?;
+        let bn = BatchNorm1d::new(features, DType::F64, Backward::Manual)?;
         bn.gamma.set(g)?;
         bn.beta.set(b)?;
         let weights = match column {
@@ -367,7 +367,7 @@ pub fn check_batch_norm(rng: &mut SmallRng) -> Result<Vec<Check>> {
     let num_dgamma = numeric_gradient_at(&gamma, |g, j| forward(&x, g, &zero, Some(j)))?;
     let num_dbeta = numeric_gradient(&beta, |b| forward(&x, &gamma, b, None))?;
 
-    let plain = BatchNormManual::new(features, DType::F64)?;
+    let plain = BatchNorm1d::new(features, DType::F64, Backward::Manual)?;
     let (mean, var) = feature_moments(&plain.forward_t(&x, true)?)?;
     let max_abs = |t: &Tensor| -> Result<f64> { scalar(&t.abs()?.max(0)?) };
     Ok(vec![

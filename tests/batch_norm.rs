@@ -1,7 +1,7 @@
 //! Section 3's batch norms: gradient checks, inference on running statistics, bad shapes.
 
 use candle_core::{DType, Device, Tensor};
-use gradboard::nn::batch_norm::{feature_moments, BatchNormAutograd, BatchNormManual};
+use gradboard::nn::batch_norm::{feature_moments, Backward, BatchNorm1d};
 use rand::SeedableRng;
 
 #[test]
@@ -25,14 +25,14 @@ fn running_statistics_follow_pytorch() {
     let x = Tensor::new(&[[1.0f64, 10.0], [3.0, 14.0], [5.0, 18.0]], &Device::Cpu).unwrap();
     for manual in [false, true] {
         let (mean, var) = if manual {
-            let bn = BatchNormManual::new(2, DType::F64).unwrap();
+            let bn = BatchNorm1d::new(2, DType::F64, Backward::Manual).unwrap();
             bn.forward_t(&x, true).unwrap();
             (
                 bn.running.mean.as_tensor().to_vec1::<f64>().unwrap(),
                 bn.running.var.as_tensor().to_vec1::<f64>().unwrap(),
             )
         } else {
-            let bn = BatchNormAutograd::new(2, DType::F64).unwrap();
+            let bn = BatchNorm1d::new(2, DType::F64, Backward::Autograd).unwrap();
             bn.forward_t(&x, true).unwrap();
             (
                 bn.running.mean.as_tensor().to_vec1::<f64>().unwrap(),
@@ -53,7 +53,7 @@ fn running_statistics_follow_pytorch() {
 
 #[test]
 fn inference_uses_running_statistics_and_training_normalises() {
-    let bn = BatchNormManual::new(3, DType::F32).unwrap();
+    let bn = BatchNorm1d::new(3, DType::F32, Backward::Manual).unwrap();
     let x = Tensor::randn(0f32, 1.0, (64, 3), &Device::Cpu)
         .unwrap()
         .affine(5.0, 7.0)
@@ -76,8 +76,8 @@ fn inference_uses_running_statistics_and_training_normalises() {
 
 #[test]
 fn bad_shapes_are_errors_not_panics() {
-    let manual = BatchNormManual::new(4, DType::F32).unwrap();
-    let autograd = BatchNormAutograd::new(4, DType::F32).unwrap();
+    let manual = BatchNorm1d::new(4, DType::F32, Backward::Manual).unwrap();
+    let autograd = BatchNorm1d::new(4, DType::F32, Backward::Autograd).unwrap();
     for shape in [vec![8, 5], vec![8], vec![2, 4, 2], vec![1, 4]] {
         let x = Tensor::zeros(shape.as_slice(), DType::F32, &Device::Cpu).unwrap();
         let e = manual.forward_t(&x, true).unwrap_err().to_string();

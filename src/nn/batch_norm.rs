@@ -1,6 +1,6 @@
-//! Section 3: batch normalisation over (batch, features), written twice. `BatchNormAutograd`
+//! Section 3: batch normalisation over (batch, features), written twice: `Backward::Autograd`
 //! builds the forward from tensor ops and lets candle's autograd derive the backward;
-//! `BatchNormManual` is a custom op whose backward for x, gamma and beta is written by hand.
+//! `Backward::Manual` is a custom op whose backward for x, gamma and beta is written by hand.
 //! Both keep running statistics (momentum 0.1, unbiased variance, as PyTorch) for inference.
 
 use super::init::constant;
@@ -57,52 +57,6 @@ fn check_shapes(x: &Tensor, features: usize) -> Result<usize> {
             candle_core::bail!("batch norm: a batch of {batch} row(s); training needs at least 2")
         }
         dims => candle_core::bail!("batch norm: expected input (batch, {features}), got {dims:?}"),
-    }
-}
-
-/// Batch norm whose backward comes from autograd of its forward ops.
-#[derive(Debug, Clone)]
-pub struct BatchNormAutograd {
-    /// Scale, (features).
-    pub gamma: Var,
-    /// Shift, (features).
-    pub beta: Var,
-    /// Running statistics.
-    pub running: RunningStats,
-}
-
-impl BatchNormAutograd {
-    /// gamma 1, beta 0.
-    pub fn new(features: usize, dtype: DType) -> Result<Self> {
-        Ok(BatchNormAutograd {
-            gamma: constant(&[features], 1.0, dtype)?,
-            beta: constant(&[features], 0.0, dtype)?,
-            running: RunningStats::new(features, dtype)?,
-        })
-    }
-
-    /// Normalises with the batch's statistics (training) or the running ones (inference).
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let features = self.gamma.dim(0)?;
-        if !train {
-            if x.rank() != 2 || x.dim(1)? != features {
-                candle_core::bail!(
-                    "batch norm: expected input (batch, {features}), got {:?}",
-                    x.dims()
-                );
-            }
-            return self.running.normalise(x, &self.gamma, &self.beta);
-        }
-        let batch = check_shapes(x, features)?;
-        let mean = x.mean_keepdim(0)?;
-        let centred = x.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(0)?;
-        let x_hat = centred.broadcast_div(&(&var + EPS)?.sqrt()?)?;
-        self.running
-            .update(&mean.squeeze(0)?, &var.squeeze(0)?, batch)?;
-        x_hat
-            .broadcast_mul(self.gamma.as_tensor())?
-            .broadcast_add(self.beta.as_tensor())
     }
 }
 
@@ -235,24 +189,36 @@ impl CustomOp3 for BatchNormOp {
     }
 }
 
-/// Batch norm whose backward is written by hand (`BatchNormOp`).
+/// Which backward pass the training forward gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backward {
+    /// The forward is built from tensor ops; candle's autograd derives the backward.
+    Autograd,
+    /// The forward is `BatchNormOp`, whose backward is written by hand.
+    Manual,
+}
+
+/// Section 3's batch norm over (batch, features), with either backward.
 #[derive(Debug, Clone)]
-pub struct BatchNormManual {
+pub struct BatchNorm1d {
     /// Scale, (features).
     pub gamma: Var,
     /// Shift, (features).
     pub beta: Var,
     /// Running statistics.
     pub running: RunningStats,
+    /// Which backward the training forward gets.
+    pub backward: Backward,
 }
 
-impl BatchNormManual {
-    /// gamma 1, beta 0.
-    pub fn new(features: usize, dtype: DType) -> Result<Self> {
-        Ok(BatchNormManual {
+impl BatchNorm1d {
+    /// gamma 1, beta 0, running mean 0 and variance 1.
+    pub fn new(features: usize, dtype: DType, backward: Backward) -> Result<Self> {
+        Ok(BatchNorm1d {
             gamma: constant(&[features], 1.0, dtype)?,
             beta: constant(&[features], 0.0, dtype)?,
             running: RunningStats::new(features, dtype)?,
+            backward,
         })
     }
 
@@ -269,6 +235,25 @@ impl BatchNormManual {
             return self.running.normalise(x, &self.gamma, &self.beta);
         }
         let batch = check_shapes(x, features)?;
+        match self.backward {
+            Backward::Autograd => self.train_autograd(x, batch),
+            Backward::Manual => self.train_manual(x, batch, features),
+        }
+    }
+
+    fn train_autograd(&self, x: &Tensor, batch: usize) -> Result<Tensor> {
+        let mean = x.mean_keepdim(0)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(0)?;
+        let x_hat = centred.broadcast_div(&(&var + EPS)?.sqrt()?)?;
+        self.running
+            .update(&mean.squeeze(0)?, &var.squeeze(0)?, batch)?;
+        x_hat
+            .broadcast_mul(self.gamma.as_tensor())?
+            .broadcast_add(self.beta.as_tensor())
+    }
+
+    fn train_manual(&self, x: &Tensor, batch: usize, features: usize) -> Result<Tensor> {
         let op = BatchNormOp::default();
         let saved = op.saved.clone();
         let y = x

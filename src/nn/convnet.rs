@@ -6,7 +6,7 @@ use super::init;
 use super::mlp::Linear;
 use super::pool::{max_pool2d, LAB_POOL};
 use crate::config::RunConfig;
-use crate::model::{count_correct, EvalStats, Model, StepStats};
+use crate::model::{EvalStats, Model, StepStats};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::Result;
 use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
@@ -139,30 +139,14 @@ impl ConvNet {
     }
 }
 
-fn label_tensor(labels: &[u8]) -> candle_core::Result<Tensor> {
-    let v: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-    Tensor::from_vec(v, labels.len(), &Device::Cpu)
-}
-
 impl Model for ConvNet {
     fn train_step(&mut self, x: &Tensor, labels: &[u8], lr: f64) -> Result<StepStats> {
         let logits = self.forward_t(x, true)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &label_tensor(labels)?)?;
-        let grads = loss.backward()?;
-        self.optimizer.step(&grads, lr)?;
-        Ok(StepStats {
-            loss: loss.to_dtype(DType::F64)?.to_scalar::<f64>()?,
-            correct: count_correct(&logits, labels)?,
-        })
+        super::train_on_logits(&logits, labels, &mut self.optimizer, lr)
     }
 
     fn evaluate(&mut self, x: &Tensor, labels: &[u8]) -> Result<EvalStats> {
-        let logits = self.forward_t(x, false)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &label_tensor(labels)?)?;
-        Ok(EvalStats {
-            loss_sum: loss.to_dtype(DType::F64)?.to_scalar::<f64>()? * labels.len() as f64,
-            correct: count_correct(&logits, labels)?,
-        })
+        super::evaluate_logits(&self.forward_t(x, false)?, labels)
     }
 
     fn eval_chunk(&self) -> usize {

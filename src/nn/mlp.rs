@@ -2,11 +2,11 @@
 //! normalisation, then LeakyReLU, then dropout (all but the last hidden layer); the output
 //! layer gives logits and the loss takes them.
 
-use super::batch_norm::{BatchNormAutograd, BatchNormManual, EPS};
+use super::batch_norm::{Backward, BatchNorm1d, EPS};
 use super::init;
 use super::input_linear::input_matmul;
 use crate::config::{Norm, RunConfig};
-use crate::model::{count_correct, EvalStats, Model, StepStats};
+use crate::model::{EvalStats, Model, StepStats};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::Result;
 use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
@@ -35,10 +35,8 @@ pub enum NormLayer {
     None,
     /// candle-nn's batch norm, with its weight and bias variables.
     Candle(candle_nn::BatchNorm, Var, Var),
-    /// Section 3's batch norm on autograd.
-    CustomAutograd(BatchNormAutograd),
-    /// Section 3's batch norm with the hand-written backward.
-    CustomManual(BatchNormManual),
+    /// Section 3's batch norm, either backward.
+    Custom(BatchNorm1d),
 }
 
 impl NormLayer {
@@ -59,9 +57,11 @@ impl NormLayer {
                 NormLayer::Candle(bn, weight, bias)
             }
             Norm::CustomAutograd => {
-                NormLayer::CustomAutograd(BatchNormAutograd::new(features, dtype)?)
+                NormLayer::Custom(BatchNorm1d::new(features, dtype, Backward::Autograd)?)
             }
-            Norm::CustomManual => NormLayer::CustomManual(BatchNormManual::new(features, dtype)?),
+            Norm::CustomManual => {
+                NormLayer::Custom(BatchNorm1d::new(features, dtype, Backward::Manual)?)
+            }
         })
     }
 
@@ -69,8 +69,7 @@ impl NormLayer {
         match self {
             NormLayer::None => Ok(x.clone()),
             NormLayer::Candle(bn, _, _) => bn.forward_t(x, train),
-            NormLayer::CustomAutograd(bn) => bn.forward_t(x, train),
-            NormLayer::CustomManual(bn) => bn.forward_t(x, train),
+            NormLayer::Custom(bn) => bn.forward_t(x, train),
         }
     }
 
@@ -79,8 +78,7 @@ impl NormLayer {
         match self {
             NormLayer::None => vec![],
             NormLayer::Candle(_, w, b) => vec![w.clone(), b.clone()],
-            NormLayer::CustomAutograd(bn) => vec![bn.gamma.clone(), bn.beta.clone()],
-            NormLayer::CustomManual(bn) => vec![bn.gamma.clone(), bn.beta.clone()],
+            NormLayer::Custom(bn) => vec![bn.gamma.clone(), bn.beta.clone()],
         }
     }
 
@@ -94,13 +92,7 @@ impl NormLayer {
                 bn.running_mean().clone(),
                 bn.running_var().clone(),
             ),
-            NormLayer::CustomAutograd(bn) => (
-                bn.gamma.as_tensor().clone(),
-                bn.beta.as_tensor().clone(),
-                bn.running.mean.as_tensor().clone(),
-                bn.running.var.as_tensor().clone(),
-            ),
-            NormLayer::CustomManual(bn) => (
+            NormLayer::Custom(bn) => (
                 bn.gamma.as_tensor().clone(),
                 bn.beta.as_tensor().clone(),
                 bn.running.mean.as_tensor().clone(),
@@ -211,30 +203,14 @@ impl AutogradMlp {
     }
 }
 
-fn label_tensor(labels: &[u8]) -> candle_core::Result<Tensor> {
-    let v: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-    Tensor::from_vec(v, labels.len(), &Device::Cpu)
-}
-
 impl Model for AutogradMlp {
     fn train_step(&mut self, x: &Tensor, labels: &[u8], lr: f64) -> Result<StepStats> {
         let logits = self.forward_t(x, true)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &label_tensor(labels)?)?;
-        let grads = loss.backward()?;
-        self.optimizer.step(&grads, lr)?;
-        Ok(StepStats {
-            loss: loss.to_dtype(DType::F64)?.to_scalar::<f64>()?,
-            correct: count_correct(&logits, labels)?,
-        })
+        super::train_on_logits(&logits, labels, &mut self.optimizer, lr)
     }
 
     fn evaluate(&mut self, x: &Tensor, labels: &[u8]) -> Result<EvalStats> {
-        let logits = self.forward_t(x, false)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &label_tensor(labels)?)?;
-        Ok(EvalStats {
-            loss_sum: loss.to_dtype(DType::F64)?.to_scalar::<f64>()? * labels.len() as f64,
-            correct: count_correct(&logits, labels)?,
-        })
+        super::evaluate_logits(&self.forward_t(x, false)?, labels)
     }
 
     fn named_tensors(&self) -> Vec<(String, Tensor)> {

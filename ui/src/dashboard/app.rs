@@ -573,9 +573,9 @@ impl App {
         mut input: String,
         error: Option<String>,
     ) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Esc => self.notify("edit cancelled"),
-            KeyCode::Enter => {
+        match type_into(&mut input, &key) {
+            Typed::Cancel => self.notify("edit cancelled"),
+            Typed::Submit => {
                 let (name, _) = self.selected_key();
                 let mut candidate = self.config.clone();
                 match candidate.set(name, &input) {
@@ -597,15 +597,8 @@ impl App {
                     }
                 }
             }
-            KeyCode::Backspace => {
-                input.pop();
-                self.mode = Mode::Editing { input, error: None };
-            }
-            KeyCode::Char(c) => {
-                input.push(c);
-                self.mode = Mode::Editing { input, error: None };
-            }
-            _ => self.mode = Mode::Editing { input, error },
+            Typed::Edited => self.mode = Mode::Editing { input, error: None },
+            Typed::Ignored => self.mode = Mode::Editing { input, error },
         }
         vec![]
     }
@@ -616,9 +609,9 @@ impl App {
         mut input: String,
         error: Option<String>,
     ) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Esc => {}
-            KeyCode::Enter => {
+        match type_into(&mut input, &key) {
+            Typed::Cancel => {}
+            Typed::Submit => {
                 let description = format!("saved from the dashboard (based on {})", self.preset);
                 match self.presets.save(&input, &description, &self.config) {
                     Ok(path) => {
@@ -633,15 +626,8 @@ impl App {
                     }
                 }
             }
-            KeyCode::Backspace => {
-                input.pop();
-                self.mode = Mode::SaveName { input, error: None };
-            }
-            KeyCode::Char(c) => {
-                input.push(c);
-                self.mode = Mode::SaveName { input, error: None };
-            }
-            _ => self.mode = Mode::SaveName { input, error },
+            Typed::Edited => self.mode = Mode::SaveName { input, error: None },
+            Typed::Ignored => self.mode = Mode::SaveName { input, error },
         }
         vec![]
     }
@@ -680,5 +666,33 @@ impl App {
                 vec![]
             }
         }
+    }
+}
+
+/// What a key did to a line being typed.
+enum Typed {
+    /// Enter.
+    Submit,
+    /// Esc.
+    Cancel,
+    /// A character was added or removed.
+    Edited,
+    /// Nothing.
+    Ignored,
+}
+
+fn type_into(input: &mut String, key: &KeyEvent) -> Typed {
+    match key.code {
+        KeyCode::Enter => Typed::Submit,
+        KeyCode::Esc => Typed::Cancel,
+        KeyCode::Backspace => {
+            input.pop();
+            Typed::Edited
+        }
+        KeyCode::Char(c) => {
+            input.push(c);
+            Typed::Edited
+        }
+        _ => Typed::Ignored,
     }
 }
