@@ -5,6 +5,7 @@ use gradboard::data::{md5_file, Cifar10, CLASSES, OFFICIAL_MD5};
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Loads the data set and prints its files, counts per class and checksum.
 pub fn verify(flag: Option<&Path>) -> Result<ExitCode> {
     let path = crate::data_setup::ensure_data(flag)?;
     let data = Cifar10::load(&path)?;

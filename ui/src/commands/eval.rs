@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Evaluates a run folder's weights on the test set.
 pub fn run(run_dir: &Path, data: Option<&Path>) -> Result<ExitCode> {
     let stored = StoredRun::load(run_dir)?;
     let weights = run_dir.join(WEIGHTS_FILE);

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use std::process::ExitCode;
 
+/// Runs every gradient check; non-zero exit when one fails.
 pub fn run(seed: u64) -> Result<ExitCode> {
     let checks = gradboard::gradcheck::run_all(seed)?;
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);

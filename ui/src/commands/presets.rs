@@ -4,6 +4,7 @@ use anyhow::Result;
 use gradboard::config::PresetDirs;
 use std::process::ExitCode;
 
+/// Prints every preset with its description.
 pub fn run() -> Result<ExitCode> {
     let dirs = PresetDirs::discover();
     let presets = dirs.list();

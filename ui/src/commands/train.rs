@@ -43,6 +43,7 @@ impl EventSink for Printer {
     }
 }
 
+/// Trains one run to the end and prints its summary.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let (preset, config) = super::load_config(&args.preset, &args.overrides)?;
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
