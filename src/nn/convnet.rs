@@ -9,7 +9,7 @@ use crate::config::RunConfig;
 use crate::model::{EvalStats, Model, StepStats};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::Result;
-use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
+use candle_core::{DType, Module, ModuleT, Tensor, Var};
 use rand::rngs::SmallRng;
 
 /// The architecture table: a conv block's name and output channels, or a pool.
@@ -51,16 +51,7 @@ impl ConvBlock {
             dtype,
         )?;
         let bias = init::uniform(rng, &[c_out], 1.0 / (c_in as f64).sqrt(), dtype)?;
-        let bn_weight = init::constant(&[c_out], 1.0, dtype)?;
-        let bn_bias = init::constant(&[c_out], 0.0, dtype)?;
-        let bn = candle_nn::BatchNorm::new(
-            c_out,
-            Tensor::zeros(c_out, dtype, &Device::Cpu)?,
-            Tensor::ones(c_out, dtype, &Device::Cpu)?,
-            bn_weight.as_tensor().clone(),
-            bn_bias.as_tensor().clone(),
-            super::batch_norm::EPS,
-        )?;
+        let (bn, bn_weight, bn_bias) = init::candle_batch_norm(c_out, dtype)?;
         Ok(ConvBlock {
             name,
             weight,

@@ -56,3 +56,22 @@ pub fn linear(
         }
     }
 }
+
+/// candle-nn's batch norm over `features` channels with its weight (1) and bias (0) as
+/// variables, running mean 0 and variance 1, eps 1e-5, momentum 0.1.
+pub fn candle_batch_norm(
+    features: usize,
+    dtype: DType,
+) -> Result<(candle_nn::BatchNorm, Var, Var)> {
+    let weight = constant(&[features], 1.0, dtype)?;
+    let bias = constant(&[features], 0.0, dtype)?;
+    let bn = candle_nn::BatchNorm::new(
+        features,
+        Tensor::zeros(features, dtype, &Device::Cpu)?,
+        Tensor::ones(features, dtype, &Device::Cpu)?,
+        weight.as_tensor().clone(),
+        bias.as_tensor().clone(),
+        super::batch_norm::EPS,
+    )?;
+    Ok((bn, weight, bias))
+}

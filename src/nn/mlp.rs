@@ -2,14 +2,14 @@
 //! normalisation, then LeakyReLU, then dropout (all but the last hidden layer); the output
 //! layer gives logits and the loss takes them.
 
-use super::batch_norm::{Backward, BatchNorm1d, EPS};
+use super::batch_norm::{Backward, BatchNorm1d};
 use super::init;
 use super::input_linear::input_matmul;
 use crate::config::{Norm, RunConfig};
 use crate::model::{EvalStats, Model, StepStats};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::Result;
-use candle_core::{DType, Device, Module, ModuleT, Tensor, Var};
+use candle_core::{DType, Module, ModuleT, Tensor, Var};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -44,16 +44,7 @@ impl NormLayer {
         Ok(match norm {
             Norm::None => NormLayer::None,
             Norm::Batchnorm => {
-                let weight = init::constant(&[features], 1.0, dtype)?;
-                let bias = init::constant(&[features], 0.0, dtype)?;
-                let bn = candle_nn::BatchNorm::new(
-                    features,
-                    Tensor::zeros(features, dtype, &Device::Cpu)?,
-                    Tensor::ones(features, dtype, &Device::Cpu)?,
-                    weight.as_tensor().clone(),
-                    bias.as_tensor().clone(),
-                    EPS,
-                )?;
+                let (bn, weight, bias) = init::candle_batch_norm(features, dtype)?;
                 NormLayer::Candle(bn, weight, bias)
             }
             Norm::CustomAutograd => {
