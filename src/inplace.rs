@@ -5,10 +5,23 @@
 
 use candle_core::{CpuStorage, InplaceOp2, Layout, Result, Tensor};
 
-fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {
+/// The elements of a contiguous tensor's storage, or an error naming `what`.
+pub(crate) fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
         None => candle_core::bail!("{what}: needs a contiguous tensor"),
+    }
+}
+
+/// The mutable elements of a contiguous tensor's storage, or an error naming `what`.
+pub(crate) fn contiguous_mut<'a, T>(
+    data: &'a mut [T],
+    layout: &Layout,
+    what: &str,
+) -> Result<&'a mut [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&mut data[start..end]),
+        None => candle_core::bail!("{what}: needs a contiguous target"),
     }
 }
 
@@ -27,15 +40,12 @@ impl InplaceOp2 for Assign {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (start, end) = l1
-            .contiguous_offsets()
-            .ok_or_else(|| candle_core::Error::Msg("assign: needs a contiguous target".into()))?;
         match (s1, s2) {
             (CpuStorage::F32(y), CpuStorage::F32(x)) => {
-                y[start..end].copy_from_slice(contiguous(x, l2, "assign")?)
+                contiguous_mut(y, l1, "assign")?.copy_from_slice(contiguous(x, l2, "assign")?)
             }
             (CpuStorage::F64(y), CpuStorage::F64(x)) => {
-                y[start..end].copy_from_slice(contiguous(x, l2, "assign")?)
+                contiguous_mut(y, l1, "assign")?.copy_from_slice(contiguous(x, l2, "assign")?)
             }
             _ => candle_core::bail!("assign: f32 or f64 tensors of one dtype"),
         }
@@ -68,21 +78,18 @@ impl InplaceOp2 for Axpy {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (start, end) = l1
-            .contiguous_offsets()
-            .ok_or_else(|| candle_core::Error::Msg("axpy: needs a contiguous target".into()))?;
         match (s1, s2) {
             (CpuStorage::F32(y), CpuStorage::F32(x)) => {
                 let x = contiguous(x, l2, "axpy")?;
                 let a = self.alpha as f32;
-                y[start..end]
+                contiguous_mut(y, l1, "axpy")?
                     .iter_mut()
                     .zip(x)
                     .for_each(|(y, x)| *y += a * x);
             }
             (CpuStorage::F64(y), CpuStorage::F64(x)) => {
                 let x = contiguous(x, l2, "axpy")?;
-                y[start..end]
+                contiguous_mut(y, l1, "axpy")?
                     .iter_mut()
                     .zip(x)
                     .for_each(|(y, x)| *y += self.alpha * x);

@@ -3,6 +3,7 @@
 //! state kept beside it; a variable that got no gradient (running statistics) is never touched.
 
 use crate::config::OptimizerKind;
+use crate::inplace::{contiguous, contiguous_mut};
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, InplaceOp2, Layout, Result, Var, WithDType};
 use std::sync::Mutex;
@@ -129,13 +130,6 @@ impl Update<'_> {
     }
 }
 
-fn contiguous<'a, T>(data: &'a [T], layout: &Layout) -> Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("optimizer: gradient is not contiguous"),
-    }
-}
-
 impl InplaceOp2 for Update<'_> {
     fn name(&self) -> &'static str {
         "optimizer-update"
@@ -148,16 +142,15 @@ impl InplaceOp2 for Update<'_> {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let Some((a, b)) = l1.contiguous_offsets() else {
-            candle_core::bail!("optimizer: parameter is not contiguous")
-        };
         match (s1, s2) {
-            (CpuStorage::F32(p), CpuStorage::F32(g)) => {
-                self.apply(&mut p[a..b], contiguous(g, l2)?)
-            }
-            (CpuStorage::F64(p), CpuStorage::F64(g)) => {
-                self.apply(&mut p[a..b], contiguous(g, l2)?)
-            }
+            (CpuStorage::F32(p), CpuStorage::F32(g)) => self.apply(
+                contiguous_mut(p, l1, "optimizer")?,
+                contiguous(g, l2, "optimizer")?,
+            ),
+            (CpuStorage::F64(p), CpuStorage::F64(g)) => self.apply(
+                contiguous_mut(p, l1, "optimizer")?,
+                contiguous(g, l2, "optimizer")?,
+            ),
             _ => candle_core::bail!(
                 "optimizer: f32 or f64 parameters with gradients of the same dtype"
             ),
