@@ -144,8 +144,8 @@ pub struct RunConfig {
     pub momentum: f64,
     /// L2 penalty (decoupled for `adamw`).
     pub weight_decay: f64,
-    /// Standard deviation of Linear weights; absent for the framework default (the manual
-    /// engine's default is the lab's 1e-4).
+    /// Standard deviation of Linear weights; absent for the default (the manual engine: the
+    /// lab's 1e-4; the autograd MLP: candle-nn's; the ConvNet: PyTorch's, as the spec says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_std: Option<f64>,
     /// Images per training step.

@@ -13,6 +13,7 @@ pub mod nn;
 pub mod optim;
 pub mod runs;
 pub mod session;
+pub mod sgemm;
 
 pub use error::{Error, Result};
 

@@ -254,8 +254,8 @@ pub fn evaluate(model: &mut dyn Model, data: &Cifar10, split: &Split) -> Result<
     for chunk in indices.chunks(model.eval_chunk().max(1)) {
         let inputs = data.preprocess(split, chunk);
         let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
-        let x = Tensor::from_slice(
-            &inputs,
+        let x = Tensor::from_vec(
+            inputs,
             (chunk.len(), crate::data::IMAGE_BYTES),
             &Device::Cpu,
         )?;

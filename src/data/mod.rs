@@ -142,16 +142,20 @@ impl Cifar10 {
     /// the mean training image, one row of `IMAGE_BYTES` values per image.
     pub fn preprocess(&self, split: &Split, indices: &[u32]) -> Vec<f32> {
         use rayon::prelude::*;
-        let mut out = vec![0f32; indices.len() * IMAGE_BYTES];
-        out.par_chunks_exact_mut(IMAGE_BYTES)
+        let len = indices.len() * IMAGE_BYTES;
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        out.spare_capacity_mut()[..len]
+            .par_chunks_exact_mut(IMAGE_BYTES)
             .zip(indices)
             .with_min_len(32)
             .for_each(|(row, &i)| {
                 let image = split.image(i as usize);
                 for ((o, &p), &m) in row.iter_mut().zip(image).zip(&self.mean) {
-                    *o = p as f32 - m;
+                    o.write(p as f32 - m);
                 }
             });
+        // SAFETY: the loop above wrote all `len` values, one row of IMAGE_BYTES per index.
+        unsafe { out.set_len(len) };
         out
     }
 }

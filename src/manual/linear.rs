@@ -1,6 +1,8 @@
 //! Linear layer: y = x W + b, with W stored (in, out) so the forward matmul reads it
 //! contiguously (measured 1.30 ms against 1.78 ms for x W^T on the section 1 shapes).
 
+use crate::inplace::axpy;
+use crate::sgemm::{add_product, matmul_tensors};
 use candle_core::{DType, Device, Result, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
@@ -53,7 +55,7 @@ impl Linear {
 
     /// y = x W + b, without keeping anything for a backward pass.
     pub fn infer(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight)?.broadcast_add(&self.bias)
+        matmul_tensors(x, &self.weight)?.broadcast_add(&self.bias)
     }
 
     /// y = x W + b; keeps x for the backward pass.
@@ -65,14 +67,34 @@ impl Linear {
 
     /// dW = x^T dy, db = sum over the batch of dy, and, when `need_dx`, dx = dy W^T.
     pub fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
-        let x = self
-            .input
-            .as_ref()
-            .ok_or_else(|| candle_core::Error::Msg("Linear::backward before forward".into()))?;
-        self.grad_weight = Some(x.t()?.matmul(dy)?);
+        let x = self.saved_input()?;
+        self.grad_weight = Some(matmul_tensors(&x.t()?, dy)?);
         self.grad_bias = Some(dy.sum(0)?);
+        self.input_grad(dy, need_dx)
+    }
+
+    /// The backward pass and plain SGD in one: dx (from the old W) when `need_dx`, then
+    /// W -= lr x^T dy and b -= lr sum(dy) in place, without keeping dW. Same result as
+    /// `backward` followed by an SGD step, one pass over W instead of three.
+    pub fn backward_sgd(&mut self, dy: &Tensor, need_dx: bool, lr: f64) -> Result<Option<Tensor>> {
+        let dx = self.input_grad(dy, need_dx)?;
+        let x = self.saved_input()?;
+        add_product(&self.weight, -lr, &x.t()?, dy)?;
+        axpy(&self.bias, &dy.sum(0)?, -lr)?;
+        self.grad_weight = None;
+        self.grad_bias = None;
+        Ok(dx)
+    }
+
+    fn saved_input(&self) -> Result<Tensor> {
+        self.input
+            .clone()
+            .ok_or_else(|| candle_core::Error::Msg("Linear::backward before forward".into()))
+    }
+
+    fn input_grad(&self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
         if need_dx {
-            Ok(Some(dy.matmul(&self.weight.t()?)?))
+            Ok(Some(matmul_tensors(dy, &self.weight.t()?)?))
         } else {
             Ok(None)
         }

@@ -83,6 +83,12 @@ impl ManualMlp {
 
     /// Backpropagates the loss of the last forward pass into every Linear's gradients.
     pub fn backward(&mut self, targets: &Tensor) -> Result<()> {
+        self.backpropagate(targets, None)
+    }
+
+    /// Backpropagation with `Some(lr)`: each Linear takes its SGD step as soon as its input
+    /// gradient is out (`Linear::backward_sgd`); with `None` it keeps its gradients.
+    fn backpropagate(&mut self, targets: &Tensor, sgd_lr: Option<f64>) -> Result<()> {
         let probs = self
             .probs
             .as_ref()
@@ -90,7 +96,11 @@ impl ManualMlp {
         let mut grad = self.loss.backward(probs, targets)?;
         grad = self.softmax.backward(&grad)?;
         for i in (0..self.linears.len()).rev() {
-            match self.linears[i].backward(&grad, i > 0)? {
+            let dx = match sgd_lr {
+                Some(lr) => self.linears[i].backward_sgd(&grad, i > 0, lr)?,
+                None => self.linears[i].backward(&grad, i > 0)?,
+            };
+            match dx {
                 Some(dx) => grad = self.activations[i - 1].backward(&dx)?,
                 None => break,
             }
@@ -110,7 +120,8 @@ impl ManualMlp {
         Ok(())
     }
 
-    /// Forward, backward and SGD on one batch; returns the probabilities and the loss.
+    /// Forward, backward and SGD on one batch (the fused `Linear::backward_sgd`, checked
+    /// against `backward` then `sgd_step` in the tests); returns the probabilities and the loss.
     pub fn train_step(&mut self, x: &Tensor, labels: &[u8], lr: f64) -> Result<(Tensor, f64)> {
         let targets = one_hot(labels, self.classes(), x.dtype(), x.device())?;
         let probs = self.forward(x)?;
@@ -118,8 +129,7 @@ impl ManualMlp {
             .loss(&probs, &targets)?
             .to_dtype(DType::F64)?
             .to_scalar::<f64>()?;
-        self.backward(&targets)?;
-        self.sgd_step(lr)?;
+        self.backpropagate(&targets, Some(lr))?;
         Ok((probs, loss))
     }
 

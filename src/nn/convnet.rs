@@ -42,15 +42,8 @@ struct ConvBlock {
 impl ConvBlock {
     fn new(name: &'static str, c_in: usize, c_out: usize, rng: &mut SmallRng) -> Result<Self> {
         let dtype = DType::F32;
-        // candle-nn's conv2d default: Kaiming normal over fan-in (c_in * 3 * 3), ReLU gain;
-        // bias U(-1/sqrt(c_in), 1/sqrt(c_in)).
-        let weight = init::normal(
-            rng,
-            &[c_out, c_in, 3, 3],
-            2f64.sqrt() / ((c_in * 9) as f64).sqrt(),
-            dtype,
-        )?;
-        let bias = init::uniform(rng, &[c_out], 1.0 / (c_in as f64).sqrt(), dtype)?;
+        let (weight, bias) =
+            init::torch_default(rng, &[c_out, c_in, 3, 3], c_in * 9, c_out, dtype)?;
         let (bn, bn_weight, bn_bias) = init::candle_batch_norm(c_out, dtype)?;
         Ok(ConvBlock {
             name,
@@ -76,7 +69,8 @@ pub struct ConvNet {
 }
 
 impl ConvNet {
-    /// The table's network, initial weights drawn from `rng`.
+    /// The table's network with the spec's init (PyTorch's default, `init::torch_default`)
+    /// drawn from `rng`; `init_std`, when set, applies to the final linear layer only.
     pub fn new(config: &RunConfig, rng: &mut SmallRng) -> Result<Self> {
         let mut layers = Vec::new();
         let mut c_in = 3;
@@ -89,7 +83,10 @@ impl ConvNet {
                 None => layers.push(None),
             }
         }
-        let (weight, bias) = init::linear(rng, 512, 10, config.init_std, DType::F32)?;
+        let (weight, bias) = match config.init_std {
+            Some(_) => init::linear(rng, 512, 10, config.init_std, DType::F32)?,
+            None => init::torch_default(rng, &[512, 10], 512, 10, DType::F32)?,
+        };
         let linear = Linear { weight, bias };
         let mut vars = Vec::new();
         for block in layers.iter().flatten() {

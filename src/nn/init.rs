@@ -57,6 +57,22 @@ pub fn linear(
     }
 }
 
+/// PyTorch's default for a layer with `fan_in` inputs (Kaiming uniform with a = sqrt(5)):
+/// weight and bias both U(-1/sqrt(fan_in), 1/sqrt(fan_in)). The lab's ConvNet specifies it.
+pub fn torch_default(
+    rng: &mut impl Rng,
+    weight_shape: &[usize],
+    fan_in: usize,
+    bias_len: usize,
+    dtype: DType,
+) -> Result<(Var, Var)> {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    Ok((
+        uniform(rng, weight_shape, bound, dtype)?,
+        uniform(rng, &[bias_len], bound, dtype)?,
+    ))
+}
+
 /// candle-nn's batch norm over `features` channels with its weight (1) and bias (0) as
 /// variables, running mean 0 and variance 1, eps 1e-5, momentum 0.1.
 pub fn candle_batch_norm(
