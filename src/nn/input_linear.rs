@@ -2,7 +2,6 @@
 //! x's: candle's own matmul backward always computes dL/dx, which for the input images is a
 //! (batch x 3072) product nobody reads, a third of the MLP's backward work.
 
-use crate::sgemm::{matmul_tensors, view};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
@@ -31,13 +30,7 @@ impl CustomOp2 for InputMatmul {
         if k != k2 {
             candle_core::bail!("input-matmul: inner sizes differ, {k} and {k2}");
         }
-        let product = match (x, w) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                CpuStorage::F32(crate::sgemm::matmul(view(x, xl)?, view(w, wl)?))
-            }
-            _ => x.matmul(w, (1, m, n, k), xl, wl)?,
-        };
-        Ok((product, Shape::from((m, n))))
+        Ok((x.matmul(w, (1, m, n, k), xl, wl)?, Shape::from((m, n))))
     }
 
     fn bwd(
@@ -47,7 +40,7 @@ impl CustomOp2 for InputMatmul {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((None, Some(matmul_tensors(&x.t()?, grad)?)))
+        Ok((None, Some(x.t()?.matmul(grad)?)))
     }
 }
 
