@@ -22,6 +22,9 @@ const KC: usize = 256;
 /// Most rows of A packed at once: 120x256 values, 120 KiB, stay in L2.
 const MC: usize = 120;
 
+/// Multiply-adds below which a product runs on one thread.
+const PARALLEL_MIN_WORK: usize = 1 << 20;
+
 /// A read-only view of an f32 matrix with any strides (a transpose is a view).
 #[derive(Debug, Clone, Copy)]
 pub struct MatRef<'a> {
@@ -107,7 +110,13 @@ pub fn matmul_acc(alpha: f32, a: MatRef, b: MatRef, c: &mut [f32]) {
     // edge sliver is copied; other layouts are packed (a transposed A in place measured
     // 2.2 ms against 1.3 ms packed for x^T dy). Each thread packs B block by block.
     let a_in_place = a.col_stride == 1;
-    let threads = rayon::current_num_threads().max(1);
+    // Small products (section 1's second layer) stay on the calling thread: waking another
+    // worker costs more than it saves.
+    let threads = if m * n * k < PARALLEL_MIN_WORK {
+        1
+    } else {
+        rayon::current_num_threads().max(1)
+    };
     let chunk_rows = m.div_ceil(threads).next_multiple_of(MR);
     c.par_chunks_mut(chunk_rows * n)
         .enumerate()
