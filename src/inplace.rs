@@ -61,7 +61,7 @@ pub fn assign(y: &Tensor, x: &Tensor) -> Result<()> {
     y.inplace_op2(&x.to_dtype(y.dtype())?.contiguous()?, &Assign)
 }
 
-/// y += alpha * x, in place.
+/// y += alpha * x, in place; x may hold several rows of y's length, each added in turn.
 struct Axpy {
     alpha: f64,
 }
@@ -82,17 +82,19 @@ impl InplaceOp2 for Axpy {
             (CpuStorage::F32(y), CpuStorage::F32(x)) => {
                 let x = contiguous(x, l2, "axpy")?;
                 let a = self.alpha as f32;
-                contiguous_mut(y, l1, "axpy")?
-                    .iter_mut()
-                    .zip(x)
-                    .for_each(|(y, x)| *y += a * x);
+                let y = contiguous_mut(y, l1, "axpy")?;
+                for row in x.chunks_exact(y.len().max(1)) {
+                    y.iter_mut().zip(row).for_each(|(y, x)| *y += a * x);
+                }
             }
             (CpuStorage::F64(y), CpuStorage::F64(x)) => {
                 let x = contiguous(x, l2, "axpy")?;
-                contiguous_mut(y, l1, "axpy")?
-                    .iter_mut()
-                    .zip(x)
-                    .for_each(|(y, x)| *y += self.alpha * x);
+                let y = contiguous_mut(y, l1, "axpy")?;
+                for row in x.chunks_exact(y.len().max(1)) {
+                    y.iter_mut()
+                        .zip(row)
+                        .for_each(|(y, x)| *y += self.alpha * x);
+                }
             }
             _ => candle_core::bail!("axpy: f32 or f64 tensors of one dtype"),
         }
@@ -106,4 +108,17 @@ pub fn axpy(y: &Tensor, x: &Tensor, alpha: f64) -> Result<()> {
         candle_core::bail!("axpy: shapes differ, {:?} and {:?}", y.shape(), x.shape());
     }
     y.inplace_op2(x, &Axpy { alpha })
+}
+
+/// y += alpha * (sum of x's rows) in place, for y (n) and x (m, n): a bias's SGD step from the
+/// batch's output gradients without a (n) sum tensor (candle's sum over dim 0 walks x strided).
+pub fn axpy_row_sums(y: &Tensor, x: &Tensor, alpha: f64) -> Result<()> {
+    match (y.dims(), x.dims()) {
+        (&[n], &[_, n2]) if n == n2 => y.inplace_op2(&x.contiguous()?, &Axpy { alpha }),
+        _ => candle_core::bail!(
+            "axpy_row_sums: expected (n) and (m, n), got {:?} and {:?}",
+            y.shape(),
+            x.shape()
+        ),
+    }
 }

@@ -1,7 +1,7 @@
 //! Linear layer: y = x W + b, with W stored (in, out) so the forward matmul reads it
 //! contiguously (measured 1.30 ms against 1.78 ms for x W^T on the section 1 shapes).
 
-use crate::inplace::axpy;
+use crate::inplace::axpy_row_sums;
 use crate::sgemm::{add_product, matmul_tensors};
 use candle_core::{DType, Device, Result, Tensor};
 use rand::Rng;
@@ -80,7 +80,7 @@ impl Linear {
         let dx = self.input_grad(dy, need_dx)?;
         let x = self.saved_input()?;
         add_product(&self.weight, -lr, &x.t()?, dy)?;
-        axpy(&self.bias, &dy.sum(0)?, -lr)?;
+        axpy_row_sums(&self.bias, dy, -lr)?;
         self.grad_weight = None;
         self.grad_bias = None;
         Ok(dx)
