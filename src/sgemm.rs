@@ -1,13 +1,14 @@
-//! f32 matrix products for section 1's MLP: a 6x16 AVX2/FMA micro-kernel that reads row-major
-//! operands in place, rows split over rayon's threads, and C += alpha A B for a fused SGD step.
+//! f32 matrix products for section 1's MLP: a 6x16 AVX2/FMA micro-kernel, rows split over
+//! rayon's threads, and C += alpha A B for a fused SGD step.
 //!
 //! Section 1's step is about 80% matrix products on two thin shapes, x W (200x3072 by
-//! 3072x100) and x^T dy (3072x200 by 200x100). candle's gemm packs both operands on every call;
-//! here only edge slivers and a transposed A are copied, and `add_product` adds -lr x^T dy
-//! straight into W (no dW tensor, no separate update pass). Other dtypes go to candle's
-//! matmul, which is also the reference the tests check this against. On the autograd MLP's
-//! wider layers (3072x800, batch 512) candle's gemm measured faster, so those keep it. A
-//! portable kernel with the same driver serves CPUs without AVX2/FMA.
+//! 3072x100) and x^T dy (3072x200 by 200x100). A row-major A is read in place, a transposed A
+//! and B are packed block by block; on its own this only matches candle's gemm. The gain is
+//! `add_product`, which adds -lr x^T dy straight into W (no dW tensor, no separate update
+//! pass). Other dtypes go to candle's matmul, which is also the reference the tests check this
+//! against. On the autograd MLP's wider layers (3072x800, batch 512) candle's gemm measured
+//! faster, so those keep it. A portable kernel with the same driver serves CPUs without
+//! AVX2/FMA.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, InplaceOp3, Layout, Result, Shape, Tensor};
