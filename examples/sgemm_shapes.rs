@@ -3,7 +3,7 @@
 //! `cargo run --release -p gradboard --example sgemm_shapes -- [threads]` (Linux: the CPU
 //! column reads CLOCK_PROCESS_CPUTIME_ID).
 use candle_core::{Device, Tensor};
-use gradboard::sgemm::matmul_tensors;
+use gradboard::kernels::sgemm::matmul_tensors;
 use std::time::Instant;
 
 fn cpu_now() -> f64 {

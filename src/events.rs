@@ -1,20 +1,28 @@
 //! The events a run emits, one JSON object a line (DESIGN.md's schema, tagged by `event`).
+//! Every event carries its run id and its time; fields added later have defaults, so older
+//! run folders still load.
 
 use crate::config::RunConfig;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+/// Raised when a field changes meaning.
+pub const SCHEMA: u32 = 2;
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
-    /// All steps done.
+    /// All steps done (or early stopping ended it).
     Completed,
-    /// Stopped by the user.
+    /// Stopped by the user (a key, Ctrl-C, SIGTERM).
     Stopped,
-    /// The loss became NaN or infinite.
+    /// The loss, the gradient norm or a test figure became NaN or infinite.
     Diverged,
-    /// An error ended the run early.
+    /// A panic or an engine error ended the run.
     Failed,
+    /// A sweep's pruner stopped the run.
+    Pruned,
 }
 
 impl RunStatus {
@@ -25,33 +33,111 @@ impl RunStatus {
             RunStatus::Stopped => "stopped",
             RunStatus::Diverged => "diverged",
             RunStatus::Failed => "failed",
+            RunStatus::Pruned => "pruned",
         }
     }
 }
 
-/// One event of a run. Every event carries its run id.
+/// The data set a run trained on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DataInfo {
+    /// Where it was read from.
+    pub path: String,
+    /// Training images.
+    pub train: usize,
+    /// Test images.
+    pub test: usize,
+}
+
+/// The run a fork started from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentRef {
+    /// The parent's id.
+    pub run_id: String,
+    /// The parent's step the fork starts after.
+    pub step: usize,
+}
+
+/// A sweep run's place in its sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRef {
+    /// The sweep's id.
+    pub id: String,
+    /// The run's index in the sweep, from 0.
+    pub index: usize,
+}
+
+/// What a run's `start` event records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartInfo {
+    /// The full configuration.
+    pub config: RunConfig,
+    /// The schema version of these events.
+    #[serde(default)]
+    pub schema: u32,
+    /// gradboard's version.
+    #[serde(default)]
+    pub version: String,
+    /// CPU threads the run trains with.
+    #[serde(default)]
+    pub threads: usize,
+    /// `cpu`, `cuda` or `metal`.
+    #[serde(default)]
+    pub device: String,
+    /// The data set.
+    #[serde(default)]
+    pub data: DataInfo,
+    /// Training images per epoch (also in `data.train`; kept for older readers).
+    #[serde(default)]
+    pub train_size: usize,
+    /// The preset the configuration came from.
+    #[serde(default)]
+    pub preset: String,
+    /// The keys whose values differ from the preset, with their values.
+    #[serde(default)]
+    pub changed: BTreeMap<String, serde_json::Value>,
+    /// The run this one was forked from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRef>,
+    /// The sweep this run belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepRef>,
+}
+
+/// One event of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// The run's id (also its folder name).
+    pub run_id: String,
+    /// Unix seconds when it happened.
+    #[serde(default)]
+    pub time: f64,
+}
+
+/// Reads a float that an older build may have written as `null` (NaN): it reads back as NaN
+/// instead of making the whole line unreadable.
+fn float_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// The kinds of events and their fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
-pub enum Event {
+pub enum EventKind {
     /// The run began.
-    Start {
-        /// The run's id (also its folder name).
-        run_id: String,
-        /// The full configuration.
-        config: RunConfig,
-        /// Training images per epoch.
-        #[serde(default)]
-        train_size: usize,
-    },
+    Start(Box<StartInfo>),
     /// One training step finished.
     Train {
-        /// The run's id.
-        run_id: String,
         /// Step number, from 1.
         step: usize,
         /// Epochs done, fractional.
         epoch: f64,
-        /// Mean cross-entropy of the batch.
+        /// Mean loss of the batch.
+        #[serde(deserialize_with = "float_or_nan")]
         loss: f64,
         /// Accuracy on the batch.
         acc: f64,
@@ -59,33 +145,53 @@ pub enum Event {
         lr: f64,
         /// Training throughput over the recent steps.
         samples_per_sec: f64,
+        /// Global norm of the gradient before the update, where the trainer computes it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grad_norm: Option<f64>,
     },
     /// An evaluation on the whole test set.
     Eval {
-        /// The run's id.
-        run_id: String,
         /// Step it was taken after.
         step: usize,
         /// Epochs done, fractional.
         epoch: f64,
         /// Mean cross-entropy over the test set.
+        #[serde(deserialize_with = "float_or_nan")]
         test_loss: f64,
         /// Accuracy over the test set.
+        #[serde(deserialize_with = "float_or_nan")]
         test_acc: f64,
     },
-    /// The run is paused (dashboard) or resumed.
+    /// A setting changed while the run trains; it applies from step `step + 1`.
+    Set {
+        /// Steps done when it changed.
+        step: usize,
+        /// The key.
+        key: String,
+        /// The new value (numbers as numbers).
+        value: serde_json::Value,
+    },
+    /// The run paused (dashboard) or went on.
     Paused {
-        /// The run's id.
-        run_id: String,
         /// Step it paused after.
         step: usize,
         /// True when paused, false when resumed.
         paused: bool,
     },
+    /// The run was resumed from a checkpoint after `step`, in the same folder.
+    Resume {
+        /// The checkpoint's step.
+        step: usize,
+    },
+    /// A sweep's pruner stopped the run.
+    Prune {
+        /// Step of the evaluation that decided.
+        step: usize,
+        /// Why.
+        reason: String,
+    },
     /// The run ended.
     Done {
-        /// The run's id.
-        run_id: String,
         /// Last step done.
         step: usize,
         /// How it ended.
@@ -94,7 +200,7 @@ pub enum Event {
         final_test_acc: f64,
         /// Best test accuracy of any evaluation (0 when none).
         best_test_acc: f64,
-        /// Training and evaluation time, data loading excluded.
+        /// Training and evaluation time, data loading and pauses excluded.
         seconds: f64,
         /// Why the run ended early, when it did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,15 +208,54 @@ pub enum Event {
     },
 }
 
+/// Unix seconds now.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 impl Event {
+    /// An event of `run_id` happening now.
+    pub fn now(run_id: &str, kind: EventKind) -> Self {
+        Event {
+            kind,
+            run_id: run_id.to_string(),
+            time: unix_now(),
+        }
+    }
+
     /// The id of the run that sent the event.
     pub fn run_id(&self) -> &str {
-        match self {
-            Event::Start { run_id, .. }
-            | Event::Train { run_id, .. }
-            | Event::Eval { run_id, .. }
-            | Event::Paused { run_id, .. }
-            | Event::Done { run_id, .. } => run_id,
+        &self.run_id
+    }
+
+    /// The step the event belongs to (0 for `start`).
+    pub fn step(&self) -> usize {
+        match &self.kind {
+            EventKind::Start(_) => 0,
+            EventKind::Train { step, .. }
+            | EventKind::Eval { step, .. }
+            | EventKind::Set { step, .. }
+            | EventKind::Paused { step, .. }
+            | EventKind::Resume { step }
+            | EventKind::Prune { step, .. }
+            | EventKind::Done { step, .. } => *step,
+        }
+    }
+
+    /// The event's name as written in the `event` field.
+    pub fn name(&self) -> &'static str {
+        match &self.kind {
+            EventKind::Start(_) => "start",
+            EventKind::Train { .. } => "train",
+            EventKind::Eval { .. } => "eval",
+            EventKind::Set { .. } => "set",
+            EventKind::Paused { .. } => "paused",
+            EventKind::Resume { .. } => "resume",
+            EventKind::Prune { .. } => "prune",
+            EventKind::Done { .. } => "done",
         }
     }
 
@@ -122,12 +267,55 @@ impl Event {
 
 /// Where a session sends its events.
 pub trait EventSink {
-    /// Takes one event. An error stops the run (e.g. the run store's disk is full).
+    /// Takes one event. An error ends the run (e.g. the run store's disk is full).
     fn emit(&mut self, event: &Event) -> crate::Result<()>;
 }
 
 impl<F: FnMut(&Event) -> crate::Result<()>> EventSink for F {
     fn emit(&mut self, event: &Event) -> crate::Result<()> {
         self(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_tag_comes_first_and_time_and_run_id_are_on_every_event() {
+        let e = Event {
+            kind: EventKind::Eval {
+                step: 5,
+                epoch: 0.5,
+                test_loss: 1.0,
+                test_acc: 0.5,
+            },
+            run_id: "r".into(),
+            time: 12.5,
+        };
+        let text = e.to_json();
+        assert!(text.starts_with(r#"{"event":"eval","step":5"#), "{text}");
+        assert!(text.ends_with(r#""run_id":"r","time":12.5}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e);
+    }
+
+    #[test]
+    fn an_old_start_line_without_new_keys_and_a_null_loss_still_load() {
+        let start = r#"{"event":"start","run_id":"old","config":{"engine":"manual","model":"mlp","hidden":[100],"norm":"none","dropout":0.0,"neg_slope":0.02,"optimizer":"sgd","lr":0.002,"momentum":0.0,"weight_decay":0.0,"batch_size":200,"steps":10,"eval_every":5,"seed":1},"train_size":500}"#;
+        let e: Event = serde_json::from_str(start).unwrap();
+        match e.kind {
+            EventKind::Start(info) => {
+                assert_eq!(info.config.steps, 10);
+                assert_eq!(info.train_size, 500);
+                assert_eq!(info.schema, 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        let eval = r#"{"event":"eval","run_id":"old","step":5,"epoch":0.1,"test_loss":null,"test_acc":0.1}"#;
+        let e: Event = serde_json::from_str(eval).unwrap();
+        match e.kind {
+            EventKind::Eval { test_loss, .. } => assert!(test_loss.is_nan()),
+            other => panic!("{other:?}"),
+        }
     }
 }

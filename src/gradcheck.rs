@@ -430,14 +430,14 @@ pub fn check_max_pool(rng: &mut SmallRng) -> Result<Vec<Check>> {
     let mut values: Vec<f64> = (0..n).map(|i| i as f64 * 0.01).collect();
     rand::seq::SliceRandom::shuffle(values.as_mut_slice(), rng);
     let x = Tensor::from_vec(values, (b, c, h, w), &Device::Cpu)?;
-    let out_shape = max_pool2d(&x, LAB_POOL)?.shape().clone();
+    let out_shape = max_pool2d(&x, LAB_POOL, true)?.shape().clone();
     let dy = randn(rng, (1, out_shape.elem_count()), 1.0)?.reshape(&out_shape)?;
     let vx = Var::from_tensor(&x)?;
-    let grads = (max_pool2d(vx.as_tensor(), LAB_POOL)? * &dy)?
+    let grads = (max_pool2d(vx.as_tensor(), LAB_POOL, true)? * &dy)?
         .sum_all()?
         .backward()?;
     let dx = grads.get(vx.as_tensor()).cloned().expect("gradient of x");
-    let num = numeric_gradient(&x, |x| dot(&max_pool2d(x, LAB_POOL)?, &dy))?;
+    let num = numeric_gradient(&x, |x| dot(&max_pool2d(x, LAB_POOL, true)?, &dy))?;
     Ok(vec![check(
         "maxpool 3x3/2 pad 1 dx vs finite differences",
         &dx,

@@ -1,19 +1,22 @@
 //! gradboard's training engine: CIFAR-10 data, section 1's hand-written MLP, the autograd
-//! networks, optimizers, training sessions, events and the run store. No terminal code here.
+//! networks, optimizers, training sessions, the runner that starts runs, events and the run
+//! store. No terminal code here.
+//!
+//! Data flows one way: `data` -> `nn` / `manual` (networks) -> `train` (trainer, session) ->
+//! `events` -> `runs` (the store) and whatever observes a `runner` run.
 
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod events;
 pub mod gradcheck;
-pub mod inplace;
+pub mod kernels;
 pub mod manual;
-pub mod model;
 pub mod nn;
 pub mod optim;
+pub mod runner;
 pub mod runs;
-pub mod session;
-pub mod sgemm;
+pub mod train;
 
 pub use error::{Error, Result};
 

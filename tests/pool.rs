@@ -77,7 +77,7 @@ fn matches_brute_force_on_random_shapes_with_ties() {
         let t =
             Var::from_tensor(&Tensor::from_vec(x.clone(), dims.as_slice(), &Device::Cpu).unwrap())
                 .unwrap();
-        let y = max_pool2d(t.as_tensor(), g).unwrap();
+        let y = max_pool2d(t.as_tensor(), g, true).unwrap();
         let dy: Vec<f64> = (0..y.elem_count())
             .map(|_| rng.random_range(-1.0..1.0))
             .collect();
@@ -109,12 +109,15 @@ fn matches_brute_force_on_random_shapes_with_ties() {
 #[test]
 fn lab_geometry_halves_the_size_and_overlapping_gradients_add_up() {
     let x = Tensor::zeros((1, 1, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
-    assert_eq!(max_pool2d(&x, LAB_POOL).unwrap().dims(), &[1, 1, 16, 16]);
+    assert_eq!(
+        max_pool2d(&x, LAB_POOL, true).unwrap().dims(),
+        &[1, 1, 16, 16]
+    );
     // One large value at (1, 1) is the max of the four windows that contain it.
     let mut v = vec![0f64; 25];
     v[5 + 1] = 9.0;
     let t = Var::from_tensor(&Tensor::from_vec(v, (1, 1, 5, 5), &Device::Cpu).unwrap()).unwrap();
-    let grads = max_pool2d(t.as_tensor(), LAB_POOL)
+    let grads = max_pool2d(t.as_tensor(), LAB_POOL, true)
         .unwrap()
         .sum_all()
         .unwrap()
@@ -133,7 +136,7 @@ fn lab_geometry_halves_the_size_and_overlapping_gradients_add_up() {
 #[test]
 fn bad_shapes_and_geometry_are_errors() {
     let x = Tensor::zeros((3, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
-    assert!(max_pool2d(&x, LAB_POOL).is_err());
+    assert!(max_pool2d(&x, LAB_POOL, true).is_err());
     let x = Tensor::zeros((1, 1, 4, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
     assert!(max_pool2d(
         &x,
@@ -141,7 +144,8 @@ fn bad_shapes_and_geometry_are_errors() {
             kernel: 3,
             stride: 2,
             padding: 2
-        }
+        },
+        true
     )
     .is_err());
     assert!(max_pool2d(
@@ -150,9 +154,58 @@ fn bad_shapes_and_geometry_are_errors() {
             kernel: 3,
             stride: 0,
             padding: 1
-        }
+        },
+        true
     )
     .is_err());
+}
+
+/// The plain-op reference pool (other devices) agrees with the custom op, forward and
+/// backward, on odd shapes with distinct values.
+#[test]
+fn the_reference_pool_matches_the_custom_op() {
+    use gradboard::nn::pool::max_pool2d_reference;
+    let mut rng = SmallRng::seed_from_u64(3);
+    for (dims, g) in [
+        ([2, 3, 7, 9], LAB_POOL),
+        ([1, 2, 32, 32], LAB_POOL),
+        (
+            [2, 1, 5, 6],
+            PoolGeometry {
+                kernel: 2,
+                stride: 1,
+                padding: 1,
+            },
+        ),
+    ] {
+        let n: usize = dims.iter().product();
+        let x: Vec<f32> = (0..n).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+        let t =
+            Var::from_tensor(&Tensor::from_vec(x, dims.as_slice(), &Device::Cpu).unwrap()).unwrap();
+        let run = |fast: bool| {
+            let y = if fast {
+                max_pool2d(t.as_tensor(), g, true).unwrap()
+            } else {
+                max_pool2d_reference(t.as_tensor(), g).unwrap()
+            };
+            let w = Tensor::arange(0f32, y.elem_count() as f32, &Device::Cpu)
+                .unwrap()
+                .reshape(y.shape())
+                .unwrap();
+            let grads = (&y * w).unwrap().sum_all().unwrap().backward().unwrap();
+            (
+                y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                grads
+                    .get(t.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap(),
+            )
+        };
+        assert_eq!(run(true), run(false), "{dims:?}");
+    }
 }
 
 #[test]
@@ -178,7 +231,7 @@ fn im2col_convolution_matches_candle_conv2d_forward_and_backward() {
         let bias =
             Var::from_tensor(&Tensor::from_vec(draw(c_out), c_out, &Device::Cpu).unwrap()).unwrap();
         let dy = Tensor::from_vec(draw(b * c_out * h * w), (b, c_out, h, w), &Device::Cpu).unwrap();
-        let ours = conv2d_same(x.as_tensor(), wt.as_tensor(), bias.as_tensor()).unwrap();
+        let ours = conv2d_same(x.as_tensor(), wt.as_tensor(), bias.as_tensor(), true).unwrap();
         let theirs = x
             .as_tensor()
             .conv2d(wt.as_tensor(), k / 2, 1, 1, 1)

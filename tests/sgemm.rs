@@ -3,8 +3,8 @@
 //! separate backward and update.
 
 use candle_core::{DType, Device, Tensor};
+use gradboard::kernels::sgemm::{add_product, matmul_tensors};
 use gradboard::manual::{one_hot, ManualMlp};
-use gradboard::sgemm::{add_product, matmul_tensors};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 

@@ -26,13 +26,32 @@ impl Batch {
 }
 
 /// Draws indices epoch by epoch: a fresh permutation whenever the current one cannot fill a
-/// whole batch (the lab's `DataSet.next_batch`; the tail of an epoch is skipped).
+/// whole batch (the lab's `DataSet.next_batch`; the tail of an epoch is skipped). Epoch `e`'s
+/// permutation depends only on the seed and `e`, so a sampler is restored from its position.
 #[derive(Debug, Clone)]
 pub struct BatchSampler {
     order: Vec<u32>,
     position: usize,
-    rng: SmallRng,
+    seed: u64,
     epochs_started: usize,
+}
+
+/// Where a sampler stands: epochs started and the position in the current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SamplerPosition {
+    /// Epochs started so far.
+    pub epochs_started: usize,
+    /// Indices drawn from the current epoch's permutation.
+    pub position: usize,
+}
+
+/// A seed for stream `stream` of a run seeded with `seed` (splitmix64 of the pair), so that
+/// each random source of a run is independent and can be recreated at any point.
+pub fn derive_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl BatchSampler {
@@ -41,8 +60,34 @@ impl BatchSampler {
         BatchSampler {
             order: (0..len as u32).collect(),
             position: len,
-            rng: SmallRng::seed_from_u64(seed),
+            seed,
             epochs_started: 0,
+        }
+    }
+
+    fn shuffle_epoch(&mut self, epoch: usize) {
+        self.order.sort_unstable();
+        let mut rng = SmallRng::seed_from_u64(derive_seed(self.seed, epoch as u64));
+        self.order.shuffle(&mut rng);
+    }
+
+    /// Where the sampler stands.
+    pub fn position(&self) -> SamplerPosition {
+        SamplerPosition {
+            epochs_started: self.epochs_started,
+            position: self.position,
+        }
+    }
+
+    /// Puts the sampler where `position` says, as if it had drawn up to there.
+    pub fn restore(&mut self, at: SamplerPosition) {
+        self.epochs_started = at.epochs_started;
+        if at.epochs_started == 0 {
+            self.order.sort_unstable();
+            self.position = self.order.len();
+        } else {
+            self.shuffle_epoch(at.epochs_started - 1);
+            self.position = at.position.min(self.order.len());
         }
     }
 
@@ -50,7 +95,7 @@ impl BatchSampler {
     pub fn next_indices(&mut self, n: usize) -> &[u32] {
         let n = n.min(self.order.len());
         if self.position + n > self.order.len() {
-            self.order.shuffle(&mut self.rng);
+            self.shuffle_epoch(self.epochs_started);
             self.position = 0;
             self.epochs_started += 1;
         }
@@ -91,5 +136,18 @@ mod tests {
         assert_eq!(b.next_indices(100), &first[..], "same seed, same order");
         let mut c = BatchSampler::new(100, 2);
         assert_ne!(c.next_indices(100), &first[..]);
+    }
+
+    #[test]
+    fn a_restored_sampler_draws_what_the_original_would() {
+        let mut a = BatchSampler::new(50, 3);
+        for _ in 0..7 {
+            a.next_indices(16);
+        }
+        let mut b = BatchSampler::new(50, 3);
+        b.restore(a.position());
+        for _ in 0..10 {
+            assert_eq!(a.next_indices(16), b.next_indices(16));
+        }
     }
 }

@@ -6,7 +6,7 @@ mod reader;
 mod source;
 pub mod synthetic;
 
-pub use batches::{Batch, BatchSampler};
+pub use batches::{derive_seed, Batch, BatchSampler, SamplerPosition};
 pub use download::{download, md5_file, Progress, OFFICIAL_MD5, OFFICIAL_URL};
 pub use reader::{read_cifar, BatchFileReport};
 pub use source::{cache_archive_path, resolve_data_path, DataSource, DATA_ENV};

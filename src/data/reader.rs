@@ -50,7 +50,7 @@ fn check_records(origin: &Path, name: &str, bytes: &[u8]) -> Result<BatchFileRep
     if bytes.is_empty() {
         return Err(Error::data(origin, "empty file"));
     }
-    if bytes.len() % RECORD_BYTES != 0 {
+    if !bytes.len().is_multiple_of(RECORD_BYTES) {
         return Err(Error::data(
             origin,
             format!(

@@ -2,7 +2,9 @@
 //! plain SGD, with every gradient from the modules' hand-written backward passes.
 
 use super::{one_hot, CrossEntropy, LeakyReLU, Linear, SoftMax};
-use crate::inplace::axpy;
+use crate::config::RunConfig;
+use crate::kernels::inplace::axpy;
+use crate::train::{mlp_widths, Compute, Network, Params};
 use candle_core::{DType, Device, Result, Tensor};
 use rand::Rng;
 
@@ -19,6 +21,7 @@ pub struct ManualMlp {
     softmax: SoftMax,
     loss: CrossEntropy,
     probs: Option<Tensor>,
+    params: Params,
 }
 
 impl ManualMlp {
@@ -36,7 +39,13 @@ impl ManualMlp {
             .windows(2)
             .map(|w| Linear::new(w[0], w[1], std, rng, dtype, device))
             .collect::<Result<Vec<_>>>()?;
+        let mut params = Params::new();
+        for (i, l) in linears.iter().enumerate() {
+            params.plain(format!("linear{i}.weight"), &l.weight, true);
+            params.plain(format!("linear{i}.bias"), &l.bias, true);
+        }
         Ok(ManualMlp {
+            params,
             linears,
             activations: widths[1..widths.len() - 1]
                 .iter()
@@ -46,6 +55,40 @@ impl ManualMlp {
             loss: CrossEntropy::default(),
             probs: None,
         })
+    }
+
+    /// The network `config` describes (engine manual), in f32 on `compute`'s device.
+    pub fn from_config(
+        config: &RunConfig,
+        rng: &mut impl Rng,
+        compute: &Compute,
+    ) -> crate::Result<Self> {
+        let std = config.init_std.unwrap_or(LAB_INIT_STD);
+        let mut mlp = ManualMlp::new(
+            &mlp_widths(&config.hidden),
+            config.neg_slope,
+            std,
+            rng,
+            DType::F32,
+            &compute.device,
+        )?;
+        for l in &mut mlp.linears {
+            l.fast = compute.use_fast();
+        }
+        Ok(mlp)
+    }
+
+    /// Logits (the last Linear's output), keeping nothing.
+    pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        let last = self.linears.len() - 1;
+        for (i, linear) in self.linears.iter().enumerate() {
+            h = linear.infer(&h)?;
+            if i < last {
+                h = self.activations[i].infer(&h)?;
+            }
+        }
+        Ok(h)
     }
 
     /// Class probabilities, keeping what the backward pass needs.
@@ -65,15 +108,7 @@ impl ManualMlp {
 
     /// Class probabilities, keeping nothing (evaluation).
     pub fn infer(&self, x: &Tensor) -> Result<Tensor> {
-        let mut h = x.clone();
-        let last = self.linears.len() - 1;
-        for (i, linear) in self.linears.iter().enumerate() {
-            h = linear.infer(&h)?;
-            if i < last {
-                h = self.activations[i].infer(&h)?;
-            }
-        }
-        self.softmax.infer(&h)
+        self.softmax.infer(&self.logits(x)?)
     }
 
     /// Mean cross-entropy of probabilities against one-hot targets.
@@ -84,6 +119,12 @@ impl ManualMlp {
     /// Backpropagates the loss of the last forward pass into every Linear's gradients.
     pub fn backward(&mut self, targets: &Tensor) -> Result<()> {
         self.backpropagate(targets, None)
+    }
+
+    /// Backpropagation and plain SGD in one: each Linear takes its SGD step as soon as its
+    /// input gradient is out (`Linear::backward_sgd`).
+    pub fn backward_sgd(&mut self, targets: &Tensor, lr: f64) -> Result<()> {
+        self.backpropagate(targets, Some(lr))
     }
 
     /// Backpropagation with `Some(lr)`: each Linear takes its SGD step as soon as its input
@@ -113,8 +154,8 @@ impl ManualMlp {
     pub fn sgd_step(&mut self, lr: f64) -> Result<()> {
         for linear in &mut self.linears {
             if let (Some(gw), Some(gb)) = (&linear.grad_weight, &linear.grad_bias) {
-                axpy(&linear.weight, gw, -lr)?;
-                axpy(&linear.bias, gb, -lr)?;
+                axpy(&linear.weight, gw, -lr, linear.fast)?;
+                axpy(&linear.bias, gb, -lr, linear.fast)?;
             }
         }
         Ok(())
@@ -140,18 +181,14 @@ impl ManualMlp {
             .map(|l| l.bias.dims1().unwrap_or(0))
             .unwrap_or(0)
     }
+}
 
-    /// Named parameters (`linear0.weight`, `linear0.bias`, ...) for saving.
-    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        self.linears
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| {
-                [
-                    (format!("linear{i}.weight"), l.weight.clone()),
-                    (format!("linear{i}.bias"), l.bias.clone()),
-                ]
-            })
-            .collect()
+impl Network for ManualMlp {
+    fn forward(&mut self, x: &Tensor, _train: bool) -> crate::Result<Tensor> {
+        Ok(self.logits(x)?)
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
     }
 }

@@ -6,12 +6,14 @@ mod leaky_relu;
 mod linear;
 mod mlp;
 mod softmax;
+mod trainer;
 
 pub use cross_entropy::CrossEntropy;
 pub use leaky_relu::LeakyReLU;
 pub use linear::Linear;
 pub use mlp::{ManualMlp, LAB_INIT_STD};
 pub use softmax::SoftMax;
+pub use trainer::ManualTrainer;
 
 use candle_core::{DType, Device, Tensor};
 

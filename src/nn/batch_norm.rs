@@ -4,7 +4,8 @@
 //! Both keep running statistics (momentum 0.1, unbiased variance, as PyTorch) for inference.
 
 use super::init::constant;
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, Var};
+use crate::train::Params;
+use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
 use std::sync::{Arc, Mutex};
 
 /// The course's epsilon.
@@ -22,11 +23,24 @@ pub struct RunningStats {
 }
 
 impl RunningStats {
-    /// Mean 0 and variance 1 for `features` features.
-    pub fn new(features: usize, dtype: DType) -> Result<Self> {
+    /// Mean 0 and variance 1 for `features` features, registered as `PREFIX.running_mean` and
+    /// `PREFIX.running_var`.
+    pub fn register(
+        params: &mut Params,
+        prefix: &str,
+        features: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let map = |e: crate::Error| candle_core::Error::Msg(e.to_string());
+        let c = |v: f64| constant(&[features], v, device)?.to_dtype(dtype);
         Ok(RunningStats {
-            mean: constant(&[features], 0.0, dtype)?,
-            var: constant(&[features], 1.0, dtype)?,
+            mean: params
+                .buffer(format!("{prefix}.running_mean"), &c(0.0)?)
+                .map_err(map)?,
+            var: params
+                .buffer(format!("{prefix}.running_var"), &c(1.0)?)
+                .map_err(map)?,
         })
     }
 
@@ -209,17 +223,47 @@ pub struct BatchNorm1d {
     pub running: RunningStats,
     /// Which backward the training forward gets.
     pub backward: Backward,
+    /// Whether the hand-written backward runs as the CPU custom op; otherwise (other devices)
+    /// the training forward is the autograd one.
+    pub fast: bool,
 }
 
 impl BatchNorm1d {
-    /// gamma 1, beta 0, running mean 0 and variance 1.
-    pub fn new(features: usize, dtype: DType, backward: Backward) -> Result<Self> {
+    /// gamma 1, beta 0, running mean 0 and variance 1, registered as `PREFIX.weight`,
+    /// `PREFIX.bias`, `PREFIX.running_mean` and `PREFIX.running_var`.
+    pub fn register(
+        params: &mut Params,
+        prefix: &str,
+        features: usize,
+        backward: Backward,
+        (dtype, device): (DType, &Device),
+        fast: bool,
+    ) -> Result<Self> {
+        let map = |e: crate::Error| candle_core::Error::Msg(e.to_string());
+        let c = |v: f64| constant(&[features], v, device)?.to_dtype(dtype);
         Ok(BatchNorm1d {
-            gamma: constant(&[features], 1.0, dtype)?,
-            beta: constant(&[features], 0.0, dtype)?,
-            running: RunningStats::new(features, dtype)?,
+            gamma: params
+                .var(format!("{prefix}.weight"), &c(1.0)?)
+                .map_err(map)?,
+            beta: params
+                .var(format!("{prefix}.bias"), &c(0.0)?)
+                .map_err(map)?,
+            running: RunningStats::register(params, prefix, features, dtype, device)?,
             backward,
+            fast: fast && device.is_cpu(),
         })
+    }
+
+    /// A standalone batch norm on the CPU in `dtype` (checks and tests).
+    pub fn new(features: usize, dtype: DType, backward: Backward) -> Result<Self> {
+        Self::register(
+            &mut Params::new(),
+            "bn",
+            features,
+            backward,
+            (dtype, &Device::Cpu),
+            true,
+        )
     }
 
     /// Normalises with the batch's statistics (training) or the running ones (inference).
@@ -236,8 +280,8 @@ impl BatchNorm1d {
         }
         let batch = check_shapes(x, features)?;
         match self.backward {
-            Backward::Autograd => self.train_autograd(x, batch),
-            Backward::Manual => self.train_manual(x, batch, features),
+            Backward::Manual if self.fast => self.train_manual(x, batch, features),
+            _ => self.train_autograd(x, batch),
         }
     }
 

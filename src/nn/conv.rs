@@ -114,8 +114,9 @@ impl CustomOp1 for Im2Col {
 }
 
 /// Convolution of `x` (B, C_in, H, W) with `weight` (C_out, C_in, k, k), odd k, stride 1,
-/// padding k / 2, plus `bias` (C_out): output (B, C_out, H, W).
-pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+/// padding k / 2, plus `bias` (C_out): output (B, C_out, H, W). `fast` takes im2col and one
+/// product (CPU); otherwise candle's own conv2d, the reference.
+pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: &Tensor, fast: bool) -> Result<Tensor> {
     let (b, c_in, h, w) = x.dims4()?;
     let (c_out, c_in2, k, k2) = weight.dims4()?;
     if c_in != c_in2 || k != k2 || k % 2 == 0 {
@@ -124,6 +125,11 @@ pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor>
             x.dims(),
             weight.dims()
         );
+    }
+    if !(fast && x.device().is_cpu()) {
+        return x
+            .conv2d(weight, k / 2, 1, 1, 1)?
+            .broadcast_add(&bias.reshape((1, c_out, 1, 1))?);
     }
     let cols = x.contiguous()?.apply_op1(Im2Col { kernel: k })?;
     let out = weight

@@ -155,18 +155,57 @@ impl CustomOp1 for MaxPool {
     }
 }
 
-/// Max-pools `x` (batch, channels, height, width) with `geometry`.
-pub fn max_pool2d(x: &Tensor, geometry: PoolGeometry) -> Result<Tensor> {
+/// Max-pools `x` (batch, channels, height, width) with `geometry`: the custom op with its
+/// backward when `fast` (CPU), otherwise `max_pool2d_reference`.
+pub fn max_pool2d(x: &Tensor, geometry: PoolGeometry, fast: bool) -> Result<Tensor> {
     if x.rank() != 4 {
         candle_core::bail!(
             "max-pool: expected (batch, channels, height, width), got {:?}",
             x.dims()
         );
     }
+    if !(fast && x.device().is_cpu()) {
+        return max_pool2d_reference(x, geometry);
+    }
     x.contiguous()?.apply_op1(MaxPool {
         geometry,
         argmax: Arc::new(Mutex::new(Vec::new())),
     })
+}
+
+/// The same pool in plain tensor ops, with autograd's backward: pad with a value that never
+/// wins, pick each window offset's rows and columns with `index_select`, and take the
+/// element-wise maximum of the k x k picks. (Tied maxima share the gradient here, where the
+/// custom op gives it to the first; with distinct values the two agree.)
+pub fn max_pool2d_reference(x: &Tensor, g: PoolGeometry) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    let (ho, wo) = (g.out_size(h)?, g.out_size(w)?);
+    let p = g.padding;
+    let floor = |shape: (usize, usize, usize, usize)| -> Result<Tensor> {
+        Tensor::full(-1e30f32, shape, x.device())?.to_dtype(x.dtype())
+    };
+    let mut padded = x.clone();
+    if p > 0 {
+        padded = Tensor::cat(&[floor((b, c, h, p))?, padded, floor((b, c, h, p))?], 3)?;
+        let wp = w + 2 * p;
+        padded = Tensor::cat(&[floor((b, c, p, wp))?, padded, floor((b, c, p, wp))?], 2)?;
+    }
+    let picks = |offset: usize, count: usize| -> Result<Tensor> {
+        let idx: Vec<u32> = (0..count).map(|o| (o * g.stride + offset) as u32).collect();
+        Tensor::from_vec(idx, count, x.device())
+    };
+    let mut out: Option<Tensor> = None;
+    for dy in 0..g.kernel {
+        let rows = padded.index_select(&picks(dy, ho)?, 2)?;
+        for dx in 0..g.kernel {
+            let window = rows.index_select(&picks(dx, wo)?, 3)?;
+            out = Some(match out {
+                None => window,
+                Some(best) => best.maximum(&window)?,
+            });
+        }
+    }
+    out.ok_or_else(|| candle_core::Error::Msg("max-pool: empty kernel".into()))
 }
 
 /// The lab's pool: kernel 3, stride 2, padding 1.

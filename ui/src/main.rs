@@ -1,9 +1,9 @@
 //! `gradboard`: the terminal dashboard with no arguments, headless training and tools with them.
 
 mod cli;
-mod commands;
 mod dashboard;
 mod data_setup;
+mod logging;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -30,7 +30,9 @@ fn main() -> ExitCode {
     keep_freed_memory();
     let cli = cli::Cli::parse();
     gradboard::set_threads(cli.threads.unwrap_or_else(gradboard::default_threads));
-    match commands::dispatch(cli) {
+    logging::init();
+    logging::install_panic_hook();
+    match cli::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -19,6 +19,7 @@ fn gradboard(home: &Path) -> Command {
         .env("GRADBOARD_PRESETS", presets_dir())
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
         .env("RUST_BACKTRACE", "0")
         .arg("--threads")
         .arg("1")
@@ -362,31 +363,7 @@ fn a_failed_download_says_how_to_fix_it_and_leaves_no_file() {
 fn ctrl_c_stops_the_run_and_keeps_what_it_did() {
     let home = tempfile::tempdir().unwrap();
     let data = tiny_archive(home.path());
-    let mut child = gradboard(home.path())
-        .args(["train", "--preset", "numpy-mlp", "--json", "--data"])
-        .arg(&data)
-        .args([
-            "--set",
-            "steps=10000000",
-            "--set",
-            "batch_size=10",
-            "--set",
-            "eval_every=1000000",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = 0;
-    for line in lines.by_ref() {
-        if line.unwrap().contains("\"train\"") {
-            seen += 1;
-            if seen == 20 {
-                break;
-            }
-        }
-    }
+    let (mut child, lines) = long_run(home.path(), &data);
     // SAFETY: sending SIGINT to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
@@ -403,8 +380,8 @@ fn ctrl_c_stops_the_run_and_keeps_what_it_did() {
         .path();
     let stored = gradboard::runs::StoredRun::load(&run_dir).unwrap();
     assert!(matches!(
-        stored.events.last(),
-        Some(gradboard::events::Event::Done { .. })
+        stored.events.last().map(|e| &e.kind),
+        Some(gradboard::events::EventKind::Done { .. })
     ));
     assert!(stored.events.len() > 20);
 }
@@ -562,4 +539,275 @@ fn convnet_trains_saves_table_names_and_eval_reproduces_the_accuracy() {
         .output()
         .unwrap();
     assert!(!out.status.success() && stderr(&out).contains("no saved weights"));
+}
+
+fn run_dirs(runs: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn runs_json(home: &Path) -> Vec<Value> {
+    let out = gradboard(home).args(["runs", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    events(&out.stdout)
+}
+
+#[test]
+fn two_processes_started_together_write_two_complete_folders() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let spawn = || {
+        gradboard(home.path())
+            .args(["train", "--preset", "numpy-mlp", "--json", "--data"])
+            .arg(&data)
+            .args([
+                "--set",
+                "steps=30",
+                "--set",
+                "batch_size=20",
+                "--set",
+                "eval_every=10",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let dirs = run_dirs(&home.path().join("runs"));
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    for dir in dirs {
+        let stored = gradboard::runs::StoredRun::load(&dir).unwrap();
+        let starts = stored.events.iter().filter(|e| e.name() == "start").count();
+        let dones = stored.events.iter().filter(|e| e.name() == "done").count();
+        assert_eq!((starts, dones), (1, 1), "{}", dir.display());
+        assert!(stored
+            .events
+            .iter()
+            .all(|e| e.run_id == dir.file_name().unwrap().to_str().unwrap()));
+        assert!(dir.join("model.safetensors").is_file());
+    }
+}
+
+#[test]
+fn a_panic_inside_a_step_is_one_line_and_a_failed_done() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .env("GRADBOARD_FAULT", "panic@3")
+        .args(["train", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .args(["--set", "steps=20", "--set", "batch_size=20"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line:\n{err}");
+    assert!(
+        err.starts_with("error: run failed: panic: injected fault: panic at step 3"),
+        "{err}"
+    );
+    let events = events(&out.stdout);
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["status"], "failed");
+    assert!(done["reason"].as_str().unwrap().contains("panic at step 3"));
+    assert_eq!(done["step"], 2);
+    let listed = runs_json(home.path());
+    assert_eq!(listed[0]["status"], "failed");
+    let log = std::fs::read_to_string(home.path().join("state/gradboard/gradboard.log")).unwrap();
+    assert!(log.contains("panic at step 3"), "the log has it:\n{log}");
+}
+
+/// Starts a long headless run and waits for its 20th train event.
+fn long_run(
+    home: &Path,
+    data: &Path,
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
+    let mut child = gradboard(home)
+        .args(["train", "--preset", "numpy-mlp", "--json", "--data"])
+        .arg(data)
+        .args([
+            "--set",
+            "steps=10000000",
+            "--set",
+            "batch_size=10",
+            "--set",
+            "eval_every=50",
+            "--set",
+            "lr=1e-3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = 0;
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"train\"") {
+            seen += 1;
+            if seen == 120 {
+                break;
+            }
+        }
+    }
+    (child, lines)
+}
+
+#[test]
+fn sigterm_stops_a_run_cleanly_and_sigkill_leaves_it_crashed() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let (mut child, lines) = long_run(home.path(), &data);
+    assert_eq!(runs_json(home.path())[0]["status"], "running");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let done: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(
+        (done["event"].as_str(), done["status"].as_str()),
+        (Some("done"), Some("stopped"))
+    );
+    let dir = run_dirs(&home.path().join("runs")).pop().unwrap();
+    let out = gradboard(home.path())
+        .arg("eval")
+        .arg(&dir)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the stopped run's weights load: {}",
+        stderr(&out)
+    );
+
+    let (mut child, _lines) = long_run(home.path(), &data);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let listed = runs_json(home.path());
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["status"], "crashed");
+    assert!(listed[0]["step"].as_u64().unwrap() >= 100, "{}", listed[0]);
+    assert!(listed[0]["best_test_acc"].is_number());
+    for field in [
+        "run_id",
+        "preset",
+        "status",
+        "step",
+        "final_test_acc",
+        "best_test_acc",
+        "seconds",
+        "started",
+        "changed",
+    ] {
+        assert!(listed[0].get(field).is_some(), "runs --json lacks {field}");
+    }
+    assert_eq!(listed[0]["changed"]["batch_size"], 10);
+    assert_eq!(listed[1]["status"], "stopped");
+    // The crashed run resumes in its folder from its last checkpoint.
+    let crashed = home
+        .path()
+        .join("runs")
+        .join(listed[0]["run_id"].as_str().unwrap());
+    let out = gradboard(home.path())
+        .args(["train", "--json", "--data"])
+        .arg(&data)
+        .arg("--resume")
+        .arg(&crashed)
+        .env("GRADBOARD_FAULT", "error@200")
+        .output()
+        .unwrap();
+    let resumed = events(&out.stdout);
+    assert_eq!(resumed[0]["event"], "resume");
+    let from = resumed[0]["step"].as_u64().unwrap();
+    assert!(from >= 100 && from.is_multiple_of(50), "{from}");
+    assert_eq!(resumed[1]["step"].as_u64().unwrap(), from + 1);
+}
+
+#[test]
+fn keys_are_listed_and_an_unavailable_device_is_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let out = gradboard(home.path())
+        .args(["presets", "--keys"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for key in gradboard::config::KEYS {
+        assert!(text.contains(key.name), "{} missing:\n{text}", key.name);
+    }
+    assert!(text.contains("live") && text.contains("restart"), "{text}");
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args([
+            "--device",
+            "cuda",
+            "train",
+            "--preset",
+            "numpy-mlp",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--device cuda") && err.contains("features cuda"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_fork_from_the_command_line_counts_on_from_its_parent() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["train", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .args([
+            "--set",
+            "steps=30",
+            "--set",
+            "batch_size=20",
+            "--set",
+            "eval_every=10",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let parent_id = events(&out.stdout)[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let parent = home.path().join("runs").join(&parent_id);
+    let out = gradboard(home.path())
+        .args(["train", "--json", "--data"])
+        .arg(&data)
+        .arg("--from")
+        .arg(&parent)
+        .args(["--set", "lr=1e-3", "--set", "steps=10"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let child = events(&out.stdout);
+    assert_eq!(child[0]["parent"]["run_id"], parent_id.as_str());
+    assert_eq!(child[0]["parent"]["step"], 30);
+    assert_eq!(child[0]["preset"], "mlp-default");
+    assert_eq!(child[1]["step"], 31);
+    assert_eq!(child.last().unwrap()["step"], 40);
+    assert_eq!(child.last().unwrap()["status"], "completed");
 }

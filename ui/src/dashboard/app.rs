@@ -2,15 +2,14 @@
 //! No terminal here, so tests drive it with key events directly.
 
 use super::keymap::{action_for, Action};
-use super::series::Series;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use gradboard::config::{Choice, KeyKind, PresetDirs, RunConfig, KEYS};
-use gradboard::events::{Event, RunStatus};
-use gradboard::session::Command;
-use std::time::{Duration, Instant};
+use super::state::{RunView, Runs, Status};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use gradboard::config::{key, KeySpec, PresetDirs, RunConfig, KEYS};
+use gradboard::events::{unix_now, Event};
+use gradboard::train::Command;
+use tui_input::backend::crossterm::EventHandler;
+use tui_input::Input;
 
-/// Points kept per chart series.
-pub const SERIES_CAPACITY: usize = 1024;
 /// The EMA strengths `[` and `]` step through.
 pub const SMOOTHING_LEVELS: [f64; 7] = [0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99];
 /// Steps shown by the recent window.
@@ -31,144 +30,6 @@ pub enum DataState {
     },
     /// Could not be had: the reason and how to fix it.
     Failed(String),
-}
-
-/// A run's state as the dashboard shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Status {
-    /// Starting, before its first event.
-    Starting,
-    /// Training.
-    Running,
-    /// Paused by the user.
-    Paused,
-    /// Ended by a stop.
-    Stopped,
-    /// All steps done.
-    Completed,
-    /// The loss became NaN or infinite.
-    Diverged(String),
-    /// An error ended it.
-    Failed(String),
-}
-
-impl Status {
-    /// Whether the run can still send events.
-    pub fn is_active(&self) -> bool {
-        matches!(self, Status::Starting | Status::Running | Status::Paused)
-    }
-
-    /// A short label with the reason, if any.
-    pub fn label(&self) -> String {
-        match self {
-            Status::Starting => "starting".into(),
-            Status::Running => "running".into(),
-            Status::Paused => "paused".into(),
-            Status::Stopped => "stopped".into(),
-            Status::Completed => "completed".into(),
-            Status::Diverged(r) => format!("diverged: {r}"),
-            Status::Failed(r) => format!("failed: {r}"),
-        }
-    }
-}
-
-/// What the screen knows of the current run.
-#[derive(Debug, Clone)]
-pub struct RunView {
-    /// Its id; events of any other run are ignored.
-    pub run_id: String,
-    /// Its configuration.
-    pub config: RunConfig,
-    /// Its state.
-    pub status: Status,
-    /// Last step done.
-    pub step: usize,
-    /// Epochs done.
-    pub epoch: f64,
-    /// Training images per epoch.
-    pub train_size: usize,
-    /// Learning rate of the last step.
-    pub lr: f64,
-    /// Throughput.
-    pub samples_per_sec: f64,
-    /// Train loss by step.
-    pub loss: Series,
-    /// Train batch accuracy by step.
-    pub acc: Series,
-    /// Test loss at each evaluation.
-    pub test_loss: Vec<(f64, f64)>,
-    /// Test accuracy at each evaluation.
-    pub test_acc: Vec<(f64, f64)>,
-    /// When it started.
-    pub started: Instant,
-    /// Time spent paused.
-    pub paused_for: Duration,
-    /// Since when it is paused.
-    pub paused_since: Option<Instant>,
-    /// Seconds reported by the `done` event.
-    pub final_seconds: Option<f64>,
-}
-
-impl RunView {
-    fn new(run_id: String, config: RunConfig) -> Self {
-        RunView {
-            run_id,
-            lr: config.lr,
-            config,
-            status: Status::Starting,
-            step: 0,
-            epoch: 0.0,
-            train_size: 0,
-            samples_per_sec: 0.0,
-            loss: Series::new(SERIES_CAPACITY),
-            acc: Series::new(SERIES_CAPACITY),
-            test_loss: Vec::new(),
-            test_acc: Vec::new(),
-            started: Instant::now(),
-            paused_for: Duration::ZERO,
-            paused_since: None,
-            final_seconds: None,
-        }
-    }
-
-    /// Training time so far, pauses excluded.
-    pub fn elapsed(&self) -> Duration {
-        if let Some(s) = self.final_seconds {
-            return Duration::from_secs_f64(s);
-        }
-        let paused = self.paused_for + self.paused_since.map(|p| p.elapsed()).unwrap_or_default();
-        self.started.elapsed().saturating_sub(paused)
-    }
-
-    /// Estimated time to the last step.
-    pub fn eta(&self) -> Option<Duration> {
-        if self.step == 0 || !self.status.is_active() {
-            return None;
-        }
-        let per_step = self.elapsed().as_secs_f64() / self.step as f64;
-        Some(Duration::from_secs_f64(
-            per_step * (self.config.steps - self.step) as f64,
-        ))
-    }
-
-    /// Best test accuracy so far.
-    pub fn best_test_acc(&self) -> Option<f64> {
-        self.test_acc
-            .iter()
-            .map(|p| p.1)
-            .fold(None, |b, a| Some(b.map_or(a, |b: f64| b.max(a))))
-    }
-
-    fn set_paused(&mut self, paused: bool) {
-        match (paused, self.paused_since) {
-            (true, None) => self.paused_since = Some(Instant::now()),
-            (false, Some(since)) => {
-                self.paused_for += since.elapsed();
-                self.paused_since = None;
-            }
-            _ => {}
-        }
-    }
 }
 
 /// How the charts are drawn.
@@ -215,61 +76,75 @@ pub enum Mode {
     /// The main screen.
     Normal,
     /// Typing a new value for the selected key.
-    Editing {
-        input: String,
-        error: Option<String>,
-    },
+    Editing { input: Input, error: Option<String> },
     /// Choosing a preset.
     Presets {
         items: Vec<PresetItem>,
         selected: usize,
     },
     /// Typing the name of a preset to save.
-    SaveName {
-        input: String,
-        error: Option<String>,
-    },
+    SaveName { input: Input, error: Option<String> },
     /// The help screen.
     Help,
     /// Asking before quitting with a run active.
     ConfirmQuit,
+    /// Quitting: every run was told to stop; waiting for their `done`.
+    Stopping,
+}
+
+/// Messages the dashboard reacts to.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key press.
+    Key(KeyEvent),
+    /// An event of a run.
+    Run(Event),
+    /// The runtime started a run from this dashboard.
+    Started {
+        run_id: String,
+        config: RunConfig,
+        preset: String,
+    },
+    /// A run could not be started.
+    StartFailed(String),
+    /// The data set's state changed.
+    Data(DataState),
+    /// SIGTERM or SIGHUP: stop every run and quit.
+    Terminate,
 }
 
 /// What the runtime must do after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Stop the current run (if any) and start this one.
-    StartRun { run_id: String, config: RunConfig },
-    /// Send a command to the current run.
-    Command(Command),
-    /// Leave the dashboard.
+    /// Start a run with these settings from this preset (whose own settings are `base`).
+    Start {
+        preset: String,
+        config: RunConfig,
+        base: Option<RunConfig>,
+    },
+    /// Send a command to a run.
+    Send { run_id: String, command: Command },
+    /// Tell every run to stop and quit once all have written their `done`.
+    StopAllAndQuit,
+    /// Quit now (no run is active).
     Quit,
 }
 
-/// A message for the update function.
-#[derive(Debug, Clone)]
-pub enum Msg {
-    /// A key was pressed.
-    Key(KeyEvent),
-    /// An event from a run (maybe an old one).
-    Run(Event),
-    /// A run ended with an error.
-    RunFailed { run_id: String, message: String },
-    /// Data set progress.
-    Data(DataState),
-}
-
-/// The whole state of the dashboard.
+/// The whole dashboard state.
 pub struct App {
-    /// Settings being edited (the next restart uses them).
+    /// The settings being edited (the next run's).
     pub config: RunConfig,
-    /// Name of the preset they came from.
+    /// The preset they came from.
     pub preset: String,
-    /// Selected row of the configuration panel.
+    /// The preset's own settings.
+    pub preset_config: Option<RunConfig>,
+    /// Selected row of the settings panel.
     pub selected: usize,
-    /// The current run, if one was started.
-    pub run: Option<RunView>,
-    /// Data set state.
+    /// Every run the dashboard knows.
+    pub runs: Runs,
+    /// The run the live screen shows.
+    pub current: Option<String>,
+    /// The data set.
     pub data: DataState,
     /// Chart options.
     pub chart: ChartOptions,
@@ -284,11 +159,14 @@ pub struct App {
 impl App {
     /// A dashboard with `config` loaded from preset `preset`.
     pub fn new(config: RunConfig, preset: String, presets: PresetDirs, data: DataState) -> Self {
+        let preset_config = presets.find(&preset).ok().map(|p| p.config);
         App {
             config,
             preset,
+            preset_config,
             selected: 0,
-            run: None,
+            runs: Runs::default(),
+            current: None,
             data,
             chart: ChartOptions::default(),
             mode: Mode::Normal,
@@ -297,15 +175,19 @@ impl App {
         }
     }
 
-    /// The key of the selected configuration row.
-    pub fn selected_key(&self) -> (&'static str, KeyKind) {
-        let (key, kind, _) = KEYS[self.selected];
-        (key, kind)
+    /// The table entry of the selected settings row.
+    pub fn selected_key(&self) -> &'static KeySpec {
+        &KEYS[self.selected]
     }
 
-    /// Whether a run is active.
-    pub fn run_active(&self) -> bool {
-        self.run.as_ref().is_some_and(|r| r.status.is_active())
+    /// The run on the live screen.
+    pub fn run(&self) -> Option<&RunView> {
+        self.current.as_deref().and_then(|id| self.runs.get(id))
+    }
+
+    /// The live screen's run, while it can still take commands.
+    fn active_run(&self) -> Option<&RunView> {
+        self.run().filter(|r| r.status.is_active())
     }
 
     fn notify(&mut self, text: impl Into<String>) {
@@ -321,14 +203,22 @@ impl App {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Run(event) => {
-                self.on_event(event);
+                self.on_event(&event);
                 vec![]
             }
-            Msg::RunFailed { run_id, message } => {
-                if let Some(run) = self.run.as_mut().filter(|r| r.run_id == run_id) {
-                    run.status = Status::Failed(message.clone());
-                    self.warn(format!("run failed: {message}"));
-                }
+            Msg::Started {
+                run_id,
+                config,
+                preset,
+            } => {
+                self.runs
+                    .insert(RunView::new(&run_id, config, &preset, unix_now()));
+                self.notify(format!("started run {run_id}"));
+                self.current = Some(run_id);
+                vec![]
+            }
+            Msg::StartFailed(reason) => {
+                self.warn(format!("cannot start: {reason}"));
                 vec![]
             }
             Msg::Data(state) => {
@@ -338,86 +228,62 @@ impl App {
                 self.data = state;
                 vec![]
             }
+            Msg::Terminate => self.stop_all_and_quit(),
         }
     }
 
-    fn on_event(&mut self, event: Event) {
-        let Some(run) = self.run.as_mut() else { return };
-        if event.run_id() != run.run_id {
+    fn on_event(&mut self, event: &Event) {
+        self.runs.apply(event);
+        if self.current.as_deref() != Some(event.run_id.as_str()) {
             return;
         }
-        match event {
-            Event::Start { train_size, .. } => {
-                run.train_size = train_size;
-                if run.status == Status::Starting {
-                    run.status = Status::Running;
+        if let Some(run) = self.runs.get(&event.run_id) {
+            if let Status::Ended(status, reason) = &run.status {
+                let text = format!(
+                    "run {} {}{}",
+                    run.run_id,
+                    status.as_str(),
+                    reason
+                        .as_ref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+                match status {
+                    gradboard::events::RunStatus::Diverged
+                    | gradboard::events::RunStatus::Failed => self.warn(text),
+                    _ => self.notify(text),
                 }
-            }
-            Event::Train {
-                step,
-                epoch,
-                loss,
-                acc,
-                lr,
-                samples_per_sec,
-                ..
-            } => {
-                run.step = step;
-                run.epoch = epoch;
-                run.lr = lr;
-                run.samples_per_sec = samples_per_sec;
-                run.loss.push(step as f64, loss);
-                run.acc.push(step as f64, acc);
-                if run.status == Status::Starting {
-                    run.status = Status::Running;
-                }
-            }
-            Event::Eval {
-                step,
-                test_loss,
-                test_acc,
-                ..
-            } => {
-                run.test_loss.push((step as f64, test_loss));
-                run.test_acc.push((step as f64, test_acc));
-            }
-            Event::Paused { paused, .. } => {
-                run.set_paused(paused);
-                run.status = if paused {
-                    Status::Paused
-                } else {
-                    Status::Running
-                };
-            }
-            Event::Done {
-                status,
-                seconds,
-                reason,
-                step,
-                ..
-            } => {
-                run.step = step;
-                run.set_paused(false);
-                run.final_seconds = Some(seconds);
-                run.status = match status {
-                    RunStatus::Completed => Status::Completed,
-                    RunStatus::Stopped => Status::Stopped,
-                    RunStatus::Diverged => Status::Diverged(reason.unwrap_or_default()),
-                    RunStatus::Failed => Status::Failed(reason.unwrap_or_default()),
-                };
             }
         }
+    }
+
+    fn stop_all_and_quit(&mut self) -> Vec<Effect> {
+        if self.runs.active().next().is_none() {
+            return vec![Effect::Quit];
+        }
+        let ids: Vec<String> = self.runs.active().map(|r| r.run_id.clone()).collect();
+        for id in &ids {
+            if let Some(run) = self.runs.get_mut(id) {
+                run.status = Status::Stopping;
+            }
+        }
+        self.mode = Mode::Stopping;
+        vec![Effect::StopAllAndQuit]
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-            return vec![Effect::Quit];
+            return self.stop_all_and_quit();
         }
         match std::mem::replace(&mut self.mode, Mode::Normal) {
             Mode::Normal => self.on_normal_key(key),
             Mode::Help => vec![],
+            Mode::Stopping => {
+                self.mode = Mode::Stopping;
+                vec![]
+            }
             Mode::ConfirmQuit => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('q') => vec![Effect::Quit],
+                KeyCode::Char('y') | KeyCode::Char('q') => self.stop_all_and_quit(),
                 _ => vec![],
             },
             Mode::Editing { input, error } => self.on_edit_key(key, input, error),
@@ -436,27 +302,33 @@ impl App {
         match action {
             Action::Restart => return self.restart(),
             Action::TogglePause => {
-                let Some(run) = self.run.as_mut().filter(|r| r.status.is_active()) else {
+                let Some(run) = self.active_run() else {
                     self.warn("no run to pause: press r to start one");
                     return vec![];
                 };
-                return if run.status == Status::Paused {
-                    run.status = Status::Running;
-                    vec![Effect::Command(Command::Resume)]
+                let command = if run.status == Status::Paused {
+                    Command::Resume
                 } else {
-                    run.status = Status::Paused;
-                    vec![Effect::Command(Command::Pause)]
+                    Command::Pause
                 };
+                let run_id = run.run_id.clone();
+                return vec![Effect::Send { run_id, command }];
             }
             Action::Stop => {
-                if self.run_active() {
+                if let Some(run_id) = self.active_run().map(|r| r.run_id.clone()) {
+                    if let Some(run) = self.runs.get_mut(&run_id) {
+                        run.status = Status::Stopping;
+                    }
                     self.notify("stopping after the current step");
-                    return vec![Effect::Command(Command::Stop)];
+                    return vec![Effect::Send {
+                        run_id,
+                        command: Command::Stop,
+                    }];
                 }
                 self.warn("no run to stop");
             }
             Action::Quit => {
-                if self.run_active() {
+                if self.runs.active().next().is_some() {
                     self.mode = Mode::ConfirmQuit;
                 } else {
                     return vec![Effect::Quit];
@@ -465,44 +337,16 @@ impl App {
             Action::Help => self.mode = Mode::Help,
             Action::Up => self.selected = (self.selected + KEYS.len() - 1) % KEYS.len(),
             Action::Down => self.selected = (self.selected + 1) % KEYS.len(),
-            Action::Edit => self.edit_selected(),
+            Action::Edit => return self.edit_selected(),
             Action::LrUp | Action::LrDown => {
                 let factor = if action == Action::LrUp { 2.0 } else { 0.5 };
                 let value = gradboard::config::format_float(self.config.lr * factor);
-                match self.config.set("lr", &value) {
-                    Ok(()) => self.notify(format!("lr = {value} (r restarts with it)")),
-                    Err(e) => self.warn(e.to_string()),
-                }
+                return self.set_value(key_spec("lr"), &value);
             }
-            Action::Presets => {
-                let mut items = Vec::new();
-                let mut broken = 0;
-                for p in self.presets.list() {
-                    match p {
-                        Ok(p) => items.push(PresetItem {
-                            name: p.name,
-                            description: p.description,
-                            config: p.config,
-                        }),
-                        Err(_) => broken += 1,
-                    }
-                }
-                if items.is_empty() {
-                    self.warn("no presets found");
-                } else {
-                    if broken > 0 {
-                        self.warn(format!("{broken} preset file(s) could not be read"));
-                    }
-                    let selected = items
-                        .iter()
-                        .position(|p| p.name == self.preset)
-                        .unwrap_or(0);
-                    self.mode = Mode::Presets { items, selected };
-                }
-            }
+            Action::Presets => self.open_presets(),
             Action::SavePreset => {
                 self.mode = Mode::SaveName {
-                    input: String::new(),
+                    input: Input::default(),
                     error: None,
                 }
             }
@@ -527,6 +371,34 @@ impl App {
         vec![]
     }
 
+    fn open_presets(&mut self) {
+        let mut items = Vec::new();
+        let mut broken = 0;
+        for p in self.presets.list() {
+            match p {
+                Ok(p) => items.push(PresetItem {
+                    name: p.name,
+                    description: p.description,
+                    config: p.config,
+                }),
+                Err(_) => broken += 1,
+            }
+        }
+        if items.is_empty() {
+            self.warn("no presets found");
+            return;
+        }
+        if broken > 0 {
+            self.warn(format!("{broken} preset file(s) could not be read"));
+        }
+        let selected = items
+            .iter()
+            .position(|p| p.name == self.preset)
+            .unwrap_or(0);
+        self.mode = Mode::Presets { items, selected };
+    }
+
+    /// Starts a run with the edited settings, stopping the live screen's run first.
     fn restart(&mut self) -> Vec<Effect> {
         if !matches!(self.data, DataState::Ready { .. }) {
             self.warn("the data set is not ready yet");
@@ -536,86 +408,138 @@ impl App {
             self.warn(format!("cannot start: {e}"));
             return vec![];
         }
-        let run_id = gradboard::runs::new_run_id(&self.preset);
-        self.run = Some(RunView::new(run_id.clone(), self.config.clone()));
-        self.notify(format!("started run {run_id}"));
-        vec![Effect::StartRun {
-            run_id,
+        let mut effects = Vec::new();
+        if let Some(run_id) = self.active_run().map(|r| r.run_id.clone()) {
+            if let Some(run) = self.runs.get_mut(&run_id) {
+                run.status = Status::Stopping;
+            }
+            effects.push(Effect::Send {
+                run_id,
+                command: Command::Stop,
+            });
+        }
+        effects.push(Effect::Start {
+            preset: self.preset.clone(),
             config: self.config.clone(),
-        }]
+            base: self.preset_config.clone(),
+        });
+        effects
     }
 
-    fn edit_selected(&mut self) {
-        let (key, kind) = self.selected_key();
-        if let KeyKind::Choice(_) = kind {
-            let next = match key {
-                "engine" => self.config.engine.next().name(),
-                "model" => self.config.model.next().name(),
-                "norm" => self.config.norm.next().name(),
-                _ => self.config.optimizer.next().name(),
-            };
-            match self.config.set(key, next) {
-                Ok(()) => match self.config.validate() {
-                    Ok(()) => self.notify(format!("{key} = {next}")),
-                    Err(e) => self.warn(format!("{key} = {next}; before restarting: {e}")),
-                },
-                Err(e) => self.warn(e.to_string()),
+    fn edit_selected(&mut self) -> Vec<Effect> {
+        let spec = self.selected_key();
+        match spec.next_choice(&self.config) {
+            Some(next) => self.set_value(spec, next),
+            None => {
+                let value = spec.get(&self.config);
+                self.mode = Mode::Editing {
+                    input: Input::new(value),
+                    error: None,
+                };
+                vec![]
             }
-        } else {
-            let input = self.config.get(key).unwrap_or_default();
-            self.mode = Mode::Editing { input, error: None };
+        }
+    }
+
+    /// Sets a key in the edited settings; a live key also goes to the running run.
+    fn set_value(&mut self, spec: &'static KeySpec, text: &str) -> Vec<Effect> {
+        let mut candidate = self.config.clone();
+        if let Err(e) = spec.set(&mut candidate, text) {
+            self.warn(e.to_string());
+            return vec![];
+        }
+        self.config = candidate;
+        let value = spec.get(&self.config);
+        let name = spec.name;
+        if let Err(e) = self.config.validate() {
+            self.warn(format!("{name} = {value}; before restarting: {e}"));
+            return vec![];
+        }
+        match self.active_run() {
+            Some(run) if spec.live => {
+                let mut live = run.config.clone();
+                if let Err(e) = spec.set(&mut live, text).and_then(|_| live.validate()) {
+                    self.warn(format!(
+                        "{name} = {value} for the next run; the running run refuses it: {e}"
+                    ));
+                    return vec![];
+                }
+                let run_id = run.run_id.clone();
+                self.notify(format!(
+                    "{name} = {value}: the running run takes it from its next step"
+                ));
+                vec![Effect::Send {
+                    run_id,
+                    command: Command::Set {
+                        key: name.to_string(),
+                        value,
+                    },
+                }]
+            }
+            Some(_) => {
+                self.notify(format!(
+                    "{name} = {value} (needs a restart: r restarts with it)"
+                ));
+                vec![]
+            }
+            None => {
+                self.notify(format!("{name} = {value} (r starts a run with it)"));
+                vec![]
+            }
         }
     }
 
     fn on_edit_key(
         &mut self,
         key: KeyEvent,
-        mut input: String,
+        mut input: Input,
         error: Option<String>,
     ) -> Vec<Effect> {
-        match type_into(&mut input, &key) {
-            Typed::Cancel => self.notify("edit cancelled"),
-            Typed::Submit => {
-                let (name, _) = self.selected_key();
+        match key.code {
+            KeyCode::Esc => {
+                self.notify("edit cancelled");
+                vec![]
+            }
+            KeyCode::Enter => {
+                let spec = self.selected_key();
                 let mut candidate = self.config.clone();
-                match candidate.set(name, &input) {
-                    Ok(()) => {
-                        self.config = candidate;
-                        match self.config.validate() {
-                            Ok(()) => self.notify(format!(
-                                "{name} = {} (r restarts with it)",
-                                self.config.get(name).unwrap_or_default()
-                            )),
-                            Err(e) => self.warn(format!("before restarting: {e}")),
-                        }
-                    }
+                match spec.set(&mut candidate, input.value()) {
+                    Ok(()) => self.set_value(spec, input.value()),
                     Err(e) => {
                         self.mode = Mode::Editing {
                             input,
                             error: Some(e.to_string()),
-                        }
+                        };
+                        vec![]
                     }
                 }
             }
-            Typed::Edited => self.mode = Mode::Editing { input, error: None },
-            Typed::Ignored => self.mode = Mode::Editing { input, error },
+            _ => {
+                let changed = input.handle_event(&TermEvent::Key(key)).is_some();
+                self.mode = Mode::Editing {
+                    input,
+                    error: if changed { None } else { error },
+                };
+                vec![]
+            }
         }
-        vec![]
     }
 
     fn on_save_key(
         &mut self,
         key: KeyEvent,
-        mut input: String,
+        mut input: Input,
         error: Option<String>,
     ) -> Vec<Effect> {
-        match type_into(&mut input, &key) {
-            Typed::Cancel => {}
-            Typed::Submit => {
+        match key.code {
+            KeyCode::Esc => {}
+            KeyCode::Enter => {
+                let name = input.value().to_string();
                 let description = format!("saved from the dashboard (based on {})", self.preset);
-                match self.presets.save(&input, &description, &self.config) {
+                match self.presets.save(&name, &description, &self.config) {
                     Ok(path) => {
-                        self.preset = input;
+                        self.preset_config = Some(self.config.clone());
+                        self.preset = name;
                         self.notify(format!("saved preset {}", path.display()));
                     }
                     Err(e) => {
@@ -626,8 +550,13 @@ impl App {
                     }
                 }
             }
-            Typed::Edited => self.mode = Mode::SaveName { input, error: None },
-            Typed::Ignored => self.mode = Mode::SaveName { input, error },
+            _ => {
+                let changed = input.handle_event(&TermEvent::Key(key)).is_some();
+                self.mode = Mode::SaveName {
+                    input,
+                    error: if changed { None } else { error },
+                };
+            }
         }
         vec![]
     }
@@ -657,6 +586,7 @@ impl App {
             }
             KeyCode::Enter => {
                 let item = items[selected].clone();
+                self.preset_config = Some(item.config.clone());
                 self.config = item.config;
                 self.preset = item.name;
                 self.restart()
@@ -669,30 +599,6 @@ impl App {
     }
 }
 
-/// What a key did to a line being typed.
-enum Typed {
-    /// Enter.
-    Submit,
-    /// Esc.
-    Cancel,
-    /// A character was added or removed.
-    Edited,
-    /// Nothing.
-    Ignored,
-}
-
-fn type_into(input: &mut String, key: &KeyEvent) -> Typed {
-    match key.code {
-        KeyCode::Enter => Typed::Submit,
-        KeyCode::Esc => Typed::Cancel,
-        KeyCode::Backspace => {
-            input.pop();
-            Typed::Edited
-        }
-        KeyCode::Char(c) => {
-            input.push(c);
-            Typed::Edited
-        }
-        _ => Typed::Ignored,
-    }
+fn key_spec(name: &str) -> &'static KeySpec {
+    key(name).expect("a key of the table")
 }

@@ -47,6 +47,12 @@ impl Series {
         }
     }
 
+    /// Drops the points after `x` (a resumed run replaces them).
+    pub fn truncate_after(&mut self, x: f64) {
+        self.points.retain(|p| p.0 <= x);
+        self.pending = None;
+    }
+
     /// The stored points.
     pub fn points(&self) -> &[(f64, f64)] {
         &self.points

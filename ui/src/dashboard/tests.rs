@@ -1,12 +1,13 @@
 //! The dashboard driven by key events and run events, without a terminal, and drawn into
 //! ratatui's TestBackend.
 
-use super::app::{App, DataState, Effect, Mode, Msg, Status};
-use super::view::draw;
+use super::app::{App, DataState, Effect, Mode, Msg};
+use super::state::Status;
+use super::views::draw;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::events::{Event, RunStatus};
-use gradboard::session::Command;
+use gradboard::config::{Choice, PresetDirs, RunConfig};
+use gradboard::events::{Event, EventKind, RunStatus, StartInfo};
+use gradboard::train::Command;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::path::PathBuf;
@@ -59,28 +60,70 @@ fn screen(app: &App, w: u16, h: u16) -> String {
 }
 
 fn select(app: &mut App, name: &str) {
-    while gradboard::config::KEYS[app.selected].0 != name {
+    while app.selected_key().name != name {
         key(app, KeyCode::Down);
     }
 }
 
-fn started_run(app: &mut App) -> String {
-    match key(app, KeyCode::Char('r')).as_slice() {
-        [Effect::StartRun { run_id, .. }] => run_id.clone(),
-        other => panic!("expected a start, got {other:?}"),
-    }
+/// Presses r and answers as the runtime does when the runner starts the run.
+fn started_run(app: &mut App, id: &str) -> String {
+    let effects = key(app, KeyCode::Char('r'));
+    let Some(Effect::Start { config, preset, .. }) = effects.last().cloned() else {
+        panic!("expected a start, got {effects:?}")
+    };
+    app.update(Msg::Started {
+        run_id: id.into(),
+        config: config.clone(),
+        preset: preset.clone(),
+    });
+    let info = StartInfo {
+        config,
+        schema: gradboard::events::SCHEMA,
+        version: "test".into(),
+        threads: 1,
+        device: "cpu".into(),
+        data: Default::default(),
+        train_size: 1000,
+        preset,
+        changed: Default::default(),
+        parent: None,
+        sweep: None,
+    };
+    app.update(Msg::Run(ev(id, EventKind::Start(Box::new(info)))));
+    id.to_string()
+}
+
+fn ev(id: &str, kind: EventKind) -> Event {
+    Event::now(id, kind)
 }
 
 fn train_event(run_id: &str, step: usize, loss: f64) -> Event {
-    Event::Train {
-        run_id: run_id.into(),
-        step,
-        epoch: step as f64 * 0.2,
-        loss,
-        acc: 0.3,
-        lr: 2e-3,
-        samples_per_sec: 1234.0,
-    }
+    ev(
+        run_id,
+        EventKind::Train {
+            step,
+            epoch: step as f64 * 0.2,
+            loss,
+            acc: 0.3,
+            lr: 2e-3,
+            samples_per_sec: 1234.0,
+            grad_norm: None,
+        },
+    )
+}
+
+fn done(run_id: &str, step: usize, status: RunStatus, reason: Option<&str>) -> Event {
+    ev(
+        run_id,
+        EventKind::Done {
+            step,
+            status,
+            final_test_acc: 0.4,
+            best_test_acc: 0.4,
+            seconds: 3.0,
+            reason: reason.map(String::from),
+        },
+    )
 }
 
 #[test]
@@ -90,6 +133,10 @@ fn editing_the_learning_rate_and_restarting_uses_it() {
     select(&mut app, "lr");
     key(&mut app, KeyCode::Enter);
     assert!(matches!(app.mode, Mode::Editing { .. }));
+    // A real text input: the cursor moves, Home/End jump, Delete removes under the cursor.
+    key(&mut app, KeyCode::Home);
+    key(&mut app, KeyCode::Delete);
+    key(&mut app, KeyCode::End);
     for _ in 0..10 {
         key(&mut app, KeyCode::Backspace);
     }
@@ -97,7 +144,7 @@ fn editing_the_learning_rate_and_restarting_uses_it() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.config.lr, 5e-3);
     match key(&mut app, KeyCode::Char('r')).as_slice() {
-        [Effect::StartRun { config, .. }] => assert_eq!(config.lr, 5e-3),
+        [Effect::Start { config, .. }] => assert_eq!(config.lr, 5e-3),
         other => panic!("{other:?}"),
     }
     key(&mut app, KeyCode::Char('+'));
@@ -105,6 +152,51 @@ fn editing_the_learning_rate_and_restarting_uses_it() {
     key(&mut app, KeyCode::Char('-'));
     key(&mut app, KeyCode::Char('-'));
     assert_eq!(app.config.lr, 2.5e-3);
+}
+
+#[test]
+fn a_live_change_goes_to_the_running_run_and_is_marked_on_the_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let id = started_run(&mut app, "run-a");
+    for step in 1..=20 {
+        app.update(Msg::Run(train_event(&id, step, 2.0)));
+    }
+    assert_eq!(
+        key(&mut app, KeyCode::Char('+')),
+        vec![Effect::Send {
+            run_id: id.clone(),
+            command: Command::Set {
+                key: "lr".into(),
+                value: "0.004".into()
+            }
+        }]
+    );
+    assert!(app.notice.as_ref().unwrap().0.contains("next step"));
+    let text = screen(&app, 140, 40);
+    assert!(text.contains("*lr"), "not in the run yet:\n{text}");
+    app.update(Msg::Run(ev(
+        &id,
+        EventKind::Set {
+            step: 20,
+            key: "lr".into(),
+            value: serde_json::json!(0.004),
+        },
+    )));
+    let text = screen(&app, 140, 40);
+    assert!(
+        text.contains("lr=0.004"),
+        "the chart marks the change:\n{text}"
+    );
+    assert!(!text.contains("*lr"), "the run has it now:\n{text}");
+    // A key that shapes the network waits for a restart, and the panel says so.
+    select(&mut app, "hidden");
+    assert!(screen(&app, 140, 40).contains("restart"));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Backspace);
+    chars(&mut app, "50");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(app.notice.as_ref().unwrap().0.contains("needs a restart"));
 }
 
 #[test]
@@ -118,7 +210,7 @@ fn an_invalid_value_shows_an_inline_message_and_keeps_the_old_one() {
     key(&mut app, KeyCode::Enter);
     match &app.mode {
         Mode::Editing { error: Some(e), .. } => {
-            assert!(e.contains("dropout") && e.contains("below 1.0"), "{e}")
+            assert!(e.contains("dropout") && e.contains("below 1"), "{e}")
         }
         other => panic!("{other:?}"),
     }
@@ -154,10 +246,8 @@ fn choices_cycle_and_hidden_is_typed_as_a_list() {
     assert!(!key(&mut app, KeyCode::Char('r')).is_empty());
 }
 
-use gradboard::config::Choice;
-
 #[test]
-fn pause_stop_and_quit_send_commands_and_ask_first() {
+fn pause_stop_and_quit_send_commands_and_quitting_waits_for_the_runs() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
     assert_eq!(
@@ -165,81 +255,115 @@ fn pause_stop_and_quit_send_commands_and_ask_first() {
         vec![Effect::Quit],
         "nothing running: quit at once"
     );
-    let run_id = started_run(&mut app);
-    app.update(Msg::Run(train_event(&run_id, 1, 2.3)));
-    assert_eq!(
-        key(&mut app, KeyCode::Char(' ')),
-        vec![Effect::Command(Command::Pause)]
-    );
-    assert_eq!(app.run.as_ref().unwrap().status, Status::Paused);
-    assert_eq!(
-        key(&mut app, KeyCode::Char('p')),
-        vec![Effect::Command(Command::Resume)]
-    );
+    let id = started_run(&mut app, "run-a");
+    app.update(Msg::Run(train_event(&id, 1, 2.3)));
+    let send = |command| {
+        vec![Effect::Send {
+            run_id: id.clone(),
+            command,
+        }]
+    };
+    assert_eq!(key(&mut app, KeyCode::Char(' ')), send(Command::Pause));
+    app.update(Msg::Run(ev(
+        &id,
+        EventKind::Paused {
+            step: 1,
+            paused: true,
+        },
+    )));
+    assert_eq!(app.run().unwrap().status, Status::Paused);
+    assert_eq!(key(&mut app, KeyCode::Char('p')), send(Command::Resume));
     assert!(key(&mut app, KeyCode::Char('q')).is_empty());
     assert!(matches!(app.mode, Mode::ConfirmQuit));
     assert!(screen(&app, 100, 30).contains("Quit?"));
     key(&mut app, KeyCode::Char('n'));
     assert!(matches!(app.mode, Mode::Normal));
-    assert_eq!(
-        key(&mut app, KeyCode::Char('s')),
-        vec![Effect::Command(Command::Stop)]
-    );
     key(&mut app, KeyCode::Char('q'));
-    assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::Quit]);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::StopAllAndQuit]
+    );
+    assert!(matches!(app.mode, Mode::Stopping));
+    let text = screen(&app, 100, 30);
+    assert!(text.contains("Stopping 1 run"), "{text}");
+    // Keys wait; the run's done ends the wait.
+    assert!(key(&mut app, KeyCode::Char('r')).is_empty());
+    app.update(Msg::Run(done(&id, 1, RunStatus::Stopped, None)));
+    assert_eq!(app.runs.active().count(), 0);
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(app.update(Msg::Key(ctrl_c)), vec![Effect::Quit]);
 }
 
 #[test]
-fn a_restart_ignores_events_of_the_old_run() {
+fn runs_are_kept_by_id_and_a_restart_shows_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
-    let old = started_run(&mut app);
+    let old = started_run(&mut app, "run-old");
     app.update(Msg::Run(train_event(&old, 1, 2.0)));
-    let new = started_run(&mut app);
-    assert_ne!(old, new);
+    let effects = key(&mut app, KeyCode::Char('r'));
+    assert_eq!(
+        effects[0],
+        Effect::Send {
+            run_id: old.clone(),
+            command: Command::Stop
+        },
+        "a restart stops the old run first"
+    );
+    let new = started_run(&mut app, "run-new");
     app.update(Msg::Run(train_event(&old, 2, 9.0)));
-    app.update(Msg::Run(Event::Done {
-        run_id: old.clone(),
-        step: 2,
-        status: RunStatus::Stopped,
-        final_test_acc: 0.0,
-        best_test_acc: 0.0,
-        seconds: 1.0,
-        reason: None,
-    }));
-    let run = app.run.as_ref().unwrap();
+    app.update(Msg::Run(done(&old, 2, RunStatus::Stopped, None)));
+    let run = app.run().unwrap();
     assert_eq!(run.run_id, new);
     assert_eq!(run.step, 0);
     assert!(run.loss.points().is_empty());
-    assert_eq!(run.status, Status::Starting);
+    let old_view = app.runs.get(&old).unwrap();
+    assert_eq!(old_view.step, 2);
+    assert_eq!(
+        old_view.status,
+        Status::Ended(RunStatus::Stopped, None),
+        "the old run's events still reach its own view"
+    );
+}
+
+#[test]
+fn a_failed_run_says_why_and_the_dashboard_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let id = started_run(&mut app, "run-f");
+    app.update(Msg::Run(train_event(&id, 1, 2.0)));
+    app.update(Msg::Run(done(
+        &id,
+        2,
+        RunStatus::Failed,
+        Some("panic: injected fault: panic at step 3"),
+    )));
+    let text = screen(&app, 140, 40);
+    assert!(text.contains("failed: panic: injected fault"), "{text}");
+    assert!(app.notice.as_ref().unwrap().1, "shown as an error");
+    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
+    assert!(matches!(
+        key(&mut app, KeyCode::Char('r')).as_slice(),
+        [Effect::Start { .. }]
+    ));
 }
 
 #[test]
 fn the_screen_shows_progress_charts_and_settings() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
-    let run_id = started_run(&mut app);
-    app.update(Msg::Run(Event::Start {
-        run_id: run_id.clone(),
-        config: app.config.clone(),
-        train_size: 1000,
-    }));
+    let id = started_run(&mut app, "run-s");
     for step in 1..=50 {
-        app.update(Msg::Run(train_event(
-            &run_id,
-            step,
-            2.3 - step as f64 * 0.01,
-        )));
+        app.update(Msg::Run(train_event(&id, step, 2.3 - step as f64 * 0.01)));
     }
-    app.update(Msg::Run(Event::Eval {
-        run_id: run_id.clone(),
-        step: 50,
-        epoch: 10.0,
-        test_loss: 1.9,
-        test_acc: 0.4321,
-    }));
+    app.update(Msg::Run(ev(
+        &id,
+        EventKind::Eval {
+            step: 50,
+            epoch: 10.0,
+            test_loss: 1.9,
+            test_acc: 0.4321,
+        },
+    )));
     let text = screen(&app, 140, 40);
     for expected in [
         "loss",
@@ -250,15 +374,15 @@ fn the_screen_shows_progress_charts_and_settings() {
         "running",
         "samples/s",
         "lr",
-        "0.4321",
+        "0.4321 (step 50)",
         "hidden",
         "batch_size",
         "tiny.tar.gz",
         "r restart",
+        "restart: manual = hand-written",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
-    // Log scale and epochs change the axes.
     key(&mut app, KeyCode::Char('g'));
     key(&mut app, KeyCode::Char('x'));
     let text = screen(&app, 140, 40);
@@ -266,16 +390,12 @@ fn the_screen_shows_progress_charts_and_settings() {
         text.contains("loss (log10)") && text.contains("epoch"),
         "{text}"
     );
-    // A diverged run says why.
-    app.update(Msg::Run(Event::Done {
-        run_id,
-        step: 51,
-        status: RunStatus::Diverged,
-        final_test_acc: 0.43,
-        best_test_acc: 0.43,
-        seconds: 3.0,
-        reason: Some("loss is NaN at step 51".into()),
-    }));
+    app.update(Msg::Run(done(
+        &id,
+        51,
+        RunStatus::Diverged,
+        Some("loss is NaN at step 51"),
+    )));
     assert!(screen(&app, 140, 40).contains("diverged: loss is NaN at step 51"));
 }
 
@@ -311,7 +431,7 @@ fn presets_are_picked_and_saved() {
     }
     let effects = key(&mut app, KeyCode::Enter);
     assert!(
-        matches!(effects.as_slice(), [Effect::StartRun { config, .. }] if config.hidden == vec![800, 400, 200, 100])
+        matches!(effects.as_slice(), [Effect::Start { config, preset, .. }] if config.hidden == vec![800, 400, 200, 100] && preset == "mlp-best")
     );
     assert_eq!(app.preset, "mlp-best");
     key(&mut app, KeyCode::Char('w'));

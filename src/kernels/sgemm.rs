@@ -215,7 +215,7 @@ impl ASliver<'_> {
 /// values; rows past the end are zero.
 fn pack_a(a: MatRef, i0: usize, mc: usize, p0: usize, kc: usize, out: &mut [f32]) {
     let out = &mut out[..mc.div_ceil(MR) * MR * kc];
-    if a.row_stride == 1 && mc % MR == 0 {
+    if a.row_stride == 1 && mc.is_multiple_of(MR) {
         // Columns of A are contiguous (A is a transposed row-major matrix): read each column
         // once, in order. Sliver by sliver would touch kc rows of the source per sliver, all
         // in the same L1 set when the source's rows are a multiple of 4 KiB apart.
@@ -441,7 +441,7 @@ pub fn add_product(c: &Tensor, alpha: f64, a: &Tensor, b: &Tensor) -> Result<()>
     if c.dtype() == candle_core::DType::F32 && c.device().is_cpu() && c.rank() == 2 {
         c.inplace_op3(a, b, &AddProduct { alpha })
     } else {
-        crate::inplace::axpy(c, &a.matmul(b)?, alpha)
+        crate::kernels::inplace::axpy(c, &a.matmul(b)?, alpha, true)
     }
 }
 
@@ -478,7 +478,7 @@ impl InplaceOp3 for AddProduct {
         let CpuStorage::F32(data) = c else {
             candle_core::bail!("sgemm: f32 only, got {:?}", c.dtype())
         };
-        let c = crate::inplace::contiguous_mut(data, cl, "sgemm")?;
+        let c = crate::kernels::inplace::contiguous_mut(data, cl, "sgemm")?;
         matmul_acc(self.alpha as f32, a, b, c);
         Ok(())
     }

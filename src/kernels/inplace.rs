@@ -1,7 +1,8 @@
 //! In-place updates of parameter tensors, as candle custom ops: one pass over memory and no
 //! allocation, where `w = (w - g * lr)?` would allocate twice and pass three times.
 //!
-//! They mutate the tensor's storage, which every clone of the tensor shares.
+//! They mutate the tensor's storage, which every clone of the tensor shares. `assign` and the
+//! `fast = false` paths use tensor ops and work on any device.
 
 use candle_core::{CpuStorage, InplaceOp2, Layout, Result, Tensor};
 
@@ -25,40 +26,17 @@ pub(crate) fn contiguous_mut<'a, T>(
     }
 }
 
-/// y = x, in place.
-struct Assign;
-
-impl InplaceOp2 for Assign {
-    fn name(&self) -> &'static str {
-        "assign"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<()> {
-        match (s1, s2) {
-            (CpuStorage::F32(y), CpuStorage::F32(x)) => {
-                contiguous_mut(y, l1, "assign")?.copy_from_slice(contiguous(x, l2, "assign")?)
-            }
-            (CpuStorage::F64(y), CpuStorage::F64(x)) => {
-                contiguous_mut(y, l1, "assign")?.copy_from_slice(contiguous(x, l2, "assign")?)
-            }
-            _ => candle_core::bail!("assign: f32 or f64 tensors of one dtype"),
-        }
-        Ok(())
-    }
-}
-
-/// Overwrites `y` with `x` in place (every clone of `y`, a `Var` included, sees the values).
+/// Overwrites `y` with `x` in place (every clone of `y`, a `Var` included, sees the values),
+/// on any device.
 pub fn assign(y: &Tensor, x: &Tensor) -> Result<()> {
     if y.shape() != x.shape() {
         candle_core::bail!("shapes differ, {:?} and {:?}", y.shape(), x.shape());
     }
-    y.inplace_op2(&x.to_dtype(y.dtype())?.contiguous()?, &Assign)
+    let x = x.to_dtype(y.dtype())?.to_device(y.device())?;
+    if y.rank() == 0 {
+        return y.reshape(1)?.slice_set(&x.reshape(1)?, 0, 0);
+    }
+    y.slice_set(&x, 0, 0)
 }
 
 /// y += alpha * x, in place; x may hold several rows of y's length, each added in turn.
@@ -102,19 +80,27 @@ impl InplaceOp2 for Axpy {
     }
 }
 
-/// y += alpha * x in place; shapes must match.
-pub fn axpy(y: &Tensor, x: &Tensor, alpha: f64) -> Result<()> {
+/// y += alpha * x in place; shapes must match. `fast` takes the CPU op (f32/f64 on the CPU),
+/// otherwise tensor ops.
+pub fn axpy(y: &Tensor, x: &Tensor, alpha: f64, fast: bool) -> Result<()> {
     if y.shape() != x.shape() {
         candle_core::bail!("axpy: shapes differ, {:?} and {:?}", y.shape(), x.shape());
     }
-    y.inplace_op2(x, &Axpy { alpha })
+    if fast && y.device().is_cpu() {
+        y.inplace_op2(x, &Axpy { alpha })
+    } else {
+        assign(y, &(y + (x * alpha)?)?)
+    }
 }
 
 /// y += alpha * (sum of x's rows) in place, for y (n) and x (m, n): a bias's SGD step from the
 /// batch's output gradients without a (n) sum tensor (candle's sum over dim 0 walks x strided).
-pub fn axpy_row_sums(y: &Tensor, x: &Tensor, alpha: f64) -> Result<()> {
+pub fn axpy_row_sums(y: &Tensor, x: &Tensor, alpha: f64, fast: bool) -> Result<()> {
     match (y.dims(), x.dims()) {
-        (&[n], &[_, n2]) if n == n2 => y.inplace_op2(&x.contiguous()?, &Axpy { alpha }),
+        (&[n], &[_, n2]) if n == n2 && fast && y.device().is_cpu() => {
+            y.inplace_op2(&x.contiguous()?, &Axpy { alpha })
+        }
+        (&[n], &[_, n2]) if n == n2 => assign(y, &(y + (x.sum(0)? * alpha)?)?),
         _ => candle_core::bail!(
             "axpy_row_sums: expected (n) and (m, n), got {:?} and {:?}",
             y.shape(),

@@ -2,8 +2,26 @@
 
 use anyhow::Result;
 use gradboard::data::{md5_file, Cifar10, CLASSES, OFFICIAL_MD5};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// `gradboard data` actions.
+#[derive(Debug, clap::Subcommand)]
+pub enum DataAction {
+    /// Check the data set and print what it holds.
+    Verify {
+        /// The data set: the .tar.gz archive or the extracted folder.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+/// Runs a data action.
+pub fn run(action: DataAction) -> Result<ExitCode> {
+    match action {
+        DataAction::Verify { data } => verify(data.as_deref()),
+    }
+}
 
 /// Loads the data set and prints its files, counts per class and checksum.
 pub fn verify(flag: Option<&Path>) -> Result<ExitCode> {

@@ -3,9 +3,17 @@
 use anyhow::Result;
 use std::process::ExitCode;
 
+/// Options of `gradboard gradcheck`.
+#[derive(Debug, clap::Args)]
+pub struct GradcheckArgs {
+    /// Seed of the random shapes and values.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
 /// Runs every gradient check; non-zero exit when one fails.
-pub fn run(seed: u64) -> Result<ExitCode> {
-    let checks = gradboard::gradcheck::run_all(seed)?;
+pub fn run(args: GradcheckArgs) -> Result<ExitCode> {
+    let checks = gradboard::gradcheck::run_all(args.seed)?;
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut failed = 0;
     for c in &checks {

@@ -1,0 +1,253 @@
+//! The run configuration: DESIGN.md's keys, loaded from a preset TOML and overridden by
+//! `key=value` strings. Every key is described once, in `keys::KEYS`; parsing, validation,
+//! preset loading, the settings panel and `gradboard presets --keys` all read that table.
+
+mod choice;
+pub mod keys;
+mod presets;
+
+pub use choice::Choice;
+pub use keys::{format_float, key, KeyKind, KeySpec, KEYS};
+pub use presets::{Preset, PresetDirs, PRESETS_ENV};
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+choice::choice_enum! {
+    /// Which implementation trains the network.
+    Engine {
+        /// Section 1: modules with hand-written backward passes, no autograd.
+        Manual = "manual",
+        /// Sections 2-4: candle's autograd.
+        Autograd = "autograd",
+    }
+}
+
+choice::choice_enum! {
+    /// The network architecture.
+    ModelKind {
+        /// A multi-layer perceptron on flattened images.
+        Mlp = "mlp",
+        /// The small VGG of section 4.
+        Convnet = "convnet",
+    }
+}
+
+choice::choice_enum! {
+    /// Normalisation after each hidden Linear (or conv) layer.
+    Norm {
+        /// No normalisation.
+        None = "none",
+        /// candle-nn's batch norm.
+        Batchnorm = "batchnorm",
+        /// Section 3's batch norm, backward by autograd.
+        CustomAutograd = "custom-autograd",
+        /// Section 3's batch norm, backward written by hand.
+        CustomManual = "custom-manual",
+    }
+}
+
+choice::choice_enum! {
+    /// The optimizer.
+    OptimizerKind {
+        /// Plain stochastic gradient descent.
+        Sgd = "sgd",
+        /// SGD with heavy-ball momentum (PyTorch's formula).
+        Momentum = "momentum",
+        /// Adam.
+        Adam = "adam",
+        /// Adam with decoupled weight decay.
+        Adamw = "adamw",
+        /// RMSprop.
+        Rmsprop = "rmsprop",
+    }
+}
+
+/// Everything that defines one training run. A key missing from a stored file takes its
+/// default, so run folders written before a key existed still load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunConfig {
+    /// `manual` (section 1) or `autograd`.
+    pub engine: Engine,
+    /// `mlp` or `convnet`.
+    pub model: ModelKind,
+    /// Hidden layer widths of the MLP.
+    pub hidden: Vec<usize>,
+    /// Normalisation after each hidden layer.
+    pub norm: Norm,
+    /// Dropout probability after every hidden layer but the last.
+    pub dropout: f64,
+    /// LeakyReLU negative slope.
+    pub neg_slope: f64,
+    /// The optimizer.
+    pub optimizer: OptimizerKind,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum (heavy ball) for `momentum`, momentum buffer for `rmsprop`.
+    pub momentum: f64,
+    /// L2 penalty (decoupled for `adamw`).
+    pub weight_decay: f64,
+    /// Standard deviation of Linear weights; absent for the default (the manual engine: the
+    /// lab's 1e-4; the autograd MLP: candle-nn's; the ConvNet: PyTorch's, as the spec says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_std: Option<f64>,
+    /// Images per training step.
+    pub batch_size: usize,
+    /// Training steps.
+    pub steps: usize,
+    /// Steps between evaluations on the test set.
+    pub eval_every: usize,
+    /// Seed of every random source of the run.
+    pub seed: u64,
+}
+
+impl Default for RunConfig {
+    /// Section 1's defaults on the manual engine.
+    fn default() -> Self {
+        RunConfig {
+            engine: Engine::Manual,
+            model: ModelKind::Mlp,
+            hidden: vec![100],
+            norm: Norm::None,
+            dropout: 0.0,
+            neg_slope: 0.02,
+            optimizer: OptimizerKind::Sgd,
+            lr: 2e-3,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            init_std: None,
+            batch_size: 200,
+            steps: 1500,
+            eval_every: 100,
+            seed: 42,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Sets one key from its text form (`--set key=value`, a preset, the dashboard's editor).
+    /// The value is checked on its own; `validate` checks the combination.
+    pub fn set(&mut self, name: &str, text: &str) -> Result<()> {
+        key(name)?.set(self, text)
+    }
+
+    /// The text form of one key's value, as `set` reads it back.
+    pub fn get(&self, name: &str) -> Result<String> {
+        Ok(key(name)?.get(self))
+    }
+
+    /// Applies a `key=value` override.
+    pub fn apply_override(&mut self, assignment: &str) -> Result<()> {
+        let (key, value) = assignment.split_once('=').ok_or_else(|| {
+            Error::Config(format!(
+                "--set {assignment:?}: expected key=value, e.g. lr=0.001"
+            ))
+        })?;
+        self.set(key.trim(), value)
+    }
+
+    /// The keys whose values differ from `base`, in table order, as (key, text value).
+    pub fn differences(&self, base: &RunConfig) -> Vec<(&'static str, String)> {
+        KEYS.iter()
+            .filter(|k| k.get(self) != k.get(base))
+            .map(|k| (k.name, k.get(self)))
+            .collect()
+    }
+
+    /// Checks that the keys fit together (each key was range-checked when set).
+    pub fn validate(&self) -> Result<()> {
+        if self.engine == Engine::Manual {
+            let mut wrong = Vec::new();
+            if self.model != ModelKind::Mlp {
+                wrong.push("model = mlp");
+            }
+            if self.norm != Norm::None {
+                wrong.push("norm = none");
+            }
+            if self.dropout != 0.0 {
+                wrong.push("dropout = 0");
+            }
+            if self.optimizer != OptimizerKind::Sgd {
+                wrong.push("optimizer = sgd");
+            }
+            if self.weight_decay != 0.0 {
+                wrong.push("weight_decay = 0");
+            }
+            if !wrong.is_empty() {
+                return Err(Error::Config(format!(
+                    "engine = manual (section 1) needs {}; use engine = autograd for the rest",
+                    wrong.join(", ")
+                )));
+            }
+        }
+        if self.model == ModelKind::Convnet
+            && matches!(self.norm, Norm::CustomAutograd | Norm::CustomManual)
+        {
+            return Err(Error::Config(
+                "norm: the convnet takes none or batchnorm (section 3's batch norms are 1-d)"
+                    .into(),
+            ));
+        }
+        if self.model == ModelKind::Mlp && self.hidden.is_empty() && self.norm != Norm::None {
+            return Err(Error::Config(
+                "norm: needs at least one hidden layer (hidden is empty)".into(),
+            ));
+        }
+        if self.norm != Norm::None && self.batch_size < 2 {
+            return Err(Error::Config(
+                "batch_size: batch norm needs batches of at least 2".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds a configuration from TOML text (a preset's keys; `description` is skipped).
+    /// Keys the text leaves out take `RunConfig::default()`'s values.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            Error::Preset(format!("{origin}: not valid TOML: {}", e.message()))
+        })?;
+        let mut config = RunConfig::default();
+        for (key, value) in &table {
+            if key == "description" {
+                continue;
+            }
+            let text = toml_value_text(value).ok_or_else(|| {
+                Error::Config(format!("{origin}: {key}: unsupported value {value}"))
+            })?;
+            config
+                .set(key, &text)
+                .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+        }
+        config
+            .validate()
+            .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML, with `description` first when given.
+    pub fn to_toml(&self, description: Option<&str>) -> String {
+        let mut out = String::new();
+        if let Some(d) = description {
+            out.push_str(&format!("description = {}\n", toml::Value::from(d)));
+        }
+        out.push_str(&toml::to_string(self).unwrap_or_default());
+        out
+    }
+}
+
+fn toml_value_text(value: &toml::Value) -> Option<String> {
+    Some(match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(toml_value_text)
+            .collect::<Option<Vec<_>>>()?
+            .join(","),
+        _ => return None,
+    })
+}

@@ -1,0 +1,69 @@
+//! A Linear layer on autograd with its weight stored (in, out). The network's first layer
+//! takes the images, whose gradient nobody reads: on the CPU it runs `input_matmul`, which
+//! skips that product in the backward pass.
+
+use super::init;
+use super::input_linear::input_matmul;
+use crate::train::Params;
+use crate::Result;
+use candle_core::{Device, Tensor, Var};
+use rand::Rng;
+
+/// y = x W + b with W (in, out).
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// Weight, (in, out).
+    pub weight: Var,
+    /// Bias, (out).
+    pub bias: Var,
+    /// Whether x is the network's input and the CPU fast path applies.
+    input_fast: bool,
+}
+
+impl Linear {
+    /// A layer registered as `PREFIX.weight` and `PREFIX.bias`, from initial values.
+    pub fn register(
+        params: &mut Params,
+        prefix: &str,
+        (weight, bias): (Tensor, Tensor),
+    ) -> Result<Self> {
+        Ok(Linear {
+            weight: params.var(format!("{prefix}.weight"), &weight)?,
+            bias: params.var(format!("{prefix}.bias"), &bias)?,
+            input_fast: false,
+        })
+    }
+
+    /// A layer with `init::linear`'s values (N(0, std^2), or candle-nn's default).
+    pub fn with_init(
+        params: &mut Params,
+        prefix: &str,
+        rng: &mut impl Rng,
+        (fan_in, fan_out): (usize, usize),
+        std: Option<f64>,
+        device: &Device,
+    ) -> Result<Self> {
+        Self::register(
+            params,
+            prefix,
+            init::linear(rng, fan_in, fan_out, std, device)?,
+        )
+    }
+
+    /// Marks the layer as the network's first (its input needs no gradient); `fast` picks the
+    /// CPU op that skips that gradient.
+    pub fn takes_input(mut self, fast: bool) -> Self {
+        self.input_fast = fast;
+        self
+    }
+
+    /// y = x W + b.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let y = if self.input_fast {
+            input_matmul(x, self.weight.as_tensor())?
+        } else {
+            x.matmul(self.weight.as_tensor())?
+        };
+        y.broadcast_add(self.bias.as_tensor())
+    }
+}

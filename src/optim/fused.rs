@@ -1,0 +1,166 @@
+//! The CPU fast path: one pass over parameter, gradient and state per parameter, in place,
+//! in f32, split into chunks across the run's threads.
+
+use super::{Buffer, Rule, Slots};
+use crate::config::OptimizerKind;
+use crate::kernels::inplace::{contiguous, contiguous_mut};
+use crate::Result;
+use candle_core::{CpuStorage, InplaceOp2, Layout, Tensor};
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// Elements per parallel chunk; smaller parameters are updated on the calling thread.
+const CHUNK: usize = 16 * 1024;
+
+/// The update of one parameter as an in-place op on it, with its gradient.
+struct Update<'a> {
+    rule: Rule,
+    slots: Mutex<&'a mut Slots>,
+}
+
+/// A host buffer of `len` zeros in `slot` (created on first use), as a slice.
+fn host(slot: &mut Option<Buffer>, len: usize) -> &mut [f32] {
+    if !matches!(slot, Some(Buffer::Host(v)) if v.len() == len) {
+        *slot = Some(Buffer::Host(vec![0.0; len]));
+    }
+    match slot {
+        Some(Buffer::Host(v)) => v,
+        _ => unreachable!("just made a host buffer"),
+    }
+}
+
+fn for_chunks<F>(p: &mut [f32], g: &[f32], a: &mut [f32], b: &mut [f32], f: F)
+where
+    F: Fn(&mut [f32], &[f32], &mut [f32], &mut [f32]) + Sync,
+{
+    if p.len() < 4 * CHUNK {
+        return f(p, g, a, b);
+    }
+    let count = p.len().div_ceil(CHUNK);
+    let (chunks_a, chunks_b) = (split(a, count), split(b, count));
+    p.par_chunks_mut(CHUNK)
+        .zip(g.par_chunks(CHUNK))
+        .zip(chunks_a.into_par_iter())
+        .zip(chunks_b.into_par_iter())
+        .for_each(|(((p, g), a), b)| f(p, g, a, b));
+}
+
+/// `buf` in parallel chunks, or `count` empty slices when it is empty.
+fn split(buf: &mut [f32], count: usize) -> Vec<&mut [f32]> {
+    if buf.is_empty() {
+        (0..count).map(|_| <&mut [f32]>::default()).collect()
+    } else {
+        buf.chunks_mut(CHUNK).collect()
+    }
+}
+
+impl Update<'_> {
+    fn apply(&self, p: &mut [f32], g: &[f32]) {
+        let r = self.rule;
+        let mut guard = self.slots.lock().expect("optimizer state lock");
+        let slots: &mut Slots = &mut guard;
+        let n = p.len();
+        let (lr, wd, mu) = (r.lr as f32, r.weight_decay as f32, r.momentum as f32);
+        match r.kind {
+            OptimizerKind::Sgd => for_chunks(p, g, &mut [], &mut [], |p, g, _, _| {
+                for (p, &g) in p.iter_mut().zip(g) {
+                    *p -= lr * (g + wd * *p);
+                }
+            }),
+            OptimizerKind::Momentum => {
+                let first_use = slots.first.is_none();
+                let buf = host(&mut slots.first, n);
+                for_chunks(p, g, buf, &mut [], |p, g, b, _| {
+                    for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
+                        let d = g + wd * *p;
+                        *b = if first_use { d } else { mu * *b + d };
+                        *p -= lr * *b;
+                    }
+                })
+            }
+            OptimizerKind::Adam | OptimizerKind::Adamw => {
+                let decoupled = r.kind == OptimizerKind::Adamw;
+                let (b1, b2) = (super::BETA1 as f32, super::BETA2 as f32);
+                let step = (r.lr / r.bias1) as f32;
+                let (inv_bias2, eps) = ((1.0 / r.bias2_sqrt) as f32, super::EPS as f32);
+                let Slots { first, second } = slots;
+                let (m, v) = (host(first, n), host(second, n));
+                for_chunks(p, g, m, v, |p, g, m, v| {
+                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v) {
+                        let g = if decoupled {
+                            *p *= 1.0 - lr * wd;
+                            g
+                        } else {
+                            g + wd * *p
+                        };
+                        *m = b1 * *m + (1.0 - b1) * g;
+                        *v = b2 * *v + (1.0 - b2) * g * g;
+                        *p -= step * *m / (v.sqrt() * inv_bias2 + eps);
+                    }
+                })
+            }
+            OptimizerKind::Rmsprop => {
+                let alpha = super::RMSPROP_ALPHA as f32;
+                let eps = super::EPS as f32;
+                let Slots { first, second } = slots;
+                let v = host(second, n);
+                if mu > 0.0 {
+                    let b = host(first, n);
+                    for_chunks(p, g, v, b, |p, g, v, b| {
+                        for (((p, &g), v), b) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(b) {
+                            let g = g + wd * *p;
+                            *v = alpha * *v + (1.0 - alpha) * g * g;
+                            *b = mu * *b + g / (v.sqrt() + eps);
+                            *p -= lr * *b;
+                        }
+                    })
+                } else {
+                    for_chunks(p, g, v, &mut [], |p, g, v, _| {
+                        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+                            let g = g + wd * *p;
+                            *v = alpha * *v + (1.0 - alpha) * g * g;
+                            *p -= lr * g / (v.sqrt() + eps);
+                        }
+                    })
+                }
+            }
+        }
+    }
+}
+
+impl InplaceOp2 for Update<'_> {
+    fn name(&self) -> &'static str {
+        "optimizer-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        match (s1, s2) {
+            (CpuStorage::F32(p), CpuStorage::F32(g)) => {
+                let p = contiguous_mut(p, l1, "optimizer")?;
+                let g = contiguous(g, l2, "optimizer")?;
+                if p.len() != g.len() {
+                    candle_core::bail!("optimizer: gradient of {} values for {}", g.len(), p.len());
+                }
+                self.apply(p, g);
+                Ok(())
+            }
+            _ => candle_core::bail!("optimizer: the fused update takes f32 parameters"),
+        }
+    }
+}
+
+/// Updates `param` in place with `grad` (contiguous, same shape) and its state.
+pub(crate) fn update(param: &Tensor, grad: &Tensor, slots: &mut Slots, rule: Rule) -> Result<()> {
+    let op = Update {
+        rule,
+        slots: Mutex::new(slots),
+    };
+    param.inplace_op2(grad, &op)?;
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! The one way to run: a `Runner` starts runs (fresh, forked from another run's checkpoint, or
+//! resumed in their own folder) each on a thread of its own with a compute pool of its own,
+//! writes their folders, and hands back a `RunHandle` to send commands to. Every run ends
+//! with exactly one `done`: a panic or an error on the run's thread is caught and written as
+//! `failed` with its message.
+
+use crate::config::{key, RunConfig};
+use crate::data::Cifar10;
+use crate::events::{
+    DataInfo, Event, EventKind, EventSink, ParentRef, RunStatus, StartInfo, SweepRef, SCHEMA,
+};
+use crate::runs::RunWriter;
+use crate::train::checkpoint::{self, Checkpoint};
+use crate::train::{Command, Compute, Control, Fault, Origin, Session, Summary};
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Threads that train runs are named with this prefix (panic hooks tell them apart by it).
+pub const RUN_THREAD_PREFIX: &str = "gradboard-run";
+
+/// Where a new run comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum From {
+    /// Fresh weights.
+    New,
+    /// A fork of the run in this folder, from its last checkpoint.
+    Fork(PathBuf),
+    /// The stopped or crashed run in this folder, continued from its last checkpoint.
+    Resume(PathBuf),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The preset the settings came from (named in the run id and the `start` event).
+    pub preset: String,
+    /// The settings (ignored on resume: the run's own are used).
+    pub config: RunConfig,
+    /// The preset's own settings, to record which keys differ; `None` records none.
+    pub base: Option<RunConfig>,
+    /// Fresh, fork or resume.
+    pub from: From,
+    /// The sweep it belongs to.
+    pub sweep: Option<SweepRef>,
+    /// A deliberate failure, for tests.
+    pub fault: Option<Fault>,
+}
+
+impl RunRequest {
+    /// A fresh run of `config` from preset `preset` (whose settings are `base`).
+    pub fn new(preset: &str, config: RunConfig, base: Option<RunConfig>) -> Self {
+        RunRequest {
+            preset: preset.to_string(),
+            config,
+            base,
+            from: From::New,
+            sweep: None,
+            fault: None,
+        }
+    }
+}
+
+/// Receives every event of a run after the run store has it.
+pub type Observer = Box<dyn FnMut(&Event) + Send>;
+
+/// Starts runs on one data set, in one runs folder.
+#[derive(Clone)]
+pub struct Runner {
+    data: Arc<Cifar10>,
+    data_info: DataInfo,
+    runs_dir: PathBuf,
+    compute: Compute,
+    threads: usize,
+}
+
+/// A started run.
+pub struct RunHandle {
+    /// Its id.
+    pub run_id: String,
+    /// Its folder.
+    pub dir: PathBuf,
+    control: Arc<Control>,
+    thread: Option<JoinHandle<Summary>>,
+}
+
+impl RunHandle {
+    /// Sends a command; it takes effect between steps (a stop also between evaluation chunks).
+    pub fn send(&self, command: Command) {
+        self.control.send(command);
+    }
+
+    /// The run's control, for handlers on other threads (Ctrl-C).
+    pub fn control(&self) -> Arc<Control> {
+        self.control.clone()
+    }
+
+    /// Whether the run has ended (its `done` is written).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Waits for the run to end and returns its summary.
+    pub fn wait(mut self) -> Summary {
+        let thread = self.thread.take().expect("a run is waited for once");
+        thread.join().expect("the run thread catches its panics")
+    }
+}
+
+/// The fork's settings must keep the parent's network: these keys shape it.
+const NETWORK_KEYS: &[&str] = &["engine", "model", "hidden", "norm"];
+
+impl Runner {
+    /// A runner training on `data` (read from `data_path`), writing to `runs_dir`, with
+    /// `threads` CPU threads a run.
+    pub fn new(
+        data: Arc<Cifar10>,
+        data_path: &Path,
+        runs_dir: &Path,
+        compute: Compute,
+        threads: usize,
+    ) -> Self {
+        Runner {
+            data_info: DataInfo {
+                path: data_path.display().to_string(),
+                train: data.train.len(),
+                test: data.test.len(),
+            },
+            data,
+            runs_dir: runs_dir.to_path_buf(),
+            compute,
+            threads: threads.max(1),
+        }
+    }
+
+    /// The runs folder.
+    pub fn runs_dir(&self) -> &Path {
+        &self.runs_dir
+    }
+
+    /// The data set.
+    pub fn data(&self) -> &Arc<Cifar10> {
+        &self.data
+    }
+
+    /// Starts a run: creates (or reopens) its folder now, so bad requests fail here, then
+    /// trains it on a thread of its own. `observer` gets every event after the store has it.
+    pub fn start(&self, request: RunRequest, observer: Observer) -> Result<RunHandle> {
+        let (writer, config, origin, parent) = self.prepare(&request)?;
+        let run_id = writer.run_id().to_string();
+        let dir = writer.dir().to_path_buf();
+        let changed: BTreeMap<String, serde_json::Value> = match &request.base {
+            Some(base) => config
+                .differences(base)
+                .into_iter()
+                .filter_map(|(k, _)| key(k).ok().map(|spec| (k.to_string(), spec.json(&config))))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let start = StartInfo {
+            config: config.clone(),
+            schema: SCHEMA,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            threads: self.threads,
+            device: self.compute.name().to_string(),
+            data: self.data_info.clone(),
+            train_size: self.data.train.len(),
+            preset: request.preset.clone(),
+            changed,
+            parent,
+            sweep: request.sweep.clone(),
+        };
+        let control = Arc::new(Control::new());
+        let thread_control = control.clone();
+        let data = self.data.clone();
+        let compute = self.compute.clone();
+        let threads = self.threads;
+        let fault = request.fault;
+        let thread_id = run_id.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("{RUN_THREAD_PREFIX}-{run_id}"))
+            .spawn(move || {
+                let mut sink = Tee {
+                    writer,
+                    observer,
+                    done_sent: false,
+                    last_step: 0,
+                };
+                let session = Session {
+                    run_id: thread_id.clone(),
+                    config,
+                    start,
+                    data: &data,
+                    compute,
+                    folder: Some(sink.writer.dir().to_path_buf()),
+                    origin,
+                    control: &thread_control,
+                    fault,
+                };
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .thread_name(|i| format!("{RUN_THREAD_PREFIX}-worker-{i}"))
+                        .build()
+                        .map_err(|e| {
+                            Error::Other(format!("cannot start the compute threads: {e}"))
+                        })?;
+                    pool.install(|| session.run(&mut sink))
+                }));
+                let failure = match outcome {
+                    Ok(Ok(summary)) if sink.done_sent => return summary,
+                    Ok(Ok(_)) => "the run ended without its done event".to_string(),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
+                };
+                tracing::error!(run = %thread_id, "run failed: {failure}");
+                let summary = Summary {
+                    step: sink.last_step,
+                    status: RunStatus::Failed,
+                    final_test_acc: 0.0,
+                    best_test_acc: 0.0,
+                    seconds: 0.0,
+                    reason: Some(failure),
+                };
+                sink.deliver_done(&Event::now(&thread_id, summary.done_event()));
+                summary
+            })
+            .map_err(|e| Error::Other(format!("cannot start a run thread: {e}")))?;
+        Ok(RunHandle {
+            run_id,
+            dir,
+            control,
+            thread: Some(thread),
+        })
+    }
+
+    /// The folder writer, the settings, where the run starts from, and its parent.
+    fn prepare(
+        &self,
+        request: &RunRequest,
+    ) -> Result<(RunWriter, RunConfig, Origin, Option<ParentRef>)> {
+        match &request.from {
+            From::New => {
+                request.config.validate()?;
+                let writer = RunWriter::create(&self.runs_dir, &request.preset, &request.config)?;
+                Ok((writer, request.config.clone(), Origin::Fresh, None))
+            }
+            From::Fork(parent_dir) => {
+                request.config.validate()?;
+                let mut cp = read_checkpoint(parent_dir)?;
+                for k in NETWORK_KEYS {
+                    let (mine, theirs) = (request.config.get(k)?, cp.state.config.get(k)?);
+                    if mine != theirs {
+                        return Err(Error::Config(format!(
+                            "a fork keeps its parent's network: {k} is {theirs} there, not {mine}"
+                        )));
+                    }
+                }
+                if request.config.optimizer != cp.state.config.optimizer {
+                    cp.optimizer.clear();
+                    cp.state.optimizer_steps = 0;
+                }
+                let parent = ParentRef {
+                    run_id: cp.state.run_id.clone(),
+                    step: cp.state.step,
+                };
+                let writer = RunWriter::create(&self.runs_dir, &request.preset, &request.config)?;
+                Ok((
+                    writer,
+                    request.config.clone(),
+                    Origin::Fork(Box::new(cp)),
+                    Some(parent),
+                ))
+            }
+            From::Resume(dir) => {
+                let stored = crate::runs::StoredRun::load(dir)?;
+                let ended = stored.history().iter().rev().find_map(|e| match &e.kind {
+                    EventKind::Done { status, .. } => Some(*status),
+                    _ => None,
+                });
+                if ended == Some(RunStatus::Completed) {
+                    return Err(Error::Other(format!(
+                        "{}: the run completed; fork it (--from) to train it further",
+                        dir.display()
+                    )));
+                }
+                let cp = read_checkpoint(dir)?;
+                if cp.state.step >= cp.state.config.steps {
+                    return Err(Error::Other(format!(
+                        "{}: its checkpoint is at its last step ({}); fork it (--from) to train it further",
+                        dir.display(),
+                        cp.state.step
+                    )));
+                }
+                let writer = RunWriter::reopen(dir)?;
+                let parent = stored.start().and_then(|s| s.parent.clone());
+                Ok((
+                    writer,
+                    cp.state.config.clone(),
+                    Origin::Resume(Box::new(cp)),
+                    parent,
+                ))
+            }
+        }
+    }
+}
+
+fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
+    let path = dir.join(checkpoint::LAST);
+    if !path.is_file() {
+        return Err(Error::Other(format!(
+            "{}: no checkpoint (a run writes one at each evaluation; this one ended before its first)",
+            dir.display()
+        )));
+    }
+    checkpoint::read(&path)
+}
+
+/// The text of a panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// The run's sink: the store first, then the observer; it remembers whether `done` went out.
+struct Tee {
+    writer: RunWriter,
+    observer: Observer,
+    done_sent: bool,
+    last_step: usize,
+}
+
+impl Tee {
+    /// Delivers a `done` the session could not: to the store if it still takes writes, and to
+    /// the observer in any case.
+    fn deliver_done(&mut self, event: &Event) {
+        if let Err(e) = self.writer.emit(event) {
+            tracing::error!(run = %event.run_id, "cannot write the done event: {e}");
+        }
+        (self.observer)(event);
+        self.done_sent = true;
+    }
+}
+
+impl EventSink for Tee {
+    fn emit(&mut self, event: &Event) -> Result<()> {
+        if let EventKind::Train { step, .. } = event.kind {
+            self.last_step = step;
+        }
+        let stored = self.writer.emit(event);
+        if stored.is_ok() {
+            (self.observer)(event);
+            if let EventKind::Done { .. } = event.kind {
+                self.done_sent = true;
+            }
+        }
+        stored
+    }
+}

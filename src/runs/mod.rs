@@ -1,0 +1,54 @@
+//! The run store: `runs/<run-id>/` with config.toml, events.jsonl (appended and flushed as the
+//! run goes), summary.json, model.safetensors and checkpoints. A folder belongs to one run:
+//! it is created exclusively and locked while its run trains. Files other than events.jsonl
+//! are written under a temporary name and renamed.
+
+mod ids;
+mod listing;
+mod reader;
+mod writer;
+
+pub use ids::new_run_id;
+pub use listing::{list_runs, run_record, ListedStatus, RunRecord};
+pub use reader::StoredRun;
+pub use writer::RunWriter;
+
+use crate::{Error, Result};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The configuration the run started with.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Events, one JSON line each.
+pub const EVENTS_FILE: &str = "events.jsonl";
+/// The final `done` event with the run's figures.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// Trained weights.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Held locked by the process that trains the run.
+pub const LOCK_FILE: &str = "run.lock";
+
+/// Writes `path` by letting `write` fill a temporary file beside it, then renaming it into
+/// place: readers see the old file or the whole new one.
+pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result =
+        write(&tmp).and_then(|_| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `write_atomically` for text.
+pub fn write_text_atomically(path: &Path, text: &str) -> Result<()> {
+    write_atomically(path, |tmp| {
+        std::fs::write(tmp, text).map_err(|e| Error::io(tmp, e))
+    })
+}

@@ -1,0 +1,121 @@
+//! Writes one run's folder as its events arrive, holding the folder's lock while it does.
+
+use super::{new_run_id, write_text_atomically, CONFIG_FILE, EVENTS_FILE, LOCK_FILE, SUMMARY_FILE};
+use crate::config::RunConfig;
+use crate::events::{Event, EventKind, EventSink};
+use crate::{Error, Result};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The writer of one run folder. While it lives, the folder's lock is held: listings see the
+/// run as `running`; once the process is gone they see it `crashed` unless it wrote `done`.
+#[derive(Debug)]
+pub struct RunWriter {
+    run_id: String,
+    dir: PathBuf,
+    events: BufWriter<File>,
+    _lock: File,
+}
+
+fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::Other(format!(
+                "{}: the run is still training in another process",
+                dir.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+    }
+    file.set_len(0).map_err(|e| Error::io(&path, e))?;
+    (&file)
+        .write_all(format!("{}\n", std::process::id()).as_bytes())
+        .map_err(|e| Error::io(&path, e))?;
+    Ok(file)
+}
+
+fn open_events(dir: &Path) -> Result<BufWriter<File>> {
+    let path = dir.join(EVENTS_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    Ok(BufWriter::new(file))
+}
+
+impl RunWriter {
+    /// Creates a new folder `runs_dir/<new id>/` exclusively (drawing another id if one by
+    /// that name exists), locks it, and writes its config.toml and an empty events.jsonl.
+    pub fn create(runs_dir: &Path, preset: &str, config: &RunConfig) -> Result<Self> {
+        std::fs::create_dir_all(runs_dir).map_err(|e| Error::io(runs_dir, e))?;
+        let (run_id, dir) = loop {
+            let id = new_run_id(preset);
+            let dir = runs_dir.join(&id);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break (id, dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io(&dir, e)),
+            }
+        };
+        let lock = lock(&dir)?;
+        write_text_atomically(&dir.join(CONFIG_FILE), &config.to_toml(None))?;
+        Ok(RunWriter {
+            run_id,
+            events: open_events(&dir)?,
+            dir,
+            _lock: lock,
+        })
+    }
+
+    /// Opens an existing run folder to append to it (resume); fails while another process
+    /// holds it.
+    pub fn reopen(dir: &Path) -> Result<Self> {
+        let lock = lock(dir)?;
+        let run_id = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::Other(format!("{}: not a run folder", dir.display())))?
+            .to_string();
+        let _ = std::fs::remove_file(dir.join(SUMMARY_FILE));
+        Ok(RunWriter {
+            run_id,
+            events: open_events(dir)?,
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// The run's id (its folder's name).
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The run folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl EventSink for RunWriter {
+    fn emit(&mut self, event: &Event) -> Result<()> {
+        let path = self.dir.join(EVENTS_FILE);
+        writeln!(self.events, "{}", event.to_json())
+            .and_then(|_| self.events.flush())
+            .map_err(|e| Error::io(&path, e))?;
+        if let EventKind::Done { .. } = event.kind {
+            let text = serde_json::to_string_pretty(event).expect("events always serialise");
+            write_text_atomically(&self.dir.join(SUMMARY_FILE), &(text + "\n"))?;
+        }
+        Ok(())
+    }
+}

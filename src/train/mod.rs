@@ -1,0 +1,17 @@
+//! Training: networks with named parameters, trainers that take one step, the session that
+//! runs a whole run, its checkpoints, and the commands it takes while it runs.
+
+pub mod checkpoint;
+mod compute;
+mod control;
+mod network;
+mod params;
+pub mod session;
+mod trainer;
+
+pub use compute::{Compute, DEVICES};
+pub use control::{Command, Control};
+pub use network::{build_network, mlp_widths, Network, CLASSES, INPUTS};
+pub use params::{read_safetensors, write_safetensors, Param, Params};
+pub use session::{evaluate, EvalStats, Fault, Origin, Session, Summary};
+pub use trainer::{build_trainer, AutogradTrainer, StepReport, Trainer};

@@ -1,0 +1,60 @@
+//! What every network gives: logits for a batch, its named parameters, and the few knobs a
+//! running run may turn. The trainer, evaluation, saving and analysis all use this.
+
+use super::{Compute, Params};
+use crate::config::{Engine, ModelKind, RunConfig};
+use crate::Result;
+use candle_core::Tensor;
+use rand::rngs::SmallRng;
+
+/// Pixels per image, the networks' input width.
+pub const INPUTS: usize = crate::data::IMAGE_BYTES;
+/// CIFAR-10 classes.
+pub const CLASSES: usize = 10;
+
+/// A network of any engine.
+pub trait Network: Send {
+    /// Logits (batch, classes) for flat images (batch, 3072); `train` turns on dropout and
+    /// batch statistics.
+    fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor>;
+    /// Every named parameter and buffer.
+    fn params(&self) -> &Params;
+    /// Images per evaluation chunk: bounds the memory an evaluation needs.
+    fn eval_chunk(&self) -> usize {
+        1000
+    }
+    /// Changes the dropout probability from the next forward pass (networks without dropout
+    /// ignore it).
+    fn set_dropout(&mut self, _p: f64) {}
+    /// Reseeds the network's own random source (dropout masks); the session does it every
+    /// step from the run's seed and the step, so a resumed run draws the same masks.
+    fn reseed(&mut self, _seed: u64) {}
+}
+
+/// Layer widths of an MLP on CIFAR-10: inputs, the hidden widths, classes.
+pub fn mlp_widths(hidden: &[usize]) -> Vec<usize> {
+    std::iter::once(INPUTS)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(CLASSES))
+        .collect()
+}
+
+/// The network a configuration describes (any engine), initial weights drawn from `rng`.
+pub fn build_network(
+    config: &RunConfig,
+    rng: &mut SmallRng,
+    compute: &Compute,
+) -> Result<Box<dyn Network>> {
+    config.validate()?;
+    Ok(match (config.engine, config.model) {
+        (Engine::Manual, _) => {
+            Box::new(crate::manual::ManualMlp::from_config(config, rng, compute)?)
+        }
+        (Engine::Autograd, ModelKind::Mlp) => {
+            Box::new(crate::nn::AutogradMlp::new(config, rng, compute)?)
+        }
+        (Engine::Autograd, ModelKind::Convnet) => {
+            Box::new(crate::nn::ConvNet::new(config, rng, compute)?)
+        }
+    })
+}

@@ -1,0 +1,655 @@
+//! One training run's loop: batches in, trainer steps, evaluations, checkpoints, events out,
+//! commands in between. It ends with exactly one `done`, whatever happens inside: errors end
+//! it `failed`, a non-finite figure ends it `diverged` before the step is applied, a stop ends
+//! it `stopped` (evaluation checks for a stop between chunks).
+
+use super::checkpoint::{self, Checkpoint, CheckpointState};
+use super::control::{Command, Control};
+use super::{build_trainer, Compute, Network, Trainer};
+use crate::config::{key, RunConfig};
+use crate::data::{derive_seed, BatchSampler, Cifar10, Split};
+use crate::events::{Event, EventKind, EventSink, RunStatus, StartInfo};
+use crate::nn::loss::{count_correct, cross_entropy, scalar};
+use crate::optim::Hyper;
+use crate::runs::WEIGHTS_FILE;
+use crate::{Error, Result};
+use candle_core::{Device, Tensor};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Random streams derived from the run's seed.
+const SAMPLER_STREAM: u64 = 1;
+const DROPOUT_STREAM: u64 = 2;
+
+/// How a run ended, as in its `done` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Last step done.
+    pub step: usize,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Test accuracy of the last evaluation.
+    pub final_test_acc: f64,
+    /// Best test accuracy.
+    pub best_test_acc: f64,
+    /// Training and evaluation seconds, pauses excluded.
+    pub seconds: f64,
+    /// Why it ended early, and anything the user must know about its files.
+    pub reason: Option<String>,
+}
+
+impl Summary {
+    /// The `done` event of this summary.
+    pub fn done_event(&self) -> EventKind {
+        EventKind::Done {
+            step: self.step,
+            status: self.status,
+            final_test_acc: self.final_test_acc,
+            best_test_acc: self.best_test_acc,
+            seconds: self.seconds,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// A deliberate failure for tests of the failure paths (`GRADBOARD_FAULT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Panic inside step N.
+    PanicAtStep(usize),
+    /// Return an engine error from step N.
+    ErrorAtStep(usize),
+    /// Make step N's loss NaN (divergence).
+    NanAtStep(usize),
+}
+
+impl Fault {
+    /// Parses `panic@N`, `error@N` or `nan@N`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || {
+            Error::Config(format!(
+                "fault {text:?}: expected panic@N, error@N or nan@N"
+            ))
+        };
+        let (kind, step) = text.split_once('@').ok_or_else(bad)?;
+        let step: usize = step.parse().map_err(|_| bad())?;
+        match kind {
+            "panic" => Ok(Fault::PanicAtStep(step)),
+            "error" => Ok(Fault::ErrorAtStep(step)),
+            "nan" => Ok(Fault::NanAtStep(step)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Where a run starts from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// Fresh weights from the seed.
+    Fresh,
+    /// A fork: another run's checkpoint; this run's steps count on from its step.
+    Fork(Box<Checkpoint>),
+    /// The same run again from its own checkpoint, in its folder, to its configured steps.
+    Resume(Box<Checkpoint>),
+}
+
+/// One run to be trained.
+pub struct Session<'a> {
+    /// The run id carried by every event.
+    pub run_id: String,
+    /// The configuration it starts with.
+    pub config: RunConfig,
+    /// What the `start` event records besides the configuration (ignored on resume).
+    pub start: StartInfo,
+    /// The data set.
+    pub data: &'a Cifar10,
+    /// Device and kernels.
+    pub compute: Compute,
+    /// The run folder, where weights and checkpoints go; `None` keeps nothing.
+    pub folder: Option<PathBuf>,
+    /// Where it starts from.
+    pub origin: Origin,
+    /// Commands from the front ends.
+    pub control: &'a Control,
+    /// A deliberate failure, for tests.
+    pub fault: Option<Fault>,
+}
+
+struct Throughput {
+    window: VecDeque<(Instant, usize)>,
+}
+
+impl Throughput {
+    fn record(&mut self, samples: usize) -> f64 {
+        let now = Instant::now();
+        self.window.push_back((now, samples));
+        if self.window.len() > 20 {
+            self.window.pop_front();
+        }
+        let first = self.window.front().map(|w| w.0).unwrap_or(now);
+        let elapsed = now.duration_since(first).as_secs_f64();
+        let count: usize = self.window.iter().skip(1).map(|w| w.1).sum();
+        if elapsed > 0.0 {
+            count as f64 / elapsed
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The loop's state, kept apart from the session's inputs.
+struct Progress {
+    step: usize,
+    last_step: usize,
+    config: RunConfig,
+    summary: Summary,
+    best_step: usize,
+    active: Duration,
+    resumed_at: Instant,
+    sampler: BatchSampler,
+    throughput: Throughput,
+}
+
+impl Progress {
+    fn seconds(&self) -> f64 {
+        (self.active + self.resumed_at.elapsed()).as_secs_f64()
+    }
+
+    fn hyper(&self) -> Hyper {
+        Hyper {
+            lr: self.config.lr,
+            momentum: self.config.momentum,
+            weight_decay: self.config.weight_decay,
+        }
+    }
+
+    fn end(&mut self, status: RunStatus, reason: impl Into<String>) {
+        self.summary.status = status;
+        self.summary.reason = Some(reason.into());
+    }
+}
+
+/// What a step of the loop decided.
+enum Flow {
+    Continue,
+    End,
+}
+
+impl Session<'_> {
+    /// Runs to the end, a stop, a divergence or a failure, sending every event to `sink`.
+    /// Returns the summary its `done` event carries; an error only when even `done` could not
+    /// be delivered.
+    pub fn run(self, sink: &mut dyn EventSink) -> Result<Summary> {
+        let started = match &self.origin {
+            Origin::Resume(cp) => Event::now(
+                &self.run_id,
+                EventKind::Resume {
+                    step: cp.state.step,
+                },
+            ),
+            _ => {
+                let mut info = self.start.clone();
+                info.config = self.config.clone();
+                Event::now(&self.run_id, EventKind::Start(Box::new(info)))
+            }
+        };
+        sink.emit(&started)?;
+        let mut progress = self.progress();
+        let trainer = self.prepare(&mut progress);
+        let mut trainer = match trainer {
+            Ok(t) => Some(t),
+            Err(e) => {
+                progress.end(RunStatus::Failed, e.to_string());
+                None
+            }
+        };
+        if let Some(t) = trainer.as_mut() {
+            if let Err(e) = self.train(t.as_mut(), &mut progress, sink) {
+                progress.end(RunStatus::Failed, e.to_string());
+            }
+        }
+        progress.summary.seconds = progress.seconds();
+        progress.summary.step = progress.step;
+        if let (Some(folder), Some(t)) = (&self.folder, trainer.as_ref()) {
+            if let Some(note) = save_final_weights(folder, t.network_ref()) {
+                progress.summary.reason = Some(match progress.summary.reason.take() {
+                    Some(r) => format!("{r}; {note}"),
+                    None => note,
+                });
+            }
+        }
+        let summary = progress.summary.clone();
+        sink.emit(&Event::now(&self.run_id, summary.done_event()))?;
+        Ok(summary)
+    }
+
+    fn progress(&self) -> Progress {
+        let mut progress = Progress {
+            step: 0,
+            last_step: self.config.steps,
+            config: self.config.clone(),
+            summary: Summary {
+                step: 0,
+                status: RunStatus::Completed,
+                final_test_acc: 0.0,
+                best_test_acc: 0.0,
+                seconds: 0.0,
+                reason: None,
+            },
+            best_step: 0,
+            active: Duration::ZERO,
+            resumed_at: Instant::now(),
+            sampler: BatchSampler::new(
+                self.data.train.len(),
+                derive_seed(self.config.seed, SAMPLER_STREAM),
+            ),
+            throughput: Throughput {
+                window: VecDeque::new(),
+            },
+        };
+        match &self.origin {
+            Origin::Fresh => {}
+            Origin::Fork(cp) => {
+                progress.step = cp.state.step;
+                progress.last_step = cp.state.step + self.config.steps;
+                progress.sampler.restore(cp.state.sampler);
+            }
+            Origin::Resume(cp) => {
+                let s = &cp.state;
+                progress.step = s.step;
+                progress.config = s.config.clone();
+                progress.sampler.restore(s.sampler);
+                progress.summary.final_test_acc = s.final_test_acc;
+                progress.summary.best_test_acc = s.best_test_acc;
+                progress.best_step = s.best_step;
+                progress.active = Duration::from_secs_f64(s.seconds.max(0.0));
+            }
+        }
+        progress
+    }
+
+    /// The trainer, with the checkpoint's weights and optimizer state when forking or resuming.
+    fn prepare(&self, progress: &mut Progress) -> Result<Box<dyn Trainer>> {
+        progress.config.validate()?;
+        let mut rng = SmallRng::seed_from_u64(progress.config.seed);
+        let mut trainer = build_trainer(&progress.config, &mut rng, &self.compute)?;
+        if let Origin::Fork(cp) | Origin::Resume(cp) = &self.origin {
+            let origin = self.folder.clone().unwrap_or_default();
+            trainer.network().params().restore(&cp.model, &origin)?;
+            trainer.load_optimizer_state(cp.state.optimizer_steps, &cp.optimizer)?;
+        }
+        trainer.network().set_dropout(progress.config.dropout);
+        Ok(trainer)
+    }
+
+    fn train(
+        &self,
+        trainer: &mut dyn Trainer,
+        p: &mut Progress,
+        sink: &mut dyn EventSink,
+    ) -> Result<()> {
+        let train_size = self.data.train.len().max(1) as f64;
+        while p.step < p.last_step {
+            if let Flow::End = self.handle_commands(trainer, p, sink)? {
+                return Ok(());
+            }
+            let step = p.step + 1;
+            let indices = p.sampler.next_indices(p.config.batch_size).to_vec();
+            let x = batch_tensor(self.data, &self.data.train, &indices, &self.compute.device)?;
+            let labels: Vec<u8> = indices
+                .iter()
+                .map(|&i| self.data.train.labels()[i as usize])
+                .collect();
+            trainer.network().reseed(derive_seed(
+                derive_seed(p.config.seed, DROPOUT_STREAM),
+                step as u64,
+            ));
+            let mut report = match self.fault {
+                Some(Fault::PanicAtStep(n)) if n == step => {
+                    panic!("injected fault: panic at step {step}")
+                }
+                Some(Fault::ErrorAtStep(n)) if n == step => {
+                    return Err(Error::Other(format!(
+                        "injected fault: error at step {step}"
+                    )))
+                }
+                Some(Fault::NanAtStep(n)) if n == step => super::StepReport {
+                    loss: f64::NAN,
+                    correct: 0,
+                    grad_norm: None,
+                    applied: false,
+                },
+                _ => trainer.step(&x, &labels, &p.hyper())?,
+            };
+            if let Some(why) = report.divergence() {
+                p.end(
+                    RunStatus::Diverged,
+                    format!(
+                        "{why} at step {step}, before its update: the weights of step {} are kept; try a smaller learning rate (lr = {})",
+                        p.step,
+                        crate::config::format_float(p.config.lr)
+                    ),
+                );
+                return Ok(());
+            }
+            p.step = step;
+            if report.grad_norm.is_some_and(|g| !g.is_finite()) {
+                report.grad_norm = None;
+            }
+            let epoch = (step * labels.len()) as f64 / train_size;
+            sink.emit(&Event::now(
+                &self.run_id,
+                EventKind::Train {
+                    step,
+                    epoch,
+                    loss: report.loss,
+                    acc: report.correct as f64 / labels.len().max(1) as f64,
+                    lr: p.config.lr,
+                    samples_per_sec: p.throughput.record(labels.len()),
+                    grad_norm: report.grad_norm,
+                },
+            ))?;
+            if step.is_multiple_of(p.config.eval_every) || step == p.last_step {
+                if let Flow::End = self.evaluate_and_checkpoint(trainer, p, epoch, sink)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate_and_checkpoint(
+        &self,
+        trainer: &mut dyn Trainer,
+        p: &mut Progress,
+        epoch: f64,
+        sink: &mut dyn EventSink,
+    ) -> Result<Flow> {
+        let stop = || self.control.stop_requested();
+        let stats = evaluate(
+            trainer.network(),
+            self.data,
+            &self.data.test,
+            &self.compute.device,
+            &stop,
+        )?;
+        let Some(stats) = stats else {
+            p.end(
+                RunStatus::Stopped,
+                format!("stopped during the evaluation after step {}", p.step),
+            );
+            return Ok(Flow::End);
+        };
+        let (test_loss, test_acc) = (stats.mean_loss(), stats.accuracy());
+        if !test_loss.is_finite() || !test_acc.is_finite() {
+            p.end(
+                RunStatus::Diverged,
+                format!(
+                    "test loss is {test_loss} at step {}; try a smaller learning rate (lr = {})",
+                    p.step,
+                    crate::config::format_float(p.config.lr)
+                ),
+            );
+            return Ok(Flow::End);
+        }
+        p.summary.final_test_acc = test_acc;
+        let best = test_acc > p.summary.best_test_acc || p.best_step == 0;
+        if best {
+            p.summary.best_test_acc = test_acc;
+            p.best_step = p.step;
+        }
+        sink.emit(&Event::now(
+            &self.run_id,
+            EventKind::Eval {
+                step: p.step,
+                epoch,
+                test_loss,
+                test_acc,
+            },
+        ))?;
+        if let Some(folder) = &self.folder {
+            self.write_checkpoints(folder, trainer, p, best)?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn write_checkpoints(
+        &self,
+        folder: &Path,
+        trainer: &dyn Trainer,
+        p: &Progress,
+        best: bool,
+    ) -> Result<()> {
+        let (optimizer_steps, optimizer) = trainer.optimizer_state()?;
+        let state = CheckpointState {
+            run_id: self.run_id.clone(),
+            step: p.step,
+            config: p.config.clone(),
+            sampler: p.sampler.position(),
+            optimizer_steps,
+            final_test_acc: p.summary.final_test_acc,
+            best_test_acc: p.summary.best_test_acc,
+            best_step: p.best_step,
+            seconds: p.seconds(),
+        };
+        let model = trainer.network_ref().params().snapshot()?;
+        checkpoint::write(&folder.join(checkpoint::LAST), &state, &model, &optimizer)?;
+        if best {
+            checkpoint::write(&folder.join(checkpoint::BEST), &state, &model, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Applies pending commands; while paused, waits for Resume or Stop.
+    fn handle_commands(
+        &self,
+        trainer: &mut dyn Trainer,
+        p: &mut Progress,
+        sink: &mut dyn EventSink,
+    ) -> Result<Flow> {
+        let mut paused_since: Option<Instant> = None;
+        let mut pending: VecDeque<Command> = self.control.drain().into();
+        loop {
+            let command = match pending.pop_front() {
+                Some(c) => c,
+                None if paused_since.is_some() => {
+                    match self.control.wait(Duration::from_millis(250)) {
+                        Some(c) => c,
+                        None => continue,
+                    }
+                }
+                None => return Ok(Flow::Continue),
+            };
+            if paused_since.is_some() && matches!(command, Command::Stop | Command::Prune { .. }) {
+                p.resumed_at = Instant::now();
+            }
+            match command {
+                Command::Stop => {
+                    p.end(
+                        RunStatus::Stopped,
+                        format!("stopped by the user after step {}", p.step),
+                    );
+                    return Ok(Flow::End);
+                }
+                Command::Prune { reason } => {
+                    sink.emit(&Event::now(
+                        &self.run_id,
+                        EventKind::Prune {
+                            step: p.step,
+                            reason: reason.clone(),
+                        },
+                    ))?;
+                    p.end(RunStatus::Pruned, reason);
+                    return Ok(Flow::End);
+                }
+                Command::Set { key: name, value } => {
+                    self.apply_set(trainer, p, sink, &name, &value)?
+                }
+                Command::Pause if paused_since.is_none() => {
+                    p.active += p.resumed_at.elapsed();
+                    paused_since = Some(Instant::now());
+                    sink.emit(&Event::now(
+                        &self.run_id,
+                        EventKind::Paused {
+                            step: p.step,
+                            paused: true,
+                        },
+                    ))?;
+                }
+                Command::Resume if paused_since.is_some() => {
+                    sink.emit(&Event::now(
+                        &self.run_id,
+                        EventKind::Paused {
+                            step: p.step,
+                            paused: false,
+                        },
+                    ))?;
+                    p.resumed_at = Instant::now();
+                    p.throughput.window.clear();
+                    paused_since = None;
+                }
+                Command::Pause | Command::Resume => {}
+            }
+        }
+    }
+
+    /// A live change: checked like any `--set`, refused for keys that need a restart.
+    fn apply_set(
+        &self,
+        trainer: &mut dyn Trainer,
+        p: &mut Progress,
+        sink: &mut dyn EventSink,
+        name: &str,
+        value: &str,
+    ) -> Result<()> {
+        let spec = match key(name) {
+            Ok(s) if s.live => s,
+            Ok(_) => {
+                tracing::warn!(run = %self.run_id, "{name} cannot change while the run trains; restart instead");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!(run = %self.run_id, "{e}");
+                return Ok(());
+            }
+        };
+        let mut candidate = p.config.clone();
+        if let Err(e) = spec
+            .set(&mut candidate, value)
+            .and_then(|_| candidate.validate())
+        {
+            tracing::warn!(run = %self.run_id, "live change refused: {e}");
+            return Ok(());
+        }
+        p.config = candidate;
+        trainer.network().set_dropout(p.config.dropout);
+        sink.emit(&Event::now(
+            &self.run_id,
+            EventKind::Set {
+                step: p.step,
+                key: name.to_string(),
+                value: spec.json(&p.config),
+            },
+        ))?;
+        Ok(())
+    }
+}
+
+/// Writes the final weights when they are all finite; otherwise the last checkpoint's, which
+/// are. Returns a note for the `done` reason when the file is not the run's last state.
+fn save_final_weights(folder: &Path, net: &dyn Network) -> Option<String> {
+    let path = folder.join(WEIGHTS_FILE);
+    let finite = match net.params().all_finite() {
+        Ok(f) => f,
+        Err(e) => return Some(format!("weights not saved: {e}")),
+    };
+    if finite {
+        return net
+            .params()
+            .save(&path)
+            .err()
+            .map(|e| format!("weights not saved: {e}"));
+    }
+    match checkpoint::read(&folder.join(checkpoint::LAST)) {
+        Ok(cp) => {
+            let tensors: Vec<(String, Tensor)> = cp.model.into_iter().collect();
+            match super::params::write_safetensors(&tensors, &path) {
+                Ok(()) => Some(format!(
+                    "{WEIGHTS_FILE} holds step {}'s weights, the last finite ones",
+                    cp.state.step
+                )),
+                Err(e) => Some(format!("weights not saved: {e}")),
+            }
+        }
+        Err(_) => Some("the weights are not finite and no checkpoint exists: nothing saved".into()),
+    }
+}
+
+/// Images `indices` of `split`, preprocessed, as a (batch, 3072) tensor on `device`.
+pub fn batch_tensor(
+    data: &Cifar10,
+    split: &Split,
+    indices: &[u32],
+    device: &Device,
+) -> Result<Tensor> {
+    let inputs = data.preprocess(split, indices);
+    Ok(Tensor::from_vec(
+        inputs,
+        (indices.len(), crate::data::IMAGE_BYTES),
+        device,
+    )?)
+}
+
+/// Loss and accuracy counts over a split.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EvalStats {
+    /// Sum of the per-image losses.
+    pub loss_sum: f64,
+    /// Correct predictions.
+    pub correct: usize,
+    /// Images seen.
+    pub count: usize,
+}
+
+impl EvalStats {
+    /// Mean loss per image.
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.count.max(1) as f64
+    }
+
+    /// Fraction correct.
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.count.max(1) as f64
+    }
+}
+
+/// Loss and accuracy over a whole split in inference mode, in the network's chunks, checking
+/// `stop` between chunks: `None` when it asked to stop.
+pub fn evaluate(
+    net: &mut dyn Network,
+    data: &Cifar10,
+    split: &Split,
+    device: &Device,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<EvalStats>> {
+    if split.is_empty() {
+        return Err(Error::Other("evaluation on an empty split".into()));
+    }
+    let mut total = EvalStats::default();
+    let indices: Vec<u32> = (0..split.len() as u32).collect();
+    for chunk in indices.chunks(net.eval_chunk().max(1)) {
+        if stop() {
+            return Ok(None);
+        }
+        let x = batch_tensor(data, split, chunk, device)?;
+        let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
+        let logits = net.forward(&x, false)?;
+        total.loss_sum += scalar(&cross_entropy(&logits, labels)?)? * labels.len() as f64;
+        total.correct += count_correct(&logits, labels)?;
+        total.count += labels.len();
+    }
+    Ok(Some(total))
+}

@@ -1,0 +1,100 @@
+//! The command line (DESIGN.md's headless contract): one file a subcommand, each with its
+//! arguments and what it does.
+
+mod bench;
+mod data;
+mod eval;
+mod gradcheck;
+mod presets;
+mod runs;
+mod train;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use gradboard::config::{PresetDirs, RunConfig};
+use gradboard::train::Compute;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// gradboard: train networks on CIFAR-10 and watch them learn.
+#[derive(Debug, Parser)]
+#[command(name = "gradboard", version, about)]
+pub struct Cli {
+    /// CPU threads a run trains with (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Device: cpu, or cuda / metal in builds with those features.
+    #[arg(long, global = true, default_value = "cpu")]
+    pub device: String,
+    /// What to do; with none, the dashboard opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the dashboard.
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+}
+
+/// Options of the dashboard (no subcommand).
+#[derive(Debug, clap::Args)]
+pub struct DashboardArgs {
+    /// The data set: the .tar.gz archive or the extracted folder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Folder of run folders.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Preset to load at start.
+    #[arg(long)]
+    pub preset: Option<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one run to the end without the dashboard (also a fork or a resume).
+    Train(train::TrainArgs),
+    /// List presets with their descriptions, or every configuration key.
+    Presets(presets::PresetsArgs),
+    /// Data set tools.
+    Data {
+        /// What to do with the data.
+        #[command(subcommand)]
+        action: data::DataAction,
+    },
+    /// Check every hand-written backward pass against finite differences and autograd.
+    Gradcheck(gradcheck::GradcheckArgs),
+    /// Evaluate a saved run's weights on the test set again, without training.
+    Eval(eval::EvalArgs),
+    /// Median training-step time of a preset's model on random data.
+    Bench(bench::BenchArgs),
+    /// List the runs in a runs folder, newest first, with their status.
+    Runs(runs::RunsArgs),
+}
+
+/// Runs what the command line asked for.
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let threads = cli.threads.unwrap_or_else(gradboard::default_threads);
+    let compute = || -> Result<Compute> { Ok(Compute::from_name(&cli.device)?) };
+    match cli.command {
+        None => crate::dashboard::run(cli.dashboard, compute()?, threads),
+        Some(Command::Train(args)) => train::run(args, compute()?, threads),
+        Some(Command::Presets(args)) => presets::run(args),
+        Some(Command::Data { action }) => data::run(action),
+        Some(Command::Gradcheck(args)) => gradcheck::run(args),
+        Some(Command::Eval(args)) => eval::run(args, compute()?),
+        Some(Command::Bench(args)) => bench::run(args, compute()?),
+        Some(Command::Runs(args)) => runs::run(args),
+    }
+}
+
+/// A preset by name or file, with its own settings and those with `key=value` overrides
+/// applied and checked: (name, preset's settings, the run's settings).
+pub fn load_config(preset: &str, overrides: &[String]) -> Result<(String, RunConfig, RunConfig)> {
+    let preset = PresetDirs::discover().find(preset)?;
+    let mut config = preset.config.clone();
+    for o in overrides {
+        config.apply_override(o)?;
+    }
+    config.validate()?;
+    Ok((preset.name, preset.config, config))
+}

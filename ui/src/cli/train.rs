@@ -1,0 +1,194 @@
+//! `gradboard train`: one run to the end through the runner, with JSONL on stdout or a
+//! progress bar on stderr. Also a fork (`--from RUN_DIR`) or a resume (`--resume RUN_DIR`).
+//! Ctrl-C and SIGTERM stop the run cleanly: it writes its weights and its `done`.
+
+use anyhow::{bail, Result};
+use gradboard::config::{PresetDirs, RunConfig};
+use gradboard::data::Cifar10;
+use gradboard::events::{Event, EventKind, RunStatus};
+use gradboard::runner::{From, RunRequest, Runner};
+use gradboard::runs::StoredRun;
+use gradboard::train::{Command, Compute, Fault};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Environment variable that injects a failure into the run (`panic@N`, `error@N`, `nan@N`),
+/// for testing the failure paths.
+pub const FAULT_ENV: &str = "GRADBOARD_FAULT";
+
+/// Options of `gradboard train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Preset name or TOML file (for a fork: defaults to the parent's preset).
+    #[arg(long, required_unless_present_any = ["from", "resume"])]
+    pub preset: Option<String>,
+    /// Override a configuration key (repeatable), e.g. --set lr=0.001 --set hidden=512,256.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// The data set: the .tar.gz archive or the extracted folder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Folder of run folders.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Write the JSONL events on stdout (and nothing else).
+    #[arg(long)]
+    pub json: bool,
+    /// Fork: start from this run's last checkpoint with its settings changed by --set; the
+    /// new run's steps count on from the parent's.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "resume")]
+    pub from: Option<PathBuf>,
+    /// Continue this stopped or crashed run in its folder from its last checkpoint.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["preset", "overrides"])]
+    pub resume: Option<PathBuf>,
+}
+
+/// Shows the run on the terminal: JSON lines on stdout, or a progress bar on stderr.
+struct Printer {
+    json: bool,
+    bar: ProgressBar,
+    last_test_acc: Option<f64>,
+    offset: usize,
+}
+
+impl Printer {
+    fn show(&mut self, event: &Event) {
+        if self.json {
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (e.g. `| head`) must not end the run: the store still records it.
+            let _ = writeln!(out, "{}", event.to_json()).and_then(|_| out.flush());
+        }
+        match &event.kind {
+            EventKind::Start(info) => {
+                self.offset = info.parent.as_ref().map_or(0, |p| p.step);
+                self.bar.set_length(info.config.steps as u64);
+            }
+            EventKind::Resume { step } => self.bar.set_position(*step as u64),
+            EventKind::Train { step, loss, .. } => {
+                self.bar.set_position((step - self.offset) as u64);
+                let acc = self
+                    .last_test_acc
+                    .map(|a| format!("{a:.4}"))
+                    .unwrap_or_else(|| "-".into());
+                self.bar
+                    .set_message(format!("loss {loss:.4} test acc {acc}"));
+            }
+            EventKind::Eval { test_acc, .. } => self.last_test_acc = Some(*test_acc),
+            EventKind::Done { .. } => self.bar.finish_and_clear(),
+            _ => {}
+        }
+    }
+}
+
+/// The preset name, the preset's settings and the run's settings for a fresh run or a fork.
+fn settings(args: &TrainArgs) -> Result<(String, Option<RunConfig>, RunConfig)> {
+    let Some(parent) = &args.from else {
+        let preset = args.preset.as_deref().expect("clap requires --preset here");
+        let (name, base, config) = super::load_config(preset, &args.overrides)?;
+        return Ok((name, Some(base), config));
+    };
+    let stored = StoredRun::load(parent)?;
+    let preset = match (&args.preset, stored.start()) {
+        (Some(p), _) => p.clone(),
+        (None, Some(start)) if !start.preset.is_empty() => start.preset.clone(),
+        _ => "fork".to_string(),
+    };
+    let base = PresetDirs::discover().find(&preset).ok().map(|p| p.config);
+    let mut config = stored.config.clone();
+    for o in &args.overrides {
+        config.apply_override(o)?;
+    }
+    config.validate()?;
+    Ok((preset, base, config))
+}
+
+/// Trains one run to the end and prints its summary.
+pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode> {
+    let fault = match std::env::var(FAULT_ENV) {
+        Ok(text) if !text.is_empty() => Some(Fault::parse(&text)?),
+        _ => None,
+    };
+    let (request, runs_dir) = match &args.resume {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!("{}: no such run folder", dir.display());
+            }
+            let stored = StoredRun::load(dir)?;
+            let preset = stored.start().map(|s| s.preset.clone()).unwrap_or_default();
+            let runs_dir = dir.parent().map(PathBuf::from).unwrap_or_default();
+            let mut request = RunRequest::new(&preset, stored.config, None);
+            request.from = From::Resume(dir.clone());
+            (request, runs_dir)
+        }
+        None => {
+            let (preset, base, config) = settings(&args)?;
+            let mut request = RunRequest::new(&preset, config, base);
+            if let Some(parent) = &args.from {
+                request.from = From::Fork(parent.clone());
+            }
+            (request, args.runs_dir.clone())
+        }
+    };
+    let mut request = request;
+    request.fault = fault;
+    let path = crate::data_setup::ensure_data(args.data.as_deref())?;
+    let data = Arc::new(Cifar10::load(&path)?);
+    let runner = Runner::new(data, &path, &runs_dir, compute, threads);
+    let (tx, rx) = std::sync::mpsc::channel::<Event>();
+    let handle = runner.start(request, Box::new(move |e| drop(tx.send(e.clone()))))?;
+    let control = handle.control();
+    let _ = ctrlc::set_handler(move || control.send(Command::Stop));
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}")
+                .expect("valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut printer = Printer {
+        json: args.json,
+        bar,
+        last_test_acc: None,
+        offset: 0,
+    };
+    for event in rx {
+        printer.show(&event);
+    }
+    let run_id = handle.run_id.clone();
+    let dir = handle.dir.clone();
+    let summary = handle.wait();
+    if let RunStatus::Diverged | RunStatus::Failed | RunStatus::Pruned = summary.status {
+        eprintln!(
+            "error: run {}: {} (run {run_id}, step {}, saved in {})",
+            summary.status.as_str(),
+            summary.reason.unwrap_or_default(),
+            summary.step,
+            dir.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let line = format!(
+        "run {run_id} {}: step {}, test acc {:.4} (best {:.4}), {:.1} s; saved in {}",
+        summary.status.as_str(),
+        summary.step,
+        summary.final_test_acc,
+        summary.best_test_acc,
+        summary.seconds,
+        dir.display()
+    );
+    if args.json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+    Ok(match summary.status {
+        RunStatus::Completed => ExitCode::SUCCESS,
+        _ => ExitCode::from(130),
+    })
+}

@@ -1,0 +1,68 @@
+//! The settings panel: every key of the table with its value; `*` marks a value the live
+//! run does not have yet; the bottom line says what the selected key is and whether a running
+//! run takes it live or needs a restart.
+
+use crate::dashboard::app::{App, Mode};
+use gradboard::config::KEYS;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
+use ratatui::Frame;
+
+/// Draws the settings panel.
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let running = app.run().map(|r| &r.config);
+    let mut items = Vec::new();
+    for (i, spec) in KEYS.iter().enumerate() {
+        let value = spec.get(&app.config);
+        let changed = running.is_some_and(|c| spec.get(c) != value);
+        let marker = if changed { "*" } else { " " };
+        let name = spec.name;
+        let line = if i == app.selected {
+            if let Mode::Editing { input, .. } = &app.mode {
+                let width = area.width.saturating_sub(18).max(4) as usize;
+                let scroll = input.visual_scroll(width);
+                let text: String = input.value().chars().skip(scroll).collect();
+                let cursor = input.visual_cursor().saturating_sub(scroll);
+                let (before, rest): (String, String) = (
+                    text.chars().take(cursor).collect(),
+                    text.chars().skip(cursor).collect(),
+                );
+                let mut rest = rest.chars();
+                let at = rest.next().map(String::from).unwrap_or_else(|| " ".into());
+                let edit = Style::new().fg(Color::Black).bg(Color::Yellow);
+                Line::from(vec![
+                    Span::raw(format!("{marker}{name:13} ")),
+                    Span::styled(before, edit),
+                    Span::styled(at, edit.add_modifier(Modifier::REVERSED)),
+                    Span::styled(rest.collect::<String>(), edit),
+                ])
+            } else {
+                Line::from(format!("{marker}{name:13} {value}"))
+                    .style(Style::new().add_modifier(Modifier::REVERSED))
+            }
+        } else {
+            Line::from(format!("{marker}{name:13} {value}"))
+        };
+        items.push(ListItem::new(line));
+    }
+    let spec = app.selected_key();
+    let when = if spec.live { "live" } else { "restart" };
+    let help = format!(" {when}: {} ", spec.help);
+    let title = " settings (* = not yet in the run) ";
+    let mut state = ListState::default().with_selected(Some(app.selected));
+    let block = Block::bordered().title(title).title_bottom(help);
+    frame.render_stateful_widget(List::new(items).block(block), area, &mut state);
+    if let Mode::Editing { error: Some(e), .. } = &app.mode {
+        let mut line_area = area;
+        line_area.y = area.bottom().saturating_sub(2);
+        line_area.height = 1;
+        line_area.x += 1;
+        line_area.width = line_area.width.saturating_sub(2);
+        frame.render_widget(
+            Paragraph::new(e.clone()).style(Style::new().fg(Color::Red).bold()),
+            line_area,
+        );
+    }
+}
