@@ -208,13 +208,20 @@ fn the_reference_pool_matches_the_custom_op() {
     }
 }
 
+/// The channel-major convolution (the CPU fast path) against candle's conv2d on
+/// (batch, channels, ...), forward and both gradients, odd shapes and kernels 1, 3, 5.
 #[test]
-fn im2col_convolution_matches_candle_conv2d_forward_and_backward() {
-    use gradboard::nn::conv::conv2d_same;
+fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
+    use gradboard::nn::conv::conv2d_cm;
     let mut rng = SmallRng::seed_from_u64(9);
-    for (b, c_in, c_out, h, w, k) in [(2, 3, 4, 5, 7, 3), (1, 2, 3, 4, 4, 1), (3, 2, 2, 6, 3, 5)] {
+    for (b, c_in, c_out, h, w, k) in [
+        (2, 3, 4, 5, 7, 3),
+        (1, 2, 3, 4, 4, 1),
+        (3, 2, 2, 6, 3, 5),
+        (2, 5, 3, 2, 2, 3),
+    ] {
         let mut draw =
-            |n: usize| -> Vec<f64> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
         let x = Var::from_tensor(
             &Tensor::from_vec(draw(b * c_in * h * w), (b, c_in, h, w), &Device::Cpu).unwrap(),
         )
@@ -228,25 +235,27 @@ fn im2col_convolution_matches_candle_conv2d_forward_and_backward() {
             .unwrap(),
         )
         .unwrap();
-        let bias =
-            Var::from_tensor(&Tensor::from_vec(draw(c_out), c_out, &Device::Cpu).unwrap()).unwrap();
         let dy = Tensor::from_vec(draw(b * c_out * h * w), (b, c_out, h, w), &Device::Cpu).unwrap();
-        let ours = conv2d_same(x.as_tensor(), wt.as_tensor(), bias.as_tensor(), true).unwrap();
+        let x_cm = x.as_tensor().transpose(0, 1).unwrap();
+        let ours = conv2d_cm(&x_cm, wt.as_tensor(), false, true)
+            .unwrap()
+            .transpose(0, 1)
+            .unwrap();
         let theirs = x
             .as_tensor()
             .conv2d(wt.as_tensor(), k / 2, 1, 1, 1)
-            .unwrap()
-            .broadcast_add(&bias.as_tensor().reshape((1, c_out, 1, 1)).unwrap())
             .unwrap();
-        let diff = (&ours - &theirs)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        assert!(diff < 1e-12, "forward differs by {diff}");
+        let max_diff = |a: &Tensor, e: &Tensor| {
+            (a - e)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        assert!(max_diff(&ours, &theirs) < 1e-5, "forward differs");
         let g1 = (ours * &dy).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (theirs * &dy)
             .unwrap()
@@ -254,22 +263,12 @@ fn im2col_convolution_matches_candle_conv2d_forward_and_backward() {
             .unwrap()
             .backward()
             .unwrap();
-        for v in [&x, &wt, &bias] {
-            let a = g1.get(v.as_tensor()).unwrap();
-            let e = g2.get(v.as_tensor()).unwrap();
-            let diff = (a - e)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
-            assert!(
-                diff < 1e-10,
-                "gradient differs by {diff} for shape {:?}",
-                v.dims()
+        for v in [&x, &wt] {
+            let d = max_diff(
+                g1.get(v.as_tensor()).unwrap(),
+                g2.get(v.as_tensor()).unwrap(),
             );
+            assert!(d < 1e-4, "gradient differs by {d} for shape {:?}", v.dims());
         }
     }
 }

@@ -1,123 +1,20 @@
-//! 2-d convolution (stride 1, "same" padding) as im2col and one matrix product, so that both
-//! the forward and the backward pass run on gemm. The im2col step is a custom op whose backward
-//! is col2im; the product's gradients come from autograd. candle's own conv2d computes the
-//! kernel gradient as a convolution with a kernel the size of the image and the input gradient
-//! with a direct transposed convolution, which made the section 4 step 2.4 times slower than
-//! PyTorch's.
+//! 2-d convolution, stride 1, "same" padding, odd square kernel. The CPU fast path
+//! (`conv2d_cm`) works on channel-major activations (channels, batch, height, width): the
+//! forward is im2col and one product whose result is already channel-major, the backward is
+//! two products (dW straight from the saved patches, the patch gradients folded back by
+//! col2im), all in f32. The reference (`conv2d_same`) is candle's conv2d on (batch, channels,
+//! height, width), which every device has.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, WithDType};
-use rayon::prelude::*;
+use crate::kernels::conv::{col2im, im2col};
+use crate::kernels::cpu::{f32_slice, with_f32};
+use crate::kernels::gemm::{product, View};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use std::sync::Mutex;
 
-/// Unfolds (B, C, H, W) into (C k k, B H W) patches for a k x k kernel with padding k / 2.
-struct Im2Col {
-    kernel: usize,
-}
-
-fn im2col<T: WithDType>(x: &[T], (b, c, h, w): (usize, usize, usize, usize), k: usize) -> Vec<T> {
-    let pad = (k / 2) as isize;
-    let n = b * h * w;
-    let mut cols = vec![T::zero(); c * k * k * n];
-    cols.par_chunks_mut(n).enumerate().for_each(|(row, out)| {
-        let (ch, ky, kx) = (row / (k * k), row / k % k, row % k);
-        for bi in 0..b {
-            let plane = &x[(bi * c + ch) * h * w..(bi * c + ch + 1) * h * w];
-            let out = &mut out[bi * h * w..(bi + 1) * h * w];
-            for y in 0..h {
-                let sy = y as isize + ky as isize - pad;
-                if sy < 0 || sy >= h as isize {
-                    continue;
-                }
-                let src = &plane[sy as usize * w..(sy as usize + 1) * w];
-                let dst = &mut out[y * w..(y + 1) * w];
-                let shift = kx as isize - pad;
-                for (xo, d) in dst.iter_mut().enumerate() {
-                    let sx = xo as isize + shift;
-                    if sx >= 0 && sx < w as isize {
-                        *d = src[sx as usize];
-                    }
-                }
-            }
-        }
-    });
-    cols
-}
-
-/// Folds (C k k, B H W) patch gradients back into (C, B, H, W), adding overlaps.
-fn col2im(cols: &[f64], (b, c, h, w): (usize, usize, usize, usize), k: usize) -> Vec<f64> {
-    let pad = (k / 2) as isize;
-    let n = b * h * w;
-    let mut out = vec![0f64; c * n];
-    out.par_chunks_mut(n).enumerate().for_each(|(ch, dst)| {
-        for ky in 0..k {
-            for kx in 0..k {
-                let row = &cols[((ch * k + ky) * k + kx) * n..((ch * k + ky) * k + kx + 1) * n];
-                for bi in 0..b {
-                    for y in 0..h {
-                        let sy = y as isize + ky as isize - pad;
-                        if sy < 0 || sy >= h as isize {
-                            continue;
-                        }
-                        let src = &row[(bi * h + y) * w..(bi * h + y + 1) * w];
-                        let d =
-                            &mut dst[(bi * h + sy as usize) * w..(bi * h + sy as usize + 1) * w];
-                        let shift = kx as isize - pad;
-                        for (xo, &g) in src.iter().enumerate() {
-                            let sx = xo as isize + shift;
-                            if sx >= 0 && sx < w as isize {
-                                d[sx as usize] += g;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    });
-    out
-}
-
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "im2col"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let &[b, c, h, w] = l.dims() else {
-            candle_core::bail!(
-                "conv2d: expected (batch, channels, height, width), got {:?}",
-                l.dims()
-            )
-        };
-        let Some((start, end)) = l.contiguous_offsets() else {
-            candle_core::bail!("conv2d: input must be contiguous")
-        };
-        let k = self.kernel;
-        let storage = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(im2col(&v[start..end], (b, c, h, w), k)),
-            CpuStorage::F64(v) => CpuStorage::F64(im2col(&v[start..end], (b, c, h, w), k)),
-            _ => candle_core::bail!("conv2d: f32 or f64 input"),
-        };
-        Ok((storage, Shape::from((c * k * k, b * h * w))))
-    }
-
-    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (b, c, h, w) = x.dims4()?;
-        let g = grad
-            .to_dtype(candle_core::DType::F64)?
-            .flatten_all()?
-            .to_vec1::<f64>()?;
-        let folded = col2im(&g, (b, c, h, w), self.kernel);
-        let dx = Tensor::from_vec(folded, (c, b, h, w), x.device())?
-            .transpose(0, 1)?
-            .contiguous()?;
-        Ok(Some(dx.to_dtype(x.dtype())?))
-    }
-}
-
-/// Convolution of `x` (B, C_in, H, W) with `weight` (C_out, C_in, k, k), odd k, stride 1,
-/// padding k / 2, plus `bias` (C_out): output (B, C_out, H, W). `fast` takes im2col and one
-/// product (CPU); otherwise candle's own conv2d, the reference.
-pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: &Tensor, fast: bool) -> Result<Tensor> {
-    let (b, c_in, h, w) = x.dims4()?;
+/// Convolution of `x` (B, C_in, H, W) with `weight` (C_out, C_in, k, k), plus `bias` (C_out)
+/// when given: candle's conv2d, the reference path.
+pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (_, c_in, _, _) = x.dims4()?;
     let (c_out, c_in2, k, k2) = weight.dims4()?;
     if c_in != c_in2 || k != k2 || k % 2 == 0 {
         candle_core::bail!(
@@ -126,15 +23,119 @@ pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: &Tensor, fast: bool) -> Re
             weight.dims()
         );
     }
-    if !(fast && x.device().is_cpu()) {
-        return x
-            .conv2d(weight, k / 2, 1, 1, 1)?
-            .broadcast_add(&bias.reshape((1, c_out, 1, 1))?);
+    let y = x.conv2d(weight, k / 2, 1, 1, 1)?;
+    match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, c_out, 1, 1))?),
+        None => Ok(y),
     }
-    let cols = x.contiguous()?.apply_op1(Im2Col { kernel: k })?;
-    let out = weight
-        .reshape((c_out, c_in * k * k))?
-        .matmul(&cols)?
-        .broadcast_add(&bias.reshape((c_out, 1))?)?;
-    out.reshape((c_out, b, h, w))?.transpose(0, 1)
+}
+
+/// The channel-major convolution op; it keeps its patches for the backward pass.
+struct ConvCm {
+    kernel: usize,
+    need_dx: bool,
+    keep: bool,
+    cols: Mutex<Option<Vec<f32>>>,
+}
+
+impl ConvCm {
+    fn dims(&self, xl: &Layout, wl: &Layout) -> Result<((usize, usize, usize, usize), usize)> {
+        let (&[c, b, h, w], &[c_out, c_in, k, k2]) = (xl.dims(), wl.dims()) else {
+            candle_core::bail!(
+                "conv: expected (C, B, H, W) and (C_out, C_in, k, k), got {:?} and {:?}",
+                xl.dims(),
+                wl.dims()
+            )
+        };
+        if c != c_in || k != k2 || k != self.kernel {
+            candle_core::bail!(
+                "conv: input {:?} and kernel {:?} do not fit",
+                xl.dims(),
+                wl.dims()
+            );
+        }
+        Ok(((c, b, h, w), c_out))
+    }
+}
+
+impl CustomOp2 for ConvCm {
+    fn name(&self) -> &'static str {
+        "conv2d-channel-major"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (dims @ (c, b, h, w), c_out) = self.dims(xl, wl)?;
+        let k = self.kernel;
+        let x = f32_slice(xs, xl, "conv")?;
+        let weight = f32_slice(ws, wl, "conv")?;
+        let cols = im2col(x, dims, k);
+        let y = product(
+            View::rows(weight, c_out, c * k * k),
+            View::rows(&cols, c * k * k, b * h * w),
+            1.0,
+        );
+        if self.keep {
+            *self.cols.lock().expect("conv state") = Some(cols);
+        }
+        Ok((CpuStorage::F32(y), Shape::from((c_out, b, h, w))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (c, b, h, w) = x.dims4()?;
+        let (c_out, _, k, _) = weight.dims4()?;
+        let (n, kk) = (b * h * w, c * k * k);
+        let cols = match self.cols.lock().expect("conv state").take() {
+            Some(cols) => cols,
+            None => with_f32(x, |x| im2col(x, (c, b, h, w), k))?,
+        };
+        let (dw, dx) = with_f32(grad, |g| {
+            let g = View::rows(g, c_out, n);
+            let dw = product(g, View::rows(&cols, kk, n).t(), 1.0);
+            drop(cols);
+            let dx = self.need_dx.then(|| {
+                with_f32(weight, |wv| {
+                    let dcols = product(View::rows(wv, c_out, kk).t(), g, 1.0);
+                    col2im(&dcols, (c, b, h, w), k)
+                })
+            });
+            (dw, dx)
+        })?;
+        let dw = Tensor::from_vec(dw, (c_out, c, k, k), x.device())?;
+        let dx = match dx {
+            Some(dx) => Some(Tensor::from_vec(dx?, (c, b, h, w), x.device())?),
+            None => None,
+        };
+        Ok((dx, Some(dw)))
+    }
+}
+
+/// Convolution of channel-major `x` (C_in, B, H, W) with `weight` (C_out, C_in, k, k), no
+/// bias: (C_out, B, H, W). `input` marks the network's input, whose gradient is skipped;
+/// `train` keeps the patches for the backward pass. f32 on the CPU.
+pub fn conv2d_cm(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {
+    let k = weight.dim(3)?;
+    if k % 2 == 0 {
+        candle_core::bail!("conv: the kernel must be odd, got {k}");
+    }
+    x.contiguous()?.apply_op2(
+        &weight.contiguous()?,
+        ConvCm {
+            kernel: k,
+            need_dx: !input,
+            keep: train,
+            cols: Mutex::new(None),
+        },
+    )
 }

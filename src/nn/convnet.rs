@@ -1,16 +1,25 @@
 //! Section 4: the small VGG. Eight blocks of Conv2d 3x3 (stride 1, padding 1), 2-d batch norm
 //! and ReLU, five overlapping max-pools (3x3, stride 2, padding 1), then Linear 512 -> 10.
+//! A convolution followed by batch norm has no bias: the norm subtracts the batch mean, so a
+//! bias would only shift the running mean.
+//!
+//! On the CPU the activations are channel-major (channels, batch, height, width) from the
+//! first layer to the last, so that each convolution is one product and batch norm reads each
+//! channel contiguously (`conv2d_cm`, `bn_relu_cm`); the reference path keeps candle's
+//! (batch, channels, height, width) with candle's own ops.
 
-use super::conv::conv2d_same;
+use super::bn_relu::bn_relu_cm;
+use super::conv::{conv2d_cm, conv2d_same};
 use super::init;
 use super::linear::Linear;
-use super::norm::NormLayer;
+use super::norm::BatchNormParams;
 use super::pool::{max_pool2d, LAB_POOL};
-use crate::config::RunConfig;
+use crate::config::{Norm, RunConfig};
 use crate::train::{Compute, Network, Params};
 use crate::Result;
-use candle_core::{Tensor, Var};
+use candle_core::{ModuleT, Tensor, Var};
 use rand::rngs::SmallRng;
+use std::collections::HashMap;
 
 /// The architecture table: a conv block's name and output channels, or a pool.
 pub const ARCHITECTURE: &[Option<(&str, usize)>] = &[
@@ -29,11 +38,12 @@ pub const ARCHITECTURE: &[Option<(&str, usize)>] = &[
     None,
 ];
 
-/// Conv2d 3x3 with bias, then the normalisation, then ReLU.
+/// Conv2d 3x3, then batch norm and ReLU (or bias and ReLU without a norm).
 struct ConvBlock {
+    name: &'static str,
     weight: Var,
-    bias: Var,
-    norm: NormLayer,
+    bias: Option<Var>,
+    bn: Option<BatchNormParams>,
 }
 
 /// The ConvNet.
@@ -49,6 +59,7 @@ impl ConvNet {
     /// drawn from `rng`; `init_std`, when set, applies to the final linear layer only.
     pub fn new(config: &RunConfig, rng: &mut SmallRng, compute: &Compute) -> Result<Self> {
         let device = &compute.device;
+        let with_bn = config.norm == Norm::Batchnorm;
         let mut params = Params::new();
         let mut layers = Vec::new();
         let mut c_in = 3;
@@ -57,17 +68,22 @@ impl ConvNet {
                 layers.push(None);
                 continue;
             };
+            // The bias is drawn either way, so the weights match a network that has one.
             let (w, b) = init::torch_default(rng, &[c_out, c_in, 3, 3], c_in * 9, c_out, device)?;
             let weight = params.var(format!("{name}.weight"), &w)?;
-            let bias = params.var(format!("{name}.bias"), &b)?;
-            let norm = NormLayer::register(
-                config.norm,
-                &mut params,
-                &format!("{name}.bn"),
-                c_out,
-                compute,
-            )?;
-            layers.push(Some(ConvBlock { weight, bias, norm }));
+            let (bias, bn) = if with_bn {
+                let bn =
+                    BatchNormParams::register(&mut params, &format!("{name}.bn"), c_out, device)?;
+                (None, Some(bn))
+            } else {
+                (Some(params.var(format!("{name}.bias"), &b)?), None)
+            };
+            layers.push(Some(ConvBlock {
+                name,
+                weight,
+                bias,
+                bn,
+            }));
             c_in = c_out;
         }
         let init = match config.init_std {
@@ -82,10 +98,39 @@ impl ConvNet {
             fast: compute.use_fast(),
         })
     }
-}
 
-impl Network for ConvNet {
-    fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
+    /// The fast path on channel-major activations.
+    fn forward_channel_major(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let batch = x.dim(0)?;
+        let mut h = x
+            .reshape((batch, 3, 32, 32))?
+            .transpose(0, 1)?
+            .contiguous()?;
+        let mut first = true;
+        for layer in &self.layers {
+            h = match layer {
+                Some(block) => {
+                    let y = conv2d_cm(&h, block.weight.as_tensor(), first, train)?;
+                    first = false;
+                    match (&block.bn, &block.bias) {
+                        (Some(bn), _) => bn_relu_cm(&y, &bn.weight, &bn.bias, &bn.running, train)?,
+                        (None, Some(b)) => {
+                            let c = b.dim(0)?;
+                            y.broadcast_add(&b.as_tensor().reshape((c, 1, 1, 1))?)?
+                                .relu()?
+                        }
+                        (None, None) => y.relu()?,
+                    }
+                }
+                None => max_pool2d(&h, LAB_POOL, true)?,
+            };
+        }
+        let features = h.elem_count() / batch;
+        Ok(self.linear.forward(&h.reshape((features, batch))?.t()?)?)
+    }
+
+    /// The reference path on (batch, channels, height, width) with candle's ops.
+    fn forward_reference(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let batch = x.dim(0)?;
         let mut h = x.reshape((batch, 3, 32, 32))?;
         for layer in &self.layers {
@@ -94,15 +139,27 @@ impl Network for ConvNet {
                     let y = conv2d_same(
                         &h,
                         block.weight.as_tensor(),
-                        block.bias.as_tensor(),
-                        self.fast,
+                        block.bias.as_ref().map(|b| b.as_tensor()),
                     )?;
-                    block.norm.forward_t(&y, train)?.relu()?
+                    match &block.bn {
+                        Some(bn) => bn.candle.forward_t(&y, train)?.relu()?,
+                        None => y.relu()?,
+                    }
                 }
-                None => max_pool2d(&h, LAB_POOL, self.fast)?,
+                None => max_pool2d(&h, LAB_POOL, false)?,
             };
         }
         Ok(self.linear.forward(&h.flatten_from(1)?)?)
+    }
+}
+
+impl Network for ConvNet {
+    fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if self.fast {
+            self.forward_channel_major(x, train)
+        } else {
+            self.forward_reference(x, train)
+        }
     }
 
     fn params(&self) -> &Params {
@@ -112,5 +169,25 @@ impl Network for ConvNet {
     fn eval_chunk(&self) -> usize {
         // conv2's patches alone are 576 x (chunk x 256) values: 100 images keep it near 60 MB.
         100
+    }
+
+    /// Weights saved when the convolutions before batch norm had a bias: the bias moves into
+    /// the running mean, which is where it acted at inference.
+    fn adapt(&self, tensors: &mut HashMap<String, Tensor>) -> Result<()> {
+        for block in self.layers.iter().flatten() {
+            let (bias, mean) = (
+                format!("{}.bias", block.name),
+                format!("{}.bn.running_mean", block.name),
+            );
+            if block.bn.is_none() {
+                continue;
+            }
+            if let (Some(b), Some(m)) = (tensors.get(&bias), tensors.get(&mean)) {
+                let folded = (m - b)?;
+                tensors.insert(mean, folded);
+                tensors.remove(&bias);
+            }
+        }
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! window (the first maximum in row-major order); windows overlap, so gradients add up; padding
 //! never wins.
 
+use crate::kernels::cpu::with_f32;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -133,26 +134,35 @@ impl CustomOp1 for MaxPool {
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (b, c, h, w) = x.dims4()?;
-        let planes = b * c;
-        let arg = self.argmax.lock().expect("max-pool state").clone();
-        let grad_values = grad
-            .to_dtype(candle_core::DType::F64)?
-            .flatten_all()?
-            .to_vec1::<f64>()?;
-        let per_plane = grad_values.len() / planes.max(1);
-        let mut dx = vec![0f64; planes * h * w];
-        dx.par_chunks_mut(h * w)
-            .zip(grad_values.par_chunks(per_plane))
-            .zip(arg.par_chunks(per_plane))
-            .for_each(|((dx, g), arg)| {
-                for (&gv, &i) in g.iter().zip(arg) {
-                    dx[i as usize] += gv;
-                }
-            });
-        Ok(Some(
-            Tensor::from_vec(dx, (b, c, h, w), x.device())?.to_dtype(x.dtype())?,
-        ))
+        let arg = std::mem::take(&mut *self.argmax.lock().expect("max-pool state"));
+        let dx = if x.dtype() == candle_core::DType::F32 {
+            let dx = with_f32(grad, |g| scatter(g, &arg, b * c, h * w))?;
+            Tensor::from_vec(dx, (b, c, h, w), x.device())?
+        } else {
+            let g = grad
+                .to_dtype(candle_core::DType::F64)?
+                .flatten_all()?
+                .to_vec1::<f64>()?;
+            Tensor::from_vec(scatter(&g, &arg, b * c, h * w), (b, c, h, w), x.device())?
+                .to_dtype(x.dtype())?
+        };
+        Ok(Some(dx))
     }
+}
+
+/// Each output gradient added to its window's arg-max in its plane.
+fn scatter<T: WithDType>(grad: &[T], arg: &[u32], planes: usize, plane_len: usize) -> Vec<T> {
+    let per_plane = grad.len() / planes.max(1);
+    let mut dx = vec![T::zero(); planes * plane_len];
+    dx.par_chunks_mut(plane_len)
+        .zip(grad.par_chunks(per_plane))
+        .zip(arg.par_chunks(per_plane))
+        .for_each(|((dx, g), arg)| {
+            for (&gv, &i) in g.iter().zip(arg) {
+                dx[i as usize] += gv;
+            }
+        });
+    dx
 }
 
 /// Max-pools `x` (batch, channels, height, width) with `geometry`: the custom op with its

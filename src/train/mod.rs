@@ -11,7 +11,7 @@ mod trainer;
 
 pub use compute::{Compute, DEVICES};
 pub use control::{Command, Control};
-pub use network::{build_network, mlp_widths, Network, CLASSES, INPUTS};
+pub use network::{build_network, load_weights, mlp_widths, Network, CLASSES, INPUTS};
 pub use params::{read_safetensors, write_safetensors, Param, Params};
 pub use session::{evaluate, EvalStats, Fault, Origin, Session, Summary};
 pub use trainer::{build_trainer, AutogradTrainer, StepReport, Trainer};

@@ -6,6 +6,8 @@ use crate::config::{Engine, ModelKind, RunConfig};
 use crate::Result;
 use candle_core::Tensor;
 use rand::rngs::SmallRng;
+use std::collections::HashMap;
+use std::path::Path;
 
 /// Pixels per image, the networks' input width.
 pub const INPUTS: usize = crate::data::IMAGE_BYTES;
@@ -29,6 +31,20 @@ pub trait Network: Send {
     /// Reseeds the network's own random source (dropout masks); the session does it every
     /// step from the run's seed and the step, so a resumed run draws the same masks.
     fn reseed(&mut self, _seed: u64) {}
+    /// Brings tensors saved by an earlier version of this network to its current names.
+    fn adapt(&self, _tensors: &mut HashMap<String, Tensor>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Loads saved tensors into `net` in place (adapting older files), checking names and shapes.
+pub fn load_weights(
+    net: &dyn Network,
+    mut tensors: HashMap<String, Tensor>,
+    origin: &Path,
+) -> Result<()> {
+    net.adapt(&mut tensors)?;
+    net.params().restore(&tensors, origin)
 }
 
 /// Layer widths of an MLP on CIFAR-10: inputs, the hidden widths, classes.

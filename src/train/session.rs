@@ -278,7 +278,7 @@ impl Session<'_> {
         let mut trainer = build_trainer(&progress.config, &mut rng, &self.compute)?;
         if let Origin::Fork(cp) | Origin::Resume(cp) = &self.origin {
             let origin = self.folder.clone().unwrap_or_default();
-            trainer.network().params().restore(&cp.model, &origin)?;
+            super::load_weights(trainer.network(), cp.model.clone(), &origin)?;
             trainer.load_optimizer_state(cp.state.optimizer_steps, &cp.optimizer)?;
         }
         trainer.network().set_dropout(progress.config.dropout);

@@ -503,7 +503,7 @@ fn convnet_trains_saves_table_names_and_eval_reproduces_the_accuracy() {
             .unwrap();
     for name in [
         "conv1.weight",
-        "conv2.bias",
+        "conv2.bn.bias",
         "conv3_a.bn.running_mean",
         "conv5_b.bn.running_var",
         "linear.weight",
@@ -515,6 +515,10 @@ fn convnet_trains_saves_table_names_and_eval_reproduces_the_accuracy() {
         );
     }
     assert_eq!(weights["conv4_b.weight"].dims(), &[512, 512, 3, 3]);
+    assert!(
+        !weights.contains_key("conv2.bias"),
+        "no bias before a batch norm"
+    );
     let out = gradboard(home.path())
         .arg("eval")
         .arg(&run)
