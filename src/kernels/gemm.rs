@@ -31,6 +31,31 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Element (i, j) at `data[i * row_stride + j * col_stride]`; panics if that can leave
+    /// `data`.
+    pub fn strided(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Self {
+        if rows > 0 && cols > 0 {
+            assert!(
+                (rows - 1) * row_stride + (cols - 1) * col_stride < data.len(),
+                "a {rows}x{cols} view with strides ({row_stride}, {col_stride}) leaves its {} values",
+                data.len()
+            );
+        }
+        View {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
+    }
+
     /// The transpose (no copy).
     pub fn t(self) -> Self {
         View {
