@@ -21,6 +21,17 @@ use candle_core::{ModuleT, Tensor, Var};
 use rand::rngs::SmallRng;
 use std::collections::HashMap;
 
+/// Moves a saved bias `bias` into the running mean `mean` of the batch norm it fed (the norm
+/// subtracted it again): weights saved when such layers had a bias load into layers without.
+pub fn fold_bias(tensors: &mut HashMap<String, Tensor>, bias: &str, mean: &str) -> Result<()> {
+    if let (Some(b), Some(m)) = (tensors.get(bias), tensors.get(mean)) {
+        let folded = (m - b)?;
+        tensors.insert(mean.to_string(), folded);
+        tensors.remove(bias);
+    }
+    Ok(())
+}
+
 /// The architecture table: a conv block's name and output channels, or a pool.
 pub const ARCHITECTURE: &[Option<(&str, usize)>] = &[
     Some(("conv1", 64)),
@@ -90,7 +101,7 @@ impl ConvNet {
             Some(_) => init::linear(rng, 512, 10, config.init_std, device)?,
             None => init::torch_default(rng, &[512, 10], 512, 10, device)?,
         };
-        let linear = Linear::register(&mut params, "linear", init)?;
+        let linear = Linear::register(&mut params, "linear", init, true)?;
         Ok(ConvNet {
             params,
             layers,

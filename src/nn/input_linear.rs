@@ -1,8 +1,10 @@
 //! The first layer's matmul, x W, as a custom op whose backward gives W its gradient and skips
 //! x's: candle's own matmul backward always computes dL/dx, which for the input images is a
-//! (batch x 3072) product nobody reads, a third of the MLP's backward work.
+//! (batch x 3072) product nobody reads, a third of the MLP's backward work. Both products run
+//! on `kernels::gemm` into fresh buffers (no zero-filled output first).
 
-use candle_core::backend::BackendStorage;
+use crate::kernels::cpu::{f32_slice, with_f32};
+use crate::kernels::gemm::{product, View};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 /// x (batch, in) times W (in, out), with a gradient for W only.
@@ -30,21 +32,33 @@ impl CustomOp2 for InputMatmul {
         if k != k2 {
             candle_core::bail!("input-matmul: inner sizes differ, {k} and {k2}");
         }
-        Ok((x.matmul(w, (1, m, n, k), xl, wl)?, Shape::from((m, n))))
+        let (x, w) = (
+            f32_slice(x, xl, "input-matmul")?,
+            f32_slice(w, wl, "input-matmul")?,
+        );
+        let y = product(View::rows(x, m, k), View::rows(w, k, n), 1.0);
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
     }
 
     fn bwd(
         &self,
         x: &Tensor,
-        _w: &Tensor,
+        w: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((None, Some(x.t()?.matmul(grad)?)))
+        let (m, k) = x.dims2()?;
+        let n = w.dim(1)?;
+        let dw = with_f32(x, |x| {
+            with_f32(grad, |g| {
+                product(View::rows(x, m, k).t(), View::rows(g, m, n), 1.0)
+            })
+        })??;
+        Ok((None, Some(Tensor::from_vec(dw, (k, n), x.device())?)))
     }
 }
 
-/// x W where x needs no gradient (the network's input).
+/// x W where x needs no gradient (the network's input). f32 on the CPU.
 pub fn input_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    x.apply_op2(w, InputMatmul)
+    x.contiguous()?.apply_op2(w, InputMatmul)
 }

@@ -1,6 +1,7 @@
 //! A Linear layer on autograd with its weight stored (in, out). The network's first layer
 //! takes the images, whose gradient nobody reads: on the CPU it runs `input_matmul`, which
-//! skips that product in the backward pass.
+//! skips that product in the backward pass. A layer that feeds a batch norm has no bias: the
+//! norm subtracts the batch mean, which removes it.
 
 use super::init;
 use super::input_linear::input_matmul;
@@ -14,22 +15,28 @@ use rand::Rng;
 pub struct Linear {
     /// Weight, (in, out).
     pub weight: Var,
-    /// Bias, (out).
-    pub bias: Var,
+    /// Bias, (out), when the layer has one.
+    pub bias: Option<Var>,
     /// Whether x is the network's input and the CPU fast path applies.
     input_fast: bool,
 }
 
 impl Linear {
-    /// A layer registered as `PREFIX.weight` and `PREFIX.bias`, from initial values.
+    /// A layer registered as `PREFIX.weight` (and `PREFIX.bias` when `with_bias`), from
+    /// initial values (the bias's are drawn either way, so the weights do not depend on it).
     pub fn register(
         params: &mut Params,
         prefix: &str,
         (weight, bias): (Tensor, Tensor),
+        with_bias: bool,
     ) -> Result<Self> {
         Ok(Linear {
             weight: params.var(format!("{prefix}.weight"), &weight)?,
-            bias: params.var(format!("{prefix}.bias"), &bias)?,
+            bias: if with_bias {
+                Some(params.var(format!("{prefix}.bias"), &bias)?)
+            } else {
+                None
+            },
             input_fast: false,
         })
     }
@@ -41,13 +48,10 @@ impl Linear {
         rng: &mut impl Rng,
         (fan_in, fan_out): (usize, usize),
         std: Option<f64>,
-        device: &Device,
+        (device, with_bias): (&Device, bool),
     ) -> Result<Self> {
-        Self::register(
-            params,
-            prefix,
-            init::linear(rng, fan_in, fan_out, std, device)?,
-        )
+        let init = init::linear(rng, fan_in, fan_out, std, device)?;
+        Self::register(params, prefix, init, with_bias)
     }
 
     /// Marks the layer as the network's first (its input needs no gradient); `fast` picks the
@@ -64,6 +68,9 @@ impl Linear {
         } else {
             x.matmul(self.weight.as_tensor())?
         };
-        y.broadcast_add(self.bias.as_tensor())
+        match &self.bias {
+            Some(b) => y.broadcast_add(b.as_tensor()),
+            None => Ok(y),
+        }
     }
 }

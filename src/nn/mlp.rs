@@ -1,16 +1,20 @@
 //! Section 2: an MLP on candle's autograd. Each hidden layer is Linear, then the chosen
 //! normalisation, then LeakyReLU, then dropout (all but the last hidden layer); the output
-//! layer gives logits.
+//! layer gives logits. With candle-nn's batch norm on the CPU, norm, activation and dropout
+//! run as one op (`bn_act`); the reference path runs them as separate tensor ops.
 
-use super::dropout::{dropout, leaky_relu};
+use super::bn_act::bn_leaky_dropout;
+use super::convnet::fold_bias;
+use super::dropout::{dropout, dropout_mask, leaky_relu};
 use super::linear::Linear;
 use super::norm::NormLayer;
-use crate::config::RunConfig;
+use crate::config::{Norm, RunConfig};
 use crate::train::{mlp_widths, Compute, Network, Params};
 use crate::Result;
 use candle_core::Tensor;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use std::collections::HashMap;
 
 /// The autograd MLP with its dropout generator.
 pub struct AutogradMlp {
@@ -20,6 +24,7 @@ pub struct AutogradMlp {
     neg_slope: f64,
     dropout: f64,
     dropout_rng: SmallRng,
+    fast: bool,
 }
 
 impl AutogradMlp {
@@ -27,6 +32,7 @@ impl AutogradMlp {
     pub fn new(config: &RunConfig, rng: &mut SmallRng, compute: &Compute) -> Result<Self> {
         let widths = mlp_widths(&config.hidden);
         let device = &compute.device;
+        let with_bias = config.norm == Norm::None;
         let mut params = Params::new();
         let mut hidden = Vec::new();
         for (i, w) in widths[..widths.len() - 1].windows(2).enumerate() {
@@ -36,7 +42,7 @@ impl AutogradMlp {
                 rng,
                 (w[0], w[1]),
                 config.init_std,
-                device,
+                (device, with_bias),
             )?
             .takes_input(i == 0 && compute.use_fast());
             let norm = NormLayer::register(
@@ -55,7 +61,7 @@ impl AutogradMlp {
             rng,
             (widths[n - 2], widths[n - 1]),
             config.init_std,
-            device,
+            (device, true),
         )?
         .takes_input(hidden.is_empty() && compute.use_fast());
         Ok(AutogradMlp {
@@ -65,6 +71,7 @@ impl AutogradMlp {
             neg_slope: config.neg_slope,
             dropout: config.dropout,
             dropout_rng: SmallRng::seed_from_u64(config.seed),
+            fast: compute.use_fast(),
         })
     }
 }
@@ -75,11 +82,30 @@ impl Network for AutogradMlp {
         let last = self.hidden.len().saturating_sub(1);
         for (i, (linear, norm)) in self.hidden.iter().enumerate() {
             h = linear.forward(&h)?;
-            h = norm.forward_t(&h, train)?;
-            h = leaky_relu(&h, self.neg_slope)?;
-            if train && i < last {
-                h = dropout(&h, self.dropout, &mut self.dropout_rng)?;
-            }
+            let drop = train && i < last && self.dropout > 0.0;
+            h = match norm {
+                NormLayer::Candle(bn) if self.fast => {
+                    let mask = drop
+                        .then(|| dropout_mask(h.elem_count(), self.dropout, &mut self.dropout_rng));
+                    bn_leaky_dropout(
+                        &h,
+                        &bn.weight,
+                        &bn.bias,
+                        &bn.running,
+                        self.neg_slope,
+                        mask,
+                        train,
+                    )?
+                }
+                _ => {
+                    let a = leaky_relu(&norm.forward_t(&h, train)?, self.neg_slope)?;
+                    if drop {
+                        dropout(&a, self.dropout, &mut self.dropout_rng)?
+                    } else {
+                        a
+                    }
+                }
+            };
         }
         Ok(self.output.forward(&h)?)
     }
@@ -94,5 +120,20 @@ impl Network for AutogradMlp {
 
     fn reseed(&mut self, seed: u64) {
         self.dropout_rng = SmallRng::seed_from_u64(seed);
+    }
+
+    /// Weights saved when the layers before a batch norm had a bias: it moves into the norm's
+    /// running mean.
+    fn adapt(&self, tensors: &mut HashMap<String, Tensor>) -> Result<()> {
+        for (i, (linear, _)) in self.hidden.iter().enumerate() {
+            if linear.bias.is_none() {
+                fold_bias(
+                    tensors,
+                    &format!("fc{}.bias", i + 1),
+                    &format!("norm{}.running_mean", i + 1),
+                )?;
+            }
+        }
+        Ok(())
     }
 }

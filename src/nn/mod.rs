@@ -3,6 +3,7 @@
 //! the model's `Params`, drawn from the run's seeded generator.
 
 pub mod batch_norm;
+pub mod bn_act;
 pub mod bn_relu;
 pub mod conv;
 pub mod convnet;

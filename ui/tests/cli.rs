@@ -426,9 +426,13 @@ fn autograd_presets_train_and_save_named_weights() {
             &candle_core::Device::Cpu,
         )
         .unwrap();
+        assert!(
+            !weights.contains_key("fc2.bias"),
+            "{preset}: no bias before a batch norm"
+        );
         for name in [
             "fc1.weight",
-            "fc2.bias",
+            "fc2.weight",
             "norm1.weight",
             "norm1.running_mean",
             "norm2.running_var",
