@@ -80,6 +80,62 @@ impl<'a> View<'a> {
 
 /// Products smaller than this many multiply-adds run on the calling thread.
 const PARALLEL_WORK: usize = 1 << 18;
+/// A product with at most this many outputs and a depth of at least `SPLIT_DEPTH` is split
+/// along its depth across the threads (gemm's own split of a 200x100 output over two threads
+/// gained 1.3x where this gains 2x: 0.63 against 0.93 ms for section 1's x W).
+const SPLIT_OUTPUTS: usize = 1 << 16;
+const SPLIT_DEPTH: usize = 1024;
+
+impl View<'_> {
+    /// Columns `from..to` (no copy).
+    fn columns(&self, from: usize, to: usize) -> Self {
+        View {
+            data: &self.data[from * self.col_stride..],
+            cols: to - from,
+            ..*self
+        }
+    }
+
+    /// Rows `from..to` (no copy).
+    fn rows_range(&self, from: usize, to: usize) -> Self {
+        View {
+            data: &self.data[from * self.row_stride..],
+            rows: to - from,
+            ..*self
+        }
+    }
+}
+
+/// scale a b as partial products over slices of the depth, one a thread, summed; `None`
+/// where the shape does not call for it.
+fn split_depth(a: View, b: View, scale: f32) -> Option<Vec<f32>> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let threads = rayon::current_num_threads();
+    if threads < 2 || m * n > SPLIT_OUTPUTS || k < SPLIT_DEPTH {
+        return None;
+    }
+    let parts = threads.min(k / (SPLIT_DEPTH / 2));
+    let bounds: Vec<(usize, usize)> = (0..parts)
+        .map(|i| (i * k / parts, (i + 1) * k / parts))
+        .collect();
+    use rayon::prelude::*;
+    bounds
+        .par_iter()
+        .map(|&(from, to)| {
+            let (pa, pb) = (a.columns(from, to), b.rows_range(from, to));
+            let mut out: Vec<f32> = Vec::with_capacity(m * n);
+            // SAFETY: a fresh buffer of m x n values, fully written by the product.
+            unsafe {
+                gemm_raw(out.as_mut_ptr(), pa, pb, scale, false, Parallelism::None);
+                out.set_len(m * n);
+            }
+            out
+        })
+        .reduce_with(|mut x, y| {
+            x.iter_mut().zip(&y).for_each(|(p, q)| *p += q);
+            x
+        })
+}
 
 /// dst = scale * a b, or dst += scale * a b when `accumulate`; dst is row-major
 /// (a.height() x b.width()).
@@ -90,21 +146,51 @@ pub fn matmul(dst: &mut [f32], a: View, b: View, scale: f32, accumulate: bool) {
         "destination of {} values",
         dst.len()
     );
+    if let Some(p) = split_depth(a, b, scale) {
+        if accumulate {
+            dst.iter_mut().zip(&p).for_each(|(d, v)| *d += v);
+        } else {
+            dst.copy_from_slice(&p);
+        }
+        return;
+    }
     // SAFETY: dst is a live, initialised slice of the right length.
-    unsafe { gemm_raw(dst.as_mut_ptr(), a, b, scale, accumulate) }
+    unsafe {
+        gemm_raw(
+            dst.as_mut_ptr(),
+            a,
+            b,
+            scale,
+            accumulate,
+            threads_for(&a, &b),
+        )
+    }
 }
 
 /// scale * a b in a new row-major vector, written once (no zero-filled temporary).
 pub fn product(a: View, b: View, scale: f32) -> Vec<f32> {
+    if let Some(p) = split_depth(a, b, scale) {
+        return p;
+    }
     let len = a.rows * b.cols;
     let mut out: Vec<f32> = Vec::with_capacity(len);
     // SAFETY: with `accumulate = false` the product writes every one of the `len` values
     // and reads none of them; only then is the length set.
     unsafe {
-        gemm_raw(out.as_mut_ptr(), a, b, scale, false);
+        gemm_raw(out.as_mut_ptr(), a, b, scale, false, threads_for(&a, &b));
         out.set_len(len);
     }
     out
+}
+
+/// gemm's own threads for a product of this size.
+fn threads_for(a: &View, b: &View) -> Parallelism {
+    let threads = rayon::current_num_threads();
+    if threads > 1 && a.rows * a.cols * b.cols >= PARALLEL_WORK {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    }
 }
 
 /// dst = scale a b (+ dst when `accumulate`) through raw pointers.
@@ -112,7 +198,14 @@ pub fn product(a: View, b: View, scale: f32) -> Vec<f32> {
 /// # Safety
 /// `dst` must be valid for writes of a.height() x b.width() values (and initialised when
 /// `accumulate`), and not alias `a` or `b`.
-unsafe fn gemm_raw(dst: *mut f32, a: View, b: View, scale: f32, accumulate: bool) {
+unsafe fn gemm_raw(
+    dst: *mut f32,
+    a: View,
+    b: View,
+    scale: f32,
+    accumulate: bool,
+    parallelism: Parallelism,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "inner sizes differ: {k} and {}", b.rows);
     if m == 0 || n == 0 {
@@ -126,12 +219,6 @@ unsafe fn gemm_raw(dst: *mut f32, a: View, b: View, scale: f32, accumulate: bool
     }
     let extent = |v: &View| (v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
     assert!(extent(&a) < a.data.len() && extent(&b) < b.data.len());
-    let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 && m * n * k >= PARALLEL_WORK {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
     gemm::gemm(
         m,
         n,
