@@ -208,18 +208,25 @@ fn the_reference_pool_matches_the_custom_op() {
     }
 }
 
-/// The channel-major convolution (the CPU fast path) against candle's conv2d on
-/// (batch, channels, ...), forward and both gradients, odd shapes and kernels 1, 3, 5.
+/// The channel-major convolutions (the CPU fast paths: im2col, and Winograd F(2x2, 3x3) on
+/// even maps) against candle's conv2d on (batch, channels, ...), forward and both gradients,
+/// odd shapes and kernels 1, 3, 5.
 #[test]
 fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
-    use gradboard::nn::conv::conv2d_cm;
+    use gradboard::nn::conv::{conv2d_cm_using, ConvAlgorithm};
     let mut rng = SmallRng::seed_from_u64(9);
-    for (b, c_in, c_out, h, w, k) in [
-        (2, 3, 4, 5, 7, 3),
-        (1, 2, 3, 4, 4, 1),
-        (3, 2, 2, 6, 3, 5),
-        (2, 5, 3, 2, 2, 3),
-    ] {
+    let cases = [
+        (2, 3, 4, 5, 7, 3, ConvAlgorithm::Im2col),
+        (1, 2, 3, 4, 4, 1, ConvAlgorithm::Im2col),
+        (3, 2, 2, 6, 3, 5, ConvAlgorithm::Im2col),
+        (2, 5, 3, 2, 2, 3, ConvAlgorithm::Im2col),
+        (2, 5, 3, 2, 2, 3, ConvAlgorithm::Winograd),
+        (3, 7, 4, 4, 6, 3, ConvAlgorithm::Winograd),
+        (2, 17, 9, 8, 8, 3, ConvAlgorithm::Winograd),
+        (1, 3, 2, 10, 4, 3, ConvAlgorithm::Winograd),
+        (2, 16, 8, 6, 6, 3, ConvAlgorithm::Auto),
+    ];
+    for (b, c_in, c_out, h, w, k, algorithm) in cases {
         let mut draw =
             |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
         let x = Var::from_tensor(
@@ -237,7 +244,7 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
         .unwrap();
         let dy = Tensor::from_vec(draw(b * c_out * h * w), (b, c_out, h, w), &Device::Cpu).unwrap();
         let x_cm = x.as_tensor().transpose(0, 1).unwrap();
-        let ours = conv2d_cm(&x_cm, wt.as_tensor(), false, true)
+        let ours = conv2d_cm_using(&x_cm, wt.as_tensor(), false, true, algorithm)
             .unwrap()
             .transpose(0, 1)
             .unwrap();
@@ -255,7 +262,7 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
                 .to_scalar::<f32>()
                 .unwrap()
         };
-        assert!(max_diff(&ours, &theirs) < 1e-5, "forward differs");
+        assert!(max_diff(&ours, &theirs) < 1e-5, "{algorithm:?}: forward differs");
         let g1 = (ours * &dy).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (theirs * &dy)
             .unwrap()
@@ -268,7 +275,7 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
                 g1.get(v.as_tensor()).unwrap(),
                 g2.get(v.as_tensor()).unwrap(),
             );
-            assert!(d < 1e-4, "gradient differs by {d} for shape {:?}", v.dims());
+            assert!(d < 1e-4, "{algorithm:?}: gradient differs by {d} for shape {:?}", v.dims());
         }
     }
 }

@@ -183,6 +183,33 @@ pub fn product(a: View, b: View, scale: f32) -> Vec<f32> {
     out
 }
 
+/// `count` products, in parallel, each on one thread: product `i` is `views(i)` and lands in
+/// rows `i * rows ..` of the result, which is `count` row-major `rows` x `cols` matrices.
+pub fn batched<'a>(
+    count: usize,
+    rows: usize,
+    cols: usize,
+    views: impl Fn(usize) -> (View<'a>, View<'a>) + Sync,
+) -> Vec<f32> {
+    use rayon::prelude::*;
+    let len = count * rows * cols;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut((rows * cols).max(1))
+        .enumerate()
+        .for_each(|(i, chunk)| {
+            let (a, b) = views(i);
+            assert!(a.rows == rows && b.cols == cols, "product {i} is not {rows}x{cols}");
+            // SAFETY: the chunk holds rows x cols values, all written by the product.
+            unsafe {
+                gemm_raw(chunk.as_mut_ptr().cast(), a, b, 1.0, false, Parallelism::None);
+            }
+        });
+    // SAFETY: every chunk was written in full above.
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// gemm's own threads for a product of this size.
 fn threads_for(a: &View, b: &View) -> Parallelism {
     let threads = rayon::current_num_threads();

@@ -7,3 +7,4 @@ pub mod gemm;
 pub mod inplace;
 pub mod reduce;
 pub mod sgemm;
+pub mod winograd;

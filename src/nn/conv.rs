@@ -7,7 +7,8 @@
 
 use crate::kernels::conv::{col2im, im2col};
 use crate::kernels::cpu::{f32_slice, with_f32};
-use crate::kernels::gemm::{product, View};
+use crate::kernels::gemm::{batched, product, View};
+use crate::kernels::winograd::{self, POSITIONS};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
 
@@ -121,16 +122,151 @@ impl CustomOp2 for ConvCm {
     }
 }
 
+/// The 3x3 channel-major convolution by Winograd F(2x2, 3x3) (`kernels::winograd`); it keeps
+/// the transformed input and kernel for the backward pass.
+struct ConvWinograd {
+    need_dx: bool,
+    keep: bool,
+    saved: Mutex<Option<(Vec<f32>, Vec<f32>)>>,
+}
+
+impl CustomOp2 for ConvWinograd {
+    fn name(&self) -> &'static str {
+        "conv2d-winograd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (&[c, b, h, w], &[k, c2, 3, 3]) = (xl.dims(), wl.dims()) else {
+            candle_core::bail!("winograd: expected (C, B, H, W) and (K, C, 3, 3), got {:?} and {:?}", xl.dims(), wl.dims())
+        };
+        if c != c2 || !winograd::applies(3, (c, b, h, w)) {
+            candle_core::bail!("winograd: input {:?} and kernel {:?} do not fit", xl.dims(), wl.dims());
+        }
+        let x = f32_slice(xs, xl, "winograd")?;
+        let g = f32_slice(ws, wl, "winograd")?;
+        let p = b * (h / 2) * (w / 2);
+        let u = winograd::kernel_transform(g, k, c);
+        let v = winograd::input_transform(x, (c, b, h, w));
+        let m = batched(POSITIONS, k, p, |pos| {
+            (
+                View::rows(&u[pos * k * c..][..k * c], k, c),
+                View::rows(&v[pos * c * p..][..c * p], c, p),
+            )
+        });
+        let y = winograd::output_transform(&m, (k, b, h, w));
+        if self.keep {
+            *self.saved.lock().expect("winograd state") = Some((u, v));
+        }
+        Ok((CpuStorage::F32(y), Shape::from((k, b, h, w))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (c, b, h, w) = x.dims4()?;
+        let k = weight.dim(0)?;
+        let p = b * (h / 2) * (w / 2);
+        let (u, v) = match self.saved.lock().expect("winograd state").take() {
+            Some(saved) => saved,
+            None => (
+                with_f32(weight, |g| winograd::kernel_transform(g, k, c))?,
+                with_f32(x, |x| winograd::input_transform(x, (c, b, h, w)))?,
+            ),
+        };
+        let dm = with_f32(grad, |dy| winograd::output_gradient(dy, (k, b, h, w)))?;
+        let du = batched(POSITIONS, k, c, |pos| {
+            (
+                View::rows(&dm[pos * k * p..][..k * p], k, p),
+                View::rows(&v[pos * c * p..][..c * p], c, p).t(),
+            )
+        });
+        drop(v);
+        let dg = winograd::kernel_gradient(&du, k, c);
+        let dx = if self.need_dx {
+            let dv = batched(POSITIONS, c, p, |pos| {
+                (
+                    View::rows(&u[pos * k * c..][..k * c], k, c).t(),
+                    View::rows(&dm[pos * k * p..][..k * p], k, p),
+                )
+            });
+            let dx = winograd::input_gradient(&dv, (c, b, h, w));
+            Some(Tensor::from_vec(dx, (c, b, h, w), x.device())?)
+        } else {
+            None
+        };
+        Ok((dx, Some(Tensor::from_vec(dg, (k, c, 3, 3), x.device())?)))
+    }
+}
+
+/// How a channel-major convolution is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvAlgorithm {
+    /// Winograd F(2x2, 3x3) where it applies and pays (3x3, even maps, 16+ input channels),
+    /// im2col otherwise.
+    Auto,
+    /// im2col and one product.
+    Im2col,
+    /// Winograd F(2x2, 3x3) (3x3 kernels on even maps only).
+    Winograd,
+}
+
+/// Input channels from which Winograd's transforms cost less than the multiplications they
+/// save (the first layer, with 3, stays on im2col).
+const WINOGRAD_MIN_CHANNELS: usize = 16;
+
 /// Convolution of channel-major `x` (C_in, B, H, W) with `weight` (C_out, C_in, k, k), no
 /// bias: (C_out, B, H, W). `input` marks the network's input, whose gradient is skipped;
-/// `train` keeps the patches for the backward pass. f32 on the CPU.
+/// `train` keeps what the backward pass needs. f32 on the CPU.
 pub fn conv2d_cm(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {
+    conv2d_cm_using(x, weight, input, train, ConvAlgorithm::Auto)
+}
+
+/// `conv2d_cm` with the algorithm chosen (tests and benchmarks compare them).
+pub fn conv2d_cm_using(
+    x: &Tensor,
+    weight: &Tensor,
+    input: bool,
+    train: bool,
+    algorithm: ConvAlgorithm,
+) -> Result<Tensor> {
     let k = weight.dim(3)?;
     if k % 2 == 0 {
         candle_core::bail!("conv: the kernel must be odd, got {k}");
     }
-    x.contiguous()?.apply_op2(
-        &weight.contiguous()?,
+    let dims = x.dims4()?;
+    let winograd = match algorithm {
+        ConvAlgorithm::Auto => winograd::applies(k, dims) && dims.0 >= WINOGRAD_MIN_CHANNELS,
+        ConvAlgorithm::Im2col => false,
+        ConvAlgorithm::Winograd => {
+            if !winograd::applies(k, dims) {
+                candle_core::bail!("winograd: needs a 3x3 kernel and even maps, got {k}x{k} on {dims:?}");
+            }
+            true
+        }
+    };
+    let (x, weight) = (x.contiguous()?, weight.contiguous()?);
+    if winograd {
+        return x.apply_op2(
+            &weight,
+            ConvWinograd {
+                need_dx: !input,
+                keep: train,
+                saved: Mutex::new(None),
+            },
+        );
+    }
+    x.apply_op2(
+        &weight,
         ConvCm {
             kernel: k,
             need_dx: !input,
