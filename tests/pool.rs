@@ -208,12 +208,13 @@ fn the_reference_pool_matches_the_custom_op() {
     }
 }
 
-/// The channel-major convolutions (the CPU fast paths: im2col, and Winograd F(2x2, 3x3) on
+/// The batch-innermost convolutions (the CPU fast paths: im2col, and Winograd F(2x2, 3x3) on
 /// even maps) against candle's conv2d on (batch, channels, ...), forward and both gradients,
 /// odd shapes and kernels 1, 3, 5.
 #[test]
 fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
-    use gradboard::nn::conv::{conv2d_cm_using, ConvAlgorithm};
+    use gradboard::kernels::simd::Level;
+    use gradboard::nn::conv::{conv2d_chwn_using, ConvAlgorithm};
     let mut rng = SmallRng::seed_from_u64(9);
     let cases = [
         (2, 3, 4, 5, 7, 3, ConvAlgorithm::Im2col),
@@ -243,11 +244,18 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
         )
         .unwrap();
         let dy = Tensor::from_vec(draw(b * c_out * h * w), (b, c_out, h, w), &Device::Cpu).unwrap();
-        let x_cm = x.as_tensor().transpose(0, 1).unwrap();
-        let ours = conv2d_cm_using(&x_cm, wt.as_tensor(), false, true, algorithm)
-            .unwrap()
-            .transpose(0, 1)
-            .unwrap();
+        let x_chwn = x.as_tensor().permute((1, 2, 3, 0)).unwrap();
+        let ours = conv2d_chwn_using(
+            &x_chwn,
+            wt.as_tensor(),
+            false,
+            true,
+            algorithm,
+            Level::detected(),
+        )
+        .unwrap()
+        .permute((3, 0, 1, 2))
+        .unwrap();
         let theirs = x
             .as_tensor()
             .conv2d(wt.as_tensor(), k / 2, 1, 1, 1)
@@ -262,7 +270,10 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
                 .to_scalar::<f32>()
                 .unwrap()
         };
-        assert!(max_diff(&ours, &theirs) < 1e-5, "{algorithm:?}: forward differs");
+        assert!(
+            max_diff(&ours, &theirs) < 1e-5,
+            "{algorithm:?}: forward differs"
+        );
         let g1 = (ours * &dy).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (theirs * &dy)
             .unwrap()
@@ -275,7 +286,60 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
                 g1.get(v.as_tensor()).unwrap(),
                 g2.get(v.as_tensor()).unwrap(),
             );
-            assert!(d < 1e-4, "{algorithm:?}: gradient differs by {d} for shape {:?}", v.dims());
+            assert!(
+                d < 1e-4,
+                "{algorithm:?}: gradient differs by {d} for shape {:?}",
+                v.dims()
+            );
+        }
+    }
+}
+
+/// Every instruction-set level this CPU has gives the same bits as the baseline, for both
+/// convolutions' forward and backward passes (odd batch sizes leave a partial lane block).
+#[test]
+fn every_simd_level_matches_the_baseline() {
+    use gradboard::kernels::simd::Level;
+    use gradboard::nn::conv::{conv2d_chwn_using, ConvAlgorithm};
+    let mut rng = SmallRng::seed_from_u64(4);
+    let (c, h, w, b, k) = (17, 6, 4, 19, 5);
+    let draw = |n: usize, rng: &mut SmallRng| -> Vec<f32> {
+        (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+    };
+    let x = Var::from_tensor(
+        &Tensor::from_vec(draw(c * h * w * b, &mut rng), (c, h, w, b), &Device::Cpu).unwrap(),
+    )
+    .unwrap();
+    let wt = Var::from_tensor(
+        &Tensor::from_vec(draw(k * c * 9, &mut rng), (k, c, 3, 3), &Device::Cpu).unwrap(),
+    )
+    .unwrap();
+    let dy = Tensor::from_vec(draw(k * h * w * b, &mut rng), (k, h, w, b), &Device::Cpu).unwrap();
+    let run = |algorithm, level| {
+        let y = conv2d_chwn_using(x.as_tensor(), wt.as_tensor(), false, true, algorithm, level)
+            .unwrap();
+        let g = (&y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
+        [
+            y,
+            g.get(x.as_tensor()).unwrap().clone(),
+            g.get(wt.as_tensor()).unwrap().clone(),
+        ]
+        .map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+    };
+    let levels = Level::available();
+    eprintln!(
+        "levels: {:?}",
+        levels.iter().map(|l| l.name()).collect::<Vec<_>>()
+    );
+    for algorithm in [ConvAlgorithm::Im2col, ConvAlgorithm::Winograd] {
+        let base = run(algorithm, Level::BASELINE);
+        for &level in &levels {
+            assert_eq!(
+                run(algorithm, level),
+                base,
+                "{algorithm:?} at {}",
+                level.name()
+            );
         }
     }
 }

@@ -199,10 +199,20 @@ pub fn batched<'a>(
         .enumerate()
         .for_each(|(i, chunk)| {
             let (a, b) = views(i);
-            assert!(a.rows == rows && b.cols == cols, "product {i} is not {rows}x{cols}");
+            assert!(
+                a.rows == rows && b.cols == cols,
+                "product {i} is not {rows}x{cols}"
+            );
             // SAFETY: the chunk holds rows x cols values, all written by the product.
             unsafe {
-                gemm_raw(chunk.as_mut_ptr().cast(), a, b, 1.0, false, Parallelism::None);
+                gemm_raw(
+                    chunk.as_mut_ptr().cast(),
+                    a,
+                    b,
+                    1.0,
+                    false,
+                    Parallelism::None,
+                );
             }
         });
     // SAFETY: every chunk was written in full above.

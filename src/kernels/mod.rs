@@ -7,4 +7,5 @@ pub mod gemm;
 pub mod inplace;
 pub mod reduce;
 pub mod sgemm;
+pub mod simd;
 pub mod winograd;

@@ -1,5 +1,6 @@
-//! Winograd F(2x2, 3x3) for 3x3 convolutions with padding 1 on channel-major activations
-//! (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", arXiv:1509.09308).
+//! Winograd F(2x2, 3x3) for 3x3 convolutions with padding 1 on batch-innermost activations
+//! (channels, height, width, batch) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+//! Networks", arXiv:1509.09308).
 //!
 //! Each 2x2 output tile comes from a 4x4 input patch: with U = G g G^T (the kernel), V =
 //! B^T d B (the patch) and M = U ⊙ V summed over input channels, the tile is A^T M A. The sum
@@ -7,48 +8,133 @@
 //! fewer multiplications than the direct convolution. The backward passes are the adjoints of
 //! the same linear maps: dM = A dY A^T, dV = U^T dM (16 products), the patch gradient B dV B^T
 //! added back into the input's gradient; dU = dM V^T (16 products), the kernel gradient
-//! G^T dU G. Transform-domain arrays are laid out [position][rows][columns] so that each of the
-//! 16 products reads and writes contiguous row-major matrices.
+//! G^T dU G. Transform-domain arrays are [position][channel][tile, batch], so each of the 16
+//! products reads and writes contiguous row-major matrices, and every transform works on
+//! whole batch rows, `LANES` images at a time.
 
 use super::conv::Dims;
-use super::gemm::{batched, View};
+use super::simd::{Level, LANES};
+use crate::multiversion;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// Positions of the 4x4 transform.
 pub const POSITIONS: usize = 16;
 
+type Block = [[f32; LANES]; POSITIONS];
+
 /// Whether F(2x2, 3x3) applies: a 3x3 kernel on maps of even height and width.
-pub fn applies(kernel: usize, (_, _, h, w): Dims) -> bool {
+pub fn applies(kernel: usize, (_, h, w, _): Dims) -> bool {
     kernel == 3 && h % 2 == 0 && w % 2 == 0 && h >= 2 && w >= 2
 }
 
-/// Tiles of one image and in all: (tiles down, tiles across, tiles in all).
-fn tiles((_, b, h, w): Dims) -> (usize, usize, usize) {
-    (h / 2, w / 2, b * (h / 2) * (w / 2))
+/// Columns of the transform-domain matrices: tiles times images.
+pub fn columns((_, h, w, b): Dims) -> usize {
+    (h / 2) * (w / 2) * b
 }
 
-/// U = G g G^T for every (k, c): [16][k][c] from g (k, c, 3, 3).
-pub fn kernel_transform(g: &[f32], k: usize, c: usize) -> Vec<f32> {
-    let mut u = vec![0f32; POSITIONS * k * c];
-    let plane = k * c;
-    for (kc, g) in g.chunks_exact(9).enumerate() {
-        // t = G g (4x3), then U = t G^T (4x4).
-        let mut t = [[0f32; 3]; 4];
-        for j in 0..3 {
-            let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j]);
-            t[0][j] = g0;
-            t[1][j] = 0.5 * (g0 + g1 + g2);
-            t[2][j] = 0.5 * (g0 - g1 + g2);
-            t[3][j] = g2;
-        }
-        for (i, r) in t.iter().enumerate() {
-            let row = [r[0], 0.5 * (r[0] + r[1] + r[2]), 0.5 * (r[0] - r[1] + r[2]), r[2]];
-            for (j, v) in row.into_iter().enumerate() {
-                u[(i * 4 + j) * plane + kc] = v;
+/// The combination B^T v applied along one axis of four values.
+#[inline(always)]
+fn bt(v: [f32; 4]) -> [f32; 4] {
+    [v[0] - v[2], v[1] + v[2], v[2] - v[1], v[1] - v[3]]
+}
+
+/// B v (the adjoint of `bt`).
+#[inline(always)]
+fn b(v: [f32; 4]) -> [f32; 4] {
+    [v[0], v[1] - v[2] + v[3], v[1] + v[2] - v[0], -v[3]]
+}
+
+/// G v for three values: four.
+#[inline(always)]
+fn g(v: [f32; 3]) -> [f32; 4] {
+    [
+        v[0],
+        0.5 * (v[0] + v[1] + v[2]),
+        0.5 * (v[0] - v[1] + v[2]),
+        v[2],
+    ]
+}
+
+/// G^T v (the adjoint of `g`): three values.
+#[inline(always)]
+fn gt(v: [f32; 4]) -> [f32; 3] {
+    [
+        v[0] + 0.5 * (v[1] + v[2]),
+        0.5 * (v[1] - v[2]),
+        0.5 * (v[1] + v[2]) + v[3],
+    ]
+}
+
+/// A^T v: two values of four.
+#[inline(always)]
+fn at(v: [f32; 4]) -> [f32; 2] {
+    [v[0] + v[1] + v[2], v[1] - v[2] - v[3]]
+}
+
+/// A v (the adjoint of `at`): four values of two.
+#[inline(always)]
+fn a(v: [f32; 2]) -> [f32; 4] {
+    [v[0], v[0] + v[1], v[0] - v[1], -v[1]]
+}
+
+/// Applies `f` to the rows (along the first axis) and then the columns of a 4x4 block of
+/// lanes: `out = F x F^T` for the 4-to-4 map `f`.
+#[inline(always)]
+fn both_axes(x: &Block, f: impl Fn([f32; 4]) -> [f32; 4]) -> Block {
+    let mut t = [[0f32; LANES]; POSITIONS];
+    for j in 0..4 {
+        for l in 0..LANES {
+            let r = f([x[j][l], x[4 + j][l], x[8 + j][l], x[12 + j][l]]);
+            for (i, v) in r.into_iter().enumerate() {
+                t[i * 4 + j][l] = v;
             }
         }
     }
+    let mut out = [[0f32; LANES]; POSITIONS];
+    for i in 0..4 {
+        for l in 0..LANES {
+            let r = f([
+                t[i * 4][l],
+                t[i * 4 + 1][l],
+                t[i * 4 + 2][l],
+                t[i * 4 + 3][l],
+            ]);
+            for (j, v) in r.into_iter().enumerate() {
+                out[i * 4 + j][l] = v;
+            }
+        }
+    }
+    out
+}
+
+/// U = G g G^T for every (k, c): [16][k][c] from g (k, c, 3, 3).
+pub fn kernel_transform(g3: &[f32], k: usize, c: usize) -> Vec<f32> {
+    let plane = k * c;
+    let mut u = vec![0f32; POSITIONS * plane];
+    let tiles: Vec<[f32; 16]> = g3
+        .par_chunks_exact(9)
+        .map(|w| {
+            let mut t = [[0f32; 3]; 4];
+            for j in 0..3 {
+                for (i, v) in g([w[j], w[3 + j], w[6 + j]]).into_iter().enumerate() {
+                    t[i][j] = v;
+                }
+            }
+            let mut out = [0f32; 16];
+            for (i, r) in t.iter().enumerate() {
+                out[i * 4..i * 4 + 4].copy_from_slice(&g(*r));
+            }
+            out
+        })
+        .collect();
+    u.par_chunks_mut(plane.max(1))
+        .enumerate()
+        .for_each(|(pos, dst)| {
+            for (d, t) in dst.iter_mut().zip(&tiles) {
+                *d = t[pos];
+            }
+        });
     u
 }
 
@@ -56,217 +142,262 @@ pub fn kernel_transform(g: &[f32], k: usize, c: usize) -> Vec<f32> {
 pub fn kernel_gradient(du: &[f32], k: usize, c: usize) -> Vec<f32> {
     let plane = k * c;
     let mut dg = vec![0f32; 9 * plane];
-    for (kc, out) in dg.chunks_exact_mut(9).enumerate() {
-        let at = |i: usize, j: usize| du[(i * 4 + j) * plane + kc];
-        // t = G^T dU (3x4), then dg = t G (3x3).
-        for j in 0..4 {
-            let (u0, u1, u2, u3) = (at(0, j), at(1, j), at(2, j), at(3, j));
-            let t0 = u0 + 0.5 * (u1 + u2);
-            let t1 = 0.5 * (u1 - u2);
-            let t2 = 0.5 * (u1 + u2) + u3;
-            for (i, t) in [t0, t1, t2].into_iter().enumerate() {
-                // dg[i][0] += t * G[j][0], dg[i][1] += t * G[j][1], dg[i][2] += t * G[j][2]
-                let (a, b, c2) = match j {
-                    0 => (1.0, 0.0, 0.0),
-                    1 => (0.5, 0.5, 0.5),
-                    2 => (0.5, -0.5, 0.5),
-                    _ => (0.0, 0.0, 1.0),
-                };
-                out[i * 3] += t * a;
-                out[i * 3 + 1] += t * b;
-                out[i * 3 + 2] += t * c2;
+    dg.par_chunks_exact_mut(9)
+        .enumerate()
+        .for_each(|(kc, out)| {
+            let mut t = [[0f32; 4]; 3];
+            for j in 0..4 {
+                let col = gt([
+                    du[j * plane + kc],
+                    du[(4 + j) * plane + kc],
+                    du[(8 + j) * plane + kc],
+                    du[(12 + j) * plane + kc],
+                ]);
+                for (i, v) in col.into_iter().enumerate() {
+                    t[i][j] = v;
+                }
             }
-        }
-    }
+            for (i, r) in t.iter().enumerate() {
+                out[i * 3..i * 3 + 3].copy_from_slice(&gt(*r));
+            }
+        });
     dg
 }
 
-/// V = B^T d B for every channel and tile: [16][c][tiles] from x (c, b, h, w).
-pub fn input_transform(x: &[f32], dims @ (c, b, h, w): Dims) -> Vec<f32> {
-    let (th, tw, p) = tiles(dims);
-    let len = POSITIONS * c * p;
-    let mut v: Vec<f32> = Vec::with_capacity(len);
-    let out = v.spare_capacity_mut();
-    // Each channel writes its own row of each of the 16 planes.
-    let rows: Vec<Vec<&mut [MaybeUninit<f32>]>> = {
-        let mut planes: Vec<std::slice::ChunksExactMut<MaybeUninit<f32>>> = out[..len]
-            .chunks_exact_mut(c * p)
-            .map(|plane| plane.chunks_exact_mut(p))
-            .collect();
-        (0..c)
-            .map(|_| planes.iter_mut().map(|it| it.next().expect("a row a channel")).collect())
-            .collect()
-    };
-    rows.into_par_iter().enumerate().for_each(|(ch, mut dst)| {
-        let plane = &x[ch * b * h * w..(ch + 1) * b * h * w];
-        let at = |bi: usize, y: isize, xx: isize| -> f32 {
-            if y < 0 || y >= h as isize || xx < 0 || xx >= w as isize {
-                0.0
-            } else {
-                plane[(bi * h + y as usize) * w + xx as usize]
-            }
-        };
-        for bi in 0..b {
-            for ty in 0..th {
-                for tx in 0..tw {
-                    let (y0, x0) = (2 * ty as isize - 1, 2 * tx as isize - 1);
-                    let mut d = [[0f32; 4]; 4];
-                    for (i, row) in d.iter_mut().enumerate() {
-                        for (j, v) in row.iter_mut().enumerate() {
-                            *v = at(bi, y0 + i as isize, x0 + j as isize);
+/// Splits a [16][channels][cols] buffer into each channel's 16 rows.
+fn rows_by_channel(
+    buf: &mut [MaybeUninit<f32>],
+    channels: usize,
+    cols: usize,
+) -> Vec<Vec<&mut [MaybeUninit<f32>]>> {
+    let mut planes: Vec<_> = buf
+        .chunks_exact_mut(channels * cols)
+        .map(|plane| plane.chunks_exact_mut(cols))
+        .collect();
+    (0..channels)
+        .map(|_| {
+            planes
+                .iter_mut()
+                .map(|it| it.next().expect("a row a channel"))
+                .collect()
+        })
+        .collect()
+}
+
+multiversion! {
+    /// One channel's V = B^T d B for every tile: `plane` is (h, w, b); `dst` its 16 rows.
+    fn input_channel(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
+        let (h, w, nb) = shape;
+        let tw = w / 2;
+        for ty in 0..h / 2 {
+            for tx in 0..tw {
+                let tile = (ty * tw + tx) * nb;
+                for start in (0..nb).step_by(LANES) {
+                    let len = LANES.min(nb - start);
+                    let mut d = [[0f32; LANES]; POSITIONS];
+                    for (pos, lanes) in d.iter_mut().enumerate() {
+                        let (y, x) = ((2 * ty + pos / 4) as isize - 1, (2 * tx + pos % 4) as isize - 1);
+                        if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
+                            let from = (y as usize * w + x as usize) * nb + start;
+                            lanes[..len].copy_from_slice(&plane[from..from + len]);
                         }
                     }
-                    // t = B^T d (rows), then V = t B (columns).
-                    let mut t = [[0f32; 4]; 4];
-                    for j in 0..4 {
-                        t[0][j] = d[0][j] - d[2][j];
-                        t[1][j] = d[1][j] + d[2][j];
-                        t[2][j] = d[2][j] - d[1][j];
-                        t[3][j] = d[1][j] - d[3][j];
-                    }
-                    let p_index = (bi * th + ty) * tw + tx;
-                    for (i, r) in t.iter().enumerate() {
-                        let vals = [r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3]];
-                        for (j, val) in vals.into_iter().enumerate() {
-                            dst[i * 4 + j][p_index].write(val);
+                    let v = both_axes(&d, bt);
+                    for (row, lanes) in dst.iter_mut().zip(&v) {
+                        for (o, &val) in row[tile + start..tile + start + len].iter_mut().zip(lanes) {
+                            o.write(val);
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// V = B^T d B for every channel and tile: [16][c][tiles x b] from x (c, h, w, b).
+pub fn input_transform(level: Level, x: &[f32], dims @ (c, h, w, nb): Dims) -> Vec<f32> {
+    let p = columns(dims);
+    let len = POSITIONS * c * p;
+    let mut v: Vec<f32> = Vec::with_capacity(len);
+    let rows = rows_by_channel(&mut v.spare_capacity_mut()[..len], c, p);
+    rows.into_par_iter().enumerate().for_each(|(ch, mut dst)| {
+        let plane = &x[ch * h * w * nb..(ch + 1) * h * w * nb];
+        input_channel(level, plane, (h, w, nb), &mut dst);
     });
-    // SAFETY: each channel wrote every tile of its row in all 16 planes.
+    // SAFETY: each channel wrote every column of its row in all 16 planes.
     unsafe { v.set_len(len) };
     v
 }
 
-/// The adjoint of `input_transform`: each tile's patch gradient B dV B^T added into
-/// (c, b, h, w), overlapping patches adding up, padding dropped.
-pub fn input_gradient(dv: &[f32], dims @ (c, b, h, w): Dims) -> Vec<f32> {
-    let (th, tw, p) = tiles(dims);
-    let mut dx = vec![0f32; c * b * h * w];
-    dx.par_chunks_mut(b * h * w).enumerate().for_each(|(ch, plane)| {
-        let at = |pos: usize, p_index: usize| dv[(pos * c + ch) * p + p_index];
-        for bi in 0..b {
-            for ty in 0..th {
-                for tx in 0..tw {
-                    let p_index = (bi * th + ty) * tw + tx;
-                    // t = B dV (rows), then dd = t B^T (columns).
-                    let mut t = [[0f32; 4]; 4];
-                    for j in 0..4 {
-                        let (v0, v1, v2, v3) =
-                            (at(j, p_index), at(4 + j, p_index), at(8 + j, p_index), at(12 + j, p_index));
-                        t[0][j] = v0;
-                        t[1][j] = v1 - v2 + v3;
-                        t[2][j] = -v0 + v1 + v2;
-                        t[3][j] = -v3;
+multiversion! {
+    /// One channel's patch gradients B dV B^T added into its plane (h, w, b) of the input
+    /// gradient; `rows` are its 16 rows of dV.
+    fn input_gradient_channel(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [f32]) {
+        let (h, w, nb) = shape;
+        let tw = w / 2;
+        for ty in 0..h / 2 {
+            for tx in 0..tw {
+                let tile = (ty * tw + tx) * nb;
+                for start in (0..nb).step_by(LANES) {
+                    let len = LANES.min(nb - start);
+                    let mut v = [[0f32; LANES]; POSITIONS];
+                    for (lanes, row) in v.iter_mut().zip(rows) {
+                        lanes[..len].copy_from_slice(&row[tile + start..tile + start + len]);
                     }
-                    let (y0, x0) = (2 * ty as isize - 1, 2 * tx as isize - 1);
-                    for (i, r) in t.iter().enumerate() {
-                        let y = y0 + i as isize;
-                        if y < 0 || y >= h as isize {
-                            continue;
-                        }
-                        let dd = [r[0], r[1] - r[2] + r[3], -r[0] + r[1] + r[2], -r[3]];
-                        let row = &mut plane[(bi * h + y as usize) * w..][..w];
-                        for (j, val) in dd.into_iter().enumerate() {
-                            let xx = x0 + j as isize;
-                            if xx >= 0 && xx < w as isize {
-                                row[xx as usize] += val;
+                    let dd = both_axes(&v, b);
+                    for (pos, lanes) in dd.iter().enumerate() {
+                        let (y, x) = ((2 * ty + pos / 4) as isize - 1, (2 * tx + pos % 4) as isize - 1);
+                        if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
+                            let at = (y as usize * w + x as usize) * nb + start;
+                            for (o, &val) in plane[at..at + len].iter_mut().zip(lanes) {
+                                *o += val;
                             }
                         }
                     }
                 }
             }
         }
-    });
+    }
+}
+
+/// The adjoint of `input_transform`: each tile's patch gradient B dV B^T added into
+/// (c, h, w, b), overlapping patches adding up, padding dropped.
+pub fn input_gradient(level: Level, dv: &[f32], dims @ (c, h, w, nb): Dims) -> Vec<f32> {
+    let p = columns(dims);
+    let mut dx = vec![0f32; c * h * w * nb];
+    dx.par_chunks_mut((h * w * nb).max(1))
+        .enumerate()
+        .for_each(|(ch, plane)| {
+            let rows: Vec<&[f32]> = (0..POSITIONS)
+                .map(|pos| &dv[(pos * c + ch) * p..(pos * c + ch + 1) * p])
+                .collect();
+            input_gradient_channel(level, &rows, (h, w, nb), plane);
+        });
     dx
 }
 
-/// Y = A^T M A for every output channel and tile: (k, b, h, w) from M [16][k][tiles].
-pub fn output_transform(m: &[f32], (k, b, h, w): Dims) -> Vec<f32> {
-    let (th, tw, p) = tiles((k, b, h, w));
-    let mut y = vec![0f32; k * b * h * w];
-    y.par_chunks_mut(b * h * w).enumerate().for_each(|(ko, plane)| {
-        let at = |pos: usize, p_index: usize| m[(pos * k + ko) * p + p_index];
-        for bi in 0..b {
-            for ty in 0..th {
-                for tx in 0..tw {
-                    let p_index = (bi * th + ty) * tw + tx;
+multiversion! {
+    /// One output channel's tiles A^T M A written into its plane (h, w, b); `rows` are its 16
+    /// rows of M.
+    fn output_channel(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [MaybeUninit<f32>]) {
+        let (h, w, nb) = shape;
+        let tw = w / 2;
+        for ty in 0..h / 2 {
+            for tx in 0..tw {
+                let tile = (ty * tw + tx) * nb;
+                for start in (0..nb).step_by(LANES) {
+                    let len = LANES.min(nb - start);
+                    let mut m = [[0f32; LANES]; POSITIONS];
+                    for (lanes, row) in m.iter_mut().zip(rows) {
+                        lanes[..len].copy_from_slice(&row[tile + start..tile + start + len]);
+                    }
                     // s = A^T M (2x4), then Y = s A (2x2).
-                    let mut s = [[0f32; 4]; 2];
+                    let mut s = [[[0f32; LANES]; 4]; 2];
                     for j in 0..4 {
-                        let (m0, m1, m2, m3) =
-                            (at(j, p_index), at(4 + j, p_index), at(8 + j, p_index), at(12 + j, p_index));
-                        s[0][j] = m0 + m1 + m2;
-                        s[1][j] = m1 - m2 - m3;
+                        for l in 0..LANES {
+                            let r = at([m[j][l], m[4 + j][l], m[8 + j][l], m[12 + j][l]]);
+                            s[0][j][l] = r[0];
+                            s[1][j][l] = r[1];
+                        }
                     }
-                    for (i, r) in s.iter().enumerate() {
-                        let row = &mut plane[(bi * h + 2 * ty + i) * w + 2 * tx..][..2];
-                        row[0] = r[0] + r[1] + r[2];
-                        row[1] = r[1] - r[2] - r[3];
-                    }
-                }
-            }
-        }
-    });
-    y
-}
-
-/// The adjoint of `output_transform`: dM = A dY A^T, [16][k][tiles] from dY (k, b, h, w).
-pub fn output_gradient(dy: &[f32], dims @ (k, b, h, w): Dims) -> Vec<f32> {
-    let (th, tw, p) = tiles(dims);
-    let mut dm = vec![0f32; POSITIONS * k * p];
-    // Rows of each position plane are output channels: split the planes by channel.
-    let per_channel: Vec<(usize, Vec<f32>)> = (0..k)
-        .into_par_iter()
-        .map(|ko| {
-            let plane = &dy[ko * b * h * w..(ko + 1) * b * h * w];
-            let mut local = vec![0f32; POSITIONS * p];
-            for bi in 0..b {
-                for ty in 0..th {
-                    for tx in 0..tw {
-                        let p_index = (bi * th + ty) * tw + tx;
-                        let r0 = &plane[(bi * h + 2 * ty) * w + 2 * tx..][..2];
-                        let r1 = &plane[(bi * h + 2 * ty + 1) * w + 2 * tx..][..2];
-                        // t = A dY (4x2), then dM = t A^T (4x4).
-                        let t = [
-                            [r0[0], r0[1]],
-                            [r0[0] + r1[0], r0[1] + r1[1]],
-                            [r0[0] - r1[0], r0[1] - r1[1]],
-                            [-r1[0], -r1[1]],
-                        ];
-                        for (i, r) in t.iter().enumerate() {
-                            let vals = [r[0], r[0] + r[1], r[0] - r[1], -r[1]];
-                            for (j, val) in vals.into_iter().enumerate() {
-                                local[(i * 4 + j) * p + p_index] = val;
+                    for (i, si) in s.iter().enumerate() {
+                        let mut y = [[0f32; LANES]; 2];
+                        for l in 0..LANES {
+                            let r = at([si[0][l], si[1][l], si[2][l], si[3][l]]);
+                            y[0][l] = r[0];
+                            y[1][l] = r[1];
+                        }
+                        for (j, lanes) in y.iter().enumerate() {
+                            let at_ = ((2 * ty + i) * w + 2 * tx + j) * nb + start;
+                            for (o, &val) in plane[at_..at_ + len].iter_mut().zip(lanes) {
+                                o.write(val);
                             }
                         }
                     }
                 }
             }
-            (ko, local)
-        })
-        .collect();
-    for (ko, local) in per_channel {
-        for pos in 0..POSITIONS {
-            dm[(pos * k + ko) * p..(pos * k + ko + 1) * p].copy_from_slice(&local[pos * p..(pos + 1) * p]);
         }
     }
-    dm
 }
 
-/// Direct (k, b, h, w) convolution of x by g with the transforms above: forward only, for
-/// tests and benchmarks.
-pub fn convolve(x: &[f32], dims @ (c, b, h, w): Dims, g: &[f32], k: usize) -> Vec<f32> {
-    let (_, _, p) = tiles(dims);
-    let u = kernel_transform(g, k, c);
-    let v = input_transform(x, dims);
-    let m = batched(POSITIONS, k, p, |pos| {
-        (
-            View::rows(&u[pos * k * c..(pos + 1) * k * c], k, c),
-            View::rows(&v[pos * c * p..(pos + 1) * c * p], c, p),
-        )
+/// Y = A^T M A for every output channel and tile: (k, h, w, b) from M [16][k][tiles x b].
+pub fn output_transform(level: Level, m: &[f32], dims @ (k, h, w, nb): Dims) -> Vec<f32> {
+    let p = columns(dims);
+    let len = k * h * w * nb;
+    let mut y: Vec<f32> = Vec::with_capacity(len);
+    y.spare_capacity_mut()[..len]
+        .par_chunks_mut((h * w * nb).max(1))
+        .enumerate()
+        .for_each(|(ko, plane)| {
+            let rows: Vec<&[f32]> = (0..POSITIONS)
+                .map(|pos| &m[(pos * k + ko) * p..(pos * k + ko + 1) * p])
+                .collect();
+            output_channel(level, &rows, (h, w, nb), plane);
+        });
+    // SAFETY: the 2x2 tiles cover every position of every plane.
+    unsafe { y.set_len(len) };
+    y
+}
+
+multiversion! {
+    /// One output channel's dM = A dY A^T for every tile: `plane` is its (h, w, b) gradient,
+    /// `dst` its 16 rows of dM.
+    fn output_gradient_channel(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
+        let (h, w, nb) = shape;
+        let tw = w / 2;
+        for ty in 0..h / 2 {
+            for tx in 0..tw {
+                let tile = (ty * tw + tx) * nb;
+                for start in (0..nb).step_by(LANES) {
+                    let len = LANES.min(nb - start);
+                    let mut d = [[[0f32; LANES]; 2]; 2];
+                    for (i, row) in d.iter_mut().enumerate() {
+                        for (j, lanes) in row.iter_mut().enumerate() {
+                            let from = ((2 * ty + i) * w + 2 * tx + j) * nb + start;
+                            lanes[..len].copy_from_slice(&plane[from..from + len]);
+                        }
+                    }
+                    // t = A dY (4x2), then dM = t A^T (4x4).
+                    let mut t = [[[0f32; LANES]; 2]; 4];
+                    for j in 0..2 {
+                        for l in 0..LANES {
+                            let r = a([d[0][j][l], d[1][j][l]]);
+                            for (i, v) in r.into_iter().enumerate() {
+                                t[i][j][l] = v;
+                            }
+                        }
+                    }
+                    let mut dm = [[0f32; LANES]; POSITIONS];
+                    for (i, ti) in t.iter().enumerate() {
+                        for l in 0..LANES {
+                            let r = a([ti[0][l], ti[1][l]]);
+                            for (j, v) in r.into_iter().enumerate() {
+                                dm[i * 4 + j][l] = v;
+                            }
+                        }
+                    }
+                    for (row, lanes) in dst.iter_mut().zip(&dm) {
+                        for (o, &val) in row[tile + start..tile + start + len].iter_mut().zip(lanes) {
+                            o.write(val);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `output_transform`: dM = A dY A^T, [16][k][tiles x b] from dY (k, h, w, b).
+pub fn output_gradient(level: Level, dy: &[f32], dims @ (k, h, w, nb): Dims) -> Vec<f32> {
+    let p = columns(dims);
+    let len = POSITIONS * k * p;
+    let mut dm: Vec<f32> = Vec::with_capacity(len);
+    let rows = rows_by_channel(&mut dm.spare_capacity_mut()[..len], k, p);
+    rows.into_par_iter().enumerate().for_each(|(ko, mut dst)| {
+        let plane = &dy[ko * h * w * nb..(ko + 1) * h * w * nb];
+        output_gradient_channel(level, plane, (h, w, nb), &mut dst);
     });
-    output_transform(&m, (k, b, h, w))
+    // SAFETY: each channel wrote every column of its row in all 16 planes.
+    unsafe { dm.set_len(len) };
+    dm
 }

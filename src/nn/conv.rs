@@ -1,13 +1,15 @@
-//! 2-d convolution, stride 1, "same" padding, odd square kernel. The CPU fast path
-//! (`conv2d_cm`) works on channel-major activations (channels, batch, height, width): the
-//! forward is im2col and one product whose result is already channel-major, the backward is
-//! two products (dW straight from the saved patches, the patch gradients folded back by
-//! col2im), all in f32. The reference (`conv2d_same`) is candle's conv2d on (batch, channels,
-//! height, width), which every device has.
+//! 2-d convolution, stride 1, "same" padding, odd square kernel. The CPU fast paths
+//! (`conv2d_chwn`) work on batch-innermost activations (channels, height, width, batch):
+//! Winograd F(2x2, 3x3) for 3x3 kernels on even maps with enough input channels, otherwise
+//! im2col and one product whose result is already in that layout, the backward two products
+//! (dW straight from the saved patches, the patch gradients folded back by col2im); all in f32.
+//! The reference (`conv2d_same`) is candle's conv2d on (batch, channels, height, width), which
+//! every device has.
 
 use crate::kernels::conv::{col2im, im2col};
 use crate::kernels::cpu::{f32_slice, with_f32};
 use crate::kernels::gemm::{batched, product, View};
+use crate::kernels::simd::Level;
 use crate::kernels::winograd::{self, POSITIONS};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
@@ -31,9 +33,10 @@ pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result
     }
 }
 
-/// The channel-major convolution op; it keeps its patches for the backward pass.
+/// The im2col convolution op; it keeps its patches for the backward pass.
 struct ConvCm {
     kernel: usize,
+    level: Level,
     need_dx: bool,
     keep: bool,
     cols: Mutex<Option<Vec<f32>>>,
@@ -41,9 +44,9 @@ struct ConvCm {
 
 impl ConvCm {
     fn dims(&self, xl: &Layout, wl: &Layout) -> Result<((usize, usize, usize, usize), usize)> {
-        let (&[c, b, h, w], &[c_out, c_in, k, k2]) = (xl.dims(), wl.dims()) else {
+        let (&[c, h, w, b], &[c_out, c_in, k, k2]) = (xl.dims(), wl.dims()) else {
             candle_core::bail!(
-                "conv: expected (C, B, H, W) and (C_out, C_in, k, k), got {:?} and {:?}",
+                "conv: expected (C, H, W, B) and (C_out, C_in, k, k), got {:?} and {:?}",
                 xl.dims(),
                 wl.dims()
             )
@@ -55,7 +58,7 @@ impl ConvCm {
                 wl.dims()
             );
         }
-        Ok(((c, b, h, w), c_out))
+        Ok(((c, h, w, b), c_out))
     }
 }
 
@@ -71,7 +74,7 @@ impl CustomOp2 for ConvCm {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (dims @ (c, b, h, w), c_out) = self.dims(xl, wl)?;
+        let (dims @ (c, h, w, b), c_out) = self.dims(xl, wl)?;
         let k = self.kernel;
         let x = f32_slice(xs, xl, "conv")?;
         let weight = f32_slice(ws, wl, "conv")?;
@@ -84,7 +87,7 @@ impl CustomOp2 for ConvCm {
         if self.keep {
             *self.cols.lock().expect("conv state") = Some(cols);
         }
-        Ok((CpuStorage::F32(y), Shape::from((c_out, b, h, w))))
+        Ok((CpuStorage::F32(y), Shape::from((c_out, h, w, b))))
     }
 
     fn bwd(
@@ -94,12 +97,12 @@ impl CustomOp2 for ConvCm {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (c, b, h, w) = x.dims4()?;
+        let (c, h, w, b) = x.dims4()?;
         let (c_out, _, k, _) = weight.dims4()?;
         let (n, kk) = (b * h * w, c * k * k);
         let cols = match self.cols.lock().expect("conv state").take() {
             Some(cols) => cols,
-            None => with_f32(x, |x| im2col(x, (c, b, h, w), k))?,
+            None => with_f32(x, |x| im2col(x, (c, h, w, b), k))?,
         };
         let (dw, dx) = with_f32(grad, |g| {
             let g = View::rows(g, c_out, n);
@@ -108,14 +111,14 @@ impl CustomOp2 for ConvCm {
             let dx = self.need_dx.then(|| {
                 with_f32(weight, |wv| {
                     let dcols = product(View::rows(wv, c_out, kk).t(), g, 1.0);
-                    col2im(&dcols, (c, b, h, w), k)
+                    col2im(self.level, &dcols, (c, h, w, b), k)
                 })
             });
             (dw, dx)
         })?;
         let dw = Tensor::from_vec(dw, (c_out, c, k, k), x.device())?;
         let dx = match dx {
-            Some(dx) => Some(Tensor::from_vec(dx?, (c, b, h, w), x.device())?),
+            Some(dx) => Some(Tensor::from_vec(dx?, (c, h, w, b), x.device())?),
             None => None,
         };
         Ok((dx, Some(dw)))
@@ -125,6 +128,7 @@ impl CustomOp2 for ConvCm {
 /// The 3x3 channel-major convolution by Winograd F(2x2, 3x3) (`kernels::winograd`); it keeps
 /// the transformed input and kernel for the backward pass.
 struct ConvWinograd {
+    level: Level,
     need_dx: bool,
     keep: bool,
     saved: Mutex<Option<(Vec<f32>, Vec<f32>)>>,
@@ -142,28 +146,36 @@ impl CustomOp2 for ConvWinograd {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (&[c, b, h, w], &[k, c2, 3, 3]) = (xl.dims(), wl.dims()) else {
-            candle_core::bail!("winograd: expected (C, B, H, W) and (K, C, 3, 3), got {:?} and {:?}", xl.dims(), wl.dims())
+        let (&[c, h, w, b], &[k, c2, 3, 3]) = (xl.dims(), wl.dims()) else {
+            candle_core::bail!(
+                "winograd: expected (C, H, W, B) and (K, C, 3, 3), got {:?} and {:?}",
+                xl.dims(),
+                wl.dims()
+            )
         };
-        if c != c2 || !winograd::applies(3, (c, b, h, w)) {
-            candle_core::bail!("winograd: input {:?} and kernel {:?} do not fit", xl.dims(), wl.dims());
+        if c != c2 || !winograd::applies(3, (c, h, w, b)) {
+            candle_core::bail!(
+                "winograd: input {:?} and kernel {:?} do not fit",
+                xl.dims(),
+                wl.dims()
+            );
         }
         let x = f32_slice(xs, xl, "winograd")?;
         let g = f32_slice(ws, wl, "winograd")?;
-        let p = b * (h / 2) * (w / 2);
+        let p = winograd::columns((c, h, w, b));
         let u = winograd::kernel_transform(g, k, c);
-        let v = winograd::input_transform(x, (c, b, h, w));
+        let v = winograd::input_transform(self.level, x, (c, h, w, b));
         let m = batched(POSITIONS, k, p, |pos| {
             (
                 View::rows(&u[pos * k * c..][..k * c], k, c),
                 View::rows(&v[pos * c * p..][..c * p], c, p),
             )
         });
-        let y = winograd::output_transform(&m, (k, b, h, w));
+        let y = winograd::output_transform(self.level, &m, (k, h, w, b));
         if self.keep {
             *self.saved.lock().expect("winograd state") = Some((u, v));
         }
-        Ok((CpuStorage::F32(y), Shape::from((k, b, h, w))))
+        Ok((CpuStorage::F32(y), Shape::from((k, h, w, b))))
     }
 
     fn bwd(
@@ -173,17 +185,20 @@ impl CustomOp2 for ConvWinograd {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (c, b, h, w) = x.dims4()?;
+        let (c, h, w, b) = x.dims4()?;
         let k = weight.dim(0)?;
-        let p = b * (h / 2) * (w / 2);
+        let p = winograd::columns((c, h, w, b));
+        let level = self.level;
         let (u, v) = match self.saved.lock().expect("winograd state").take() {
             Some(saved) => saved,
             None => (
                 with_f32(weight, |g| winograd::kernel_transform(g, k, c))?,
-                with_f32(x, |x| winograd::input_transform(x, (c, b, h, w)))?,
+                with_f32(x, |x| winograd::input_transform(level, x, (c, h, w, b)))?,
             ),
         };
-        let dm = with_f32(grad, |dy| winograd::output_gradient(dy, (k, b, h, w)))?;
+        let dm = with_f32(grad, |dy| {
+            winograd::output_gradient(level, dy, (k, h, w, b))
+        })?;
         let du = batched(POSITIONS, k, c, |pos| {
             (
                 View::rows(&dm[pos * k * p..][..k * p], k, p),
@@ -199,8 +214,8 @@ impl CustomOp2 for ConvWinograd {
                     View::rows(&dm[pos * k * p..][..k * p], k, p),
                 )
             });
-            let dx = winograd::input_gradient(&dv, (c, b, h, w));
-            Some(Tensor::from_vec(dx, (c, b, h, w), x.device())?)
+            let dx = winograd::input_gradient(level, &dv, (c, h, w, b));
+            Some(Tensor::from_vec(dx, (c, h, w, b), x.device())?)
         } else {
             None
         };
@@ -224,20 +239,29 @@ pub enum ConvAlgorithm {
 /// save (the first layer, with 3, stays on im2col).
 const WINOGRAD_MIN_CHANNELS: usize = 16;
 
-/// Convolution of channel-major `x` (C_in, B, H, W) with `weight` (C_out, C_in, k, k), no
-/// bias: (C_out, B, H, W). `input` marks the network's input, whose gradient is skipped;
+/// Convolution of batch-innermost `x` (C_in, H, W, B) with `weight` (C_out, C_in, k, k), no
+/// bias: (C_out, H, W, B). `input` marks the network's input, whose gradient is skipped;
 /// `train` keeps what the backward pass needs. f32 on the CPU.
-pub fn conv2d_cm(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {
-    conv2d_cm_using(x, weight, input, train, ConvAlgorithm::Auto)
+pub fn conv2d_chwn(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {
+    conv2d_chwn_using(
+        x,
+        weight,
+        input,
+        train,
+        ConvAlgorithm::Auto,
+        Level::detected(),
+    )
 }
 
-/// `conv2d_cm` with the algorithm chosen (tests and benchmarks compare them).
-pub fn conv2d_cm_using(
+/// `conv2d_chwn` with the algorithm and the instruction-set level chosen (tests and
+/// benchmarks compare them).
+pub fn conv2d_chwn_using(
     x: &Tensor,
     weight: &Tensor,
     input: bool,
     train: bool,
     algorithm: ConvAlgorithm,
+    level: Level,
 ) -> Result<Tensor> {
     let k = weight.dim(3)?;
     if k % 2 == 0 {
@@ -249,7 +273,9 @@ pub fn conv2d_cm_using(
         ConvAlgorithm::Im2col => false,
         ConvAlgorithm::Winograd => {
             if !winograd::applies(k, dims) {
-                candle_core::bail!("winograd: needs a 3x3 kernel and even maps, got {k}x{k} on {dims:?}");
+                candle_core::bail!(
+                    "winograd: needs a 3x3 kernel and even maps, got {k}x{k} on {dims:?}"
+                );
             }
             true
         }
@@ -259,6 +285,7 @@ pub fn conv2d_cm_using(
         return x.apply_op2(
             &weight,
             ConvWinograd {
+                level,
                 need_dx: !input,
                 keep: train,
                 saved: Mutex::new(None),
@@ -269,6 +296,7 @@ pub fn conv2d_cm_using(
         &weight,
         ConvCm {
             kernel: k,
+            level,
             need_dx: !input,
             keep: train,
             cols: Mutex::new(None),

@@ -3,17 +3,18 @@
 //! A convolution followed by batch norm has no bias: the norm subtracts the batch mean, so a
 //! bias would only shift the running mean.
 //!
-//! On the CPU the activations are channel-major (channels, batch, height, width) from the
-//! first layer to the last, so that each convolution is one product and batch norm reads each
-//! channel contiguously (`conv2d_cm`, `bn_relu_cm`); the reference path keeps candle's
-//! (batch, channels, height, width) with candle's own ops.
+//! On the CPU the activations are batch-innermost (channels, height, width, batch) from the
+//! first layer to the last: each convolution's products give that layout directly, batch norm
+//! reads each channel contiguously, and every spatial loop (Winograd's transforms, the pool)
+//! runs over whole batch rows (`conv2d_chwn`, `bn_relu_cm`, `max_pool_chwn`). The reference
+//! path keeps candle's (batch, channels, height, width) with candle's own ops.
 
 use super::bn_relu::bn_relu_cm;
-use super::conv::{conv2d_cm, conv2d_same};
+use super::conv::{conv2d_chwn, conv2d_same};
 use super::init;
 use super::linear::Linear;
 use super::norm::BatchNormParams;
-use super::pool::{max_pool2d, LAB_POOL};
+use super::pool::{max_pool2d, max_pool_chwn, LAB_POOL};
 use crate::config::{Norm, RunConfig};
 use crate::train::{Compute, Network, Params};
 use crate::Result;
@@ -110,18 +111,18 @@ impl ConvNet {
         })
     }
 
-    /// The fast path on channel-major activations.
-    fn forward_channel_major(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    /// The fast path on batch-innermost activations.
+    fn forward_chwn(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let batch = x.dim(0)?;
         let mut h = x
             .reshape((batch, 3, 32, 32))?
-            .transpose(0, 1)?
+            .permute((1, 2, 3, 0))?
             .contiguous()?;
         let mut first = true;
         for layer in &self.layers {
             h = match layer {
                 Some(block) => {
-                    let y = conv2d_cm(&h, block.weight.as_tensor(), first, train)?;
+                    let y = conv2d_chwn(&h, block.weight.as_tensor(), first, train)?;
                     first = false;
                     match (&block.bn, &block.bias) {
                         (Some(bn), _) => bn_relu_cm(&y, &bn.weight, &bn.bias, &bn.running, train)?,
@@ -133,7 +134,7 @@ impl ConvNet {
                         (None, None) => y.relu()?,
                     }
                 }
-                None => max_pool2d(&h, LAB_POOL, true)?,
+                None => max_pool_chwn(&h, LAB_POOL)?,
             };
         }
         let features = h.elem_count() / batch;
@@ -167,7 +168,7 @@ impl ConvNet {
 impl Network for ConvNet {
     fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
         if self.fast {
-            self.forward_channel_major(x, train)
+            self.forward_chwn(x, train)
         } else {
             self.forward_reference(x, train)
         }

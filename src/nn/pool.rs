@@ -2,12 +2,14 @@
 //! padding 1), as a custom op with its backward: candle's own max-pool takes no padding and
 //! its backward refuses windows that overlap. Each output's gradient goes to the arg-max of its
 //! window (the first maximum in row-major order); windows overlap, so gradients add up; padding
-//! never wins.
+//! never wins. The op works on batch-innermost activations (channels, height, width, batch),
+//! the ConvNet's layout on the CPU, comparing whole batch rows at once; `max_pool2d` takes
+//! (batch, channels, height, width) like candle and is also the reference in tensor ops.
 
 use crate::kernels::cpu::with_f32;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Window geometry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,46 +41,51 @@ impl PoolGeometry {
     }
 }
 
-/// The op: it records each output's arg-max (index within its input plane) for the backward.
+/// The op on (channels, height, width, batch); it records each output's arg-max (an index
+/// into its channel's plane) for the backward pass.
 struct MaxPool {
     geometry: PoolGeometry,
-    argmax: Arc<Mutex<Vec<u32>>>,
+    argmax: Mutex<Vec<u32>>,
 }
 
-fn pool_plane<T: WithDType>(
+/// One channel: `plane` (h, w, b) pooled into `out` (ho, wo, b), arg-maxes into `arg`.
+fn pool_channel<T: WithDType>(
     g: PoolGeometry,
     plane: &[T],
-    h: usize,
-    w: usize,
+    (h, w, b, wo): (usize, usize, usize, usize),
     out: &mut [T],
     arg: &mut [u32],
-    wo: usize,
 ) {
-    for (o, (value, index)) in out.iter_mut().zip(arg.iter_mut()).enumerate() {
+    for (o, (out, arg)) in out
+        .chunks_exact_mut(b)
+        .zip(arg.chunks_exact_mut(b))
+        .enumerate()
+    {
         let (oy, ox) = (o / wo, o % wo);
         let y0 = (oy * g.stride) as isize - g.padding as isize;
         let x0 = (ox * g.stride) as isize - g.padding as isize;
-        let mut best: Option<(T, usize)> = None;
-        for dy in 0..g.kernel as isize {
-            let y = y0 + dy;
-            if y < 0 || y >= h as isize {
-                continue;
-            }
-            for dx in 0..g.kernel as isize {
-                let x = x0 + dx;
-                if x < 0 || x >= w as isize {
+        let mut first = true;
+        for y in y0.max(0)..(y0 + g.kernel as isize).min(h as isize) {
+            for x in x0.max(0)..(x0 + g.kernel as isize).min(w as isize) {
+                let at = (y as usize * w + x as usize) * b;
+                let src = &plane[at..at + b];
+                if first {
+                    out.copy_from_slice(src);
+                    arg.iter_mut()
+                        .enumerate()
+                        .for_each(|(i, a)| *a = (at + i) as u32);
+                    first = false;
                     continue;
                 }
-                let i = y as usize * w + x as usize;
-                let v = plane[i];
-                if best.is_none_or(|(b, _)| v.to_f64() > b.to_f64()) {
-                    best = Some((v, i));
+                for (i, ((best, a), &v)) in out.iter_mut().zip(arg.iter_mut()).zip(src).enumerate()
+                {
+                    if v > *best {
+                        *best = v;
+                        *a = (at + i) as u32;
+                    }
                 }
             }
         }
-        let (v, i) = best.expect("every window overlaps the input");
-        *value = v;
-        *index = i as u32;
     }
 }
 
@@ -86,17 +93,16 @@ impl MaxPool {
     fn run<T: WithDType>(
         &self,
         x: &[T],
-        dims: (usize, usize, usize, usize),
+        (c, h, w, b): (usize, usize, usize, usize),
     ) -> Result<(Vec<T>, Vec<u32>)> {
-        let (b, c, h, w) = dims;
         let (ho, wo) = (self.geometry.out_size(h)?, self.geometry.out_size(w)?);
-        let mut out = vec![T::zero(); b * c * ho * wo];
-        let mut arg = vec![0u32; b * c * ho * wo];
+        let mut out = vec![T::zero(); c * ho * wo * b];
+        let mut arg = vec![0u32; c * ho * wo * b];
         let g = self.geometry;
-        out.par_chunks_mut(ho * wo)
-            .zip(arg.par_chunks_mut(ho * wo))
-            .zip(x.par_chunks(h * w))
-            .for_each(|((out, arg), plane)| pool_plane(g, plane, h, w, out, arg, wo));
+        out.par_chunks_mut((ho * wo * b).max(1))
+            .zip(arg.par_chunks_mut((ho * wo * b).max(1)))
+            .zip(x.par_chunks((h * w * b).max(1)))
+            .for_each(|((out, arg), plane)| pool_channel(g, plane, (h, w, b, wo), out, arg));
         Ok((out, arg))
     }
 }
@@ -107,9 +113,9 @@ impl CustomOp1 for MaxPool {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let &[b, c, h, w] = l.dims() else {
+        let &[c, h, w, b] = l.dims() else {
             candle_core::bail!(
-                "max-pool: expected (batch, channels, height, width), got {:?}",
+                "max-pool: expected (channels, height, width, batch), got {:?}",
                 l.dims()
             )
         };
@@ -118,45 +124,45 @@ impl CustomOp1 for MaxPool {
         };
         let (storage, arg) = match s {
             CpuStorage::F32(v) => {
-                let (out, arg) = self.run(&v[start..end], (b, c, h, w))?;
+                let (out, arg) = self.run(&v[start..end], (c, h, w, b))?;
                 (CpuStorage::F32(out), arg)
             }
             CpuStorage::F64(v) => {
-                let (out, arg) = self.run(&v[start..end], (b, c, h, w))?;
+                let (out, arg) = self.run(&v[start..end], (c, h, w, b))?;
                 (CpuStorage::F64(out), arg)
             }
             _ => candle_core::bail!("max-pool: f32 or f64 input"),
         };
         *self.argmax.lock().expect("max-pool state") = arg;
         let (ho, wo) = (self.geometry.out_size(h)?, self.geometry.out_size(w)?);
-        Ok((storage, Shape::from((b, c, ho, wo))))
+        Ok((storage, Shape::from((c, ho, wo, b))))
     }
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (b, c, h, w) = x.dims4()?;
+        let (c, h, w, b) = x.dims4()?;
         let arg = std::mem::take(&mut *self.argmax.lock().expect("max-pool state"));
         let dx = if x.dtype() == candle_core::DType::F32 {
-            let dx = with_f32(grad, |g| scatter(g, &arg, b * c, h * w))?;
-            Tensor::from_vec(dx, (b, c, h, w), x.device())?
+            let dx = with_f32(grad, |g| scatter(g, &arg, c, h * w * b))?;
+            Tensor::from_vec(dx, (c, h, w, b), x.device())?
         } else {
             let g = grad
                 .to_dtype(candle_core::DType::F64)?
                 .flatten_all()?
                 .to_vec1::<f64>()?;
-            Tensor::from_vec(scatter(&g, &arg, b * c, h * w), (b, c, h, w), x.device())?
+            Tensor::from_vec(scatter(&g, &arg, c, h * w * b), (c, h, w, b), x.device())?
                 .to_dtype(x.dtype())?
         };
         Ok(Some(dx))
     }
 }
 
-/// Each output gradient added to its window's arg-max in its plane.
-fn scatter<T: WithDType>(grad: &[T], arg: &[u32], planes: usize, plane_len: usize) -> Vec<T> {
-    let per_plane = grad.len() / planes.max(1);
-    let mut dx = vec![T::zero(); planes * plane_len];
-    dx.par_chunks_mut(plane_len)
-        .zip(grad.par_chunks(per_plane))
-        .zip(arg.par_chunks(per_plane))
+/// Each output gradient added to its window's arg-max in its channel's plane.
+fn scatter<T: WithDType>(grad: &[T], arg: &[u32], channels: usize, plane_len: usize) -> Vec<T> {
+    let per_channel = grad.len() / channels.max(1);
+    let mut dx = vec![T::zero(); channels * plane_len];
+    dx.par_chunks_mut(plane_len.max(1))
+        .zip(grad.par_chunks(per_channel.max(1)))
+        .zip(arg.par_chunks(per_channel.max(1)))
         .for_each(|((dx, g), arg)| {
             for (&gv, &i) in g.iter().zip(arg) {
                 dx[i as usize] += gv;
@@ -165,8 +171,22 @@ fn scatter<T: WithDType>(grad: &[T], arg: &[u32], planes: usize, plane_len: usiz
     dx
 }
 
-/// Max-pools `x` (batch, channels, height, width) with `geometry`: the custom op with its
-/// backward when `fast` (CPU), otherwise `max_pool2d_reference`.
+/// Max-pools batch-innermost `x` (channels, height, width, batch) with `geometry`: the CPU op.
+pub fn max_pool_chwn(x: &Tensor, geometry: PoolGeometry) -> Result<Tensor> {
+    if x.rank() != 4 {
+        candle_core::bail!(
+            "max-pool: expected (channels, height, width, batch), got {:?}",
+            x.dims()
+        );
+    }
+    x.contiguous()?.apply_op1(MaxPool {
+        geometry,
+        argmax: Mutex::new(Vec::new()),
+    })
+}
+
+/// Max-pools `x` (batch, channels, height, width) with `geometry`: the custom op when `fast`
+/// (CPU; the input is moved to batch-innermost and back), otherwise `max_pool2d_reference`.
 pub fn max_pool2d(x: &Tensor, geometry: PoolGeometry, fast: bool) -> Result<Tensor> {
     if x.rank() != 4 {
         candle_core::bail!(
@@ -177,10 +197,7 @@ pub fn max_pool2d(x: &Tensor, geometry: PoolGeometry, fast: bool) -> Result<Tens
     if !(fast && x.device().is_cpu()) {
         return max_pool2d_reference(x, geometry);
     }
-    x.contiguous()?.apply_op1(MaxPool {
-        geometry,
-        argmax: Arc::new(Mutex::new(Vec::new())),
-    })
+    max_pool_chwn(&x.permute((1, 2, 3, 0))?, geometry)?.permute((3, 0, 1, 2))
 }
 
 /// The same pool in plain tensor ops, with autograd's backward: pad with a value that never

@@ -1,0 +1,119 @@
+//! Instruction sets for the hand-written kernels, picked at run time. The crate is compiled
+//! for baseline x86-64; `multiversion!` compiles a kernel's body three times (baseline,
+//! AVX2+FMA, AVX-512F) and runs the copy the CPU can execute. The bodies are plain loops over
+//! fixed-size lanes that the compiler vectorises; they do no float reassociation, so every
+//! copy gives the same bits, and the tests run each level the CPU has against the baseline.
+
+use std::sync::OnceLock;
+
+/// An instruction-set level this CPU supports. Only `detected` and `available` make one, so a
+/// level never names instructions the CPU lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Level(u8);
+
+/// Environment variable capping the level (`baseline`, `avx2`, `avx512`), to time or test the
+/// fallbacks.
+pub const SIMD_ENV: &str = "GRADBOARD_SIMD";
+
+impl Level {
+    /// Baseline x86-64 (SSE2), or whatever the target guarantees elsewhere.
+    pub const BASELINE: Level = Level(0);
+    const AVX2: Level = Level(1);
+    const AVX512: Level = Level(2);
+
+    fn cpu() -> Level {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+            {
+                return Level::AVX512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Level::AVX2;
+            }
+        }
+        Level::BASELINE
+    }
+
+    /// The best level of this CPU, capped by `GRADBOARD_SIMD` when set.
+    pub fn detected() -> Level {
+        static LEVEL: OnceLock<Level> = OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            let cap = match std::env::var(SIMD_ENV).as_deref() {
+                Ok("baseline") => Level::BASELINE,
+                Ok("avx2") => Level::AVX2,
+                _ => Level::AVX512,
+            };
+            Level::cpu().min(cap)
+        })
+    }
+
+    /// Every level this CPU can run, lowest first.
+    pub fn available() -> Vec<Level> {
+        let top = Level::cpu();
+        [Level::BASELINE, Level::AVX2, Level::AVX512]
+            .into_iter()
+            .filter(|l| *l <= top)
+            .collect()
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "baseline",
+            1 => "avx2",
+            _ => "avx512",
+        }
+    }
+
+    /// Whether AVX-512F may run.
+    pub fn avx512(self) -> bool {
+        self.0 >= 2
+    }
+
+    /// Whether AVX2 and FMA may run.
+    pub fn avx2(self) -> bool {
+        self.0 >= 1
+    }
+}
+
+/// Defines `fn NAME(level: Level, args...)` running `body` compiled for the highest of
+/// AVX-512F, AVX2+FMA and the baseline that `level` allows.
+#[macro_export]
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name(level: $crate::kernels::simd::Level, $($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn imp($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
+                if level.avx512() {
+                    // SAFETY: a Level only allows instruction sets the CPU reported.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if level.avx2() {
+                    // SAFETY: as above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = level;
+            imp($($arg),*)
+        }
+    };
+}
+
+/// Lanes a kernel processes at once: one AVX-512 register of f32.
+pub const LANES: usize = 16;
