@@ -23,6 +23,47 @@ pub const POSITIONS: usize = 16;
 
 type Block = [[f32; LANES]; POSITIONS];
 
+/// Copies `src[..len]` into the lanes: a fixed-size copy for a full block (no call to memcpy).
+#[inline(always)]
+fn load(lanes: &mut [f32; LANES], src: &[f32], len: usize) {
+    if len == LANES {
+        *lanes = src[..LANES].try_into().expect("a full block");
+    } else {
+        lanes[..len].copy_from_slice(&src[..len]);
+    }
+}
+
+/// Writes the first `len` lanes into `dst`.
+#[inline(always)]
+fn store(dst: &mut [MaybeUninit<f32>], lanes: &[f32; LANES], len: usize) {
+    if len == LANES {
+        let dst: &mut [MaybeUninit<f32>; LANES] =
+            (&mut dst[..LANES]).try_into().expect("a full block");
+        for (o, &v) in dst.iter_mut().zip(lanes) {
+            o.write(v);
+        }
+    } else {
+        for (o, &v) in dst[..len].iter_mut().zip(lanes) {
+            o.write(v);
+        }
+    }
+}
+
+/// Adds the first `len` lanes into `dst`.
+#[inline(always)]
+fn add(dst: &mut [f32], lanes: &[f32; LANES], len: usize) {
+    if len == LANES {
+        let dst: &mut [f32; LANES] = (&mut dst[..LANES]).try_into().expect("a full block");
+        for (o, &v) in dst.iter_mut().zip(lanes) {
+            *o += v;
+        }
+    } else {
+        for (o, &v) in dst[..len].iter_mut().zip(lanes) {
+            *o += v;
+        }
+    }
+}
+
 /// Whether F(2x2, 3x3) applies: a 3x3 kernel on maps of even height and width.
 pub fn applies(kernel: usize, (_, h, w, _): Dims) -> bool {
     kernel == 3 && h % 2 == 0 && w % 2 == 0 && h >= 2 && w >= 2
@@ -108,58 +149,100 @@ fn both_axes(x: &Block, f: impl Fn([f32; 4]) -> [f32; 4]) -> Block {
     out
 }
 
-/// U = G g G^T for every (k, c): [16][k][c] from g (k, c, 3, 3).
-pub fn kernel_transform(g3: &[f32], k: usize, c: usize) -> Vec<f32> {
-    let plane = k * c;
-    let mut u = vec![0f32; POSITIONS * plane];
-    let tiles: Vec<[f32; 16]> = g3
-        .par_chunks_exact(9)
-        .map(|w| {
-            let mut t = [[0f32; 3]; 4];
-            for j in 0..3 {
-                for (i, v) in g([w[j], w[3 + j], w[6 + j]]).into_iter().enumerate() {
-                    t[i][j] = v;
+multiversion! {
+    /// Output channel `ko`'s U = G g G^T for every input channel: `g` is its (c, 3, 3)
+    /// kernels, `dst` its 16 rows of U (c values each).
+    fn kernel_row(g3: &[f32], dst: &mut [&mut [MaybeUninit<f32>]]) {
+        let c = g3.len() / 9;
+        for start in (0..c).step_by(LANES) {
+            let len = LANES.min(c - start);
+            let mut w = [[0f32; LANES]; 9];
+            for (l, kernel) in g3[start * 9..(start + len) * 9].chunks_exact(9).enumerate() {
+                for (j, &v) in kernel.iter().enumerate() {
+                    w[j][l] = v;
                 }
             }
-            let mut out = [0f32; 16];
-            for (i, r) in t.iter().enumerate() {
-                out[i * 4..i * 4 + 4].copy_from_slice(&g(*r));
+            // t = G w (4x3), then U = t G^T (4x4), lane by lane.
+            let mut u = [[0f32; LANES]; POSITIONS];
+            for l in 0..LANES {
+                let mut t = [[0f32; 3]; 4];
+                for j in 0..3 {
+                    for (i, v) in g([w[j][l], w[3 + j][l], w[6 + j][l]]).into_iter().enumerate() {
+                        t[i][j] = v;
+                    }
+                }
+                for (i, r) in t.iter().enumerate() {
+                    for (j, v) in g(*r).into_iter().enumerate() {
+                        u[i * 4 + j][l] = v;
+                    }
+                }
             }
-            out
-        })
-        .collect();
-    u.par_chunks_mut(plane.max(1))
-        .enumerate()
-        .for_each(|(pos, dst)| {
-            for (d, t) in dst.iter_mut().zip(&tiles) {
-                *d = t[pos];
+            for (row, lanes) in dst.iter_mut().zip(&u) {
+                store(&mut row[start..], lanes, len);
             }
-        });
+        }
+    }
+}
+
+/// U = G g G^T for every (k, c): [16][k][c] from g (k, c, 3, 3).
+pub fn kernel_transform(level: Level, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
+    let len = POSITIONS * k * c;
+    let mut u: Vec<f32> = Vec::with_capacity(len);
+    let rows = rows_by_channel(&mut u.spare_capacity_mut()[..len], k, c);
+    rows.into_par_iter()
+        .zip(g3.par_chunks_exact((9 * c).max(1)))
+        .for_each(|(mut dst, kernels)| kernel_row(level, kernels, &mut dst));
+    // SAFETY: each output channel wrote every input channel of its 16 rows.
+    unsafe { u.set_len(len) };
     u
 }
 
-/// The adjoint of `kernel_transform`: dg = G^T dU G for every (k, c), as (k, c, 3, 3).
-pub fn kernel_gradient(du: &[f32], k: usize, c: usize) -> Vec<f32> {
-    let plane = k * c;
-    let mut dg = vec![0f32; 9 * plane];
-    dg.par_chunks_exact_mut(9)
-        .enumerate()
-        .for_each(|(kc, out)| {
-            let mut t = [[0f32; 4]; 3];
-            for j in 0..4 {
-                let col = gt([
-                    du[j * plane + kc],
-                    du[(4 + j) * plane + kc],
-                    du[(8 + j) * plane + kc],
-                    du[(12 + j) * plane + kc],
-                ]);
-                for (i, v) in col.into_iter().enumerate() {
-                    t[i][j] = v;
+multiversion! {
+    /// Output channel `ko`'s dg = G^T dU G for every input channel: `rows` are its 16 rows of
+    /// dU, `out` its (c, 3, 3) kernel gradients.
+    fn kernel_gradient_row(rows: &[&[f32]], out: &mut [f32]) {
+        let c = out.len() / 9;
+        for start in (0..c).step_by(LANES) {
+            let len = LANES.min(c - start);
+            let mut u = [[0f32; LANES]; POSITIONS];
+            for (lanes, row) in u.iter_mut().zip(rows) {
+                load(lanes, &row[start..], len);
+            }
+            let mut dg = [[0f32; LANES]; 9];
+            for l in 0..LANES {
+                // t = G^T dU (3x4), then dg = t G (3x3).
+                let mut t = [[0f32; 4]; 3];
+                for j in 0..4 {
+                    let col = gt([u[j][l], u[4 + j][l], u[8 + j][l], u[12 + j][l]]);
+                    for (i, v) in col.into_iter().enumerate() {
+                        t[i][j] = v;
+                    }
+                }
+                for (i, r) in t.iter().enumerate() {
+                    for (j, v) in gt(*r).into_iter().enumerate() {
+                        dg[i * 3 + j][l] = v;
+                    }
                 }
             }
-            for (i, r) in t.iter().enumerate() {
-                out[i * 3..i * 3 + 3].copy_from_slice(&gt(*r));
+            for (l, kernel) in out[start * 9..(start + len) * 9].chunks_exact_mut(9).enumerate() {
+                for (j, v) in kernel.iter_mut().enumerate() {
+                    *v = dg[j][l];
+                }
             }
+        }
+    }
+}
+
+/// The adjoint of `kernel_transform`: dg = G^T dU G for every (k, c), as (k, c, 3, 3).
+pub fn kernel_gradient(level: Level, du: &[f32], k: usize, c: usize) -> Vec<f32> {
+    let mut dg = vec![0f32; 9 * k * c];
+    dg.par_chunks_mut((9 * c).max(1))
+        .enumerate()
+        .for_each(|(ko, out)| {
+            let rows: Vec<&[f32]> = (0..POSITIONS)
+                .map(|pos| &du[(pos * k + ko) * c..(pos * k + ko + 1) * c])
+                .collect();
+            kernel_gradient_row(level, &rows, out);
         });
     dg
 }
@@ -199,14 +282,12 @@ multiversion! {
                         let (y, x) = ((2 * ty + pos / 4) as isize - 1, (2 * tx + pos % 4) as isize - 1);
                         if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
                             let from = (y as usize * w + x as usize) * nb + start;
-                            lanes[..len].copy_from_slice(&plane[from..from + len]);
+                            load(lanes, &plane[from..], len);
                         }
                     }
                     let v = both_axes(&d, bt);
                     for (row, lanes) in dst.iter_mut().zip(&v) {
-                        for (o, &val) in row[tile + start..tile + start + len].iter_mut().zip(lanes) {
-                            o.write(val);
-                        }
+                        store(&mut row[tile + start..], lanes, len);
                     }
                 }
             }
@@ -242,16 +323,14 @@ multiversion! {
                     let len = LANES.min(nb - start);
                     let mut v = [[0f32; LANES]; POSITIONS];
                     for (lanes, row) in v.iter_mut().zip(rows) {
-                        lanes[..len].copy_from_slice(&row[tile + start..tile + start + len]);
+                        load(lanes, &row[tile + start..], len);
                     }
                     let dd = both_axes(&v, b);
                     for (pos, lanes) in dd.iter().enumerate() {
                         let (y, x) = ((2 * ty + pos / 4) as isize - 1, (2 * tx + pos % 4) as isize - 1);
                         if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
                             let at = (y as usize * w + x as usize) * nb + start;
-                            for (o, &val) in plane[at..at + len].iter_mut().zip(lanes) {
-                                *o += val;
-                            }
+                            add(&mut plane[at..], lanes, len);
                         }
                     }
                 }
@@ -289,7 +368,7 @@ multiversion! {
                     let len = LANES.min(nb - start);
                     let mut m = [[0f32; LANES]; POSITIONS];
                     for (lanes, row) in m.iter_mut().zip(rows) {
-                        lanes[..len].copy_from_slice(&row[tile + start..tile + start + len]);
+                        load(lanes, &row[tile + start..], len);
                     }
                     // s = A^T M (2x4), then Y = s A (2x2).
                     let mut s = [[[0f32; LANES]; 4]; 2];
@@ -309,9 +388,7 @@ multiversion! {
                         }
                         for (j, lanes) in y.iter().enumerate() {
                             let at_ = ((2 * ty + i) * w + 2 * tx + j) * nb + start;
-                            for (o, &val) in plane[at_..at_ + len].iter_mut().zip(lanes) {
-                                o.write(val);
-                            }
+                            store(&mut plane[at_..], lanes, len);
                         }
                     }
                 }
@@ -354,7 +431,7 @@ multiversion! {
                     for (i, row) in d.iter_mut().enumerate() {
                         for (j, lanes) in row.iter_mut().enumerate() {
                             let from = ((2 * ty + i) * w + 2 * tx + j) * nb + start;
-                            lanes[..len].copy_from_slice(&plane[from..from + len]);
+                            load(lanes, &plane[from..], len);
                         }
                     }
                     // t = A dY (4x2), then dM = t A^T (4x4).
@@ -377,9 +454,7 @@ multiversion! {
                         }
                     }
                     for (row, lanes) in dst.iter_mut().zip(&dm) {
-                        for (o, &val) in row[tile + start..tile + start + len].iter_mut().zip(lanes) {
-                            o.write(val);
-                        }
+                        store(&mut row[tile + start..], lanes, len);
                     }
                 }
             }

@@ -20,9 +20,22 @@ struct Stats {
     var: Vec<f32>,
 }
 
+/// Adds blocks' partial column sums in block order: the same bits every run.
+fn add_in_order(parts: Vec<Vec<f32>>, width: usize) -> Vec<f64> {
+    let mut total = vec![0f64; width];
+    for part in parts {
+        total
+            .iter_mut()
+            .zip(&part)
+            .for_each(|(t, &p)| *t += p as f64);
+    }
+    total
+}
+
 /// Column sums of `rows` (row-major, `f` wide) of `value(x)`, in f64 over f32 blocks.
 fn column_sums(x: &[f32], f: usize, value: impl Fn(usize, f32) -> f32 + Sync) -> Vec<f64> {
-    x.par_chunks(ROWS * f)
+    let parts: Vec<Vec<f32>> = x
+        .par_chunks(ROWS * f)
         .map(|block| {
             let mut acc = vec![0f32; f];
             for row in block.chunks_exact(f) {
@@ -32,23 +45,8 @@ fn column_sums(x: &[f32], f: usize, value: impl Fn(usize, f32) -> f32 + Sync) ->
             }
             acc
         })
-        .fold(
-            || vec![0f64; f],
-            |mut total, part| {
-                total
-                    .iter_mut()
-                    .zip(&part)
-                    .for_each(|(t, &p)| *t += p as f64);
-                total
-            },
-        )
-        .reduce(
-            || vec![0f64; f],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        )
+        .collect();
+    add_in_order(parts, f)
 }
 
 struct BnAct {
@@ -160,7 +158,7 @@ impl CustomOp3 for BnAct {
                     let m = mask.as_ref().map_or(1.0, |m| m[row * f + j]);
                     (dyv * m * if z > 0.0 { 1.0 } else { slope }, x_hat)
                 };
-                let sums = dy
+                let parts: Vec<Vec<f32>> = dy
                     .par_chunks(ROWS * f)
                     .zip(x.par_chunks(ROWS * f))
                     .enumerate()
@@ -176,14 +174,10 @@ impl CustomOp3 for BnAct {
                         }
                         s
                     })
-                    .reduce(
-                        || vec![0f32; 2 * f],
-                        |mut a, c| {
-                            a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
-                            a
-                        },
-                    );
-                let (dbeta, dgamma) = (sums[..f].to_vec(), sums[f..].to_vec());
+                    .collect();
+                let sums = add_in_order(parts, 2 * f);
+                let dbeta: Vec<f32> = sums[..f].iter().map(|&v| v as f32).collect();
+                let dgamma: Vec<f32> = sums[f..].iter().map(|&v| v as f32).collect();
                 let nb = b as f32;
                 let mut dx: Vec<f32> = Vec::with_capacity(b * f);
                 dx.spare_capacity_mut()[..b * f]

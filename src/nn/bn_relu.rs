@@ -5,8 +5,12 @@
 
 use super::batch_norm::{RunningStats, EPS};
 use crate::kernels::cpu::{f32_slice, with_f32};
+use crate::kernels::reduce::{relu_masked_sums, sum, sum_sq_dev};
+use crate::kernels::simd::Level;
+use crate::multiversion;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, Var};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex};
 
 /// A channel's batch mean and 1/sqrt(var + eps), and its biased variance.
@@ -17,17 +21,37 @@ struct Stats {
     var: f32,
 }
 
-/// Sum and sum of squared deviations of a row, accumulated in f64 over f32 blocks.
-fn moments(row: &[f32]) -> (f64, f64) {
+/// Mean and biased variance of a row.
+fn moments(level: Level, row: &[f32]) -> (f64, f64) {
     let n = row.len().max(1) as f64;
-    let sum: f64 = row.chunks(256).map(|c| c.iter().sum::<f32>() as f64).sum();
-    let mean = sum / n;
-    let m = mean as f32;
-    let sq: f64 = row
-        .chunks(256)
-        .map(|c| c.iter().map(|&v| (v - m) * (v - m)).sum::<f32>() as f64)
-        .sum();
-    (mean, sq / n)
+    let mean = sum(level, row) / n;
+    (mean, sum_sq_dev(level, row, mean as f32) / n)
+}
+
+multiversion! {
+    /// out = max(0, x scale + shift).
+    fn scale_shift_relu(x: &[f32], out: &mut [MaybeUninit<f32>], scale: f32, shift: f32) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            o.write((v * scale + shift).max(0.0));
+        }
+    }
+}
+
+multiversion! {
+    /// out = k (g - a - (x - mean) c) with g = dy where y > 0, else 0.
+    fn relu_norm_dx(
+        x: &[f32],
+        y: &[f32],
+        dy: &[f32],
+        out: &mut [MaybeUninit<f32>],
+        coefficients: [f32; 4],
+    ) {
+        let [mean, k, a, c] = coefficients;
+        for (((o, &xv), &yv), &g) in out.iter_mut().zip(x).zip(y).zip(dy) {
+            let g = if yv > 0.0 { g } else { 0.0 };
+            o.write(k * (g - a - (xv - mean) * c));
+        }
+    }
 }
 
 struct BnRelu {
@@ -69,6 +93,7 @@ impl CustomOp3 for BnRelu {
         if gamma.len() != c || beta.len() != c {
             candle_core::bail!("batch norm: gamma and beta must have {c} values");
         }
+        let level = Level::detected();
         let mut y: Vec<f32> = Vec::with_capacity(c * n);
         let mut stats = vec![Stats::default(); c];
         y.spare_capacity_mut()[..c * n]
@@ -77,7 +102,7 @@ impl CustomOp3 for BnRelu {
             .zip(stats.par_iter_mut())
             .enumerate()
             .for_each(|(ch, ((out, row), st))| {
-                let (mean, var) = moments(row);
+                let (mean, var) = moments(level, row);
                 let inv_std = (1.0 / (var + EPS).sqrt()) as f32;
                 *st = Stats {
                     mean: mean as f32,
@@ -86,9 +111,7 @@ impl CustomOp3 for BnRelu {
                 };
                 let scale = gamma[ch] * inv_std;
                 let shift = beta[ch] - mean as f32 * scale;
-                for (o, &v) in out.iter_mut().zip(row) {
-                    o.write((v * scale + shift).max(0.0));
-                }
+                scale_shift_relu(level, row, out, scale, shift);
             });
         // SAFETY: every channel's row was written in full above.
         unsafe { y.set_len(c * n) };
@@ -111,6 +134,7 @@ impl CustomOp3 for BnRelu {
         let n = x.elem_count() / c;
         let stats = self.stats.lock().expect("batch norm state").clone();
         let gamma = gamma.to_vec1::<f32>()?;
+        let level = Level::detected();
         let mut dgamma = vec![0f32; c];
         let mut dbeta = vec![0f32; c];
         let dx = with_f32(x, |x| {
@@ -125,29 +149,14 @@ impl CustomOp3 for BnRelu {
                             let range = ch * n..(ch + 1) * n;
                             let (x, y, dy) = (&x[range.clone()], &y[range.clone()], &dy[range]);
                             let Stats { mean, inv_std, .. } = stats[ch];
-                            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-                            for ((xc, yc), gc) in
-                                x.chunks(256).zip(y.chunks(256)).zip(dy.chunks(256))
-                            {
-                                let (mut s, mut sx) = (0f32, 0f32);
-                                for ((&xv, &yv), &g) in xc.iter().zip(yc).zip(gc) {
-                                    let g = if yv > 0.0 { g } else { 0.0 };
-                                    s += g;
-                                    sx += g * (xv - mean);
-                                }
-                                sum_g += s as f64;
-                                sum_gx += sx as f64;
-                            }
+                            let [sum_g, sum_gx] = relu_masked_sums(level, x, y, dy, mean);
                             let sum_gx = sum_gx * inv_std as f64;
                             *dg = sum_gx as f32;
                             *db = sum_g as f32;
                             let k = gamma[ch] * inv_std;
                             let a = (sum_g / n as f64) as f32;
                             let bcoef = (sum_gx / n as f64) as f32 * inv_std;
-                            for (((o, &xv), &yv), &g) in out.iter_mut().zip(x).zip(y).zip(dy) {
-                                let g = if yv > 0.0 { g } else { 0.0 };
-                                o.write(k * (g - a - (xv - mean) * bcoef));
-                            }
+                            relu_norm_dx(level, x, y, dy, out, [mean, k, a, bcoef]);
                         });
                     // SAFETY: every channel's row was written in full above.
                     unsafe { dx.set_len(c * n) };
@@ -205,4 +214,36 @@ pub fn bn_relu_cm(
         n,
     )?;
     Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every instruction-set level this CPU has gives the baseline's bits for each pass.
+    #[test]
+    fn every_simd_level_matches_the_baseline() {
+        let n = 1037;
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.1)
+            .collect();
+        let dy: Vec<f32> = (0..n)
+            .map(|i| ((i * 29 % 89) as f32 - 44.0) * 0.01)
+            .collect();
+        let run = |level: Level| {
+            let (mean, var) = moments(level, &x);
+            let mut y = vec![MaybeUninit::new(0f32); n];
+            scale_shift_relu(level, &x, &mut y, 0.7, -0.2);
+            let y: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();
+            let sums = relu_masked_sums(level, &x, &y, &dy, mean as f32);
+            let mut dx = vec![MaybeUninit::new(0f32); n];
+            relu_norm_dx(level, &x, &y, &dy, &mut dx, [mean as f32, 0.5, 0.1, 0.2]);
+            let dx: Vec<f32> = dx.iter().map(|v| unsafe { v.assume_init() }).collect();
+            (mean, var, y, sums, dx)
+        };
+        let base = run(Level::BASELINE);
+        for level in Level::available() {
+            assert_eq!(run(level), base, "{}", level.name());
+        }
+    }
 }

@@ -163,7 +163,7 @@ impl CustomOp2 for ConvWinograd {
         let x = f32_slice(xs, xl, "winograd")?;
         let g = f32_slice(ws, wl, "winograd")?;
         let p = winograd::columns((c, h, w, b));
-        let u = winograd::kernel_transform(g, k, c);
+        let u = winograd::kernel_transform(self.level, g, k, c);
         let v = winograd::input_transform(self.level, x, (c, h, w, b));
         let m = batched(POSITIONS, k, p, |pos| {
             (
@@ -192,7 +192,7 @@ impl CustomOp2 for ConvWinograd {
         let (u, v) = match self.saved.lock().expect("winograd state").take() {
             Some(saved) => saved,
             None => (
-                with_f32(weight, |g| winograd::kernel_transform(g, k, c))?,
+                with_f32(weight, |g| winograd::kernel_transform(level, g, k, c))?,
                 with_f32(x, |x| winograd::input_transform(level, x, (c, h, w, b)))?,
             ),
         };
@@ -206,7 +206,7 @@ impl CustomOp2 for ConvWinograd {
             )
         });
         drop(v);
-        let dg = winograd::kernel_gradient(&du, k, c);
+        let dg = winograd::kernel_gradient(level, &du, k, c);
         let dx = if self.need_dx {
             let dv = batched(POSITIONS, c, p, |pos| {
                 (

@@ -7,6 +7,8 @@
 //! (batch, channels, height, width) like candle and is also the reference in tensor ops.
 
 use crate::kernels::cpu::with_f32;
+use crate::kernels::simd::Level;
+use crate::multiversion;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -49,6 +51,7 @@ struct MaxPool {
 }
 
 /// One channel: `plane` (h, w, b) pooled into `out` (ho, wo, b), arg-maxes into `arg`.
+#[inline(always)]
 fn pool_channel<T: WithDType>(
     g: PoolGeometry,
     plane: &[T],
@@ -89,8 +92,59 @@ fn pool_channel<T: WithDType>(
     }
 }
 
+multiversion! {
+    /// `pool_channel` for f32, compiled for the CPU's instruction set.
+    fn pool_channel_f32(
+        g: PoolGeometry,
+        plane: &[f32],
+        shape: (usize, usize, usize, usize),
+        out: &mut [f32],
+        arg: &mut [u32],
+    ) {
+        pool_channel(g, plane, shape, out, arg)
+    }
+}
+
+/// Pools every channel of `x` (c, h, w, b).
+trait Pooled: WithDType {
+    fn pool(
+        level: Level,
+        g: PoolGeometry,
+        plane: &[Self],
+        shape: (usize, usize, usize, usize),
+        out: &mut [Self],
+        arg: &mut [u32],
+    );
+}
+
+impl Pooled for f32 {
+    fn pool(
+        level: Level,
+        g: PoolGeometry,
+        plane: &[f32],
+        shape: (usize, usize, usize, usize),
+        out: &mut [f32],
+        arg: &mut [u32],
+    ) {
+        pool_channel_f32(level, g, plane, shape, out, arg)
+    }
+}
+
+impl Pooled for f64 {
+    fn pool(
+        _: Level,
+        g: PoolGeometry,
+        plane: &[f64],
+        shape: (usize, usize, usize, usize),
+        out: &mut [f64],
+        arg: &mut [u32],
+    ) {
+        pool_channel(g, plane, shape, out, arg)
+    }
+}
+
 impl MaxPool {
-    fn run<T: WithDType>(
+    fn run<T: Pooled>(
         &self,
         x: &[T],
         (c, h, w, b): (usize, usize, usize, usize),
@@ -99,10 +153,11 @@ impl MaxPool {
         let mut out = vec![T::zero(); c * ho * wo * b];
         let mut arg = vec![0u32; c * ho * wo * b];
         let g = self.geometry;
+        let level = Level::detected();
         out.par_chunks_mut((ho * wo * b).max(1))
             .zip(arg.par_chunks_mut((ho * wo * b).max(1)))
             .zip(x.par_chunks((h * w * b).max(1)))
-            .for_each(|((out, arg), plane)| pool_channel(g, plane, (h, w, b, wo), out, arg));
+            .for_each(|((out, arg), plane)| T::pool(level, g, plane, (h, w, b, wo), out, arg));
         Ok((out, arg))
     }
 }
@@ -241,3 +296,28 @@ pub const LAB_POOL: PoolGeometry = PoolGeometry {
     stride: 2,
     padding: 1,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every instruction-set level this CPU has pools to the baseline's values and arg-maxes.
+    #[test]
+    fn every_simd_level_matches_the_baseline() {
+        let (h, w, b) = (7, 6, 19);
+        let plane: Vec<f32> = (0..h * w * b)
+            .map(|i| ((i * 31 % 23) as f32) - 11.0)
+            .collect();
+        let (ho, wo) = (LAB_POOL.out_size(h).unwrap(), LAB_POOL.out_size(w).unwrap());
+        let run = |level: Level| {
+            let mut out = vec![0f32; ho * wo * b];
+            let mut arg = vec![0u32; ho * wo * b];
+            pool_channel_f32(level, LAB_POOL, &plane, (h, w, b, wo), &mut out, &mut arg);
+            (out, arg)
+        };
+        let base = run(Level::BASELINE);
+        for level in Level::available() {
+            assert_eq!(run(level), base, "{}", level.name());
+        }
+    }
+}

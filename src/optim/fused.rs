@@ -4,6 +4,8 @@
 use super::{Buffer, Rule, Slots};
 use crate::config::OptimizerKind;
 use crate::kernels::inplace::{contiguous, contiguous_mut};
+use crate::kernels::simd::Level;
+use crate::multiversion;
 use crate::Result;
 use candle_core::{CpuStorage, InplaceOp2, Layout, Tensor};
 use rayon::prelude::*;
@@ -54,73 +56,114 @@ fn split(buf: &mut [f32], count: usize) -> Vec<&mut [f32]> {
     }
 }
 
+multiversion! {
+    /// p -= lr (g + wd p).
+    fn sgd(p: &mut [f32], g: &[f32], lr: f32, wd: f32) {
+        for (p, &g) in p.iter_mut().zip(g) {
+            *p -= lr * (g + wd * *p);
+        }
+    }
+}
+
+multiversion! {
+    /// b = g + wd p on first use, else mu b + g + wd p; p -= lr b.
+    fn momentum(p: &mut [f32], g: &[f32], b: &mut [f32], rule: [f32; 3], first_use: bool) {
+        let [lr, wd, mu] = rule;
+        for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
+            let d = g + wd * *p;
+            *b = if first_use { d } else { mu * *b + d };
+            *p -= lr * *b;
+        }
+    }
+}
+
+multiversion! {
+    /// Adam (decoupled weight decay when `decoupled`): m, v updated, p -= step m / (sqrt(v) /
+    /// sqrt(1 - beta2^t) + eps).
+    fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], rule: [f32; 7], decoupled: bool) {
+        let [lr, wd, b1, b2, step, inv_bias2, eps] = rule;
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = if decoupled {
+                *p *= 1.0 - lr * wd;
+                g
+            } else {
+                g + wd * *p
+            };
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *p -= step * *m / (v.sqrt() * inv_bias2 + eps);
+        }
+    }
+}
+
+multiversion! {
+    /// RMSprop: v = alpha v + (1 - alpha) g^2; with momentum b = mu b + g / (sqrt(v) + eps),
+    /// p -= lr b; without, p -= lr g / (sqrt(v) + eps).
+    fn rmsprop(p: &mut [f32], g: &[f32], v: &mut [f32], b: &mut [f32], rule: [f32; 5]) {
+        let [lr, wd, mu, alpha, eps] = rule;
+        if b.is_empty() {
+            for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+                let g = g + wd * *p;
+                *v = alpha * *v + (1.0 - alpha) * g * g;
+                *p -= lr * g / (v.sqrt() + eps);
+            }
+        } else {
+            for (((p, &g), v), b) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(b.iter_mut()) {
+                let g = g + wd * *p;
+                *v = alpha * *v + (1.0 - alpha) * g * g;
+                *b = mu * *b + g / (v.sqrt() + eps);
+                *p -= lr * *b;
+            }
+        }
+    }
+}
+
 impl Update<'_> {
     fn apply(&self, p: &mut [f32], g: &[f32]) {
         let r = self.rule;
+        let level = Level::detected();
         let mut guard = self.slots.lock().expect("optimizer state lock");
         let slots: &mut Slots = &mut guard;
         let n = p.len();
         let (lr, wd, mu) = (r.lr as f32, r.weight_decay as f32, r.momentum as f32);
         match r.kind {
             OptimizerKind::Sgd => for_chunks(p, g, &mut [], &mut [], |p, g, _, _| {
-                for (p, &g) in p.iter_mut().zip(g) {
-                    *p -= lr * (g + wd * *p);
-                }
+                sgd(level, p, g, lr, wd)
             }),
             OptimizerKind::Momentum => {
                 let first_use = slots.first.is_none();
                 let buf = host(&mut slots.first, n);
                 for_chunks(p, g, buf, &mut [], |p, g, b, _| {
-                    for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
-                        let d = g + wd * *p;
-                        *b = if first_use { d } else { mu * *b + d };
-                        *p -= lr * *b;
-                    }
+                    momentum(level, p, g, b, [lr, wd, mu], first_use)
                 })
             }
             OptimizerKind::Adam | OptimizerKind::Adamw => {
                 let decoupled = r.kind == OptimizerKind::Adamw;
-                let (b1, b2) = (super::BETA1 as f32, super::BETA2 as f32);
-                let step = (r.lr / r.bias1) as f32;
-                let (inv_bias2, eps) = ((1.0 / r.bias2_sqrt) as f32, super::EPS as f32);
+                let rule = [
+                    lr,
+                    wd,
+                    super::BETA1 as f32,
+                    super::BETA2 as f32,
+                    (r.lr / r.bias1) as f32,
+                    (1.0 / r.bias2_sqrt) as f32,
+                    super::EPS as f32,
+                ];
                 let Slots { first, second } = slots;
                 let (m, v) = (host(first, n), host(second, n));
                 for_chunks(p, g, m, v, |p, g, m, v| {
-                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v) {
-                        let g = if decoupled {
-                            *p *= 1.0 - lr * wd;
-                            g
-                        } else {
-                            g + wd * *p
-                        };
-                        *m = b1 * *m + (1.0 - b1) * g;
-                        *v = b2 * *v + (1.0 - b2) * g * g;
-                        *p -= step * *m / (v.sqrt() * inv_bias2 + eps);
-                    }
+                    adam(level, p, g, m, v, rule, decoupled)
                 })
             }
             OptimizerKind::Rmsprop => {
-                let alpha = super::RMSPROP_ALPHA as f32;
-                let eps = super::EPS as f32;
+                let rule = [lr, wd, mu, super::RMSPROP_ALPHA as f32, super::EPS as f32];
                 let Slots { first, second } = slots;
                 let v = host(second, n);
                 if mu > 0.0 {
                     let b = host(first, n);
-                    for_chunks(p, g, v, b, |p, g, v, b| {
-                        for (((p, &g), v), b) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(b) {
-                            let g = g + wd * *p;
-                            *v = alpha * *v + (1.0 - alpha) * g * g;
-                            *b = mu * *b + g / (v.sqrt() + eps);
-                            *p -= lr * *b;
-                        }
-                    })
+                    for_chunks(p, g, v, b, |p, g, v, b| rmsprop(level, p, g, v, b, rule))
                 } else {
                     for_chunks(p, g, v, &mut [], |p, g, v, _| {
-                        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-                            let g = g + wd * *p;
-                            *v = alpha * *v + (1.0 - alpha) * g * g;
-                            *p -= lr * g / (v.sqrt() + eps);
-                        }
+                        rmsprop(level, p, g, v, &mut [], rule)
                     })
                 }
             }
@@ -163,4 +206,60 @@ pub(crate) fn update(param: &Tensor, grad: &Tensor, slots: &mut Slots, rule: Rul
     };
     param.inplace_op2(grad, &op)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every instruction-set level this CPU has gives the baseline's bits for every rule.
+    #[test]
+    fn every_simd_level_matches_the_baseline() {
+        let n = 1000;
+        let init = |k: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.01 * k)
+                .collect()
+        };
+        let g = init(0.3);
+        let run = |level: Level| {
+            let (mut p, mut a, mut b) = (
+                init(1.0),
+                init(0.1).iter().map(|v| v.abs()).collect::<Vec<_>>(),
+                init(0.2),
+            );
+            sgd(level, &mut p, &g, 0.1, 0.01);
+            momentum(level, &mut p, &g, &mut b, [0.1, 0.01, 0.9], false);
+            adam(
+                level,
+                &mut p,
+                &g,
+                &mut b,
+                &mut a,
+                [1e-3, 0.01, 0.9, 0.999, 1e-2, 3.0, 1e-8],
+                true,
+            );
+            rmsprop(
+                level,
+                &mut p,
+                &g,
+                &mut a,
+                &mut b,
+                [1e-3, 0.0, 0.5, 0.99, 1e-8],
+            );
+            rmsprop(
+                level,
+                &mut p,
+                &g,
+                &mut a,
+                &mut [],
+                [1e-3, 0.0, 0.0, 0.99, 1e-8],
+            );
+            (p, a, b)
+        };
+        let base = run(Level::BASELINE);
+        for level in Level::available() {
+            assert_eq!(run(level), base, "{}", level.name());
+        }
+    }
 }
