@@ -5,8 +5,11 @@
 
 use super::batch_norm::{RunningStats, EPS};
 use crate::kernels::cpu::{f32_slice, with_f32};
+use crate::kernels::simd::Level;
+use crate::multiversion;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, Var};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex};
 
 /// Rows a parallel task takes.
@@ -32,21 +35,106 @@ fn add_in_order(parts: Vec<Vec<f32>>, width: usize) -> Vec<f64> {
     total
 }
 
-/// Column sums of `rows` (row-major, `f` wide) of `value(x)`, in f64 over f32 blocks.
-fn column_sums(x: &[f32], f: usize, value: impl Fn(usize, f32) -> f32 + Sync) -> Vec<f64> {
+multiversion! {
+    /// acc[j] += row[j] for every row of `block`; with `mean`, (row[j] - mean[j])^2 instead.
+    fn add_rows(block: &[f32], mean: &[f32], acc: &mut [f32]) {
+        let f = acc.len();
+        for row in block.chunks_exact(f) {
+            if mean.is_empty() {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    *a += v;
+                }
+            } else {
+                for ((a, &v), &m) in acc.iter_mut().zip(row).zip(mean) {
+                    *a += (v - m) * (v - m);
+                }
+            }
+        }
+    }
+}
+
+/// Per-feature sums over the rows of `x` (row-major, `f` wide): of x, or of (x - mean)^2.
+fn column_sums(level: Level, x: &[f32], f: usize, mean: &[f32]) -> Vec<f64> {
     let parts: Vec<Vec<f32>> = x
         .par_chunks(ROWS * f)
         .map(|block| {
             let mut acc = vec![0f32; f];
-            for row in block.chunks_exact(f) {
-                for (j, (a, &v)) in acc.iter_mut().zip(row).enumerate() {
-                    *a += value(j, v);
-                }
-            }
+            add_rows(level, block, mean, &mut acc);
             acc
         })
         .collect();
     add_in_order(parts, f)
+}
+
+/// What the passes need per feature: the normalisation as scale and shift of x, the batch
+/// mean and 1/sqrt(var + eps), gamma, and the LeakyReLU slope.
+struct Coefficients<'a> {
+    scale: &'a [f32],
+    shift: &'a [f32],
+    mean: &'a [f32],
+    inv_std: &'a [f32],
+    gamma: &'a [f32],
+    slope: f32,
+}
+
+multiversion! {
+    /// y = LeakyReLU(x scale + shift) (times the mask, when there is one) for each row.
+    fn forward_rows(xb: &[f32], mask: &[f32], out: &mut [MaybeUninit<f32>], scale: &[f32], shift: &[f32], slope: f32) {
+        let f = scale.len();
+        for (r, (orow, xrow)) in out.chunks_exact_mut(f).zip(xb.chunks_exact(f)).enumerate() {
+            if mask.is_empty() {
+                for (((o, &x), &s), &t) in orow.iter_mut().zip(xrow).zip(scale).zip(shift) {
+                    let z = x * s + t;
+                    o.write(if z > 0.0 { z } else { slope * z });
+                }
+            } else {
+                let mrow = &mask[r * f..(r + 1) * f];
+                for ((((o, &x), &s), &t), &m) in orow.iter_mut().zip(xrow).zip(scale).zip(shift).zip(mrow) {
+                    let z = x * s + t;
+                    o.write(if z > 0.0 { z } else { slope * z } * m);
+                }
+            }
+        }
+    }
+}
+
+/// g = dy * mask * LeakyReLU'(z) and x_hat of one element.
+#[inline(always)]
+fn gate(c: &Coefficients, j: usize, x: f32, dy: f32, m: f32) -> (f32, f32) {
+    let z = x * c.scale[j] + c.shift[j];
+    let g = dy * m * if z > 0.0 { 1.0 } else { c.slope };
+    (g, (x - c.mean[j]) * c.inv_std[j])
+}
+
+multiversion! {
+    /// acc[j] += g, acc[f + j] += g x_hat over the rows of a block.
+    fn backward_sums(xb: &[f32], dyb: &[f32], mask: &[f32], c: &Coefficients, acc: &mut [f32]) {
+        let f = c.scale.len();
+        let (sg, sgx) = acc.split_at_mut(f);
+        for (r, (xrow, drow)) in xb.chunks_exact(f).zip(dyb.chunks_exact(f)).enumerate() {
+            for j in 0..f {
+                let m = if mask.is_empty() { 1.0 } else { mask[r * f + j] };
+                let (g, xh) = gate(c, j, xrow[j], drow[j], m);
+                sg[j] += g;
+                sgx[j] += g * xh;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// dx = gamma inv_std (g - (dbeta + x_hat dgamma) / B) for the rows of a block.
+    fn backward_rows(xb: &[f32], dyb: &[f32], mask: &[f32], c: &Coefficients, sums: (&[f32], &[f32], f32), out: &mut [MaybeUninit<f32>]) {
+        let (dbeta, dgamma, nb) = sums;
+        let f = c.scale.len();
+        for (r, ((orow, xrow), drow)) in out.chunks_exact_mut(f).zip(xb.chunks_exact(f)).zip(dyb.chunks_exact(f)).enumerate() {
+            for j in 0..f {
+                let m = if mask.is_empty() { 1.0 } else { mask[r * f + j] };
+                let (g, xh) = gate(c, j, xrow[j], drow[j], m);
+                orow[j].write(c.gamma[j] * c.inv_std[j] * (g - (dbeta[j] + xh * dgamma[j]) / nb));
+            }
+        }
+    }
 }
 
 struct BnAct {
@@ -87,11 +175,12 @@ impl CustomOp3 for BnAct {
             candle_core::bail!("batch norm: gamma and beta must have {f} values");
         }
         let n = b as f64;
-        let mean: Vec<f32> = column_sums(x, f, |_, v| v)
+        let level = Level::detected();
+        let mean: Vec<f32> = column_sums(level, x, f, &[])
             .iter()
             .map(|s| (s / n) as f32)
             .collect();
-        let var: Vec<f32> = column_sums(x, f, |j, v| (v - mean[j]) * (v - mean[j]))
+        let var: Vec<f32> = column_sums(level, x, f, &mean)
             .iter()
             .map(|s| (s / n) as f32)
             .collect();
@@ -107,25 +196,19 @@ impl CustomOp3 for BnAct {
             .map(|((bt, m), s)| bt - m * s)
             .collect();
         let slope = self.slope;
+        let mask: &[f32] = self.mask.as_deref().map_or(&[], |m| m.as_slice());
         let mut y: Vec<f32> = Vec::with_capacity(b * f);
         y.spare_capacity_mut()[..b * f]
             .par_chunks_mut(ROWS * f)
             .zip(x.par_chunks(ROWS * f))
             .enumerate()
             .for_each(|(blk, (out, xb))| {
-                for (r, (orow, xrow)) in out.chunks_exact_mut(f).zip(xb.chunks_exact(f)).enumerate()
-                {
-                    let row = blk * ROWS + r;
-                    let mask = self.mask.as_ref().map(|m| &m[row * f..(row + 1) * f]);
-                    for j in 0..f {
-                        let z = xrow[j] * scale[j] + shift[j];
-                        let a = if z > 0.0 { z } else { slope * z };
-                        orow[j].write(match mask {
-                            Some(m) => a * m[j],
-                            None => a,
-                        });
-                    }
-                }
+                let m = if mask.is_empty() {
+                    mask
+                } else {
+                    &mask[blk * ROWS * f..][..xb.len()]
+                };
+                forward_rows(level, xb, m, out, &scale, &shift, slope);
             });
         // SAFETY: every row of every block was written in full above.
         unsafe { y.set_len(b * f) };
@@ -147,56 +230,67 @@ impl CustomOp3 for BnAct {
         let Stats { mean, inv_std, .. } = self.stats.lock().expect("batch norm state").clone();
         let gamma = gamma.to_vec1::<f32>()?;
         let beta = beta.to_vec1::<f32>()?;
-        let slope = self.slope;
-        let mask = self.mask.clone();
+        let level = Level::detected();
+        let scale: Vec<f32> = gamma.iter().zip(&inv_std).map(|(g, i)| g * i).collect();
+        let shift: Vec<f32> = beta
+            .iter()
+            .zip(&mean)
+            .zip(&scale)
+            .map(|((bt, m), s)| bt - m * s)
+            .collect();
+        let coefficients = Coefficients {
+            scale: &scale,
+            shift: &shift,
+            mean: &mean,
+            inv_std: &inv_std,
+            gamma: &gamma,
+            slope: self.slope,
+        };
+        let mask: &[f32] = self.mask.as_deref().map_or(&[], |m| m.as_slice());
+        let block_mask = |blk: usize, len: usize| -> &[f32] {
+            if mask.is_empty() {
+                mask
+            } else {
+                &mask[blk * ROWS * f..][..len]
+            }
+        };
         let (dx, dgamma, dbeta) = with_f32(x, |x| {
             with_f32(grad, |dy| {
-                // g and x_hat of element (row, j).
-                let g_at = |row: usize, j: usize, xv: f32, dyv: f32| -> (f32, f32) {
-                    let x_hat = (xv - mean[j]) * inv_std[j];
-                    let z = gamma[j] * x_hat + beta[j];
-                    let m = mask.as_ref().map_or(1.0, |m| m[row * f + j]);
-                    (dyv * m * if z > 0.0 { 1.0 } else { slope }, x_hat)
-                };
                 let parts: Vec<Vec<f32>> = dy
                     .par_chunks(ROWS * f)
                     .zip(x.par_chunks(ROWS * f))
                     .enumerate()
                     .map(|(blk, (dyb, xb))| {
-                        let mut s = vec![0f32; 2 * f];
-                        for (r, (dr, xr)) in dyb.chunks_exact(f).zip(xb.chunks_exact(f)).enumerate()
-                        {
-                            for j in 0..f {
-                                let (g, xh) = g_at(blk * ROWS + r, j, xr[j], dr[j]);
-                                s[j] += g;
-                                s[f + j] += g * xh;
-                            }
-                        }
-                        s
+                        let mut acc = vec![0f32; 2 * f];
+                        backward_sums(
+                            level,
+                            xb,
+                            dyb,
+                            block_mask(blk, xb.len()),
+                            &coefficients,
+                            &mut acc,
+                        );
+                        acc
                     })
                     .collect();
                 let sums = add_in_order(parts, 2 * f);
                 let dbeta: Vec<f32> = sums[..f].iter().map(|&v| v as f32).collect();
                 let dgamma: Vec<f32> = sums[f..].iter().map(|&v| v as f32).collect();
-                let nb = b as f32;
                 let mut dx: Vec<f32> = Vec::with_capacity(b * f);
                 dx.spare_capacity_mut()[..b * f]
                     .par_chunks_mut(ROWS * f)
                     .zip(dy.par_chunks(ROWS * f).zip(x.par_chunks(ROWS * f)))
                     .enumerate()
                     .for_each(|(blk, (out, (dyb, xb)))| {
-                        for (r, ((orow, dr), xr)) in out
-                            .chunks_exact_mut(f)
-                            .zip(dyb.chunks_exact(f))
-                            .zip(xb.chunks_exact(f))
-                            .enumerate()
-                        {
-                            for j in 0..f {
-                                let (g, xh) = g_at(blk * ROWS + r, j, xr[j], dr[j]);
-                                let k = gamma[j] * inv_std[j];
-                                orow[j].write(k * (g - (dbeta[j] + xh * dgamma[j]) / nb));
-                            }
-                        }
+                        backward_rows(
+                            level,
+                            xb,
+                            dyb,
+                            block_mask(blk, xb.len()),
+                            &coefficients,
+                            (&dbeta, &dgamma, b as f32),
+                            out,
+                        );
                     });
                 // SAFETY: every row was written in full above.
                 unsafe { dx.set_len(b * f) };
@@ -253,4 +347,61 @@ pub fn bn_leaky_dropout(
         b,
     )?;
     Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every instruction-set level this CPU has gives the baseline's bits for each pass.
+    #[test]
+    fn every_simd_level_matches_the_baseline() {
+        let (rows, f) = (5, 37);
+        let x: Vec<f32> = (0..rows * f)
+            .map(|i| ((i * 13 % 29) as f32 - 14.0) * 0.1)
+            .collect();
+        let dy: Vec<f32> = (0..rows * f)
+            .map(|i| ((i * 7 % 17) as f32 - 8.0) * 0.01)
+            .collect();
+        let mask: Vec<f32> = (0..rows * f)
+            .map(|i| if i % 3 == 0 { 0.0 } else { 1.25 })
+            .collect();
+        let per = |k: f32| -> Vec<f32> { (0..f).map(|j| 0.5 + k * j as f32 * 0.01).collect() };
+        let (scale, shift, mean, inv_std, gamma) =
+            (per(1.0), per(-2.0), per(0.5), per(3.0), per(1.5));
+        let c = Coefficients {
+            scale: &scale,
+            shift: &shift,
+            mean: &mean,
+            inv_std: &inv_std,
+            gamma: &gamma,
+            slope: 0.02,
+        };
+        let run = |level: Level| {
+            let mut sums = vec![0f32; f];
+            add_rows(level, &x, &mean, &mut sums);
+            let mut y = vec![MaybeUninit::new(0f32); rows * f];
+            forward_rows(level, &x, &mask, &mut y, &scale, &shift, 0.02);
+            let mut acc = vec![0f32; 2 * f];
+            backward_sums(level, &x, &dy, &mask, &c, &mut acc);
+            let mut dx = vec![MaybeUninit::new(0f32); rows * f];
+            backward_rows(
+                level,
+                &x,
+                &dy,
+                &[],
+                &c,
+                (&acc[..f], &acc[f..], rows as f32),
+                &mut dx,
+            );
+            let read = |v: Vec<MaybeUninit<f32>>| -> Vec<f32> {
+                v.iter().map(|v| unsafe { v.assume_init() }).collect()
+            };
+            (sums, read(y), acc, read(dx))
+        };
+        let base = run(Level::BASELINE);
+        for level in Level::available() {
+            assert_eq!(run(level), base, "{}", level.name());
+        }
+    }
 }
