@@ -9,7 +9,7 @@ use super::{build_trainer, Compute, Network, Trainer};
 use crate::config::{key, RunConfig};
 use crate::data::{derive_seed, BatchSampler, Cifar10, Split};
 use crate::events::{Event, EventKind, EventSink, RunStatus, StartInfo};
-use crate::nn::loss::{count_correct, cross_entropy, scalar};
+use crate::nn::loss::cross_entropy;
 use crate::optim::Hyper;
 use crate::runs::WEIGHTS_FILE;
 use crate::{Error, Result};
@@ -647,8 +647,9 @@ pub fn evaluate(
         let x = batch_tensor(data, split, chunk, device)?;
         let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
         let logits = net.forward(&x, false)?;
-        total.loss_sum += scalar(&cross_entropy(&logits, labels)?)? * labels.len() as f64;
-        total.correct += count_correct(&logits, labels)?;
+        let loss = cross_entropy(&logits, labels, 0.0, device.is_cpu())?;
+        total.loss_sum += loss.value * labels.len() as f64;
+        total.correct += loss.correct;
         total.count += labels.len();
     }
     Ok(Some(total))

@@ -5,7 +5,7 @@
 use super::{build_network, Compute, Network};
 use crate::config::{Engine, RunConfig};
 use crate::kernels::reduce::sum_squares;
-use crate::nn::loss::{count_correct, cross_entropy, scalar};
+use crate::nn::loss::cross_entropy;
 use crate::optim::{Hyper, Optimizer};
 use crate::Result;
 use candle_core::Tensor;
@@ -73,17 +73,17 @@ impl AutogradTrainer {
 impl Trainer for AutogradTrainer {
     fn step(&mut self, x: &Tensor, labels: &[u8], hyper: &Hyper) -> Result<StepReport> {
         let logits = self.net.forward(x, true)?;
-        let loss_t = cross_entropy(&logits, labels)?;
+        let loss = cross_entropy(&logits, labels, 0.0, self.fast)?;
         let mut report = StepReport {
-            loss: scalar(&loss_t)?,
-            correct: count_correct(&logits, labels)?,
+            loss: loss.value,
+            correct: loss.correct,
             grad_norm: None,
             applied: false,
         };
         if !report.loss.is_finite() {
             return Ok(report);
         }
-        let grads = loss_t.backward()?;
+        let grads = loss.tensor.backward()?;
         let mut squares = 0.0;
         for p in self.net.params().trainable() {
             if let Some(g) = grads.get(&p.tensor) {
