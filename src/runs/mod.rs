@@ -3,6 +3,8 @@
 //! it is created exclusively and locked while its run trains. Files other than events.jsonl
 //! are written under a temporary name and renamed.
 
+pub mod curves;
+pub mod export;
 mod ids;
 mod listing;
 mod reader;
@@ -32,9 +34,15 @@ pub const LOCK_FILE: &str = "run.lock";
 /// place: readers see the old file or the whole new one.
 pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    // The temporary keeps the extension: some writers pick the format by it.
+    let stem = path.file_stem().and_then(|n| n.to_str()).unwrap_or("file");
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(
-        ".{name}.tmp-{}-{}",
+        ".{stem}.tmp-{}-{}{ext}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));

@@ -4,6 +4,7 @@
 mod bench;
 mod data;
 mod eval;
+mod export;
 mod gradcheck;
 mod presets;
 mod runs;
@@ -69,6 +70,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// List the runs in a runs folder, newest first, with their status.
     Runs(runs::RunsArgs),
+    /// Write curves.png, curves.svg, metrics.csv and report.md for runs.
+    Export(export::ExportArgs),
 }
 
 /// Runs what the command line asked for.
@@ -84,6 +87,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Eval(args)) => eval::run(args, compute()?),
         Some(Command::Bench(args)) => bench::run(args, compute()?),
         Some(Command::Runs(args)) => runs::run(args),
+        Some(Command::Export(args)) => export::run(args),
     }
 }
 

@@ -1,0 +1,395 @@
+//! Exporting runs: `curves.png` and `curves.svg` (loss and accuracy over steps, train and test,
+//! one colour a run, axes and legend), `metrics.csv` (one row an event) and `report.md`
+//! (the settings that differ, final and best figures, the figures).
+
+use super::curves::{debiased_ema, Curves, Point};
+use super::StoredRun;
+use crate::config::{RunConfig, KEYS};
+use crate::events::{Event, EventKind};
+use crate::{Error, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Figure size in pixels.
+pub const FIGURE_SIZE: (u32, u32) = (1400, 560);
+/// Smoothing of the train curves in figures.
+const SMOOTHING: f64 = 0.9;
+
+/// What an export wrote.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The files, in the order written.
+    pub files: Vec<PathBuf>,
+}
+
+/// A run to export with its label.
+struct Labelled {
+    run: StoredRun,
+    id: String,
+    label: String,
+    curves: Curves,
+}
+
+/// The colours of runs in figures, cycling.
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
+fn plot_error(e: impl std::fmt::Display) -> Error {
+    Error::Other(format!("figure: {e}"))
+}
+
+/// The keys whose values differ among `configs`, in table order.
+pub fn differing_keys(configs: &[&RunConfig]) -> Vec<&'static str> {
+    KEYS.iter()
+        .filter(|k| {
+            let first = configs.first().map(|c| k.get(c));
+            configs.iter().any(|c| Some(k.get(c)) != first)
+        })
+        .map(|k| k.name)
+        .collect()
+}
+
+/// Writes the export of the runs in `dirs` into `out` (created if needed).
+pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
+    if dirs.is_empty() {
+        return Err(Error::Other("export: no run folders given".into()));
+    }
+    let runs: Vec<StoredRun> = dirs
+        .iter()
+        .map(|d| StoredRun::load(d))
+        .collect::<Result<_>>()?;
+    let configs: Vec<&RunConfig> = runs.iter().map(|r| &r.config).collect();
+    let keys = differing_keys(&configs);
+    let labelled: Vec<Labelled> = runs
+        .into_iter()
+        .map(|run| {
+            let id = run
+                .dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("run")
+                .to_string();
+            let detail: Vec<String> = if keys.is_empty() {
+                run.start()
+                    .map(|s| {
+                        s.changed
+                            .iter()
+                            .map(|(k, v)| {
+                                format!(
+                                    "{k}={}",
+                                    v.as_str()
+                                        .map(String::from)
+                                        .unwrap_or_else(|| v.to_string())
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                keys.iter()
+                    .filter_map(|k| run.config.get(k).ok().map(|v| format!("{k}={v}")))
+                    .collect()
+            };
+            // At most three keys in a legend; the report's table has them all.
+            let label = match detail.len() {
+                0 => id.clone(),
+                1..=3 => detail.join(" "),
+                _ => format!("{} ...", detail[..3].join(" ")),
+            };
+            let curves = Curves::from_events(run.history());
+            Labelled {
+                run,
+                id,
+                label,
+                curves,
+            }
+        })
+        .collect();
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut files = Vec::new();
+    let png = out.join("curves.png");
+    super::write_atomically(&png, |tmp| {
+        let root = BitMapBackend::new(tmp, FIGURE_SIZE).into_drawing_area();
+        draw(&root, &labelled)?;
+        root.present().map_err(plot_error)
+    })?;
+    files.push(png);
+    let svg = out.join("curves.svg");
+    super::write_atomically(&svg, |tmp| {
+        let root = SVGBackend::new(tmp, FIGURE_SIZE).into_drawing_area();
+        draw(&root, &labelled)?;
+        root.present().map_err(plot_error)
+    })?;
+    files.push(svg);
+    let csv = out.join("metrics.csv");
+    super::write_text_atomically(&csv, &metrics_csv(&labelled))?;
+    files.push(csv);
+    let report = out.join("report.md");
+    super::write_text_atomically(&report, &report_md(&labelled, &keys))?;
+    files.push(report);
+    Ok(Exported { files })
+}
+
+fn register_font() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+    });
+}
+
+fn range(sets: &[&[Point]], pick: impl Fn(&Point) -> f64) -> (f64, f64) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for p in sets
+        .iter()
+        .flat_map(|s| s.iter())
+        .filter(|p| p.1.is_finite())
+    {
+        lo = lo.min(pick(p));
+        hi = hi.max(pick(p));
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-9 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    (lo, hi)
+}
+
+/// Loss on the left, accuracy on the right; train smoothed (raw faintly under it), test with
+/// markers; one colour a run.
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, runs: &[Labelled]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    register_font();
+    root.fill(&WHITE).map_err(plot_error)?;
+    let (left, right) = root.split_horizontally(FIGURE_SIZE.0 / 2);
+    type Pick = fn(&Curves) -> (&Vec<Point>, &Vec<Point>);
+    let panels: [(&DrawingArea<DB, Shift>, &str, Pick); 2] = [
+        (&left, "loss", |c| (&c.train_loss, &c.test_loss)),
+        (&right, "accuracy", |c| (&c.train_acc, &c.test_acc)),
+    ];
+    for (area, name, pick) in panels {
+        let all: Vec<&[Point]> = runs
+            .iter()
+            .flat_map(|r| {
+                let (a, b) = pick(&r.curves);
+                [a.as_slice(), b.as_slice()]
+            })
+            .collect();
+        let (x0, x1) = range(&all, |p| p.0);
+        let (y0, y1) = range(&all, |p| p.1);
+        let pad = (y1 - y0) * 0.05;
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("{name} (lines: train, smoothed; dots: test)"),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1.max(x0 + 1.0), (y0 - pad)..(y1 + pad))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc(name)
+            .label_style(("sans-serif", 14))
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.2}"))
+            .light_line_style(RGBColor(238, 238, 238))
+            .draw()
+            .map_err(plot_error)?;
+        for (i, run) in runs.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            let (train, test) = pick(&run.curves);
+            let raw: Vec<Point> = train.iter().copied().filter(|p| p.1.is_finite()).collect();
+            chart
+                .draw_series(LineSeries::new(raw, colour.mix(0.2).stroke_width(1)))
+                .map_err(plot_error)?;
+            let smooth = chart
+                .draw_series(LineSeries::new(
+                    debiased_ema(train, SMOOTHING),
+                    colour.stroke_width(2),
+                ))
+                .map_err(plot_error)?;
+            if name == "accuracy" {
+                // One legend entry a run, on one panel: the colour is the run.
+                smooth.label(run.label.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                });
+            }
+            let test: Vec<Point> = test.iter().copied().filter(|p| p.1.is_finite()).collect();
+            chart
+                .draw_series(LineSeries::new(test.clone(), colour.stroke_width(1)))
+                .map_err(plot_error)?;
+            chart
+                .draw_series(test.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+                .map_err(plot_error)?;
+        }
+        if name == "accuracy" {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .label_font(("sans-serif", 13))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(plot_error)?;
+        }
+    }
+    Ok(())
+}
+
+fn field(v: Option<f64>) -> String {
+    v.map(|v| format!("{v}")).unwrap_or_default()
+}
+
+/// One row an event of each run: run_id, event, step, epoch, loss, acc, test_loss, test_acc,
+/// lr, time.
+fn metrics_csv(runs: &[Labelled]) -> String {
+    let mut out = String::from("run_id,event,step,epoch,loss,acc,test_loss,test_acc,lr,time\n");
+    for run in runs {
+        for e in &run.run.events {
+            let (mut epoch, mut loss, mut acc, mut test_loss, mut test_acc, mut lr) =
+                (None, None, None, None, None, None);
+            match &e.kind {
+                EventKind::Train {
+                    epoch: ep,
+                    loss: l,
+                    acc: a,
+                    lr: r,
+                    ..
+                } => (epoch, loss, acc, lr) = (Some(*ep), Some(*l), Some(*a), Some(*r)),
+                EventKind::Eval {
+                    epoch: ep,
+                    test_loss: l,
+                    test_acc: a,
+                    ..
+                } => (epoch, test_loss, test_acc) = (Some(*ep), Some(*l), Some(*a)),
+                EventKind::Set { key, value, .. } if key == "lr" => lr = value.as_f64(),
+                _ => {}
+            }
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{}",
+                e.run_id,
+                e.name(),
+                e.step(),
+                field(epoch),
+                field(loss),
+                field(acc),
+                field(test_loss),
+                field(test_acc),
+                field(lr),
+                e.time
+            );
+        }
+    }
+    out
+}
+
+fn done_of(run: &StoredRun) -> Option<&Event> {
+    run.events
+        .iter()
+        .rev()
+        .find(|e| matches!(e.kind, EventKind::Done { .. }))
+}
+
+/// The report: runs with their figures, the settings that differ, the figure.
+fn report_md(runs: &[Labelled], keys: &[&str]) -> String {
+    let mut out = String::from("# gradboard export\n\n");
+    let _ = writeln!(
+        out,
+        "| run | preset | status | steps | best test acc | final test acc | seconds |"
+    );
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    for r in runs {
+        let preset = r.run.start().map(|s| s.preset.clone()).unwrap_or_default();
+        let (status, step, seconds) = match done_of(&r.run).map(|e| &e.kind) {
+            Some(EventKind::Done {
+                status,
+                step,
+                seconds,
+                ..
+            }) => (status.as_str().to_string(), *step, format!("{seconds:.1}")),
+            _ => (
+                "running or crashed".into(),
+                r.curves.train_loss.last().map_or(0, |p| p.0 as usize),
+                "-".into(),
+            ),
+        };
+        let best = r
+            .curves
+            .best_test_acc()
+            .map(|(s, a)| format!("{a:.4} (step {s})"))
+            .unwrap_or_else(|| "-".into());
+        let last = r
+            .curves
+            .test_acc
+            .last()
+            .map(|p| format!("{:.4}", p.1))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "| {} | {preset} | {status} | {step} | {best} | {last} | {seconds} |",
+            r.id
+        );
+    }
+    out.push('\n');
+    if runs.len() > 1 {
+        if keys.is_empty() {
+            out.push_str("The runs have the same settings.\n\n");
+        } else {
+            out.push_str("## Settings that differ\n\n| key |");
+            for r in runs {
+                let _ = write!(out, " {} |", r.id);
+            }
+            out.push_str("\n|---|");
+            out.push_str(&"---|".repeat(runs.len()));
+            out.push('\n');
+            for k in keys {
+                let _ = write!(out, "| {k} |");
+                for r in runs {
+                    let _ = write!(out, " {} |", r.run.config.get(k).unwrap_or_default());
+                }
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+    } else if let Some(start) = runs.first().and_then(|r| r.run.start()) {
+        if !start.changed.is_empty() {
+            out.push_str("## Settings changed from the preset\n\n| key | value |\n|---|---|\n");
+            for (k, v) in &start.changed {
+                let _ = writeln!(
+                    out,
+                    "| {k} | {} |",
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                );
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str("## Curves\n\n![loss and accuracy](curves.png)\n\n");
+    out.push_str("Train curves are smoothed (debiased moving average, weight 0.9) with the raw curve faint beneath; dots are test evaluations.\n");
+    out
+}
