@@ -215,3 +215,62 @@ pub fn list_runs(runs_dir: &Path) -> Result<Vec<RunRecord>> {
     });
     Ok(records)
 }
+
+/// A listing kept between scans: a run folder is read again only when its events file
+/// changed (size or modification time); unfinished runs have their lock checked every scan,
+/// so a process that died shows as `crashed` at once.
+#[derive(Debug, Default)]
+pub struct ListingCache {
+    entries: std::collections::HashMap<PathBuf, (u64, Option<std::time::SystemTime>, RunRecord)>,
+}
+
+impl ListingCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every run in `runs_dir`, newest first, reading only what changed since the last scan.
+    pub fn scan(&mut self, runs_dir: &Path) -> Result<Vec<RunRecord>> {
+        let entries = match std::fs::read_dir(runs_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.entries.clear();
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(Error::io(runs_dir, e)),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for dir in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            let Ok(meta) = std::fs::metadata(dir.join(EVENTS_FILE)) else {
+                continue;
+            };
+            let (size, modified) = (meta.len(), meta.modified().ok());
+            seen.insert(dir.clone());
+            let fresh = match self.entries.get_mut(&dir) {
+                Some((s, m, record)) if *s == size && *m == modified => {
+                    if !matches!(record.status, ListedStatus::Ended(_)) {
+                        record.status = if lock_held(&dir) {
+                            ListedStatus::Running
+                        } else {
+                            ListedStatus::Crashed
+                        };
+                    }
+                    continue;
+                }
+                _ => run_record(&dir),
+            };
+            if let Ok(record) = fresh {
+                self.entries.insert(dir, (size, modified, record));
+            }
+        }
+        self.entries.retain(|dir, _| seen.contains(dir));
+        let mut records: Vec<RunRecord> = self.entries.values().map(|e| e.2.clone()).collect();
+        records.sort_by(|a, b| {
+            b.started
+                .total_cmp(&a.started)
+                .then_with(|| b.run_id.cmp(&a.run_id))
+        });
+        Ok(records)
+    }
+}

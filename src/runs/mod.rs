@@ -5,13 +5,15 @@
 
 pub mod curves;
 pub mod export;
+mod follow;
 mod ids;
 mod listing;
 mod reader;
 mod writer;
 
+pub use follow::Follower;
 pub use ids::new_run_id;
-pub use listing::{list_runs, run_record, ListedStatus, RunRecord};
+pub use listing::{list_runs, run_record, ListedStatus, ListingCache, RunRecord};
 pub use reader::StoredRun;
 pub use writer::RunWriter;
 

@@ -1,13 +1,17 @@
 //! The dashboard's state and its update function: messages in, state changes and effects out.
-//! No terminal here, so tests drive it with key events directly.
+//! No terminal here, so tests drive it with key events directly. The live screen's actions are
+//! in `live.rs`, the runs and compare screens' in `browse.rs`.
 
-use super::keymap::{action_for, Action};
+use super::keymap::{action_for, Action, Screen};
+use super::library::Library;
 use super::state::{RunView, Runs, Status};
-use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use gradboard::config::{key, KeySpec, PresetDirs, RunConfig, KEYS};
-use gradboard::events::{unix_now, Event};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gradboard::config::{KeySpec, PresetDirs, RunConfig, KEYS};
+use gradboard::events::{unix_now, Event, EventKind};
+use gradboard::runner::From;
+use gradboard::runs::RunRecord;
 use gradboard::train::Command;
-use tui_input::backend::crossterm::EventHandler;
+use std::path::PathBuf;
 use tui_input::Input;
 
 /// The EMA strengths `[` and `]` step through.
@@ -32,17 +36,28 @@ pub enum DataState {
     Failed(String),
 }
 
+/// The charts' x axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    /// Training steps.
+    Steps,
+    /// Epochs.
+    Epochs,
+    /// Seconds since the run started.
+    WallTime,
+}
+
 /// How the charts are drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartOptions {
-    /// Smooth the train curves.
+    /// Smooth the train curves (debiased EMA, the raw curve faint beneath).
     pub smoothing: bool,
     /// EMA weight of the past, 0 to 0.99.
     pub alpha: f64,
     /// Loss on a log10 scale.
     pub log_loss: bool,
-    /// x axis in epochs instead of steps.
-    pub epochs: bool,
+    /// The x axis.
+    pub x_axis: XAxis,
     /// Only the last `RECENT_STEPS` steps.
     pub recent: bool,
 }
@@ -53,7 +68,7 @@ impl Default for ChartOptions {
             smoothing: true,
             alpha: 0.6,
             log_loss: false,
-            epochs: false,
+            x_axis: XAxis::Steps,
             recent: false,
         }
     }
@@ -70,10 +85,19 @@ pub struct PresetItem {
     pub config: RunConfig,
 }
 
+/// The run the next `r` forks from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForkTarget {
+    /// The parent's id.
+    pub run_id: String,
+    /// The parent's folder.
+    pub dir: PathBuf,
+}
+
 /// What the keyboard is talking to.
 #[derive(Debug, Clone)]
 pub enum Mode {
-    /// The main screen.
+    /// The screen's own keys.
     Normal,
     /// Typing a new value for the selected key.
     Editing { input: Input, error: Option<String> },
@@ -84,6 +108,8 @@ pub enum Mode {
     },
     /// Typing the name of a preset to save.
     SaveName { input: Input, error: Option<String> },
+    /// Typing the runs screen's filter.
+    Filtering { input: Input },
     /// The help screen.
     Help,
     /// Asking before quitting with a run active.
@@ -97,7 +123,7 @@ pub enum Mode {
 pub enum Msg {
     /// A key press.
     Key(KeyEvent),
-    /// An event of a run.
+    /// An event of a run (started here, or read from its folder).
     Run(Event),
     /// The runtime started a run from this dashboard.
     Started {
@@ -107,6 +133,10 @@ pub enum Msg {
     },
     /// A run could not be started.
     StartFailed(String),
+    /// A scan of the runs folder.
+    Library(Vec<RunRecord>),
+    /// An export finished: its files, or why it failed.
+    Exported(Result<Vec<PathBuf>, String>),
     /// The data set's state changed.
     Data(DataState),
     /// SIGTERM or SIGHUP: stop every run and quit.
@@ -116,14 +146,20 @@ pub enum Msg {
 /// What the runtime must do after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Start a run with these settings from this preset (whose own settings are `base`).
+    /// Start a run: fresh, forked or resumed (`from`), with these settings from this preset
+    /// (whose own settings are `base`).
     Start {
         preset: String,
-        config: RunConfig,
-        base: Option<RunConfig>,
+        config: Box<RunConfig>,
+        base: Option<Box<RunConfig>>,
+        from: From,
     },
     /// Send a command to a run.
     Send { run_id: String, command: Command },
+    /// Read a run folder's events and follow what it appends.
+    Load(PathBuf),
+    /// Export these run folders.
+    Export(Vec<PathBuf>),
     /// Tell every run to stop and quit once all have written their `done`.
     StopAllAndQuit,
     /// Quit now (no run is active).
@@ -132,6 +168,8 @@ pub enum Effect {
 
 /// The whole dashboard state.
 pub struct App {
+    /// The screen shown.
+    pub screen: Screen,
     /// The settings being edited (the next run's).
     pub config: RunConfig,
     /// The preset they came from.
@@ -140,10 +178,18 @@ pub struct App {
     pub preset_config: Option<RunConfig>,
     /// Selected row of the settings panel.
     pub selected: usize,
-    /// Every run the dashboard knows.
+    /// Every run loaded in full, by id.
     pub runs: Runs,
+    /// Every run of the runs folder, as the last scan listed it.
+    pub library: Library,
+    /// Run folders asked for and not arrived yet.
+    pub loading: Vec<String>,
     /// The run the live screen shows.
     pub current: Option<String>,
+    /// The run the next `r` forks from.
+    pub fork: Option<ForkTarget>,
+    /// Whether the compare screen shows the settings side by side.
+    pub diff: bool,
     /// The data set.
     pub data: DataState,
     /// Chart options.
@@ -161,12 +207,17 @@ impl App {
     pub fn new(config: RunConfig, preset: String, presets: PresetDirs, data: DataState) -> Self {
         let preset_config = presets.find(&preset).ok().map(|p| p.config);
         App {
+            screen: Screen::Live,
             config,
             preset,
             preset_config,
             selected: 0,
             runs: Runs::default(),
+            library: Library::default(),
+            loading: Vec::new(),
             current: None,
+            fork: None,
+            diff: false,
             data,
             chart: ChartOptions::default(),
             mode: Mode::Normal,
@@ -185,16 +236,16 @@ impl App {
         self.current.as_deref().and_then(|id| self.runs.get(id))
     }
 
-    /// The live screen's run, while it can still take commands.
-    fn active_run(&self) -> Option<&RunView> {
-        self.run().filter(|r| r.status.is_active())
+    /// The live screen's run, while it can still take commands (started here, not ended).
+    pub(super) fn active_run(&self) -> Option<&RunView> {
+        self.run().filter(|r| r.local && r.status.is_active())
     }
 
-    fn notify(&mut self, text: impl Into<String>) {
+    pub(super) fn notify(&mut self, text: impl Into<String>) {
         self.notice = Some((text.into(), false));
     }
 
-    fn warn(&mut self, text: impl Into<String>) {
+    pub(super) fn warn(&mut self, text: impl Into<String>) {
         self.notice = Some((text.into(), true));
     }
 
@@ -202,10 +253,7 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
-            Msg::Run(event) => {
-                self.on_event(&event);
-                vec![]
-            }
+            Msg::Run(event) => self.on_event(&event),
             Msg::Started {
                 run_id,
                 config,
@@ -215,10 +263,28 @@ impl App {
                     .insert(RunView::new(&run_id, config, &preset, unix_now()));
                 self.notify(format!("started run {run_id}"));
                 self.current = Some(run_id);
+                self.screen = Screen::Live;
                 vec![]
             }
             Msg::StartFailed(reason) => {
                 self.warn(format!("cannot start: {reason}"));
+                vec![]
+            }
+            Msg::Library(records) => {
+                self.library.replace(records);
+                vec![]
+            }
+            Msg::Exported(Ok(files)) => {
+                let dir = files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default();
+                self.notify(format!("exported {} files to {dir}", files.len()));
+                vec![]
+            }
+            Msg::Exported(Err(e)) => {
+                self.warn(format!("export failed: {e}"));
                 vec![]
             }
             Msg::Data(state) => {
@@ -232,36 +298,59 @@ impl App {
         }
     }
 
-    fn on_event(&mut self, event: &Event) {
+    fn on_event(&mut self, event: &Event) -> Vec<Effect> {
         self.runs.apply(event);
-        if self.current.as_deref() != Some(event.run_id.as_str()) {
-            return;
+        self.loading.retain(|id| *id != event.run_id);
+        let mut effects = Vec::new();
+        // A fork's parent is loaded too: compare draws its curve leading into the child's.
+        if let EventKind::Start(info) = &event.kind {
+            if let Some(parent) = &info.parent {
+                effects.extend(self.ensure_loaded(&parent.run_id));
+            }
         }
-        if let Some(run) = self.runs.get(&event.run_id) {
-            if let Status::Ended(status, reason) = &run.status {
-                let text = format!(
-                    "run {} {}{}",
-                    run.run_id,
-                    status.as_str(),
-                    reason
-                        .as_ref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                );
-                match status {
-                    gradboard::events::RunStatus::Diverged
-                    | gradboard::events::RunStatus::Failed => self.warn(text),
-                    _ => self.notify(text),
+        if self.current.as_deref() == Some(event.run_id.as_str()) {
+            if let (EventKind::Done { .. }, Some(run)) = (&event.kind, self.runs.get(&event.run_id))
+            {
+                if let Status::Ended(status, reason) = &run.status {
+                    let text = format!(
+                        "run {} {}{}",
+                        run.run_id,
+                        status.as_str(),
+                        reason
+                            .as_ref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    );
+                    match status {
+                        gradboard::events::RunStatus::Diverged
+                        | gradboard::events::RunStatus::Failed => self.warn(text),
+                        _ => self.notify(text),
+                    }
                 }
             }
         }
+        effects
     }
 
-    fn stop_all_and_quit(&mut self) -> Vec<Effect> {
-        if self.runs.active().next().is_none() {
+    /// Asks for a run's events when they are not loaded or on their way.
+    pub(super) fn ensure_loaded(&mut self, run_id: &str) -> Vec<Effect> {
+        if self.runs.get(run_id).is_some() || self.loading.iter().any(|l| l == run_id) {
+            return vec![];
+        }
+        match self.library.get(run_id) {
+            Some(r) => {
+                self.loading.push(run_id.to_string());
+                vec![Effect::Load(r.dir.clone())]
+            }
+            None => vec![],
+        }
+    }
+
+    pub(super) fn stop_all_and_quit(&mut self) -> Vec<Effect> {
+        if self.runs.active_here().next().is_none() {
             return vec![Effect::Quit];
         }
-        let ids: Vec<String> = self.runs.active().map(|r| r.run_id.clone()).collect();
+        let ids: Vec<String> = self.runs.active_here().map(|r| r.run_id.clone()).collect();
         for id in &ids {
             if let Some(run) = self.runs.get_mut(id) {
                 run.status = Status::Stopping;
@@ -289,67 +378,58 @@ impl App {
             Mode::Editing { input, error } => self.on_edit_key(key, input, error),
             Mode::SaveName { input, error } => self.on_save_key(key, input, error),
             Mode::Presets { items, selected } => self.on_preset_key(key, items, selected),
+            Mode::Filtering { input } => self.on_filter_key(key, input),
         }
     }
 
     fn on_normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let Some(action) = action_for(&key) else {
+        let Some(action) = action_for(self.screen, &key) else {
             if let KeyCode::Char(c) = key.code {
-                self.warn(format!("no key '{c}': press ? for help"));
+                self.warn(format!(
+                    "no key '{c}' on the {} screen: press ? for help",
+                    self.screen.name()
+                ));
             }
             return vec![];
         };
         match action {
-            Action::Restart => return self.restart(),
-            Action::TogglePause => {
-                let Some(run) = self.active_run() else {
-                    self.warn("no run to pause: press r to start one");
-                    return vec![];
-                };
-                let command = if run.status == Status::Paused {
-                    Command::Resume
-                } else {
-                    Command::Pause
-                };
-                let run_id = run.run_id.clone();
-                return vec![Effect::Send { run_id, command }];
-            }
-            Action::Stop => {
-                if let Some(run_id) = self.active_run().map(|r| r.run_id.clone()) {
-                    if let Some(run) = self.runs.get_mut(&run_id) {
-                        run.status = Status::Stopping;
-                    }
-                    self.notify("stopping after the current step");
-                    return vec![Effect::Send {
-                        run_id,
-                        command: Command::Stop,
-                    }];
+            Action::NextScreen => {
+                self.screen = self.screen.next();
+                if self.screen == Screen::Compare {
+                    return self.load_compared();
                 }
-                self.warn("no run to stop");
+                vec![]
             }
             Action::Quit => {
-                if self.runs.active().next().is_some() {
+                if self.runs.active_here().next().is_some() {
                     self.mode = Mode::ConfirmQuit;
+                    vec![]
                 } else {
-                    return vec![Effect::Quit];
+                    vec![Effect::Quit]
                 }
             }
-            Action::Help => self.mode = Mode::Help,
-            Action::Up => self.selected = (self.selected + KEYS.len() - 1) % KEYS.len(),
-            Action::Down => self.selected = (self.selected + 1) % KEYS.len(),
-            Action::Edit => return self.edit_selected(),
-            Action::LrUp | Action::LrDown => {
-                let factor = if action == Action::LrUp { 2.0 } else { 0.5 };
-                let value = gradboard::config::format_float(self.config.lr * factor);
-                return self.set_value(key_spec("lr"), &value);
+            Action::Help => {
+                self.mode = Mode::Help;
+                vec![]
             }
-            Action::Presets => self.open_presets(),
-            Action::SavePreset => {
-                self.mode = Mode::SaveName {
-                    input: Input::default(),
-                    error: None,
-                }
+            Action::ToggleSmoothing
+            | Action::SmoothLess
+            | Action::SmoothMore
+            | Action::ToggleLogScale
+            | Action::CycleXAxis
+            | Action::ToggleWindow => {
+                self.on_chart_action(action);
+                vec![]
             }
+            _ => match self.screen {
+                Screen::Live => self.on_live_action(action),
+                Screen::Runs | Screen::Compare => self.on_browse_action(action, &key),
+            },
+        }
+    }
+
+    fn on_chart_action(&mut self, action: Action) {
+        match action {
             Action::ToggleSmoothing => self.chart.smoothing = !self.chart.smoothing,
             Action::SmoothLess | Action::SmoothMore => {
                 let i = SMOOTHING_LEVELS
@@ -365,240 +445,20 @@ impl App {
                 self.chart.smoothing = true;
             }
             Action::ToggleLogScale => self.chart.log_loss = !self.chart.log_loss,
-            Action::ToggleXAxis => self.chart.epochs = !self.chart.epochs,
+            Action::CycleXAxis => {
+                self.chart.x_axis = match self.chart.x_axis {
+                    XAxis::Steps => XAxis::Epochs,
+                    XAxis::Epochs => XAxis::WallTime,
+                    XAxis::WallTime => XAxis::Steps,
+                }
+            }
             Action::ToggleWindow => self.chart.recent = !self.chart.recent,
-        }
-        vec![]
-    }
-
-    fn open_presets(&mut self) {
-        let mut items = Vec::new();
-        let mut broken = 0;
-        for p in self.presets.list() {
-            match p {
-                Ok(p) => items.push(PresetItem {
-                    name: p.name,
-                    description: p.description,
-                    config: p.config,
-                }),
-                Err(_) => broken += 1,
-            }
-        }
-        if items.is_empty() {
-            self.warn("no presets found");
-            return;
-        }
-        if broken > 0 {
-            self.warn(format!("{broken} preset file(s) could not be read"));
-        }
-        let selected = items
-            .iter()
-            .position(|p| p.name == self.preset)
-            .unwrap_or(0);
-        self.mode = Mode::Presets { items, selected };
-    }
-
-    /// Starts a run with the edited settings, stopping the live screen's run first.
-    fn restart(&mut self) -> Vec<Effect> {
-        if !matches!(self.data, DataState::Ready { .. }) {
-            self.warn("the data set is not ready yet");
-            return vec![];
-        }
-        if let Err(e) = self.config.validate() {
-            self.warn(format!("cannot start: {e}"));
-            return vec![];
-        }
-        let mut effects = Vec::new();
-        if let Some(run_id) = self.active_run().map(|r| r.run_id.clone()) {
-            if let Some(run) = self.runs.get_mut(&run_id) {
-                run.status = Status::Stopping;
-            }
-            effects.push(Effect::Send {
-                run_id,
-                command: Command::Stop,
-            });
-        }
-        effects.push(Effect::Start {
-            preset: self.preset.clone(),
-            config: self.config.clone(),
-            base: self.preset_config.clone(),
-        });
-        effects
-    }
-
-    fn edit_selected(&mut self) -> Vec<Effect> {
-        let spec = self.selected_key();
-        match spec.next_choice(&self.config) {
-            Some(next) => self.set_value(spec, next),
-            None => {
-                let value = spec.get(&self.config);
-                self.mode = Mode::Editing {
-                    input: Input::new(value),
-                    error: None,
-                };
-                vec![]
-            }
+            _ => {}
         }
     }
 
-    /// Sets a key in the edited settings; a live key also goes to the running run.
-    fn set_value(&mut self, spec: &'static KeySpec, text: &str) -> Vec<Effect> {
-        let mut candidate = self.config.clone();
-        if let Err(e) = spec.set(&mut candidate, text) {
-            self.warn(e.to_string());
-            return vec![];
-        }
-        self.config = candidate;
-        let value = spec.get(&self.config);
-        let name = spec.name;
-        if let Err(e) = self.config.validate() {
-            self.warn(format!("{name} = {value}; before restarting: {e}"));
-            return vec![];
-        }
-        match self.active_run() {
-            Some(run) if spec.live => {
-                let mut live = run.config.clone();
-                if let Err(e) = spec.set(&mut live, text).and_then(|_| live.validate()) {
-                    self.warn(format!(
-                        "{name} = {value} for the next run; the running run refuses it: {e}"
-                    ));
-                    return vec![];
-                }
-                let run_id = run.run_id.clone();
-                self.notify(format!(
-                    "{name} = {value}: the running run takes it from its next step"
-                ));
-                vec![Effect::Send {
-                    run_id,
-                    command: Command::Set {
-                        key: name.to_string(),
-                        value,
-                    },
-                }]
-            }
-            Some(_) => {
-                self.notify(format!(
-                    "{name} = {value} (needs a restart: r restarts with it)"
-                ));
-                vec![]
-            }
-            None => {
-                self.notify(format!("{name} = {value} (r starts a run with it)"));
-                vec![]
-            }
-        }
+    /// A command to the live screen's run.
+    pub(super) fn send(&mut self, run_id: String, command: Command) -> Vec<Effect> {
+        vec![Effect::Send { run_id, command }]
     }
-
-    fn on_edit_key(
-        &mut self,
-        key: KeyEvent,
-        mut input: Input,
-        error: Option<String>,
-    ) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Esc => {
-                self.notify("edit cancelled");
-                vec![]
-            }
-            KeyCode::Enter => {
-                let spec = self.selected_key();
-                let mut candidate = self.config.clone();
-                match spec.set(&mut candidate, input.value()) {
-                    Ok(()) => self.set_value(spec, input.value()),
-                    Err(e) => {
-                        self.mode = Mode::Editing {
-                            input,
-                            error: Some(e.to_string()),
-                        };
-                        vec![]
-                    }
-                }
-            }
-            _ => {
-                let changed = input.handle_event(&TermEvent::Key(key)).is_some();
-                self.mode = Mode::Editing {
-                    input,
-                    error: if changed { None } else { error },
-                };
-                vec![]
-            }
-        }
-    }
-
-    fn on_save_key(
-        &mut self,
-        key: KeyEvent,
-        mut input: Input,
-        error: Option<String>,
-    ) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Esc => {}
-            KeyCode::Enter => {
-                let name = input.value().to_string();
-                let description = format!("saved from the dashboard (based on {})", self.preset);
-                match self.presets.save(&name, &description, &self.config) {
-                    Ok(path) => {
-                        self.preset_config = Some(self.config.clone());
-                        self.preset = name;
-                        self.notify(format!("saved preset {}", path.display()));
-                    }
-                    Err(e) => {
-                        self.mode = Mode::SaveName {
-                            input,
-                            error: Some(e.to_string()),
-                        }
-                    }
-                }
-            }
-            _ => {
-                let changed = input.handle_event(&TermEvent::Key(key)).is_some();
-                self.mode = Mode::SaveName {
-                    input,
-                    error: if changed { None } else { error },
-                };
-            }
-        }
-        vec![]
-    }
-
-    fn on_preset_key(
-        &mut self,
-        key: KeyEvent,
-        items: Vec<PresetItem>,
-        selected: usize,
-    ) -> Vec<Effect> {
-        let n = items.len();
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') => vec![],
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.mode = Mode::Presets {
-                    items,
-                    selected: (selected + n - 1) % n,
-                };
-                vec![]
-            }
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.mode = Mode::Presets {
-                    items,
-                    selected: (selected + 1) % n,
-                };
-                vec![]
-            }
-            KeyCode::Enter => {
-                let item = items[selected].clone();
-                self.preset_config = Some(item.config.clone());
-                self.config = item.config;
-                self.preset = item.name;
-                self.restart()
-            }
-            _ => {
-                self.mode = Mode::Presets { items, selected };
-                vec![]
-            }
-        }
-    }
-}
-
-fn key_spec(name: &str) -> &'static KeySpec {
-    key(name).expect("a key of the table")
 }

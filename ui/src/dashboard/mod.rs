@@ -4,7 +4,10 @@
 //! block the screen.
 
 pub mod app;
+mod browse;
 pub mod keymap;
+pub mod library;
+mod live;
 mod runtime;
 pub mod series;
 pub mod state;

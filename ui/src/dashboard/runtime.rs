@@ -9,16 +9,22 @@ use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
 use gradboard::data::{download, resolve_data_path, Cifar10, DataSource};
 use gradboard::events::Event;
-use gradboard::runner::{RunHandle, RunRequest, Runner};
+use gradboard::runner::{From, RunHandle, RunRequest, Runner};
+use gradboard::runs::{Follower, ListingCache};
 use gradboard::train::{Command, Compute};
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Frames per second of the render tick.
 const TICK: Duration = Duration::from_millis(100);
+/// How often the runs folder is listed and followed runs are read.
+const SCAN: Duration = Duration::from_millis(1000);
+
+/// Runs read from their folders, by folder: what they append is read on every scan.
+type Followers = Arc<Mutex<HashMap<PathBuf, Follower>>>;
 
 /// Runs the dashboard until it quits.
 pub async fn event_loop(
@@ -40,6 +46,8 @@ pub async fn event_loop(
     );
     let signals = tx.clone();
     let _ = ctrlc::set_handler(move || drop(signals.blocking_send(Msg::Terminate)));
+    let followers: Followers = Arc::default();
+    spawn_scanner(args.runs_dir.clone(), followers.clone(), tx.clone());
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     let mut handles: HashMap<String, RunHandle> = HashMap::new();
@@ -76,16 +84,24 @@ pub async fn event_loop(
                         h.send(command);
                     }
                 }
+                Effect::Load(dir) => load(dir, followers.clone(), tx.clone()),
+                Effect::Export(dirs) => export(dirs, &args.runs_dir, tx.clone()),
                 Effect::Start {
                     preset,
                     config,
                     base,
+                    from,
                 } => {
                     let Some(runner) = runner.get() else {
                         app.update(Msg::StartFailed("the data set is not ready yet".into()));
                         continue;
                     };
-                    let request = RunRequest::new(&preset, config.clone(), base);
+                    if let From::Resume(dir) = &from {
+                        // The run's events now come from the runner: stop reading its file.
+                        followers.lock().expect("followers").remove(dir);
+                    }
+                    let mut request = RunRequest::new(&preset, (*config).clone(), base.map(|b| *b));
+                    request.from = from;
                     let events = tx.clone();
                     let observer = Box::new(move |e: &Event| {
                         let _ = events.blocking_send(Msg::Run(e.clone()));
@@ -94,7 +110,7 @@ pub async fn event_loop(
                         Ok(handle) => {
                             app.update(Msg::Started {
                                 run_id: handle.run_id.clone(),
-                                config,
+                                config: *config,
                                 preset,
                             });
                             handles.insert(handle.run_id.clone(), handle);
@@ -116,6 +132,69 @@ pub async fn event_loop(
         }
     }
     Ok(())
+}
+
+/// Lists the runs folder and reads what followed runs appended, every `SCAN`, until the
+/// dashboard is gone.
+fn spawn_scanner(runs_dir: PathBuf, followers: Followers, tx: mpsc::Sender<Msg>) {
+    std::thread::spawn(move || {
+        let mut cache = ListingCache::new();
+        loop {
+            match cache.scan(&runs_dir) {
+                Ok(records) => {
+                    if tx.blocking_send(Msg::Library(records)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!("listing {}: {e}", runs_dir.display()),
+            }
+            let polled: Vec<Event> = followers
+                .lock()
+                .expect("followers")
+                .values_mut()
+                .flat_map(|f| f.poll().unwrap_or_default())
+                .collect();
+            for event in polled {
+                if tx.blocking_send(Msg::Run(event)).is_err() {
+                    return;
+                }
+            }
+            std::thread::sleep(SCAN);
+        }
+    });
+}
+
+/// Reads a run folder's events now and follows it from there.
+fn load(dir: PathBuf, followers: Followers, tx: mpsc::Sender<Msg>) {
+    std::thread::spawn(move || {
+        let mut follower = Follower::new(&dir);
+        match follower.poll() {
+            Ok(events) => {
+                for event in events {
+                    if tx.blocking_send(Msg::Run(event)).is_err() {
+                        return;
+                    }
+                }
+                followers.lock().expect("followers").insert(dir, follower);
+            }
+            Err(e) => tracing::warn!("reading {}: {e}", dir.display()),
+        }
+    });
+}
+
+/// Exports runs into `exports/<id>` beside the runs folder, off the screen's thread.
+fn export(dirs: Vec<PathBuf>, runs_dir: &Path, tx: mpsc::Sender<Msg>) {
+    let out = runs_dir
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join("exports")
+        .join(gradboard::runs::new_run_id("export"));
+    std::thread::spawn(move || {
+        let result = gradboard::runs::export::export(&dirs, &out)
+            .map(|e| e.files)
+            .map_err(|e| e.to_string());
+        let _ = tx.blocking_send(Msg::Exported(result));
+    });
 }
 
 fn spawn_data_loader(

@@ -1,5 +1,6 @@
-//! Chart series with bounded memory: when a series reaches its capacity, neighbouring points
-//! are averaged in pairs and the stride doubles, so long runs keep their shape in flat memory.
+//! Chart series with bounded memory: every point is kept (smoothing runs on the whole series)
+//! until a series reaches its capacity; then neighbouring points are averaged in pairs and the
+//! stride doubles, so very long runs keep their shape in flat memory. Drawing decimates.
 
 /// A downsampled (x, y) series.
 #[derive(Debug, Clone)]
@@ -70,17 +71,18 @@ impl Series {
     }
 }
 
-/// Exponential moving average of `points` with smoothing `alpha` in [0, 1): 0 is no smoothing.
-pub fn ema(points: &[(f64, f64)], alpha: f64) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(points.len());
-    let mut state: Option<f64> = None;
-    for &(x, y) in points {
-        let s = match state {
-            Some(prev) => alpha * prev + (1.0 - alpha) * y,
-            None => y,
-        };
-        state = Some(s);
-        out.push((x, s));
+/// At most `max` points of `points`, evenly strided (the last point kept), for drawing a curve
+/// that has more points than the chart has dots.
+pub fn decimate(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max.max(2) {
+        return points.to_vec();
+    }
+    let stride = points.len().div_ceil(max.max(2));
+    let mut out: Vec<(f64, f64)> = points.iter().step_by(stride).copied().collect();
+    if let Some(&last) = points.last() {
+        if out.last() != Some(&last) {
+            out.push(last);
+        }
     }
     out
 }
@@ -103,12 +105,12 @@ mod tests {
     }
 
     #[test]
-    fn ema_smooths_toward_the_mean() {
-        let pts: Vec<(f64, f64)> = (0..200)
-            .map(|i| (i as f64, if i % 2 == 0 { 0.0 } else { 2.0 }))
-            .collect();
-        let s = ema(&pts, 0.9);
-        assert!((s.last().unwrap().1 - 1.0).abs() < 0.2);
-        assert_eq!(ema(&pts, 0.0), pts);
+    fn decimation_keeps_the_ends_and_bounds_the_count() {
+        let pts: Vec<(f64, f64)> = (0..10_001).map(|i| (i as f64, i as f64)).collect();
+        let d = decimate(&pts, 1000);
+        assert!(d.len() <= 1001, "{}", d.len());
+        assert_eq!(d.first(), pts.first());
+        assert_eq!(d.last(), pts.last());
+        assert_eq!(decimate(&pts[..10], 1000), pts[..10].to_vec());
     }
 }

@@ -7,8 +7,8 @@ use gradboard::config::RunConfig;
 use gradboard::events::{Event, EventKind, ParentRef, RunStatus};
 use std::collections::HashMap;
 
-/// Points kept per chart series.
-pub const SERIES_CAPACITY: usize = 1024;
+/// Points kept per chart series before pairs are averaged (a million steps).
+pub const SERIES_CAPACITY: usize = 1 << 20;
 
 /// A run's state as the dashboard shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +95,8 @@ pub struct RunView {
     pub test_loss: Vec<(f64, f64)>,
     /// Test accuracy at each evaluation.
     pub test_acc: Vec<(f64, f64)>,
+    /// Unix time of each step (downsampled like the curves), for a wall-time axis.
+    pub clock: Series,
     /// Live changes.
     pub sets: Vec<SetMark>,
     /// Unix time of its start (or resume).
@@ -107,6 +109,8 @@ pub struct RunView {
     pub paused_since: Option<f64>,
     /// Seconds from its `done` event.
     pub final_seconds: Option<f64>,
+    /// Whether this dashboard started it (and can send it commands).
+    pub local: bool,
 }
 
 impl RunView {
@@ -128,12 +132,14 @@ impl RunView {
             acc: Series::new(SERIES_CAPACITY),
             test_loss: Vec::new(),
             test_acc: Vec::new(),
+            clock: Series::new(SERIES_CAPACITY),
             sets: Vec::new(),
             started: now,
             last_time: now,
             paused_seconds: 0.0,
             paused_since: None,
             final_seconds: None,
+            local: false,
         }
     }
 
@@ -159,6 +165,16 @@ impl RunView {
     /// The step the run ends at.
     pub fn last_step(&self) -> usize {
         self.first_step + self.config.steps
+    }
+
+    /// Seconds of training at `step` (wall time from the start, pauses included), from the
+    /// clock: the nearest recorded step at or after it.
+    pub fn seconds_at(&self, step: f64) -> f64 {
+        let pts = self.clock.points();
+        let i = pts
+            .partition_point(|p| p.0 < step)
+            .min(pts.len().saturating_sub(1));
+        pts.get(i).map_or(0.0, |p| (p.1 - self.started).max(0.0))
     }
 
     /// Best test accuracy so far and its step.
@@ -195,6 +211,7 @@ impl RunView {
                 let step = *step as f64;
                 self.loss.truncate_after(step);
                 self.acc.truncate_after(step);
+                self.clock.truncate_after(step);
                 self.test_loss.retain(|p| p.0 <= step);
                 self.test_acc.retain(|p| p.0 <= step);
                 self.sets.retain(|s| s.step as f64 <= step);
@@ -217,6 +234,7 @@ impl RunView {
                 self.samples_per_sec = *samples_per_sec;
                 self.loss.push(*step as f64, *loss);
                 self.acc.push(*step as f64, *acc);
+                self.clock.push(*step as f64, event.time);
                 if self.status == Status::Starting {
                     self.status = Status::Running;
                 }
@@ -289,9 +307,13 @@ impl Runs {
         }
     }
 
-    /// Registers a run before its first event (started here), unless known already.
-    pub fn insert(&mut self, run: RunView) {
-        self.by_id.entry(run.run_id.clone()).or_insert(run);
+    /// Registers a run this dashboard started, before its first event.
+    pub fn insert(&mut self, mut run: RunView) {
+        run.local = true;
+        self.by_id
+            .entry(run.run_id.clone())
+            .and_modify(|r| r.local = true)
+            .or_insert(run);
     }
 
     /// A run by id.
@@ -304,8 +326,10 @@ impl Runs {
         self.by_id.get_mut(run_id)
     }
 
-    /// Runs that can still send events.
-    pub fn active(&self) -> impl Iterator<Item = &RunView> {
-        self.by_id.values().filter(|r| r.status.is_active())
+    /// Runs this dashboard started that can still send events.
+    pub fn active_here(&self) -> impl Iterator<Item = &RunView> {
+        self.by_id
+            .values()
+            .filter(|r| r.local && r.status.is_active())
     }
 }

@@ -2,6 +2,7 @@
 //! ratatui's TestBackend.
 
 use super::app::{App, DataState, Effect, Mode, Msg};
+use super::keymap::Screen;
 use super::state::Status;
 use super::views::draw;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -73,11 +74,11 @@ fn started_run(app: &mut App, id: &str) -> String {
     };
     app.update(Msg::Started {
         run_id: id.into(),
-        config: config.clone(),
+        config: (*config).clone(),
         preset: preset.clone(),
     });
     let info = StartInfo {
-        config,
+        config: *config,
         schema: gradboard::events::SCHEMA,
         version: "test".into(),
         threads: 1,
@@ -289,7 +290,7 @@ fn pause_stop_and_quit_send_commands_and_quitting_waits_for_the_runs() {
     // Keys wait; the run's done ends the wait.
     assert!(key(&mut app, KeyCode::Char('r')).is_empty());
     app.update(Msg::Run(done(&id, 1, RunStatus::Stopped, None)));
-    assert_eq!(app.runs.active().count(), 0);
+    assert_eq!(app.runs.active_here().count(), 0);
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(app.update(Msg::Key(ctrl_c)), vec![Effect::Quit]);
 }
@@ -403,13 +404,20 @@ fn the_screen_shows_progress_charts_and_settings() {
 fn help_is_generated_from_the_keymap() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
-    key(&mut app, KeyCode::Char('?'));
-    let text = screen(&app, 120, 40);
-    for (_, _, description) in super::keymap::KEYMAP {
-        assert!(text.contains(description), "help lacks {description:?}");
+    for screen_ in Screen::ALL {
+        app.screen = screen_;
+        key(&mut app, KeyCode::Char('?'));
+        let text = screen(&app, 130, 50);
+        for (_, description) in super::keymap::help_lines(screen_) {
+            let start: String = description.chars().take(40).collect();
+            assert!(
+                text.contains(&start),
+                "{screen_:?} help lacks {description:?}:\n{text}"
+            );
+        }
+        key(&mut app, KeyCode::Char('z'));
+        assert!(matches!(app.mode, Mode::Normal));
     }
-    key(&mut app, KeyCode::Char('z'));
-    assert!(matches!(app.mode, Mode::Normal));
 }
 
 #[test]
@@ -483,4 +491,212 @@ fn a_small_terminal_gets_a_message_and_data_problems_are_explained() {
 #[test]
 fn default_config_is_usable() {
     RunConfig::default().validate().unwrap();
+}
+
+fn record(
+    id: &str,
+    dir: &std::path::Path,
+    lr: f64,
+    best: f64,
+    config: &RunConfig,
+) -> gradboard::runs::RunRecord {
+    let mut config = config.clone();
+    config.lr = lr;
+    gradboard::runs::RunRecord {
+        run_id: id.into(),
+        preset: "numpy-mlp".into(),
+        status: gradboard::runs::ListedStatus::Ended(RunStatus::Completed),
+        step: 300,
+        final_test_acc: Some(best - 0.01),
+        best_test_acc: Some(best),
+        seconds: 12.0,
+        started: best,
+        changed: std::collections::BTreeMap::from([("lr".to_string(), serde_json::json!(lr))]),
+        parent: None,
+        sweep: None,
+        reason: None,
+        config: Some(config),
+        dir: dir.join(id),
+    }
+}
+
+/// The events a stored run of 300 steps would give: start, train, evals, done.
+fn stored_run(app: &mut App, id: &str, lr: f64, best: f64, parent: Option<(&str, usize)>) {
+    let mut config = app.config.clone();
+    config.lr = lr;
+    config.steps = 300;
+    let first = parent.map_or(0, |p| p.1);
+    let info = StartInfo {
+        config,
+        schema: gradboard::events::SCHEMA,
+        version: "test".into(),
+        threads: 1,
+        device: "cpu".into(),
+        data: Default::default(),
+        train_size: 1000,
+        preset: "numpy-mlp".into(),
+        changed: Default::default(),
+        parent: parent.map(|(p, step)| gradboard::events::ParentRef {
+            run_id: p.into(),
+            step,
+        }),
+        sweep: None,
+    };
+    app.update(Msg::Run(ev(id, EventKind::Start(Box::new(info)))));
+    for step in first + 1..=first + 300 {
+        app.update(Msg::Run(train_event(id, step, 2.3 - step as f64 * 0.001)));
+        if step % 100 == 0 {
+            app.update(Msg::Run(ev(
+                id,
+                EventKind::Eval {
+                    step,
+                    epoch: 1.0,
+                    test_loss: 1.5,
+                    test_acc: best * step as f64 / (first + 300) as f64,
+                },
+            )));
+        }
+    }
+    app.update(Msg::Run(done(id, first + 300, RunStatus::Completed, None)));
+}
+
+#[test]
+fn the_runs_screen_sorts_filters_marks_and_compares() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.config.clone();
+    app.update(Msg::Library(vec![
+        record(
+            "20261127-100000-numpy-mlp-aaaa",
+            dir.path(),
+            1e-3,
+            0.41,
+            &base,
+        ),
+        record(
+            "20261127-100100-numpy-mlp-bbbb",
+            dir.path(),
+            2e-3,
+            0.45,
+            &base,
+        ),
+        record(
+            "20261127-100200-numpy-mlp-cccc",
+            dir.path(),
+            4e-3,
+            0.43,
+            &base,
+        ),
+    ]));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screen, Screen::Runs);
+    let text = screen(&app, 150, 30);
+    for expected in [
+        "3 of 3 shown",
+        "1:run ▼",
+        "lr=0.002",
+        "completed",
+        "0.4500",
+        "c compare",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?}:\n{text}");
+    }
+    // Sort by best (column 6): the best run first; again reverses.
+    key(&mut app, KeyCode::Char('6'));
+    assert_eq!(
+        app.library.current().unwrap().run_id,
+        "20261127-100100-numpy-mlp-bbbb"
+    );
+    let text = screen(&app, 150, 30);
+    assert!(text.contains("6:best ▼"), "{text}");
+    key(&mut app, KeyCode::Char('6'));
+    assert_eq!(
+        app.library.current().unwrap().run_id,
+        "20261127-100000-numpy-mlp-aaaa"
+    );
+    // Filter by typing.
+    key(&mut app, KeyCode::Char('/'));
+    chars(&mut app, "cccc");
+    assert_eq!(app.library.visible().len(), 1);
+    assert!(screen(&app, 150, 30).contains("filter: cccc"));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.library.visible().len(), 3);
+    // Mark two runs: each is asked for in full.
+    let effects = key(&mut app, KeyCode::Char(' '));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Load(_)]),
+        "{effects:?}"
+    );
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.library.marked.len(), 2);
+    stored_run(&mut app, "20261127-100000-numpy-mlp-aaaa", 1e-3, 0.41, None);
+    stored_run(&mut app, "20261127-100200-numpy-mlp-cccc", 4e-3, 0.43, None);
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.screen, Screen::Compare);
+    let text = screen(&app, 150, 40);
+    assert!(
+        text.contains("aaaa lr=0.001") && text.contains("cccc lr=0.004"),
+        "legend:\n{text}"
+    );
+    key(&mut app, KeyCode::Char('d'));
+    let text = screen(&app, 150, 40);
+    assert!(
+        text.contains("the 1 keys that differ") && text.contains("0.004"),
+        "{text}"
+    );
+    assert!(!text.contains("batch_size"), "only what differs:\n{text}");
+    // Export the marked runs.
+    match key(&mut app, KeyCode::Char('E')).as_slice() {
+        [Effect::Export(dirs)] => assert_eq!(dirs.len(), 2),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_fork_from_the_runs_screen_starts_from_the_parent_and_compare_draws_it_leading_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.config.clone();
+    let parent = "20261127-100000-numpy-mlp-aaaa";
+    let rec = record(parent, dir.path(), 2e-3, 0.45, &base);
+    std::fs::create_dir_all(&rec.dir).unwrap();
+    app.update(Msg::Library(vec![rec.clone()]));
+    app.screen = Screen::Runs;
+    // No checkpoint: refused with the reason.
+    key(&mut app, KeyCode::Char('f'));
+    assert!(app.fork.is_none() && app.notice.as_ref().unwrap().0.contains("no checkpoint"));
+    std::fs::write(rec.dir.join("checkpoint-last.safetensors"), b"").unwrap();
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.screen, Screen::Live);
+    assert_eq!(app.fork.as_ref().unwrap().run_id, parent);
+    assert!(screen(&app, 140, 40).contains("fork of 20261127-100000-numpy-mlp-aaaa"));
+    assert_eq!(app.selected_key().name, "lr", "the cursor waits on lr");
+    key(&mut app, KeyCode::Char('-'));
+    match key(&mut app, KeyCode::Char('r')).as_slice() {
+        [Effect::Start { config, from, .. }] => {
+            assert_eq!(config.lr, 1e-3);
+            assert_eq!(*from, gradboard::runner::From::Fork(rec.dir.clone()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.fork.is_none(), "a fork is started once");
+    // The child's curve in compare begins with the parent's.
+    stored_run(&mut app, parent, 2e-3, 0.45, None);
+    stored_run(
+        &mut app,
+        "20261127-100500-numpy-mlp-dddd",
+        1e-3,
+        0.47,
+        Some((parent, 300)),
+    );
+    let child = app.runs.get("20261127-100500-numpy-mlp-dddd").unwrap();
+    let prefix = app.runs.get(parent);
+    let t = super::views::chart_trace(child, prefix, &app.chart);
+    assert_eq!(
+        t.train.first().map(|p| p.0),
+        Some(1.0),
+        "starts at the parent's first step"
+    );
+    assert_eq!(t.train.last().map(|p| p.0), Some(600.0));
 }

@@ -1,12 +1,17 @@
 //! The screen, drawn by pure functions of the app state: one file a panel or overlay.
 
-mod charts;
+mod chart;
+mod compare;
+mod live;
 mod popups;
 mod progress;
+mod runs;
 mod settings;
 
 use super::app::{App, DataState, Mode};
+use super::keymap::{status_hints, Screen};
 use super::state::Status;
+use gradboard::runs::ListedStatus;
 use ratatui::layout::{Alignment, Constraint, Layout};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -40,16 +45,23 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ])
     .areas(area);
     frame.render_widget(title_line(app), title);
-    let [charts_area, side] =
-        Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)]).areas(main);
-    match &app.data {
-        DataState::Ready { .. } => charts::draw(frame, app, charts_area),
-        state => charts::draw_data(frame, state, charts_area),
+    match app.screen {
+        Screen::Live => {
+            let [charts_area, side] =
+                Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)])
+                    .areas(main);
+            match &app.data {
+                DataState::Ready { .. } => live::draw_charts(frame, app, charts_area),
+                state => live::draw_data(frame, state, charts_area),
+            }
+            let [progress_area, settings_area] =
+                Layout::vertical([Constraint::Length(11), Constraint::Min(5)]).areas(side);
+            progress::draw(frame, app, progress_area);
+            settings::draw(frame, app, settings_area);
+        }
+        Screen::Runs => runs::draw(frame, app, main),
+        Screen::Compare => compare::draw(frame, app, main),
     }
-    let [progress_area, settings_area] =
-        Layout::vertical([Constraint::Length(11), Constraint::Min(5)]).areas(side);
-    progress::draw(frame, app, progress_area);
-    settings::draw(frame, app, settings_area);
     frame.render_widget(notice_line(app), notice);
     frame.render_widget(status_line(app), status);
     popups::draw(frame, app, area);
@@ -71,11 +83,50 @@ pub fn status_style(status: &Status) -> Style {
     }
 }
 
+/// A run's loss trace as compare draws it (tests look at its points).
+#[cfg(test)]
+pub fn chart_trace(
+    run: &super::state::RunView,
+    prefix: Option<&super::state::RunView>,
+    options: &super::app::ChartOptions,
+) -> chart::Trace {
+    chart::trace(
+        run,
+        prefix,
+        options,
+        chart::Metric::Loss,
+        (Color::Cyan, Color::Cyan),
+        (String::new(), false),
+    )
+}
+
+/// The colour of a listed status.
+pub fn status_style_listed(status: ListedStatus) -> Style {
+    match status {
+        ListedStatus::Running => status_style(&Status::Running),
+        ListedStatus::Crashed => Style::new().fg(Color::Red),
+        ListedStatus::Ended(s) => status_style(&Status::Ended(s, None)),
+    }
+}
+
 fn title_line(app: &App) -> Line<'static> {
-    let mut spans = vec![
-        Span::styled(" gradboard ", Style::new().bold().reversed()),
-        Span::raw(format!("  preset {}", app.preset)),
-    ];
+    let mut spans = vec![Span::styled(" gradboard ", Style::new().bold().reversed())];
+    for screen in Screen::ALL {
+        let style = if screen == app.screen {
+            Style::new().bold().reversed()
+        } else {
+            Style::new().fg(Color::Gray)
+        };
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!(" {} ", screen.name()), style));
+    }
+    spans.push(Span::raw(format!("   preset {}", app.preset)));
+    if let Some(fork) = &app.fork {
+        spans.push(Span::styled(
+            format!("   fork of {}", fork.run_id),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if let Some(run) = app.run() {
         spans.push(Span::raw(format!("   run {}   ", run.run_id)));
         spans.push(Span::styled(run.status.label(), status_style(&run.status)));
@@ -112,14 +163,15 @@ fn status_line(app: &App) -> Paragraph<'static> {
     };
     Paragraph::new(Line::from(vec![
         Span::styled(format!(" {data} "), Style::new().reversed()),
-        Span::raw(
-            "  r restart  space pause  s stop  ↑↓ Enter edit  l presets  w save  ? help  q quit",
-        ),
+        Span::raw(format!("  {}", status_hints(app.screen))),
     ]))
 }
 
 /// `m:ss` or `h:mm:ss`.
 pub fn clock(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "-".into();
+    }
     let s = seconds.max(0.0) as u64;
     if s >= 3600 {
         format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)

@@ -2,7 +2,7 @@
 //! a preset to save.
 
 use crate::dashboard::app::{App, Mode, PresetItem};
-use crate::dashboard::keymap::help_lines;
+use crate::dashboard::keymap::{help_lines, Screen};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -12,7 +12,7 @@ use ratatui::Frame;
 /// Draws the overlay of the current mode, if any.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     match &app.mode {
-        Mode::Help => draw_help(frame, area),
+        Mode::Help => draw_help(frame, area, app.screen),
         Mode::ConfirmQuit => popup_text(
             frame,
             area,
@@ -22,7 +22,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             7,
         ),
         Mode::Stopping => {
-            let n = app.runs.active().count();
+            let n = app.runs.active_here().count();
             let text = format!(
                 "Stopping {n} run(s): each writes its weights and its done event.\ngradboard quits when all have (a ConvNet evaluation stops at its next chunk)."
             );
@@ -39,7 +39,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             }
             popup_text(frame, area, "Save preset", &text, 70, 8);
         }
-        Mode::Normal | Mode::Editing { .. } => {}
+        Mode::Normal | Mode::Editing { .. } | Mode::Filtering { .. } => {}
     }
 }
 
@@ -65,23 +65,21 @@ fn popup_text(frame: &mut Frame, area: Rect, title: &str, text: &str, width: u16
     );
 }
 
-fn draw_help(frame: &mut Frame, area: Rect) {
-    let lines: Vec<Line> = help_lines()
+fn draw_help(frame: &mut Frame, area: Rect, screen: Screen) {
+    let lines: Vec<Line> = help_lines(screen)
         .into_iter()
         .map(|(keys, text)| {
             Line::from(vec![
-                Span::styled(format!(" {keys:>14}  "), Style::new().bold()),
+                Span::styled(format!(" {keys:>12}  "), Style::new().bold()),
                 Span::raw(text),
             ])
         })
         .chain([
             Line::from(""),
-            Line::from(" Editing lr, momentum, weight_decay or dropout changes the running"),
-            Line::from(" run from its next step; other keys apply when r restarts."),
-            Line::from(" Ctrl-C stops every run and quits. Any key closes this help."),
+            Line::from(" Ctrl-C stops every run this dashboard started and quits. Any key closes this help."),
         ])
         .collect();
-    let r = centered(area, 72, lines.len() as u16 + 2);
+    let r = centered(area, 100, lines.len() as u16 + 2);
     frame.render_widget(Clear, r);
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" keys ")),

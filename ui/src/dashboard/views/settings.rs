@@ -50,7 +50,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let spec = app.selected_key();
     let when = if spec.live { "live" } else { "restart" };
     let help = format!(" {when}: {} ", spec.help);
-    let title = " settings (* = not yet in the run) ";
+    let title = match &app.fork {
+        Some(f) => format!(" settings of the fork of {} ", f.run_id),
+        None => " settings (* = not yet in the run) ".to_string(),
+    };
     let mut state = ListState::default().with_selected(Some(app.selected));
     let block = Block::bordered().title(title).title_bottom(help);
     frame.render_stateful_widget(List::new(items).block(block), area, &mut state);

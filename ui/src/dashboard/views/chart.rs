@@ -1,0 +1,306 @@
+//! Loss and accuracy charts of one run or several: train curves smoothed with TensorBoard's
+//! debiased moving average over the whole series (the raw curve faint beneath), test figures at
+//! each evaluation, the best test accuracy marked, live changes as vertical lines, x in steps,
+//! epochs or wall time.
+
+use crate::dashboard::app::{ChartOptions, XAxis, RECENT_STEPS};
+use crate::dashboard::series::decimate;
+use crate::dashboard::state::RunView;
+use gradboard::runs::curves::debiased_ema;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::Line;
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition};
+use ratatui::Frame;
+
+/// Which figure a chart draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Loss (log10 when asked).
+    Loss,
+    /// Accuracy.
+    Accuracy,
+}
+
+/// One run's curves in chart units.
+pub struct Trace {
+    /// Legend name of the train curve.
+    pub label: String,
+    /// Colour of the run.
+    pub color: Color,
+    /// Test figures' colour (the run's own when several runs share a chart).
+    pub test_color: Color,
+    /// The raw train curve (drawn faintly), or none.
+    pub raw: Vec<(f64, f64)>,
+    /// The (smoothed) train curve.
+    pub train: Vec<(f64, f64)>,
+    /// Test figures.
+    pub test: Vec<(f64, f64)>,
+    /// The best test accuracy, marked.
+    pub best: Option<(f64, f64)>,
+    /// Live changes: x and "key=value".
+    pub marks: Vec<(f64, String)>,
+}
+
+/// Chart units for a run: x of a step, the window, the y transform.
+pub struct Units<'a> {
+    run: &'a RunView,
+    axis: XAxis,
+    x_min_step: f64,
+    log: bool,
+}
+
+impl<'a> Units<'a> {
+    /// Units of `run` for `metric` under `options`.
+    pub fn new(run: &'a RunView, options: &ChartOptions, metric: Metric) -> Self {
+        let x_min_step = if options.recent {
+            (run.step as f64 - RECENT_STEPS).max(0.0)
+        } else {
+            f64::NEG_INFINITY
+        };
+        Units {
+            run,
+            axis: options.x_axis,
+            x_min_step,
+            log: metric == Metric::Loss && options.log_loss,
+        }
+    }
+
+    /// The x of a step.
+    pub fn x(&self, step: f64) -> f64 {
+        match self.axis {
+            XAxis::Steps => step,
+            XAxis::Epochs if self.run.train_size > 0 => {
+                step * self.run.config.batch_size as f64 / self.run.train_size as f64
+            }
+            XAxis::Epochs => step,
+            XAxis::WallTime => self.run.seconds_at(step),
+        }
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        if self.log {
+            v.max(1e-8).log10()
+        } else {
+            v
+        }
+    }
+
+    /// Points in chart units, inside the window, finite only.
+    pub fn points(&self, pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+        pts.iter()
+            .filter(|p| p.0 >= self.x_min_step)
+            .map(|&(s, v)| (self.x(s), self.y(v)))
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect()
+    }
+}
+
+/// The x axis's name.
+pub fn axis_name(axis: XAxis) -> &'static str {
+    match axis {
+        XAxis::Steps => "step",
+        XAxis::Epochs => "epoch",
+        XAxis::WallTime => "seconds",
+    }
+}
+
+/// Curves of `run` for `metric`: smoothed over the whole series, then thinned to the chart's
+/// resolution. `prefix` is a parent run's history leading into this one (a fork).
+pub fn trace(
+    run: &RunView,
+    prefix: Option<&RunView>,
+    options: &ChartOptions,
+    metric: Metric,
+    (color, test_color): (Color, Color),
+    (label, with_raw): (String, bool),
+) -> Trace {
+    let units = Units::new(run, options, metric);
+    type Curves = (Vec<(f64, f64)>, Vec<(f64, f64)>);
+    let pick = |r: &RunView| -> Curves {
+        match metric {
+            Metric::Loss => (r.loss.points().to_vec(), r.test_loss.clone()),
+            Metric::Accuracy => (r.acc.points().to_vec(), r.test_acc.clone()),
+        }
+    };
+    let (mut train, mut test) = pick(run);
+    if let Some(parent) = prefix {
+        let start = run.first_step as f64;
+        let (ptrain, ptest) = pick(parent);
+        train = ptrain
+            .into_iter()
+            .filter(|p| p.0 <= start)
+            .chain(train)
+            .collect();
+        test = ptest
+            .into_iter()
+            .filter(|p| p.0 <= start)
+            .chain(test)
+            .collect();
+    }
+    let smoothed = if options.smoothing {
+        debiased_ema(&train, options.alpha)
+    } else {
+        train.clone()
+    };
+    const DOTS: usize = 2000;
+    let best = match metric {
+        Metric::Accuracy => run.best_test().map(|(s, v)| (units.x(s), v)),
+        Metric::Loss => None,
+    };
+    Trace {
+        label,
+        color,
+        test_color,
+        raw: if with_raw && options.smoothing {
+            decimate(&units.points(&train), DOTS)
+        } else {
+            Vec::new()
+        },
+        train: decimate(&units.points(&smoothed), DOTS),
+        test: units.points(&test),
+        best: best.filter(|b| b.0.is_finite()),
+        marks: run
+            .sets
+            .iter()
+            .filter(|s| s.step as f64 >= units.x_min_step)
+            .map(|s| (units.x(s.step as f64), format!("{}={}", s.key, s.value)))
+            .collect(),
+    }
+}
+
+fn bounds<'a>(
+    sets: impl Iterator<Item = &'a [(f64, f64)]>,
+    pick: impl Fn(&(f64, f64)) -> f64,
+) -> [f64; 2] {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for p in sets.flat_map(|s| s.iter()) {
+        lo = lo.min(pick(p));
+        hi = hi.max(pick(p));
+    }
+    if !lo.is_finite() {
+        return [0.0, 1.0];
+    }
+    if hi - lo < 1e-9 {
+        return [lo - 0.5, hi + 0.5];
+    }
+    [lo, hi]
+}
+
+fn label(v: f64, log: bool) -> String {
+    let v = if log { 10f64.powf(v) } else { v };
+    if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 || v == 0.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Draws one chart of traces.
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    traces: &[Trace],
+    x_name: &str,
+    log: bool,
+) {
+    let curves = || {
+        traces
+            .iter()
+            .flat_map(|t| [t.raw.as_slice(), t.train.as_slice(), t.test.as_slice()])
+    };
+    let x = bounds(curves(), |p| p.0);
+    let y = bounds(curves(), |p| p.1);
+    let pad = (y[1] - y[0]) * 0.05;
+    let y = [y[0] - pad, y[1] + pad];
+    let mark_lines: Vec<Vec<(f64, f64)>> = traces
+        .iter()
+        .flat_map(|t| t.marks.iter().map(|(mx, _)| vec![(*mx, y[0]), (*mx, y[1])]))
+        .collect();
+    let mark_names: Vec<&str> = traces
+        .iter()
+        .flat_map(|t| t.marks.iter().map(|(_, n)| n.as_str()))
+        .collect();
+    let best: Vec<Vec<(f64, f64)>> = traces
+        .iter()
+        .map(|t| t.best.into_iter().collect())
+        .collect();
+    let mut datasets: Vec<Dataset> = Vec::new();
+    for (i, line) in mark_lines.iter().enumerate() {
+        let d = Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Magenta))
+            .data(line);
+        datasets.push(if i + 1 == mark_lines.len() {
+            d.name(mark_names[i].to_string())
+        } else {
+            d
+        });
+    }
+    for t in traces {
+        if !t.raw.is_empty() {
+            datasets.push(
+                Dataset::default()
+                    .marker(Marker::Braille)
+                    .graph_type(GraphType::Line)
+                    .style(Style::new().fg(Color::DarkGray))
+                    .data(&t.raw),
+            );
+        }
+    }
+    for (t, b) in traces.iter().zip(&best) {
+        datasets.push(
+            Dataset::default()
+                .name(t.label.clone())
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(t.color))
+                .data(&t.train),
+        );
+        let test = Dataset::default()
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(t.test_color))
+            .data(&t.test);
+        datasets.push(if traces.len() == 1 {
+            test.name(if log || title.contains("loss") {
+                "test loss"
+            } else {
+                "test acc"
+            })
+        } else {
+            test
+        });
+        if let Some(&(_, v)) = b.first() {
+            datasets.push(
+                Dataset::default()
+                    .name(format!("best {v:.4}"))
+                    .marker(Marker::Block)
+                    .graph_type(GraphType::Scatter)
+                    .style(Style::new().fg(Color::LightRed))
+                    .data(b),
+            );
+        }
+    }
+    let chart = Chart::new(datasets)
+        .block(Block::bordered().title(Line::from(title)))
+        .x_axis(Axis::default().title(x_name.to_string()).bounds(x).labels([
+            label(x[0], false),
+            label((x[0] + x[1]) / 2.0, false),
+            label(x[1], false),
+        ]))
+        .y_axis(Axis::default().bounds(y).labels([
+            label(y[0], log),
+            label((y[0] + y[1]) / 2.0, log),
+            label(y[1], log),
+        ]))
+        .legend_position(Some(LegendPosition::TopRight))
+        .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)));
+    frame.render_widget(chart, area);
+}

@@ -1,0 +1,178 @@
+//! The compare screen: the marked runs' curves overlaid (one colour a run, a fork's parent
+//! leading into it), and with `d` their settings side by side, only the keys that differ.
+
+use super::chart::{axis_name, draw as draw_chart, trace, Metric, Trace};
+use crate::dashboard::app::App;
+use crate::dashboard::state::RunView;
+use gradboard::config::RunConfig;
+use gradboard::runs::export::differing_keys;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+/// The colours of compared runs, in marking order.
+pub const PALETTE: [Color; 8] = [
+    Color::Cyan,
+    Color::Yellow,
+    Color::LightGreen,
+    Color::LightMagenta,
+    Color::LightBlue,
+    Color::LightRed,
+    Color::White,
+    Color::Green,
+];
+
+/// The marked runs that are loaded, in marking order.
+fn compared(app: &App) -> Vec<&RunView> {
+    app.library
+        .marked
+        .iter()
+        .filter_map(|id| app.runs.get(id))
+        .collect()
+}
+
+/// A run's legend: the keys in which the compared runs differ, else its id.
+fn labels(runs: &[&RunView]) -> Vec<String> {
+    let configs: Vec<&RunConfig> = runs.iter().map(|r| &r.config).collect();
+    let keys = differing_keys(&configs);
+    runs.iter()
+        .map(|r| {
+            let parts: Vec<String> = keys
+                .iter()
+                .take(3)
+                .filter_map(|k| r.config.get(k).ok().map(|v| format!("{k}={v}")))
+                .collect();
+            let short = r.run_id.rsplit('-').next().unwrap_or("");
+            if parts.is_empty() {
+                r.run_id.clone()
+            } else {
+                format!("{short} {}", parts.join(" "))
+            }
+        })
+        .collect()
+}
+
+/// Draws the overlay (and the settings when `d` is on).
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let runs = compared(app);
+    if runs.is_empty() {
+        let text = if app.library.marked.is_empty() {
+            "No runs marked.\n\nOn the runs screen (Tab), space marks runs and c compares them."
+        } else {
+            "Reading the marked runs' events..."
+        };
+        frame.render_widget(
+            Paragraph::new(text)
+                .block(Block::bordered().title(" compare "))
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    let (charts_area, diff_area) = if app.diff {
+        let [c, d] =
+            Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+        (c, Some(d))
+    } else {
+        (area, None)
+    };
+    let [loss_area, acc_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(charts_area);
+    let names = labels(&runs);
+    let options = &app.chart;
+    let traces = |metric: Metric| -> Vec<Trace> {
+        runs.iter()
+            .zip(&names)
+            .enumerate()
+            .map(|(i, (r, name))| {
+                let color = PALETTE[i % PALETTE.len()];
+                let parent = r.parent.as_ref().and_then(|p| app.runs.get(&p.run_id));
+                trace(
+                    r,
+                    parent,
+                    options,
+                    metric,
+                    (color, color),
+                    (name.clone(), false),
+                )
+            })
+            .collect()
+    };
+    let x_name = axis_name(options.x_axis);
+    let loss_title = if options.log_loss {
+        " loss (log10): lines train, dots test "
+    } else {
+        " loss: lines train, dots test "
+    };
+    draw_chart(
+        frame,
+        loss_area,
+        loss_title.into(),
+        &traces(Metric::Loss),
+        x_name,
+        options.log_loss,
+    );
+    draw_chart(
+        frame,
+        acc_area,
+        " accuracy ".into(),
+        &traces(Metric::Accuracy),
+        x_name,
+        false,
+    );
+    if let Some(diff_area) = diff_area {
+        draw_diff(frame, &runs, diff_area);
+    }
+}
+
+/// The settings of the runs side by side, only the keys that differ.
+fn draw_diff(frame: &mut Frame, runs: &[&RunView], area: Rect) {
+    let configs: Vec<&RunConfig> = runs.iter().map(|r| &r.config).collect();
+    let keys = differing_keys(&configs);
+    let header = Row::new(
+        std::iter::once(Cell::from("key")).chain(runs.iter().enumerate().map(|(i, r)| {
+            Cell::from(r.run_id.clone()).style(Style::new().fg(PALETTE[i % PALETTE.len()]))
+        })),
+    )
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let mut rows: Vec<Row> = keys
+        .iter()
+        .map(|k| {
+            Row::new(
+                std::iter::once(Cell::from(k.to_string())).chain(
+                    runs.iter()
+                        .map(|r| Cell::from(r.config.get(k).unwrap_or_default())),
+                ),
+            )
+        })
+        .collect();
+    let figure = |r: &RunView| {
+        r.best_test()
+            .map(|(s, v)| format!("{v:.4} @ {s}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    rows.push(Row::new(
+        std::iter::once(Cell::from("best test acc"))
+            .chain(runs.iter().map(|r| Cell::from(figure(r)))),
+    ));
+    rows.push(Row::new(
+        std::iter::once(Cell::from("status"))
+            .chain(runs.iter().map(|r| Cell::from(r.status.label()))),
+    ));
+    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(14))
+        .chain(runs.iter().map(|_| Constraint::Min(12)))
+        .collect();
+    let title = if keys.is_empty() {
+        " settings: the runs have the same settings ".to_string()
+    } else {
+        format!(" settings: the {} keys that differ ", keys.len())
+    };
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::bordered().title(title)),
+        area,
+    );
+}

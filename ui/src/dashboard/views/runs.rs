@@ -1,0 +1,103 @@
+//! The runs screen: every run of the runs folder in a sortable, filterable table.
+
+use super::{clock, status_style_listed};
+use crate::dashboard::app::{App, Mode};
+use crate::dashboard::library::{changed_text, Column};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+fn acc(v: Option<f64>) -> String {
+    v.map(|a| format!("{a:.4}")).unwrap_or_else(|| "-".into())
+}
+
+/// Draws the runs table and its filter line.
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let [table_area, filter_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let lib = &app.library;
+    let rows = lib.visible();
+    let (sort, descending) = lib.sort;
+    let header = Row::new(Column::ALL.iter().enumerate().map(|(i, c)| {
+        let arrow = if *c == sort {
+            if descending {
+                " ▼"
+            } else {
+                " ▲"
+            }
+        } else {
+            ""
+        };
+        Cell::from(format!("{}:{}{arrow}", i + 1, c.title()))
+    }))
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            let marked = lib.marked.contains(&r.run_id);
+            let id = format!("{}{}", if marked { "● " } else { "  " }, r.run_id);
+            let parent = r
+                .parent
+                .as_ref()
+                .map(|p| format!(" ← {}@{}", p.run_id, p.step))
+                .unwrap_or_default();
+            Row::new(vec![
+                Cell::from(id),
+                Cell::from(r.preset.clone()),
+                Cell::from(format!("{}{parent}", changed_text(r))),
+                Cell::from(Span::styled(
+                    r.status.as_str(),
+                    status_style_listed(r.status),
+                )),
+                Cell::from(r.step.to_string()),
+                Cell::from(acc(r.best_test_acc)),
+                Cell::from(acc(r.final_test_acc)),
+                Cell::from(clock(r.seconds)),
+            ])
+        })
+        .collect();
+    let title = format!(
+        " runs: {} of {} shown, {} marked{} ",
+        rows.len(),
+        lib.records.len(),
+        lib.marked.len(),
+        if lib.scanned {
+            ""
+        } else {
+            " (reading the runs folder...)"
+        }
+    );
+    let table = Table::new(
+        body,
+        [
+            Constraint::Length(38),
+            Constraint::Length(12),
+            Constraint::Min(16),
+            Constraint::Length(11),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+        ],
+    )
+    .header(header)
+    .block(Block::bordered().title(title))
+    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = TableState::default().with_selected(Some(lib.cursor));
+    frame.render_stateful_widget(table, table_area, &mut state);
+    let filter = match &app.mode {
+        Mode::Filtering { input } => Line::from(vec![
+            Span::raw(" filter: "),
+            Span::styled(
+                format!("{}▏", input.value()),
+                Style::new().fg(Color::Black).bg(Color::Yellow),
+            ),
+            Span::raw("  Enter keeps it, Esc clears it"),
+        ]),
+        _ if !lib.filter.is_empty() => Line::from(format!(" filter: {}  (/ changes it)", lib.filter)),
+        _ => Line::from(" / filters, 1-8 sort, space marks for compare, c compares, f forks, R resumes, E exports"),
+    };
+    frame.render_widget(Paragraph::new(filter), filter_area);
+}
