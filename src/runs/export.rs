@@ -101,11 +101,12 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
                     .filter_map(|k| run.config.get(k).ok().map(|v| format!("{k}={v}")))
                     .collect()
             };
-            // At most three keys in a legend; the report's table has them all.
+            // The id's suffix and at most three keys; the report's table has them all.
+            let short = id.rsplit('-').next().unwrap_or(&id).to_string();
             let label = match detail.len() {
                 0 => id.clone(),
-                1..=3 => detail.join(" "),
-                _ => format!("{} ...", detail[..3].join(" ")),
+                1..=3 => format!("{short} {}", detail.join(" ")),
+                _ => format!("{short} {} ...", detail[..3].join(" ")),
             };
             let curves = Curves::from_events(run.history());
             Labelled {
@@ -172,6 +173,27 @@ fn range(sets: &[&[Point]], pick: impl Fn(&Point) -> f64) -> (f64, f64) {
     (lo, hi)
 }
 
+/// The y range from the 1st to the 99th percentile of the values (outliers are clipped, as
+/// TensorBoard's "ignore outliers in chart scaling" does).
+fn robust_range(sets: &[&[Point]]) -> (f64, f64) {
+    let mut ys: Vec<f64> = sets
+        .iter()
+        .flat_map(|s| s.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .collect();
+    if ys.len() < 50 {
+        return range(sets, |p| p.1);
+    }
+    ys.sort_by(f64::total_cmp);
+    let at = |q: f64| ys[((ys.len() - 1) as f64 * q).round() as usize];
+    let (lo, hi) = (at(0.01), at(0.99));
+    if hi - lo < 1e-9 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    }
+}
+
 /// Loss on the left, accuracy on the right; train smoothed (raw faintly under it), test with
 /// markers; one colour a run.
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, runs: &[Labelled]) -> Result<()>
@@ -195,7 +217,24 @@ where
             })
             .collect();
         let (x0, x1) = range(&all, |p| p.0);
-        let (y0, y1) = range(&all, |p| p.1);
+        let (y0, mut y1) = robust_range(&all);
+        if name == "loss" {
+            // A loss above 1.5 times where the runs started is a run blowing up: clip it, so
+            // the healthy curves keep the figure.
+            let start = runs
+                .iter()
+                .filter_map(|r| {
+                    r.curves
+                        .train_loss
+                        .iter()
+                        .find(|p| p.1.is_finite())
+                        .map(|p| p.1)
+                })
+                .fold(f64::NEG_INFINITY, f64::max);
+            if start.is_finite() && start > y0 {
+                y1 = y1.min(1.5 * start);
+            }
+        }
         let pad = (y1 - y0) * 0.05;
         let mut chart = ChartBuilder::on(area)
             .caption(
@@ -213,7 +252,13 @@ where
             .y_desc(name)
             .label_style(("sans-serif", 14))
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.2}"))
+            .y_label_formatter(&|y| {
+                if y.abs() >= 1e4 {
+                    format!("{y:.1e}")
+                } else {
+                    format!("{y:.2}")
+                }
+            })
             .light_line_style(RGBColor(238, 238, 238))
             .draw()
             .map_err(plot_error)?;

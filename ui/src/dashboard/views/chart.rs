@@ -180,13 +180,34 @@ fn bounds<'a>(
         lo = lo.min(pick(p));
         hi = hi.max(pick(p));
     }
-    if !lo.is_finite() {
+    widen(lo, hi)
+}
+
+fn widen(lo: f64, hi: f64) -> [f64; 2] {
+    if !lo.is_finite() || !hi.is_finite() {
         return [0.0, 1.0];
     }
     if hi - lo < 1e-9 {
         return [lo - 0.5, hi + 0.5];
     }
     [lo, hi]
+}
+
+/// The y range without outliers (TensorBoard's "ignore outliers in chart scaling"): from the
+/// 1st to the 99th percentile of the values, so one exploding step does not flatten the rest.
+fn robust_bounds<'a>(sets: impl Iterator<Item = &'a [(f64, f64)]>) -> [f64; 2] {
+    let mut ys: Vec<f64> = sets.flat_map(|s| s.iter().map(|p| p.1)).collect();
+    if ys.len() < 50 {
+        let (lo, hi) = ys
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &y| {
+                (l.min(y), h.max(y))
+            });
+        return widen(lo, hi);
+    }
+    ys.sort_by(f64::total_cmp);
+    let at = |q: f64| ys[((ys.len() - 1) as f64 * q).round() as usize];
+    widen(at(0.01), at(0.99))
 }
 
 fn label(v: f64, log: bool) -> String {
@@ -215,7 +236,23 @@ pub fn draw(
             .flat_map(|t| [t.raw.as_slice(), t.train.as_slice(), t.test.as_slice()])
     };
     let x = bounds(curves(), |p| p.0);
-    let y = bounds(curves(), |p| p.1);
+    let mut y = robust_bounds(curves());
+    if title.contains("loss") {
+        // A loss above 1.5 times where the runs started is a run blowing up: clip it, so the
+        // healthy curves keep the chart.
+        let start = traces
+            .iter()
+            .filter_map(|t| t.train.first().map(|p| p.1))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let cap = if log {
+            start + 1.5f64.log10()
+        } else {
+            1.5 * start
+        };
+        if start.is_finite() && cap > y[0] {
+            y[1] = y[1].min(cap);
+        }
+    }
     let pad = (y[1] - y[0]) * 0.05;
     let y = [y[0] - pad, y[1] + pad];
     let mark_lines: Vec<Vec<(f64, f64)>> = traces
@@ -278,14 +315,17 @@ pub fn draw(
             test
         });
         if let Some(&(_, v)) = b.first() {
-            datasets.push(
-                Dataset::default()
-                    .name(format!("best {v:.4}"))
-                    .marker(Marker::Block)
-                    .graph_type(GraphType::Scatter)
-                    .style(Style::new().fg(Color::LightRed))
-                    .data(b),
-            );
+            let best = Dataset::default()
+                .marker(Marker::Block)
+                .graph_type(GraphType::Scatter)
+                .style(Style::new().fg(Color::LightRed))
+                .data(b);
+            // One run: the legend says the figure; several: the mark alone.
+            datasets.push(if traces.len() == 1 {
+                best.name(format!("best {v:.4}"))
+            } else {
+                best
+            });
         }
     }
     let chart = Chart::new(datasets)
