@@ -39,6 +39,22 @@ pub fn set_threads(threads: usize) {
         .build_global();
 }
 
+/// Keeps freed large blocks in the heap instead of returning them to the kernel: training
+/// allocates the same megabyte-sized tensors every step, and with glibc's defaults each is a
+/// fresh mmap whose pages fault in again. One arena for all threads, because tensors are
+/// allocated on one rayon worker and freed on another. Call it first thing in `main`.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator thresholds; it is called before any allocation
+    // from another thread.
+    unsafe {
+        // 32 MiB is the largest threshold glibc accepts on 64-bit (HEAP_MAX_SIZE / 2).
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// The default thread count: the machine's available parallelism.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()

@@ -1,0 +1,259 @@
+//! Forward plus backward of every hand-written CPU kernel at the shapes the presets train,
+//! beside the reference path it replaces: `cargo bench --bench kernels` (add `-- NAME` to
+//! pick one; `GRADBOARD_SIMD=avx2|baseline` times the fallbacks).
+
+use candle_core::{Device, Tensor, Var};
+use gradboard::config::OptimizerKind;
+use gradboard::kernels::gemm::{product, View};
+use gradboard::kernels::simd::Level;
+use gradboard::nn::batch_norm::RunningStats;
+use gradboard::nn::bn_act::bn_leaky_dropout;
+use gradboard::nn::bn_relu::bn_relu_cm;
+use gradboard::nn::conv::{conv2d_chwn_using, conv2d_same, ConvAlgorithm};
+use gradboard::nn::loss::{cross_entropy, reference_cross_entropy};
+use gradboard::nn::pool::{max_pool2d_reference, max_pool_chwn, LAB_POOL};
+use gradboard::optim::{Hyper, Optimizer};
+use gradboard::train::Params;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+fn main() {
+    gradboard::keep_freed_memory();
+    gradboard::set_threads(gradboard::default_threads());
+    divan::main();
+}
+
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+fn tensor(shape: &[usize], seed: u64) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::from_vec(values(n, seed), shape, &Device::Cpu).unwrap()
+}
+
+fn var(shape: &[usize], seed: u64) -> Var {
+    Var::from_tensor(&tensor(shape, seed)).unwrap()
+}
+
+/// Runs `y`'s backward against a fixed random output gradient.
+fn backward(y: &Tensor, dy: &Tensor) {
+    divan::black_box((y * dy).unwrap().sum_all().unwrap().backward().unwrap());
+}
+
+/// The ConvNet's convolutions on batch 32: (input channels, output channels, map size).
+const CONV_LAYERS: [(usize, usize, usize); 4] =
+    [(3, 64, 32), (64, 128, 16), (128, 256, 8), (256, 512, 4)];
+
+mod conv {
+    use super::*;
+
+    /// Times forward plus backward of `layer` by `algorithm`, or by the reference when `None`.
+    fn run(bencher: divan::Bencher, layer: usize, algorithm: Option<ConvAlgorithm>) {
+        let (c, k, s) = CONV_LAYERS[layer];
+        let b = 32;
+        let w = var(&[k, c, 3, 3], 2);
+        match algorithm {
+            Some(algorithm) => {
+                let x = var(&[c, s, s, b], 1);
+                let dy = tensor(&[k, s, s, b], 3);
+                bencher.bench(|| {
+                    let y = conv2d_chwn_using(
+                        x.as_tensor(),
+                        w.as_tensor(),
+                        false,
+                        true,
+                        algorithm,
+                        Level::detected(),
+                    )
+                    .unwrap();
+                    backward(&y, &dy);
+                });
+            }
+            None => {
+                let x = var(&[b, c, s, s], 1);
+                let dy = tensor(&[b, k, s, s], 3);
+                bencher.bench(|| {
+                    backward(
+                        &conv2d_same(x.as_tensor(), w.as_tensor(), None).unwrap(),
+                        &dy,
+                    )
+                });
+            }
+        }
+    }
+
+    /// Winograd where the network uses it, im2col on the first layer.
+    #[divan::bench(args = [0, 1, 2, 3])]
+    fn auto(bencher: divan::Bencher, layer: usize) {
+        run(bencher, layer, Some(ConvAlgorithm::Auto));
+    }
+
+    #[divan::bench(args = [1, 2, 3])]
+    fn im2col(bencher: divan::Bencher, layer: usize) {
+        run(bencher, layer, Some(ConvAlgorithm::Im2col));
+    }
+
+    #[divan::bench(args = [0, 1, 2, 3], sample_count = 10)]
+    fn reference(bencher: divan::Bencher, layer: usize) {
+        run(bencher, layer, None);
+    }
+}
+
+mod norm {
+    use super::*;
+
+    fn stats(features: usize) -> RunningStats {
+        let mut params = Params::new();
+        RunningStats::register(
+            &mut params,
+            "bn",
+            features,
+            candle_core::DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap()
+    }
+
+    /// The ConvNet's first batch norm + ReLU: 64 channels of 32x32, batch 32.
+    #[divan::bench]
+    fn bn_relu_conv1(bencher: divan::Bencher) {
+        let (x, dy) = (var(&[64, 32, 32, 32], 1), tensor(&[64, 32, 32, 32], 2));
+        let (gamma, beta, running) = (var(&[64], 3), var(&[64], 4), stats(64));
+        bencher.bench(|| {
+            let y = bn_relu_cm(x.as_tensor(), &gamma, &beta, &running, true).unwrap();
+            backward(&y, &dy);
+        });
+    }
+
+    /// mlp-best's first hidden layer: batch norm, LeakyReLU and dropout on 512x800.
+    #[divan::bench]
+    fn bn_leaky_dropout_mlp(bencher: divan::Bencher) {
+        let (x, dy) = (var(&[512, 800], 1), tensor(&[512, 800], 2));
+        let (gamma, beta, running) = (var(&[800], 3), var(&[800], 4), stats(800));
+        let mask: Vec<f32> = values(512 * 800, 5)
+            .into_iter()
+            .map(|v| if v < 0.6 { 1.25 } else { 0.0 })
+            .collect();
+        bencher.bench(|| {
+            let y = bn_leaky_dropout(
+                x.as_tensor(),
+                &gamma,
+                &beta,
+                &running,
+                0.01,
+                Some(mask.clone()),
+                true,
+            )
+            .unwrap();
+            backward(&y, &dy);
+        });
+    }
+}
+
+mod harness {
+    use super::*;
+
+    /// What every forward-plus-backward figure here includes besides the kernel: the product
+    /// with the output gradient, its sum and their backward, on the ConvNet's first map.
+    #[divan::bench]
+    fn backward_conv1_map(bencher: divan::Bencher) {
+        let (y, dy) = (var(&[64, 32, 32, 32], 1), tensor(&[64, 32, 32, 32], 2));
+        bencher.bench(|| backward(y.as_tensor(), &dy));
+    }
+}
+
+mod pool {
+    use super::*;
+
+    #[divan::bench]
+    fn fast_conv1(bencher: divan::Bencher) {
+        let (x, dy) = (var(&[64, 32, 32, 32], 1), tensor(&[64, 16, 16, 32], 2));
+        bencher.bench(|| backward(&max_pool_chwn(x.as_tensor(), LAB_POOL).unwrap(), &dy));
+    }
+
+    #[divan::bench(sample_count = 10)]
+    fn reference_conv1(bencher: divan::Bencher) {
+        let (x, dy) = (var(&[32, 64, 32, 32], 1), tensor(&[32, 64, 16, 16], 2));
+        bencher.bench(|| backward(&max_pool2d_reference(x.as_tensor(), LAB_POOL).unwrap(), &dy));
+    }
+}
+
+mod loss {
+    use super::*;
+
+    fn run(fast: bool) {
+        let logits = var(&[512, 10], 1);
+        let labels: Vec<u8> = (0..512).map(|i| (i * 7 % 10) as u8).collect();
+        let loss = if fast {
+            cross_entropy(logits.as_tensor(), &labels, 0.1, true)
+                .unwrap()
+                .tensor
+        } else {
+            reference_cross_entropy(logits.as_tensor(), &labels, 0.1).unwrap()
+        };
+        divan::black_box(loss.backward().unwrap());
+    }
+
+    #[divan::bench]
+    fn fused(bencher: divan::Bencher) {
+        bencher.bench(|| run(true));
+    }
+
+    #[divan::bench]
+    fn reference(bencher: divan::Bencher) {
+        bencher.bench(|| run(false));
+    }
+}
+
+mod optimizer {
+    use super::*;
+
+    /// One Adam step on the ConvNet's 3.6 M-value largest layer shape (512x512x3x3) and a
+    /// small one.
+    fn run(bencher: divan::Bencher, fused: bool) {
+        let mut params = Params::new();
+        let a = params.var("a", &tensor(&[512, 512, 3, 3], 1)).unwrap();
+        let b = params.var("b", &tensor(&[513], 2)).unwrap();
+        let (ga, gb) = (tensor(&[512, 512, 3, 3], 3), tensor(&[513], 4));
+        let loss = ((a.as_tensor() * &ga).unwrap().sum_all().unwrap()
+            + (b.as_tensor() * &gb).unwrap().sum_all().unwrap())
+        .unwrap();
+        let grads = loss.backward().unwrap();
+        let mut opt = Optimizer::new(OptimizerKind::Adam, &params, fused);
+        let hyper = Hyper {
+            lr: 1e-4,
+            momentum: 0.9,
+            weight_decay: 0.0,
+        };
+        bencher.bench_local(|| opt.step(&grads, &hyper).unwrap());
+    }
+
+    #[divan::bench]
+    fn adam_fused(bencher: divan::Bencher) {
+        run(bencher, true);
+    }
+
+    #[divan::bench(sample_count = 10)]
+    fn adam_reference(bencher: divan::Bencher) {
+        run(bencher, false);
+    }
+}
+
+mod matmul {
+    use super::*;
+
+    /// mlp-best's input layer, forward: (512 x 3072) by (3072 x 800).
+    #[divan::bench]
+    fn gemm_input_layer(bencher: divan::Bencher) {
+        let (a, b) = (values(512 * 3072, 1), values(3072 * 800, 2));
+        bencher.bench(|| product(View::rows(&a, 512, 3072), View::rows(&b, 3072, 800), 1.0));
+    }
+
+    #[divan::bench]
+    fn candle_input_layer(bencher: divan::Bencher) {
+        let (a, b) = (tensor(&[512, 3072], 1), tensor(&[3072, 800], 2));
+        bencher.bench(|| a.matmul(&b).unwrap());
+    }
+}
