@@ -222,11 +222,7 @@ mod optimizer {
         .unwrap();
         let grads = loss.backward().unwrap();
         let mut opt = Optimizer::new(OptimizerKind::Adam, &params, fused);
-        let hyper = Hyper {
-            lr: 1e-4,
-            momentum: 0.9,
-            weight_decay: 0.0,
-        };
+        let hyper = Hyper::new(1e-4, 0.9, 0.0);
         bencher.bench_local(|| opt.step(&grads, &hyper).unwrap());
     }
 

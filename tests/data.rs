@@ -35,6 +35,38 @@ fn reads_an_archive_and_a_folder_alike() {
     assert_eq!(a.train.labels()[25], set[1].1[5 * RECORD_BYTES]);
 }
 
+/// An augmented training batch keeps each image's label, stays 3x32x32 an image, and is
+/// each preprocessed image with its seeded draw applied.
+#[test]
+fn augmented_batches_keep_their_labels_and_sizes_and_follow_the_seed() {
+    use gradboard::config::Augment;
+    use gradboard::data::augment::{apply, draws};
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path(), &files(20, 10)).unwrap();
+    let data = Cifar10::load(dir.path()).unwrap();
+    let indices: Vec<u32> = vec![3, 17, 42, 99, 0, 56];
+    for kind in [Augment::None, Augment::Flip, Augment::CropFlip] {
+        let (rows, labels) = data.training_batch(&indices, kind, 11);
+        assert_eq!(rows.len(), indices.len() * IMAGE_BYTES, "{kind:?}");
+        let want: Vec<u8> = indices
+            .iter()
+            .map(|&i| data.train.labels()[i as usize])
+            .collect();
+        assert_eq!(labels, want, "{kind:?}: labels follow their images");
+        let plain = data.preprocess(&data.train, &indices);
+        for ((row, base), draw) in rows
+            .chunks(IMAGE_BYTES)
+            .zip(plain.chunks(IMAGE_BYTES))
+            .zip(draws(kind, indices.len(), 11))
+        {
+            let mut expected = base.to_vec();
+            apply(&mut expected, draw);
+            assert_eq!(row, expected.as_slice(), "{kind:?}");
+        }
+        assert_eq!(data.training_batch(&indices, kind, 11).0, rows);
+    }
+}
+
 #[test]
 fn preprocessing_subtracts_the_training_mean_image() {
     let dir = tempfile::tempdir().unwrap();

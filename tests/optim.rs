@@ -54,11 +54,7 @@ fn run(
         )
         .unwrap();
     let mut opt = Optimizer::new(kind, &params, matches!(path, Path::Fused));
-    let hyper = Hyper {
-        lr,
-        momentum,
-        weight_decay,
-    };
+    let hyper = Hyper::new(lr, momentum, weight_decay);
     let mut out = Vec::new();
     for _ in 0..steps {
         let grads = p
@@ -217,11 +213,7 @@ fn the_fused_update_matches_the_reference_on_large_odd_shapes() {
                 .var("b", &Tensor::new(small.as_slice(), &Device::Cpu).unwrap())
                 .unwrap();
             let mut opt = Optimizer::new(kind, &params, fused);
-            let hyper = Hyper {
-                lr: 0.01,
-                momentum: 0.9,
-                weight_decay: 0.01,
-            };
+            let hyper = Hyper::new(0.01, 0.9, 0.01);
             for (ga, gb) in &grads {
                 // Gradient of sum(p * g) is g.
                 let loss = ((a.as_tensor() * Tensor::new(ga.as_slice(), &Device::Cpu).unwrap())
@@ -262,11 +254,7 @@ fn state_round_trips_for_checkpoints() {
             &Tensor::new(&[1.0f32, -1.0, 0.5], &Device::Cpu).unwrap(),
         )
         .unwrap();
-    let hyper = Hyper {
-        lr: 0.1,
-        momentum: 0.0,
-        weight_decay: 0.0,
-    };
+    let hyper = Hyper::new(0.1, 0.0, 0.0);
     let step = |opt: &mut Optimizer| {
         let g = p
             .as_tensor()
@@ -290,4 +278,82 @@ fn state_round_trips_for_checkpoints() {
     b.load_state(steps, &state).unwrap();
     step(&mut b);
     assert_eq!(p.as_tensor().to_vec1::<f32>().unwrap(), after_a);
+}
+
+/// Gradient clipping through the trainer: a limit above the gradient's norm changes nothing
+/// (same bits as no limit); a limit below it makes plain SGD with lr 1 move the parameters by
+/// exactly the limit, in the gradient's direction; the reported norm is the unclipped one.
+#[test]
+fn clipping_leaves_small_gradients_alone_and_scales_large_ones_to_the_limit() {
+    use gradboard::config::RunConfig;
+    use gradboard::train::{build_trainer, Compute};
+    use rand::SeedableRng;
+    let mut config = RunConfig::default();
+    for s in [
+        "engine=autograd",
+        "hidden=16",
+        "optimizer=sgd",
+        "lr=1",
+        "batch_size=8",
+    ] {
+        config.apply_override(s).unwrap();
+    }
+    let x = Tensor::from_vec(
+        (0..8 * 3072)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect::<Vec<f32>>(),
+        (8, 3072),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let labels: Vec<u8> = (0..8).map(|i| i % 10).collect();
+    for compute in [Compute::cpu(), Compute::cpu_reference()] {
+        let step = |clip: Option<f64>| {
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+            let mut trainer = build_trainer(&config, &mut rng, &compute).unwrap();
+            let before = flat(trainer.network_ref().params());
+            let hyper = Hyper {
+                clip_norm: clip,
+                ..Hyper::of(&config)
+            };
+            let report = trainer.step(&x, &labels, &hyper).unwrap();
+            let after = flat(trainer.network_ref().params());
+            (report.grad_norm.unwrap(), before, after)
+        };
+        let (norm, before, free) = step(None);
+        assert!(norm > 0.1, "a real gradient: {norm}");
+        let (_, _, loose) = step(Some(norm * 2.0));
+        assert_eq!(loose, free, "a limit above the norm changes nothing");
+        let limit = norm / 4.0;
+        let (reported, _, clipped) = step(Some(limit));
+        assert_eq!(reported, norm, "events report the norm before clipping");
+        let moved = |after: &[f32]| -> f64 {
+            after
+                .iter()
+                .zip(&before)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        assert!(
+            (moved(&clipped) - limit).abs() < 1e-3 * limit,
+            "moved {} for a limit of {limit}",
+            moved(&clipped)
+        );
+        for ((c, f), b) in clipped.iter().zip(&free).zip(&before) {
+            let (dc, df) = ((c - b) as f64, (f - b) as f64);
+            assert!(
+                (dc - df / 4.0).abs() < 1e-4 * (1.0 + df.abs()),
+                "{dc} vs {df}/4"
+            );
+        }
+    }
+}
+
+/// Every trainable value of `params`, in order.
+fn flat(params: &Params) -> Vec<f32> {
+    params
+        .trainable()
+        .flat_map(|p| p.tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .collect()
 }

@@ -58,11 +58,7 @@ fn compare(config: &RunConfig, batch: usize, steps: usize, loss_tol: f64, param_
             )
         })
         .collect();
-    let hyper = Hyper {
-        lr: config.lr,
-        momentum: config.momentum,
-        weight_decay: config.weight_decay,
-    };
+    let hyper = Hyper::of(config);
     let mut runs = Vec::new();
     for compute in [Compute::cpu(), Compute::cpu_reference()] {
         let mut rng = SmallRng::seed_from_u64(config.seed);

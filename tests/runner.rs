@@ -250,7 +250,19 @@ fn a_live_learning_rate_change_applies_from_the_next_step_and_is_recorded() {
 fn a_resumed_run_equals_one_that_was_never_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let runner = runner(dir.path());
-    let config = small("mlp-best", &["hidden=32,16", "steps=40"]);
+    // Every lever that draws random numbers or depends on the step rides along.
+    let config = small(
+        "mlp-best",
+        &[
+            "hidden=32,16",
+            "steps=40",
+            "schedule=onecycle",
+            "augment=crop-flip",
+            "label_smoothing=0.1",
+            "clip_norm=0.5",
+            "tta=flip",
+        ],
+    );
     let (whole, _) = start(&runner, RunRequest::new("mlp-best", config.clone(), None));
     let whole_dir = whole.dir.clone();
     whole.wait();
@@ -383,6 +395,129 @@ fn a_fork_starts_from_its_parent_and_counts_on_from_its_step() {
         .unwrap()
         .to_string();
     assert!(e.contains("keeps its parent's network: hidden"), "{e}");
+}
+
+/// Stops `handle`'s run once its events pass `step`.
+fn stop_after(runner: &Runner, request: RunRequest, step: usize) -> gradboard::runner::RunHandle {
+    let control: Arc<Mutex<Option<Arc<gradboard::train::Control>>>> = Arc::default();
+    let seen = control.clone();
+    let handle = runner
+        .start(
+            request,
+            Box::new(move |e: &Event| {
+                if matches!(e.kind, EventKind::Train { step: s, .. } if s == step) {
+                    while seen.lock().unwrap().is_none() {
+                        std::thread::yield_now();
+                    }
+                    seen.lock().unwrap().as_ref().unwrap().send(Command::Stop);
+                }
+            }),
+        )
+        .unwrap();
+    *control.lock().unwrap() = Some(handle.control());
+    handle
+}
+
+/// A fork stopped part way resumes to its own last step (its parent's step plus its
+/// steps), with its schedule counted from where it began.
+#[test]
+fn a_stopped_fork_resumes_to_its_own_last_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path());
+    let parent_config = small("mlp-default", &["steps=30"]);
+    let (parent, _) = start(
+        &runner,
+        RunRequest::new("mlp-default", parent_config.clone(), None),
+    );
+    let parent_dir = parent.dir.clone();
+    parent.wait();
+    let mut child_config = parent_config;
+    for s in ["steps=30", "schedule=cosine"] {
+        child_config.apply_override(s).unwrap();
+    }
+    let fork = |from: From| {
+        let mut request = RunRequest::new("mlp-default", child_config.clone(), None);
+        request.from = from;
+        request
+    };
+    let (whole, _) = start(&runner, fork(From::Fork(parent_dir.clone())));
+    let whole_dir = whole.dir.clone();
+    whole.wait();
+    let cut = stop_after(&runner, fork(From::Fork(parent_dir)), 44);
+    let cut_dir = cut.dir.clone();
+    assert_eq!(cut.wait().status, RunStatus::Stopped);
+    let mut request = RunRequest::new("mlp-default", RunConfig::default(), None);
+    request.from = From::Resume(cut_dir.clone());
+    let (resumed, _) = start(&runner, request);
+    let summary = resumed.wait();
+    assert_eq!((summary.status, summary.step), (RunStatus::Completed, 60));
+    let lrs = |dir: &Path| -> Vec<(usize, f64)> {
+        StoredRun::load(dir)
+            .unwrap()
+            .history()
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Train { step, lr, .. } => Some((step, lr)),
+                _ => None,
+            })
+            .collect()
+    };
+    let (a, b) = (lrs(&whole_dir), lrs(&cut_dir));
+    assert_eq!(a, b, "the resumed fork follows the same schedule");
+    assert_eq!(
+        a.first().unwrap().1,
+        1e-3 * (1.0 + (std::f64::consts::PI / 30.0).cos()) / 2.0
+    );
+    assert!(
+        a.last().unwrap().1.abs() < 1e-12,
+        "cosine ends at 0 at step 60"
+    );
+}
+
+/// Early stopping ends the run `completed` with its reason once `early_stop` evaluations
+/// bring no better test accuracy, and the saved model is the best evaluation's.
+#[test]
+fn early_stopping_ends_completed_and_keeps_the_best_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path());
+    // The tiny set's classes are single colours: test accuracy reaches 1.0 within a few
+    // evaluations and cannot beat it, while the weights keep changing.
+    let config = small(
+        "mlp-default",
+        &["steps=400", "eval_every=5", "lr=0.01", "early_stop=3"],
+    );
+    let (h, rx) = start(&runner, RunRequest::new("mlp-default", config, None));
+    let run_dir = h.dir.clone();
+    let summary = h.wait();
+    let events: Vec<Event> = rx.iter().collect();
+    let evals = eval_curve(&events.iter().collect::<Vec<_>>());
+    assert_eq!(summary.status, RunStatus::Completed);
+    assert!(summary.step < 400, "stopped early, at {}", summary.step);
+    let reason = summary.reason.unwrap_or_default();
+    assert!(reason.contains("early stop"), "{reason}");
+    let best_step = evals
+        .iter()
+        .fold((0, -1.0), |b, e| if e.2 > b.1 { (e.0, e.2) } else { b })
+        .0;
+    assert_eq!(
+        summary.step,
+        best_step + 3 * 5,
+        "three evaluations after the best"
+    );
+    let saved = gradboard::train::read_safetensors(&run_dir.join(WEIGHTS_FILE)).unwrap();
+    let best = checkpoint::read(&run_dir.join(checkpoint::BEST)).unwrap();
+    let last = checkpoint::read(&run_dir.join(checkpoint::LAST)).unwrap();
+    assert_eq!(best.state.step, best_step);
+    let values = |t: &candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut differs_from_last = false;
+    for (name, tensor) in &saved {
+        assert_eq!(values(tensor), values(&best.model[name]), "{name}");
+        differs_from_last |= values(tensor) != values(&last.model[name]);
+    }
+    assert!(
+        differs_from_last,
+        "the final weights were not the ones saved"
+    );
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! can take a new value, and how to read and write it. `--set`, preset files, the dashboard's
 //! settings panel and its help, and `gradboard presets --keys` all go through this table.
 
-use super::{Choice, Engine, ModelKind, Norm, OptimizerKind, RunConfig};
+use super::{
+    Augment, Choice, DropoutAt, Engine, ModelKind, Norm, OptimizerKind, RunConfig, Schedule, Tta,
+};
 use crate::{Error, Result};
 
 /// Bounds of a numeric key; an open end excludes its value.
@@ -67,6 +69,8 @@ pub enum KeyKind {
     OptionalFloat(Bounds, &'static str),
     /// A whole number from `.0` to `.1`.
     Integer(u64, u64),
+    /// A whole number from `.0` to `.1`, or the given word for none.
+    OptionalInteger(u64, u64, &'static str),
     /// A comma-separated list of whole numbers (widths), possibly empty.
     IntegerList,
 }
@@ -80,6 +84,9 @@ impl KeyKind {
             KeyKind::OptionalFloat(b, none) => format!("{}, or {none}", b.describe()),
             KeyKind::Integer(lo, hi) if *hi == u64::MAX => format!("{lo} or more"),
             KeyKind::Integer(lo, hi) => format!("{lo} to {hi}"),
+            KeyKind::OptionalInteger(lo, hi, none) => {
+                format!("{}, or {none}", KeyKind::Integer(*lo, *hi).describe())
+            }
             KeyKind::IntegerList => {
                 format!("widths 1 to {MAX_WIDTH}, comma-separated, at most {MAX_LAYERS}")
             }
@@ -101,6 +108,7 @@ enum Access {
     Float(Bounds, Get<f64>, Put<f64>),
     OptionalFloat(Bounds, &'static str, Get<Option<f64>>, Put<Option<f64>>),
     Integer(u64, u64, Get<u64>, Put<u64>),
+    OptionalInteger(u64, u64, &'static str, Get<Option<u64>>, Put<Option<u64>>),
     List(Get<Vec<usize>>, Put<Vec<usize>>),
 }
 
@@ -179,6 +187,12 @@ pub const KEYS: &[KeySpec] = &[
             |c| c.dropout,
             |c, v| c.dropout = v,
         ),
+    },
+    KeySpec {
+        name: "dropout_at",
+        help: "hidden layers dropout follows",
+        live: false,
+        access: choice!(dropout_at, DropoutAt, "dropout_at"),
     },
     KeySpec {
         name: "neg_slope",
@@ -276,6 +290,89 @@ pub const KEYS: &[KeySpec] = &[
         live: false,
         access: Access::Integer(0, u64::MAX, |c| c.seed, |c, v| c.seed = v),
     },
+    KeySpec {
+        name: "schedule",
+        help: "learning-rate schedule (after the warm-up)",
+        live: false,
+        access: choice!(schedule, Schedule, "schedule"),
+    },
+    KeySpec {
+        name: "warmup_steps",
+        help: "steps of linear warm-up (onecycle: its rise, 0 = 30%)",
+        live: false,
+        access: Access::Integer(
+            0,
+            10_000_000,
+            |c| c.warmup_steps as u64,
+            |c, v| c.warmup_steps = v as usize,
+        ),
+    },
+    KeySpec {
+        name: "decay_every",
+        help: "step schedule: steps between decays",
+        live: false,
+        access: Access::Integer(
+            1,
+            10_000_000,
+            |c| c.decay_every as u64,
+            |c, v| c.decay_every = v as usize,
+        ),
+    },
+    KeySpec {
+        name: "decay_factor",
+        help: "step schedule: lr factor at each decay",
+        live: false,
+        access: Access::Float(
+            Bounds::new(0.0, 1.0, true, false),
+            |c| c.decay_factor,
+            |c, v| c.decay_factor = v,
+        ),
+    },
+    KeySpec {
+        name: "label_smoothing",
+        help: "training target mass spread over all classes",
+        live: true,
+        access: Access::Float(
+            Bounds::new(0.0, 1.0, false, true),
+            |c| c.label_smoothing,
+            |c, v| c.label_smoothing = v,
+        ),
+    },
+    KeySpec {
+        name: "clip_norm",
+        help: "global gradient-norm limit, or off",
+        live: true,
+        access: Access::OptionalFloat(
+            Bounds::new(0.0, 1e6, true, false),
+            "off",
+            |c| c.clip_norm,
+            |c, v| c.clip_norm = v,
+        ),
+    },
+    KeySpec {
+        name: "augment",
+        help: "training images: mirror, random 4-pixel-padded crop",
+        live: false,
+        access: choice!(augment, Augment, "augment"),
+    },
+    KeySpec {
+        name: "tta",
+        help: "evaluate on each test image and its mirror",
+        live: true,
+        access: choice!(tta, Tta, "tta"),
+    },
+    KeySpec {
+        name: "early_stop",
+        help: "evaluations without a new best before stopping, or off",
+        live: false,
+        access: Access::OptionalInteger(
+            1,
+            1_000_000,
+            "off",
+            |c| c.early_stop.map(|v| v as u64),
+            |c, v| c.early_stop = v.map(|v| v as usize),
+        ),
+    },
 ];
 
 /// The table entry of `name`, or an error listing the keys.
@@ -312,6 +409,16 @@ fn parse_whole(key: &str, text: &str) -> Result<u64> {
         .map_err(|_| Error::Config(format!("{key}: expected a whole number >= 0, got {text:?}")))
 }
 
+/// A whole number from `lo` to `hi`.
+fn parse_in(key: &str, text: &str, lo: u64, hi: u64) -> Result<u64> {
+    let v = parse_whole(key, text)?;
+    if v < lo || v > hi {
+        let allowed = KeyKind::Integer(lo, hi).describe();
+        return Err(range_error(key, v, &allowed));
+    }
+    Ok(v)
+}
+
 fn parse_widths(key: &str, text: &str) -> Result<Vec<usize>> {
     let text = text.trim_start_matches('[').trim_end_matches(']').trim();
     if text.is_empty() {
@@ -344,6 +451,7 @@ impl KeySpec {
             Access::Float(b, ..) => KeyKind::Float(b),
             Access::OptionalFloat(b, none, ..) => KeyKind::OptionalFloat(b, none),
             Access::Integer(lo, hi, ..) => KeyKind::Integer(lo, hi),
+            Access::OptionalInteger(lo, hi, none, ..) => KeyKind::OptionalInteger(lo, hi, none),
             Access::List(..) => KeyKind::IntegerList,
         }
     }
@@ -366,12 +474,17 @@ impl KeySpec {
                 };
                 put(config, value)
             }
-            Access::Integer(lo, hi, _, put) => {
-                let v = parse_whole(name, text)?;
-                if v < lo || v > hi {
-                    return Err(range_error(name, v, &self.kind().describe()));
-                }
-                put(config, v)
+            Access::Integer(lo, hi, _, put) => put(config, parse_in(name, text, lo, hi)?),
+            Access::OptionalInteger(lo, hi, none, _, put) => {
+                let value = match text {
+                    "" | "none" | "off" => None,
+                    t if t == none => None,
+                    t => Some(
+                        parse_in(name, t, lo, hi)
+                            .map_err(|e| Error::Config(format!("{e}, or {none}")))?,
+                    ),
+                };
+                put(config, value)
             }
             Access::List(_, put) => put(config, parse_widths(name, text)?),
         }
@@ -387,6 +500,9 @@ impl KeySpec {
                 get(config).map(format_float).unwrap_or_else(|| none.into())
             }
             Access::Integer(_, _, get, _) => get(config).to_string(),
+            Access::OptionalInteger(_, _, none, get, _) => get(config)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| none.into()),
             Access::List(get, _) => get(config)
                 .iter()
                 .map(|w| w.to_string())
@@ -404,6 +520,10 @@ impl KeySpec {
                 None => serde_json::Value::Null,
             },
             Access::Integer(_, _, get, _) => serde_json::json!(get(config)),
+            Access::OptionalInteger(_, _, _, get, _) => match get(config) {
+                Some(v) => serde_json::json!(v),
+                None => serde_json::Value::Null,
+            },
             _ => serde_json::Value::String(self.get(config)),
         }
     }

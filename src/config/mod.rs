@@ -5,6 +5,7 @@
 mod choice;
 pub mod keys;
 mod presets;
+pub mod sweep;
 
 pub use choice::Choice;
 pub use keys::{format_float, key, KeyKind, KeySpec, KEYS};
@@ -48,6 +49,16 @@ choice::choice_enum! {
 }
 
 choice::choice_enum! {
+    /// Which hidden layers of the MLP dropout follows.
+    DropoutAt {
+        /// Every hidden layer but the last (the report's final network).
+        AllButLast = "all-but-last",
+        /// Every hidden layer.
+        All = "all",
+    }
+}
+
+choice::choice_enum! {
     /// The optimizer.
     OptimizerKind {
         /// Plain stochastic gradient descent.
@@ -60,6 +71,43 @@ choice::choice_enum! {
         Adamw = "adamw",
         /// RMSprop.
         Rmsprop = "rmsprop",
+    }
+}
+
+choice::choice_enum! {
+    /// How the learning rate moves over a run (after `warmup_steps` of linear warm-up).
+    Schedule {
+        /// `lr` throughout.
+        Constant = "constant",
+        /// `lr` times `decay_factor` every `decay_every` steps.
+        Step = "step",
+        /// Half a cosine from `lr` down to 0 at the last step.
+        Cosine = "cosine",
+        /// One cycle: up from lr/25 to `lr` over the warm-up (30% of the run when
+        /// `warmup_steps` is 0), then a cosine down to lr/250000 (PyTorch's OneCycleLR).
+        Onecycle = "onecycle",
+    }
+}
+
+choice::choice_enum! {
+    /// Random changes to each training image, drawn per batch from the run's seed.
+    Augment {
+        /// The images as they are.
+        None = "none",
+        /// Mirror left-right with probability 1/2.
+        Flip = "flip",
+        /// A random 32x32 crop of the image padded by 4 pixels, then the flip.
+        CropFlip = "crop-flip",
+    }
+}
+
+choice::choice_enum! {
+    /// Test-time augmentation for evaluations.
+    Tta {
+        /// Each test image once.
+        None = "none",
+        /// The mean of the logits of each test image and its mirror image.
+        Flip = "flip",
     }
 }
 
@@ -76,8 +124,10 @@ pub struct RunConfig {
     pub hidden: Vec<usize>,
     /// Normalisation after each hidden layer.
     pub norm: Norm,
-    /// Dropout probability after every hidden layer but the last.
+    /// Dropout probability after the hidden layers `dropout_at` names.
     pub dropout: f64,
+    /// Which hidden layers dropout follows.
+    pub dropout_at: DropoutAt,
     /// LeakyReLU negative slope.
     pub neg_slope: f64,
     /// The optimizer.
@@ -100,6 +150,27 @@ pub struct RunConfig {
     pub eval_every: usize,
     /// Seed of every random source of the run.
     pub seed: u64,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Steps of linear warm-up from 0 to the scheduled learning rate (`onecycle`: its rise).
+    pub warmup_steps: usize,
+    /// `step` schedule: steps between decays.
+    pub decay_every: usize,
+    /// `step` schedule: factor of each decay.
+    pub decay_factor: f64,
+    /// Label smoothing of the training loss: the target puts this much mass evenly on all
+    /// classes.
+    pub label_smoothing: f64,
+    /// Limit of the global gradient norm (gradients scaled down to it), absent = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_norm: Option<f64>,
+    /// Augmentation of the training images.
+    pub augment: Augment,
+    /// Test-time augmentation of evaluations.
+    pub tta: Tta,
+    /// Evaluations without a new best test accuracy before the run ends, absent = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<usize>,
 }
 
 impl Default for RunConfig {
@@ -111,6 +182,7 @@ impl Default for RunConfig {
             hidden: vec![100],
             norm: Norm::None,
             dropout: 0.0,
+            dropout_at: DropoutAt::AllButLast,
             neg_slope: 0.02,
             optimizer: OptimizerKind::Sgd,
             lr: 2e-3,
@@ -121,6 +193,15 @@ impl Default for RunConfig {
             steps: 1500,
             eval_every: 100,
             seed: 42,
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            decay_every: 1000,
+            decay_factor: 0.1,
+            label_smoothing: 0.0,
+            clip_norm: None,
+            augment: Augment::None,
+            tta: Tta::None,
+            early_stop: None,
         }
     }
 }
@@ -174,6 +255,12 @@ impl RunConfig {
             if self.weight_decay != 0.0 {
                 wrong.push("weight_decay = 0");
             }
+            if self.label_smoothing != 0.0 {
+                wrong.push("label_smoothing = 0");
+            }
+            if self.clip_norm.is_some() {
+                wrong.push("clip_norm = off");
+            }
             if !wrong.is_empty() {
                 return Err(Error::Config(format!(
                     "engine = manual (section 1) needs {}; use engine = autograd for the rest",
@@ -193,6 +280,12 @@ impl RunConfig {
             return Err(Error::Config(
                 "norm: needs at least one hidden layer (hidden is empty)".into(),
             ));
+        }
+        if self.warmup_steps > self.steps {
+            return Err(Error::Config(format!(
+                "warmup_steps: {} is more than the run's {} steps",
+                self.warmup_steps, self.steps
+            )));
         }
         if self.norm != Norm::None && self.batch_size < 2 {
             return Err(Error::Config(
@@ -237,7 +330,8 @@ impl RunConfig {
     }
 }
 
-fn toml_value_text(value: &toml::Value) -> Option<String> {
+/// A TOML value as a key's text (lists joined with commas).
+pub(crate) fn toml_value_text(value: &toml::Value) -> Option<String> {
     Some(match value {
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(i) => i.to_string(),

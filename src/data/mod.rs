@@ -1,5 +1,7 @@
-//! CIFAR-10: reading the official binary layout, downloading it, preprocessing and batching.
+//! CIFAR-10: reading the official binary layout, downloading it, preprocessing, augmentation
+//! and batching.
 
+pub mod augment;
 mod batches;
 mod download;
 mod reader;
@@ -157,6 +159,23 @@ impl Cifar10 {
         // SAFETY: the loop above wrote all `len` values, one row of IMAGE_BYTES per index.
         unsafe { out.set_len(len) };
         out
+    }
+
+    /// A training batch: training images `indices` preprocessed and augmented with `kind`
+    /// (drawn from `seed`), and their labels, which augmentation never changes.
+    pub fn training_batch(
+        &self,
+        indices: &[u32],
+        kind: crate::config::Augment,
+        seed: u64,
+    ) -> (Vec<f32>, Vec<u8>) {
+        let mut rows = self.preprocess(&self.train, indices);
+        augment::augment(&mut rows, kind, seed);
+        let labels = indices
+            .iter()
+            .map(|&i| self.train.labels()[i as usize])
+            .collect();
+        (rows, labels)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Section 2: an MLP on candle's autograd. Each hidden layer is Linear, then the chosen
-//! normalisation, then LeakyReLU, then dropout (all but the last hidden layer); the output
-//! layer gives logits. With candle-nn's batch norm on the CPU, norm, activation and dropout
+//! normalisation, then LeakyReLU, then dropout (after every hidden layer but the last, or
+//! after every one: `dropout_at`); the output layer gives logits. With candle-nn's batch norm on the CPU, norm, activation and dropout
 //! run as one op (`bn_act`); the reference path runs them as separate tensor ops.
 
 use super::bn_act::bn_leaky_dropout;
@@ -23,6 +23,7 @@ pub struct AutogradMlp {
     output: Linear,
     neg_slope: f64,
     dropout: f64,
+    dropout_last: bool,
     dropout_rng: SmallRng,
     fast: bool,
 }
@@ -70,6 +71,7 @@ impl AutogradMlp {
             output,
             neg_slope: config.neg_slope,
             dropout: config.dropout,
+            dropout_last: config.dropout_at == crate::config::DropoutAt::All,
             dropout_rng: SmallRng::seed_from_u64(config.seed),
             fast: compute.use_fast(),
         })
@@ -82,7 +84,7 @@ impl Network for AutogradMlp {
         let last = self.hidden.len().saturating_sub(1);
         for (i, (linear, norm)) in self.hidden.iter().enumerate() {
             h = linear.forward(&h)?;
-            let drop = train && i < last && self.dropout > 0.0;
+            let drop = train && (i < last || self.dropout_last) && self.dropout > 0.0;
             h = match norm {
                 NormLayer::Candle(bn) if self.fast => {
                     let mask = drop

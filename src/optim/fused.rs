@@ -118,10 +118,35 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// out = s g.
+    fn scale_into(out: &mut [f32], g: &[f32], s: f32) {
+        for (o, &g) in out.iter_mut().zip(g) {
+            *o = s * g;
+        }
+    }
+}
+
+/// `g` times `s`, on all threads for large gradients.
+fn scaled(level: Level, g: &[f32], s: f32) -> Vec<f32> {
+    let mut out = vec![0.0; g.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(g.par_chunks(CHUNK))
+        .for_each(|(o, g)| scale_into(level, o, g, s));
+    out
+}
+
 impl Update<'_> {
     fn apply(&self, p: &mut [f32], g: &[f32]) {
         let r = self.rule;
         let level = Level::detected();
+        let clipped;
+        let g = if r.grad_scale == 1.0 {
+            g
+        } else {
+            clipped = scaled(level, g, r.grad_scale as f32);
+            &clipped
+        };
         let mut guard = self.slots.lock().expect("optimizer state lock");
         let slots: &mut Slots = &mut guard;
         let n = p.len();

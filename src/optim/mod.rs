@@ -6,6 +6,7 @@
 
 mod fused;
 mod reference;
+pub mod schedule;
 
 use crate::config::OptimizerKind;
 use crate::train::Params;
@@ -31,6 +32,42 @@ pub struct Hyper {
     pub momentum: f64,
     /// L2 penalty added to the gradient (`adamw`: decoupled, applied to the weights).
     pub weight_decay: f64,
+    /// Label smoothing of the training loss (the trainer's, not the optimizer's).
+    pub label_smoothing: f64,
+    /// Limit of the global gradient norm: a larger gradient is scaled down to it.
+    pub clip_norm: Option<f64>,
+}
+
+impl Hyper {
+    /// `lr`, `momentum` and `weight_decay`, no smoothing, no clipping.
+    pub fn new(lr: f64, momentum: f64, weight_decay: f64) -> Self {
+        Hyper {
+            lr,
+            momentum,
+            weight_decay,
+            label_smoothing: 0.0,
+            clip_norm: None,
+        }
+    }
+
+    /// The settings of `config` at its base learning rate.
+    pub fn of(config: &crate::config::RunConfig) -> Self {
+        Hyper {
+            lr: config.lr,
+            momentum: config.momentum,
+            weight_decay: config.weight_decay,
+            label_smoothing: config.label_smoothing,
+            clip_norm: config.clip_norm,
+        }
+    }
+
+    /// The factor that brings a gradient of norm `norm` under `clip_norm` (1 when it is).
+    pub fn clip_scale(&self, norm: f64) -> f64 {
+        match self.clip_norm {
+            Some(limit) if norm > limit => limit / norm,
+            _ => 1.0,
+        }
+    }
 }
 
 /// The scalars of one update, computed once per step.
@@ -43,6 +80,8 @@ pub(crate) struct Rule {
     /// Adam: 1 - beta1^t and sqrt(1 - beta2^t).
     pub bias1: f64,
     pub bias2_sqrt: f64,
+    /// Factor of every gradient (gradient clipping).
+    pub grad_scale: f64,
 }
 
 /// Per-parameter state: up to two buffers of the parameter's shape, absent until first used.
@@ -90,6 +129,11 @@ impl Optimizer {
 
     /// One update of every parameter that has a gradient in `grads`.
     pub fn step(&mut self, grads: &GradStore, hyper: &Hyper) -> Result<()> {
+        self.step_scaled(grads, hyper, 1.0)
+    }
+
+    /// One update with every gradient multiplied by `grad_scale` (gradient clipping).
+    pub fn step_scaled(&mut self, grads: &GradStore, hyper: &Hyper, grad_scale: f64) -> Result<()> {
         self.steps += 1;
         let t = self.steps as i32;
         let rule = Rule {
@@ -99,6 +143,7 @@ impl Optimizer {
             weight_decay: hyper.weight_decay,
             bias1: 1.0 - BETA1.powi(t),
             bias2_sqrt: (1.0 - BETA2.powi(t)).sqrt(),
+            grad_scale,
         };
         for (param, slots) in self.params.iter().zip(self.slots.iter_mut()) {
             let Some(grad) = grads.get(param) else {

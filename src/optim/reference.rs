@@ -27,6 +27,11 @@ pub(crate) fn update(param: &Tensor, grad: &Tensor, slots: &mut Slots, r: Rule) 
     let (lr, wd, mu) = (r.lr, r.weight_decay, r.momentum);
     let p = param.detach();
     let g = grad.to_dtype(p.dtype())?;
+    let g = if r.grad_scale == 1.0 {
+        g
+    } else {
+        (g * r.grad_scale)?
+    };
     let with_decay = |g: &Tensor| -> Result<Tensor> { Ok((g + (&p * wd)?)?) };
     let new = match r.kind {
         OptimizerKind::Sgd => (&p - (with_decay(&g)? * lr)?)?,

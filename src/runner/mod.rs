@@ -4,6 +4,9 @@
 //! with exactly one `done`: a panic or an error on the run's thread is caught and written as
 //! `failed` with its message.
 
+pub mod pruner;
+pub mod sweep;
+
 use crate::config::{key, RunConfig};
 use crate::data::Cifar10;
 use crate::events::{
@@ -136,6 +139,19 @@ impl Runner {
         }
     }
 
+    /// The same runner with `threads` CPU threads a run.
+    pub fn with_threads(&self, threads: usize) -> Runner {
+        Runner {
+            threads: threads.max(1),
+            ..self.clone()
+        }
+    }
+
+    /// CPU threads a run trains with.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// The runs folder.
     pub fn runs_dir(&self) -> &Path {
         &self.runs_dir
@@ -149,6 +165,16 @@ impl Runner {
     /// Starts a run: creates (or reopens) its folder now, so bad requests fail here, then
     /// trains it on a thread of its own. `observer` gets every event after the store has it.
     pub fn start(&self, request: RunRequest, observer: Observer) -> Result<RunHandle> {
+        self.start_with(request, observer, Arc::new(Control::new()))
+    }
+
+    /// `start` with a control made beforehand, so the observer can command its own run.
+    pub fn start_with(
+        &self,
+        request: RunRequest,
+        observer: Observer,
+        control: Arc<Control>,
+    ) -> Result<RunHandle> {
         let (writer, config, origin, parent) = self.prepare(&request)?;
         let run_id = writer.run_id().to_string();
         let dir = writer.dir().to_path_buf();
@@ -173,7 +199,6 @@ impl Runner {
             parent,
             sweep: request.sweep.clone(),
         };
-        let control = Arc::new(Control::new());
         let thread_control = control.clone();
         let data = self.data.clone();
         let compute = self.compute.clone();
@@ -288,7 +313,7 @@ impl Runner {
                     )));
                 }
                 let cp = read_checkpoint(dir)?;
-                if cp.state.step >= cp.state.config.steps {
+                if cp.state.step >= cp.state.first_step + cp.state.config.steps {
                     return Err(Error::Other(format!(
                         "{}: its checkpoint is at its last step ({}); fork it (--from) to train it further",
                         dir.display(),

@@ -24,6 +24,9 @@ pub struct CheckpointState {
     pub run_id: String,
     /// Steps done.
     pub step: usize,
+    /// The step the run started from (a fork's parent step; 0 otherwise).
+    #[serde(default)]
+    pub first_step: usize,
     /// The configuration with every live change applied so far.
     pub config: RunConfig,
     /// Where the batch sampler stands.

@@ -6,10 +6,11 @@
 use super::checkpoint::{self, Checkpoint, CheckpointState};
 use super::control::{Command, Control};
 use super::{build_trainer, Compute, Network, Trainer};
-use crate::config::{key, RunConfig};
+use crate::config::{key, RunConfig, Tta};
 use crate::data::{derive_seed, BatchSampler, Cifar10, Split};
 use crate::events::{Event, EventKind, EventSink, RunStatus, StartInfo};
 use crate::nn::loss::cross_entropy;
+use crate::optim::schedule::LrSchedule;
 use crate::optim::Hyper;
 use crate::runs::WEIGHTS_FILE;
 use crate::{Error, Result};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 /// Random streams derived from the run's seed.
 const SAMPLER_STREAM: u64 = 1;
 const DROPOUT_STREAM: u64 = 2;
+const AUGMENT_STREAM: u64 = 3;
 
 /// How a run ended, as in its `done` event.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,7 +145,12 @@ impl Throughput {
 /// The loop's state, kept apart from the session's inputs.
 struct Progress {
     step: usize,
+    /// The step this run started from (a fork's parent step), where its schedule begins.
+    first_step: usize,
     last_step: usize,
+    schedule: LrSchedule,
+    /// Ended by early stopping: the saved model is the best evaluation's.
+    keep_best: bool,
     config: RunConfig,
     summary: Summary,
     best_step: usize,
@@ -158,11 +165,11 @@ impl Progress {
         (self.active + self.resumed_at.elapsed()).as_secs_f64()
     }
 
+    /// The settings of the next step, its learning rate scheduled.
     fn hyper(&self) -> Hyper {
         Hyper {
-            lr: self.config.lr,
-            momentum: self.config.momentum,
-            weight_decay: self.config.weight_decay,
+            lr: self.config.lr * self.schedule.factor(self.step + 1 - self.first_step),
+            ..Hyper::of(&self.config)
         }
     }
 
@@ -214,7 +221,12 @@ impl Session<'_> {
         progress.summary.seconds = progress.seconds();
         progress.summary.step = progress.step;
         if let (Some(folder), Some(t)) = (&self.folder, trainer.as_ref()) {
-            if let Some(note) = save_final_weights(folder, t.network_ref()) {
+            let saved = if progress.keep_best {
+                save_best_weights(folder)
+            } else {
+                save_final_weights(folder, t.network_ref())
+            };
+            if let Some(note) = saved {
                 progress.summary.reason = Some(match progress.summary.reason.take() {
                     Some(r) => format!("{r}; {note}"),
                     None => note,
@@ -229,7 +241,10 @@ impl Session<'_> {
     fn progress(&self) -> Progress {
         let mut progress = Progress {
             step: 0,
+            first_step: 0,
             last_step: self.config.steps,
+            schedule: LrSchedule::new(&self.config),
+            keep_best: false,
             config: self.config.clone(),
             summary: Summary {
                 step: 0,
@@ -254,12 +269,16 @@ impl Session<'_> {
             Origin::Fresh => {}
             Origin::Fork(cp) => {
                 progress.step = cp.state.step;
+                progress.first_step = cp.state.step;
                 progress.last_step = cp.state.step + self.config.steps;
                 progress.sampler.restore(cp.state.sampler);
             }
             Origin::Resume(cp) => {
                 let s = &cp.state;
                 progress.step = s.step;
+                progress.first_step = s.first_step;
+                progress.last_step = s.first_step + s.config.steps;
+                progress.schedule = LrSchedule::new(&s.config);
                 progress.config = s.config.clone();
                 progress.sampler.restore(s.sampler);
                 progress.summary.final_test_acc = s.final_test_acc;
@@ -298,15 +317,20 @@ impl Session<'_> {
             }
             let step = p.step + 1;
             let indices = p.sampler.next_indices(p.config.batch_size).to_vec();
-            let x = batch_tensor(self.data, &self.data.train, &indices, &self.compute.device)?;
-            let labels: Vec<u8> = indices
-                .iter()
-                .map(|&i| self.data.train.labels()[i as usize])
-                .collect();
+            let augment_seed = derive_seed(derive_seed(p.config.seed, AUGMENT_STREAM), step as u64);
+            let (rows, labels) = self
+                .data
+                .training_batch(&indices, p.config.augment, augment_seed);
+            let x = Tensor::from_vec(
+                rows,
+                (indices.len(), crate::data::IMAGE_BYTES),
+                &self.compute.device,
+            )?;
             trainer.network().reseed(derive_seed(
                 derive_seed(p.config.seed, DROPOUT_STREAM),
                 step as u64,
             ));
+            let hyper = p.hyper();
             let mut report = match self.fault {
                 Some(Fault::PanicAtStep(n)) if n == step => {
                     panic!("injected fault: panic at step {step}")
@@ -322,7 +346,7 @@ impl Session<'_> {
                     grad_norm: None,
                     applied: false,
                 },
-                _ => trainer.step(&x, &labels, &p.hyper())?,
+                _ => trainer.step(&x, &labels, &hyper)?,
             };
             if let Some(why) = report.divergence() {
                 p.end(
@@ -330,7 +354,7 @@ impl Session<'_> {
                     format!(
                         "{why} at step {step}, before its update: the weights of step {} are kept; try a smaller learning rate (lr = {})",
                         p.step,
-                        crate::config::format_float(p.config.lr)
+                        crate::config::format_float(hyper.lr)
                     ),
                 );
                 return Ok(());
@@ -347,7 +371,7 @@ impl Session<'_> {
                     epoch,
                     loss: report.loss,
                     acc: report.correct as f64 / labels.len().max(1) as f64,
-                    lr: p.config.lr,
+                    lr: hyper.lr,
                     samples_per_sec: p.throughput.record(labels.len()),
                     grad_norm: report.grad_norm,
                 },
@@ -374,6 +398,7 @@ impl Session<'_> {
             self.data,
             &self.data.test,
             &self.compute.device,
+            p.config.tta,
             &stop,
         )?;
         let Some(stats) = stats else {
@@ -413,6 +438,20 @@ impl Session<'_> {
         if let Some(folder) = &self.folder {
             self.write_checkpoints(folder, trainer, p, best)?;
         }
+        if let Some(patience) = p.config.early_stop {
+            let since_best = (p.step - p.best_step) / p.config.eval_every.max(1);
+            if since_best >= patience && p.step < p.last_step {
+                p.keep_best = self.folder.is_some();
+                p.end(
+                    RunStatus::Completed,
+                    format!(
+                        "early stop: no better test accuracy in {since_best} evaluations after step {} ({:.4})",
+                        p.best_step, p.summary.best_test_acc
+                    ),
+                );
+                return Ok(Flow::End);
+            }
+        }
         Ok(Flow::Continue)
     }
 
@@ -427,6 +466,7 @@ impl Session<'_> {
         let state = CheckpointState {
             run_id: self.run_id.clone(),
             step: p.step,
+            first_step: p.first_step,
             config: p.config.clone(),
             sampler: p.sampler.position(),
             optimizer_steps,
@@ -558,6 +598,20 @@ impl Session<'_> {
     }
 }
 
+/// Writes the best evaluation's weights (an early stop) as the run's model. Returns a note
+/// for the `done` reason.
+fn save_best_weights(folder: &Path) -> Option<String> {
+    let result = checkpoint::read(&folder.join(checkpoint::BEST)).and_then(|cp| {
+        let tensors: Vec<(String, Tensor)> = cp.model.into_iter().collect();
+        super::params::write_safetensors(&tensors, &folder.join(WEIGHTS_FILE))?;
+        Ok(cp.state.step)
+    });
+    Some(match result {
+        Ok(step) => format!("{WEIGHTS_FILE} holds step {step}'s weights, the best evaluation's"),
+        Err(e) => format!("weights not saved: {e}"),
+    })
+}
+
 /// Writes the final weights when they are all finite; otherwise the last checkpoint's, which
 /// are. Returns a note for the `done` reason when the file is not the run's last state.
 fn save_final_weights(folder: &Path, net: &dyn Network) -> Option<String> {
@@ -627,12 +681,14 @@ impl EvalStats {
 }
 
 /// Loss and accuracy over a whole split in inference mode, in the network's chunks, checking
-/// `stop` between chunks: `None` when it asked to stop.
+/// `stop` between chunks: `None` when it asked to stop. With `tta` = flip the logits are the
+/// mean of each image's and its mirror image's.
 pub fn evaluate(
     net: &mut dyn Network,
     data: &Cifar10,
     split: &Split,
     device: &Device,
+    tta: Tta,
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<EvalStats>> {
     if split.is_empty() {
@@ -644,9 +700,15 @@ pub fn evaluate(
         if stop() {
             return Ok(None);
         }
-        let x = batch_tensor(data, split, chunk, device)?;
+        let rows = data.preprocess(split, chunk);
         let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
-        let logits = net.forward(&x, false)?;
+        let shape = (chunk.len(), crate::data::IMAGE_BYTES);
+        let mirror = (tta == Tta::Flip).then(|| crate::data::augment::mirrored(&rows));
+        let mut logits = net.forward(&Tensor::from_vec(rows, shape, device)?, false)?;
+        if let Some(mirror) = mirror {
+            let other = net.forward(&Tensor::from_vec(mirror, shape, device)?, false)?;
+            logits = ((logits + other)? * 0.5)?;
+        }
         let loss = cross_entropy(&logits, labels, 0.0, device.is_cpu())?;
         total.loss_sum += loss.value * labels.len() as f64;
         total.correct += loss.correct;

@@ -18,7 +18,7 @@ pub struct StepReport {
     pub loss: f64,
     /// Correct predictions in the batch.
     pub correct: usize,
-    /// Global L2 norm of the gradient, where the trainer computes one.
+    /// Global L2 norm of the gradient before any clipping, where the trainer computes one.
     pub grad_norm: Option<f64>,
     /// False when the loss or the gradient norm was not finite: the weights were not touched.
     pub applied: bool,
@@ -51,7 +51,8 @@ pub trait Trainer: Send {
     fn load_optimizer_state(&mut self, steps: u64, state: &[(String, Tensor)]) -> Result<()>;
 }
 
-/// Autograd: cross-entropy on the network's logits, backward, global gradient norm, update.
+/// Autograd: cross-entropy (label-smoothed when asked) on the network's logits, backward,
+/// global gradient norm, the update with the gradient scaled down to `clip_norm` when above.
 pub struct AutogradTrainer {
     net: Box<dyn Network>,
     optimizer: Optimizer,
@@ -73,7 +74,7 @@ impl AutogradTrainer {
 impl Trainer for AutogradTrainer {
     fn step(&mut self, x: &Tensor, labels: &[u8], hyper: &Hyper) -> Result<StepReport> {
         let logits = self.net.forward(x, true)?;
-        let loss = cross_entropy(&logits, labels, 0.0, self.fast)?;
+        let loss = cross_entropy(&logits, labels, hyper.label_smoothing, self.fast)?;
         let mut report = StepReport {
             loss: loss.value,
             correct: loss.correct,
@@ -95,7 +96,8 @@ impl Trainer for AutogradTrainer {
         if !norm.is_finite() {
             return Ok(report);
         }
-        self.optimizer.step(&grads, hyper)?;
+        self.optimizer
+            .step_scaled(&grads, hyper, hyper.clip_scale(norm))?;
         report.applied = true;
         Ok(report)
     }

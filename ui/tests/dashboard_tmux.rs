@@ -104,15 +104,23 @@ fn a_user_edits_restarts_pauses_and_quits() {
         s.contains("tiny.tar.gz (500 train / 100 test)")
     });
 
-    // Edit the learning rate (row 8) and the number of steps (row 13), then start.
-    tmux.keys(&["j", "j", "j", "j", "j", "j", "j", "Enter"]);
+    // Edit the learning rate and the number of steps, then start.
+    let row = |name: &str| {
+        gradboard::config::KEYS
+            .iter()
+            .position(|k| k.name == name)
+            .unwrap()
+    };
+    let down = |n: usize| tmux.keys(&vec!["j"; n]);
+    down(row("lr"));
+    tmux.keys(&["Enter"]);
     tmux.keys(&[
         "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "1", "e", "-", "3", "Enter",
     ]);
     tmux.wait_for("the new lr", |s| s.contains(" lr            0.001"));
+    down(row("steps") - row("lr"));
     tmux.keys(&[
-        "j", "j", "j", "j", "j", "Enter", "BSpace", "BSpace", "BSpace", "BSpace", "9", "9", "9",
-        "9", "9", "9", "Enter",
+        "Enter", "BSpace", "BSpace", "BSpace", "BSpace", "9", "9", "9", "9", "9", "9", "Enter",
     ]);
     tmux.wait_for("the new step count", |s| s.contains("steps         999999"));
     tmux.keys(&["r"]);

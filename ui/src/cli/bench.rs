@@ -35,11 +35,7 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
         .collect();
     let x = Tensor::from_vec(inputs, (batch, INPUTS), &compute.device)?;
     let labels: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
-    let hyper = Hyper {
-        lr: config.lr,
-        momentum: config.momentum,
-        weight_decay: config.weight_decay,
-    };
+    let hyper = Hyper::of(&config);
     let mut times = gradboard::on_compute_pool(|| -> gradboard::Result<Vec<f64>> {
         let mut times = Vec::with_capacity(args.steps);
         for step in 0..args.steps + 3 {

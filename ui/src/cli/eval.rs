@@ -37,7 +37,14 @@ pub fn run(args: EvalArgs, compute: Compute) -> Result<ExitCode> {
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
     let data = Cifar10::load(&path)?;
     let stats = gradboard::on_compute_pool(|| {
-        evaluate(net.as_mut(), &data, &data.test, &compute.device, &|| false)
+        evaluate(
+            net.as_mut(),
+            &data,
+            &data.test,
+            &compute.device,
+            stored.config.tta,
+            &|| false,
+        )
     })?
     .expect("an evaluation that is never stopped ends");
     let acc = stats.accuracy();

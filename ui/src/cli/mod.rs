@@ -8,6 +8,7 @@ mod export;
 mod gradcheck;
 mod presets;
 mod runs;
+mod sweep;
 mod train;
 
 use anyhow::Result;
@@ -72,6 +73,8 @@ pub enum Command {
     Runs(runs::RunsArgs),
     /// Write curves.png, curves.svg, metrics.csv and report.md for runs.
     Export(export::ExportArgs),
+    /// Train a grid, random draws or a sweep file run after run, with an optional pruner.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Runs what the command line asked for.
@@ -88,6 +91,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Bench(args)) => bench::run(args, compute()?),
         Some(Command::Runs(args)) => runs::run(args),
         Some(Command::Export(args)) => export::run(args),
+        Some(Command::Sweep(args)) => sweep::run(args, compute()?, threads),
     }
 }
 

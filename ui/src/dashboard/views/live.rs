@@ -1,5 +1,5 @@
-//! The live screen's charts: the current run's loss and accuracy, or the data set's state
-//! while it downloads or loads.
+//! The live screen's charts: the current run's loss and accuracy (and its learning rate when
+//! that moves), or the data set's state while it downloads or loads.
 
 use super::chart::{axis_name, draw as draw_chart, trace, Metric};
 use crate::dashboard::app::{App, DataState};
@@ -43,6 +43,15 @@ pub fn draw_data(frame: &mut Frame, state: &DataState, area: Rect) {
 
 /// Draws the current run's loss and accuracy charts.
 pub fn draw_charts(frame: &mut Frame, app: &App, area: Rect) {
+    let area = match app.run().filter(|r| super::schedule::shows(r)) {
+        Some(run) => {
+            let [charts, lr_area] =
+                Layout::vertical([Constraint::Min(10), Constraint::Percentage(22)]).areas(area);
+            super::schedule::draw(frame, run, lr_area);
+            charts
+        }
+        None => area,
+    };
     let [loss_area, acc_area] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let Some(run) = app.run() else {

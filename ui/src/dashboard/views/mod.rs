@@ -6,6 +6,7 @@ mod live;
 mod popups;
 mod progress;
 mod runs;
+mod schedule;
 mod settings;
 
 use super::app::{App, DataState, Mode};

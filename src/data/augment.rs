@@ -1,0 +1,210 @@
+//! Training-time augmentation of preprocessed images (rows of 3x32x32 values, channel-major):
+//! a left-right mirror with probability 1/2 and, for `crop-flip`, a random 32x32 crop of the
+//! image padded by 4 pixels of zeros (the mean image's colour, since the mean is subtracted).
+//! Each image's draw comes from one seeded generator, in order, so a batch's augmentation is
+//! the same on any thread count; the images are then changed in parallel.
+
+use super::IMAGE_BYTES;
+use crate::config::Augment;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+/// Side of a CIFAR-10 image.
+pub const SIDE: usize = 32;
+/// Pixels of padding around an image before a random crop.
+pub const PAD: usize = 4;
+const CHANNELS: usize = IMAGE_BYTES / (SIDE * SIDE);
+
+/// What is done to one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Draw {
+    /// Mirror left-right.
+    pub flip: bool,
+    /// Crop offset in the padded image, rows and columns, each 0 to 2 * PAD; (PAD, PAD) is the
+    /// image itself.
+    pub offset: (usize, usize),
+}
+
+impl Draw {
+    /// The identity.
+    pub const NONE: Draw = Draw {
+        flip: false,
+        offset: (PAD, PAD),
+    };
+}
+
+/// One draw an image for `count` images, from `seed`.
+pub fn draws(kind: Augment, count: usize, seed: u64) -> Vec<Draw> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| match kind {
+            Augment::None => Draw::NONE,
+            Augment::Flip => Draw {
+                flip: rng.random_bool(0.5),
+                ..Draw::NONE
+            },
+            Augment::CropFlip => {
+                let offset = (rng.random_range(0..=2 * PAD), rng.random_range(0..=2 * PAD));
+                Draw {
+                    flip: rng.random_bool(0.5),
+                    offset,
+                }
+            }
+        })
+        .collect()
+}
+
+/// Applies `draw` to one image row: the crop, then the mirror.
+pub fn apply(row: &mut [f32], draw: Draw) {
+    if draw == Draw::NONE {
+        return;
+    }
+    let source = row.to_vec();
+    let (dy, dx) = (
+        draw.offset.0 as isize - PAD as isize,
+        draw.offset.1 as isize - PAD as isize,
+    );
+    for c in 0..CHANNELS {
+        let plane = &source[c * SIDE * SIDE..][..SIDE * SIDE];
+        let out = &mut row[c * SIDE * SIDE..][..SIDE * SIDE];
+        for y in 0..SIDE {
+            let sy = y as isize + dy;
+            let line = &mut out[y * SIDE..][..SIDE];
+            if !(0..SIDE as isize).contains(&sy) {
+                line.fill(0.0);
+                continue;
+            }
+            let src = &plane[sy as usize * SIDE..][..SIDE];
+            for (x, o) in line.iter_mut().enumerate() {
+                let sx = x as isize + dx;
+                *o = if (0..SIDE as isize).contains(&sx) {
+                    src[sx as usize]
+                } else {
+                    0.0
+                };
+            }
+            if draw.flip {
+                line.reverse();
+            }
+        }
+    }
+}
+
+/// Augments a batch of image rows in place with `kind`, drawn from `seed`.
+pub fn augment(rows: &mut [f32], kind: Augment, seed: u64) {
+    if kind == Augment::None {
+        return;
+    }
+    let count = rows.len() / IMAGE_BYTES;
+    let draws = draws(kind, count, seed);
+    rows.par_chunks_exact_mut(IMAGE_BYTES)
+        .zip(draws)
+        .with_min_len(16)
+        .for_each(|(row, draw)| apply(row, draw));
+}
+
+/// The left-right mirror images of a batch of rows (test-time augmentation).
+pub fn mirrored(rows: &[f32]) -> Vec<f32> {
+    let mut out = rows.to_vec();
+    out.par_chunks_exact_mut(SIDE)
+        .for_each(|line| line.reverse());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(seed: u64) -> Vec<f32> {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        (0..IMAGE_BYTES)
+            .map(|_| rng.random_range(-128.0..128.0))
+            .collect()
+    }
+
+    fn at(row: &[f32], c: usize, y: usize, x: usize) -> f32 {
+        row[c * SIDE * SIDE + y * SIDE + x]
+    }
+
+    #[test]
+    fn a_flip_mirrors_each_line_and_twice_is_the_image() {
+        let original = image(1);
+        let mut row = original.clone();
+        let flip = Draw {
+            flip: true,
+            ..Draw::NONE
+        };
+        apply(&mut row, flip);
+        for c in 0..3 {
+            for y in [0, 7, 31] {
+                for x in [0, 5, 31] {
+                    assert_eq!(at(&row, c, y, x), at(&original, c, y, SIDE - 1 - x));
+                }
+            }
+        }
+        assert_eq!(mirrored(&original), row);
+        apply(&mut row, flip);
+        assert_eq!(row, original);
+    }
+
+    #[test]
+    fn a_crop_shifts_the_image_and_fills_the_border_with_zeros() {
+        let original = image(2);
+        let mut row = original.clone();
+        // Offset (1, 7): rows shift by -3 (content moves down), columns by +3.
+        apply(
+            &mut row,
+            Draw {
+                flip: false,
+                offset: (1, 7),
+            },
+        );
+        assert_eq!(row.len(), IMAGE_BYTES, "still 3x32x32");
+        for c in 0..3 {
+            for y in 0..SIDE {
+                for x in 0..SIDE {
+                    let (sy, sx) = (y as isize - 3, x as isize + 3);
+                    let want = if (0..32).contains(&sy) && (0..32).contains(&sx) {
+                        at(&original, c, sy as usize, sx as usize)
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(at(&row, c, y, x), want, "c{c} y{y} x{x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn draws_are_seeded_and_stay_inside_the_padding() {
+        let a = draws(Augment::CropFlip, 500, 7);
+        assert_eq!(a, draws(Augment::CropFlip, 500, 7));
+        assert_ne!(a, draws(Augment::CropFlip, 500, 8));
+        assert!(a
+            .iter()
+            .all(|d| d.offset.0 <= 2 * PAD && d.offset.1 <= 2 * PAD));
+        let flips = a.iter().filter(|d| d.flip).count();
+        assert!((200..300).contains(&flips), "{flips} of 500 flipped");
+        let offsets: std::collections::HashSet<_> = a.iter().map(|d| d.offset).collect();
+        assert_eq!(offsets.len(), 81, "every offset of the 9x9 is drawn");
+        assert!(draws(Augment::Flip, 50, 7)
+            .iter()
+            .all(|d| d.offset == (PAD, PAD)));
+        assert!(draws(Augment::None, 50, 7).iter().all(|d| *d == Draw::NONE));
+    }
+
+    #[test]
+    fn a_batch_is_augmented_the_same_way_every_time() {
+        let batch: Vec<f32> = (0..5).flat_map(image).collect();
+        let mut a = batch.clone();
+        let mut b = batch.clone();
+        augment(&mut a, Augment::CropFlip, 3);
+        augment(&mut b, Augment::CropFlip, 3);
+        assert_eq!(a, b);
+        assert_ne!(a, batch);
+        let mut none = batch.clone();
+        augment(&mut none, Augment::None, 3);
+        assert_eq!(none, batch);
+    }
+}
