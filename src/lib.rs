@@ -5,6 +5,7 @@
 //! Data flows one way: `data` -> `nn` / `manual` (networks) -> `train` (trainer, session) ->
 //! `events` -> `runs` (the store) and whatever observes a `runner` run.
 
+pub mod analysis;
 pub mod config;
 pub mod data;
 pub mod error;

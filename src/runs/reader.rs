@@ -61,6 +61,24 @@ impl StoredRun {
         start_of(&self.events)
     }
 
+    /// The configuration at the run's end: its start's with every live change (`set`) applied.
+    pub fn last_config(&self) -> RunConfig {
+        let mut config = self.config.clone();
+        for e in self.history() {
+            if let EventKind::Set { key, value, .. } = &e.kind {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => "off".to_string(),
+                    other => other.to_string(),
+                };
+                if let Err(err) = config.set(key, &text) {
+                    tracing::warn!("{}: set {key}: {err}", self.dir.display());
+                }
+            }
+        }
+        config
+    }
+
     /// The events as the run's history reads: after a `resume` at step N, what the
     /// interrupted run wrote after N is dropped, as the resumed run replaces it.
     pub fn history(&self) -> Vec<&Event> {

@@ -5,16 +5,16 @@
 
 use super::checkpoint::{self, Checkpoint, CheckpointState};
 use super::control::{Command, Control};
+use super::inference::evaluate;
 use super::{build_trainer, Compute, Network, Trainer};
-use crate::config::{key, RunConfig, Tta};
-use crate::data::{derive_seed, BatchSampler, Cifar10, Split};
+use crate::config::{key, RunConfig};
+use crate::data::{derive_seed, BatchSampler, Cifar10};
 use crate::events::{Event, EventKind, EventSink, RunStatus, StartInfo};
-use crate::nn::loss::cross_entropy;
 use crate::optim::schedule::LrSchedule;
 use crate::optim::Hyper;
 use crate::runs::WEIGHTS_FILE;
 use crate::{Error, Result};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::collections::VecDeque;
@@ -640,79 +640,4 @@ fn save_final_weights(folder: &Path, net: &dyn Network) -> Option<String> {
         }
         Err(_) => Some("the weights are not finite and no checkpoint exists: nothing saved".into()),
     }
-}
-
-/// Images `indices` of `split`, preprocessed, as a (batch, 3072) tensor on `device`.
-pub fn batch_tensor(
-    data: &Cifar10,
-    split: &Split,
-    indices: &[u32],
-    device: &Device,
-) -> Result<Tensor> {
-    let inputs = data.preprocess(split, indices);
-    Ok(Tensor::from_vec(
-        inputs,
-        (indices.len(), crate::data::IMAGE_BYTES),
-        device,
-    )?)
-}
-
-/// Loss and accuracy counts over a split.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct EvalStats {
-    /// Sum of the per-image losses.
-    pub loss_sum: f64,
-    /// Correct predictions.
-    pub correct: usize,
-    /// Images seen.
-    pub count: usize,
-}
-
-impl EvalStats {
-    /// Mean loss per image.
-    pub fn mean_loss(&self) -> f64 {
-        self.loss_sum / self.count.max(1) as f64
-    }
-
-    /// Fraction correct.
-    pub fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.count.max(1) as f64
-    }
-}
-
-/// Loss and accuracy over a whole split in inference mode, in the network's chunks, checking
-/// `stop` between chunks: `None` when it asked to stop. With `tta` = flip the logits are the
-/// mean of each image's and its mirror image's.
-pub fn evaluate(
-    net: &mut dyn Network,
-    data: &Cifar10,
-    split: &Split,
-    device: &Device,
-    tta: Tta,
-    stop: &dyn Fn() -> bool,
-) -> Result<Option<EvalStats>> {
-    if split.is_empty() {
-        return Err(Error::Other("evaluation on an empty split".into()));
-    }
-    let mut total = EvalStats::default();
-    let indices: Vec<u32> = (0..split.len() as u32).collect();
-    for chunk in indices.chunks(net.eval_chunk().max(1)) {
-        if stop() {
-            return Ok(None);
-        }
-        let rows = data.preprocess(split, chunk);
-        let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
-        let shape = (chunk.len(), crate::data::IMAGE_BYTES);
-        let mirror = (tta == Tta::Flip).then(|| crate::data::augment::mirrored(&rows));
-        let mut logits = net.forward(&Tensor::from_vec(rows, shape, device)?, false)?;
-        if let Some(mirror) = mirror {
-            let other = net.forward(&Tensor::from_vec(mirror, shape, device)?, false)?;
-            logits = ((logits + other)? * 0.5)?;
-        }
-        let loss = cross_entropy(&logits, labels, 0.0, device.is_cpu())?;
-        total.loss_sum += loss.value * labels.len() as f64;
-        total.correct += loss.correct;
-        total.count += labels.len();
-    }
-    Ok(Some(total))
 }

@@ -4,9 +4,7 @@ use anyhow::Result;
 use gradboard::data::Cifar10;
 use gradboard::events::EventKind;
 use gradboard::runs::{StoredRun, WEIGHTS_FILE};
-use gradboard::train::{build_network, evaluate, read_safetensors, Compute};
-use rand::rngs::SmallRng;
-use rand::SeedableRng;
+use gradboard::train::{evaluate, load_network, Compute};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,8 +30,7 @@ pub fn run(args: EvalArgs, compute: Compute) -> Result<ExitCode> {
             run_dir.display()
         );
     }
-    let mut net = build_network(&stored.config, &mut SmallRng::seed_from_u64(0), &compute)?;
-    gradboard::train::load_weights(net.as_ref(), read_safetensors(&weights)?, &weights)?;
+    let mut net = load_network(&stored.config, &weights, &compute)?;
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
     let data = Cifar10::load(&path)?;
     let stats = gradboard::on_compute_pool(|| {

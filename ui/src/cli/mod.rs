@@ -1,11 +1,13 @@
 //! The command line (DESIGN.md's headless contract): one file a subcommand, each with its
 //! arguments and what it does.
 
+mod analyze;
 mod bench;
 mod data;
 mod eval;
 mod export;
 mod gradcheck;
+mod lr_find;
 mod presets;
 mod runs;
 mod sweep;
@@ -75,6 +77,10 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Train a grid, random draws or a sweep file run after run, with an optional pruner.
     Sweep(sweep::SweepArgs),
+    /// A run's saved model on the test set: confusion matrix, per-class figures.
+    Analyze(analyze::AnalyzeArgs),
+    /// The learning-rate finder: loss against an exponential lr ramp, and a suggestion.
+    LrFind(lr_find::LrFindArgs),
 }
 
 /// Runs what the command line asked for.
@@ -92,6 +98,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Runs(args)) => runs::run(args),
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Sweep(args)) => sweep::run(args, compute()?, threads),
+        Some(Command::Analyze(args)) => analyze::run(args, compute()?),
+        Some(Command::LrFind(args)) => lr_find::run(args, compute()?),
     }
 }
 

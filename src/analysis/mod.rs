@@ -1,0 +1,137 @@
+//! What a trained model gets wrong on the test set: the confusion matrix, per-class accuracy,
+//! precision and recall, and the misclassified images of each cell, most confident first.
+
+use crate::config::Tta;
+use crate::data::{Cifar10, CLASSES};
+use crate::train::{predict, Compute, Prediction};
+use crate::Result;
+use serde::Serialize;
+use std::path::Path;
+
+/// Classes of CIFAR-10.
+pub const K: usize = 10;
+
+/// One class's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ClassFigures {
+    /// Test images of this class.
+    pub count: usize,
+    /// Of them, predicted right (the class's accuracy, which is its recall).
+    pub accuracy: f64,
+    /// Of the images predicted as this class, the fraction that are.
+    pub precision: f64,
+    /// Of this class's images, the fraction predicted as it.
+    pub recall: f64,
+}
+
+/// A model's analysis on the test set.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Counts: row = true class, column = predicted class.
+    pub confusion: [[usize; K]; K],
+    /// Per class, in class order.
+    pub classes: [ClassFigures; K],
+    /// Every test image's prediction, in test-set order.
+    pub predictions: Vec<Prediction>,
+}
+
+impl Analysis {
+    /// The analysis of a list of predictions.
+    pub fn from_predictions(predictions: Vec<Prediction>) -> Self {
+        let mut confusion = [[0usize; K]; K];
+        for p in &predictions {
+            confusion[p.label as usize % K][p.predicted as usize % K] += 1;
+        }
+        let classes = std::array::from_fn(|c| {
+            let row: usize = confusion[c].iter().sum();
+            let column: usize = confusion.iter().map(|r| r[c]).sum();
+            let hit = confusion[c][c];
+            let ratio = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+            ClassFigures {
+                count: row,
+                accuracy: ratio(hit, row),
+                precision: ratio(hit, column),
+                recall: ratio(hit, row),
+            }
+        });
+        Analysis {
+            confusion,
+            classes,
+            predictions,
+        }
+    }
+
+    /// Images analysed.
+    pub fn count(&self) -> usize {
+        self.predictions.len()
+    }
+
+    /// Fraction predicted right.
+    pub fn accuracy(&self) -> f64 {
+        let hits: usize = (0..K).map(|c| self.confusion[c][c]).sum();
+        hits as f64 / self.count().max(1) as f64
+    }
+
+    /// The images of true class `label` predicted as `predicted`, most confident first.
+    pub fn cell(&self, label: usize, predicted: usize) -> Vec<Prediction> {
+        let mut out: Vec<Prediction> = self
+            .predictions
+            .iter()
+            .filter(|p| p.label as usize == label && p.predicted as usize == predicted)
+            .copied()
+            .collect();
+        out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        out
+    }
+
+    /// As JSON: `confusion` (rows of counts, row = true class), `classes` (name, count,
+    /// accuracy, precision, recall), `accuracy`, `count`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let classes: Vec<serde_json::Value> = self
+            .classes
+            .iter()
+            .zip(CLASSES)
+            .map(|(f, name)| {
+                serde_json::json!({
+                    "name": name,
+                    "count": f.count,
+                    "accuracy": f.accuracy,
+                    "precision": f.precision,
+                    "recall": f.recall,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "confusion": self.confusion,
+            "classes": classes,
+            "accuracy": self.accuracy(),
+            "count": self.count(),
+        })
+    }
+}
+
+/// Analyses a run folder's saved model (`model.safetensors`, built from its config) on the
+/// test set, with the run's test-time augmentation. `None` when `stop` asked to stop.
+pub fn analyze_run(
+    run_dir: &Path,
+    data: &Cifar10,
+    compute: &Compute,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Analysis>> {
+    let stored = crate::runs::StoredRun::load(run_dir)?;
+    let weights = run_dir.join(crate::runs::WEIGHTS_FILE);
+    if !weights.is_file() {
+        return Err(crate::Error::Other(format!(
+            "{}: no saved weights (a run saves them when it ends; `gradboard train --resume {}` finishes a crashed one)",
+            weights.display(),
+            run_dir.display()
+        )));
+    }
+    let config = stored.last_config();
+    let mut net = crate::train::load_network(&config, &weights, compute)?;
+    let tta: Tta = config.tta;
+    Ok(
+        predict(net.as_mut(), data, &data.test, &compute.device, tta, stop)?
+            .map(Analysis::from_predictions),
+    )
+}

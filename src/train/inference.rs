@@ -1,0 +1,159 @@
+//! A network on a whole split in inference mode, chunk by chunk (checking for a stop between
+//! chunks), with optional flip test-time augmentation: the loss and accuracy of evaluations,
+//! and each image's prediction for analysis.
+
+use super::{Compute, Network};
+use crate::config::{RunConfig, Tta};
+use crate::data::{augment::mirrored, Cifar10, Split, IMAGE_BYTES};
+use crate::nn::loss::cross_entropy;
+use crate::{Error, Result};
+use candle_core::{Device, Tensor, D};
+use rand::SeedableRng;
+use std::path::Path;
+
+/// Loss and accuracy counts over a split.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EvalStats {
+    /// Sum of the per-image losses.
+    pub loss_sum: f64,
+    /// Correct predictions.
+    pub correct: usize,
+    /// Images seen.
+    pub count: usize,
+}
+
+impl EvalStats {
+    /// Mean loss per image.
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.count.max(1) as f64
+    }
+
+    /// Fraction correct.
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.count.max(1) as f64
+    }
+}
+
+/// One image's prediction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// The image's index in its split.
+    pub index: u32,
+    /// Its true class.
+    pub label: u8,
+    /// The predicted class.
+    pub predicted: u8,
+    /// The softmax probability of the predicted class.
+    pub confidence: f32,
+}
+
+/// Runs `net` over `split` chunk by chunk; `each` gets the chunk's first index, its labels
+/// and its logits. `None` when `stop` asked to stop between chunks.
+fn for_each_chunk(
+    net: &mut dyn Network,
+    data: &Cifar10,
+    split: &Split,
+    device: &Device,
+    tta: Tta,
+    stop: &dyn Fn() -> bool,
+    mut each: impl FnMut(u32, &[u8], &Tensor) -> Result<()>,
+) -> Result<Option<()>> {
+    if split.is_empty() {
+        return Err(Error::Other("evaluation on an empty split".into()));
+    }
+    let indices: Vec<u32> = (0..split.len() as u32).collect();
+    for chunk in indices.chunks(net.eval_chunk().max(1)) {
+        if stop() {
+            return Ok(None);
+        }
+        let rows = data.preprocess(split, chunk);
+        let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
+        let shape = (chunk.len(), IMAGE_BYTES);
+        let mirror = (tta == Tta::Flip).then(|| mirrored(&rows));
+        let mut logits = net.forward(&Tensor::from_vec(rows, shape, device)?, false)?;
+        if let Some(mirror) = mirror {
+            let other = net.forward(&Tensor::from_vec(mirror, shape, device)?, false)?;
+            logits = ((logits + other)? * 0.5)?;
+        }
+        each(chunk[0], labels, &logits)?;
+    }
+    Ok(Some(()))
+}
+
+/// Loss and accuracy over a whole split. With `tta` = flip the logits are the mean of each
+/// image's and its mirror image's. `None` when `stop` asked to stop.
+pub fn evaluate(
+    net: &mut dyn Network,
+    data: &Cifar10,
+    split: &Split,
+    device: &Device,
+    tta: Tta,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<EvalStats>> {
+    let mut total = EvalStats::default();
+    let done = for_each_chunk(net, data, split, device, tta, stop, |_, labels, logits| {
+        let loss = cross_entropy(logits, labels, 0.0, device.is_cpu())?;
+        total.loss_sum += loss.value * labels.len() as f64;
+        total.correct += loss.correct;
+        total.count += labels.len();
+        Ok(())
+    })?;
+    Ok(done.map(|_| total))
+}
+
+/// Every image's prediction over a whole split, in order. `None` when `stop` asked to stop.
+pub fn predict(
+    net: &mut dyn Network,
+    data: &Cifar10,
+    split: &Split,
+    device: &Device,
+    tta: Tta,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Vec<Prediction>>> {
+    let mut out = Vec::with_capacity(split.len());
+    let done = for_each_chunk(
+        net,
+        data,
+        split,
+        device,
+        tta,
+        stop,
+        |first, labels, logits| {
+            let probs =
+                candle_nn::ops::softmax(&logits.to_dtype(candle_core::DType::F32)?, D::Minus1)?
+                    .to_vec2::<f32>()?;
+            for (i, (p, &label)) in probs.iter().zip(labels).enumerate() {
+                let (predicted, confidence) =
+                    p.iter()
+                        .enumerate()
+                        .fold((0, f32::NEG_INFINITY), |best, (c, &v)| {
+                            if v > best.1 {
+                                (c, v)
+                            } else {
+                                best
+                            }
+                        });
+                out.push(Prediction {
+                    index: first + i as u32,
+                    label,
+                    predicted: predicted as u8,
+                    confidence,
+                });
+            }
+            Ok(())
+        },
+    )?;
+    Ok(done.map(|_| out))
+}
+
+/// The network `config` describes with the weights in `weights` (a run's model.safetensors).
+pub fn load_network(
+    config: &RunConfig,
+    weights: &Path,
+    compute: &Compute,
+) -> Result<Box<dyn Network>> {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
+    let net = super::build_network(config, &mut rng, compute)?;
+    super::load_weights(net.as_ref(), super::read_safetensors(weights)?, weights)?;
+    Ok(net)
+}

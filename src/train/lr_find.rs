@@ -1,0 +1,202 @@
+//! The learning-rate finder (Smith, "Cyclical Learning Rates", 2017; fastai's `lr_find`): a
+//! copy of the model trains for about a hundred steps while the learning rate grows
+//! exponentially; the loss against the learning rate shows where training is fastest, and the
+//! suggestion is the learning rate where the smoothed loss falls most steeply.
+
+use super::{build_trainer, Compute};
+use crate::config::RunConfig;
+use crate::data::{derive_seed, BatchSampler, Cifar10, IMAGE_BYTES};
+use crate::optim::Hyper;
+use crate::Result;
+use candle_core::Tensor;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+/// The ramp: from `start` to `end` over `steps` steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ramp {
+    /// First learning rate.
+    pub start: f64,
+    /// Last learning rate.
+    pub end: f64,
+    /// Steps.
+    pub steps: usize,
+}
+
+impl Default for Ramp {
+    fn default() -> Self {
+        Ramp {
+            start: 1e-7,
+            end: 10.0,
+            steps: 100,
+        }
+    }
+}
+
+impl Ramp {
+    /// The learning rate of step `i` (from 0).
+    pub fn lr(&self, i: usize) -> f64 {
+        let t = i as f64 / (self.steps.max(2) - 1) as f64;
+        self.start * (self.end / self.start).powf(t)
+    }
+}
+
+/// Smoothing of the loss curve (fastai's 0.98).
+pub const BETA: f64 = 0.98;
+/// The ramp ends early once the smoothed loss is this many times its lowest.
+pub const DIVERGED: f64 = 4.0;
+
+/// What the finder measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LrFinding {
+    /// (learning rate, loss) of each step done.
+    pub points: Vec<(f64, f64)>,
+    /// The debiased moving average of the losses.
+    pub smoothed: Vec<f64>,
+    /// The suggested learning rate.
+    pub suggestion: Option<f64>,
+    /// Whether the ramp ended early because the loss blew up.
+    pub diverged: bool,
+}
+
+/// The debiased exponential moving average of `values` with factor `beta`.
+pub fn smooth(values: &[f64], beta: f64) -> Vec<f64> {
+    let mut avg = 0.0;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            avg = beta * avg + (1.0 - beta) * v;
+            avg / (1.0 - beta.powi(i as i32 + 1))
+        })
+        .collect()
+}
+
+/// The learning rate where `smoothed` falls fastest against log10(lr), looked for before the
+/// loss's lowest point; `None` with too few points or no descent.
+pub fn suggest(lrs: &[f64], smoothed: &[f64]) -> Option<f64> {
+    let n = lrs.len().min(smoothed.len());
+    let lowest = (0..n).min_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b]))?;
+    // The first steps' average is dominated by its start: skip a tenth of the ramp.
+    let from = (n / 10).max(1);
+    let mut best: Option<(usize, f64)> = None;
+    for i in from..lowest.min(n - 1) {
+        let slope = (smoothed[i + 1] - smoothed[i - 1]) / (lrs[i + 1].log10() - lrs[i - 1].log10());
+        if slope < best.map_or(0.0, |b| b.1) {
+            best = Some((i, slope));
+        }
+    }
+    best.map(|(i, _)| lrs[i])
+}
+
+/// Runs the finder on a fresh model of `config` (its seed's weights), on training batches
+/// of its batch size; `stop` ends it between steps.
+pub fn find_lr(
+    config: &RunConfig,
+    data: &Cifar10,
+    compute: &Compute,
+    ramp: Ramp,
+    stop: &dyn Fn() -> bool,
+    mut progress: impl FnMut(usize, f64, f64),
+) -> Result<LrFinding> {
+    let mut rng = SmallRng::seed_from_u64(config.seed);
+    let mut trainer = build_trainer(config, &mut rng, compute)?;
+    trainer.network().set_dropout(config.dropout);
+    let mut sampler = BatchSampler::new(data.train.len(), derive_seed(config.seed, 1));
+    let mut points = Vec::new();
+    let mut losses = Vec::new();
+    let mut diverged = false;
+    for i in 0..ramp.steps {
+        if stop() {
+            break;
+        }
+        let lr = ramp.lr(i);
+        let indices = sampler.next_indices(config.batch_size).to_vec();
+        let (rows, labels) =
+            data.training_batch(&indices, config.augment, derive_seed(3, i as u64));
+        let x = Tensor::from_vec(rows, (indices.len(), IMAGE_BYTES), &compute.device)?;
+        trainer.network().reseed(derive_seed(config.seed, i as u64));
+        let hyper = Hyper {
+            lr,
+            ..Hyper::of(config)
+        };
+        let report = trainer.step(&x, &labels, &hyper)?;
+        if !report.loss.is_finite() {
+            diverged = true;
+            break;
+        }
+        points.push((lr, report.loss));
+        losses.push(report.loss);
+        let smoothed = smooth(&losses, BETA);
+        let last = *smoothed.last().expect("one loss at least");
+        progress(i + 1, lr, last);
+        let lowest = smoothed.iter().copied().fold(f64::INFINITY, f64::min);
+        if i > ramp.steps / 10 && last > DIVERGED * lowest {
+            diverged = true;
+            break;
+        }
+        if !report.applied {
+            diverged = true;
+            break;
+        }
+    }
+    let smoothed = smooth(&losses, BETA);
+    let lrs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    Ok(LrFinding {
+        suggestion: suggest(&lrs, &smoothed),
+        points,
+        smoothed,
+        diverged,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ramp_is_exponential_from_start_to_end() {
+        let r = Ramp::default();
+        assert!((r.lr(0) - 1e-7).abs() < 1e-20);
+        assert!((r.lr(99) - 10.0).abs() < 1e-9);
+        let ratio = r.lr(1) / r.lr(0);
+        assert!((r.lr(51) / r.lr(50) - ratio).abs() < 1e-9);
+    }
+
+    /// A loss that sits at 2.3 for small rates, falls fastest around lr = 1e-3 (a logistic
+    /// step in log10(lr)) to 0.5 by 1e-2, then blows up: the suggestion is near 1e-3.
+    #[test]
+    fn the_suggestion_is_where_the_loss_falls_fastest() {
+        let ramp = Ramp::default();
+        let lrs: Vec<f64> = (0..100).map(|i| ramp.lr(i)).collect();
+        let loss = |lr: f64| {
+            let x = lr.log10();
+            let fall = 0.5 + 1.8 / (1.0 + ((x + 3.0) * 4.0).exp());
+            let blow = if x > -1.5 {
+                (x + 1.5).powi(2) * 3.0
+            } else {
+                0.0
+            };
+            fall + blow
+        };
+        let raw: Vec<f64> = lrs.iter().map(|&l| loss(l)).collect();
+        let s = suggest(&lrs, &raw).unwrap();
+        assert!((s.log10() + 3.0).abs() < 0.2, "suggested {s}");
+        // Smoothing delays the curve a little; the suggestion stays within a factor of 3.
+        let smoothed = smooth(&raw, 0.9);
+        let s = suggest(&lrs, &smoothed).unwrap();
+        assert!(
+            (s.log10() + 3.0).abs() < 0.5,
+            "suggested {s} from the smoothed curve"
+        );
+        // A loss that only rises has nothing to suggest.
+        let rising: Vec<f64> = (0..100).map(|i| i as f64).collect();
+        assert_eq!(suggest(&lrs, &rising), None);
+    }
+
+    #[test]
+    fn smoothing_is_debiased() {
+        let s = smooth(&[2.0, 2.0, 2.0], BETA);
+        assert!(s.iter().all(|v| (v - 2.0).abs() < 1e-12), "{s:?}");
+    }
+}

@@ -1,0 +1,105 @@
+//! `gradboard lr-find --preset P`: the learning-rate finder on a fresh copy of the preset's
+//! model: the loss at each learning rate of an exponential ramp, and the suggested rate.
+
+use anyhow::Result;
+use gradboard::config::format_float;
+use gradboard::data::Cifar10;
+use gradboard::train::lr_find::{find_lr, Ramp};
+use gradboard::train::Compute;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `gradboard lr-find`.
+#[derive(Debug, clap::Args)]
+pub struct LrFindArgs {
+    /// Preset name or TOML file.
+    #[arg(long)]
+    pub preset: String,
+    /// Override a configuration key (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Steps of the ramp.
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    /// First learning rate.
+    #[arg(long, default_value_t = 1e-7)]
+    pub start: f64,
+    /// Last learning rate.
+    #[arg(long, default_value_t = 10.0)]
+    pub end: f64,
+    /// The data set: the .tar.gz archive or the extracted folder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// One JSON object: points (lr, loss, smoothed), suggestion.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lr` to two significant digits.
+pub fn round_lr(lr: f64) -> f64 {
+    let scale = 10f64.powi(1 - lr.log10().floor() as i32);
+    (lr * scale).round() / scale
+}
+
+/// Runs the finder and prints the curve and the suggestion.
+pub fn run(args: LrFindArgs, compute: Compute) -> Result<ExitCode> {
+    if !(args.start > 0.0 && args.end > args.start && args.steps >= 5) {
+        anyhow::bail!(
+            "lr-find: needs 0 < --start < --end and --steps >= 5 (got {} .. {}, {} steps)",
+            args.start,
+            args.end,
+            args.steps
+        );
+    }
+    let (_, _, config) = super::load_config(&args.preset, &args.overrides)?;
+    let path = crate::data_setup::ensure_data(args.data.as_deref())?;
+    let data = Cifar10::load(&path)?;
+    let ramp = Ramp {
+        start: args.start,
+        end: args.end,
+        steps: args.steps,
+    };
+    let finding = gradboard::on_compute_pool(|| {
+        find_lr(&config, &data, &compute, ramp, &|| false, |_, _, _| {})
+    })?;
+    let suggestion = finding.suggestion;
+    if args.json {
+        let points: Vec<serde_json::Value> = finding
+            .points
+            .iter()
+            .zip(&finding.smoothed)
+            .map(|(&(lr, loss), &s)| serde_json::json!({"lr": lr, "loss": loss, "smoothed": s}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"points": points, "suggestion": suggestion, "diverged": finding.diverged})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:>9}  {:>8}  {:>8}", "lr", "loss", "smoothed");
+    let lowest = finding
+        .smoothed
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let first = finding.smoothed.first().copied().unwrap_or(1.0);
+    let every = (finding.points.len() / 25).max(1);
+    for (i, (&(lr, loss), &s)) in finding.points.iter().zip(&finding.smoothed).enumerate() {
+        if i % every == 0 || i + 1 == finding.points.len() {
+            let width = 40.0 * (s - lowest) / (first - lowest).max(1e-9);
+            let bar = "#".repeat(width.clamp(0.0, 60.0) as usize + 1);
+            println!("{lr:>9.2e}  {loss:>8.4}  {s:>8.4}  {bar}");
+        }
+    }
+    if finding.diverged {
+        println!("(the ramp stopped early: the loss blew up)");
+    }
+    match suggestion {
+        Some(lr) => {
+            let lr = format_float(round_lr(lr));
+            println!("suggested lr {lr} (steepest descent of the smoothed loss): --set lr={lr}")
+        }
+        None => println!("no suggestion: the loss never fell along the ramp"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
