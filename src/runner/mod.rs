@@ -147,6 +147,11 @@ impl Runner {
         }
     }
 
+    /// The device and kernels runs use.
+    pub fn compute(&self) -> &Compute {
+        &self.compute
+    }
+
     /// CPU threads a run trains with.
     pub fn threads(&self) -> usize {
         self.threads

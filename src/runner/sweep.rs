@@ -466,11 +466,14 @@ fn observe(shared: &Shared, index: usize, control: &Control, event: &Event) {
                 entry.curve.push((*step, *test_acc));
                 entry.final_test_acc = Some(*test_acc);
                 entry.best_test_acc = Some(entry.best_test_acc.unwrap_or(0.0).max(*test_acc));
+                // The last evaluation ends the run anyway: nothing is left to prune.
+                let last = *step >= entry.steps;
                 let verdict = shared
                     .pruner
                     .lock()
                     .expect("sweep pruner")
                     .as_ref()
+                    .filter(|_| !last)
                     .map(|p| p.judge(&entry.curve));
                 if let Some(v) = verdict {
                     entry.pruner = Some(v.text().to_string());

@@ -89,6 +89,15 @@ pub fn suggest(lrs: &[f64], smoothed: &[f64]) -> Option<f64> {
     best.map(|(i, _)| lrs[i])
 }
 
+/// `lr` to two significant digits, as a suggestion is shown.
+pub fn round_lr(lr: f64) -> f64 {
+    if !(lr > 0.0 && lr.is_finite()) {
+        return lr;
+    }
+    let scale = 10f64.powi(1 - lr.log10().floor() as i32);
+    (lr * scale).round() / scale
+}
+
 /// Runs the finder on a fresh model of `config` (its seed's weights), on training batches
 /// of its batch size; `stop` ends it between steps.
 pub fn find_lr(

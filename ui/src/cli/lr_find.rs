@@ -4,7 +4,7 @@
 use anyhow::Result;
 use gradboard::config::format_float;
 use gradboard::data::Cifar10;
-use gradboard::train::lr_find::{find_lr, Ramp};
+use gradboard::train::lr_find::{find_lr, round_lr, Ramp};
 use gradboard::train::Compute;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,12 +33,6 @@ pub struct LrFindArgs {
     /// One JSON object: points (lr, loss, smoothed), suggestion.
     #[arg(long)]
     pub json: bool,
-}
-
-/// `lr` to two significant digits.
-pub fn round_lr(lr: f64) -> f64 {
-    let scale = 10f64.powi(1 - lr.log10().floor() as i32);
-    (lr * scale).round() / scale
 }
 
 /// Runs the finder and prints the curve and the suggestion.

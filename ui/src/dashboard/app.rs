@@ -2,14 +2,20 @@
 //! No terminal here, so tests drive it with key events directly. The live screen's actions are
 //! in `live.rs`, the runs and compare screens' in `browse.rs`.
 
+use super::analysis::{AnalysisState, AnalysisView};
 use super::keymap::{action_for, Action, Screen};
 use super::library::Library;
+use super::lr_finder::LrFinderView;
 use super::state::{RunView, Runs, Status};
+use super::sweeps::{SweepForm, SweepScreen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gradboard::config::sweep::SweepSpec;
 use gradboard::config::{KeySpec, PresetDirs, RunConfig, KEYS};
 use gradboard::events::{unix_now, Event, EventKind};
+use gradboard::runner::sweep::{SweepCommand, SweepState};
 use gradboard::runner::From;
 use gradboard::runs::RunRecord;
+use gradboard::train::lr_find::LrFinding;
 use gradboard::train::Command;
 use std::path::PathBuf;
 use tui_input::Input;
@@ -116,6 +122,10 @@ pub enum Mode {
     ConfirmQuit,
     /// Quitting: every run was told to stop; waiting for their `done`.
     Stopping,
+    /// Filling in a new sweep.
+    SweepForm(SweepForm),
+    /// The learning-rate finder's popup.
+    LrFinder,
 }
 
 /// Messages the dashboard reacts to.
@@ -141,6 +151,16 @@ pub enum Msg {
     Data(DataState),
     /// SIGTERM or SIGHUP: stop every run and quit.
     Terminate,
+    /// The running sweep's state.
+    Sweep(SweepState),
+    /// A sweep could not be started.
+    SweepFailed(String),
+    /// An analysis finished (boxed: it holds the data set's handle), or why it failed.
+    Analyzed(Result<Box<AnalysisView>, String>),
+    /// The learning-rate finder's step: lr and smoothed loss.
+    LrStep(f64, f64),
+    /// The learning-rate finder ended.
+    LrFound(Result<LrFinding, String>),
 }
 
 /// What the runtime must do after an update.
@@ -160,6 +180,16 @@ pub enum Effect {
     Load(PathBuf),
     /// Export these run folders.
     Export(Vec<PathBuf>),
+    /// Start a sweep.
+    StartSweep(Box<SweepSpec>),
+    /// Tell the sweep something.
+    Sweep(SweepCommand),
+    /// Analyse a run's saved model.
+    Analyze { run_id: String, dir: PathBuf },
+    /// Run the learning-rate finder on these settings.
+    LrFind(Box<RunConfig>),
+    /// Stop the learning-rate finder.
+    StopLrFind,
     /// Tell every run to stop and quit once all have written their `done`.
     StopAllAndQuit,
     /// Quit now (no run is active).
@@ -200,6 +230,14 @@ pub struct App {
     pub notice: Option<(String, bool)>,
     /// Where presets are read and saved.
     pub presets: PresetDirs,
+    /// The sweep screen.
+    pub sweep: SweepScreen,
+    /// The analysis screen.
+    pub analysis: AnalysisState,
+    /// Images a page of the analysis screen holds, as last drawn.
+    pub gallery_size: std::cell::Cell<usize>,
+    /// The learning-rate finder, while its popup is open.
+    pub lr_finder: Option<LrFinderView>,
 }
 
 impl App {
@@ -223,6 +261,10 @@ impl App {
             mode: Mode::Normal,
             notice: None,
             presets,
+            sweep: SweepScreen::default(),
+            analysis: AnalysisState::None,
+            gallery_size: std::cell::Cell::new(1),
+            lr_finder: None,
         }
     }
 
@@ -295,6 +337,44 @@ impl App {
                 vec![]
             }
             Msg::Terminate => self.stop_all_and_quit(),
+            Msg::Sweep(state) => {
+                if state.finished && self.sweep.state.as_ref().is_some_and(|s| !s.finished) {
+                    self.notify(format!("sweep {} finished", state.id));
+                }
+                self.sweep.state = Some(state);
+                vec![]
+            }
+            Msg::SweepFailed(reason) => {
+                self.warn(format!("sweep not started: {reason}"));
+                vec![]
+            }
+            Msg::Analyzed(Ok(view)) => {
+                self.notify(format!(
+                    "run {}: test accuracy {:.4} on {} images",
+                    view.run_id,
+                    view.analysis.accuracy(),
+                    view.analysis.count()
+                ));
+                self.analysis = AnalysisState::Ready(view);
+                vec![]
+            }
+            Msg::Analyzed(Err(reason)) => {
+                self.warn(format!("analysis failed: {reason}"));
+                self.analysis = AnalysisState::Failed(reason);
+                vec![]
+            }
+            Msg::LrStep(lr, loss) => {
+                if let Some(v) = self.lr_finder.as_mut() {
+                    v.curve.push((lr, loss));
+                }
+                vec![]
+            }
+            Msg::LrFound(result) => {
+                if let Some(v) = self.lr_finder.as_mut() {
+                    v.result = Some(result);
+                }
+                vec![]
+            }
         }
     }
 
@@ -346,8 +426,14 @@ impl App {
         }
     }
 
+    /// Whether quitting would stop something: a run started here or a sweep.
+    pub(super) fn has_active_work(&self) -> bool {
+        self.runs.active_here().next().is_some()
+            || self.sweep.state.as_ref().is_some_and(|s| !s.finished)
+    }
+
     pub(super) fn stop_all_and_quit(&mut self) -> Vec<Effect> {
-        if self.runs.active_here().next().is_none() {
+        if !self.has_active_work() {
             return vec![Effect::Quit];
         }
         let ids: Vec<String> = self.runs.active_here().map(|r| r.run_id.clone()).collect();
@@ -379,6 +465,8 @@ impl App {
             Mode::SaveName { input, error } => self.on_save_key(key, input, error),
             Mode::Presets { items, selected } => self.on_preset_key(key, items, selected),
             Mode::Filtering { input } => self.on_filter_key(key, input),
+            Mode::SweepForm(form) => self.on_sweep_form_key(key, form),
+            Mode::LrFinder => self.on_lr_finder_key(key),
         }
     }
 
@@ -401,7 +489,7 @@ impl App {
                 vec![]
             }
             Action::Quit => {
-                if self.runs.active_here().next().is_some() {
+                if self.has_active_work() {
                     self.mode = Mode::ConfirmQuit;
                     vec![]
                 } else {
@@ -421,9 +509,25 @@ impl App {
                 self.on_chart_action(action);
                 vec![]
             }
+            Action::Analyze if self.screen != Screen::Sweep => match self.analysis_target() {
+                Some(id) => self.analyze(id),
+                None => {
+                    self.warn("no run to analyse: pick one on the runs screen");
+                    vec![]
+                }
+            },
+            Action::NewSweep if self.screen == Screen::Runs => {
+                self.on_sweep_action(Action::NewSweep)
+            }
+            Action::LrFind => self.start_lr_finder(),
             _ => match self.screen {
                 Screen::Live => self.on_live_action(action),
                 Screen::Runs | Screen::Compare => self.on_browse_action(action, &key),
+                Screen::Sweep => self.on_sweep_action(action),
+                Screen::Analysis => {
+                    let page = self.gallery_size.get();
+                    self.on_analysis_action(action, page)
+                }
             },
         }
     }
@@ -454,6 +558,14 @@ impl App {
             }
             Action::ToggleWindow => self.chart.recent = !self.chart.recent,
             _ => {}
+        }
+    }
+
+    /// The run `a` analyses: the runs screen's cursor, else the live screen's run.
+    fn analysis_target(&self) -> Option<String> {
+        match self.screen {
+            Screen::Runs => self.library.current().map(|r| r.run_id.clone()),
+            _ => self.current.clone(),
         }
     }
 

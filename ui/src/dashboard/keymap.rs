@@ -12,11 +12,21 @@ pub enum Screen {
     Runs,
     /// The marked runs overlaid, and their settings side by side.
     Compare,
+    /// A sweep's queue, results and scatter plots.
+    Sweep,
+    /// A run's model on the test set: confusion, per-class figures, misclassified images.
+    Analysis,
 }
 
 impl Screen {
     /// Every screen, in Tab order.
-    pub const ALL: [Screen; 3] = [Screen::Live, Screen::Runs, Screen::Compare];
+    pub const ALL: [Screen; 5] = [
+        Screen::Live,
+        Screen::Runs,
+        Screen::Compare,
+        Screen::Sweep,
+        Screen::Analysis,
+    ];
 
     /// Its name in the title line.
     pub fn name(self) -> &'static str {
@@ -24,6 +34,8 @@ impl Screen {
             Screen::Live => "live",
             Screen::Runs => "runs",
             Screen::Compare => "compare",
+            Screen::Sweep => "sweep",
+            Screen::Analysis => "analysis",
         }
     }
 
@@ -32,6 +44,8 @@ impl Screen {
             Screen::Live => LIVE,
             Screen::Runs => RUNS,
             Screen::Compare => COMPARE,
+            Screen::Sweep => SWEEP,
+            Screen::Analysis => ANALYSIS,
         }
     }
 
@@ -45,8 +59,10 @@ impl Screen {
 const LIVE: u8 = 1;
 const RUNS: u8 = 2;
 const COMPARE: u8 = 4;
+const SWEEP: u8 = 8;
+const ANALYSIS: u8 = 16;
 const CHARTS: u8 = LIVE | COMPARE;
-const ALL: u8 = LIVE | RUNS | COMPARE;
+const ALL: u8 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS;
 
 /// What a key does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +127,22 @@ pub enum Action {
     Export,
     /// Settings side by side, only the keys that differ.
     Diff,
+    /// Cursor left.
+    Left,
+    /// Cursor right.
+    Right,
+    /// Run the learning-rate finder on the settings.
+    LrFind,
+    /// Analyse the run under the cursor (or the live one).
+    Analyze,
+    /// Open the form of a new sweep.
+    NewSweep,
+    /// Take the queued run under the cursor off the sweep.
+    CancelQueued,
+    /// Stop the sweep: its running run and every queued one.
+    StopSweep,
+    /// The scatter plot's next swept key.
+    NextSweptKey,
 }
 
 /// One binding.
@@ -150,7 +182,7 @@ pub const KEYMAP: &[Binding] = &[
         ALL,
         &[KeyCode::Tab],
         Action::NextScreen,
-        "next screen (live, runs, compare)",
+        "next screen (live, runs, compare, sweep, analysis)",
         Some("screens"),
     ),
     bind(
@@ -161,17 +193,17 @@ pub const KEYMAP: &[Binding] = &[
         Some("restart"),
     ),
     bind(
-        LIVE,
+        LIVE | SWEEP,
         &[Char(' '), Char('p')],
         Action::TogglePause,
-        "pause / resume",
+        "pause / resume (the sweep screen: the whole sweep)",
         Some("pause"),
     ),
     bind(
-        LIVE,
+        LIVE | SWEEP,
         &[Char('s')],
         Action::Stop,
-        "stop the run",
+        "stop the run (the sweep screen: the selected running run)",
         Some("stop"),
     ),
     bind(
@@ -188,12 +220,18 @@ pub const KEYMAP: &[Binding] = &[
         "next setting / run",
         None,
     ),
-    bind(RUNS, &[KeyCode::PageUp], Action::PageUp, "a page up", None),
     bind(
-        RUNS,
+        RUNS | ANALYSIS,
+        &[KeyCode::PageUp],
+        Action::PageUp,
+        "a page up (analysis: the previous images)",
+        None,
+    ),
+    bind(
+        RUNS | ANALYSIS,
         &[KeyCode::PageDown],
         Action::PageDown,
-        "a page down",
+        "a page down (analysis: the next images)",
         None,
     ),
     bind(
@@ -232,7 +270,7 @@ pub const KEYMAP: &[Binding] = &[
         None,
     ),
     bind(
-        RUNS,
+        RUNS | SWEEP,
         &[KeyCode::Enter],
         Action::Open,
         "open the run's charts on the live screen",
@@ -343,6 +381,62 @@ pub const KEYMAP: &[Binding] = &[
         &[Char('f')],
         Action::ToggleWindow,
         "full history / recent window",
+        None,
+    ),
+    bind(
+        LIVE,
+        &[Char('L')],
+        Action::LrFind,
+        "learning-rate finder on these settings (a suggestion for lr)",
+        Some("lr-find"),
+    ),
+    bind(
+        LIVE | RUNS | SWEEP,
+        &[Char('a')],
+        Action::Analyze,
+        "analyse the run's model on the test set (confusion, classes, images)",
+        Some("analyse"),
+    ),
+    bind(
+        RUNS | SWEEP,
+        &[Char('n')],
+        Action::NewSweep,
+        "new sweep: preset, grid, ranges, count, pruner (or a sweep file)",
+        Some("sweep"),
+    ),
+    bind(
+        SWEEP,
+        &[Char('x')],
+        Action::CancelQueued,
+        "take the queued run off the sweep",
+        Some("cancel"),
+    ),
+    bind(
+        SWEEP,
+        &[Char('S')],
+        Action::StopSweep,
+        "stop the sweep: the running run and the queue",
+        None,
+    ),
+    bind(
+        SWEEP,
+        &[Char('v')],
+        Action::NextSweptKey,
+        "scatter: the next swept key",
+        Some("key"),
+    ),
+    bind(
+        ANALYSIS,
+        &[KeyCode::Left, Char('h')],
+        Action::Left,
+        "previous predicted class",
+        None,
+    ),
+    bind(
+        ANALYSIS,
+        &[KeyCode::Right, Char('l')],
+        Action::Right,
+        "next predicted class",
         None,
     ),
     bind(ALL, &[Char('?')], Action::Help, "help", Some("help")),

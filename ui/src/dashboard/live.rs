@@ -124,7 +124,7 @@ impl App {
     }
 
     /// Sets a key in the edited settings; a live key also goes to the running run.
-    fn set_value(&mut self, spec: &'static KeySpec, text: &str) -> Vec<Effect> {
+    pub(super) fn set_value(&mut self, spec: &'static KeySpec, text: &str) -> Vec<Effect> {
         let mut candidate = self.config.clone();
         if let Err(e) = spec.set(&mut candidate, text) {
             self.warn(e.to_string());

@@ -3,14 +3,17 @@
 //! and draws once. Runs train through the engine's runner on threads of their own and never
 //! block the screen.
 
+mod analysis;
 pub mod app;
 mod browse;
 pub mod keymap;
 pub mod library;
 mod live;
+mod lr_finder;
 mod runtime;
 pub mod series;
 pub mod state;
+mod sweeps;
 pub mod views;
 
 #[cfg(test)]

@@ -1,19 +1,24 @@
 //! The dashboard's loop: keys, ticks and messages in, the app's effects carried out through
 //! the engine's runner. Quitting waits until every run has written its `done`.
 
+use super::analysis::AnalysisView;
 use super::app::{App, DataState, Effect, Msg};
 use super::views;
 use crate::cli::DashboardArgs;
 use anyhow::Result;
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
+use gradboard::config::RunConfig;
 use gradboard::data::{download, resolve_data_path, Cifar10, DataSource};
 use gradboard::events::Event;
+use gradboard::runner::sweep::{start_sweep, SweepCommand, SweepHandle};
 use gradboard::runner::{From, RunHandle, RunRequest, Runner};
 use gradboard::runs::{Follower, ListingCache};
+use gradboard::train::lr_find::{find_lr, Ramp};
 use gradboard::train::{Command, Compute};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -51,6 +56,8 @@ pub async fn event_loop(
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     let mut handles: HashMap<String, RunHandle> = HashMap::new();
+    let mut sweep: Option<SweepHandle> = None;
+    let mut lr_stop: Option<Arc<AtomicBool>> = None;
     let mut quitting = false;
     loop {
         terminal.draw(|f| views::draw(f, &app))?;
@@ -68,16 +75,93 @@ pub async fn event_loop(
                     effects.extend(app.update(msg));
                 }
             }
-            _ = tick.tick() => {}
+            _ = tick.tick() => {
+                if let Some(s) = &sweep {
+                    let finished = s.is_finished();
+                    let mut state = s.state();
+                    state.finished = finished;
+                    effects.extend(app.update(Msg::Sweep(state)));
+                    if finished {
+                        sweep = None;
+                    }
+                }
+            }
         }
         for effect in effects {
             match effect {
-                Effect::Quit if handles.is_empty() => return Ok(()),
+                Effect::Quit if handles.is_empty() && sweep.is_none() => return Ok(()),
                 Effect::Quit | Effect::StopAllAndQuit => {
                     for h in handles.values() {
                         h.send(Command::Stop);
                     }
+                    if let Some(s) = &sweep {
+                        s.send(SweepCommand::StopAll);
+                    }
+                    if let Some(stop) = &lr_stop {
+                        stop.store(true, Ordering::SeqCst);
+                    }
                     quitting = true;
+                }
+                Effect::StartSweep(spec) => match runner.get() {
+                    None => {
+                        app.update(Msg::SweepFailed("the data set is not ready yet".into()));
+                    }
+                    Some(_) if sweep.is_some() => {
+                        app.update(Msg::SweepFailed("a sweep is already running".into()));
+                    }
+                    Some(runner) => {
+                        let started = spec.expand(&app.presets).and_then(|planned| {
+                            let events = tx.clone();
+                            start_sweep(
+                                runner,
+                                &spec,
+                                planned,
+                                1,
+                                Box::new(move |e: &Event| {
+                                    let _ = events.blocking_send(Msg::Run(e.clone()));
+                                }),
+                            )
+                        });
+                        match started {
+                            Ok(handle) => {
+                                app.update(Msg::Sweep(handle.state()));
+                                sweep = Some(handle);
+                            }
+                            Err(e) => {
+                                app.update(Msg::SweepFailed(e.to_string()));
+                            }
+                        }
+                    }
+                },
+                Effect::Sweep(command) => {
+                    if let Some(s) = &sweep {
+                        s.send(command);
+                        app.update(Msg::Sweep(s.state()));
+                    }
+                }
+                Effect::Analyze { run_id, dir } => match runner.get() {
+                    Some(runner) => analyze(run_id, dir, runner, tx.clone()),
+                    None => {
+                        app.update(Msg::Analyzed(Err("the data set is not ready yet".into())));
+                    }
+                },
+                Effect::LrFind(config) => match runner.get() {
+                    Some(runner) => {
+                        if let Some(old) = lr_stop.take() {
+                            old.store(true, Ordering::SeqCst);
+                        }
+                        let stop = Arc::new(AtomicBool::new(false));
+                        lr_find(*config, runner, stop.clone(), tx.clone());
+                        lr_stop = Some(stop);
+                    }
+                    None => {
+                        app.update(Msg::LrFound(Err("the data set is not ready yet".into())));
+                    }
+                },
+                Effect::StopLrFind => {
+                    if let Some(stop) = lr_stop.take() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
                 }
                 Effect::Send { run_id, command } => {
                     if let Some(h) = handles.get(&run_id) {
@@ -123,7 +207,10 @@ pub async fn event_loop(
             }
         }
         handles.retain(|_, h| !h.is_finished());
-        if quitting && handles.is_empty() {
+        if sweep.as_ref().is_some_and(|s| s.is_finished()) && quitting {
+            sweep = None;
+        }
+        if quitting && handles.is_empty() && sweep.is_none() {
             while let Ok(msg) = rx.try_recv() {
                 app.update(msg);
             }
@@ -179,6 +266,40 @@ fn load(dir: PathBuf, followers: Followers, tx: mpsc::Sender<Msg>) {
             }
             Err(e) => tracing::warn!("reading {}: {e}", dir.display()),
         }
+    });
+}
+
+/// Analyses a run's saved model off the screen's thread.
+fn analyze(run_id: String, dir: PathBuf, runner: &Runner, tx: mpsc::Sender<Msg>) {
+    let data = runner.data().clone();
+    let compute = runner.compute().clone();
+    std::thread::spawn(move || {
+        let result = gradboard::analysis::analyze_run(&dir, &data, &compute, &|| false)
+            .map_err(|e| e.to_string())
+            .and_then(|a| a.ok_or_else(|| "stopped".to_string()))
+            .map(|a| Box::new(AnalysisView::new(run_id, Arc::new(a), data)));
+        let _ = tx.blocking_send(Msg::Analyzed(result));
+    });
+}
+
+/// Runs the learning-rate finder off the screen's thread until it ends or `stop` is set.
+fn lr_find(config: RunConfig, runner: &Runner, stop: Arc<AtomicBool>, tx: mpsc::Sender<Msg>) {
+    let data = runner.data().clone();
+    let compute = runner.compute().clone();
+    std::thread::spawn(move || {
+        let steps = tx.clone();
+        let result = find_lr(
+            &config,
+            &data,
+            &compute,
+            Ramp::default(),
+            &|| stop.load(Ordering::SeqCst),
+            |_, lr, loss| {
+                let _ = steps.blocking_send(Msg::LrStep(lr, loss));
+            },
+        )
+        .map_err(|e| e.to_string());
+        let _ = tx.blocking_send(Msg::LrFound(result));
     });
 }
 

@@ -700,3 +700,198 @@ fn a_fork_from_the_runs_screen_starts_from_the_parent_and_compare_draws_it_leadi
     );
     assert_eq!(t.train.last().map(|p| p.0), Some(600.0));
 }
+
+fn entry(
+    index: usize,
+    lr: &str,
+    state: gradboard::runner::sweep::QueueState,
+    best: Option<f64>,
+    pruned_at: Option<usize>,
+) -> gradboard::runner::sweep::QueueEntry {
+    gradboard::runner::sweep::QueueEntry {
+        index,
+        label: format!("lr={lr}"),
+        swept: vec![("lr".into(), lr.into())],
+        state,
+        step: if best.is_some() { 300 } else { 0 },
+        steps: 300,
+        curve: best.map(|b| vec![(100, b)]).unwrap_or_default(),
+        best_test_acc: best,
+        final_test_acc: best,
+        seconds: best.map(|_| 4.0),
+        expected: None,
+        pruner: pruned_at.map(|s| format!("pruned at step {s}: below the median")),
+        pruned_at,
+    }
+}
+
+#[test]
+fn a_sweep_starts_from_the_form_and_its_queue_results_and_scatter_are_shown() {
+    use gradboard::runner::sweep::{QueueState, SweepCommand, SweepState};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('n'));
+    assert!(matches!(app.mode, Mode::SweepForm(_)));
+    assert!(screen(&app, 120, 40).contains("new sweep"));
+    // The cursor starts in the grid field; an empty sweep is refused with the reason.
+    key(&mut app, KeyCode::Enter);
+    assert!(screen(&app, 120, 40).contains("nothing to sweep"));
+    chars(&mut app, "lr=1e-3,2e-3,4e-3");
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Down);
+    }
+    chars(&mut app, "steps=300");
+    let effects = key(&mut app, KeyCode::Enter);
+    let Some(Effect::StartSweep(spec)) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(spec.grid[0].1.len(), 3);
+    assert_eq!(spec.set, vec!["steps=300"]);
+    assert!(spec.prune.is_some());
+    assert_eq!(app.screen, Screen::Sweep);
+    let id = "20261127-120000-sweep-dashboard-abcd";
+    let run = |n: usize| QueueState::Ended {
+        run_id: format!("run-{n}"),
+        status: if n == 1 {
+            RunStatus::Pruned
+        } else {
+            RunStatus::Completed
+        },
+        reason: None,
+    };
+    app.update(Msg::Sweep(SweepState {
+        id: id.into(),
+        name: "dashboard".into(),
+        swept_keys: vec!["lr".into()],
+        queue: vec![
+            entry(0, "1e-3", run(0), Some(0.41), None),
+            entry(1, "2e-3", run(1), Some(0.33), Some(100)),
+            entry(2, "4e-3", QueueState::Pending, None, None),
+        ],
+        paused: false,
+        finished: false,
+        pruning: true,
+    }));
+    let s = screen(&app, 140, 40);
+    assert!(s.contains(id), "{s}");
+    assert!(s.contains("pruned@100"), "{s}");
+    assert!(s.contains("pending"), "{s}");
+    assert!(s.contains("results, best test accuracy first"), "{s}");
+    assert!(s.contains("best test accuracy against lr"), "{s}");
+    let results_row = s.lines().find(|l| l.contains("0.4100")).unwrap();
+    assert!(
+        s.find("0.4100").unwrap() < s.rfind("0.3300").unwrap(),
+        "{results_row}"
+    );
+    // Cancel the queued run, pause the sweep, stop it.
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('x')),
+        vec![Effect::Sweep(SweepCommand::Cancel(2))]
+    );
+    key(&mut app, KeyCode::Up);
+    assert!(
+        key(&mut app, KeyCode::Char('x')).is_empty(),
+        "only queued runs"
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('p')),
+        vec![Effect::Sweep(SweepCommand::Pause)]
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('S')),
+        vec![Effect::Sweep(SweepCommand::StopAll)]
+    );
+    // Quitting with the sweep unfinished asks first.
+    key(&mut app, KeyCode::Char('q'));
+    assert!(matches!(app.mode, Mode::ConfirmQuit));
+}
+
+#[test]
+fn the_analysis_screen_shows_the_matrix_the_classes_and_the_cells_images() {
+    use gradboard::analysis::Analysis;
+    use gradboard::data::synthetic::{files, write_folder};
+    use gradboard::train::Prediction;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path(), &files(10, 40)).unwrap();
+    let data = Arc::new(gradboard::data::Cifar10::load(dir.path()).unwrap());
+    // Every cat (3) predicted dog (5), the rest right.
+    let predictions: Vec<Prediction> = data
+        .test
+        .labels()
+        .iter()
+        .enumerate()
+        .map(|(i, &label)| Prediction {
+            index: i as u32,
+            label,
+            predicted: if label == 3 { 5 } else { label },
+            confidence: 0.5 + i as f32 / 100.0,
+        })
+        .collect();
+    let analysis = Arc::new(Analysis::from_predictions(predictions));
+    let mut app = app(dir.path());
+    app.update(Msg::Analyzed(Ok(Box::new(
+        super::analysis::AnalysisView::new("run-a".into(), analysis, data),
+    ))));
+    app.screen = Screen::Analysis;
+    let s = screen(&app, 140, 45);
+    assert!(
+        s.contains("run run-a: test accuracy 0.9000 on 40 images"),
+        "{s}"
+    );
+    assert!(s.contains("true \\ pred"), "{s}");
+    assert!(s.contains("per class"), "{s}");
+    // The cursor starts on the most confused cell: cats predicted dogs.
+    assert!(s.contains("4 cat images predicted dog (wrong)"), "{s}");
+    assert!(s.contains("cat→dog"), "{s}");
+    assert_eq!(s.matches('▀').count() % (32 * 16), 0);
+    assert!(s.matches('▀').count() >= 32 * 16, "images drawn");
+    // Move to the cats predicted cat: none.
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    let s = screen(&app, 140, 45);
+    assert!(s.contains("0 cat images predicted cat (right)"), "{s}");
+    assert_eq!(s.matches('▀').count(), 0);
+    // Too small for images: a message instead.
+    let s = screen(&app, 100, 24);
+    assert!(s.contains("Enlarge the terminal"), "{s}");
+}
+
+#[test]
+fn the_lr_finder_fills_its_popup_and_its_suggestion_goes_to_the_settings() {
+    use gradboard::train::lr_find::LrFinding;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let effects = key(&mut app, KeyCode::Char('L'));
+    assert!(
+        matches!(effects.first(), Some(Effect::LrFind(_))),
+        "{effects:?}"
+    );
+    for i in 0..20 {
+        app.update(Msg::LrStep(1e-7 * 2f64.powi(i), 2.3 - i as f64 * 0.01));
+    }
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("learning-rate finder"), "{s}");
+    assert!(s.contains("ramping: 20 steps"), "{s}");
+    assert!(
+        key(&mut app, KeyCode::Char('a')).is_empty(),
+        "nothing to apply yet"
+    );
+    app.update(Msg::LrFound(Ok(LrFinding {
+        points: vec![],
+        smoothed: vec![],
+        suggestion: Some(0.003127),
+        diverged: true,
+    })));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("suggested lr 0.0031"), "{s}");
+    key(&mut app, KeyCode::Char('a'));
+    assert_eq!(app.config.lr, 0.0031);
+    assert!(matches!(app.mode, Mode::Normal));
+    // Esc while it runs stops it.
+    key(&mut app, KeyCode::Char('L'));
+    assert_eq!(key(&mut app, KeyCode::Esc), vec![Effect::StopLrFind]);
+}

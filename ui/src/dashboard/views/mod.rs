@@ -1,13 +1,18 @@
 //! The screen, drawn by pure functions of the app state: one file a panel or overlay.
 
+mod analysis;
 mod chart;
 mod compare;
+mod image;
 mod live;
+mod lr_finder;
 mod popups;
 mod progress;
 mod runs;
 mod schedule;
 mod settings;
+mod sweep;
+mod sweep_form;
 
 use super::app::{App, DataState, Mode};
 use super::keymap::{status_hints, Screen};
@@ -62,6 +67,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
         Screen::Runs => runs::draw(frame, app, main),
         Screen::Compare => compare::draw(frame, app, main),
+        Screen::Sweep => sweep::draw(frame, app, main),
+        Screen::Analysis => analysis::draw(frame, app, main),
     }
     frame.render_widget(notice_line(app), notice);
     frame.render_widget(status_line(app), status);

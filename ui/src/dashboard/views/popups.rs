@@ -1,5 +1,5 @@
-//! Overlays: help, the quit question, the stopping notice, the preset picker and the name of
-//! a preset to save.
+//! Overlays: help, the quit question, the stopping notice, the preset picker, the name of a
+//! preset to save; the sweep form and the learning-rate finder have files of their own.
 
 use crate::dashboard::app::{App, Mode, PresetItem};
 use crate::dashboard::keymap::{help_lines, Screen};
@@ -39,11 +39,18 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             }
             popup_text(frame, area, "Save preset", &text, 70, 8);
         }
+        Mode::SweepForm(form) => super::sweep_form::draw(frame, area, form),
+        Mode::LrFinder => {
+            if let Some(view) = &app.lr_finder {
+                super::lr_finder::draw(frame, area, view);
+            }
+        }
         Mode::Normal | Mode::Editing { .. } | Mode::Filtering { .. } => {}
     }
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+/// A `width` x `height` rectangle in the middle of `area` (clipped to it).
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
     Rect::new(

@@ -1,0 +1,225 @@
+//! The analysis screen: the confusion matrix as a heat map (share of each true class's
+//! images), accuracy, precision and recall per class as bars, and the test images of the
+//! selected cell drawn in the terminal with their true and predicted labels and the model's
+//! confidence, a page at a time.
+
+use super::image::{self, Palette, CELLS};
+use crate::dashboard::analysis::{AnalysisState, AnalysisView};
+use crate::dashboard::app::App;
+use gradboard::analysis::K;
+use gradboard::data::CLASSES;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+/// Draws the analysis screen.
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let view = match &app.analysis {
+        AnalysisState::Ready(view) => view,
+        other => {
+            let text = match other {
+                AnalysisState::Running(id) => format!("Analysing run {id} on the test set..."),
+                AnalysisState::Failed(reason) => format!("The analysis failed: {reason}"),
+                _ => "No analysis yet.\n\nPress a on the runs screen (the run under the cursor), on the live screen (its run) or on the sweep screen (the selected run) to see what its saved model gets wrong on the test set.".into(),
+            };
+            frame.render_widget(
+                Paragraph::new(text)
+                    .block(Block::bordered().title(" analysis "))
+                    .wrap(Wrap { trim: true }),
+                area,
+            );
+            return;
+        }
+    };
+    let [top, gallery] =
+        Layout::vertical([Constraint::Length(K as u16 + 4), Constraint::Min(0)]).areas(area);
+    let [matrix_area, bars_area] = Layout::horizontal([
+        Constraint::Length(11 + 6 * K as u16 + 2),
+        Constraint::Min(30),
+    ])
+    .areas(top);
+    draw_matrix(frame, view, matrix_area);
+    draw_bars(frame, view, bars_area);
+    draw_gallery(frame, app, view, gallery);
+}
+
+/// A heat colour for a share from 0 to 1: dark blue through to bright yellow.
+fn heat(share: f64) -> Color {
+    const RAMP: [Color; 6] = [
+        Color::Indexed(17),
+        Color::Indexed(18),
+        Color::Indexed(25),
+        Color::Indexed(30),
+        Color::Indexed(142),
+        Color::Indexed(226),
+    ];
+    let i = (share.clamp(0.0, 1.0) * (RAMP.len() - 1) as f64).round() as usize;
+    RAMP[i]
+}
+
+fn draw_matrix(frame: &mut Frame, view: &AnalysisView, area: Rect) {
+    let a = &view.analysis;
+    let short = |c: usize| CLASSES[c].chars().take(5).collect::<String>();
+    let mut lines = vec![Line::from(
+        std::iter::once(Span::raw(format!("{:>11}", "true \\ pred")))
+            .chain((0..K).map(|c| {
+                let style = if c == view.column {
+                    Style::new().bold().fg(Color::Yellow)
+                } else {
+                    Style::new().bold()
+                };
+                Span::styled(format!("{:>6}", short(c)), style)
+            }))
+            .collect::<Vec<_>>(),
+    )];
+    for (r, name) in CLASSES.iter().enumerate() {
+        let total = a.classes[r].count.max(1) as f64;
+        let mut spans = vec![Span::styled(
+            format!("{name:>11}"),
+            if r == view.row {
+                Style::new().bold().fg(Color::Yellow)
+            } else {
+                Style::new().bold()
+            },
+        )];
+        for c in 0..K {
+            let n = a.confusion[r][c];
+            let share = n as f64 / total;
+            let bg = heat(share);
+            let fg = if share > 0.5 {
+                Color::Black
+            } else {
+                Color::White
+            };
+            let mut style = Style::new().bg(bg).fg(fg);
+            if (r, c) == (view.row, view.column) {
+                style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            }
+            spans.push(Span::styled(format!("{n:>6}"), style));
+        }
+        lines.push(Line::from(spans));
+    }
+    let title = format!(
+        " run {}: test accuracy {:.4} on {} images; arrows pick a cell ",
+        view.run_id,
+        a.accuracy(),
+        a.count()
+    );
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        area,
+    );
+}
+
+fn bar(v: f64, width: usize) -> String {
+    let full = (v.clamp(0.0, 1.0) * width as f64).round() as usize;
+    format!("{}{}", "█".repeat(full), "·".repeat(width - full))
+}
+
+fn draw_bars(frame: &mut Frame, view: &AnalysisView, area: Rect) {
+    let width = (area.width.saturating_sub(2 + 11 + 3 * 7) as usize / 3).clamp(4, 20);
+    let mut lines = vec![Line::from(Span::styled(
+        format!(
+            "{:>11} {:<w$}       {:<w$}       {:<w$}",
+            "",
+            "accuracy",
+            "precision",
+            "recall",
+            w = width
+        ),
+        Style::new().bold(),
+    ))];
+    for (c, f) in view.analysis.classes.iter().enumerate() {
+        let selected = c == view.row;
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{:>11} ", CLASSES[c]),
+                if selected {
+                    Style::new().bold().fg(Color::Yellow)
+                } else {
+                    Style::new()
+                },
+            ),
+            Span::styled(bar(f.accuracy, width), Style::new().fg(Color::Green)),
+            Span::raw(format!(" {:.3} ", f.accuracy)),
+            Span::styled(bar(f.precision, width), Style::new().fg(Color::Cyan)),
+            Span::raw(format!(" {:.3} ", f.precision)),
+            Span::styled(bar(f.recall, width), Style::new().fg(Color::Magenta)),
+            Span::raw(format!(" {:.3}", f.recall)),
+        ]));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" per class ")),
+        area,
+    );
+}
+
+fn draw_gallery(frame: &mut Frame, app: &App, view: &AnalysisView, area: Rect) {
+    let images = view.cell();
+    let (true_name, predicted_name) = (CLASSES[view.row], CLASSES[view.column]);
+    let block = Block::bordered();
+    let inner = block.inner(area);
+    let (w, h) = (CELLS.0 + 2, CELLS.1 + 2);
+    let per_row = (inner.width / w) as usize;
+    let rows = (inner.height / h) as usize;
+    let per_page = (per_row * rows).max(1);
+    app.gallery_size.set(per_page);
+    let pages = images.len().div_ceil(per_page).max(1);
+    let page = view.page.min(pages - 1);
+    let kind = if view.row == view.column {
+        "right"
+    } else {
+        "wrong"
+    };
+    let title = format!(
+        " {} {true_name} images predicted {predicted_name} ({kind}), most confident first; page {} of {pages} (PgUp/PgDn) ",
+        images.len(),
+        page + 1
+    );
+    frame.render_widget(block.title(title), area);
+    if per_row == 0 || rows == 0 {
+        frame.render_widget(
+            Paragraph::new(format!(
+                "Enlarge the terminal to see the images: each takes {w}x{h} cells."
+            ))
+            .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    let palette = Palette::detect();
+    for (i, p) in images
+        .iter()
+        .skip(page * per_page)
+        .take(per_page)
+        .enumerate()
+    {
+        let (col, row) = ((i % per_row) as u16, (i / per_row) as u16);
+        let x = inner.x + col * w;
+        let y = inner.y + row * h;
+        let pixels = view.data.test.image(p.index as usize);
+        image::draw(
+            frame.buffer_mut(),
+            Rect::new(x + 1, y, CELLS.0, CELLS.1),
+            pixels,
+            palette,
+        );
+        let caption = format!(
+            "#{} {}→{} {:.0}%",
+            p.index,
+            short(p.label as usize),
+            short(p.predicted as usize),
+            p.confidence * 100.0
+        );
+        frame.render_widget(
+            Paragraph::new(caption),
+            Rect::new(x + 1, y + CELLS.1, CELLS.0, 1),
+        );
+    }
+}
+
+fn short(c: usize) -> String {
+    CLASSES[c].chars().take(5).collect()
+}

@@ -1,0 +1,267 @@
+//! The sweep screen: the queue (each run's state, progress, best figure and the pruner's last
+//! decision), the results sorted by best test accuracy, and a scatter of best test accuracy
+//! against one swept key's value.
+
+use crate::dashboard::app::App;
+use gradboard::runner::sweep::{QueueEntry, QueueState, SweepState};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, TableState, Wrap,
+};
+use ratatui::Frame;
+
+fn figure(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
+}
+
+fn state_style(e: &QueueEntry) -> Style {
+    use gradboard::events::RunStatus;
+    match &e.state {
+        QueueState::Pending => Style::new().fg(Color::Gray),
+        QueueState::Cancelled | QueueState::Refused { .. } => Style::new().fg(Color::DarkGray),
+        QueueState::Running { .. } => Style::new().fg(Color::Green).bold(),
+        QueueState::Ended { status, .. } => match status {
+            RunStatus::Completed => Style::new().fg(Color::Cyan),
+            RunStatus::Pruned => Style::new().fg(Color::Magenta),
+            RunStatus::Stopped => Style::new().fg(Color::Yellow),
+            RunStatus::Diverged | RunStatus::Failed => Style::new().fg(Color::Red),
+        },
+    }
+}
+
+/// Draws the sweep screen.
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let Some(state) = &app.sweep.state else {
+        frame.render_widget(
+            Paragraph::new("No sweep yet.\n\nPress n for a new sweep: a preset with grid keys (every combination) or ranges (random draws), settings for every run, and the median pruner; or the name of a sweep file such as lab-ablation (section 2 of the lab report, each run beside the report's figure).")
+                .block(Block::bordered().title(" sweep "))
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    };
+    let [queue_area, right] =
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+    draw_queue(frame, app, state, queue_area);
+    let [results_area, scatter_area] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
+    draw_results(frame, state, results_area);
+    draw_scatter(frame, state, app.sweep.scatter_key, scatter_area);
+}
+
+fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
+    let header = Row::new(["#", "settings", "state", "step", "best", "pruner"])
+        .style(Style::new().add_modifier(Modifier::BOLD));
+    let rows: Vec<Row> = state
+        .queue
+        .iter()
+        .map(|e| {
+            let step = if e.step > 0 {
+                format!("{}/{}", e.step, e.steps)
+            } else {
+                format!("-/{}", e.steps)
+            };
+            let state_text = match e.pruned_at {
+                Some(s) => format!("pruned@{s}"),
+                None => e.state_name(),
+            };
+            Row::new(vec![
+                Cell::from(e.index.to_string()),
+                Cell::from(e.label.clone()),
+                Cell::from(Span::styled(state_text, state_style(e))),
+                Cell::from(step),
+                Cell::from(figure(e.best_test_acc)),
+                Cell::from(e.pruner.clone().unwrap_or_default()),
+            ])
+        })
+        .collect();
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for e in &state.queue {
+        let name = e.state_name();
+        match counts.iter_mut().find(|c| c.0 == name) {
+            Some(c) => c.1 += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    let counts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
+    let title = format!(
+        " sweep {}{}: {}; pruner {} ",
+        state.id,
+        if state.paused {
+            " (paused)"
+        } else if state.finished {
+            " (finished)"
+        } else {
+            ""
+        },
+        counts.join(", "),
+        if state.pruning { "median" } else { "off" },
+    );
+    let mut table_state = TableState::default().with_selected(Some(
+        app.sweep.selected.min(state.queue.len().saturating_sub(1)),
+    ));
+    frame.render_stateful_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(3),
+                Constraint::Min(18),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(7),
+                Constraint::Percentage(35),
+            ],
+        )
+        .header(header)
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .block(Block::bordered().title(title)),
+        area,
+        &mut table_state,
+    );
+}
+
+fn draw_results(frame: &mut Frame, state: &SweepState, area: Rect) {
+    let with_expected = state.queue.iter().any(|e| e.expected.is_some());
+    let mut header = vec!["best", "final", "settings"];
+    if with_expected {
+        header.insert(2, "report");
+    }
+    let rows: Vec<Row> = state
+        .results()
+        .into_iter()
+        .map(|e| {
+            let mut cells = vec![
+                Cell::from(figure(e.best_test_acc)),
+                Cell::from(figure(e.final_test_acc)),
+                Cell::from(Span::styled(e.label.clone(), state_style(e))),
+            ];
+            if with_expected {
+                cells.insert(2, Cell::from(figure(e.expected)));
+            }
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Min(10),
+    ];
+    if with_expected {
+        widths.insert(2, Constraint::Length(7));
+    }
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
+            .block(Block::bordered().title(" results, best test accuracy first ")),
+        area,
+    );
+}
+
+/// x positions of a key's values: the number itself (log10 for values spanning a factor of
+/// 20 or more), or the index among the distinct values for names and lists.
+fn positions(values: &[String]) -> (Vec<f64>, bool, Vec<String>) {
+    let numbers: Option<Vec<f64>> = values.iter().map(|v| v.parse::<f64>().ok()).collect();
+    if let Some(n) = numbers.filter(|n| !n.is_empty()) {
+        let (lo, hi) = n
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        let log = lo > 0.0 && hi / lo >= 20.0;
+        let x = n.iter().map(|&v| if log { v.log10() } else { v }).collect();
+        return (x, log, Vec::new());
+    }
+    let mut names: Vec<String> = Vec::new();
+    let x = values
+        .iter()
+        .map(|v| match names.iter().position(|n| n == v) {
+            Some(i) => i as f64,
+            None => {
+                names.push(v.clone());
+                (names.len() - 1) as f64
+            }
+        })
+        .collect();
+    (x, false, names)
+}
+
+fn draw_scatter(frame: &mut Frame, state: &SweepState, key_index: usize, area: Rect) {
+    let Some(key) = state
+        .swept_keys
+        .get(key_index % state.swept_keys.len().max(1))
+    else {
+        frame.render_widget(
+            Paragraph::new(
+                "The runs of this sweep are listed, not swept over a key: see the results.",
+            )
+            .block(Block::bordered().title(" scatter "))
+            .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    };
+    let points: Vec<(String, f64)> = state
+        .queue
+        .iter()
+        .filter_map(|e| {
+            let value = e.swept.iter().find(|(k, _)| k == key)?.1.clone();
+            Some((value, e.best_test_acc?))
+        })
+        .collect();
+    let values: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
+    let (xs, log, names) = positions(&values);
+    let data: Vec<(f64, f64)> = xs.iter().zip(&points).map(|(&x, p)| (x, p.1)).collect();
+    let (x_lo, x_hi) = data
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+            (l.min(p.0), h.max(p.0))
+        });
+    let (x_lo, x_hi) = if !x_lo.is_finite() {
+        (0.0, 1.0)
+    } else if !names.is_empty() {
+        (x_lo - 0.5, x_hi + 0.5)
+    } else if x_hi > x_lo {
+        let pad = (x_hi - x_lo) * 0.1;
+        (x_lo - pad, x_hi + pad)
+    } else {
+        let pad = (x_lo.abs() * 0.5).max(1e-9);
+        (x_lo - pad, x_hi + pad)
+    };
+    let y_hi = data.iter().map(|p| p.1).fold(0.0, f64::max);
+    let y = [0.0, (y_hi * 1.1).clamp(0.1, 1.0)];
+    let x_label = |x: f64| -> String {
+        if !names.is_empty() {
+            return names
+                .get(x.round().max(0.0) as usize)
+                .cloned()
+                .unwrap_or_default();
+        }
+        let v = if log { 10f64.powf(x) } else { x };
+        gradboard::config::format_float((v * 1e4).round() / 1e4)
+    };
+    let x_labels: Vec<String> = if names.is_empty() {
+        vec![x_label(x_lo), x_label((x_lo + x_hi) / 2.0), x_label(x_hi)]
+    } else {
+        names.clone()
+    };
+    let title = format!(
+        " best test accuracy against {key}{} (v: next key) ",
+        if log { " (log scale)" } else { "" }
+    );
+    let chart = Chart::new(vec![Dataset::default()
+        .marker(Marker::Block)
+        .graph_type(GraphType::Scatter)
+        .style(Style::new().fg(Color::Yellow))
+        .data(&data)])
+    .block(Block::bordered().title(Line::from(title)))
+    .x_axis(Axis::default().bounds([x_lo, x_hi]).labels(x_labels))
+    .y_axis(
+        Axis::default()
+            .bounds(y)
+            .labels([format!("{:.2}", y[0]), format!("{:.2}", y[1])]),
+    );
+    frame.render_widget(chart, area);
+}
