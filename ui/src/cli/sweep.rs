@@ -41,6 +41,13 @@ pub struct SweepArgs {
     /// The pruner: median (Optuna's rule) or none.
     #[arg(long, value_name = "median|none")]
     pub prune: Option<String>,
+    /// The pruner's warm-up: evaluations of a run never judged (default 1).
+    #[arg(long, value_name = "N")]
+    pub prune_warmup: Option<usize>,
+    /// Earlier completed runs that must have reached a step before a run is judged there
+    /// (default 2).
+    #[arg(long, value_name = "N")]
+    pub prune_min_runs: Option<usize>,
     /// Seed of the random draws.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -64,7 +71,7 @@ fn spec(args: &SweepArgs, presets: &PresetDirs) -> Result<SweepSpec> {
         Some(name) => find_sweep(presets, name)?,
         None => {
             let preset = args.preset.as_deref().expect("clap requires --preset");
-            let mut spec = SweepSpec::new("sweep", preset);
+            let mut spec = SweepSpec::new(preset, preset);
             for g in &args.grid {
                 spec.add_grid(g)?;
             }
@@ -84,6 +91,14 @@ fn spec(args: &SweepArgs, presets: &PresetDirs) -> Result<SweepSpec> {
         Some("median") => spec.prune = Some(spec.prune.unwrap_or_else(PrunerSpec::default)),
         Some("none") => spec.prune = None,
         Some(other) => bail!("--prune {other:?}: median or none"),
+    }
+    if let Some(p) = spec.prune.as_mut() {
+        if let Some(w) = args.prune_warmup {
+            p.warmup_evals = w;
+        }
+        if let Some(m) = args.prune_min_runs {
+            p.min_runs = m.max(1);
+        }
     }
     if let Some(seed) = args.seed {
         spec.seed = seed;

@@ -77,7 +77,7 @@ impl SweepForm {
             |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };
         let mut spec = match self.value("file") {
             "" => {
-                let mut spec = SweepSpec::new("dashboard", self.value("preset"));
+                let mut spec = SweepSpec::new(self.value("preset"), self.value("preset"));
                 for g in words(self.value("grid")) {
                     spec.add_grid(&g).map_err(fail)?;
                 }
