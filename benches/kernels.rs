@@ -237,6 +237,34 @@ mod optimizer {
     }
 }
 
+mod augment {
+    use gradboard::config::Augment;
+    use gradboard::data::synthetic::{files, write_folder};
+    use gradboard::data::Cifar10;
+
+    fn data() -> Cifar10 {
+        let dir = tempfile::tempdir().unwrap();
+        write_folder(dir.path(), &files(200, 10)).unwrap();
+        Cifar10::load(dir.path()).unwrap()
+    }
+
+    /// A training batch (preprocessing plus augmentation) of 32 (the ConvNet's) and 512
+    /// (the MLP's) images, without augmentation and with the heaviest.
+    #[divan::bench(args = [32, 512])]
+    fn batch_plain(bencher: divan::Bencher, n: usize) {
+        let data = data();
+        let indices: Vec<u32> = (0..n as u32).collect();
+        bencher.bench(|| data.training_batch(&indices, Augment::None, 1));
+    }
+
+    #[divan::bench(args = [32, 512])]
+    fn batch_crop_flip(bencher: divan::Bencher, n: usize) {
+        let data = data();
+        let indices: Vec<u32> = (0..n as u32).collect();
+        bencher.bench(|| data.training_batch(&indices, Augment::CropFlip, 1));
+    }
+}
+
 mod matmul {
     use super::*;
 

@@ -75,6 +75,15 @@ pub fn draw(frame: &mut Frame, app: &App) {
     popups::draw(frame, app, area);
 }
 
+/// A learning rate to 4 significant digits (a scheduled lr has many).
+pub fn lr_text(lr: f64) -> String {
+    if lr == 0.0 || !lr.is_finite() {
+        return gradboard::config::format_float(lr);
+    }
+    let scale = 10f64.powi(3 - lr.abs().log10().floor() as i32);
+    gradboard::config::format_float((lr * scale).round() / scale)
+}
+
 /// The colour of a status.
 pub fn status_style(status: &Status) -> Style {
     use gradboard::events::RunStatus;

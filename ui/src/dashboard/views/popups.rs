@@ -23,8 +23,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ),
         Mode::Stopping => {
             let n = app.runs.active_here().count();
+            let sweep = if app.sweep.state.as_ref().is_some_and(|s| !s.finished) {
+                " and the sweep (its queue is cancelled)"
+            } else {
+                ""
+            };
             let text = format!(
-                "Stopping {n} run(s): each writes its weights and its done event.\ngradboard quits when all have (a ConvNet evaluation stops at its next chunk)."
+                "Stopping {n} run(s){sweep}: each run writes its weights and its done event.\ngradboard quits when all have (a ConvNet evaluation stops at its next chunk)."
             );
             popup_text(frame, area, "Stopping", &text, 70, 6);
         }

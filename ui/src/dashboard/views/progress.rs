@@ -53,10 +53,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             run.eta(now).map(clock).unwrap_or_else(|| "-".into())
         )),
         Line::from(format!("speed   {:.0} samples/s", run.samples_per_sec)),
-        Line::from(format!(
-            "lr      {}",
-            gradboard::config::format_float(run.lr)
-        )),
+        Line::from(format!("lr      {}", super::lr_text(run.lr))),
         Line::from(format!("train   loss {train_loss}  acc {train_acc}")),
         Line::from(format!(
             "test    acc {}  loss {}",

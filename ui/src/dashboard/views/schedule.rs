@@ -3,7 +3,7 @@
 //! marked.
 
 use crate::dashboard::state::RunView;
-use gradboard::config::{format_float, Schedule};
+use gradboard::config::Schedule;
 use gradboard::optim::schedule::LrSchedule;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -89,7 +89,7 @@ pub fn draw(frame: &mut Frame, run: &RunView, area: Rect) {
     }
     let title = format!(
         " lr: {} now, {} schedule ",
-        format_float(run.lr),
+        super::lr_text(run.lr),
         gradboard::config::Choice::name(run.config.schedule)
     );
     let chart = Chart::new(datasets)
@@ -98,7 +98,7 @@ pub fn draw(frame: &mut Frame, run: &RunView, area: Rect) {
         .y_axis(
             Axis::default()
                 .bounds(y)
-                .labels(["0".to_string(), format_float(top)]),
+                .labels(["0".to_string(), super::lr_text(top)]),
         );
     frame.render_widget(chart, area);
 }

@@ -13,6 +13,7 @@ use ratatui::Frame;
 /// Draws the settings panel.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let running = app.run().map(|r| &r.config);
+    let width = KEYS.iter().map(|k| k.name.len()).max().unwrap_or(13);
     let mut items = Vec::new();
     for (i, spec) in KEYS.iter().enumerate() {
         let value = spec.get(&app.config);
@@ -21,8 +22,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         let name = spec.name;
         let line = if i == app.selected {
             if let Mode::Editing { input, .. } = &app.mode {
-                let width = area.width.saturating_sub(18).max(4) as usize;
-                let scroll = input.visual_scroll(width);
+                let field = area.width.saturating_sub(width as u16 + 5).max(4) as usize;
+                let scroll = input.visual_scroll(field);
                 let text: String = input.value().chars().skip(scroll).collect();
                 let cursor = input.visual_cursor().saturating_sub(scroll);
                 let (before, rest): (String, String) = (
@@ -33,17 +34,17 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 let at = rest.next().map(String::from).unwrap_or_else(|| " ".into());
                 let edit = Style::new().fg(Color::Black).bg(Color::Yellow);
                 Line::from(vec![
-                    Span::raw(format!("{marker}{name:13} ")),
+                    Span::raw(format!("{marker}{name:width$} ")),
                     Span::styled(before, edit),
                     Span::styled(at, edit.add_modifier(Modifier::REVERSED)),
                     Span::styled(rest.collect::<String>(), edit),
                 ])
             } else {
-                Line::from(format!("{marker}{name:13} {value}"))
+                Line::from(format!("{marker}{name:width$} {value}"))
                     .style(Style::new().add_modifier(Modifier::REVERSED))
             }
         } else {
-            Line::from(format!("{marker}{name:13} {value}"))
+            Line::from(format!("{marker}{name:width$} {value}"))
         };
         items.push(ListItem::new(line));
     }
