@@ -65,6 +65,15 @@ fn summaries(runs: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The value the settings panel shows for `name`.
+fn setting<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
+    screen.lines().find_map(|line| {
+        let (_, panel) = line.split_once("││")?;
+        let mut words = panel.trim_start_matches([' ', '*']).split_whitespace();
+        (words.next() == Some(name)).then(|| words.next()).flatten()
+    })
+}
+
 #[test]
 fn a_user_edits_restarts_pauses_and_quits() {
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -117,12 +126,14 @@ fn a_user_edits_restarts_pauses_and_quits() {
     tmux.keys(&[
         "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "1", "e", "-", "3", "Enter",
     ]);
-    tmux.wait_for("the new lr", |s| s.contains(" lr            0.001"));
+    tmux.wait_for("the new lr", |s| setting(s, "lr") == Some("0.001"));
     down(row("steps") - row("lr"));
     tmux.keys(&[
         "Enter", "BSpace", "BSpace", "BSpace", "BSpace", "9", "9", "9", "9", "9", "9", "Enter",
     ]);
-    tmux.wait_for("the new step count", |s| s.contains("steps         999999"));
+    tmux.wait_for("the new step count", |s| {
+        setting(s, "steps") == Some("999999")
+    });
     tmux.keys(&["r"]);
     let screen = tmux.wait_for("a running run", |s| {
         s.contains("running") && s.contains("/ 999999")
