@@ -258,6 +258,13 @@ mod augment {
     }
 
     #[divan::bench(args = [32, 512])]
+    fn batch_flip(bencher: divan::Bencher, n: usize) {
+        let data = data();
+        let indices: Vec<u32> = (0..n as u32).collect();
+        bencher.bench(|| data.training_batch(&indices, Augment::Flip, 1));
+    }
+
+    #[divan::bench(args = [32, 512])]
     fn batch_crop_flip(bencher: divan::Bencher, n: usize) {
         let data = data();
         let indices: Vec<u32> = (0..n as u32).collect();

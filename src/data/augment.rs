@@ -60,33 +60,33 @@ pub fn apply(row: &mut [f32], draw: Draw) {
     if draw == Draw::NONE {
         return;
     }
-    let source = row.to_vec();
     let (dy, dx) = (
         draw.offset.0 as isize - PAD as isize,
         draw.offset.1 as isize - PAD as isize,
     );
-    for c in 0..CHANNELS {
-        let plane = &source[c * SIDE * SIDE..][..SIDE * SIDE];
-        let out = &mut row[c * SIDE * SIDE..][..SIDE * SIDE];
-        for y in 0..SIDE {
-            let sy = y as isize + dy;
-            let line = &mut out[y * SIDE..][..SIDE];
-            if !(0..SIDE as isize).contains(&sy) {
-                line.fill(0.0);
-                continue;
+    // Columns of the output that come from inside the image: [lo, hi).
+    let lo = (-dx).clamp(0, SIDE as isize) as usize;
+    let hi = (SIDE as isize - dx).clamp(0, SIDE as isize) as usize;
+    let mut plane = [0f32; SIDE * SIDE];
+    for out in row.chunks_exact_mut(SIDE * SIDE).take(CHANNELS) {
+        if dy != 0 || dx != 0 {
+            plane.copy_from_slice(out);
+            for (y, line) in out.chunks_exact_mut(SIDE).enumerate() {
+                let sy = y as isize + dy;
+                if !(0..SIDE as isize).contains(&sy) || lo >= hi {
+                    line.fill(0.0);
+                    continue;
+                }
+                let src = &plane[sy as usize * SIDE..][..SIDE];
+                line[..lo].fill(0.0);
+                line[hi..].fill(0.0);
+                line[lo..hi].copy_from_slice(
+                    &src[(lo as isize + dx) as usize..(hi as isize + dx) as usize],
+                );
             }
-            let src = &plane[sy as usize * SIDE..][..SIDE];
-            for (x, o) in line.iter_mut().enumerate() {
-                let sx = x as isize + dx;
-                *o = if (0..SIDE as isize).contains(&sx) {
-                    src[sx as usize]
-                } else {
-                    0.0
-                };
-            }
-            if draw.flip {
-                line.reverse();
-            }
+        }
+        if draw.flip {
+            out.chunks_exact_mut(SIDE).for_each(<[f32]>::reverse);
         }
     }
 }
