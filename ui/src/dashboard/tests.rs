@@ -779,6 +779,10 @@ fn a_sweep_starts_from_the_form_and_its_queue_results_and_scatter_are_shown() {
     assert!(s.contains("pending"), "{s}");
     assert!(s.contains("results, best test accuracy first"), "{s}");
     assert!(s.contains("best test accuracy against lr"), "{s}");
+    assert!(
+        s.contains("pruner: no decision yet"),
+        "the selected run's detail: {s}"
+    );
     let results_row = s.lines().find(|l| l.contains("0.4100")).unwrap();
     assert!(
         s.find("0.4100").unwrap() < s.rfind("0.3300").unwrap(),
@@ -876,6 +880,10 @@ fn the_lr_finder_fills_its_popup_and_its_suggestion_goes_to_the_settings() {
     let s = screen(&app, 120, 40);
     assert!(s.contains("learning-rate finder"), "{s}");
     assert!(s.contains("ramping: 20 steps"), "{s}");
+    // The axes fit the ramp so far: decades 1e-7 to 0.1, the loss from under its lowest
+    // (2.11) to half its fall above the first (2.3).
+    assert!(s.contains("1e-7") && s.contains("0.1"), "{s}");
+    assert!(s.contains("2.091") && s.contains("2.395"), "{s}");
     assert!(
         key(&mut app, KeyCode::Char('a')).is_empty(),
         "nothing to apply yet"

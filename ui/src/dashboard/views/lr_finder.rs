@@ -23,15 +23,17 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &LrFinderView) {
         .filter(|p| p.0 > 0.0 && p.1.is_finite())
         .map(|&(lr, loss)| (lr.log10(), loss))
         .collect();
-    let (x_lo, x_hi) = (-7.0, 1.0);
-    let first = points.first().map(|p| p.1).unwrap_or(2.5);
-    let lowest = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let y_lo = if lowest.is_finite() {
-        lowest * 0.95
-    } else {
-        0.0
+    // x: the decades the ramp has covered; y: from just under the lowest loss to half the
+    // fall above the first, so a small dip shows and the blow-up runs off the top.
+    let (x_lo, x_hi) = match (points.first(), points.last()) {
+        (Some(a), Some(b)) => (a.0.floor(), b.0.ceil().max(a.0.floor() + 1.0)),
+        _ => (-7.0, 1.0),
     };
-    let y_hi = (first * 1.3).max(y_lo + 0.1);
+    let first = points.first().map(|p| p.1).unwrap_or(2.5);
+    let lowest = points.iter().map(|p| p.1).fold(first, f64::min);
+    let span = (first - lowest).max(0.02 * first.abs().max(0.1));
+    let y_lo = lowest - 0.1 * span;
+    let y_hi = first + 0.5 * span;
     let suggestion = view.suggestion();
     let marker: Vec<(f64, f64)> = suggestion
         .map(|lr| vec![(lr.log10(), y_lo), (lr.log10(), y_hi)])
@@ -55,20 +57,24 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &LrFinderView) {
                 .data(&marker),
         );
     }
-    let labels = ["1e-7", "1e-5", "1e-3", "1e-1", "10"].map(String::from);
+    let decades = (x_hi - x_lo).round().max(1.0) as usize;
+    let every = decades.div_ceil(4);
+    let decades = decades.div_ceil(every) * every;
+    let labels: Vec<String> = (0..=decades)
+        .step_by(every)
+        .map(|i| format_float(10f64.powi((x_lo as i32) + i as i32)))
+        .collect();
+    let x_hi = x_lo + decades as f64;
     let chart = Chart::new(datasets)
         .block(Block::bordered().title(Line::from(
             " learning-rate finder: loss against lr (log scale), a fresh model of these settings ",
         )))
         .x_axis(Axis::default().bounds([x_lo, x_hi]).labels(labels))
-        .y_axis(
-            Axis::default()
-                .bounds([y_lo, y_hi.min(y_lo + 10.0)])
-                .labels([
-                    format!("{y_lo:.2}"),
-                    format!("{:.2}", y_hi.min(y_lo + 10.0)),
-                ]),
-        );
+        .y_axis(Axis::default().bounds([y_lo, y_hi]).labels([
+            format!("{y_lo:.3}"),
+            format!("{:.3}", (y_lo + y_hi) / 2.0),
+            format!("{y_hi:.3}"),
+        ]));
     frame.render_widget(chart, chart_area);
     let status = match (&view.result, suggestion) {
         (None, _) => format!(

@@ -53,6 +53,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
+    let selected = app.sweep.selected.min(state.queue.len().saturating_sub(1));
+    let [table_area, detail_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(area);
     let header = Row::new(["#", "settings", "state", "step", "best", "pruner"])
         .style(Style::new().add_modifier(Modifier::BOLD));
     let rows: Vec<Row> = state
@@ -88,8 +91,7 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
     }
     let counts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
     let title = format!(
-        " sweep {}{}: {}; pruner {} ",
-        state.id,
+        " sweep{}: {}; pruner {}; {} ",
         if state.paused {
             " (paused)"
         } else if state.finished {
@@ -99,27 +101,72 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
         },
         counts.join(", "),
         if state.pruning { "median" } else { "off" },
+        state.id,
     );
-    let mut table_state = TableState::default().with_selected(Some(
-        app.sweep.selected.min(state.queue.len().saturating_sub(1)),
-    ));
+    let label_width = state
+        .queue
+        .iter()
+        .map(|e| e.label.chars().count())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, (table_area.width / 2) as usize) as u16;
+    let mut table_state = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(
         Table::new(
             rows,
             [
                 Constraint::Length(3),
-                Constraint::Min(18),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(7),
-                Constraint::Percentage(35),
+                Constraint::Length(label_width),
+                Constraint::Length(10),
+                Constraint::Length(9),
+                Constraint::Length(6),
+                Constraint::Fill(1),
             ],
         )
         .header(header)
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
         .block(Block::bordered().title(title)),
-        area,
+        table_area,
         &mut table_state,
+    );
+    draw_detail(frame, state, state.queue.get(selected), detail_area);
+}
+
+/// The selected run in full: its id, settings and the pruner's whole last decision.
+fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>, area: Rect) {
+    let folder = Line::from(format!("sweep {}", state.id));
+    let Some(e) = entry else {
+        frame.render_widget(
+            Paragraph::new(folder).block(Block::bordered().title(" selected run ")),
+            area,
+        );
+        return;
+    };
+    let ended = match &e.state {
+        QueueState::Ended {
+            reason: Some(r), ..
+        } if e.pruner.as_deref() != Some(r) => format!(" ({r})"),
+        QueueState::Refused { reason } => format!(" ({reason})"),
+        _ => String::new(),
+    };
+    let lines = vec![
+        folder,
+        Line::from(vec![
+            Span::styled(format!("{} ", e.index), Style::new().bold()),
+            Span::raw(e.label.clone()),
+            Span::styled(format!("  {}{ended}", e.state_name()), state_style(e)),
+        ]),
+        Line::from(format!("run {}", e.run_id().unwrap_or("not started"))),
+        Line::from(format!(
+            "pruner: {}",
+            e.pruner.as_deref().unwrap_or("no decision yet")
+        )),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(Block::bordered().title(" selected run: Enter opens it, a analyses it "))
+            .wrap(Wrap { trim: true }),
+        area,
     );
 }
 
@@ -230,8 +277,17 @@ fn draw_scatter(frame: &mut Frame, state: &SweepState, key_index: usize, area: R
         let pad = (x_lo.abs() * 0.5).max(1e-9);
         (x_lo - pad, x_hi + pad)
     };
-    let y_hi = data.iter().map(|p| p.1).fold(0.0, f64::max);
-    let y = [0.0, (y_hi * 1.1).clamp(0.1, 1.0)];
+    let (y_lo, y_hi) = data
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+            (l.min(p.1), h.max(p.1))
+        });
+    let y = if y_lo.is_finite() {
+        let pad = ((y_hi - y_lo) * 0.15).max(0.01);
+        [(y_lo - pad).max(0.0), (y_hi + pad).min(1.0)]
+    } else {
+        [0.0, 1.0]
+    };
     let x_label = |x: f64| -> String {
         if !names.is_empty() {
             return names
@@ -258,10 +314,10 @@ fn draw_scatter(frame: &mut Frame, state: &SweepState, key_index: usize, area: R
         .data(&data)])
     .block(Block::bordered().title(Line::from(title)))
     .x_axis(Axis::default().bounds([x_lo, x_hi]).labels(x_labels))
-    .y_axis(
-        Axis::default()
-            .bounds(y)
-            .labels([format!("{:.2}", y[0]), format!("{:.2}", y[1])]),
-    );
+    .y_axis(Axis::default().bounds(y).labels([
+        format!("{:.3}", y[0]),
+        format!("{:.3}", (y[0] + y[1]) / 2.0),
+        format!("{:.3}", y[1]),
+    ]));
     frame.render_widget(chart, area);
 }
