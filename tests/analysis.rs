@@ -6,7 +6,7 @@ use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
 use gradboard::data::Cifar10;
 use gradboard::runner::{RunRequest, Runner};
-use gradboard::train::lr_find::{find_lr, Ramp};
+use gradboard::train::lr_find::{find_lr, Ramp, StartWeights};
 use gradboard::train::Compute;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,6 +97,7 @@ fn the_lr_finder_ramps_and_stops_when_the_loss_blows_up() {
         &data,
         &Compute::cpu(),
         Ramp::default(),
+        None,
         &|| false,
         |i, lr, _| seen.push((i, lr)),
     )
@@ -111,4 +112,78 @@ fn the_lr_finder_ramps_and_stops_when_the_loss_blows_up() {
     assert!(finding.points.len() < 100);
     let s = finding.suggestion.expect("a suggestion");
     assert!(s > 1e-5 && s < 1.0, "suggested {s}");
+}
+
+#[test]
+fn the_lr_finder_starts_from_a_copy_of_a_runs_model_and_leaves_the_run_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.tar.gz");
+    write_archive(&path, &files(40, 20)).unwrap();
+    let data = Arc::new(Cifar10::load(&path).unwrap());
+    let runner = Runner::new(
+        data.clone(),
+        &path,
+        &dir.path().join("runs"),
+        Compute::cpu(),
+        1,
+    );
+    let config = preset(
+        "mlp-default",
+        &["steps=12", "eval_every=6", "batch_size=20", "lr=3e-3"],
+    );
+    let handle = runner
+        .start(
+            RunRequest::new("mlp-default", config.clone(), None),
+            Box::new(|_| {}),
+        )
+        .unwrap();
+    let run_dir = handle.dir.clone();
+    handle.wait();
+    let last = run_dir.join(gradboard::train::checkpoint::LAST);
+    let before = std::fs::read(&last).unwrap();
+    let start = StartWeights::of_run(&run_dir).unwrap();
+    assert_eq!(start.step, 12);
+    assert_eq!(start.origin, last);
+    let ramp = Ramp {
+        start: 1e-7,
+        end: 1e-6,
+        steps: 5,
+    };
+    let first_loss = |start: Option<&StartWeights>| {
+        find_lr(
+            &config,
+            &data,
+            &Compute::cpu(),
+            ramp,
+            start,
+            &|| false,
+            |_, _, _| {},
+        )
+        .unwrap()
+        .points[0]
+            .1
+    };
+    let fresh = first_loss(None);
+    let copied = first_loss(Some(&start));
+    assert_ne!(fresh, copied, "the run's weights, not a fresh model");
+    assert_eq!(copied, first_loss(Some(&start)), "the same copy each time");
+    assert_eq!(
+        std::fs::read(&last).unwrap(),
+        before,
+        "the run's files untouched"
+    );
+    // Weights of another network are refused with the file's name.
+    let other = preset("mlp-default", &["hidden=50", "batch_size=20"]);
+    let e = find_lr(
+        &other,
+        &data,
+        &Compute::cpu(),
+        ramp,
+        Some(&start),
+        &|| false,
+        |_, _, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("checkpoint-last"), "{e}");
 }

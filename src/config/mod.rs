@@ -206,7 +206,20 @@ impl Default for RunConfig {
     }
 }
 
+/// The keys that shape a network: weights saved under one value of them fit no other.
+pub const NETWORK_KEYS: &[&str] = &["engine", "model", "hidden", "norm"];
+
 impl RunConfig {
+    /// The first network key (`NETWORK_KEYS`) on which `self` and `other` differ, with
+    /// `self`'s value and `other`'s; `None` when weights of one fit the other.
+    pub fn network_difference(&self, other: &RunConfig) -> Option<(&'static str, String, String)> {
+        NETWORK_KEYS.iter().find_map(|&k| {
+            let spec = key(k).expect("a network key is a key");
+            let (mine, theirs) = (spec.get(self), spec.get(other));
+            (mine != theirs).then_some((k, mine, theirs))
+        })
+    }
+
     /// Sets one key from its text form (`--set key=value`, a preset, the dashboard's editor).
     /// The value is checked on its own; `validate` checks the combination.
     pub fn set(&mut self, name: &str, text: &str) -> Result<()> {

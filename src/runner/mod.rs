@@ -113,9 +113,6 @@ impl RunHandle {
     }
 }
 
-/// The fork's settings must keep the parent's network: these keys shape it.
-const NETWORK_KEYS: &[&str] = &["engine", "model", "hidden", "norm"];
-
 impl Runner {
     /// A runner training on `data` (read from `data_path`), writing to `runs_dir`, with
     /// `threads` CPU threads a run.
@@ -281,13 +278,11 @@ impl Runner {
             From::Fork(parent_dir) => {
                 request.config.validate()?;
                 let mut cp = read_checkpoint(parent_dir)?;
-                for k in NETWORK_KEYS {
-                    let (mine, theirs) = (request.config.get(k)?, cp.state.config.get(k)?);
-                    if mine != theirs {
-                        return Err(Error::Config(format!(
-                            "a fork keeps its parent's network: {k} is {theirs} there, not {mine}"
-                        )));
-                    }
+                if let Some((k, mine, theirs)) = request.config.network_difference(&cp.state.config)
+                {
+                    return Err(Error::Config(format!(
+                        "a fork keeps its parent's network: {k} is {theirs} there, not {mine}"
+                    )));
                 }
                 if request.config.optimizer != cp.state.config.optimizer {
                     cp.optimizer.clear();

@@ -3,14 +3,57 @@
 //! exponentially; the loss against the learning rate shows where training is fastest, and the
 //! suggestion is the learning rate where the smoothed loss falls most steeply.
 
-use super::{build_trainer, Compute};
+use super::{build_trainer, checkpoint, load_weights, read_safetensors, Compute};
 use crate::config::RunConfig;
 use crate::data::{derive_seed, BatchSampler, Cifar10, IMAGE_BYTES};
 use crate::optim::Hyper;
-use crate::Result;
+use crate::{Error, Result};
 use candle_core::Tensor;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Weights the finder starts from instead of a fresh model: a copy of a run's model.
+#[derive(Debug, Clone)]
+pub struct StartWeights {
+    /// The tensors by name.
+    pub tensors: HashMap<String, Tensor>,
+    /// The file they came from, for messages.
+    pub origin: PathBuf,
+    /// The step they were saved at.
+    pub step: usize,
+}
+
+impl StartWeights {
+    /// The newest weights of a run folder: its last checkpoint's (written at each evaluation
+    /// while it trains and when it ends), else its saved model.
+    pub fn of_run(run_dir: &Path) -> Result<Self> {
+        let last = run_dir.join(checkpoint::LAST);
+        if last.is_file() {
+            let cp = checkpoint::read(&last)?;
+            return Ok(StartWeights {
+                tensors: cp.model,
+                origin: last,
+                step: cp.state.step,
+            });
+        }
+        let model = run_dir.join(crate::runs::WEIGHTS_FILE);
+        if !model.is_file() {
+            return Err(Error::Other(format!(
+                "{}: no checkpoint or saved weights to start the finder from",
+                run_dir.display()
+            )));
+        }
+        let stored = crate::runs::StoredRun::load(run_dir)?;
+        let step = stored.events.iter().map(|e| e.step()).max().unwrap_or(0);
+        Ok(StartWeights {
+            tensors: read_safetensors(&model)?,
+            origin: model,
+            step,
+        })
+    }
+}
 
 /// The ramp: from `start` to `end` over `steps` steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,15 +116,19 @@ pub fn smooth(values: &[f64], beta: f64) -> Vec<f64> {
 }
 
 /// The learning rate where `smoothed` falls fastest against log10(lr), looked for before the
-/// loss's lowest point; `None` with too few points or no descent.
+/// loss's lowest point; `None` with too few points or no descent. Each point's slope is taken
+/// across `n / 15` points either side, so that batch-to-batch noise (which dominates a trained
+/// model's flat curve) does not make a steep stretch of its own.
 pub fn suggest(lrs: &[f64], smoothed: &[f64]) -> Option<f64> {
     let n = lrs.len().min(smoothed.len());
     let lowest = (0..n).min_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b]))?;
-    // The first steps' average is dominated by its start: skip a tenth of the ramp.
-    let from = (n / 10).max(1);
+    // The first steps' average is dominated by its start: skip a fifth of the ramp.
+    let from = (n / 5).max(1);
+    let half = (n / 15).max(1);
     let mut best: Option<(usize, f64)> = None;
     for i in from..lowest.min(n - 1) {
-        let slope = (smoothed[i + 1] - smoothed[i - 1]) / (lrs[i + 1].log10() - lrs[i - 1].log10());
+        let (a, b) = (i.saturating_sub(half), (i + half).min(n - 1));
+        let slope = (smoothed[b] - smoothed[a]) / (lrs[b].log10() - lrs[a].log10());
         if slope < best.map_or(0.0, |b| b.1) {
             best = Some((i, slope));
         }
@@ -98,18 +145,23 @@ pub fn round_lr(lr: f64) -> f64 {
     (lr * scale).round() / scale
 }
 
-/// Runs the finder on a fresh model of `config` (its seed's weights), on training batches
-/// of its batch size; `stop` ends it between steps.
+/// Runs the finder on a copy of a model: `start`'s weights, or a fresh model of `config`
+/// (its seed's weights) without them; on training batches of its batch size. The copy is the
+/// finder's own: nothing it trains is written back. `stop` ends it between steps.
 pub fn find_lr(
     config: &RunConfig,
     data: &Cifar10,
     compute: &Compute,
     ramp: Ramp,
+    start: Option<&StartWeights>,
     stop: &dyn Fn() -> bool,
     mut progress: impl FnMut(usize, f64, f64),
 ) -> Result<LrFinding> {
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut trainer = build_trainer(config, &mut rng, compute)?;
+    if let Some(start) = start {
+        load_weights(trainer.network(), start.tensors.clone(), &start.origin)?;
+    }
     trainer.network().set_dropout(config.dropout);
     let mut sampler = BatchSampler::new(data.train.len(), derive_seed(config.seed, 1));
     let mut points = Vec::new();
@@ -197,6 +249,21 @@ mod tests {
         assert!(
             (s.log10() + 3.0).abs() < 0.5,
             "suggested {s} from the smoothed curve"
+        );
+        // A trained model's curve: a fall of only 0.3 around 1e-3, and batch noise early on
+        // (a dip of 0.2 near 5e-6 that comes back) that is not a descent.
+        let noisy: Vec<f64> = lrs
+            .iter()
+            .enumerate()
+            .map(|(i, &lr)| {
+                let dip = if (20..23).contains(&i) { -0.2 } else { 0.0 };
+                loss(lr) - 1.5 / (1.0 + ((lr.log10() + 3.0) * 4.0).exp()) + dip
+            })
+            .collect();
+        let s = suggest(&lrs, &smooth(&noisy, 0.9)).unwrap();
+        assert!(
+            (s.log10() + 3.0).abs() < 0.5,
+            "suggested {s} despite the dip"
         );
         // A loss that only rises has nothing to suggest.
         let rising: Vec<f64> = (0..100).map(|i| i as f64).collect();

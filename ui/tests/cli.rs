@@ -959,6 +959,28 @@ fn analyze_and_lr_find_print_json_on_a_small_data_set() {
     let points = f["points"].as_array().unwrap();
     assert!(!points.is_empty() && points.len() <= 40);
     assert!(f["suggestion"].as_f64().is_some_and(|s| s > 0.0), "{f}");
+    // From a copy of the trained run: its checkpoint is named, the run keeps its files.
+    let run_dir = home.path().join("runs").join(&run_id);
+    let out = gradboard(home.path())
+        .args(["lr-find", "--steps", "40", "--data"])
+        .arg(&data)
+        .arg("--from")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("from a copy of") && text.contains("(step 20)"),
+        "{text}"
+    );
+    assert!(text.contains("suggested lr"), "{text}");
+    let out = gradboard(home.path())
+        .args(["lr-find", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "neither --preset nor --from");
     let out = gradboard(home.path())
         .args([
             "lr-find",

@@ -1,10 +1,11 @@
-//! `gradboard lr-find --preset P`: the learning-rate finder on a fresh copy of the preset's
-//! model: the loss at each learning rate of an exponential ramp, and the suggested rate.
+//! `gradboard lr-find --preset P` or `--from RUN_DIR`: the learning-rate finder on a copy of a
+//! model (a fresh one of the preset's, or a run's newest weights): the loss at each learning
+//! rate of an exponential ramp, and the suggested rate.
 
 use anyhow::Result;
 use gradboard::config::format_float;
 use gradboard::data::Cifar10;
-use gradboard::train::lr_find::{find_lr, round_lr, Ramp};
+use gradboard::train::lr_find::{find_lr, round_lr, Ramp, StartWeights};
 use gradboard::train::Compute;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,9 +13,12 @@ use std::process::ExitCode;
 /// Options of `gradboard lr-find`.
 #[derive(Debug, clap::Args)]
 pub struct LrFindArgs {
-    /// Preset name or TOML file.
-    #[arg(long)]
-    pub preset: String,
+    /// Preset name or TOML file (a fresh model of its settings).
+    #[arg(long, required_unless_present = "from", conflicts_with = "from")]
+    pub preset: Option<String>,
+    /// Start from a copy of this run's newest weights (its last checkpoint), with its settings.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub from: Option<PathBuf>,
     /// Override a configuration key (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -45,7 +49,18 @@ pub fn run(args: LrFindArgs, compute: Compute) -> Result<ExitCode> {
             args.steps
         );
     }
-    let (_, _, config) = super::load_config(&args.preset, &args.overrides)?;
+    let (config, start) = match (&args.from, &args.preset) {
+        (Some(dir), _) => {
+            let mut config = gradboard::runs::StoredRun::load(dir)?.last_config();
+            for o in &args.overrides {
+                config.apply_override(o)?;
+            }
+            config.validate()?;
+            (config, Some(StartWeights::of_run(dir)?))
+        }
+        (None, Some(preset)) => (super::load_config(preset, &args.overrides)?.2, None),
+        (None, None) => anyhow::bail!("lr-find: give --preset or --from"),
+    };
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
     let data = Cifar10::load(&path)?;
     let ramp = Ramp {
@@ -54,7 +69,15 @@ pub fn run(args: LrFindArgs, compute: Compute) -> Result<ExitCode> {
         steps: args.steps,
     };
     let finding = gradboard::on_compute_pool(|| {
-        find_lr(&config, &data, &compute, ramp, &|| false, |_, _, _| {})
+        find_lr(
+            &config,
+            &data,
+            &compute,
+            ramp,
+            start.as_ref(),
+            &|| false,
+            |_, _, _| {},
+        )
     })?;
     let suggestion = finding.suggestion;
     if args.json {
@@ -69,6 +92,13 @@ pub fn run(args: LrFindArgs, compute: Compute) -> Result<ExitCode> {
             serde_json::json!({"points": points, "suggestion": suggestion, "diverged": finding.diverged})
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(start) = &start {
+        println!(
+            "from a copy of {} (step {})",
+            start.origin.display(),
+            start.step
+        );
     }
     println!("{:>9}  {:>8}  {:>8}", "lr", "loss", "smoothed");
     let lowest = finding

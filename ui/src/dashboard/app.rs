@@ -157,6 +157,8 @@ pub enum Msg {
     SweepFailed(String),
     /// An analysis finished (boxed: it holds the data set's handle), or why it failed.
     Analyzed(Result<Box<AnalysisView>, String>),
+    /// What the learning-rate finder's model is a copy of.
+    LrSource(String),
     /// The learning-rate finder's step: lr and smoothed loss.
     LrStep(f64, f64),
     /// The learning-rate finder ended.
@@ -186,8 +188,12 @@ pub enum Effect {
     Sweep(SweepCommand),
     /// Analyse a run's saved model.
     Analyze { run_id: String, dir: PathBuf },
-    /// Run the learning-rate finder on these settings.
-    LrFind(Box<RunConfig>),
+    /// Run the learning-rate finder on these settings, from a copy of the run in `from`
+    /// (its newest weights) or on a fresh model.
+    LrFind {
+        config: Box<RunConfig>,
+        from: Option<(String, PathBuf)>,
+    },
     /// Stop the learning-rate finder.
     StopLrFind,
     /// Tell every run to stop and quit once all have written their `done`.
@@ -361,6 +367,12 @@ impl App {
             Msg::Analyzed(Err(reason)) => {
                 self.warn(format!("analysis failed: {reason}"));
                 self.analysis = AnalysisState::Failed(reason);
+                vec![]
+            }
+            Msg::LrSource(source) => {
+                if let Some(v) = self.lr_finder.as_mut() {
+                    v.source = source;
+                }
                 vec![]
             }
             Msg::LrStep(lr, loss) => {

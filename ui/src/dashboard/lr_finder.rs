@@ -1,6 +1,7 @@
-//! The learning-rate finder from the live screen: it runs on a fresh model of the settings
-//! panel's configuration, its curve fills a popup as it goes, and one key puts the suggested
-//! learning rate in the settings.
+//! The learning-rate finder from the live screen: it runs with the settings panel's
+//! configuration on a copy of the live screen's run (its newest checkpoint) when the settings
+//! keep that run's network, else on a fresh model; its curve fills a popup as it goes, and one
+//! key puts the suggested learning rate in the settings.
 
 use super::app::{App, Effect, Mode};
 use crossterm::event::{KeyCode, KeyEvent};
@@ -14,7 +15,12 @@ pub struct LrFinderView {
     pub curve: Vec<(f64, f64)>,
     /// The finished finding, or why it failed.
     pub result: Option<Result<LrFinding, String>>,
+    /// What the finder's model is a copy of.
+    pub source: String,
 }
+
+/// The source of a finder on a fresh model.
+pub const FRESH: &str = "a fresh model of these settings";
 
 impl LrFinderView {
     /// The suggestion, rounded to two significant digits.
@@ -33,9 +39,26 @@ impl App {
             self.warn(format!("lr-find: {e}"));
             return vec![];
         }
-        self.lr_finder = Some(LrFinderView::default());
+        let from = self.run().and_then(|run| {
+            let dir = self.library.get(&run.run_id)?.dir.clone();
+            match self.config.network_difference(&run.config) {
+                None => Some((run.run_id.clone(), dir)),
+                Some(_) => None,
+            }
+        });
+        let source = match &from {
+            Some((id, _)) => format!("a copy of run {id}"),
+            None => FRESH.to_string(),
+        };
+        self.lr_finder = Some(LrFinderView {
+            source,
+            ..LrFinderView::default()
+        });
         self.mode = Mode::LrFinder;
-        vec![Effect::LrFind(Box::new(self.config.clone()))]
+        vec![Effect::LrFind {
+            config: Box::new(self.config.clone()),
+            from,
+        }]
     }
 
     /// A key while the finder's popup is open: `a` or Enter applies the suggestion, Esc

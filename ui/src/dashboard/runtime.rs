@@ -3,6 +3,7 @@
 
 use super::analysis::AnalysisView;
 use super::app::{App, DataState, Effect, Msg};
+use super::lr_finder::FRESH;
 use super::views;
 use crate::cli::DashboardArgs;
 use anyhow::Result;
@@ -14,7 +15,7 @@ use gradboard::events::Event;
 use gradboard::runner::sweep::{start_sweep, SweepCommand, SweepHandle};
 use gradboard::runner::{From, RunHandle, RunRequest, Runner};
 use gradboard::runs::{Follower, ListingCache};
-use gradboard::train::lr_find::{find_lr, Ramp};
+use gradboard::train::lr_find::{find_lr, Ramp, StartWeights};
 use gradboard::train::{Command, Compute};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -145,13 +146,13 @@ pub async fn event_loop(
                         app.update(Msg::Analyzed(Err("the data set is not ready yet".into())));
                     }
                 },
-                Effect::LrFind(config) => match runner.get() {
+                Effect::LrFind { config, from } => match runner.get() {
                     Some(runner) => {
                         if let Some(old) = lr_stop.take() {
                             old.store(true, Ordering::SeqCst);
                         }
                         let stop = Arc::new(AtomicBool::new(false));
-                        lr_find(*config, runner, stop.clone(), tx.clone());
+                        lr_find(*config, from, runner, stop.clone(), tx.clone());
                         lr_stop = Some(stop);
                     }
                     None => {
@@ -282,17 +283,37 @@ fn analyze(run_id: String, dir: PathBuf, runner: &Runner, tx: mpsc::Sender<Msg>)
     });
 }
 
-/// Runs the learning-rate finder off the screen's thread until it ends or `stop` is set.
-fn lr_find(config: RunConfig, runner: &Runner, stop: Arc<AtomicBool>, tx: mpsc::Sender<Msg>) {
+/// Runs the learning-rate finder off the screen's thread until it ends or `stop` is set: on a
+/// copy of `from`'s newest weights, or on a fresh model when there are none yet.
+fn lr_find(
+    config: RunConfig,
+    from: Option<(String, PathBuf)>,
+    runner: &Runner,
+    stop: Arc<AtomicBool>,
+    tx: mpsc::Sender<Msg>,
+) {
     let data = runner.data().clone();
     let compute = runner.compute().clone();
     std::thread::spawn(move || {
+        let start = from.and_then(|(id, dir)| match StartWeights::of_run(&dir) {
+            Ok(start) => {
+                let source = format!("a copy of run {id} at step {}", start.step);
+                let _ = tx.blocking_send(Msg::LrSource(source));
+                Some(start)
+            }
+            Err(_) => {
+                let source = format!("{FRESH} (run {id} has no checkpoint yet)");
+                let _ = tx.blocking_send(Msg::LrSource(source));
+                None
+            }
+        });
         let steps = tx.clone();
         let result = find_lr(
             &config,
             &data,
             &compute,
             Ramp::default(),
+            start.as_ref(),
             &|| stop.load(Ordering::SeqCst),
             |_, lr, loss| {
                 let _ = steps.blocking_send(Msg::LrStep(lr, loss));

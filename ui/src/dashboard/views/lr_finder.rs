@@ -66,9 +66,10 @@ pub fn draw(frame: &mut Frame, area: Rect, view: &LrFinderView) {
         .collect();
     let x_hi = x_lo + decades as f64;
     let chart = Chart::new(datasets)
-        .block(Block::bordered().title(Line::from(
-            " learning-rate finder: loss against lr (log scale), a fresh model of these settings ",
-        )))
+        .block(Block::bordered().title(Line::from(format!(
+            " learning-rate finder on {}: loss against lr ",
+            view.source
+        ))))
         .x_axis(Axis::default().bounds([x_lo, x_hi]).labels(labels))
         .y_axis(Axis::default().bounds([y_lo, y_hi]).labels([
             format!("{y_lo:.3}"),
