@@ -8,7 +8,7 @@ use gradboard::data::Cifar10;
 use gradboard::runner::{RunRequest, Runner};
 use gradboard::train::lr_find::{find_lr, Ramp, StartWeights};
 use gradboard::train::Compute;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn preset(name: &str, sets: &[&str]) -> gradboard::config::RunConfig {
@@ -24,19 +24,19 @@ fn preset(name: &str, sets: &[&str]) -> gradboard::config::RunConfig {
     c
 }
 
+/// A data set of 40 training and `test` test images written in `dir`, and a runner on it.
+fn tiny_runner(dir: &Path, test: usize) -> (Arc<Cifar10>, Runner) {
+    let path = dir.join("tiny.tar.gz");
+    write_archive(&path, &files(40, test)).unwrap();
+    let data = Arc::new(Cifar10::load(&path).unwrap());
+    let runner = Runner::new(data.clone(), &path, &dir.join("runs"), Compute::cpu(), 1);
+    (data, runner)
+}
+
 #[test]
 fn the_confusion_matrix_counts_every_test_image_and_its_diagonal_is_the_accuracy() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny.tar.gz");
-    write_archive(&path, &files(40, 57)).unwrap();
-    let data = Arc::new(Cifar10::load(&path).unwrap());
-    let runner = Runner::new(
-        data.clone(),
-        &path,
-        &dir.path().join("runs"),
-        Compute::cpu(),
-        1,
-    );
+    let (data, runner) = tiny_runner(dir.path(), 57);
     for sets in [&["tta=none"][..], &["tta=flip"]] {
         let mut all = vec!["steps=12", "eval_every=12", "batch_size=20", "lr=3e-3"];
         all.extend_from_slice(sets);
@@ -117,16 +117,7 @@ fn the_lr_finder_ramps_and_stops_when_the_loss_blows_up() {
 #[test]
 fn the_lr_finder_starts_from_a_copy_of_a_runs_model_and_leaves_the_run_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny.tar.gz");
-    write_archive(&path, &files(40, 20)).unwrap();
-    let data = Arc::new(Cifar10::load(&path).unwrap());
-    let runner = Runner::new(
-        data.clone(),
-        &path,
-        &dir.path().join("runs"),
-        Compute::cpu(),
-        1,
-    );
+    let (data, runner) = tiny_runner(dir.path(), 20);
     let config = preset(
         "mlp-default",
         &["steps=12", "eval_every=6", "batch_size=20", "lr=3e-3"],
