@@ -148,6 +148,11 @@ expected = 0.5
     assert_eq!(expected, vec![0.505, 0.534, 0.549, 0.576, 0.581, 0.293]);
     assert!(runs.iter().all(|r| r.config.steps == 1500));
     assert_eq!(runs[1].config.hidden, vec![512, 512]);
+    // The first row is mlp-default's section-1 settings, the fifth the final MLP.
+    assert_eq!(
+        runs[0].config,
+        presets().find("mlp-default").unwrap().config
+    );
     assert_eq!(runs[4].config, presets().find("mlp-best").unwrap().config);
     assert_eq!(
         runs[5].config.optimizer,
