@@ -165,6 +165,15 @@ impl SweepState {
         rows
     }
 
+    /// Characters of the longest run label (0 for an empty queue), for tables to fit them.
+    pub fn label_width(&self) -> usize {
+        self.queue
+            .iter()
+            .map(|e| e.label.chars().count())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The results table as Markdown.
     pub fn markdown(&self) -> String {
         let with_expected = self.queue.iter().any(|e| e.expected.is_some());
@@ -174,7 +183,7 @@ impl SweepState {
         out.push_str(" seconds |\n|---|---|---|---|---|---|---|");
         out.push_str(if with_expected { "---|" } else { "" });
         out.push_str("---|\n");
-        let figure = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+        let figure = crate::runs::accuracy_text;
         for e in self.results() {
             let status = match e.pruned_at {
                 Some(s) => format!("pruned at {s}"),

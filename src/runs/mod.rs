@@ -32,6 +32,11 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// Held locked by the process that trains the run.
 pub const LOCK_FILE: &str = "run.lock";
 
+/// A test accuracy as the tables show it: four decimals, `-` when there is none.
+pub fn accuracy_text(v: Option<f64>) -> String {
+    v.map(|a| format!("{a:.4}")).unwrap_or_else(|| "-".into())
+}
+
 /// Writes `path` by letting `write` fill a temporary file beside it, then renaming it into
 /// place: readers see the old file or the whole new one.
 pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {

@@ -17,9 +17,7 @@ pub struct RunsArgs {
     pub json: bool,
 }
 
-fn acc(v: Option<f64>) -> String {
-    v.map(|a| format!("{a:.4}")).unwrap_or_else(|| "-".into())
-}
+use gradboard::runs::accuracy_text as acc;
 
 /// Lists the runs.
 pub fn run(args: RunsArgs) -> Result<ExitCode> {

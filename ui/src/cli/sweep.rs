@@ -109,14 +109,8 @@ fn spec(args: &SweepArgs, presets: &PresetDirs) -> Result<SweepSpec> {
 /// The results table for the terminal.
 fn table(state: &SweepState) -> String {
     let with_expected = state.queue.iter().any(|e| e.expected.is_some());
-    let label_width = state
-        .queue
-        .iter()
-        .map(|e| e.label.chars().count())
-        .max()
-        .unwrap_or(8)
-        .clamp(8, 60);
-    let figure = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+    let label_width = state.label_width().clamp(8, 60);
+    let figure = gradboard::runs::accuracy_text;
     let mut out = format!(
         "{:>3}  {:label_width$}  {:16}  {:>6}  {:>7}  {:>7}{}  run\n",
         "#",

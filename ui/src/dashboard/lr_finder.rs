@@ -39,13 +39,15 @@ impl App {
             self.warn(format!("lr-find: {e}"));
             return vec![];
         }
-        let from = self.run().and_then(|run| {
-            let dir = self.library.get(&run.run_id)?.dir.clone();
-            match self.config.network_difference(&run.config) {
-                None => Some((run.run_id.clone(), dir)),
-                Some(_) => None,
-            }
-        });
+        let from = self
+            .run()
+            .filter(|run| self.config.network_difference(&run.config).is_none())
+            .and_then(|run| {
+                Some((
+                    run.run_id.clone(),
+                    self.library.get(&run.run_id)?.dir.clone(),
+                ))
+            });
         let source = match &from {
             Some((id, _)) => format!("a copy of run {id}"),
             None => FRESH.to_string(),

@@ -9,9 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-fn acc(v: Option<f64>) -> String {
-    v.map(|a| format!("{a:.4}")).unwrap_or_else(|| "-".into())
-}
+use gradboard::runs::accuracy_text as acc;
 
 /// Draws the runs table and its filter line.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {

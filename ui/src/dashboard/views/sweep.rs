@@ -13,9 +13,7 @@ use ratatui::widgets::{
 };
 use ratatui::Frame;
 
-fn figure(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
-}
+use gradboard::runs::accuracy_text as figure;
 
 fn state_style(e: &QueueEntry) -> Style {
     use gradboard::events::RunStatus;
@@ -104,12 +102,8 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
         state.id,
     );
     let label_width = state
-        .queue
-        .iter()
-        .map(|e| e.label.chars().count())
-        .max()
-        .unwrap_or(8)
-        .clamp(8, (table_area.width / 2) as usize) as u16;
+        .label_width()
+        .clamp(8, (table_area.width / 2).max(8) as usize) as u16;
     let mut table_state = TableState::default().with_selected(Some(selected));
     frame.render_stateful_widget(
         Table::new(
