@@ -3,7 +3,8 @@
 //! settings panel and its help, and `gradboard presets --keys` all go through this table.
 
 use super::{
-    Augment, Choice, DropoutAt, Engine, ModelKind, Norm, OptimizerKind, RunConfig, Schedule, Tta,
+    Augment, Choice, ConvInit, DropoutAt, Engine, ModelKind, Norm, OptimizerKind, RunConfig,
+    Schedule, Tta,
 };
 use crate::{Error, Result};
 
@@ -252,6 +253,12 @@ pub const KEYS: &[KeySpec] = &[
         ),
     },
     KeySpec {
+        name: "conv_init",
+        help: "convnet filters: drawn, or identity after the first conv (dirac)",
+        live: false,
+        access: choice!(conv_init, ConvInit, "conv_init"),
+    },
+    KeySpec {
         name: "batch_size",
         help: "images per step",
         live: false,
@@ -357,7 +364,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         name: "tta",
-        help: "evaluate on each test image and its mirror",
+        help: "evaluate each test image and its mirror (flip), and moved 1 px (flip-shift)",
         live: true,
         access: choice!(tta, Tta, "tta"),
     },

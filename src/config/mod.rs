@@ -83,6 +83,8 @@ choice::choice_enum! {
         Step = "step",
         /// Half a cosine from `lr` down to 0 at the last step.
         Cosine = "cosine",
+        /// A straight line from `lr` down to 0 at the last step.
+        Linear = "linear",
         /// One cycle: up from lr/25 to `lr` over the warm-up (30% of the run when
         /// `warmup_steps` is 0), then a cosine down to lr/250000 (PyTorch's OneCycleLR).
         Onecycle = "onecycle",
@@ -102,12 +104,26 @@ choice::choice_enum! {
 }
 
 choice::choice_enum! {
+    /// How the convnet's convolution filters start.
+    ConvInit {
+        /// Every filter drawn as PyTorch draws it (`init_std` aside).
+        Default = "default",
+        /// Each convolution after the first starts as the identity on its input's channels
+        /// (filter i passes channel i through its centre tap); filters beyond those are drawn.
+        Dirac = "dirac",
+    }
+}
+
+choice::choice_enum! {
     /// Test-time augmentation for evaluations.
     Tta {
         /// Each test image once.
         None = "none",
         /// The mean of the logits of each test image and its mirror image.
         Flip = "flip",
+        /// The mean of the logits of each test image, its mirror image, and both moved one
+        /// pixel up-left and down-right (six views; the unmoved pair weighs half).
+        FlipShift = "flip-shift",
     }
 }
 
@@ -142,6 +158,8 @@ pub struct RunConfig {
     /// lab's 1e-4; the autograd MLP: candle-nn's; the ConvNet: PyTorch's, as the spec says).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_std: Option<f64>,
+    /// How the convnet's convolution filters start.
+    pub conv_init: ConvInit,
     /// Images per training step.
     pub batch_size: usize,
     /// Training steps.
@@ -189,6 +207,7 @@ impl Default for RunConfig {
             momentum: 0.9,
             weight_decay: 0.0,
             init_std: None,
+            conv_init: ConvInit::Default,
             batch_size: 200,
             steps: 1500,
             eval_every: 100,
@@ -293,6 +312,12 @@ impl RunConfig {
             return Err(Error::Config(
                 "norm: needs at least one hidden layer (hidden is empty)".into(),
             ));
+        }
+        if self.conv_init != ConvInit::Default && self.model != ModelKind::Convnet {
+            return Err(Error::Config(format!(
+                "conv_init: {} needs model = convnet (the MLP has no convolutions)",
+                self.conv_init.name()
+            )));
         }
         if self.warmup_steps > self.steps {
             return Err(Error::Config(format!(

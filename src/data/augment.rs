@@ -5,7 +5,7 @@
 //! the same on any thread count; the images are then changed in parallel.
 
 use super::IMAGE_BYTES;
-use crate::config::Augment;
+use crate::config::{Augment, Tta};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -104,11 +104,35 @@ pub fn augment(rows: &mut [f32], kind: Augment, seed: u64) {
         .for_each(|(row, draw)| apply(row, draw));
 }
 
-/// The left-right mirror images of a batch of rows (test-time augmentation).
-pub fn mirrored(rows: &[f32]) -> Vec<f32> {
+/// The views test-time augmentation `tta` averages, each with its weight in the mean of the
+/// logits (the weights sum to 1). `flip-shift` weighs the image and its mirror as much as the
+/// four views moved one pixel up-left and down-right (mirrored or not) together.
+pub fn tta_views(tta: Tta) -> Vec<(Draw, f64)> {
+    let flip = |d: Draw| Draw { flip: true, ..d };
+    let shift = |by: isize| Draw {
+        flip: false,
+        offset: ((PAD as isize + by) as usize, (PAD as isize + by) as usize),
+    };
+    match tta {
+        Tta::None => vec![(Draw::NONE, 1.0)],
+        Tta::Flip => vec![(Draw::NONE, 0.5), (flip(Draw::NONE), 0.5)],
+        Tta::FlipShift => {
+            let mut views = vec![(Draw::NONE, 0.25), (flip(Draw::NONE), 0.25)];
+            for by in [-1, 1] {
+                views.push((shift(by), 0.125));
+                views.push((flip(shift(by)), 0.125));
+            }
+            views
+        }
+    }
+}
+
+/// A batch of image rows with `draw` applied to each (a test-time view).
+pub fn viewed(rows: &[f32], draw: Draw) -> Vec<f32> {
     let mut out = rows.to_vec();
-    out.par_chunks_exact_mut(SIDE)
-        .for_each(|line| line.reverse());
+    out.par_chunks_exact_mut(IMAGE_BYTES)
+        .with_min_len(16)
+        .for_each(|row| apply(row, draw));
     out
 }
 
@@ -143,7 +167,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(mirrored(&original), row);
+        assert_eq!(viewed(&original, flip), row);
         apply(&mut row, flip);
         assert_eq!(row, original);
     }
@@ -206,5 +230,36 @@ mod tests {
         let mut none = batch.clone();
         augment(&mut none, Augment::None, 3);
         assert_eq!(none, batch);
+    }
+
+    #[test]
+    fn test_time_views_weigh_one_in_all_and_flip_shift_moves_one_pixel() {
+        for tta in [Tta::None, Tta::Flip, Tta::FlipShift] {
+            let total: f64 = tta_views(tta).iter().map(|(_, w)| w).sum();
+            assert!((total - 1.0).abs() < 1e-12, "{tta:?}");
+        }
+        let views = tta_views(Tta::FlipShift);
+        assert_eq!(views.len(), 6);
+        assert_eq!(views[0], (Draw::NONE, 0.25));
+        let original = image(4);
+        let moved: Vec<Vec<f32>> = views
+            .iter()
+            .filter(|(d, _)| !d.flip && *d != Draw::NONE)
+            .map(|(d, _)| viewed(&original, *d))
+            .collect();
+        assert_eq!(moved.len(), 2);
+        // Pixel (y, x) shows the image's (y - 1, x - 1) (the image moved down-right), then
+        // (y + 1, x + 1) (moved up-left).
+        for (view, by) in moved.iter().zip([-1isize, 1]) {
+            for c in 0..3 {
+                for (y, x) in [(5usize, 9usize), (16, 16), (30, 1)] {
+                    let (sy, sx) = ((y as isize + by) as usize, (x as isize + by) as usize);
+                    assert_eq!(at(view, c, y, x), at(&original, c, sy, sx));
+                }
+            }
+        }
+        // The edge the image left is the mean colour (0 after preprocessing).
+        assert_eq!(at(&moved[0], 0, 0, 7), 0.0);
+        assert_eq!(at(&moved[1], 2, 31, 7), 0.0);
     }
 }

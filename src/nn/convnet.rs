@@ -15,7 +15,7 @@ use super::init;
 use super::linear::Linear;
 use super::norm::BatchNormParams;
 use super::pool::{max_pool2d, max_pool_chwn, LAB_POOL};
-use crate::config::{Norm, RunConfig};
+use crate::config::{ConvInit, Norm, RunConfig};
 use crate::train::{Compute, Network, Params};
 use crate::Result;
 use candle_core::{ModuleT, Tensor, Var};
@@ -68,7 +68,9 @@ pub struct ConvNet {
 
 impl ConvNet {
     /// The table's network with the spec's init (PyTorch's default, `init::torch_default`)
-    /// drawn from `rng`; `init_std`, when set, applies to the final linear layer only.
+    /// drawn from `rng`; `init_std`, when set, applies to the final linear layer only, and
+    /// `conv_init` = dirac makes every convolution after the first start as the identity on
+    /// its input's channels (`init::dirac`).
     pub fn new(config: &RunConfig, rng: &mut SmallRng, compute: &Compute) -> Result<Self> {
         let device = &compute.device;
         let with_bn = config.norm == Norm::Batchnorm;
@@ -81,7 +83,11 @@ impl ConvNet {
                 continue;
             };
             // The bias is drawn either way, so the weights match a network that has one.
-            let (w, b) = init::torch_default(rng, &[c_out, c_in, 3, 3], c_in * 9, c_out, device)?;
+            let (mut w, b) =
+                init::torch_default(rng, &[c_out, c_in, 3, 3], c_in * 9, c_out, device)?;
+            if config.conv_init == ConvInit::Dirac && c_in != 3 {
+                w = init::dirac(&w)?;
+            }
             let weight = params.var(format!("{name}.weight"), &w)?;
             let (bias, bn) = if with_bn {
                 let bn =

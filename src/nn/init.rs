@@ -58,6 +58,23 @@ pub fn linear(
     }
 }
 
+/// Convolution filters (out, in, kh, kw) whose first `in` filters are the identity when
+/// `out >= in`: filter i is 1 at channel i's centre tap and 0 elsewhere (PyTorch's `dirac_` on
+/// them); the other filters keep `drawn`'s values. With fewer outputs than inputs, `drawn`.
+pub fn dirac(drawn: &Tensor) -> Result<Tensor> {
+    let (c_out, c_in, kh, kw) = drawn.dims4()?;
+    if c_out < c_in {
+        return Ok(drawn.clone());
+    }
+    let mut w: Vec<f32> = drawn.flatten_all()?.to_vec1()?;
+    let per = c_in * kh * kw;
+    for (i, filter) in w.chunks_exact_mut(per).take(c_in).enumerate() {
+        filter.fill(0.0);
+        filter[i * kh * kw + (kh / 2) * kw + kw / 2] = 1.0;
+    }
+    Tensor::from_vec(w, drawn.shape(), drawn.device())
+}
+
 /// PyTorch's default for a layer with `fan_in` inputs (Kaiming uniform with a = sqrt(5)):
 /// weight and bias both U(-1/sqrt(fan_in), 1/sqrt(fan_in)). The lab's ConvNet specifies it.
 pub fn torch_default(

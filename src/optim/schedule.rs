@@ -69,6 +69,7 @@ impl LrSchedule {
                 .decay_factor
                 .powi(((t - w - 1) / self.decay_every) as i32),
             Schedule::Cosine => cosine(after / (n - w).max(1) as f64),
+            Schedule::Linear => 1.0 - after / (n - w).max(1) as f64,
         }
     }
 
@@ -172,5 +173,16 @@ mod tests {
         assert_eq!(c.first().unwrap().0, 1);
         assert_eq!(c.last().unwrap().0, 1000);
         assert!(c.windows(2).all(|w| w[1].1 <= w[0].1));
+    }
+
+    #[test]
+    fn linear_falls_in_a_straight_line_to_zero_after_the_warmup() {
+        let s = schedule(&["steps=100", "schedule=linear", "warmup_steps=20"]);
+        close(s.factor(10), 0.5);
+        close(s.factor(20), 1.0);
+        close(s.factor(40), 0.75);
+        close(s.factor(60), 0.5);
+        close(s.factor(100), 0.0);
+        close(schedule(&["steps=100", "schedule=linear"]).factor(50), 0.5);
     }
 }

@@ -1,10 +1,11 @@
 //! A network on a whole split in inference mode, chunk by chunk (checking for a stop between
-//! chunks), with optional flip test-time augmentation: the loss and accuracy of evaluations,
+//! chunks), with optional test-time augmentation: the loss and accuracy of evaluations,
 //! and each image's prediction for analysis.
 
 use super::{Compute, Network};
 use crate::config::{RunConfig, Tta};
-use crate::data::{augment::mirrored, Cifar10, Split, IMAGE_BYTES};
+use crate::data::augment::{tta_views, viewed, Draw};
+use crate::data::{Cifar10, Split, IMAGE_BYTES};
 use crate::nn::loss::cross_entropy;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor, D};
@@ -69,19 +70,34 @@ fn for_each_chunk(
         let rows = data.preprocess(split, chunk);
         let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
         let shape = (chunk.len(), IMAGE_BYTES);
-        let mirror = (tta == Tta::Flip).then(|| mirrored(&rows));
-        let mut logits = net.forward(&Tensor::from_vec(rows, shape, device)?, false)?;
-        if let Some(mirror) = mirror {
-            let other = net.forward(&Tensor::from_vec(mirror, shape, device)?, false)?;
-            logits = ((logits + other)? * 0.5)?;
+        let mut logits: Option<Tensor> = None;
+        for (draw, weight) in tta_views(tta) {
+            let view = if draw == Draw::NONE {
+                net.forward(&Tensor::from_vec(rows.clone(), shape, device)?, false)?
+            } else {
+                net.forward(
+                    &Tensor::from_vec(viewed(&rows, draw), shape, device)?,
+                    false,
+                )?
+            };
+            let weighted = if weight == 1.0 {
+                view
+            } else {
+                (view * weight)?
+            };
+            logits = Some(match logits {
+                None => weighted,
+                Some(sum) => (sum + weighted)?,
+            });
         }
+        let logits = logits.expect("every test-time augmentation has a view");
         each(chunk[0], labels, &logits)?;
     }
     Ok(Some(()))
 }
 
-/// Loss and accuracy over a whole split. With `tta` = flip the logits are the mean of each
-/// image's and its mirror image's. `None` when `stop` asked to stop.
+/// Loss and accuracy over a whole split. With a test-time augmentation the logits are the
+/// weighted mean of each image's views' (`tta_views`). `None` when `stop` asked to stop.
 pub fn evaluate(
     net: &mut dyn Network,
     data: &Cifar10,
