@@ -2,7 +2,10 @@
 //! it had one still load, the bias moved into the running mean where it acted. Its identity
 //! (dirac) start.
 
+mod common;
+
 use candle_core::{Device, Tensor};
+use common::max_abs_diff;
 use gradboard::config::PresetDirs;
 use gradboard::train::{build_network, load_weights, Compute};
 use rand::rngs::SmallRng;
@@ -26,17 +29,6 @@ fn weight(net: &dyn gradboard::train::Network, name: &str) -> Tensor {
         .unwrap()
         .tensor
         .clone()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 #[test]

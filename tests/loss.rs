@@ -1,6 +1,8 @@
 //! The cross-entropy op (with label smoothing) against candle's ops and against finite
 //! differences of its value.
 
+mod common;
+
 use candle_core::{Device, Tensor, Var};
 use gradboard::nn::loss::{cross_entropy, reference_cross_entropy};
 use rand::rngs::SmallRng;
@@ -29,14 +31,10 @@ fn the_fused_loss_matches_candle_with_and_without_smoothing() {
         assert_eq!(fused.correct, reference.correct);
         let g1 = fused.tensor.backward().unwrap();
         let g2 = reference.tensor.backward().unwrap();
-        let d = (g1.get(z.as_tensor()).unwrap() - g2.get(z.as_tensor()).unwrap())
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let d = common::max_abs_diff(
+            g1.get(z.as_tensor()).unwrap(),
+            g2.get(z.as_tensor()).unwrap(),
+        );
         assert!(d < 1e-6, "{smoothing}: gradients differ by {d}");
     }
 }

@@ -1,5 +1,7 @@
 //! The padded, overlapping max-pool against a brute-force reference.
 
+mod common;
+
 use candle_core::{Device, Tensor, Var};
 use gradboard::nn::pool::{max_pool2d, PoolGeometry, LAB_POOL};
 use rand::rngs::SmallRng;
@@ -260,16 +262,7 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
             .as_tensor()
             .conv2d(wt.as_tensor(), k / 2, 1, 1, 1)
             .unwrap();
-        let max_diff = |a: &Tensor, e: &Tensor| {
-            (a - e)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
+        let max_diff = common::max_abs_diff;
         assert!(
             max_diff(&ours, &theirs) < 1e-5,
             "{algorithm:?}: forward differs"

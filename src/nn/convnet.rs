@@ -85,7 +85,8 @@ impl ConvNet {
             // The bias is drawn either way, so the weights match a network that has one.
             let (mut w, b) =
                 init::torch_default(rng, &[c_out, c_in, 3, 3], c_in * 9, c_out, device)?;
-            if config.conv_init == ConvInit::Dirac && c_in != 3 {
+            let first = layers.is_empty();
+            if config.conv_init == ConvInit::Dirac && !first {
                 w = init::dirac(&w)?;
             }
             let weight = params.var(format!("{name}.weight"), &w)?;

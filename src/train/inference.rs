@@ -4,7 +4,7 @@
 
 use super::{Compute, Network};
 use crate::config::{RunConfig, Tta};
-use crate::data::augment::{tta_views, viewed, Draw};
+use crate::data::augment::{tta_views, viewed};
 use crate::data::{Cifar10, Split, IMAGE_BYTES};
 use crate::nn::loss::cross_entropy;
 use crate::{Error, Result};
@@ -72,22 +72,12 @@ fn for_each_chunk(
         let shape = (chunk.len(), IMAGE_BYTES);
         let mut logits: Option<Tensor> = None;
         for (draw, weight) in tta_views(tta) {
-            let view = if draw == Draw::NONE {
-                net.forward(&Tensor::from_vec(rows.clone(), shape, device)?, false)?
-            } else {
-                net.forward(
-                    &Tensor::from_vec(viewed(&rows, draw), shape, device)?,
-                    false,
-                )?
-            };
-            let weighted = if weight == 1.0 {
-                view
-            } else {
-                (view * weight)?
-            };
+            let x = Tensor::from_vec(viewed(&rows, draw), shape, device)?;
+            // Detached, the view's logits no longer hold its forward pass's activations.
+            let view = (net.forward(&x, false)?.detach() * weight)?;
             logits = Some(match logits {
-                None => weighted,
-                Some(sum) => (sum + weighted)?,
+                None => view,
+                Some(sum) => (sum + view)?,
             });
         }
         let logits = logits.expect("every test-time augmentation has a view");

@@ -2,7 +2,7 @@
 //! while its process lives, `crashed` after, else its `done` status) and what it reached.
 
 use anyhow::Result;
-use gradboard::runs::list_runs;
+use gradboard::runs::{accuracy_text as acc, list_runs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,8 +16,6 @@ pub struct RunsArgs {
     #[arg(long)]
     pub json: bool,
 }
-
-use gradboard::runs::accuracy_text as acc;
 
 /// Lists the runs.
 pub fn run(args: RunsArgs) -> Result<ExitCode> {

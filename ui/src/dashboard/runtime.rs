@@ -295,17 +295,14 @@ fn lr_find(
     let data = runner.data().clone();
     let compute = runner.compute().clone();
     std::thread::spawn(move || {
-        let start = from.and_then(|(id, dir)| match StartWeights::of_run(&dir) {
-            Ok(start) => {
-                let source = format!("a copy of run {id} at step {}", start.step);
-                let _ = tx.blocking_send(Msg::LrSource(source));
-                Some(start)
-            }
-            Err(_) => {
-                let source = format!("{FRESH} (run {id} has no checkpoint yet)");
-                let _ = tx.blocking_send(Msg::LrSource(source));
-                None
-            }
+        let start = from.and_then(|(id, dir)| {
+            let start = StartWeights::of_run(&dir).ok();
+            let source = match &start {
+                Some(start) => format!("a copy of run {id} at step {}", start.step),
+                None => format!("{FRESH} (run {id} has no checkpoint yet)"),
+            };
+            let _ = tx.blocking_send(Msg::LrSource(source));
+            start
         });
         let steps = tx.clone();
         let result = find_lr(
