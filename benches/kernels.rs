@@ -239,8 +239,15 @@ mod optimizer {
 
 mod augment {
     use gradboard::config::Augment;
+    use gradboard::data::augment::Seeds;
     use gradboard::data::synthetic::{files, write_folder};
     use gradboard::data::Cifar10;
+
+    const SEEDS: Seeds = Seeds {
+        run: 1,
+        step: 1,
+        epoch: 0,
+    };
 
     fn data() -> Cifar10 {
         let dir = tempfile::tempdir().unwrap();
@@ -254,21 +261,21 @@ mod augment {
     fn batch_plain(bencher: divan::Bencher, n: usize) {
         let data = data();
         let indices: Vec<u32> = (0..n as u32).collect();
-        bencher.bench(|| data.training_batch(&indices, Augment::None, 1));
+        bencher.bench(|| data.training_batch(&indices, Augment::None, SEEDS));
     }
 
     #[divan::bench(args = [32, 512])]
     fn batch_flip(bencher: divan::Bencher, n: usize) {
         let data = data();
         let indices: Vec<u32> = (0..n as u32).collect();
-        bencher.bench(|| data.training_batch(&indices, Augment::Flip, 1));
+        bencher.bench(|| data.training_batch(&indices, Augment::Flip, SEEDS));
     }
 
     #[divan::bench(args = [32, 512])]
     fn batch_crop_flip(bencher: divan::Bencher, n: usize) {
         let data = data();
         let indices: Vec<u32> = (0..n as u32).collect();
-        bencher.bench(|| data.training_batch(&indices, Augment::CropFlip, 1));
+        bencher.bench(|| data.training_batch(&indices, Augment::CropFlip, SEEDS));
     }
 }
 

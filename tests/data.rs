@@ -40,13 +40,23 @@ fn reads_an_archive_and_a_folder_alike() {
 #[test]
 fn augmented_batches_keep_their_labels_and_sizes_and_follow_the_seed() {
     use gradboard::config::Augment;
-    use gradboard::data::augment::{apply, draws};
+    use gradboard::data::augment::{apply, draws, Seeds};
     let dir = tempfile::tempdir().unwrap();
     write_folder(dir.path(), &files(20, 10)).unwrap();
     let data = Cifar10::load(dir.path()).unwrap();
     let indices: Vec<u32> = vec![3, 17, 42, 99, 0, 56];
-    for kind in [Augment::None, Augment::Flip, Augment::CropFlip] {
-        let (rows, labels) = data.training_batch(&indices, kind, 11);
+    let seeds = Seeds {
+        run: 11,
+        step: 2,
+        epoch: 1,
+    };
+    for kind in [
+        Augment::None,
+        Augment::Flip,
+        Augment::AltFlip,
+        Augment::CropFlip,
+    ] {
+        let (rows, labels) = data.training_batch(&indices, kind, seeds);
         assert_eq!(rows.len(), indices.len() * IMAGE_BYTES, "{kind:?}");
         let want: Vec<u8> = indices
             .iter()
@@ -57,13 +67,13 @@ fn augmented_batches_keep_their_labels_and_sizes_and_follow_the_seed() {
         for ((row, base), draw) in rows
             .chunks(IMAGE_BYTES)
             .zip(plain.chunks(IMAGE_BYTES))
-            .zip(draws(kind, indices.len(), 11))
+            .zip(draws(kind, &indices, seeds))
         {
             let mut expected = base.to_vec();
             apply(&mut expected, draw);
             assert_eq!(row, expected.as_slice(), "{kind:?}");
         }
-        assert_eq!(data.training_batch(&indices, kind, 11).0, rows);
+        assert_eq!(data.training_batch(&indices, kind, seeds).0, rows);
     }
 }
 

@@ -4,9 +4,10 @@
 //! two against each other on large random parameters.
 
 use candle_core::{DType, Device, Tensor};
-use gradboard::config::OptimizerKind;
+use gradboard::config::{OptimizerKind, RunConfig};
 use gradboard::optim::{Hyper, Optimizer};
-use gradboard::train::Params;
+use gradboard::train::{build_trainer, Compute, Params, StepReport};
+use rand::SeedableRng;
 
 const P0: [f64; 3] = [1.0, -2.0, 0.5];
 
@@ -285,39 +286,14 @@ fn state_round_trips_for_checkpoints() {
 /// exactly the limit, in the gradient's direction; the reported norm is the unclipped one.
 #[test]
 fn clipping_leaves_small_gradients_alone_and_scales_large_ones_to_the_limit() {
-    use gradboard::config::RunConfig;
-    use gradboard::train::{build_trainer, Compute};
-    use rand::SeedableRng;
-    let mut config = RunConfig::default();
-    for s in [
-        "engine=autograd",
-        "hidden=16",
-        "optimizer=sgd",
-        "lr=1",
-        "batch_size=8",
-    ] {
-        config.apply_override(s).unwrap();
-    }
-    let x = Tensor::from_vec(
-        (0..8 * 3072)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
-            .collect::<Vec<f32>>(),
-        (8, 3072),
-        &Device::Cpu,
-    )
-    .unwrap();
-    let labels: Vec<u8> = (0..8).map(|i| i % 10).collect();
+    let config = small_mlp(&["optimizer=sgd", "lr=1"]);
     for compute in [Compute::cpu(), Compute::cpu_reference()] {
         let step = |clip: Option<f64>| {
-            let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
-            let mut trainer = build_trainer(&config, &mut rng, &compute).unwrap();
-            let before = flat(trainer.network_ref().params());
             let hyper = Hyper {
                 clip_norm: clip,
                 ..Hyper::of(&config)
             };
-            let report = trainer.step(&x, &labels, &hyper).unwrap();
-            let after = flat(trainer.network_ref().params());
+            let (before, after, report) = one_step(&config, &compute, &hyper, flat);
             (report.grad_norm.unwrap(), before, after)
         };
         let (norm, before, free) = step(None);
@@ -350,10 +326,111 @@ fn clipping_leaves_small_gradients_alone_and_scales_large_ones_to_the_limit() {
     }
 }
 
+/// `norm_bias_lr`: one SGD step with it at 10 moves each batch norm shift (beta) ten times as
+/// far as with 1, its weight decay taken down as much (so it decays as before), and leaves
+/// every other parameter where the plain step puts it; on both compute paths. Without a batch
+/// norm the key is refused.
+#[test]
+fn norm_bias_lr_scales_the_steps_of_batch_norm_shifts_only() {
+    let mut config = small_mlp(&[
+        "norm=batchnorm",
+        "optimizer=sgd",
+        "lr=0.1",
+        "weight_decay=0.01",
+    ]);
+    for compute in [Compute::cpu(), Compute::cpu_reference()] {
+        let step = |scale: f64| {
+            let hyper = Hyper {
+                norm_bias_lr: scale,
+                ..Hyper::of(&config)
+            };
+            let (before, after, _) = one_step(&config, &compute, &hyper, by_role);
+            (before, after)
+        };
+        let ((before, shifts_before), (plain, shifts_plain)) = step(1.0);
+        let (_, (scaled, shifts_scaled)) = step(10.0);
+        assert_eq!(
+            scaled, plain,
+            "weights and batch norm scales move as before"
+        );
+        assert!(
+            !before.is_empty() && shifts_before.len() == 16,
+            "one shift a unit"
+        );
+        let mut largest = 0f32;
+        for ((b, p), s) in shifts_before.iter().zip(&shifts_plain).zip(&shifts_scaled) {
+            largest = largest.max((p - b).abs());
+            assert!(
+                ((s - b) - 10.0 * (p - b)).abs() <= 1e-5 + 1e-4 * (p - b).abs(),
+                "shift moved {} where the plain step moved {}",
+                s - b,
+                p - b
+            );
+        }
+        assert!(largest > 1e-4, "the shifts got a real gradient: {largest}");
+    }
+    config.apply_override("norm=none").unwrap();
+    config.apply_override("norm_bias_lr=10").unwrap();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("norm_bias_lr") && err.contains("batch norm"),
+        "{err}"
+    );
+}
+
 /// Every trainable value of `params`, in order.
 fn flat(params: &Params) -> Vec<f32> {
     params
         .trainable()
         .flat_map(|p| p.tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap())
         .collect()
+}
+
+/// The trainable values of `params`: those of everything but batch norm shifts, and those of
+/// the shifts.
+fn by_role(params: &Params) -> (Vec<f32>, Vec<f32>) {
+    let values = |shift: bool| {
+        params
+            .trainable()
+            .filter(|p| p.norm_shift == shift)
+            .flat_map(|p| p.tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect()
+    };
+    (values(false), values(true))
+}
+
+/// The autograd engine's MLP with one hidden layer of 16 and batches of 8, with `settings`.
+fn small_mlp(settings: &[&str]) -> RunConfig {
+    let mut config = RunConfig::default();
+    for s in ["engine=autograd", "hidden=16", "batch_size=8"]
+        .iter()
+        .chain(settings)
+    {
+        config.apply_override(s).unwrap();
+    }
+    config
+}
+
+/// One training step of a fresh `config` network on a fixed batch of 8 on `compute`, with
+/// `hyper`: what `read` takes from the parameters before and after it, and the step's report.
+fn one_step<T>(
+    config: &RunConfig,
+    compute: &Compute,
+    hyper: &Hyper,
+    read: impl Fn(&Params) -> T,
+) -> (T, T, StepReport) {
+    let x = Tensor::from_vec(
+        (0..8 * 3072)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect::<Vec<f32>>(),
+        (8, 3072),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let labels: Vec<u8> = (0..8).map(|i| i % 10).collect();
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+    let mut trainer = build_trainer(config, &mut rng, compute).unwrap();
+    let before = read(trainer.network_ref().params());
+    let report = trainer.step(&x, &labels, hyper).unwrap();
+    (before, read(trainer.network_ref().params()), report)
 }

@@ -242,6 +242,16 @@ pub const KEYS: &[KeySpec] = &[
         ),
     },
     KeySpec {
+        name: "norm_bias_lr",
+        help: "lr multiple of batch norm shifts (their decay / it)",
+        live: true,
+        access: Access::Float(
+            Bounds::new(0.0, 1000.0, true, false),
+            |c| c.norm_bias_lr,
+            |c, v| c.norm_bias_lr = v,
+        ),
+    },
+    KeySpec {
         name: "init_std",
         help: "Linear weight std, or the default init",
         live: false,

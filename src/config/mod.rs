@@ -98,6 +98,9 @@ choice::choice_enum! {
         None = "none",
         /// Mirror left-right with probability 1/2.
         Flip = "flip",
+        /// Mirror each image in every other epoch (its first epoch mirrored or not by a coin of
+        /// its own), so that consecutive epochs show it both ways.
+        AltFlip = "alt-flip",
         /// A random 32x32 crop of the image padded by 4 pixels, then the flip.
         CropFlip = "crop-flip",
     }
@@ -154,6 +157,9 @@ pub struct RunConfig {
     pub momentum: f64,
     /// L2 penalty (decoupled for `adamw`).
     pub weight_decay: f64,
+    /// Multiple of `lr` the batch norms' shifts (beta) learn at; their weight decay is divided
+    /// by it, so they decay as before.
+    pub norm_bias_lr: f64,
     /// Standard deviation of Linear weights; absent for the default (the manual engine: the
     /// lab's 1e-4; the autograd MLP: candle-nn's; the ConvNet: PyTorch's, as the spec says).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,6 +212,7 @@ impl Default for RunConfig {
             lr: 2e-3,
             momentum: 0.9,
             weight_decay: 0.0,
+            norm_bias_lr: 1.0,
             init_std: None,
             conv_init: ConvInit::Default,
             batch_size: 200,
@@ -318,6 +325,11 @@ impl RunConfig {
                 "conv_init: {} needs model = convnet (the MLP has no convolutions)",
                 self.conv_init.name()
             )));
+        }
+        if self.norm_bias_lr != 1.0 && self.norm == Norm::None {
+            return Err(Error::Config(
+                "norm_bias_lr: needs a batch norm (norm = none has no shifts)".into(),
+            ));
         }
         if self.warmup_steps > self.steps {
             return Err(Error::Config(format!(

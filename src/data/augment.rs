@@ -1,9 +1,12 @@
 //! Training-time augmentation of preprocessed images (rows of 3x32x32 values, channel-major):
 //! a left-right mirror with probability 1/2 and, for `crop-flip`, a random 32x32 crop of the
-//! image padded by 4 pixels of zeros (the mean image's colour, since the mean is subtracted).
-//! Each image's draw comes from one seeded generator, in order, so a batch's augmentation is
-//! the same on any thread count; the images are then changed in parallel.
+//! image padded by 4 pixels of zeros (the mean image's colour, since the mean is subtracted);
+//! `alt-flip` mirrors each image in every other epoch instead, starting mirrored or not by a
+//! seeded coin of its own. Each image's draw comes from one seeded generator, in order, so a
+//! batch's augmentation is the same on any thread count; the images are then changed in
+//! parallel.
 
+use super::batches::derive_seed;
 use super::IMAGE_BYTES;
 use crate::config::{Augment, Tta};
 use rand::rngs::SmallRng;
@@ -34,14 +37,30 @@ impl Draw {
     };
 }
 
-/// One draw an image for `count` images, from `seed`.
-pub fn draws(kind: Augment, count: usize, seed: u64) -> Vec<Draw> {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    (0..count)
-        .map(|_| match kind {
+/// What a training batch's augmentation is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seeds {
+    /// The run's augmentation stream.
+    pub run: u64,
+    /// The step: random draws are the step's own.
+    pub step: u64,
+    /// The epoch the batch's images come from, counted from 0 (`alt-flip` follows it).
+    pub epoch: usize,
+}
+
+/// One draw an image for the training images `indices` of a batch, from `seeds`.
+pub fn draws(kind: Augment, indices: &[u32], seeds: Seeds) -> Vec<Draw> {
+    let mut rng = SmallRng::seed_from_u64(derive_seed(seeds.run, seeds.step));
+    indices
+        .iter()
+        .map(|&i| match kind {
             Augment::None => Draw::NONE,
             Augment::Flip => Draw {
                 flip: rng.random_bool(0.5),
+                ..Draw::NONE
+            },
+            Augment::AltFlip => Draw {
+                flip: (derive_seed(seeds.run, u64::from(i)) ^ seeds.epoch as u64) & 1 == 1,
                 ..Draw::NONE
             },
             Augment::CropFlip => {
@@ -91,13 +110,12 @@ pub fn apply(row: &mut [f32], draw: Draw) {
     }
 }
 
-/// Augments a batch of image rows in place with `kind`, drawn from `seed`.
-pub fn augment(rows: &mut [f32], kind: Augment, seed: u64) {
+/// Augments the rows of training images `indices` in place with `kind`, drawn from `seeds`.
+pub fn augment(rows: &mut [f32], kind: Augment, indices: &[u32], seeds: Seeds) {
     if kind == Augment::None {
         return;
     }
-    let count = rows.len() / IMAGE_BYTES;
-    let draws = draws(kind, count, seed);
+    let draws = draws(kind, indices, seeds);
     rows.par_chunks_exact_mut(IMAGE_BYTES)
         .zip(draws)
         .with_min_len(16)
@@ -200,11 +218,18 @@ mod tests {
         }
     }
 
+    fn seeds(run: u64, step: u64, epoch: usize) -> Seeds {
+        Seeds { run, step, epoch }
+    }
+
     #[test]
     fn draws_are_seeded_and_stay_inside_the_padding() {
-        let a = draws(Augment::CropFlip, 500, 7);
-        assert_eq!(a, draws(Augment::CropFlip, 500, 7));
-        assert_ne!(a, draws(Augment::CropFlip, 500, 8));
+        let images: Vec<u32> = (0..500).collect();
+        let draws = |kind, run, step| draws(kind, &images, seeds(run, step, 0));
+        let a = draws(Augment::CropFlip, 7, 0);
+        assert_eq!(a, draws(Augment::CropFlip, 7, 0));
+        assert_ne!(a, draws(Augment::CropFlip, 8, 0));
+        assert_ne!(a, draws(Augment::CropFlip, 7, 1), "each step draws anew");
         assert!(a
             .iter()
             .all(|d| d.offset.0 <= 2 * PAD && d.offset.1 <= 2 * PAD));
@@ -212,23 +237,47 @@ mod tests {
         assert!((200..300).contains(&flips), "{flips} of 500 flipped");
         let offsets: std::collections::HashSet<_> = a.iter().map(|d| d.offset).collect();
         assert_eq!(offsets.len(), 81, "every offset of the 9x9 is drawn");
-        assert!(draws(Augment::Flip, 50, 7)
+        assert!(draws(Augment::Flip, 7, 0)
             .iter()
             .all(|d| d.offset == (PAD, PAD)));
-        assert!(draws(Augment::None, 50, 7).iter().all(|d| *d == Draw::NONE));
+        assert!(draws(Augment::None, 7, 0).iter().all(|d| *d == Draw::NONE));
+    }
+
+    #[test]
+    fn alt_flip_shows_each_image_both_ways_in_consecutive_epochs() {
+        let images: Vec<u32> = (0..400).collect();
+        let epoch = |e| draws(Augment::AltFlip, &images, seeds(5, 9, e));
+        let first = epoch(0);
+        let flipped = first.iter().filter(|d| d.flip).count();
+        assert!(
+            (150..250).contains(&flipped),
+            "{flipped} of 400 start mirrored"
+        );
+        assert!(first.iter().all(|d| d.offset == (PAD, PAD)));
+        for (a, b) in first.iter().zip(epoch(1)) {
+            assert_ne!(a.flip, b.flip, "the next epoch shows the other side");
+        }
+        assert_eq!(epoch(2), first);
+        // An image's side depends on its epoch, not on the step or its place in the batch.
+        let reversed: Vec<u32> = images.iter().rev().copied().collect();
+        let mut later = draws(Augment::AltFlip, &reversed, seeds(5, 77, 0));
+        later.reverse();
+        assert_eq!(later, first);
+        assert_ne!(draws(Augment::AltFlip, &images, seeds(6, 9, 0)), first);
     }
 
     #[test]
     fn a_batch_is_augmented_the_same_way_every_time() {
         let batch: Vec<f32> = (0..5).flat_map(image).collect();
+        let images = [4, 8, 15, 16, 23];
         let mut a = batch.clone();
         let mut b = batch.clone();
-        augment(&mut a, Augment::CropFlip, 3);
-        augment(&mut b, Augment::CropFlip, 3);
+        augment(&mut a, Augment::CropFlip, &images, seeds(3, 1, 0));
+        augment(&mut b, Augment::CropFlip, &images, seeds(3, 1, 0));
         assert_eq!(a, b);
         assert_ne!(a, batch);
         let mut none = batch.clone();
-        augment(&mut none, Augment::None, 3);
+        augment(&mut none, Augment::None, &images, seeds(3, 1, 0));
         assert_eq!(none, batch);
     }
 

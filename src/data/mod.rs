@@ -162,15 +162,15 @@ impl Cifar10 {
     }
 
     /// A training batch: training images `indices` preprocessed and augmented with `kind`
-    /// (drawn from `seed`), and their labels, which augmentation never changes.
+    /// (drawn from `seeds`), and their labels, which augmentation never changes.
     pub fn training_batch(
         &self,
         indices: &[u32],
         kind: crate::config::Augment,
-        seed: u64,
+        seeds: augment::Seeds,
     ) -> (Vec<f32>, Vec<u8>) {
         let mut rows = self.preprocess(&self.train, indices);
-        augment::augment(&mut rows, kind, seed);
+        augment::augment(&mut rows, kind, indices, seeds);
         let labels = indices
             .iter()
             .map(|&i| self.train.labels()[i as usize])

@@ -246,7 +246,7 @@ impl BatchNorm1d {
                 .var(format!("{prefix}.weight"), &c(1.0)?)
                 .map_err(map)?,
             beta: params
-                .var(format!("{prefix}.bias"), &c(0.0)?)
+                .norm_shift(format!("{prefix}.bias"), &c(0.0)?)
                 .map_err(map)?,
             running: RunningStats::register(params, prefix, features, dtype, device)?,
             backward,

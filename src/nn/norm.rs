@@ -34,7 +34,7 @@ impl BatchNormParams {
             format!("{prefix}.weight"),
             &constant(&[features], 1.0, device)?,
         )?;
-        let bias = params.var(
+        let bias = params.norm_shift(
             format!("{prefix}.bias"),
             &constant(&[features], 0.0, device)?,
         )?;

@@ -32,6 +32,8 @@ pub struct Hyper {
     pub momentum: f64,
     /// L2 penalty added to the gradient (`adamw`: decoupled, applied to the weights).
     pub weight_decay: f64,
+    /// Multiple of `lr` for batch norm shifts, whose weight decay is divided by it.
+    pub norm_bias_lr: f64,
     /// Label smoothing of the training loss (the trainer's, not the optimizer's).
     pub label_smoothing: f64,
     /// Limit of the global gradient norm: a larger gradient is scaled down to it.
@@ -45,6 +47,7 @@ impl Hyper {
             lr,
             momentum,
             weight_decay,
+            norm_bias_lr: 1.0,
             label_smoothing: 0.0,
             clip_norm: None,
         }
@@ -56,6 +59,7 @@ impl Hyper {
             lr: config.lr,
             momentum: config.momentum,
             weight_decay: config.weight_decay,
+            norm_bias_lr: config.norm_bias_lr,
             label_smoothing: config.label_smoothing,
             clip_norm: config.clip_norm,
         }
@@ -103,6 +107,8 @@ pub struct Optimizer {
     kind: OptimizerKind,
     names: Vec<String>,
     params: Vec<Tensor>,
+    /// Which of `params` are batch norm shifts (`Hyper::norm_bias_lr`).
+    norm_shifts: Vec<bool>,
     slots: Vec<Slots>,
     steps: u64,
     fused: bool,
@@ -121,6 +127,7 @@ impl Optimizer {
             kind,
             names: trainable.iter().map(|p| p.name.clone()).collect(),
             params: trainable.iter().map(|p| p.tensor.clone()).collect(),
+            norm_shifts: trainable.iter().map(|p| p.norm_shift).collect(),
             slots: vec![Slots::default(); trainable.len()],
             steps: 0,
             fused,
@@ -145,10 +152,17 @@ impl Optimizer {
             bias2_sqrt: (1.0 - BETA2.powi(t)).sqrt(),
             grad_scale,
         };
-        for (param, slots) in self.params.iter().zip(self.slots.iter_mut()) {
+        let shift_rule = Rule {
+            lr: rule.lr * hyper.norm_bias_lr,
+            weight_decay: rule.weight_decay / hyper.norm_bias_lr,
+            ..rule
+        };
+        let params = self.params.iter().zip(&self.norm_shifts);
+        for ((param, &shift), slots) in params.zip(self.slots.iter_mut()) {
             let Some(grad) = grads.get(param) else {
                 continue;
             };
+            let rule = if shift { shift_rule } else { rule };
             if self.fused {
                 fused::update(param, &grad.contiguous()?, slots, rule)?;
             } else {

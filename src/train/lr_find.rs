@@ -5,6 +5,7 @@
 
 use super::{build_trainer, checkpoint, load_weights, read_safetensors, Compute};
 use crate::config::RunConfig;
+use crate::data::augment::Seeds;
 use crate::data::{derive_seed, BatchSampler, Cifar10, IMAGE_BYTES};
 use crate::optim::Hyper;
 use crate::{Error, Result};
@@ -173,8 +174,12 @@ pub fn find_lr(
         }
         let lr = ramp.lr(i);
         let indices = sampler.next_indices(config.batch_size).to_vec();
-        let (rows, labels) =
-            data.training_batch(&indices, config.augment, derive_seed(3, i as u64));
+        let seeds = Seeds {
+            run: 3,
+            step: i as u64,
+            epoch: sampler.epochs_started() - 1,
+        };
+        let (rows, labels) = data.training_batch(&indices, config.augment, seeds);
         let x = Tensor::from_vec(rows, (indices.len(), IMAGE_BYTES), &compute.device)?;
         trainer.network().reseed(derive_seed(config.seed, i as u64));
         let hyper = Hyper {

@@ -16,6 +16,8 @@ pub struct Param {
     pub tensor: Tensor,
     /// Whether the optimizer updates it (running statistics are not trainable).
     pub trainable: bool,
+    /// Whether it is a batch norm's shift (beta), which `norm_bias_lr` scales the lr of.
+    pub norm_shift: bool,
 }
 
 /// Every named tensor of a network, in registration order.
@@ -39,6 +41,7 @@ impl Params {
             name,
             tensor,
             trainable,
+            norm_shift: false,
         });
     }
 
@@ -46,6 +49,15 @@ impl Params {
     pub fn var(&mut self, name: impl Into<String>, init: &Tensor) -> Result<Var> {
         let var = Var::from_tensor(init)?;
         self.push(name.into(), var.as_tensor().clone(), true);
+        Ok(var)
+    }
+
+    /// Registers a batch norm's trainable shift (beta) holding `init` and returns it.
+    pub fn norm_shift(&mut self, name: impl Into<String>, init: &Tensor) -> Result<Var> {
+        let var = self.var(name, init)?;
+        if let Some(last) = self.entries.last_mut() {
+            last.norm_shift = true;
+        }
         Ok(var)
     }
 

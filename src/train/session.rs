@@ -8,6 +8,7 @@ use super::control::{Command, Control};
 use super::inference::evaluate;
 use super::{build_trainer, Compute, Network, Trainer};
 use crate::config::{key, RunConfig};
+use crate::data::augment::Seeds;
 use crate::data::{derive_seed, BatchSampler, Cifar10};
 use crate::events::{Event, EventKind, EventSink, RunStatus, StartInfo};
 use crate::optim::schedule::LrSchedule;
@@ -317,10 +318,12 @@ impl Session<'_> {
             }
             let step = p.step + 1;
             let indices = p.sampler.next_indices(p.config.batch_size).to_vec();
-            let augment_seed = derive_seed(derive_seed(p.config.seed, AUGMENT_STREAM), step as u64);
-            let (rows, labels) = self
-                .data
-                .training_batch(&indices, p.config.augment, augment_seed);
+            let seeds = Seeds {
+                run: derive_seed(p.config.seed, AUGMENT_STREAM),
+                step: step as u64,
+                epoch: p.sampler.epochs_started() - 1,
+            };
+            let (rows, labels) = self.data.training_batch(&indices, p.config.augment, seeds);
             let x = Tensor::from_vec(
                 rows,
                 (indices.len(), crate::data::IMAGE_BYTES),
