@@ -256,7 +256,7 @@ mod augment {
     }
 
     /// A training batch (preprocessing plus augmentation) of 32 (the ConvNet's) and 512
-    /// (the MLP's) images, without augmentation and with the heaviest.
+    /// (the MLP's) images, under each augmentation.
     #[divan::bench(args = [32, 512])]
     fn batch_plain(bencher: divan::Bencher, n: usize) {
         let data = data();
@@ -269,6 +269,13 @@ mod augment {
         let data = data();
         let indices: Vec<u32> = (0..n as u32).collect();
         bencher.bench(|| data.training_batch(&indices, Augment::Flip, SEEDS));
+    }
+
+    #[divan::bench(args = [32, 512])]
+    fn batch_alt_flip(bencher: divan::Bencher, n: usize) {
+        let data = data();
+        let indices: Vec<u32> = (0..n as u32).collect();
+        bencher.bench(|| data.training_batch(&indices, Augment::AltFlip, SEEDS));
     }
 
     #[divan::bench(args = [32, 512])]

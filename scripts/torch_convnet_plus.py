@@ -2,7 +2,8 @@
 (../shared/bench/torch_step.py's network) trained with AdamW + OneCycleLR, label smoothing,
 random mirror images and mirror test-time augmentation, to tell what the network reaches on this
 budget from what gradboard's engine reaches (both 0.830). The preset has since added
-conv_init = dirac and the linear schedule, which this script does not have.
+conv_init = dirac, the linear schedule, norm_bias_lr and alt-flip, which this script does not
+have.
 
 usage, from the project root, after ../shared/bench/setup.sh:
   /tmp/gradboard-ref/bin/python scripts/torch_convnet_plus.py ../shared/data/cifar-10-binary.tar.gz

@@ -248,6 +248,13 @@ fn a_live_learning_rate_change_applies_from_the_next_step_and_is_recorded() {
 
 #[test]
 fn a_resumed_run_equals_one_that_was_never_interrupted() {
+    // Random crops are drawn per step, alternating mirrors follow the epoch.
+    for augment in ["augment=crop-flip", "augment=alt-flip"] {
+        resumed_equals_whole(augment);
+    }
+}
+
+fn resumed_equals_whole(augment: &str) {
     let dir = tempfile::tempdir().unwrap();
     let runner = runner(dir.path());
     // Every lever that draws random numbers or depends on the step rides along.
@@ -257,9 +264,10 @@ fn a_resumed_run_equals_one_that_was_never_interrupted() {
             "hidden=32,16",
             "steps=40",
             "schedule=onecycle",
-            "augment=crop-flip",
+            augment,
             "label_smoothing=0.1",
             "clip_norm=0.5",
+            "norm_bias_lr=10",
             "tta=flip",
         ],
     );

@@ -368,7 +368,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         name: "augment",
-        help: "training images: mirror, random 4-pixel-padded crop",
+        help: "training images: random or alternating mirror, 4-pixel crop",
         live: false,
         access: choice!(augment, Augment, "augment"),
     },
