@@ -108,6 +108,11 @@ impl BatchSampler {
     pub fn epochs_started(&self) -> usize {
         self.epochs_started
     }
+
+    /// The epoch the last drawn indices belong to, counted from 0.
+    pub fn epoch(&self) -> usize {
+        self.epochs_started.saturating_sub(1)
+    }
 }
 
 #[cfg(test)]

@@ -177,7 +177,7 @@ pub fn find_lr(
         let seeds = Seeds {
             run: 3,
             step: i as u64,
-            epoch: sampler.epochs_started() - 1,
+            epoch: sampler.epoch(),
         };
         let (rows, labels) = data.training_batch(&indices, config.augment, seeds);
         let x = Tensor::from_vec(rows, (indices.len(), IMAGE_BYTES), &compute.device)?;

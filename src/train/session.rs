@@ -321,7 +321,7 @@ impl Session<'_> {
             let seeds = Seeds {
                 run: derive_seed(p.config.seed, AUGMENT_STREAM),
                 step: step as u64,
-                epoch: p.sampler.epochs_started() - 1,
+                epoch: p.sampler.epoch(),
             };
             let (rows, labels) = self.data.training_batch(&indices, p.config.augment, seeds);
             let x = Tensor::from_vec(
