@@ -4,16 +4,18 @@
 
 use candle_core::{Device, Tensor, Var};
 use gradboard::config::OptimizerKind;
+use gradboard::kernels::bn_act::bn_leaky_dropout;
+use gradboard::kernels::bn_relu::bn_relu;
+use gradboard::kernels::conv::{conv2d_chwn_using, conv2d_same, ConvAlgorithm};
 use gradboard::kernels::gemm::{product, View};
+use gradboard::kernels::loss::{cross_entropy, reference_cross_entropy};
+use gradboard::kernels::norm::NormParams;
+use gradboard::kernels::pool::{max_pool2d_reference, max_pool_chwn, LAB_POOL};
 use gradboard::kernels::simd::Level;
-use gradboard::nn::batch_norm::RunningStats;
-use gradboard::nn::bn_act::bn_leaky_dropout;
-use gradboard::nn::bn_relu::bn_relu_cm;
-use gradboard::nn::conv::{conv2d_chwn_using, conv2d_same, ConvAlgorithm};
-use gradboard::nn::loss::{cross_entropy, reference_cross_entropy};
-use gradboard::nn::pool::{max_pool2d_reference, max_pool_chwn, LAB_POOL};
-use gradboard::optim::{Hyper, Optimizer};
-use gradboard::train::Params;
+use gradboard::kernels::Kernels;
+use gradboard::model::{Hyper, Params};
+use gradboard::nn::norm::register_norm;
+use gradboard::optim::Optimizer;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -104,14 +106,12 @@ mod conv {
 mod norm {
     use super::*;
 
-    fn stats(features: usize) -> RunningStats {
-        let mut params = Params::new();
-        RunningStats::register(
-            &mut params,
+    fn norm(features: usize) -> NormParams {
+        register_norm(
+            &mut Params::new(),
             "bn",
             features,
-            candle_core::DType::F32,
-            &Device::Cpu,
+            (candle_core::DType::F32, &Device::Cpu),
         )
         .unwrap()
     }
@@ -120,35 +120,48 @@ mod norm {
     #[divan::bench]
     fn bn_relu_conv1(bencher: divan::Bencher) {
         let (x, dy) = (var(&[64, 32, 32, 32], 1), tensor(&[64, 32, 32, 32], 2));
-        let (gamma, beta, running) = (var(&[64], 3), var(&[64], 4), stats(64));
+        let bn = norm(64);
         bencher.bench(|| {
-            let y = bn_relu_cm(x.as_tensor(), &gamma, &beta, &running, true).unwrap();
+            let y = bn_relu(Kernels::Cpu, x.as_tensor(), &bn, true).unwrap();
             backward(&y, &dy);
         });
     }
 
-    /// mlp-best's first hidden layer: batch norm, LeakyReLU and dropout on 512x800.
-    #[divan::bench]
-    fn bn_leaky_dropout_mlp(bencher: divan::Bencher) {
+    /// The same through the reference (candle-nn's batch norm and ReLU on (B, C, H, W)).
+    #[divan::bench(sample_count = 10)]
+    fn bn_relu_conv1_reference(bencher: divan::Bencher) {
+        let (x, dy) = (var(&[32, 64, 32, 32], 1), tensor(&[32, 64, 32, 32], 2));
+        let bn = norm(64);
+        bencher.bench(|| {
+            let y = bn_relu(Kernels::Reference, x.as_tensor(), &bn, true).unwrap();
+            backward(&y, &dy);
+        });
+    }
+
+    /// mlp-best's first hidden layer: batch norm, LeakyReLU and dropout on 512x800, on the
+    /// CPU op and on the reference.
+    fn bn_leaky_dropout_mlp(bencher: divan::Bencher, kernels: Kernels) {
         let (x, dy) = (var(&[512, 800], 1), tensor(&[512, 800], 2));
-        let (gamma, beta, running) = (var(&[800], 3), var(&[800], 4), stats(800));
+        let bn = norm(800);
         let mask: Vec<f32> = values(512 * 800, 5)
             .into_iter()
             .map(|v| if v < 0.6 { 1.25 } else { 0.0 })
             .collect();
         bencher.bench(|| {
-            let y = bn_leaky_dropout(
-                x.as_tensor(),
-                &gamma,
-                &beta,
-                &running,
-                0.01,
-                Some(mask.clone()),
-                true,
-            )
-            .unwrap();
+            let y = bn_leaky_dropout(kernels, x.as_tensor(), &bn, 0.01, Some(mask.clone()), true)
+                .unwrap();
             backward(&y, &dy);
         });
+    }
+
+    #[divan::bench]
+    fn bn_leaky_dropout_mlp_cpu(bencher: divan::Bencher) {
+        bn_leaky_dropout_mlp(bencher, Kernels::Cpu);
+    }
+
+    #[divan::bench(sample_count = 10)]
+    fn bn_leaky_dropout_mlp_reference(bencher: divan::Bencher) {
+        bn_leaky_dropout_mlp(bencher, Kernels::Reference);
     }
 }
 
@@ -187,7 +200,7 @@ mod loss {
         let logits = var(&[512, 10], 1);
         let labels: Vec<u8> = (0..512).map(|i| (i * 7 % 10) as u8).collect();
         let loss = if fast {
-            cross_entropy(logits.as_tensor(), &labels, 0.1, true)
+            cross_entropy(Kernels::Cpu, logits.as_tensor(), &labels, 0.1)
                 .unwrap()
                 .tensor
         } else {
@@ -212,7 +225,7 @@ mod optimizer {
 
     /// One Adam step on the ConvNet's 3.6 M-value largest layer shape (512x512x3x3) and a
     /// small one.
-    fn run(bencher: divan::Bencher, fused: bool) {
+    fn run(bencher: divan::Bencher, kernels: Kernels) {
         let mut params = Params::new();
         let a = params.var("a", &tensor(&[512, 512, 3, 3], 1)).unwrap();
         let b = params.var("b", &tensor(&[513], 2)).unwrap();
@@ -221,19 +234,19 @@ mod optimizer {
             + (b.as_tensor() * &gb).unwrap().sum_all().unwrap())
         .unwrap();
         let grads = loss.backward().unwrap();
-        let mut opt = Optimizer::new(OptimizerKind::Adam, &params, fused);
+        let mut opt = Optimizer::new(OptimizerKind::Adam, &params, kernels);
         let hyper = Hyper::new(1e-4, 0.9, 0.0);
         bencher.bench_local(|| opt.step(&grads, &hyper).unwrap());
     }
 
     #[divan::bench]
     fn adam_fused(bencher: divan::Bencher) {
-        run(bencher, true);
+        run(bencher, Kernels::Cpu);
     }
 
     #[divan::bench(sample_count = 10)]
     fn adam_reference(bencher: divan::Bencher) {
-        run(bencher, false);
+        run(bencher, Kernels::Reference);
     }
 }
 

@@ -6,8 +6,8 @@ use crate::config::RunConfig;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
-/// Raised when a field changes meaning.
-pub const SCHEMA: u32 = 2;
+/// Raised when a field changes meaning (3: `done` says null, not 0, when no evaluation ran).
+pub const SCHEMA: u32 = 3;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -196,10 +196,11 @@ pub enum EventKind {
         step: usize,
         /// How it ended.
         status: RunStatus,
-        /// Test accuracy of the last evaluation (0 when none).
-        final_test_acc: f64,
-        /// Best test accuracy of any evaluation (0 when none).
-        best_test_acc: f64,
+        /// Test accuracy of the last evaluation; null when no evaluation ran (schema 3; older
+        /// runs wrote 0).
+        final_test_acc: Option<f64>,
+        /// Best test accuracy of any evaluation; null when none ran.
+        best_test_acc: Option<f64>,
         /// Training and evaluation time, data loading and pauses excluded.
         seconds: f64,
         /// Why the run ended early, when it did.

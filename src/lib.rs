@@ -2,17 +2,21 @@
 //! networks, optimizers, training sessions, the runner that starts runs, events and the run
 //! store. No terminal code here.
 //!
-//! Data flows one way: `data` -> `nn` / `manual` (networks) -> `train` (trainer, session) ->
-//! `events` -> `runs` (the store) and whatever observes a `runner` run.
+//! Data flows one way: `data` -> `nn` / `manual` (networks, on `model`'s traits and `kernels`)
+//! -> `train` (factory, trainer, session) -> `events` -> `runs` (the store) and whatever
+//! observes a `runner` run. Imports go the same way: `model`, `kernels`, `config`, `files`
+//! and `events` are leaves that import none of the layers above them.
 
 pub mod analysis;
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod gradcheck;
 pub mod kernels;
 pub mod manual;
+pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod runner;

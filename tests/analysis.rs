@@ -5,9 +5,11 @@ use gradboard::analysis::{analyze_run, K};
 use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
 use gradboard::data::Cifar10;
+use gradboard::model::Compute;
 use gradboard::runner::{RunRequest, Runner};
-use gradboard::train::lr_find::{find_lr, Ramp, StartWeights};
-use gradboard::train::Compute;
+use gradboard::runs::{run_weights, Prefer};
+use gradboard::train::checkpoint::Weights;
+use gradboard::train::lr_find::{find_lr, Ramp};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -48,16 +50,17 @@ fn the_confusion_matrix_counts_every_test_image_and_its_diagonal_is_the_accuracy
             .unwrap();
         let run_dir = handle.dir.clone();
         let summary = handle.wait();
-        let a = analyze_run(&run_dir, &data, &Compute::cpu(), &|| false)
+        let (step, a) = analyze_run(&run_dir, &data, &Compute::cpu(), &|| false)
             .unwrap()
             .unwrap();
+        assert_eq!(step, 12, "the saved model's step");
         let total: usize = a.confusion.iter().flatten().sum();
         assert_eq!(total, data.test.len());
         assert_eq!(a.count(), 57);
         let diagonal: usize = (0..K).map(|c| a.confusion[c][c]).sum();
         assert_eq!(
             diagonal as f64 / 57.0,
-            summary.final_test_acc,
+            summary.final_test_acc.unwrap(),
             "{sets:?}: the diagonal is the run's own last test accuracy"
         );
         for (c, f) in a.classes.iter().enumerate() {
@@ -132,7 +135,7 @@ fn the_lr_finder_starts_from_a_copy_of_a_runs_model_and_leaves_the_run_alone() {
     handle.wait();
     let last = run_dir.join(gradboard::train::checkpoint::LAST);
     let before = std::fs::read(&last).unwrap();
-    let start = StartWeights::of_run(&run_dir).unwrap();
+    let start = run_weights(&run_dir, Prefer::Newest).unwrap();
     assert_eq!(start.step, 12);
     assert_eq!(start.origin, last);
     let ramp = Ramp {
@@ -140,7 +143,7 @@ fn the_lr_finder_starts_from_a_copy_of_a_runs_model_and_leaves_the_run_alone() {
         end: 1e-6,
         steps: 5,
     };
-    let first_loss = |start: Option<&StartWeights>| {
+    let first_loss = |start: Option<&Weights>| {
         find_lr(
             &config,
             &data,

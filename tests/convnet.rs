@@ -7,7 +7,8 @@ mod common;
 use candle_core::{Device, Tensor};
 use common::max_abs_diff;
 use gradboard::config::PresetDirs;
-use gradboard::train::{build_network, load_weights, Compute};
+use gradboard::model::{load_weights, Compute};
+use gradboard::train::build_network;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ fn preset(name: &str) -> gradboard::config::RunConfig {
     .config
 }
 
-fn weight(net: &dyn gradboard::train::Network, name: &str) -> Tensor {
+fn weight(net: &dyn gradboard::model::Network, name: &str) -> Tensor {
     net.params()
         .iter()
         .find(|p| p.name == name)

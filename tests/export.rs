@@ -4,10 +4,10 @@
 use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
 use gradboard::data::Cifar10;
+use gradboard::model::Compute;
 use gradboard::runner::{RunRequest, Runner};
 use gradboard::runs::export::{export, FIGURE_SIZE};
 use gradboard::runs::StoredRun;
-use gradboard::train::Compute;
 use std::path::PathBuf;
 use std::sync::Arc;
 

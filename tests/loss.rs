@@ -4,7 +4,8 @@
 mod common;
 
 use candle_core::{Device, Tensor, Var};
-use gradboard::nn::loss::{cross_entropy, reference_cross_entropy};
+use gradboard::kernels::loss::{cross_entropy, reference_cross_entropy};
+use gradboard::kernels::Kernels;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -20,8 +21,9 @@ fn the_fused_loss_matches_candle_with_and_without_smoothing() {
     for smoothing in [0.0, 0.1, 0.3] {
         let z = Var::from_tensor(&Tensor::from_vec(logits(b, k, 1), (b, k), &Device::Cpu).unwrap())
             .unwrap();
-        let fused = cross_entropy(z.as_tensor(), &labels, smoothing, true).unwrap();
-        let reference = cross_entropy(z.as_tensor(), &labels, smoothing, false).unwrap();
+        let fused = cross_entropy(Kernels::Cpu, z.as_tensor(), &labels, smoothing).unwrap();
+        let reference =
+            cross_entropy(Kernels::Reference, z.as_tensor(), &labels, smoothing).unwrap();
         assert!(
             (fused.value - reference.value).abs() < 1e-5,
             "{smoothing}: {} vs {}",
@@ -61,7 +63,7 @@ fn the_smoothed_loss_gradient_matches_finite_differences() {
         .unwrap(),
     )
     .unwrap();
-    let loss = cross_entropy(z.as_tensor(), &labels, smoothing, true).unwrap();
+    let loss = cross_entropy(Kernels::Cpu, z.as_tensor(), &labels, smoothing).unwrap();
     assert!((loss.value - loss_at(&values)).abs() < 1e-5);
     let analytic = loss
         .tensor

@@ -5,8 +5,11 @@
 
 use candle_core::{DType, Device, Tensor};
 use gradboard::config::{OptimizerKind, RunConfig};
-use gradboard::optim::{Hyper, Optimizer};
-use gradboard::train::{build_trainer, Compute, Params, StepReport};
+use gradboard::kernels::Kernels;
+use gradboard::model::Hyper;
+use gradboard::model::{Compute, Params, StepReport};
+use gradboard::optim::Optimizer;
+use gradboard::train::build_trainer;
 use rand::SeedableRng;
 
 const P0: [f64; 3] = [1.0, -2.0, 0.5];
@@ -54,7 +57,12 @@ fn run(
                 .unwrap(),
         )
         .unwrap();
-    let mut opt = Optimizer::new(kind, &params, matches!(path, Path::Fused));
+    let kernels = if matches!(path, Path::Fused) {
+        Kernels::Cpu
+    } else {
+        Kernels::Reference
+    };
+    let mut opt = Optimizer::new(kind, &params, kernels);
     let hyper = Hyper::new(lr, momentum, weight_decay);
     let mut out = Vec::new();
     for _ in 0..steps {
@@ -205,7 +213,7 @@ fn the_fused_update_matches_the_reference_on_large_odd_shapes() {
         OptimizerKind::Rmsprop,
     ] {
         let mut results = Vec::new();
-        for fused in [true, false] {
+        for kernels in [Kernels::Cpu, Kernels::Reference] {
             let mut params = Params::new();
             let a = params
                 .var("a", &Tensor::new(big.as_slice(), &Device::Cpu).unwrap())
@@ -213,7 +221,7 @@ fn the_fused_update_matches_the_reference_on_large_odd_shapes() {
             let b = params
                 .var("b", &Tensor::new(small.as_slice(), &Device::Cpu).unwrap())
                 .unwrap();
-            let mut opt = Optimizer::new(kind, &params, fused);
+            let mut opt = Optimizer::new(kind, &params, kernels);
             let hyper = Hyper::new(0.01, 0.9, 0.01);
             for (ga, gb) in &grads {
                 // Gradient of sum(p * g) is g.
@@ -267,7 +275,7 @@ fn state_round_trips_for_checkpoints() {
             .unwrap();
         opt.step(&g, &hyper).unwrap();
     };
-    let mut a = Optimizer::new(OptimizerKind::Adam, &params, true);
+    let mut a = Optimizer::new(OptimizerKind::Adam, &params, Kernels::Cpu);
     step(&mut a);
     let (steps, state) = a.state().unwrap();
     assert_eq!((steps, state.len()), (1, 2));
@@ -275,7 +283,7 @@ fn state_round_trips_for_checkpoints() {
     step(&mut a);
     let after_a = p.as_tensor().to_vec1::<f32>().unwrap();
     gradboard::kernels::inplace::assign(p.as_tensor(), &snapshot).unwrap();
-    let mut b = Optimizer::new(OptimizerKind::Adam, &params, true);
+    let mut b = Optimizer::new(OptimizerKind::Adam, &params, Kernels::Cpu);
     b.load_state(steps, &state).unwrap();
     step(&mut b);
     assert_eq!(p.as_tensor().to_vec1::<f32>().unwrap(), after_a);

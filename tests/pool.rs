@@ -3,7 +3,8 @@
 mod common;
 
 use candle_core::{Device, Tensor, Var};
-use gradboard::nn::pool::{max_pool2d, PoolGeometry, LAB_POOL};
+use gradboard::kernels::pool::{max_pool2d, PoolGeometry, LAB_POOL};
+use gradboard::kernels::Kernels;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -79,7 +80,7 @@ fn matches_brute_force_on_random_shapes_with_ties() {
         let t =
             Var::from_tensor(&Tensor::from_vec(x.clone(), dims.as_slice(), &Device::Cpu).unwrap())
                 .unwrap();
-        let y = max_pool2d(t.as_tensor(), g, true).unwrap();
+        let y = max_pool2d(t.as_tensor(), g, Kernels::Cpu).unwrap();
         let dy: Vec<f64> = (0..y.elem_count())
             .map(|_| rng.random_range(-1.0..1.0))
             .collect();
@@ -112,14 +113,14 @@ fn matches_brute_force_on_random_shapes_with_ties() {
 fn lab_geometry_halves_the_size_and_overlapping_gradients_add_up() {
     let x = Tensor::zeros((1, 1, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
     assert_eq!(
-        max_pool2d(&x, LAB_POOL, true).unwrap().dims(),
+        max_pool2d(&x, LAB_POOL, Kernels::Cpu).unwrap().dims(),
         &[1, 1, 16, 16]
     );
     // One large value at (1, 1) is the max of the four windows that contain it.
     let mut v = vec![0f64; 25];
     v[5 + 1] = 9.0;
     let t = Var::from_tensor(&Tensor::from_vec(v, (1, 1, 5, 5), &Device::Cpu).unwrap()).unwrap();
-    let grads = max_pool2d(t.as_tensor(), LAB_POOL, true)
+    let grads = max_pool2d(t.as_tensor(), LAB_POOL, Kernels::Cpu)
         .unwrap()
         .sum_all()
         .unwrap()
@@ -138,7 +139,7 @@ fn lab_geometry_halves_the_size_and_overlapping_gradients_add_up() {
 #[test]
 fn bad_shapes_and_geometry_are_errors() {
     let x = Tensor::zeros((3, 32, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
-    assert!(max_pool2d(&x, LAB_POOL, true).is_err());
+    assert!(max_pool2d(&x, LAB_POOL, Kernels::Cpu).is_err());
     let x = Tensor::zeros((1, 1, 4, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
     assert!(max_pool2d(
         &x,
@@ -147,7 +148,7 @@ fn bad_shapes_and_geometry_are_errors() {
             stride: 2,
             padding: 2
         },
-        true
+        Kernels::Cpu
     )
     .is_err());
     assert!(max_pool2d(
@@ -157,7 +158,7 @@ fn bad_shapes_and_geometry_are_errors() {
             stride: 0,
             padding: 1
         },
-        true
+        Kernels::Cpu
     )
     .is_err());
 }
@@ -166,7 +167,7 @@ fn bad_shapes_and_geometry_are_errors() {
 /// backward, on odd shapes with distinct values.
 #[test]
 fn the_reference_pool_matches_the_custom_op() {
-    use gradboard::nn::pool::max_pool2d_reference;
+    use gradboard::kernels::pool::max_pool2d_reference;
     let mut rng = SmallRng::seed_from_u64(3);
     for (dims, g) in [
         ([2, 3, 7, 9], LAB_POOL),
@@ -186,7 +187,7 @@ fn the_reference_pool_matches_the_custom_op() {
             Var::from_tensor(&Tensor::from_vec(x, dims.as_slice(), &Device::Cpu).unwrap()).unwrap();
         let run = |fast: bool| {
             let y = if fast {
-                max_pool2d(t.as_tensor(), g, true).unwrap()
+                max_pool2d(t.as_tensor(), g, Kernels::Cpu).unwrap()
             } else {
                 max_pool2d_reference(t.as_tensor(), g).unwrap()
             };
@@ -215,8 +216,8 @@ fn the_reference_pool_matches_the_custom_op() {
 /// odd shapes and kernels 1, 3, 5.
 #[test]
 fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
+    use gradboard::kernels::conv::{conv2d_chwn_using, ConvAlgorithm};
     use gradboard::kernels::simd::Level;
-    use gradboard::nn::conv::{conv2d_chwn_using, ConvAlgorithm};
     let mut rng = SmallRng::seed_from_u64(9);
     let cases = [
         (2, 3, 4, 5, 7, 3, ConvAlgorithm::Im2col),
@@ -292,8 +293,8 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
 /// convolutions' forward and backward passes (odd batch sizes leave a partial lane block).
 #[test]
 fn every_simd_level_matches_the_baseline() {
+    use gradboard::kernels::conv::{conv2d_chwn_using, ConvAlgorithm};
     use gradboard::kernels::simd::Level;
-    use gradboard::nn::conv::{conv2d_chwn_using, ConvAlgorithm};
     let mut rng = SmallRng::seed_from_u64(4);
     let (c, h, w, b, k) = (17, 6, 4, 19, 5);
     let draw = |n: usize, rng: &mut SmallRng| -> Vec<f32> {

@@ -4,8 +4,9 @@
 
 use candle_core::{DType, Device, Tensor};
 use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::optim::Hyper;
-use gradboard::train::{build_trainer, Compute, Trainer, INPUTS};
+use gradboard::model::Hyper;
+use gradboard::model::{Compute, Trainer, INPUTS};
+use gradboard::train::build_trainer;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;

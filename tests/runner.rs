@@ -6,9 +6,10 @@ use gradboard::config::{PresetDirs, RunConfig};
 use gradboard::data::synthetic::{files, write_archive};
 use gradboard::data::Cifar10;
 use gradboard::events::{Event, EventKind, RunStatus};
+use gradboard::model::Compute;
 use gradboard::runner::{From, RunRequest, Runner};
 use gradboard::runs::{list_runs, run_record, ListedStatus, StoredRun, WEIGHTS_FILE};
-use gradboard::train::{checkpoint, Command, Compute, Fault};
+use gradboard::train::{checkpoint, Command, Fault};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
@@ -274,8 +275,8 @@ fn resumed_equals_whole(augment: &str) {
     let (whole, _) = start(&runner, RunRequest::new("mlp-best", config.clone(), None));
     let whole_dir = whole.dir.clone();
     whole.wait();
-    // The same run stopped right after step 20 (an evaluation, so its checkpoint is there)
-    // plus a few steps past it, as if killed.
+    // The same run stopped after step 23, between evaluations: the stop writes a checkpoint
+    // where it stopped, so the resume loses none of its steps.
     let (tx, rx) = std::sync::mpsc::channel();
     let control: Arc<Mutex<Option<Arc<gradboard::train::Control>>>> = Arc::default();
     let seen = control.clone();
@@ -310,7 +311,7 @@ fn resumed_equals_whole(augment: &str) {
     assert!(b
         .events
         .iter()
-        .any(|e| matches!(e.kind, EventKind::Resume { step: 20 })));
+        .any(|e| matches!(e.kind, EventKind::Resume { step: 23 })));
     assert_eq!(
         eval_curve(&a.history()),
         eval_curve(&b.history()),
@@ -512,7 +513,7 @@ fn early_stopping_ends_completed_and_keeps_the_best_weights() {
         best_step + 3 * 5,
         "three evaluations after the best"
     );
-    let saved = gradboard::train::read_safetensors(&run_dir.join(WEIGHTS_FILE)).unwrap();
+    let saved = gradboard::model::read_safetensors(&run_dir.join(WEIGHTS_FILE)).unwrap();
     let best = checkpoint::read(&run_dir.join(checkpoint::BEST)).unwrap();
     let last = checkpoint::read(&run_dir.join(checkpoint::LAST)).unwrap();
     assert_eq!(best.state.step, best_step);

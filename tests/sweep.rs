@@ -6,11 +6,11 @@ use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
 use gradboard::data::Cifar10;
 use gradboard::events::{Event, EventKind, RunStatus};
+use gradboard::model::Compute;
 use gradboard::runner::pruner::{MedianPruner, Verdict};
 use gradboard::runner::sweep::{start_sweep, QueueState, SweepCommand};
 use gradboard::runner::Runner;
 use gradboard::runs::{list_runs, StoredRun};
-use gradboard::train::Compute;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 

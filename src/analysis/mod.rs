@@ -1,9 +1,9 @@
 //! What a trained model gets wrong on the test set: the confusion matrix, per-class accuracy,
 //! precision and recall, and the misclassified images of each cell, most confident first.
 
-use crate::config::Tta;
 use crate::data::{Cifar10, CLASSES};
-use crate::train::{predict, Compute, Prediction};
+use crate::model::Compute;
+use crate::train::{predict, Prediction};
 use crate::Result;
 use serde::Serialize;
 use std::path::Path;
@@ -110,28 +110,23 @@ impl Analysis {
     }
 }
 
-/// Analyses a run folder's saved model (`model.safetensors`, built from its config) on the
-/// test set, with the run's test-time augmentation. `None` when `stop` asked to stop.
+/// Analyses a run folder's model on the test set, with the run's settings as they ended (its
+/// test-time augmentation included): its saved model, or its newest checkpoint while it
+/// trains or when it was killed (`runs::run_weights`). Returns the step of the weights
+/// analysed, and `None` when `stop` asked to stop.
 pub fn analyze_run(
     run_dir: &Path,
     data: &Cifar10,
     compute: &Compute,
     stop: &dyn Fn() -> bool,
-) -> Result<Option<Analysis>> {
-    let stored = crate::runs::StoredRun::load(run_dir)?;
-    let weights = run_dir.join(crate::runs::WEIGHTS_FILE);
-    if !weights.is_file() {
-        return Err(crate::Error::Other(format!(
-            "{}: no saved weights (a run saves them when it ends; `gradboard train --resume {}` finishes a crashed one)",
-            weights.display(),
-            run_dir.display()
-        )));
-    }
-    let config = stored.last_config();
-    let mut net = crate::train::load_network(&config, &weights, compute)?;
-    let tta: Tta = config.tta;
+) -> Result<Option<(usize, Analysis)>> {
+    let config = crate::runs::StoredRun::load(run_dir)?.state().config;
+    let weights = crate::runs::run_weights(run_dir, crate::runs::Prefer::Saved)?;
+    let mut rng = rand::SeedableRng::seed_from_u64(0);
+    let mut net = crate::train::build_network(&config, &mut rng, compute)?;
+    crate::model::load_weights(net.as_ref(), weights.tensors, &weights.origin)?;
     Ok(
-        predict(net.as_mut(), data, &data.test, &compute.device, tta, stop)?
-            .map(Analysis::from_predictions),
+        predict(net.as_mut(), data, &data.test, compute, config.tta, stop)?
+            .map(|p| (weights.step, Analysis::from_predictions(p))),
     )
 }

@@ -9,6 +9,8 @@ pub trait Choice: Sized + Copy + PartialEq + 'static {
     const ALL: &'static [Self];
     /// Their names as written in presets, in the same order.
     const NAMES: &'static [&'static str];
+    /// What each means (its doc comment), in the same order.
+    const HELP: &'static [&'static str];
 
     /// The value's name as written in presets.
     fn name(self) -> &'static str {
@@ -37,18 +39,20 @@ pub trait Choice: Sized + Copy + PartialEq + 'static {
     }
 }
 
-/// Declares a choice enum: `Name { /// doc \n Variant = "name", ... }`.
+/// Declares a choice enum: `Name { /// doc \n Variant = "name", ... }`; each value's doc
+/// comment is also its help (`Choice::HELP`).
 macro_rules! choice_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[doc = $vdoc:literal])+ $variant:ident = $text:literal,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($(#[$vmeta])* $variant,)+
+            $($(#[doc = $vdoc])+ $variant,)+
         }
 
         impl $crate::config::Choice for $name {
             const ALL: &'static [Self] = &[$($name::$variant,)+];
             const NAMES: &'static [&'static str] = &[$($text,)+];
+            const HELP: &'static [&'static str] = &[$(concat!($($vdoc),+),)+];
         }
 
         impl serde::Serialize for $name {

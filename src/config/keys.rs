@@ -103,6 +103,7 @@ type Put<T> = fn(&mut RunConfig, T);
 enum Access {
     Choice(
         &'static [&'static str],
+        &'static [&'static str],
         Get<&'static str>,
         fn(&mut RunConfig, &str) -> Result<()>,
     ),
@@ -144,6 +145,7 @@ macro_rules! choice {
     ($field:ident, $ty:ty, $name:literal) => {
         Access::Choice(
             <$ty>::NAMES,
+            <$ty>::HELP,
             |c| c.$field.name(),
             |c, t| {
                 c.$field = <$ty>::parse($name, t)?;
@@ -478,7 +480,7 @@ impl KeySpec {
         let text = text.trim();
         let name = self.name;
         match self.access {
-            Access::Choice(_, _, put) => put(config, text)?,
+            Access::Choice(_, _, _, put) => put(config, text)?,
             Access::Float(b, _, put) => put(config, parse_float(name, text, b)?),
             Access::OptionalFloat(b, none, _, put) => {
                 let value = match text {
@@ -511,7 +513,7 @@ impl KeySpec {
     /// The value's text form, as `set` reads it back.
     pub fn get(&self, config: &RunConfig) -> String {
         match self.access {
-            Access::Choice(_, get, _) => get(config).to_string(),
+            Access::Choice(_, _, get, _) => get(config).to_string(),
             Access::Float(_, get, _) => format_float(get(config)),
             Access::OptionalFloat(_, none, get, _) => {
                 get(config).map(format_float).unwrap_or_else(|| none.into())
@@ -545,10 +547,28 @@ impl KeySpec {
         }
     }
 
+    /// A choice key's values with what each means; empty for other keys.
+    pub fn value_help(&self) -> Vec<(&'static str, String)> {
+        match self.access {
+            Access::Choice(names, help, ..) => names
+                .iter()
+                .zip(help)
+                .map(|(n, h)| (*n, h.split_whitespace().collect::<Vec<_>>().join(" ")))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Sets the key from the JSON `json` wrote (a `set` event's value): numbers, text, and
+    /// null for an optional key's none.
+    pub fn set_json(&self, config: &mut RunConfig, value: &serde_json::Value) -> Result<()> {
+        self.set(config, &json_text(value))
+    }
+
     /// The next value of a choice key (for cycling in the dashboard); `None` for others.
     pub fn next_choice(&self, config: &RunConfig) -> Option<&'static str> {
         match self.access {
-            Access::Choice(names, get, _) => {
+            Access::Choice(names, _, get, _) => {
                 let i = names.iter().position(|n| *n == get(config)).unwrap_or(0);
                 Some(names[(i + 1) % names.len()])
             }
@@ -563,5 +583,15 @@ pub fn format_float(v: f64) -> String {
         format!("{v:e}")
     } else {
         format!("{v}")
+    }
+}
+
+/// A JSON value of a key as the key's text: strings as they are, null as `none` (which every
+/// optional key reads as its none), numbers as written.
+pub fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "none".to_string(),
+        other => other.to_string(),
     }
 }

@@ -8,7 +8,7 @@ mod presets;
 pub mod sweep;
 
 pub use choice::Choice;
-pub use keys::{format_float, key, KeyKind, KeySpec, KEYS};
+pub use keys::{format_float, json_text, key, KeyKind, KeySpec, KEYS};
 pub use presets::{Preset, PresetDirs, PRESETS_ENV};
 
 use crate::{Error, Result};
@@ -39,11 +39,15 @@ choice::choice_enum! {
     Norm {
         /// No normalisation.
         None = "none",
-        /// candle-nn's batch norm.
+        /// Batch norm as PyTorch's BatchNorm1d/2d (batch statistics in training, running ones
+        /// after): on the CPU one fused kernel with its backward written by hand, elsewhere
+        /// candle-nn's ops with autograd; the same math, checked against each other by gradcheck.
         Batchnorm = "batchnorm",
-        /// Section 3's batch norm, backward by autograd.
+        /// Section 3's batch norm built from tensor ops, its backward derived by autograd (MLP
+        /// only; every device).
         CustomAutograd = "custom-autograd",
-        /// Section 3's batch norm, backward written by hand.
+        /// Section 3's batch norm as one op whose backward is written by hand (MLP only; the
+        /// CPU only: other devices refuse it).
         CustomManual = "custom-manual",
     }
 }

@@ -2,12 +2,186 @@
 //! ranges, and explicit runs, expanded into the list of runs a sweep trains. A spec comes
 //! from the command line or from a TOML file (`presets/sweeps/NAME.toml`).
 
-use super::{key, toml_value_text as value_text, KeyKind, PresetDirs, RunConfig};
+use super::{key, toml_value_text as value_text, Choice, KeyKind, PresetDirs, RunConfig};
 use crate::{Error, Result};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The most runs one sweep trains: a plan past it is refused before anything is allocated.
+pub const MAX_RUNS: usize = 10_000;
+
+super::choice::choice_enum! {
+    /// Which pruner judges a sweep's runs.
+    PrunerKind {
+        /// No pruning: every run trains to its end.
+        None = "none",
+        /// Optuna's median rule: stop a run whose best so far is below the median of the
+        /// completed runs at the same step.
+        Median = "median",
+    }
+}
+
+impl PrunerKind {
+    /// The pruner's settings, with its options where given (else their defaults).
+    pub fn spec(self, warmup: Option<usize>, min_runs: Option<usize>) -> Option<PrunerSpec> {
+        match self {
+            PrunerKind::None => None,
+            PrunerKind::Median => {
+                let d = PrunerSpec::default();
+                Some(PrunerSpec {
+                    warmup_evals: warmup.unwrap_or(d.warmup_evals),
+                    min_runs: min_runs.unwrap_or(d.min_runs).max(1),
+                })
+            }
+        }
+    }
+}
+
+/// A sweep file as written (`presets/sweeps/NAME.toml`):
+///
+/// ```toml
+/// description = "..."
+/// preset = "mlp-default"
+/// prune = "median"        # optional; prune_warmup and prune_min_runs tune it
+/// seed = 0                # of the random draws
+/// [set]                   # every run
+/// steps = 300
+/// [grid]
+/// lr = [1e-3, 2e-3]
+/// hidden = ["800,400", "200,100"]
+/// [random]
+/// count = 8
+/// lr = "1e-4..1e-2:log"
+/// [[runs]]
+/// name = "two layers of 512"
+/// set = { hidden = "512,512" }
+/// expected = 0.534
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFile {
+    #[serde(default)]
+    description: String,
+    preset: String,
+    #[serde(default)]
+    seed: u64,
+    prune: Option<String>,
+    prune_warmup: Option<usize>,
+    prune_min_runs: Option<usize>,
+    #[serde(default)]
+    set: toml::Table,
+    grid: Option<toml::Table>,
+    random: Option<RandomTable>,
+    #[serde(default)]
+    runs: Vec<RunEntry>,
+}
+
+/// `[random]`: the count and each key's range.
+#[derive(Debug, Deserialize)]
+struct RandomTable {
+    count: usize,
+    #[serde(flatten)]
+    ranges: BTreeMap<String, String>,
+}
+
+/// One `[[runs]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunEntry {
+    name: Option<String>,
+    preset: Option<String>,
+    #[serde(default)]
+    set: toml::Table,
+    expected: Option<f64>,
+}
+
+/// A sweep as the command line's flags and the dashboard's form give it: a sweep file, or a
+/// preset with grid keys, ranges and a count of draws; settings for every run, the pruner and
+/// a seed. `assemble` turns it into a checked spec the same way for both.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SweepRequest {
+    /// A sweep file, or the name of a shipped one.
+    pub file: Option<String>,
+    /// The preset every run starts from (without a file).
+    pub preset: Option<String>,
+    /// Grid keys and values: `key=v1,v2` (list keys: `key=a,b;c,d`).
+    pub grid: Vec<String>,
+    /// Ranges for random draws: `key=lo..hi[:log]`.
+    pub ranges: Vec<String>,
+    /// How many random draws.
+    pub random: usize,
+    /// Overrides for every run, `key=value`.
+    pub set: Vec<String>,
+    /// The pruner's name (`none`, `median`); the file's, else none, when not given.
+    pub prune: Option<String>,
+    /// The pruner's warm-up evaluations.
+    pub prune_warmup: Option<usize>,
+    /// Earlier runs the pruner needs at a step.
+    pub prune_min_runs: Option<usize>,
+    /// Seed of the random draws.
+    pub seed: Option<u64>,
+}
+
+impl SweepRequest {
+    /// The spec, checked: every run's settings are built (`expand`) and the count bounded.
+    pub fn assemble(&self, presets: &PresetDirs) -> Result<SweepSpec> {
+        let mut spec = match &self.file {
+            Some(name) => find_sweep(presets, name)?,
+            None => {
+                let preset = self
+                    .preset
+                    .as_deref()
+                    .ok_or_else(|| Error::Config("sweep: give a sweep file or a preset".into()))?;
+                let mut spec = SweepSpec::new(preset, preset);
+                for g in &self.grid {
+                    spec.add_grid(g)?;
+                }
+                for r in &self.ranges {
+                    spec.ranges.push(Range::parse(r)?);
+                }
+                spec.random = self.random;
+                match (spec.random > 0, spec.ranges.is_empty()) {
+                    (true, true) => {
+                        return Err(Error::Config(
+                            "sweep: random draws need at least one range (key=lo..hi)".into(),
+                        ))
+                    }
+                    (false, false) => {
+                        return Err(Error::Config(
+                            "sweep: ranges need a count of random draws".into(),
+                        ))
+                    }
+                    _ => {}
+                }
+                if spec.grid.is_empty() && spec.random == 0 {
+                    return Err(Error::Config(
+                        "sweep: nothing to sweep; give grid keys (key=v1,v2) or ranges and a count of random draws".into(),
+                    ));
+                }
+                spec
+            }
+        };
+        spec.set.extend(self.set.iter().cloned());
+        let kind = match &self.prune {
+            Some(name) => PrunerKind::parse("prune", name)?,
+            None if spec.prune.is_some() => PrunerKind::Median,
+            None => PrunerKind::None,
+        };
+        let (warmup, min_runs) = (
+            self.prune_warmup.or(spec.prune.map(|p| p.warmup_evals)),
+            self.prune_min_runs.or(spec.prune.map(|p| p.min_runs)),
+        );
+        spec.prune = kind.spec(warmup, min_runs);
+        if let Some(seed) = self.seed {
+            spec.seed = seed;
+        }
+        spec.expand(presets)?;
+        Ok(spec)
+    }
+}
 
 /// A key's range for random draws.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -270,154 +444,94 @@ impl SweepSpec {
         Self::from_toml(&text, name, &origin)
     }
 
-    /// Parses a sweep file's text:
-    ///
-    /// ```toml
-    /// description = "..."
-    /// preset = "mlp-default"
-    /// prune = "median"        # optional; prune_warmup and prune_min_runs tune it
-    /// seed = 0                # of the random draws
-    /// [set]                   # every run
-    /// steps = 300
-    /// [grid]
-    /// lr = [1e-3, 2e-3]
-    /// hidden = ["800,400", "200,100"]
-    /// [random]
-    /// count = 8
-    /// lr = "1e-4..1e-2:log"
-    /// [[runs]]
-    /// name = "two layers of 512"
-    /// set = { hidden = "512,512" }
-    /// expected = 0.534
-    /// ```
+    /// Parses a sweep file's text (`SweepFile`'s format); an unknown entry is an error that
+    /// names it.
     pub fn from_toml(text: &str, name: &str, origin: &str) -> Result<Self> {
         let bad = |why: String| Error::Config(format!("{origin}: {why}"));
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| bad(format!("not valid TOML: {}", e.message())))?;
-        let preset = table
-            .get("preset")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| bad("needs preset = \"NAME\"".into()))?;
-        let mut spec = SweepSpec::new(name, preset);
-        for (k, v) in &table {
-            match k.as_str() {
-                "preset" => {}
-                "description" => {
-                    spec.description = v.as_str().unwrap_or_default().to_string();
-                }
-                "seed" => {
-                    spec.seed = v
-                        .as_integer()
-                        .filter(|s| *s >= 0)
-                        .ok_or_else(|| bad("seed: a whole number >= 0".into()))?
-                        as u64;
-                }
-                "prune" => match v.as_str() {
-                    Some("median") => spec.prune = Some(spec.prune.unwrap_or_default()),
-                    Some("none") => spec.prune = None,
-                    _ => return Err(bad("prune: median or none".into())),
-                },
-                "prune_warmup" | "prune_min_runs" => {}
-                "set" => spec.set = overrides(v).map_err(|e| bad(format!("set: {e}")))?,
-                "grid" => {
-                    let grid = v
-                        .as_table()
-                        .ok_or_else(|| bad("grid: a table of key = [values]".into()))?;
-                    for (key_name, values) in grid {
-                        let values = match values {
-                            toml::Value::Array(items) => items
-                                .iter()
-                                .map(value_text)
-                                .collect::<Option<Vec<_>>>(),
-                            other => value_text(other).map(|v| vec![v]),
-                        }
-                        .ok_or_else(|| bad(format!("grid {key_name}: unsupported value")))?;
-                        spec.add_grid_values(key_name, values)
-                            .map_err(|e| bad(e.to_string()))?;
-                    }
-                }
-                "random" => {
-                    let random = v
-                        .as_table()
-                        .ok_or_else(|| bad("random: a table with count and ranges".into()))?;
-                    for (key_name, value) in random {
-                        if key_name == "count" {
-                            spec.random = value
-                                .as_integer()
-                                .filter(|c| *c >= 1)
-                                .ok_or_else(|| bad("random count: a whole number >= 1".into()))?
-                                as usize;
-                            continue;
-                        }
-                        let text = value
-                            .as_str()
-                            .ok_or_else(|| bad(format!("random {key_name}: \"lo..hi\"")))?;
-                        spec.ranges.push(
-                            Range::parse(&format!("{key_name}={text}"))
-                                .map_err(|e| bad(e.to_string()))?,
-                        );
-                    }
-                }
-                "runs" => {
-                    let runs = v
-                        .as_array()
-                        .ok_or_else(|| bad("runs: a list of [[runs]] tables".into()))?;
-                    for (i, run) in runs.iter().enumerate() {
-                        let run = run
-                            .as_table()
-                            .ok_or_else(|| bad(format!("runs {i}: a table")))?;
-                        spec.runs.push(ExplicitRun {
-                            name: run
-                                .get("name")
-                                .and_then(|n| n.as_str())
-                                .map(str::to_string)
-                                .unwrap_or_else(|| format!("run {i}")),
-                            preset: run
-                                .get("preset")
-                                .and_then(|p| p.as_str())
-                                .map(str::to_string),
-                            set: match run.get("set") {
-                                Some(s) => {
-                                    overrides(s).map_err(|e| bad(format!("runs {i}: {e}")))?
-                                }
-                                None => Vec::new(),
-                            },
-                            expected: run.get("expected").and_then(|e| {
-                                e.as_float().or_else(|| e.as_integer().map(|i| i as f64))
-                            }),
-                        });
-                    }
-                }
-                other => return Err(bad(format!(
-                    "unknown entry {other:?}; a sweep file has description, preset, set, grid, random, runs, prune, seed"
-                ))),
+        let file: SweepFile = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        let mut spec = SweepSpec::new(name, &file.preset);
+        spec.description = file.description;
+        spec.seed = file.seed;
+        spec.set = overrides(&file.set).map_err(|e| bad(format!("set: {e}")))?;
+        if file.grid.as_ref().is_some_and(|g| g.is_empty()) {
+            return Err(bad("grid: an empty table; give key = [values]".into()));
+        }
+        for (key_name, values) in file.grid.iter().flatten() {
+            let values = match values {
+                toml::Value::Array(items) => items.iter().map(value_text).collect(),
+                other => value_text(other).map(|v| vec![v]),
+            }
+            .ok_or_else(|| bad(format!("grid {key_name}: unsupported value")))?;
+            spec.add_grid_values(key_name, values)
+                .map_err(|e| bad(e.to_string()))?;
+        }
+        if let Some(random) = file.random {
+            if random.count == 0 {
+                return Err(bad("random count: a whole number >= 1".into()));
+            }
+            spec.random = random.count;
+            for (key_name, text) in &random.ranges {
+                spec.ranges.push(
+                    Range::parse(&format!("{key_name}={text}")).map_err(|e| bad(e.to_string()))?,
+                );
+            }
+            if spec.ranges.is_empty() {
+                return Err(bad("random: count without any range".into()));
             }
         }
-        if let Some(p) = spec.prune.as_mut() {
-            let whole = |k: &str| {
-                table
-                    .get(k)
-                    .and_then(|v| v.as_integer())
-                    .map(|v| v.max(0) as usize)
-            };
-            if let Some(w) = whole("prune_warmup") {
-                p.warmup_evals = w;
-            }
-            if let Some(m) = whole("prune_min_runs") {
-                p.min_runs = m.max(1);
-            }
+        for (i, run) in file.runs.into_iter().enumerate() {
+            spec.runs.push(ExplicitRun {
+                name: run.name.unwrap_or_else(|| format!("run {i}")),
+                preset: run.preset,
+                set: overrides(&run.set).map_err(|e| bad(format!("runs {i}: {e}")))?,
+                expected: run.expected,
+            });
         }
-        if spec.random > 0 && spec.ranges.is_empty() {
-            return Err(bad("random: count without any range".into()));
-        }
+        let kind = match &file.prune {
+            Some(name) => PrunerKind::parse("prune", name).map_err(|e| bad(e.to_string()))?,
+            None => PrunerKind::None,
+        };
+        spec.prune = kind.spec(file.prune_warmup, file.prune_min_runs);
         Ok(spec)
     }
 
+    /// How many runs the sweep trains, worked out before any is planned; an error when that
+    /// is more than `MAX_RUNS` (or too large to count).
+    pub fn run_count(&self) -> Result<usize> {
+        let too_many = |n: String| {
+            Error::Config(format!(
+                "sweep {}: {n} runs; a sweep trains at most {MAX_RUNS} (narrow the grid or lower the count)",
+                self.name
+            ))
+        };
+        let mut combos: usize = 1;
+        for (_, values) in &self.grid {
+            combos = combos
+                .checked_mul(values.len())
+                .ok_or_else(|| too_many("more than 2^64".into()))?;
+        }
+        let swept = if self.grid.is_empty() && self.random == 0 {
+            usize::from(self.runs.is_empty())
+        } else {
+            combos
+                .checked_mul(self.random.max(1))
+                .ok_or_else(|| too_many("more than 2^64".into()))?
+        };
+        let total = swept
+            .checked_add(self.runs.len())
+            .ok_or_else(|| too_many("more than 2^64".into()))?;
+        if total > MAX_RUNS {
+            return Err(too_many(total.to_string()));
+        }
+        Ok(total)
+    }
+
     /// The runs, in order: explicit runs first, then every grid combination (for each random
-    /// draw when there are draws). Every configuration is built and checked here.
+    /// draw when there are draws). Every configuration is built and checked here; the count
+    /// is checked (`run_count`) before anything is planned.
     pub fn expand(&self, presets: &PresetDirs) -> Result<Vec<PlannedRun>> {
-        let mut planned = Vec::new();
+        let count = self.run_count()?;
+        let mut planned = Vec::with_capacity(count);
         let mut push = |label: String,
                         preset_name: &str,
                         swept: Vec<(String, String)>,
@@ -508,7 +622,7 @@ impl SweepSpec {
         t.insert("preset".into(), self.preset.clone().into());
         t.insert("seed".into(), (self.seed as i64).into());
         if let Some(p) = self.prune {
-            t.insert("prune".into(), "median".into());
+            t.insert("prune".into(), PrunerKind::Median.name().into());
             t.insert("prune_warmup".into(), (p.warmup_evals as i64).into());
             t.insert("prune_min_runs".into(), (p.min_runs as i64).into());
         }
@@ -585,10 +699,7 @@ pub fn grid_combinations(grid: &[(String, Vec<String>)]) -> Vec<Vec<(String, Str
 }
 
 /// A table of `key = value` as `key=value` overrides, each key checked.
-fn overrides(v: &toml::Value) -> Result<Vec<String>> {
-    let table = v
-        .as_table()
-        .ok_or_else(|| Error::Config("expected a table of key = value".into()))?;
+fn overrides(table: &toml::Table) -> Result<Vec<String>> {
     table
         .iter()
         .map(|(k, v)| {

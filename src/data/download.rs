@@ -14,6 +14,10 @@ pub const OFFICIAL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 /// Download progress: bytes so far and the total when the server says it.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 
+/// How long connecting, or any one read once connected, may take before the download fails:
+/// a server that stalls ends the download with a clear error instead of a hang.
+pub const STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Downloads `url` to `dest`, checking its md5 against `expected_md5` before the file takes
 /// its final name. On any failure nothing is left at `dest`.
 pub fn download(url: &str, expected_md5: &str, dest: &Path, progress: Progress) -> Result<()> {
@@ -23,6 +27,7 @@ pub fn download(url: &str, expected_md5: &str, dest: &Path, progress: Progress) 
     };
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        remove_dead_partials(dir, dest);
     }
     let partial = dest.with_file_name(format!(
         "{}.part-{}",
@@ -48,9 +53,38 @@ pub fn download(url: &str, expected_md5: &str, dest: &Path, progress: Progress) 
     result
 }
 
+/// Removes `.part-PID` files next to `dest` whose downloading process is gone (a kill or a
+/// closed terminal mid-download), so they do not pile up in the cache.
+fn remove_dead_partials(dir: &Path, dest: &Path) {
+    let Some(name) = dest.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let prefix = format!("{name}.part-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Streams the body of `url` into `path`, returning its md5 as hex.
 fn fetch_to(url: &str, path: &Path, progress: Progress) -> std::result::Result<String, String> {
-    let response = ureq::get(url).call().map_err(|e| e.to_string())?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(STALL_TIMEOUT))
+        .timeout_per_read(Some(STALL_TIMEOUT))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| e.to_string())?;
     let total = response
         .headers()
         .get("content-length")
@@ -63,9 +97,12 @@ fn fetch_to(url: &str, path: &Path, progress: Progress) -> std::result::Result<S
     let mut done = 0u64;
     progress(0, total);
     loop {
-        let n = body
-            .read(&mut buf)
-            .map_err(|e| format!("connection lost: {e}"))?;
+        let n = body.read(&mut buf).map_err(|e| {
+            format!(
+                "connection lost or stalled (no data for {} s): {e}",
+                STALL_TIMEOUT.as_secs()
+            )
+        })?;
         if n == 0 {
             break;
         }

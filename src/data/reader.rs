@@ -20,12 +20,14 @@ pub struct BatchFileReport {
 
 /// Reads the training and test splits from an archive or folder, checking sizes and labels.
 pub fn read_cifar(path: &Path) -> Result<(Split, Split, Vec<BatchFileReport>)> {
+    if !path.exists() {
+        return Err(Error::data(path, "no such file or folder"));
+    }
+    crate::files::check_readable_kind(path)?;
     let mut files = if path.is_dir() {
         read_folder(path)?
-    } else if path.exists() {
-        read_archive(path)?
     } else {
-        return Err(Error::data(path, "no such file or folder"));
+        read_archive(path)?
     };
     let mut train = Split::default();
     let mut test = Split::default();
@@ -103,6 +105,7 @@ fn read_folder(path: &Path) -> Result<Files> {
         if !file.exists() {
             return Err(Error::data(&dir, format!("missing file {name}")));
         }
+        crate::files::check_readable_kind(&file)?;
         let bytes = std::fs::read(&file).map_err(|e| Error::data(&file, e.to_string()))?;
         files.insert(name.to_string(), (file, bytes));
     }

@@ -1,113 +1,354 @@
-//! Patch extraction for k x k convolutions (stride 1, padding k / 2) on batch-innermost
-//! activations (channels, height, width, batch): a convolution becomes one matrix product whose
-//! result is already in that layout, and every spatial loop runs over whole batch rows.
+//! 2-d convolution, stride 1, "same" padding, odd square kernel, and the layout of the maps
+//! it works on. The CPU ops (`conv2d_chwn`) work on batch-innermost maps (channels, height,
+//! width, batch): Winograd F(2x2, 3x3) for 3x3 kernels on even maps with enough input
+//! channels, otherwise im2col and one product whose result is already in that layout, the
+//! backward two products (dW straight from the saved patches, the patch gradients folded back
+//! by col2im); all in f32. The reference (`conv2d_same`) is candle's conv2d on (batch,
+//! channels, height, width), which every device has.
 
+use super::cpu::{f32_slice, with_f32};
+use super::gemm::{batched, product, View};
+use super::im2col::{col2im, im2col};
 use super::simd::Level;
-use crate::multiversion;
-use rayon::prelude::*;
-use std::mem::MaybeUninit;
+use super::winograd::{self, POSITIONS};
+use super::Kernels;
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use std::sync::Mutex;
 
-/// (channels, height, width, batch).
-pub type Dims = (usize, usize, usize, usize);
-
-/// `out[i] = src[i + shift]` where that lies inside `src`, else 0.
-#[inline]
-fn shifted(out: &mut [MaybeUninit<f32>], src: &[f32], shift: isize) {
-    let w = out.len() as isize;
-    let lo = (-shift).clamp(0, w) as usize;
-    let hi = (w - shift).clamp(0, w) as usize;
-    for o in &mut out[..lo] {
-        o.write(0.0);
+/// A batch of flat images (B, 3 x 32 x 32) as maps in the path's layout: (C, H, W, B) for the
+/// CPU ops, (B, C, H, W) for the references.
+pub fn maps(kernels: Kernels, images: &Tensor) -> Result<Tensor> {
+    let batch = images.dim(0)?;
+    let x = images.reshape((batch, 3, 32, 32))?;
+    match kernels {
+        Kernels::Cpu => x.permute((1, 2, 3, 0))?.contiguous(),
+        Kernels::Reference => Ok(x),
     }
-    if lo < hi {
-        let from = (lo as isize + shift) as usize;
-        for (o, &v) in out[lo..hi].iter_mut().zip(&src[from..from + hi - lo]) {
-            o.write(v);
+}
+
+/// Maps in the path's layout as rows of features (B, C x H x W), in (c, h, w) order.
+pub fn rows(kernels: Kernels, maps: &Tensor) -> Result<Tensor> {
+    match kernels {
+        Kernels::Cpu => {
+            let batch = maps.dim(3)?;
+            maps.reshape((maps.elem_count() / batch.max(1), batch))?.t()
         }
-    }
-    for o in &mut out[hi.max(lo)..] {
-        o.write(0.0);
+        Kernels::Reference => maps.flatten_from(1),
     }
 }
 
-/// The patches of `x` (c, h, w, b) for a k x k kernel: (c k k, h w b), row `(ch k + ky) k + kx`
-/// holding channel `ch` shifted by (ky - k/2, kx - k/2), zeros outside.
-pub fn im2col(x: &[f32], (c, h, w, b): Dims, k: usize) -> Vec<f32> {
-    let n = h * w * b;
-    let pad = (k / 2) as isize;
-    let len = c * k * k * n;
-    assert_eq!(
-        x.len(),
-        c * n,
-        "im2col: {} values for {c}x{h}x{w}x{b}",
-        x.len()
-    );
-    let mut cols: Vec<f32> = Vec::with_capacity(len);
-    cols.spare_capacity_mut()[..len]
-        .par_chunks_mut(n.max(1))
-        .enumerate()
-        .for_each(|(row, out)| {
-            let (ch, ky, kx) = (row / (k * k), (row / k % k) as isize, (row % k) as isize);
-            let plane = &x[ch * n..(ch + 1) * n];
-            let span = w * b;
-            for y in 0..h {
-                let out_row = &mut out[y * span..(y + 1) * span];
-                let sy = y as isize + ky - pad;
-                if sy < 0 || sy >= h as isize {
-                    out_row.iter_mut().for_each(|o| {
-                        o.write(0.0);
-                    });
-                    continue;
-                }
-                let src = &plane[sy as usize * span..][..span];
-                shifted(out_row, src, (kx - pad) * b as isize);
-            }
-        });
-    // SAFETY: every row of every chunk was written above (a copy or zeros).
-    unsafe { cols.set_len(len) };
-    cols
+/// Convolution of maps `x` in the path's layout with `weight` (C_out, C_in, k, k), no bias.
+/// `input` marks the network's input, whose gradient is skipped; `train` keeps what the
+/// backward pass needs.
+pub fn conv2d(
+    kernels: Kernels,
+    x: &Tensor,
+    weight: &Tensor,
+    input: bool,
+    train: bool,
+) -> Result<Tensor> {
+    match kernels {
+        Kernels::Cpu => conv2d_chwn(x, weight, input, train),
+        Kernels::Reference => conv2d_same(x, weight, None),
+    }
 }
 
-multiversion! {
-    /// dst[from + i] += src[i].
-    fn add_into(dst: &mut [f32], src: &[f32]) {
-        for (d, &s) in dst.iter_mut().zip(src) {
-            *d += s;
+/// Maps in the path's layout plus a bias per channel.
+pub fn add_channel_bias(kernels: Kernels, maps: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let c = bias.dim(0)?;
+    let shape = match kernels {
+        Kernels::Cpu => (c, 1, 1, 1),
+        Kernels::Reference => (1, c, 1, 1),
+    };
+    maps.broadcast_add(&bias.reshape(shape)?)
+}
+
+/// Convolution of `x` (B, C_in, H, W) with `weight` (C_out, C_in, k, k), plus `bias` (C_out)
+/// when given: candle's conv2d, the reference path.
+pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (_, c_in, _, _) = x.dims4()?;
+    let (c_out, c_in2, k, k2) = weight.dims4()?;
+    if c_in != c_in2 || k != k2 || k % 2 == 0 {
+        candle_core::bail!(
+            "conv2d: input {:?} and kernel {:?} do not fit (square odd kernel, same channels)",
+            x.dims(),
+            weight.dims()
+        );
+    }
+    let y = x.conv2d(weight, k / 2, 1, 1, 1)?;
+    match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, c_out, 1, 1))?),
+        None => Ok(y),
+    }
+}
+
+/// The im2col convolution op; it keeps its patches for the backward pass.
+struct ConvCm {
+    kernel: usize,
+    level: Level,
+    need_dx: bool,
+    keep: bool,
+    cols: Mutex<Option<Vec<f32>>>,
+}
+
+impl ConvCm {
+    fn dims(&self, xl: &Layout, wl: &Layout) -> Result<((usize, usize, usize, usize), usize)> {
+        let (&[c, h, w, b], &[c_out, c_in, k, k2]) = (xl.dims(), wl.dims()) else {
+            candle_core::bail!(
+                "conv: expected (C, H, W, B) and (C_out, C_in, k, k), got {:?} and {:?}",
+                xl.dims(),
+                wl.dims()
+            )
+        };
+        if c != c_in || k != k2 || k != self.kernel {
+            candle_core::bail!(
+                "conv: input {:?} and kernel {:?} do not fit",
+                xl.dims(),
+                wl.dims()
+            );
         }
+        Ok(((c, h, w, b), c_out))
     }
 }
 
-/// The adjoint of `im2col`: patch gradients (c k k, h w b) folded back into (c, h, w, b),
-/// overlapping patches adding up.
-pub fn col2im(level: Level, cols: &[f32], (c, h, w, b): Dims, k: usize) -> Vec<f32> {
-    let n = h * w * b;
-    let pad = (k / 2) as isize;
-    assert_eq!(cols.len(), c * k * k * n, "col2im: {} values", cols.len());
-    let span = (w * b) as isize;
-    let mut out = vec![0f32; c * n];
-    out.par_chunks_mut(n.max(1))
-        .enumerate()
-        .for_each(|(ch, dst)| {
-            for ky in 0..k as isize {
-                for kx in 0..k as isize {
-                    let r = ((ch as isize * k as isize + ky) * k as isize + kx) as usize;
-                    let row = &cols[r * n..(r + 1) * n];
-                    let shift = (kx - pad) * b as isize;
-                    let (lo, hi) = ((-shift).clamp(0, span), (span - shift).clamp(0, span));
-                    if lo >= hi {
-                        continue;
-                    }
-                    for y in 0..h as isize {
-                        let sy = y + ky - pad;
-                        if sy < 0 || sy >= h as isize {
-                            continue;
-                        }
-                        let src = &row[(y * span + lo) as usize..(y * span + hi) as usize];
-                        let at = (sy * span + lo + shift) as usize;
-                        add_into(level, &mut dst[at..at + src.len()], src);
-                    }
-                }
-            }
+impl CustomOp2 for ConvCm {
+    fn name(&self) -> &'static str {
+        "conv2d-channel-major"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (dims @ (c, h, w, b), c_out) = self.dims(xl, wl)?;
+        let k = self.kernel;
+        let x = f32_slice(xs, xl, "conv")?;
+        let weight = f32_slice(ws, wl, "conv")?;
+        let cols = im2col(x, dims, k);
+        let y = product(
+            View::rows(weight, c_out, c * k * k),
+            View::rows(&cols, c * k * k, b * h * w),
+            1.0,
+        );
+        if self.keep {
+            *self.cols.lock().expect("conv state") = Some(cols);
+        }
+        Ok((CpuStorage::F32(y), Shape::from((c_out, h, w, b))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (c, h, w, b) = x.dims4()?;
+        let (c_out, _, k, _) = weight.dims4()?;
+        let (n, kk) = (b * h * w, c * k * k);
+        let cols = match self.cols.lock().expect("conv state").take() {
+            Some(cols) => cols,
+            None => with_f32(x, |x| im2col(x, (c, h, w, b), k))?,
+        };
+        let (dw, dx) = with_f32(grad, |g| {
+            let g = View::rows(g, c_out, n);
+            let dw = product(g, View::rows(&cols, kk, n).t(), 1.0);
+            drop(cols);
+            let dx = self.need_dx.then(|| {
+                with_f32(weight, |wv| {
+                    let dcols = product(View::rows(wv, c_out, kk).t(), g, 1.0);
+                    col2im(self.level, &dcols, (c, h, w, b), k)
+                })
+            });
+            (dw, dx)
+        })?;
+        let dw = Tensor::from_vec(dw, (c_out, c, k, k), x.device())?;
+        let dx = match dx {
+            Some(dx) => Some(Tensor::from_vec(dx?, (c, h, w, b), x.device())?),
+            None => None,
+        };
+        Ok((dx, Some(dw)))
+    }
+}
+
+/// The 3x3 channel-major convolution by Winograd F(2x2, 3x3) (`kernels::winograd`); it keeps
+/// the transformed input and kernel for the backward pass.
+struct ConvWinograd {
+    level: Level,
+    need_dx: bool,
+    keep: bool,
+    saved: Mutex<Option<(Vec<f32>, Vec<f32>)>>,
+}
+
+impl CustomOp2 for ConvWinograd {
+    fn name(&self) -> &'static str {
+        "conv2d-winograd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (&[c, h, w, b], &[k, c2, 3, 3]) = (xl.dims(), wl.dims()) else {
+            candle_core::bail!(
+                "winograd: expected (C, H, W, B) and (K, C, 3, 3), got {:?} and {:?}",
+                xl.dims(),
+                wl.dims()
+            )
+        };
+        if c != c2 || !winograd::applies(3, (c, h, w, b)) {
+            candle_core::bail!(
+                "winograd: input {:?} and kernel {:?} do not fit",
+                xl.dims(),
+                wl.dims()
+            );
+        }
+        let x = f32_slice(xs, xl, "winograd")?;
+        let g = f32_slice(ws, wl, "winograd")?;
+        let p = winograd::columns((c, h, w, b));
+        let u = winograd::kernel_transform(self.level, g, k, c);
+        let v = winograd::input_transform(self.level, x, (c, h, w, b));
+        let m = batched(POSITIONS, k, p, |pos| {
+            (
+                View::rows(&u[pos * k * c..][..k * c], k, c),
+                View::rows(&v[pos * c * p..][..c * p], c, p),
+            )
         });
-    out
+        let y = winograd::output_transform(self.level, &m, (k, h, w, b));
+        if self.keep {
+            *self.saved.lock().expect("winograd state") = Some((u, v));
+        }
+        Ok((CpuStorage::F32(y), Shape::from((k, h, w, b))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (c, h, w, b) = x.dims4()?;
+        let k = weight.dim(0)?;
+        let p = winograd::columns((c, h, w, b));
+        let level = self.level;
+        let (u, v) = match self.saved.lock().expect("winograd state").take() {
+            Some(saved) => saved,
+            None => (
+                with_f32(weight, |g| winograd::kernel_transform(level, g, k, c))?,
+                with_f32(x, |x| winograd::input_transform(level, x, (c, h, w, b)))?,
+            ),
+        };
+        let dm = with_f32(grad, |dy| {
+            winograd::output_gradient(level, dy, (k, h, w, b))
+        })?;
+        let du = batched(POSITIONS, k, c, |pos| {
+            (
+                View::rows(&dm[pos * k * p..][..k * p], k, p),
+                View::rows(&v[pos * c * p..][..c * p], c, p).t(),
+            )
+        });
+        drop(v);
+        let dg = winograd::kernel_gradient(level, &du, k, c);
+        let dx = if self.need_dx {
+            let dv = batched(POSITIONS, c, p, |pos| {
+                (
+                    View::rows(&u[pos * k * c..][..k * c], k, c).t(),
+                    View::rows(&dm[pos * k * p..][..k * p], k, p),
+                )
+            });
+            let dx = winograd::input_gradient(level, &dv, (c, h, w, b));
+            Some(Tensor::from_vec(dx, (c, h, w, b), x.device())?)
+        } else {
+            None
+        };
+        Ok((dx, Some(Tensor::from_vec(dg, (k, c, 3, 3), x.device())?)))
+    }
+}
+
+/// How a channel-major convolution is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvAlgorithm {
+    /// Winograd F(2x2, 3x3) where it applies and pays (3x3, even maps, 16+ input channels),
+    /// im2col otherwise.
+    Auto,
+    /// im2col and one product.
+    Im2col,
+    /// Winograd F(2x2, 3x3) (3x3 kernels on even maps only).
+    Winograd,
+}
+
+/// Input channels from which Winograd's transforms cost less than the multiplications they
+/// save (the first layer, with 3, stays on im2col).
+const WINOGRAD_MIN_CHANNELS: usize = 16;
+
+/// Convolution of batch-innermost `x` (C_in, H, W, B) with `weight` (C_out, C_in, k, k), no
+/// bias: (C_out, H, W, B). `input` marks the network's input, whose gradient is skipped;
+/// `train` keeps what the backward pass needs. f32 on the CPU.
+pub fn conv2d_chwn(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {
+    conv2d_chwn_using(
+        x,
+        weight,
+        input,
+        train,
+        ConvAlgorithm::Auto,
+        Level::detected(),
+    )
+}
+
+/// `conv2d_chwn` with the algorithm and the instruction-set level chosen (tests and
+/// benchmarks compare them).
+pub fn conv2d_chwn_using(
+    x: &Tensor,
+    weight: &Tensor,
+    input: bool,
+    train: bool,
+    algorithm: ConvAlgorithm,
+    level: Level,
+) -> Result<Tensor> {
+    let k = weight.dim(3)?;
+    if k % 2 == 0 {
+        candle_core::bail!("conv: the kernel must be odd, got {k}");
+    }
+    let dims = x.dims4()?;
+    let winograd = match algorithm {
+        ConvAlgorithm::Auto => winograd::applies(k, dims) && dims.0 >= WINOGRAD_MIN_CHANNELS,
+        ConvAlgorithm::Im2col => false,
+        ConvAlgorithm::Winograd => {
+            if !winograd::applies(k, dims) {
+                candle_core::bail!(
+                    "winograd: needs a 3x3 kernel and even maps, got {k}x{k} on {dims:?}"
+                );
+            }
+            true
+        }
+    };
+    let (x, weight) = (x.contiguous()?, weight.contiguous()?);
+    if winograd {
+        return x.apply_op2(
+            &weight,
+            ConvWinograd {
+                level,
+                need_dx: !input,
+                keep: train,
+                saved: Mutex::new(None),
+            },
+        );
+    }
+    x.apply_op2(
+        &weight,
+        ConvCm {
+            kernel: k,
+            level,
+            need_dx: !input,
+            keep: train,
+            cols: Mutex::new(None),
+        },
+    )
 }

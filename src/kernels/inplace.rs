@@ -2,8 +2,9 @@
 //! allocation, where `w = (w - g * lr)?` would allocate twice and pass three times.
 //!
 //! They mutate the tensor's storage, which every clone of the tensor shares. `assign` and the
-//! `fast = false` paths use tensor ops and work on any device.
+//! references use tensor ops and work on any device.
 
+use super::Kernels;
 use candle_core::{CpuStorage, InplaceOp2, Layout, Result, Tensor};
 
 /// The elements of a contiguous tensor's storage, or an error naming `what`.
@@ -80,13 +81,12 @@ impl InplaceOp2 for Axpy {
     }
 }
 
-/// y += alpha * x in place; shapes must match. `fast` takes the CPU op (f32/f64 on the CPU),
-/// otherwise tensor ops.
-pub fn axpy(y: &Tensor, x: &Tensor, alpha: f64, fast: bool) -> Result<()> {
+/// y += alpha * x in place; shapes must match. The CPU op (f32/f64), or tensor ops.
+pub fn axpy(kernels: Kernels, y: &Tensor, x: &Tensor, alpha: f64) -> Result<()> {
     if y.shape() != x.shape() {
         candle_core::bail!("axpy: shapes differ, {:?} and {:?}", y.shape(), x.shape());
     }
-    if fast && y.device().is_cpu() {
+    if kernels.cpu() {
         y.inplace_op2(x, &Axpy { alpha })
     } else {
         assign(y, &(y + (x * alpha)?)?)
@@ -95,9 +95,9 @@ pub fn axpy(y: &Tensor, x: &Tensor, alpha: f64, fast: bool) -> Result<()> {
 
 /// y += alpha * (sum of x's rows) in place, for y (n) and x (m, n): a bias's SGD step from the
 /// batch's output gradients without a (n) sum tensor (candle's sum over dim 0 walks x strided).
-pub fn axpy_row_sums(y: &Tensor, x: &Tensor, alpha: f64, fast: bool) -> Result<()> {
+pub fn axpy_row_sums(kernels: Kernels, y: &Tensor, x: &Tensor, alpha: f64) -> Result<()> {
     match (y.dims(), x.dims()) {
-        (&[n], &[_, n2]) if n == n2 && fast && y.device().is_cpu() => {
+        (&[n], &[_, n2]) if n == n2 && kernels.cpu() => {
             y.inplace_op2(&x.contiguous()?, &Axpy { alpha })
         }
         (&[n], &[_, n2]) if n == n2 => assign(y, &(y + (x.sum(0)? * alpha)?)?),

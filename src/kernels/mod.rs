@@ -1,11 +1,45 @@
-//! CPU fast paths: the section 1 matrix product and in-place updates. Each has a reference in
-//! plain candle ops, used on other devices and by the tests that check the fast path.
+//! Every hand-written CPU kernel, each beside its reference in plain candle tensor ops: the
+//! path other devices take, and what the tests compare the kernel against. A kernel module's
+//! entry point takes a `Kernels` (which a layer got once from `model::Compute`) and runs the
+//! CPU op or the reference; the math is the same on both.
+//!
+//! Layers: `input_linear` (the first layer's product), `bn_act` (the MLP's batch norm,
+//! LeakyReLU and dropout), `conv` (3x3 convolutions by im2col or Winograd), `bn_relu` (the
+//! ConvNet's batch norm and ReLU), `pool` (overlapping max-pool), `loss` (cross-entropy),
+//! `update` (the optimizers' rules). Below them: `gemm`, `sgemm`, `im2col`, `winograd`,
+//! `reduce`, `inplace`, `simd` (instruction sets picked at run time) and `cpu` (storage access).
 
+pub mod bn_act;
+pub mod bn_relu;
 pub mod conv;
 pub mod cpu;
 pub mod gemm;
+pub mod im2col;
 pub mod inplace;
+pub mod input_linear;
+pub mod loss;
+pub mod norm;
+pub mod pool;
 pub mod reduce;
 pub mod sgemm;
 pub mod simd;
+pub mod update;
 pub mod winograd;
+
+mod uninit;
+
+/// Which implementation the hand-written kernels take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// The CPU ops (custom candle ops on raw f32 slices, SIMD where the CPU has it).
+    Cpu,
+    /// The references in candle's tensor ops, which every device runs.
+    Reference,
+}
+
+impl Kernels {
+    /// Whether the CPU ops run.
+    pub fn cpu(self) -> bool {
+        self == Kernels::Cpu
+    }
+}

@@ -1,15 +1,16 @@
 //! Reductions over whole tensors.
 
 use super::simd::{Level, LANES};
+use super::Kernels;
 use crate::multiversion;
 use crate::Result;
 use candle_core::{DType, Storage, Tensor};
 use rayon::prelude::*;
 
-/// The sum of the squares of `t`'s values, in f64: over the CPU storage directly when `fast`
-/// (f32 on the CPU, contiguous), otherwise as tensor ops.
-pub fn sum_squares(t: &Tensor, fast: bool) -> Result<f64> {
-    if fast && t.device().is_cpu() && t.dtype() == DType::F32 {
+/// The sum of the squares of `t`'s values, in f64: over the CPU storage directly (f32,
+/// contiguous), otherwise as tensor ops.
+pub fn sum_squares(kernels: Kernels, t: &Tensor) -> Result<f64> {
+    if kernels.cpu() && t.dtype() == DType::F32 {
         let (storage, layout) = t.storage_and_layout();
         if let (Storage::Cpu(candle_core::CpuStorage::F32(data)), Some((a, b))) =
             (&*storage, layout.contiguous_offsets())

@@ -83,7 +83,7 @@ pub fn add_product(c: &Tensor, alpha: f64, a: &Tensor, b: &Tensor) -> Result<()>
     if c.dtype() == candle_core::DType::F32 && c.device().is_cpu() && c.rank() == 2 {
         c.inplace_op3(a, b, &AddProduct { alpha })
     } else {
-        crate::kernels::inplace::axpy(c, &a.matmul(b)?, alpha, true)
+        super::inplace::axpy(super::Kernels::Reference, c, &a.matmul(b)?, alpha)
     }
 }
 

@@ -12,8 +12,9 @@
 //! products reads and writes contiguous row-major matrices, and every transform works on
 //! whole batch rows, `LANES` images at a time.
 
-use super::conv::Dims;
+use super::im2col::Dims;
 use super::simd::{Level, LANES};
+use super::uninit::written;
 use crate::multiversion;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -185,16 +186,23 @@ multiversion! {
 }
 
 /// U = G g G^T for every (k, c): [16][k][c] from g (k, c, 3, 3).
-pub fn kernel_transform(level: Level, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
-    let len = POSITIONS * k * c;
-    let mut u: Vec<f32> = Vec::with_capacity(len);
-    let rows = rows_by_channel(&mut u.spare_capacity_mut()[..len], k, c);
-    rows.into_par_iter()
-        .zip(g3.par_chunks_exact((9 * c).max(1)))
-        .for_each(|(mut dst, kernels)| kernel_row(level, kernels, &mut dst));
-    // SAFETY: each output channel wrote every input channel of its 16 rows.
-    unsafe { u.set_len(len) };
-    u
+pub(crate) fn kernel_transform(level: Level, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
+    assert_eq!(
+        g3.len(),
+        9 * k * c,
+        "winograd: {} kernel values for {k}x{c}x3x3",
+        g3.len()
+    );
+    // SAFETY: each output channel writes every input channel of its 16 rows (the assert above
+    // makes the kernels cover every output channel).
+    unsafe {
+        written(POSITIONS * k * c, |u| {
+            rows_by_channel(u, k, c)
+                .into_par_iter()
+                .zip(g3.par_chunks_exact((9 * c).max(1)))
+                .for_each(|(mut dst, kernels)| kernel_row(level, kernels, &mut dst))
+        })
+    }
 }
 
 multiversion! {
@@ -234,7 +242,13 @@ multiversion! {
 }
 
 /// The adjoint of `kernel_transform`: dg = G^T dU G for every (k, c), as (k, c, 3, 3).
-pub fn kernel_gradient(level: Level, du: &[f32], k: usize, c: usize) -> Vec<f32> {
+pub(crate) fn kernel_gradient(level: Level, du: &[f32], k: usize, c: usize) -> Vec<f32> {
+    assert_eq!(
+        du.len(),
+        POSITIONS * k * c,
+        "winograd: dU of {} values for {k}x{c}",
+        du.len()
+    );
     let mut dg = vec![0f32; 9 * k * c];
     dg.par_chunks_mut((9 * c).max(1))
         .enumerate()
@@ -296,18 +310,37 @@ multiversion! {
 }
 
 /// V = B^T d B for every channel and tile: [16][c][tiles x b] from x (c, h, w, b).
-pub fn input_transform(level: Level, x: &[f32], dims @ (c, h, w, nb): Dims) -> Vec<f32> {
+pub(crate) fn input_transform(level: Level, x: &[f32], dims @ (c, h, w, nb): Dims) -> Vec<f32> {
+    check_maps(x, dims);
     let p = columns(dims);
-    let len = POSITIONS * c * p;
-    let mut v: Vec<f32> = Vec::with_capacity(len);
-    let rows = rows_by_channel(&mut v.spare_capacity_mut()[..len], c, p);
-    rows.into_par_iter().enumerate().for_each(|(ch, mut dst)| {
-        let plane = &x[ch * h * w * nb..(ch + 1) * h * w * nb];
-        input_channel(level, plane, (h, w, nb), &mut dst);
-    });
-    // SAFETY: each channel wrote every column of its row in all 16 planes.
-    unsafe { v.set_len(len) };
-    v
+    // SAFETY: each channel writes every column of its row in all 16 planes: its tiles cover
+    // the map, which `check_maps` found even.
+    unsafe {
+        written(POSITIONS * c * p, |v| {
+            rows_by_channel(v, c, p)
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(ch, mut dst)| {
+                    let plane = &x[ch * h * w * nb..(ch + 1) * h * w * nb];
+                    input_channel(level, plane, (h, w, nb), &mut dst);
+                })
+        })
+    }
+}
+
+/// Panics unless `x` holds (c, h, w, b) values on an even map: the transforms' tiles then
+/// cover every value they write.
+fn check_maps(x: &[f32], dims @ (c, h, w, b): Dims) {
+    assert!(
+        applies(3, dims),
+        "winograd: needs even maps of at least 2x2, got {h}x{w}"
+    );
+    assert_eq!(
+        x.len(),
+        c * h * w * b,
+        "winograd: {} values for {c}x{h}x{w}x{b}",
+        x.len()
+    );
 }
 
 multiversion! {
@@ -341,8 +374,15 @@ multiversion! {
 
 /// The adjoint of `input_transform`: each tile's patch gradient B dV B^T added into
 /// (c, h, w, b), overlapping patches adding up, padding dropped.
-pub fn input_gradient(level: Level, dv: &[f32], dims @ (c, h, w, nb): Dims) -> Vec<f32> {
+pub(crate) fn input_gradient(level: Level, dv: &[f32], dims @ (c, h, w, nb): Dims) -> Vec<f32> {
+    assert!(applies(3, dims), "winograd: needs even maps, got {h}x{w}");
     let p = columns(dims);
+    assert_eq!(
+        dv.len(),
+        POSITIONS * c * p,
+        "winograd: dV of {} values for {dims:?}",
+        dv.len()
+    );
     let mut dx = vec![0f32; c * h * w * nb];
     dx.par_chunks_mut((h * w * nb).max(1))
         .enumerate()
@@ -398,22 +438,28 @@ multiversion! {
 }
 
 /// Y = A^T M A for every output channel and tile: (k, h, w, b) from M [16][k][tiles x b].
-pub fn output_transform(level: Level, m: &[f32], dims @ (k, h, w, nb): Dims) -> Vec<f32> {
+pub(crate) fn output_transform(level: Level, m: &[f32], dims @ (k, h, w, nb): Dims) -> Vec<f32> {
+    assert!(applies(3, dims), "winograd: needs even maps, got {h}x{w}");
     let p = columns(dims);
-    let len = k * h * w * nb;
-    let mut y: Vec<f32> = Vec::with_capacity(len);
-    y.spare_capacity_mut()[..len]
-        .par_chunks_mut((h * w * nb).max(1))
-        .enumerate()
-        .for_each(|(ko, plane)| {
-            let rows: Vec<&[f32]> = (0..POSITIONS)
-                .map(|pos| &m[(pos * k + ko) * p..(pos * k + ko + 1) * p])
-                .collect();
-            output_channel(level, &rows, (h, w, nb), plane);
-        });
-    // SAFETY: the 2x2 tiles cover every position of every plane.
-    unsafe { y.set_len(len) };
-    y
+    assert_eq!(
+        m.len(),
+        POSITIONS * k * p,
+        "winograd: M of {} values for {dims:?}",
+        m.len()
+    );
+    // SAFETY: on an even map (asserted) the 2x2 tiles cover every position of every plane.
+    unsafe {
+        written(k * h * w * nb, |y| {
+            y.par_chunks_mut((h * w * nb).max(1))
+                .enumerate()
+                .for_each(|(ko, plane)| {
+                    let rows: Vec<&[f32]> = (0..POSITIONS)
+                        .map(|pos| &m[(pos * k + ko) * p..(pos * k + ko + 1) * p])
+                        .collect();
+                    output_channel(level, &rows, (h, w, nb), plane);
+                })
+        })
+    }
 }
 
 multiversion! {
@@ -463,16 +509,20 @@ multiversion! {
 }
 
 /// The adjoint of `output_transform`: dM = A dY A^T, [16][k][tiles x b] from dY (k, h, w, b).
-pub fn output_gradient(level: Level, dy: &[f32], dims @ (k, h, w, nb): Dims) -> Vec<f32> {
+pub(crate) fn output_gradient(level: Level, dy: &[f32], dims @ (k, h, w, nb): Dims) -> Vec<f32> {
+    check_maps(dy, dims);
     let p = columns(dims);
-    let len = POSITIONS * k * p;
-    let mut dm: Vec<f32> = Vec::with_capacity(len);
-    let rows = rows_by_channel(&mut dm.spare_capacity_mut()[..len], k, p);
-    rows.into_par_iter().enumerate().for_each(|(ko, mut dst)| {
-        let plane = &dy[ko * h * w * nb..(ko + 1) * h * w * nb];
-        output_gradient_channel(level, plane, (h, w, nb), &mut dst);
-    });
-    // SAFETY: each channel wrote every column of its row in all 16 planes.
-    unsafe { dm.set_len(len) };
-    dm
+    // SAFETY: each channel writes every column of its row in all 16 planes: its tiles cover
+    // the map, which `check_maps` found even.
+    unsafe {
+        written(POSITIONS * k * p, |dm| {
+            rows_by_channel(dm, k, p)
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(ko, mut dst)| {
+                    let plane = &dy[ko * h * w * nb..(ko + 1) * h * w * nb];
+                    output_gradient_channel(level, plane, (h, w, nb), &mut dst);
+                })
+        })
+    }
 }

@@ -3,13 +3,14 @@
 
 use crate::kernels::inplace::{axpy, axpy_row_sums};
 use crate::kernels::sgemm::{add_product, matmul_tensors};
+use crate::kernels::Kernels;
 use candle_core::{DType, Device, Result, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
 /// A fully connected layer with weight (in, out) and bias (out), and the gradients of the
-/// last backward pass. `fast` runs the products on `kernels::sgemm` (f32 on the CPU);
-/// otherwise candle's matmul, the reference.
+/// last backward pass. On `Kernels::Cpu` the products run on `kernels::sgemm` (f32); the
+/// reference is candle's matmul.
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// Weight, (in_features, out_features).
@@ -20,8 +21,8 @@ pub struct Linear {
     pub grad_weight: Option<Tensor>,
     /// dL/db of the last backward.
     pub grad_bias: Option<Tensor>,
-    /// Whether the CPU fast paths run.
-    pub fast: bool,
+    /// Where the products and updates run.
+    pub kernels: Kernels,
     input: Option<Tensor>,
 }
 
@@ -52,7 +53,7 @@ impl Linear {
             bias,
             grad_weight: None,
             grad_bias: None,
-            fast: true,
+            kernels: Kernels::Cpu,
             input: None,
         }
     }
@@ -63,7 +64,7 @@ impl Linear {
     }
 
     fn product(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        if self.fast {
+        if self.kernels.cpu() {
             matmul_tensors(a, b)
         } else {
             a.matmul(b)
@@ -91,12 +92,12 @@ impl Linear {
     pub fn backward_sgd(&mut self, dy: &Tensor, need_dx: bool, lr: f64) -> Result<Option<Tensor>> {
         let dx = self.input_grad(dy, need_dx)?;
         let x = self.saved_input()?;
-        if self.fast {
+        if self.kernels.cpu() {
             add_product(&self.weight, -lr, &x.t()?, dy)?;
         } else {
-            axpy(&self.weight, &x.t()?.matmul(dy)?, -lr, false)?;
+            axpy(Kernels::Reference, &self.weight, &x.t()?.matmul(dy)?, -lr)?;
         }
-        axpy_row_sums(&self.bias, dy, -lr, self.fast)?;
+        axpy_row_sums(self.kernels, &self.bias, dy, -lr)?;
         self.grad_weight = None;
         self.grad_bias = None;
         Ok(dx)

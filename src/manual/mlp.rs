@@ -4,7 +4,7 @@
 use super::{one_hot, CrossEntropy, LeakyReLU, Linear, SoftMax};
 use crate::config::RunConfig;
 use crate::kernels::inplace::axpy;
-use crate::train::{mlp_widths, Compute, Network, Params};
+use crate::model::{mlp_widths, Compute, Network, Params};
 use candle_core::{DType, Device, Result, Tensor};
 use rand::Rng;
 
@@ -70,10 +70,10 @@ impl ManualMlp {
             std,
             rng,
             DType::F32,
-            &compute.device,
+            compute.device(),
         )?;
         for l in &mut mlp.linears {
-            l.fast = compute.use_fast();
+            l.kernels = compute.kernels();
         }
         Ok(mlp)
     }
@@ -154,8 +154,8 @@ impl ManualMlp {
     pub fn sgd_step(&mut self, lr: f64) -> Result<()> {
         for linear in &mut self.linears {
             if let (Some(gw), Some(gb)) = (&linear.grad_weight, &linear.grad_bias) {
-                axpy(&linear.weight, gw, -lr, linear.fast)?;
-                axpy(&linear.bias, gb, -lr, linear.fast)?;
+                axpy(linear.kernels, &linear.weight, gw, -lr)?;
+                axpy(linear.kernels, &linear.bias, gb, -lr)?;
             }
         }
         Ok(())

@@ -3,9 +3,8 @@
 //! step never holds a whole gradient.
 
 use super::{one_hot, ManualMlp};
-use crate::nn::loss::count_correct;
-use crate::optim::Hyper;
-use crate::train::{Network, StepReport, Trainer};
+use crate::kernels::loss::count_correct;
+use crate::model::{Hyper, Network, StepReport, Trainer};
 use crate::Result;
 use candle_core::{DType, Tensor};
 

@@ -2,67 +2,14 @@
 //! builds the forward from tensor ops and lets candle's autograd derive the backward;
 //! `Backward::Manual` is a custom op whose backward for x, gamma and beta is written by hand.
 //! Both keep running statistics (momentum 0.1, unbiased variance, as PyTorch) for inference.
+//! The manual op's forward runs on the CPU (candle takes custom ops' forwards per device), so
+//! `model::Compute::check` refuses `norm = custom-manual` on other devices.
 
-use super::init::constant;
-use crate::train::Params;
+use super::norm::register_running;
+use crate::kernels::norm::{RunningStats, EPS};
+use crate::model::Params;
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
 use std::sync::{Arc, Mutex};
-
-/// The course's epsilon.
-pub const EPS: f64 = 1e-5;
-/// Weight of the newest batch in the running statistics.
-pub const MOMENTUM: f64 = 0.1;
-
-/// Running mean and (unbiased) variance per feature, for inference.
-#[derive(Debug, Clone)]
-pub struct RunningStats {
-    /// Running mean, (features).
-    pub mean: Var,
-    /// Running variance, (features).
-    pub var: Var,
-}
-
-impl RunningStats {
-    /// Mean 0 and variance 1 for `features` features, registered as `PREFIX.running_mean` and
-    /// `PREFIX.running_var`.
-    pub fn register(
-        params: &mut Params,
-        prefix: &str,
-        features: usize,
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Self> {
-        let map = |e: crate::Error| candle_core::Error::Msg(e.to_string());
-        let c = |v: f64| constant(&[features], v, device)?.to_dtype(dtype);
-        Ok(RunningStats {
-            mean: params
-                .buffer(format!("{prefix}.running_mean"), &c(0.0)?)
-                .map_err(map)?,
-            var: params
-                .buffer(format!("{prefix}.running_var"), &c(1.0)?)
-                .map_err(map)?,
-        })
-    }
-
-    /// Blends a batch's mean and biased variance in, from a batch of `batch` rows.
-    pub fn update(&self, batch_mean: &Tensor, batch_var: &Tensor, batch: usize) -> Result<()> {
-        let unbiased = batch as f64 / (batch.max(2) - 1) as f64;
-        let mean =
-            ((self.mean.as_tensor() * (1.0 - MOMENTUM))? + (batch_mean.detach() * MOMENTUM)?)?;
-        let var = ((self.var.as_tensor() * (1.0 - MOMENTUM))?
-            + (batch_var.detach() * (MOMENTUM * unbiased))?)?;
-        self.mean.set(&mean)?;
-        self.var.set(&var)
-    }
-
-    /// (x - running mean) / sqrt(running var + eps) * gamma + beta.
-    pub fn normalise(&self, x: &Tensor, gamma: &Tensor, beta: &Tensor) -> Result<Tensor> {
-        let inv_std = (self.var.as_tensor() + EPS)?.sqrt()?.recip()?;
-        let scale = (inv_std * gamma)?;
-        let shift = (beta - (self.mean.as_tensor() * &scale)?)?;
-        x.broadcast_mul(&scale)?.broadcast_add(&shift)
-    }
-}
 
 fn check_shapes(x: &Tensor, features: usize) -> Result<usize> {
     match x.dims() {
@@ -223,9 +170,6 @@ pub struct BatchNorm1d {
     pub running: RunningStats,
     /// Which backward the training forward gets.
     pub backward: Backward,
-    /// Whether the hand-written backward runs as the CPU custom op; otherwise (other devices)
-    /// the training forward is the autograd one.
-    pub fast: bool,
 }
 
 impl BatchNorm1d {
@@ -237,32 +181,26 @@ impl BatchNorm1d {
         features: usize,
         backward: Backward,
         (dtype, device): (DType, &Device),
-        fast: bool,
-    ) -> Result<Self> {
-        let map = |e: crate::Error| candle_core::Error::Msg(e.to_string());
-        let c = |v: f64| constant(&[features], v, device)?.to_dtype(dtype);
+    ) -> crate::Result<Self> {
+        let c = |v: f64| -> crate::Result<Tensor> {
+            Ok(super::init::constant(&[features], v, device)?.to_dtype(dtype)?)
+        };
         Ok(BatchNorm1d {
-            gamma: params
-                .var(format!("{prefix}.weight"), &c(1.0)?)
-                .map_err(map)?,
-            beta: params
-                .norm_shift(format!("{prefix}.bias"), &c(0.0)?)
-                .map_err(map)?,
-            running: RunningStats::register(params, prefix, features, dtype, device)?,
+            gamma: params.var(format!("{prefix}.weight"), &c(1.0)?)?,
+            beta: params.norm_shift(format!("{prefix}.bias"), &c(0.0)?)?,
+            running: register_running(params, prefix, features, (dtype, device))?,
             backward,
-            fast: fast && device.is_cpu(),
         })
     }
 
     /// A standalone batch norm on the CPU in `dtype` (checks and tests).
-    pub fn new(features: usize, dtype: DType, backward: Backward) -> Result<Self> {
+    pub fn new(features: usize, dtype: DType, backward: Backward) -> crate::Result<Self> {
         Self::register(
             &mut Params::new(),
             "bn",
             features,
             backward,
             (dtype, &Device::Cpu),
-            true,
         )
     }
 
@@ -280,8 +218,8 @@ impl BatchNorm1d {
         }
         let batch = check_shapes(x, features)?;
         match self.backward {
-            Backward::Manual if self.fast => self.train_manual(x, batch, features),
-            _ => self.train_autograd(x, batch),
+            Backward::Manual => self.train_manual(x, batch, features),
+            Backward::Autograd => self.train_autograd(x, batch),
         }
     }
 

@@ -3,22 +3,25 @@
 //! A convolution followed by batch norm has no bias: the norm subtracts the batch mean, so a
 //! bias would only shift the running mean.
 //!
-//! On the CPU the activations are batch-innermost (channels, height, width, batch) from the
-//! first layer to the last: each convolution's products give that layout directly, batch norm
-//! reads each channel contiguously, and every spatial loop (Winograd's transforms, the pool)
-//! runs over whole batch rows (`conv2d_chwn`, `bn_relu_cm`, `max_pool_chwn`). The reference
-//! path keeps candle's (batch, channels, height, width) with candle's own ops.
+//! The layer sequence is written once (`forward`); its maps are in the kernels' layout
+//! (`kernels::conv::maps`): on the CPU batch-innermost (channels, height, width, batch) from
+//! the first layer to the last, so each convolution's products give that layout directly,
+//! batch norm reads each channel contiguously, and every spatial loop (Winograd's transforms,
+//! the pool) runs over whole batch rows; the references keep candle's (batch, channels,
+//! height, width) with candle's own ops.
 
-use super::bn_relu::bn_relu_cm;
-use super::conv::{conv2d_chwn, conv2d_same};
 use super::init;
 use super::linear::Linear;
-use super::norm::BatchNormParams;
-use super::pool::{max_pool2d, max_pool_chwn, LAB_POOL};
+use super::norm::register_norm;
 use crate::config::{ConvInit, Norm, RunConfig};
-use crate::train::{Compute, Network, Params};
+use crate::kernels::bn_relu::bn_relu;
+use crate::kernels::conv::{add_channel_bias, conv2d, maps, rows};
+use crate::kernels::norm::NormParams;
+use crate::kernels::pool::{max_pool, LAB_POOL};
+use crate::kernels::Kernels;
+use crate::model::{Compute, Network, Params};
 use crate::Result;
-use candle_core::{ModuleT, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use rand::rngs::SmallRng;
 use std::collections::HashMap;
 
@@ -55,7 +58,7 @@ struct ConvBlock {
     name: &'static str,
     weight: Var,
     bias: Option<Var>,
-    bn: Option<BatchNormParams>,
+    bn: Option<NormParams>,
 }
 
 /// The ConvNet.
@@ -63,7 +66,7 @@ pub struct ConvNet {
     params: Params,
     layers: Vec<Option<ConvBlock>>,
     linear: Linear,
-    fast: bool,
+    kernels: Kernels,
 }
 
 impl ConvNet {
@@ -72,7 +75,7 @@ impl ConvNet {
     /// `conv_init` = dirac makes every convolution after the first start as the identity on
     /// its input's channels (`init::dirac`).
     pub fn new(config: &RunConfig, rng: &mut SmallRng, compute: &Compute) -> Result<Self> {
-        let device = &compute.device;
+        let device = compute.device();
         let with_bn = config.norm == Norm::Batchnorm;
         let mut params = Params::new();
         let mut layers = Vec::new();
@@ -91,8 +94,12 @@ impl ConvNet {
             }
             let weight = params.var(format!("{name}.weight"), &w)?;
             let (bias, bn) = if with_bn {
-                let bn =
-                    BatchNormParams::register(&mut params, &format!("{name}.bn"), c_out, device)?;
+                let bn = register_norm(
+                    &mut params,
+                    &format!("{name}.bn"),
+                    c_out,
+                    (DType::F32, device),
+                )?;
                 (None, Some(bn))
             } else {
                 (Some(params.var(format!("{name}.bias"), &b)?), None)
@@ -114,71 +121,31 @@ impl ConvNet {
             params,
             layers,
             linear,
-            fast: compute.use_fast(),
+            kernels: compute.kernels(),
         })
-    }
-
-    /// The fast path on batch-innermost activations.
-    fn forward_chwn(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let batch = x.dim(0)?;
-        let mut h = x
-            .reshape((batch, 3, 32, 32))?
-            .permute((1, 2, 3, 0))?
-            .contiguous()?;
-        let mut first = true;
-        for layer in &self.layers {
-            h = match layer {
-                Some(block) => {
-                    let y = conv2d_chwn(&h, block.weight.as_tensor(), first, train)?;
-                    first = false;
-                    match (&block.bn, &block.bias) {
-                        (Some(bn), _) => bn_relu_cm(&y, &bn.weight, &bn.bias, &bn.running, train)?,
-                        (None, Some(b)) => {
-                            let c = b.dim(0)?;
-                            y.broadcast_add(&b.as_tensor().reshape((c, 1, 1, 1))?)?
-                                .relu()?
-                        }
-                        (None, None) => y.relu()?,
-                    }
-                }
-                None => max_pool_chwn(&h, LAB_POOL)?,
-            };
-        }
-        let features = h.elem_count() / batch;
-        Ok(self.linear.forward(&h.reshape((features, batch))?.t()?)?)
-    }
-
-    /// The reference path on (batch, channels, height, width) with candle's ops.
-    fn forward_reference(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let batch = x.dim(0)?;
-        let mut h = x.reshape((batch, 3, 32, 32))?;
-        for layer in &self.layers {
-            h = match layer {
-                Some(block) => {
-                    let y = conv2d_same(
-                        &h,
-                        block.weight.as_tensor(),
-                        block.bias.as_ref().map(|b| b.as_tensor()),
-                    )?;
-                    match &block.bn {
-                        Some(bn) => bn.candle.forward_t(&y, train)?.relu()?,
-                        None => y.relu()?,
-                    }
-                }
-                None => max_pool2d(&h, LAB_POOL, false)?,
-            };
-        }
-        Ok(self.linear.forward(&h.flatten_from(1)?)?)
     }
 }
 
 impl Network for ConvNet {
     fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
-        if self.fast {
-            self.forward_chwn(x, train)
-        } else {
-            self.forward_reference(x, train)
+        let k = self.kernels;
+        let mut h = maps(k, x)?;
+        let mut first = true;
+        for layer in &self.layers {
+            h = match layer {
+                Some(block) => {
+                    let y = conv2d(k, &h, block.weight.as_tensor(), first, train)?;
+                    first = false;
+                    match (&block.bn, &block.bias) {
+                        (Some(bn), _) => bn_relu(k, &y, bn, train)?,
+                        (None, Some(b)) => add_channel_bias(k, &y, b.as_tensor())?.relu()?,
+                        (None, None) => y.relu()?,
+                    }
+                }
+                None => max_pool(k, &h, LAB_POOL)?,
+            };
         }
+        Ok(self.linear.forward(&rows(k, &h)?)?)
     }
 
     fn params(&self) -> &Params {

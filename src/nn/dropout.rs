@@ -1,13 +1,9 @@
-//! Inverted dropout with masks drawn from the run's seeded generator, and LeakyReLU.
+//! Inverted dropout with masks drawn from the run's seeded generator: the mask is drawn here
+//! and applied by the hidden layer's kernel (`kernels::bn_act`) or by `apply_mask`.
 
 use candle_core::{Result, Tensor};
 use rand::rngs::SmallRng;
 use rand::RngCore;
-
-/// LeakyReLU as max(x, a x), for 0 <= a <= 1.
-pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
-    x.maximum(&x.affine(slope, 0.0)?)
-}
 
 /// Inverted dropout's mask of `len` values drawn from `rng`: 0 with probability `p`, else
 /// 1 / (1 - p).
@@ -26,12 +22,10 @@ pub fn dropout_mask(len: usize, p: f64, rng: &mut SmallRng) -> Vec<f32> {
         .collect()
 }
 
-/// Inverted dropout with a mask drawn from `rng`: kept units are scaled by 1 / (1 - p).
-pub fn dropout(x: &Tensor, p: f64, rng: &mut SmallRng) -> Result<Tensor> {
-    if p <= 0.0 {
-        return Ok(x.clone());
+/// `x` times the mask, when there is one.
+pub fn apply_mask(x: &Tensor, mask: Option<Vec<f32>>) -> Result<Tensor> {
+    match mask {
+        Some(m) => x * Tensor::from_vec(m, x.shape(), x.device())?.to_dtype(x.dtype())?,
+        None => Ok(x.clone()),
     }
-    let mask = dropout_mask(x.elem_count(), p, rng);
-    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-    x * mask
 }

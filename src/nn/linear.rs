@@ -1,11 +1,12 @@
 //! A Linear layer on autograd with its weight stored (in, out). The network's first layer
-//! takes the images, whose gradient nobody reads: on the CPU it runs `input_matmul`, which
-//! skips that product in the backward pass. A layer that feeds a batch norm has no bias: the
-//! norm subtracts the batch mean, which removes it.
+//! takes the images, whose gradient nobody reads: it runs `kernels::input_linear`, whose CPU
+//! op skips that product in the backward pass. A layer that feeds a batch norm has no bias:
+//! the norm subtracts the batch mean, which removes it.
 
 use super::init;
-use super::input_linear::input_matmul;
-use crate::train::Params;
+use crate::kernels::input_linear::input_matmul;
+use crate::kernels::Kernels;
+use crate::model::Params;
 use crate::Result;
 use candle_core::{Device, Tensor, Var};
 use rand::Rng;
@@ -17,8 +18,8 @@ pub struct Linear {
     pub weight: Var,
     /// Bias, (out), when the layer has one.
     pub bias: Option<Var>,
-    /// Whether x is the network's input and the CPU fast path applies.
-    input_fast: bool,
+    /// The kernels of the network's input product, when x is the network's input.
+    input: Option<Kernels>,
 }
 
 impl Linear {
@@ -37,7 +38,7 @@ impl Linear {
             } else {
                 None
             },
-            input_fast: false,
+            input: None,
         })
     }
 
@@ -54,19 +55,18 @@ impl Linear {
         Self::register(params, prefix, init, with_bias)
     }
 
-    /// Marks the layer as the network's first (its input needs no gradient); `fast` picks the
-    /// CPU op that skips that gradient.
-    pub fn takes_input(mut self, fast: bool) -> Self {
-        self.input_fast = fast;
+    /// Marks the layer as the network's first (its input needs no gradient), computed on the
+    /// path `kernels` names.
+    pub fn takes_input(mut self, kernels: Kernels) -> Self {
+        self.input = Some(kernels);
         self
     }
 
     /// y = x W + b.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = if self.input_fast {
-            input_matmul(x, self.weight.as_tensor())?
-        } else {
-            x.matmul(self.weight.as_tensor())?
+        let y = match self.input {
+            Some(kernels) => input_matmul(kernels, x, self.weight.as_tensor())?,
+            None => x.matmul(self.weight.as_tensor())?,
         };
         match &self.bias {
             Some(b) => y.broadcast_add(b.as_tensor()),

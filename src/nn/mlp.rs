@@ -1,15 +1,16 @@
 //! Section 2: an MLP on candle's autograd. Each hidden layer is Linear, then the chosen
 //! normalisation, then LeakyReLU, then dropout (after every hidden layer but the last, or
-//! after every one: `dropout_at`); the output layer gives logits. With candle-nn's batch norm on the CPU, norm, activation and dropout
-//! run as one op (`bn_act`); the reference path runs them as separate tensor ops.
+//! after every one: `dropout_at`); the output layer gives logits. With `norm = batchnorm` the
+//! norm, activation and dropout mask are one kernel (`kernels::bn_act`).
 
-use super::bn_act::bn_leaky_dropout;
 use super::convnet::fold_bias;
-use super::dropout::{dropout, dropout_mask, leaky_relu};
+use super::dropout::{apply_mask, dropout_mask};
 use super::linear::Linear;
 use super::norm::NormLayer;
-use crate::config::{Norm, RunConfig};
-use crate::train::{mlp_widths, Compute, Network, Params};
+use crate::config::{DropoutAt, Norm, RunConfig};
+use crate::kernels::bn_act::{bn_leaky_dropout, leaky_relu};
+use crate::kernels::Kernels;
+use crate::model::{mlp_widths, Compute, Network, Params};
 use crate::Result;
 use candle_core::Tensor;
 use rand::rngs::SmallRng;
@@ -25,55 +26,53 @@ pub struct AutogradMlp {
     dropout: f64,
     dropout_last: bool,
     dropout_rng: SmallRng,
-    fast: bool,
+    kernels: Kernels,
 }
 
 impl AutogradMlp {
     /// The network of `config`, initial weights drawn from `rng`.
     pub fn new(config: &RunConfig, rng: &mut SmallRng, compute: &Compute) -> Result<Self> {
         let widths = mlp_widths(&config.hidden);
-        let device = &compute.device;
+        let device = compute.device();
         let with_bias = config.norm == Norm::None;
         let mut params = Params::new();
         let mut hidden = Vec::new();
-        for (i, w) in widths[..widths.len() - 1].windows(2).enumerate() {
+        let layer = |params: &mut Params, name: &str, rng: &mut SmallRng, i: usize, bias| {
             let linear = Linear::with_init(
-                &mut params,
-                &format!("fc{}", i + 1),
+                params,
+                name,
                 rng,
-                (w[0], w[1]),
+                (widths[i], widths[i + 1]),
                 config.init_std,
-                (device, with_bias),
-            )?
-            .takes_input(i == 0 && compute.use_fast());
+                (device, bias),
+            )?;
+            Ok::<_, crate::Error>(if i == 0 {
+                linear.takes_input(compute.kernels())
+            } else {
+                linear
+            })
+        };
+        for i in 0..widths.len() - 2 {
+            let linear = layer(&mut params, &format!("fc{}", i + 1), rng, i, with_bias)?;
             let norm = NormLayer::register(
                 config.norm,
                 &mut params,
                 &format!("norm{}", i + 1),
-                w[1],
-                compute,
+                widths[i + 1],
+                device,
             )?;
             hidden.push((linear, norm));
         }
-        let n = widths.len();
-        let output = Linear::with_init(
-            &mut params,
-            "out",
-            rng,
-            (widths[n - 2], widths[n - 1]),
-            config.init_std,
-            (device, true),
-        )?
-        .takes_input(hidden.is_empty() && compute.use_fast());
+        let output = layer(&mut params, "out", rng, widths.len() - 2, true)?;
         Ok(AutogradMlp {
             params,
             hidden,
             output,
             neg_slope: config.neg_slope,
             dropout: config.dropout,
-            dropout_last: config.dropout_at == crate::config::DropoutAt::All,
+            dropout_last: config.dropout_at == DropoutAt::All,
             dropout_rng: SmallRng::seed_from_u64(config.seed),
-            fast: compute.use_fast(),
+            kernels: compute.kernels(),
         })
     }
 }
@@ -85,28 +84,17 @@ impl Network for AutogradMlp {
         for (i, (linear, norm)) in self.hidden.iter().enumerate() {
             h = linear.forward(&h)?;
             let drop = train && (i < last || self.dropout_last) && self.dropout > 0.0;
+            let mask =
+                drop.then(|| dropout_mask(h.elem_count(), self.dropout, &mut self.dropout_rng));
             h = match norm {
-                NormLayer::Candle(bn) if self.fast => {
-                    let mask = drop
-                        .then(|| dropout_mask(h.elem_count(), self.dropout, &mut self.dropout_rng));
-                    bn_leaky_dropout(
-                        &h,
-                        &bn.weight,
-                        &bn.bias,
-                        &bn.running,
-                        self.neg_slope,
-                        mask,
-                        train,
-                    )?
+                NormLayer::BatchNorm(bn) => {
+                    bn_leaky_dropout(self.kernels, &h, bn, self.neg_slope, mask, train)?
                 }
-                _ => {
-                    let a = leaky_relu(&norm.forward_t(&h, train)?, self.neg_slope)?;
-                    if drop {
-                        dropout(&a, self.dropout, &mut self.dropout_rng)?
-                    } else {
-                        a
-                    }
+                NormLayer::Custom(bn) => {
+                    let a = leaky_relu(&bn.forward_t(&h, train)?, self.neg_slope)?;
+                    apply_mask(&a, mask)?
                 }
+                NormLayer::None => apply_mask(&leaky_relu(&h, self.neg_slope)?, mask)?,
             };
         }
         Ok(self.output.forward(&h)?)

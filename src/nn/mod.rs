@@ -1,21 +1,17 @@
-//! Sections 2-4 on candle's autograd: one file a layer (linear, norm, batch norm, dropout and
-//! activation, conv, pool, loss) and the two models. Every parameter is registered once in
-//! the model's `Params`, drawn from the run's seeded generator.
+//! Sections 2-4 on candle's autograd: one file a layer (linear, norm, section 3's batch norm,
+//! dropout, init) and the two models. The layers' hand-written kernels (batch norm with its
+//! activation, convolution, pool, loss) live in `kernels`, each beside its reference. Every
+//! parameter is registered once in the model's `Params`, drawn from the run's seeded
+//! generator.
 
 pub mod batch_norm;
-pub mod bn_act;
-pub mod bn_relu;
-pub mod conv;
 pub mod convnet;
 pub mod dropout;
 pub mod init;
-pub mod input_linear;
 pub mod linear;
-pub mod loss;
 pub mod mlp;
 pub mod norm;
-pub mod pool;
 
-pub use batch_norm::{Backward, BatchNorm1d, RunningStats};
+pub use batch_norm::{Backward, BatchNorm1d};
 pub use convnet::ConvNet;
 pub use mlp::AutogradMlp;

@@ -1,67 +1,55 @@
-//! The normalisation after a hidden layer: none, candle-nn's batch norm (1-d or 2-d), or
-//! section 3's batch norm with either backward. Each registers its weight, bias and running
-//! statistics under one prefix.
+//! The normalisation after a hidden layer, as `norm` names it: none, batch norm (over every
+//! axis but the channel axis; the CPU runs a fused kernel with its backward written by hand,
+//! other devices candle-nn's ops with autograd: the same math), or section 3's batch norm with
+//! its backward by autograd or by hand. Each registers its weight, bias and running statistics
+//! under one prefix.
 
-use super::batch_norm::{Backward, BatchNorm1d, RunningStats, EPS};
+use super::batch_norm::{Backward, BatchNorm1d};
 use super::init::constant;
 use crate::config::Norm;
-use crate::train::{Compute, Params};
+use crate::kernels::norm::{NormParams, RunningStats};
+use crate::model::Params;
 use crate::Result;
-use candle_core::{DType, Device, ModuleT, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 
-/// A batch norm's parameters, registered as `PREFIX.weight`, `PREFIX.bias`,
-/// `PREFIX.running_mean` and `PREFIX.running_var`, and candle-nn's layer over them.
-pub struct BatchNormParams {
-    /// Scale.
-    pub weight: Var,
-    /// Shift.
-    pub bias: Var,
-    /// Running statistics.
-    pub running: RunningStats,
-    /// candle-nn's batch norm on the same tensors (the reference path).
-    pub candle: candle_nn::BatchNorm,
+/// Registers running mean 0 and variance 1 over `features` as `PREFIX.running_mean` and
+/// `PREFIX.running_var`.
+pub fn register_running(
+    params: &mut Params,
+    prefix: &str,
+    features: usize,
+    (dtype, device): (DType, &Device),
+) -> Result<RunningStats> {
+    let c = |v: f64| -> Result<Tensor> { Ok(constant(&[features], v, device)?.to_dtype(dtype)?) };
+    Ok(RunningStats {
+        mean: params.buffer(format!("{prefix}.running_mean"), &c(0.0)?)?,
+        var: params.buffer(format!("{prefix}.running_var"), &c(1.0)?)?,
+    })
 }
 
-impl BatchNormParams {
-    /// Weight 1, bias 0, running mean 0 and variance 1 over `features` channels.
-    pub fn register(
-        params: &mut Params,
-        prefix: &str,
-        features: usize,
-        device: &Device,
-    ) -> Result<Self> {
-        let weight = params.var(
-            format!("{prefix}.weight"),
-            &constant(&[features], 1.0, device)?,
-        )?;
-        let bias = params.norm_shift(
-            format!("{prefix}.bias"),
-            &constant(&[features], 0.0, device)?,
-        )?;
-        let running = RunningStats::register(params, prefix, features, DType::F32, device)?;
-        let candle = candle_nn::BatchNorm::new(
-            features,
-            running.mean.as_tensor().clone(),
-            running.var.as_tensor().clone(),
-            weight.as_tensor().clone(),
-            bias.as_tensor().clone(),
-            EPS,
-        )?;
-        Ok(BatchNormParams {
-            weight,
-            bias,
-            running,
-            candle,
-        })
-    }
+/// Registers a batch norm with weight 1, bias 0 (a shift, for `norm_bias_lr`), running mean 0
+/// and variance 1 over `features` channels, as `PREFIX.weight`, `PREFIX.bias`,
+/// `PREFIX.running_mean` and `PREFIX.running_var`.
+pub fn register_norm(
+    params: &mut Params,
+    prefix: &str,
+    features: usize,
+    (dtype, device): (DType, &Device),
+) -> Result<NormParams> {
+    let c = |v: f64| -> Result<Tensor> { Ok(constant(&[features], v, device)?.to_dtype(dtype)?) };
+    Ok(NormParams {
+        weight: params.var(format!("{prefix}.weight"), &c(1.0)?)?,
+        bias: params.norm_shift(format!("{prefix}.bias"), &c(0.0)?)?,
+        running: register_running(params, prefix, features, (dtype, device))?,
+    })
 }
 
 /// A normalisation layer.
 pub enum NormLayer {
     /// None.
     None,
-    /// candle-nn's batch norm (over every axis but the channel axis 1).
-    Candle(BatchNormParams),
+    /// Batch norm, through the kernels (`kernels::bn_act`, `kernels::bn_relu`).
+    BatchNorm(NormParams),
     /// Section 3's batch norm, either backward (2-d inputs only).
     Custom(BatchNorm1d),
 }
@@ -73,14 +61,16 @@ impl NormLayer {
         params: &mut Params,
         prefix: &str,
         features: usize,
-        compute: &Compute,
+        device: &Device,
     ) -> Result<Self> {
-        let device = &compute.device;
         Ok(match norm {
             Norm::None => NormLayer::None,
-            Norm::Batchnorm => {
-                NormLayer::Candle(BatchNormParams::register(params, prefix, features, device)?)
-            }
+            Norm::Batchnorm => NormLayer::BatchNorm(register_norm(
+                params,
+                prefix,
+                features,
+                (DType::F32, device),
+            )?),
             Norm::CustomAutograd | Norm::CustomManual => {
                 let backward = if norm == Norm::CustomManual {
                     Backward::Manual
@@ -92,19 +82,9 @@ impl NormLayer {
                     prefix,
                     features,
                     backward,
-                    (candle_core::DType::F32, device),
-                    compute.use_fast(),
+                    (DType::F32, device),
                 )?)
             }
         })
-    }
-
-    /// Normalises with batch statistics (`train`) or the running ones.
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        match self {
-            NormLayer::None => Ok(x.clone()),
-            NormLayer::Candle(bn) => bn.candle.forward_t(x, train),
-            NormLayer::Custom(bn) => bn.forward_t(x, train),
-        }
     }
 }

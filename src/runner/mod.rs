@@ -12,9 +12,10 @@ use crate::data::Cifar10;
 use crate::events::{
     DataInfo, Event, EventKind, EventSink, ParentRef, RunStatus, StartInfo, SweepRef, SCHEMA,
 };
+use crate::model::Compute;
 use crate::runs::RunWriter;
 use crate::train::checkpoint::{self, Checkpoint};
-use crate::train::{Command, Compute, Control, Fault, Origin, Session, Summary};
+use crate::train::{Command, Control, Fault, Origin, Session, Summary};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -247,8 +248,8 @@ impl Runner {
                 let summary = Summary {
                     step: sink.last_step,
                     status: RunStatus::Failed,
-                    final_test_acc: 0.0,
-                    best_test_acc: 0.0,
+                    final_test_acc: None,
+                    best_test_acc: None,
                     seconds: 0.0,
                     reason: Some(failure),
                 };
@@ -312,14 +313,9 @@ impl Runner {
                         dir.display()
                     )));
                 }
+                // A checkpoint at the last step (killed after its last evaluation) resumes
+                // too: the session trains nothing, writes the model and the `done`.
                 let cp = read_checkpoint(dir)?;
-                if cp.state.step >= cp.state.first_step + cp.state.config.steps {
-                    return Err(Error::Other(format!(
-                        "{}: its checkpoint is at its last step ({}); fork it (--from) to train it further",
-                        dir.display(),
-                        cp.state.step
-                    )));
-                }
                 let writer = RunWriter::reopen(dir)?;
                 let parent = stored.start().and_then(|s| s.parent.clone());
                 Ok((
@@ -337,7 +333,7 @@ fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
     let path = dir.join(checkpoint::LAST);
     if !path.is_file() {
         return Err(Error::Other(format!(
-            "{}: no checkpoint (a run writes one at each evaluation; this one ended before its first)",
+            "{}: no checkpoint (a run writes one at each evaluation and when it stops; this one was killed before either)",
             dir.display()
         )));
     }

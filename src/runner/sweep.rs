@@ -6,8 +6,9 @@
 use super::pruner::{MedianPruner, Verdict};
 use super::{Observer, RunRequest, Runner};
 use crate::config::sweep::{PlannedRun, SweepSpec};
+use crate::config::RunConfig;
 use crate::events::{Event, EventKind, RunStatus, SweepRef};
-use crate::runs::{new_run_id, write_text_atomically};
+use crate::runs::{new_run_id, write_text_atomically, RunState};
 use crate::train::{Command, Control};
 use crate::{Error, Result};
 use serde::Serialize;
@@ -213,6 +214,8 @@ impl SweepState {
 
 struct Shared {
     state: Mutex<SweepState>,
+    /// Each run's events folded (`RunState`), by queue index; the queue shows their figures.
+    folds: Mutex<Vec<Option<RunState>>>,
     wake: Condvar,
     controls: Mutex<Vec<Option<Arc<Control>>>>,
     pruner: Mutex<Option<MedianPruner>>,
@@ -342,6 +345,7 @@ pub fn start_sweep(
             pruning: spec.prune.is_some(),
         }),
         wake: Condvar::new(),
+        folds: Mutex::new(vec![None; planned.len()]),
         controls: Mutex::new(vec![None; planned.len()]),
         pruner: Mutex::new(spec.prune.map(MedianPruner::new)),
         observer: Mutex::new(observer),
@@ -462,40 +466,69 @@ fn work(runner: &Runner, sweep_id: &str, planned: &[PlannedRun], shared: &Arc<Sh
     }
 }
 
-/// Follows one run's events: its progress in the queue, the pruner's verdict at each
-/// evaluation; then hands the event on.
+/// Follows one run's events through the one fold (`RunState`): its progress in the queue, the
+/// pruner's verdict at each evaluation; then hands the event on.
 fn observe(shared: &Shared, index: usize, control: &Control, event: &Event) {
+    let run = {
+        let mut folds = shared.folds.lock().expect("sweep folds");
+        let fold =
+            folds[index].get_or_insert_with(|| RunState::new(&event.run_id, RunConfig::default()));
+        fold.apply(event);
+        Progress::of(fold)
+    };
     {
         let mut state = shared.state.lock().expect("sweep state");
         let entry = &mut state.queue[index];
-        match &event.kind {
-            EventKind::Train { step, .. } => entry.step = *step,
-            EventKind::Eval { step, test_acc, .. } => {
-                entry.step = *step;
-                entry.curve.push((*step, *test_acc));
-                entry.final_test_acc = Some(*test_acc);
-                entry.best_test_acc = Some(entry.best_test_acc.unwrap_or(0.0).max(*test_acc));
-                // The last evaluation ends the run anyway: nothing is left to prune.
-                let last = *step >= entry.steps;
-                let verdict = shared
-                    .pruner
-                    .lock()
-                    .expect("sweep pruner")
-                    .as_ref()
-                    .filter(|_| !last)
-                    .map(|p| p.judge(&entry.curve));
-                if let Some(v) = verdict {
-                    entry.pruner = Some(v.text().to_string());
-                    if let Verdict::Prune(reason) = v {
-                        control.send(Command::Prune { reason });
-                    }
+        entry.step = run.step;
+        entry.curve = run.curve;
+        entry.final_test_acc = run.final_test_acc;
+        entry.best_test_acc = run.best_test_acc;
+        entry.pruned_at = run.pruned_at;
+        if let EventKind::Eval { step, .. } = &event.kind {
+            // The last evaluation ends the run anyway: nothing is left to prune.
+            let last = *step >= entry.steps;
+            let verdict = shared
+                .pruner
+                .lock()
+                .expect("sweep pruner")
+                .as_ref()
+                .filter(|_| !last)
+                .map(|p| p.judge(&entry.curve));
+            if let Some(v) = verdict {
+                entry.pruner = Some(v.text().to_string());
+                if let Verdict::Prune(reason) = v {
+                    control.send(Command::Prune { reason });
                 }
             }
-            EventKind::Prune { step, .. } => entry.pruned_at = Some(*step),
-            _ => {}
         }
     }
     (shared.observer.lock().expect("sweep observer"))(event);
+}
+
+/// What the queue shows of a run's fold.
+struct Progress {
+    step: usize,
+    curve: Vec<(usize, f64)>,
+    final_test_acc: Option<f64>,
+    best_test_acc: Option<f64>,
+    pruned_at: Option<usize>,
+}
+
+impl Progress {
+    fn of(run: &RunState) -> Self {
+        Progress {
+            step: run.step,
+            curve: run
+                .curves
+                .test_acc
+                .iter()
+                .map(|p| (p.0 as usize, p.1))
+                .collect(),
+            final_test_acc: run.final_test_acc(),
+            best_test_acc: run.best_test_acc(),
+            pruned_at: run.pruned_at,
+        }
+    }
 }
 
 /// Rewrites the results table in the sweep's folder; a failure is logged, never fatal.

@@ -3,9 +3,10 @@
 //! (the settings that differ, final and best figures, the figures).
 
 use super::curves::{debiased_ema, Curves, Point};
+use super::state::RunState;
 use super::StoredRun;
 use crate::config::{RunConfig, KEYS};
-use crate::events::{Event, EventKind};
+use crate::events::EventKind;
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -30,7 +31,7 @@ struct Labelled {
     run: StoredRun,
     id: String,
     label: String,
-    curves: Curves,
+    state: RunState,
 }
 
 /// The colours of runs in figures, cycling.
@@ -65,15 +66,17 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
     if dirs.is_empty() {
         return Err(Error::Other("export: no run folders given".into()));
     }
-    let runs: Vec<StoredRun> = dirs
+    let runs: Vec<(StoredRun, RunState)> = dirs
         .iter()
-        .map(|d| StoredRun::load(d))
+        .map(|d| StoredRun::load(d).map(|run| (run.state(), run)))
+        .map(|r| r.map(|(state, run)| (run, state)))
         .collect::<Result<_>>()?;
-    let configs: Vec<&RunConfig> = runs.iter().map(|r| &r.config).collect();
+    // The settings each run ended with (its start's with its live changes).
+    let configs: Vec<&RunConfig> = runs.iter().map(|r| &r.1.config).collect();
     let keys = differing_keys(&configs);
     let labelled: Vec<Labelled> = runs
         .into_iter()
-        .map(|run| {
+        .map(|(run, state)| {
             let id = run
                 .dir
                 .file_name()
@@ -98,7 +101,7 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
                     .unwrap_or_default()
             } else {
                 keys.iter()
-                    .filter_map(|k| run.config.get(k).ok().map(|v| format!("{k}={v}")))
+                    .filter_map(|k| state.config.get(k).ok().map(|v| format!("{k}={v}")))
                     .collect()
             };
             // The id's suffix and at most three keys; the report's table has them all.
@@ -108,12 +111,11 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
                 1..=3 => format!("{short} {}", detail.join(" ")),
                 _ => format!("{short} {} ...", detail[..3].join(" ")),
             };
-            let curves = Curves::from_events(run.history());
             Labelled {
                 run,
                 id,
                 label,
-                curves,
+                state,
             }
         })
         .collect();
@@ -203,17 +205,17 @@ where
     register_font();
     root.fill(&WHITE).map_err(plot_error)?;
     let (left, right) = root.split_horizontally(FIGURE_SIZE.0 / 2);
-    type Pick = fn(&Curves) -> (&Vec<Point>, &Vec<Point>);
+    type Pick = fn(&Curves) -> (&[Point], &[Point]);
     let panels: [(&DrawingArea<DB, Shift>, &str, Pick); 2] = [
-        (&left, "loss", |c| (&c.train_loss, &c.test_loss)),
-        (&right, "accuracy", |c| (&c.train_acc, &c.test_acc)),
+        (&left, "loss", |c| (c.train_loss.points(), &c.test_loss)),
+        (&right, "accuracy", |c| (c.train_acc.points(), &c.test_acc)),
     ];
     for (area, name, pick) in panels {
         let all: Vec<&[Point]> = runs
             .iter()
             .flat_map(|r| {
-                let (a, b) = pick(&r.curves);
-                [a.as_slice(), b.as_slice()]
+                let (a, b) = pick(&r.state.curves);
+                [a, b]
             })
             .collect();
         let (x0, x1) = range(&all, |p| p.0);
@@ -224,8 +226,10 @@ where
             let start = runs
                 .iter()
                 .filter_map(|r| {
-                    r.curves
+                    r.state
+                        .curves
                         .train_loss
+                        .points()
                         .iter()
                         .find(|p| p.1.is_finite())
                         .map(|p| p.1)
@@ -264,7 +268,7 @@ where
             .map_err(plot_error)?;
         for (i, run) in runs.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
-            let (train, test) = pick(&run.curves);
+            let (train, test) = pick(&run.state.curves);
             let raw: Vec<Point> = train.iter().copied().filter(|p| p.1.is_finite()).collect();
             chart
                 .draw_series(LineSeries::new(raw, colour.mix(0.2).stroke_width(1)))
@@ -351,13 +355,6 @@ fn metrics_csv(runs: &[Labelled]) -> String {
     out
 }
 
-fn done_of(run: &StoredRun) -> Option<&Event> {
-    run.events
-        .iter()
-        .rev()
-        .find(|e| matches!(e.kind, EventKind::Done { .. }))
-}
-
 /// The report: runs with their figures, the settings that differ, the figure.
 fn report_md(runs: &[Labelled], keys: &[&str]) -> String {
     let mut out = String::from("# gradboard export\n\n");
@@ -367,26 +364,23 @@ fn report_md(runs: &[Labelled], keys: &[&str]) -> String {
     );
     out.push_str("|---|---|---|---|---|---|---|\n");
     for r in runs {
-        let preset = r.run.start().map(|s| s.preset.clone()).unwrap_or_default();
-        let (status, step, seconds) = match done_of(&r.run).map(|e| &e.kind) {
-            Some(EventKind::Done {
-                status,
-                step,
-                seconds,
-                ..
-            }) => (status.as_str().to_string(), *step, format!("{seconds:.1}")),
-            _ => (
-                "running or crashed".into(),
-                r.curves.train_loss.last().map_or(0, |p| p.0 as usize),
-                "-".into(),
+        let preset = r.state.preset();
+        let step = r.state.step;
+        let (status, seconds) = match &r.state.ended {
+            Some(end) => (
+                end.status.as_str().to_string(),
+                format!("{:.1}", end.seconds),
             ),
+            None => ("running or crashed".into(), "-".into()),
         };
         let best = r
+            .state
             .curves
             .best_test_acc()
             .map(|(s, a)| format!("{a:.4} (step {s})"))
             .unwrap_or_else(|| "-".into());
         let last = r
+            .state
             .curves
             .test_acc
             .last()
@@ -413,7 +407,7 @@ fn report_md(runs: &[Labelled], keys: &[&str]) -> String {
             for k in keys {
                 let _ = write!(out, "| {k} |");
                 for r in runs {
-                    let _ = write!(out, " {} |", r.run.config.get(k).unwrap_or_default());
+                    let _ = write!(out, " {} |", r.state.config.get(k).unwrap_or_default());
                 }
                 out.push('\n');
             }

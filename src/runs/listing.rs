@@ -2,13 +2,14 @@
 //! its first line and its summary.json; a running or crashed one from all its events.
 
 use super::reader::parse_events;
-use super::{EVENTS_FILE, LOCK_FILE, SUMMARY_FILE};
+use super::state::RunState;
+use super::{CONFIG_FILE, EVENTS_FILE, LOCK_FILE, SUMMARY_FILE};
 use crate::config::RunConfig;
 use crate::events::{Event, EventKind, ParentRef, RunStatus, SweepRef};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// A listed run's status: its `done` status, else `running` while its process holds the
@@ -67,7 +68,7 @@ pub struct RunRecord {
     /// Its sweep.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepRef>,
-    /// Why it ended early.
+    /// Why it ended early, or why its events cannot be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Its configuration as it started.
@@ -80,14 +81,14 @@ pub struct RunRecord {
 
 /// Whether some process holds the run folder's lock (its run is training).
 pub fn lock_held(dir: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(dir.join(LOCK_FILE)) else {
+    let Ok(file) = crate::files::open_read(&dir.join(LOCK_FILE)) else {
         return false;
     };
     matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 fn first_event(path: &Path) -> Option<Event> {
-    let file = std::fs::File::open(path).ok()?;
+    let file = crate::files::open_read(path).ok()?;
     let mut line = String::new();
     std::io::BufReader::new(file).read_line(&mut line).ok()?;
     serde_json::from_str(&line).ok()
@@ -103,7 +104,26 @@ fn preset_from_id(id: &str) -> String {
     }
 }
 
-/// Reads one run folder's record.
+/// Whether `dir` holds a run: a folder with any of a run's own files (events, settings, lock).
+fn is_run_folder(dir: &Path) -> bool {
+    [EVENTS_FILE, CONFIG_FILE, LOCK_FILE]
+        .iter()
+        .any(|f| std::fs::symlink_metadata(dir.join(f)).is_ok())
+}
+
+/// What is wrong with a run folder's events file, if anything: missing, a link, not a file.
+fn events_problem(dir: &Path) -> Option<String> {
+    match std::fs::symlink_metadata(dir.join(EVENTS_FILE)) {
+        Err(_) => Some(format!("{EVENTS_FILE} is missing")),
+        Ok(m) if m.file_type().is_symlink() => Some(format!("{EVENTS_FILE} is a link")),
+        Ok(m) if !m.is_file() => Some(format!("{EVENTS_FILE} is not a file")),
+        Ok(_) => None,
+    }
+}
+
+/// Reads one run folder's record: an ended run from its first event and its summary, any
+/// other from all its events, each through the one fold (`RunState`). A folder whose events
+/// cannot be read is listed as crashed with the reason.
 pub fn run_record(dir: &Path) -> Result<RunRecord> {
     let run_id = dir
         .file_name()
@@ -111,117 +131,121 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
         .ok_or_else(|| Error::Other(format!("{}: not a run folder", dir.display())))?
         .to_string();
     let events_path = dir.join(EVENTS_FILE);
-    let mut record = RunRecord {
-        preset: preset_from_id(&run_id),
-        run_id,
-        status: ListedStatus::Crashed,
-        step: 0,
-        final_test_acc: None,
-        best_test_acc: None,
-        seconds: 0.0,
-        started: 0.0,
-        changed: BTreeMap::new(),
-        parent: None,
-        sweep: None,
-        reason: None,
-        config: None,
-        dir: dir.to_path_buf(),
-    };
-    let summary: Option<Event> = std::fs::read_to_string(dir.join(SUMMARY_FILE))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let events: Vec<Event> = match summary {
-        Some(done) => first_event(&events_path)
-            .into_iter()
-            .chain([done])
-            .collect(),
-        None => {
-            let text =
-                std::fs::read_to_string(&events_path).map_err(|e| Error::io(&events_path, e))?;
-            parse_events(&text).0
-        }
-    };
-    let mut last_time = 0.0;
-    for e in &events {
-        last_time = e.time.max(last_time);
-        match &e.kind {
-            EventKind::Start(info) => {
-                record.started = e.time;
-                if !info.preset.is_empty() {
-                    record.preset = info.preset.clone();
-                }
-                record.changed = info.changed.clone();
-                record.parent = info.parent.clone();
-                record.sweep = info.sweep.clone();
-                record.config = Some(info.config.clone());
-                if let Some(p) = &info.parent {
-                    record.step = p.step;
-                }
+    let mut state = RunState::new(&run_id, RunConfig::default());
+    let problem = events_problem(dir);
+    if problem.is_none() {
+        let summary: Option<Event> = crate::files::open_read(&dir.join(SUMMARY_FILE))
+            .ok()
+            .and_then(|f| serde_json::from_reader(std::io::BufReader::new(f)).ok())
+            .filter(|e: &Event| matches!(e.kind, EventKind::Done { .. }));
+        let events: Vec<Event> = match summary {
+            Some(done) => first_event(&events_path)
+                .into_iter()
+                .chain([done])
+                .collect(),
+            None => {
+                let mut bytes = Vec::new();
+                crate::files::open_read(&events_path)?
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::io(&events_path, e))?;
+                parse_events(&String::from_utf8_lossy(&bytes)).0
             }
-            EventKind::Train { step, .. } => record.step = *step,
-            EventKind::Eval { test_acc, .. } => {
-                record.final_test_acc = Some(*test_acc);
-                record.best_test_acc =
-                    Some(record.best_test_acc.map_or(*test_acc, |b| b.max(*test_acc)));
-            }
-            EventKind::Done {
-                step,
-                status,
-                final_test_acc,
-                best_test_acc,
-                seconds,
-                reason,
-            } => {
-                record.step = *step;
-                record.status = ListedStatus::Ended(*status);
-                record.seconds = *seconds;
-                record.reason = reason.clone();
-                if record.final_test_acc.is_none() && *best_test_acc > 0.0 {
-                    record.final_test_acc = Some(*final_test_acc);
-                    record.best_test_acc = Some(*best_test_acc);
-                }
-            }
-            _ => {}
-        }
-    }
-    if !matches!(record.status, ListedStatus::Ended(_)) {
-        record.status = if lock_held(dir) {
-            ListedStatus::Running
-        } else {
-            ListedStatus::Crashed
         };
-        record.seconds = (last_time - record.started).max(0.0);
+        for e in &events {
+            state.apply(e);
+        }
     }
-    Ok(record)
+    let status = match &state.ended {
+        Some(end) => ListedStatus::Ended(end.status),
+        None if lock_held(dir) => ListedStatus::Running,
+        None => ListedStatus::Crashed,
+    };
+    let preset = match state.preset() {
+        "" => preset_from_id(&run_id),
+        p => p.to_string(),
+    };
+    Ok(RunRecord {
+        preset,
+        status,
+        step: state.step,
+        final_test_acc: state.final_test_acc(),
+        best_test_acc: state.best_test_acc(),
+        seconds: match &state.ended {
+            Some(end) => end.seconds,
+            None => (state.last_time - state.started).max(0.0),
+        },
+        started: state.started,
+        changed: state
+            .start
+            .as_ref()
+            .map(|s| s.changed.clone())
+            .unwrap_or_default(),
+        parent: state.parent().cloned(),
+        sweep: state.sweep().cloned(),
+        reason: problem.or_else(|| state.ended.as_ref().and_then(|e| e.reason.clone())),
+        config: state.start.as_ref().map(|s| s.config.clone()),
+        dir: dir.to_path_buf(),
+        run_id,
+    })
 }
 
-/// Every run in `runs_dir`, newest first. Folders without events.jsonl are not runs and are
-/// skipped; a missing runs folder lists nothing.
-pub fn list_runs(runs_dir: &Path) -> Result<Vec<RunRecord>> {
+/// The run folders of `runs_dir`; a missing runs folder has none, and one that is not a
+/// folder is an error that says so.
+fn run_folders(runs_dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(runs_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(_) if runs_dir.exists() && !runs_dir.is_dir() => {
+            return Err(Error::Other(format!(
+                "{}: not a folder (--runs-dir names the folder that holds run folders)",
+                runs_dir.display()
+            )))
+        }
         Err(e) => return Err(Error::io(runs_dir, e)),
     };
-    let mut records: Vec<RunRecord> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(EVENTS_FILE).is_file())
-        .filter_map(|p| run_record(&p).ok())
-        .collect();
+    Ok(entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|p| is_run_folder(p))
+        .collect())
+}
+
+fn newest_first(records: &mut [RunRecord]) {
     records.sort_by(|a, b| {
         b.started
             .total_cmp(&a.started)
             .then_with(|| b.run_id.cmp(&a.run_id))
     });
+}
+
+/// Every run in `runs_dir`, newest first.
+pub fn list_runs(runs_dir: &Path) -> Result<Vec<RunRecord>> {
+    let mut records: Vec<RunRecord> = run_folders(runs_dir)?
+        .iter()
+        .filter_map(|p| run_record(p).ok())
+        .collect();
+    newest_first(&mut records);
     Ok(records)
 }
 
-/// A listing kept between scans: a run folder is read again only when its events file
-/// changed (size or modification time); unfinished runs have their lock checked every scan,
-/// so a process that died shows as `crashed` at once.
+/// What a run folder's files looked like when it was last read.
+type Stamp = (Option<(u64, std::time::SystemTime)>, bool);
+
+fn stamp(dir: &Path) -> Stamp {
+    let events = std::fs::symlink_metadata(dir.join(EVENTS_FILE))
+        .ok()
+        .and_then(|m| Some((m.len(), m.modified().ok()?)));
+    let summary = std::fs::symlink_metadata(dir.join(SUMMARY_FILE)).is_ok();
+    (events, summary)
+}
+
+/// A listing kept between scans: a run folder is read again only when its events file or
+/// summary changed; unfinished runs have their lock checked every scan, so a process that died
+/// shows as `crashed` at once.
 #[derive(Debug, Default)]
 pub struct ListingCache {
-    entries: std::collections::HashMap<PathBuf, (u64, Option<std::time::SystemTime>, RunRecord)>,
+    entries: std::collections::HashMap<PathBuf, (Stamp, RunRecord)>,
 }
 
 impl ListingCache {
@@ -230,47 +254,49 @@ impl ListingCache {
         Self::default()
     }
 
-    /// Every run in `runs_dir`, newest first, reading only what changed since the last scan.
-    pub fn scan(&mut self, runs_dir: &Path) -> Result<Vec<RunRecord>> {
-        let entries = match std::fs::read_dir(runs_dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    /// Every run in `runs_dir`, newest first, reading only what changed since the last scan;
+    /// `None` when nothing changed.
+    pub fn scan(&mut self, runs_dir: &Path) -> Result<Option<Vec<RunRecord>>> {
+        let folders = match run_folders(runs_dir) {
+            Ok(f) => f,
+            Err(e) => {
                 self.entries.clear();
-                return Ok(Vec::new());
+                return Err(e);
             }
-            Err(e) => return Err(Error::io(runs_dir, e)),
         };
+        let mut changed = folders.len() != self.entries.len();
         let mut seen = std::collections::HashSet::new();
-        for dir in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            let Ok(meta) = std::fs::metadata(dir.join(EVENTS_FILE)) else {
-                continue;
-            };
-            let (size, modified) = (meta.len(), meta.modified().ok());
+        for dir in folders {
+            let now = stamp(&dir);
             seen.insert(dir.clone());
-            let fresh = match self.entries.get_mut(&dir) {
-                Some((s, m, record)) if *s == size && *m == modified => {
+            match self.entries.get_mut(&dir) {
+                Some((was, record)) if *was == now => {
                     if !matches!(record.status, ListedStatus::Ended(_)) {
-                        record.status = if lock_held(&dir) {
+                        let status = if lock_held(&dir) {
                             ListedStatus::Running
                         } else {
                             ListedStatus::Crashed
                         };
+                        changed |= status != record.status;
+                        record.status = status;
                     }
-                    continue;
                 }
-                _ => run_record(&dir),
-            };
-            if let Ok(record) = fresh {
-                self.entries.insert(dir, (size, modified, record));
+                _ => {
+                    if let Ok(record) = run_record(&dir) {
+                        self.entries.insert(dir, (now, record));
+                        changed = true;
+                    }
+                }
             }
         }
+        let before = self.entries.len();
         self.entries.retain(|dir, _| seen.contains(dir));
-        let mut records: Vec<RunRecord> = self.entries.values().map(|e| e.2.clone()).collect();
-        records.sort_by(|a, b| {
-            b.started
-                .total_cmp(&a.started)
-                .then_with(|| b.run_id.cmp(&a.run_id))
-        });
-        Ok(records)
+        changed |= before != self.entries.len();
+        if !changed {
+            return Ok(None);
+        }
+        let mut records: Vec<RunRecord> = self.entries.values().map(|e| e.1.clone()).collect();
+        newest_first(&mut records);
+        Ok(Some(records))
     }
 }

@@ -1,9 +1,11 @@
 //! Reading a run folder back.
 
+use super::state::RunState;
 use super::{CONFIG_FILE, EVENTS_FILE};
 use crate::config::RunConfig;
 use crate::events::{Event, EventKind, StartInfo};
 use crate::{Error, Result};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A run read back from its folder.
@@ -37,8 +39,11 @@ impl StoredRun {
     /// and its events.
     pub fn load(dir: &Path) -> Result<Self> {
         let events_path = dir.join(EVENTS_FILE);
-        let text = std::fs::read_to_string(&events_path).map_err(|e| Error::io(&events_path, e))?;
-        let (events, unreadable) = parse_events(&text);
+        let mut bytes = Vec::new();
+        crate::files::open_read(&events_path)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&events_path, e))?;
+        let (events, unreadable) = parse_events(&String::from_utf8_lossy(&bytes));
         let config_path = dir.join(CONFIG_FILE);
         let from_file = std::fs::read_to_string(&config_path)
             .map_err(|e| Error::io(&config_path, e))
@@ -61,22 +66,19 @@ impl StoredRun {
         start_of(&self.events)
     }
 
-    /// The configuration at the run's end: its start's with every live change (`set`) applied.
-    pub fn last_config(&self) -> RunConfig {
-        let mut config = self.config.clone();
-        for e in self.history() {
-            if let EventKind::Set { key, value, .. } = &e.kind {
-                let text = match value {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Null => "off".to_string(),
-                    other => other.to_string(),
-                };
-                if let Err(err) = config.set(key, &text) {
-                    tracing::warn!("{}: set {key}: {err}", self.dir.display());
-                }
-            }
+    /// The run's state after all its events: its settings with every live change applied,
+    /// its curves, figures and end (`RunState`, the one fold of events).
+    pub fn state(&self) -> RunState {
+        let id = self
+            .dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let mut state = RunState::new(id, self.config.clone());
+        for e in &self.events {
+            state.apply(e);
         }
-        config
+        state
     }
 
     /// The events as the run's history reads: after a `resume` at step N, what the

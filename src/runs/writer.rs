@@ -4,7 +4,7 @@ use super::{new_run_id, write_text_atomically, CONFIG_FILE, EVENTS_FILE, LOCK_FI
 use crate::config::RunConfig;
 use crate::events::{Event, EventKind, EventSink};
 use crate::{Error, Result};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,12 +20,7 @@ pub struct RunWriter {
 
 fn lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+    let file = crate::files::open_write(&path)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -44,13 +39,9 @@ fn lock(dir: &Path) -> Result<File> {
 }
 
 fn open_events(dir: &Path) -> Result<BufWriter<File>> {
-    let path = dir.join(EVENTS_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    Ok(BufWriter::new(file))
+    Ok(BufWriter::new(crate::files::open_append(
+        &dir.join(EVENTS_FILE),
+    )?))
 }
 
 impl RunWriter {
@@ -78,9 +69,14 @@ impl RunWriter {
     }
 
     /// Opens an existing run folder to append to it (resume); fails while another process
-    /// holds it.
+    /// holds it. What a killed writer left is tidied first: a last line cut short is ended, so
+    /// the next event starts a line of its own, and temporary files are removed.
     pub fn reopen(dir: &Path) -> Result<Self> {
         let lock = lock(dir)?;
+        crate::files::end_torn_line(&dir.join(EVENTS_FILE))?;
+        for name in crate::files::remove_temporaries(dir) {
+            tracing::warn!("{}: removed {name}, left by a killed writer", dir.display());
+        }
         let run_id = dir
             .file_name()
             .and_then(|n| n.to_str())

@@ -8,7 +8,7 @@ use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The file of the last checkpoint in a run folder.
 pub const LAST: &str = "checkpoint-last.safetensors";
@@ -33,15 +33,32 @@ pub struct CheckpointState {
     pub sampler: SamplerPosition,
     /// The optimizer's update count (Adam's bias correction).
     pub optimizer_steps: u64,
-    /// Test accuracy of the last evaluation.
-    pub final_test_acc: f64,
-    /// Best test accuracy so far.
-    pub best_test_acc: f64,
+    /// Test accuracy of the last evaluation; `None` before the first.
+    #[serde(default)]
+    pub final_test_acc: Option<f64>,
+    /// Best test accuracy so far; `None` before the first evaluation.
+    #[serde(default)]
+    pub best_test_acc: Option<f64>,
     /// Step of the best evaluation.
     #[serde(default)]
     pub best_step: usize,
+    /// Whether the evaluation of `step` is due and not done (the run stopped during it): a
+    /// resume does it first.
+    #[serde(default)]
+    pub pending_eval: bool,
     /// Training seconds so far.
     pub seconds: f64,
+}
+
+/// A network's tensors read from a run folder, and where and at which step they were saved.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    /// The tensors by name.
+    pub tensors: HashMap<String, Tensor>,
+    /// The file they came from, for messages.
+    pub origin: PathBuf,
+    /// The step they were saved at.
+    pub step: usize,
 }
 
 /// A checkpoint read back.
@@ -73,7 +90,7 @@ pub fn write(
         META_KEY.to_string(),
         serde_json::to_string(state).expect("checkpoint state serialises"),
     )]);
-    crate::runs::write_atomically(path, |tmp| {
+    crate::files::write_atomically(path, |tmp| {
         safetensors::serialize_to_file(
             tensors.iter().map(|(n, t)| (n.as_str(), t)),
             Some(meta),

@@ -2,13 +2,13 @@
 //! chunks), with optional test-time augmentation: the loss and accuracy of evaluations,
 //! and each image's prediction for analysis.
 
-use super::{Compute, Network};
 use crate::config::{RunConfig, Tta};
 use crate::data::augment::{tta_views, viewed};
 use crate::data::{Cifar10, Split, IMAGE_BYTES};
-use crate::nn::loss::cross_entropy;
+use crate::kernels::loss::cross_entropy;
+use crate::model::{load_weights, read_safetensors, Compute, Network};
 use crate::{Error, Result};
-use candle_core::{Device, Tensor, D};
+use candle_core::{Tensor, D};
 use rand::SeedableRng;
 use std::path::Path;
 
@@ -54,7 +54,7 @@ fn for_each_chunk(
     net: &mut dyn Network,
     data: &Cifar10,
     split: &Split,
-    device: &Device,
+    compute: &Compute,
     tta: Tta,
     stop: &dyn Fn() -> bool,
     mut each: impl FnMut(u32, &[u8], &Tensor) -> Result<()>,
@@ -72,7 +72,7 @@ fn for_each_chunk(
         let shape = (chunk.len(), IMAGE_BYTES);
         let mut logits: Option<Tensor> = None;
         for (draw, weight) in tta_views(tta) {
-            let x = Tensor::from_vec(viewed(&rows, draw), shape, device)?;
+            let x = Tensor::from_vec(viewed(&rows, draw), shape, compute.device())?;
             // Detached, the view's logits no longer hold its forward pass's activations.
             let view = (net.forward(&x, false)?.detach() * weight)?;
             logits = Some(match logits {
@@ -92,13 +92,13 @@ pub fn evaluate(
     net: &mut dyn Network,
     data: &Cifar10,
     split: &Split,
-    device: &Device,
+    compute: &Compute,
     tta: Tta,
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<EvalStats>> {
     let mut total = EvalStats::default();
-    let done = for_each_chunk(net, data, split, device, tta, stop, |_, labels, logits| {
-        let loss = cross_entropy(logits, labels, 0.0, device.is_cpu())?;
+    let done = for_each_chunk(net, data, split, compute, tta, stop, |_, labels, logits| {
+        let loss = cross_entropy(compute.kernels(), logits, labels, 0.0)?;
         total.loss_sum += loss.value * labels.len() as f64;
         total.correct += loss.correct;
         total.count += labels.len();
@@ -112,7 +112,7 @@ pub fn predict(
     net: &mut dyn Network,
     data: &Cifar10,
     split: &Split,
-    device: &Device,
+    compute: &Compute,
     tta: Tta,
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<Vec<Prediction>>> {
@@ -121,7 +121,7 @@ pub fn predict(
         net,
         data,
         split,
-        device,
+        compute,
         tta,
         stop,
         |first, labels, logits| {
@@ -160,6 +160,6 @@ pub fn load_network(
 ) -> Result<Box<dyn Network>> {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
     let net = super::build_network(config, &mut rng, compute)?;
-    super::load_weights(net.as_ref(), super::read_safetensors(weights)?, weights)?;
+    load_weights(net.as_ref(), read_safetensors(weights)?, weights)?;
     Ok(net)
 }

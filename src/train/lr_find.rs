@@ -3,58 +3,16 @@
 //! exponentially; the loss against the learning rate shows where training is fastest, and the
 //! suggestion is the learning rate where the smoothed loss falls most steeply.
 
-use super::{build_trainer, checkpoint, load_weights, read_safetensors, Compute};
+use super::build_trainer;
+use super::checkpoint::Weights;
 use crate::config::RunConfig;
 use crate::data::augment::Seeds;
 use crate::data::{derive_seed, BatchSampler, Cifar10, IMAGE_BYTES};
-use crate::optim::Hyper;
-use crate::{Error, Result};
+use crate::model::{load_weights, Compute, Hyper};
+use crate::Result;
 use candle_core::Tensor;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-/// Weights the finder starts from instead of a fresh model: a copy of a run's model.
-#[derive(Debug, Clone)]
-pub struct StartWeights {
-    /// The tensors by name.
-    pub tensors: HashMap<String, Tensor>,
-    /// The file they came from, for messages.
-    pub origin: PathBuf,
-    /// The step they were saved at.
-    pub step: usize,
-}
-
-impl StartWeights {
-    /// The newest weights of a run folder: its last checkpoint's (written at each evaluation
-    /// while it trains and when it ends), else its saved model.
-    pub fn of_run(run_dir: &Path) -> Result<Self> {
-        let last = run_dir.join(checkpoint::LAST);
-        if last.is_file() {
-            let cp = checkpoint::read(&last)?;
-            return Ok(StartWeights {
-                tensors: cp.model,
-                origin: last,
-                step: cp.state.step,
-            });
-        }
-        let model = run_dir.join(crate::runs::WEIGHTS_FILE);
-        if !model.is_file() {
-            return Err(Error::Other(format!(
-                "{}: no checkpoint or saved weights to start the finder from",
-                run_dir.display()
-            )));
-        }
-        let stored = crate::runs::StoredRun::load(run_dir)?;
-        let step = stored.events.iter().map(|e| e.step()).max().unwrap_or(0);
-        Ok(StartWeights {
-            tensors: read_safetensors(&model)?,
-            origin: model,
-            step,
-        })
-    }
-}
 
 /// The ramp: from `start` to `end` over `steps` steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,7 +112,7 @@ pub fn find_lr(
     data: &Cifar10,
     compute: &Compute,
     ramp: Ramp,
-    start: Option<&StartWeights>,
+    start: Option<&Weights>,
     stop: &dyn Fn() -> bool,
     mut progress: impl FnMut(usize, f64, f64),
 ) -> Result<LrFinding> {
@@ -180,7 +138,7 @@ pub fn find_lr(
             epoch: sampler.epoch(),
         };
         let (rows, labels) = data.training_batch(&indices, config.augment, seeds);
-        let x = Tensor::from_vec(rows, (indices.len(), IMAGE_BYTES), &compute.device)?;
+        let x = Tensor::from_vec(rows, (indices.len(), IMAGE_BYTES), compute.device())?;
         trainer.network().reseed(derive_seed(config.seed, i as u64));
         let hyper = Hyper {
             lr,

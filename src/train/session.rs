@@ -1,19 +1,20 @@
 //! One training run's loop: batches in, trainer steps, evaluations, checkpoints, events out,
 //! commands in between. It ends with exactly one `done`, whatever happens inside: errors end
 //! it `failed`, a non-finite figure ends it `diverged` before the step is applied, a stop ends
-//! it `stopped` (evaluation checks for a stop between chunks).
+//! it `stopped` (evaluation checks for a stop between chunks) with a checkpoint where it
+//! stopped, so nothing it trained is lost to a resume or a fork.
 
+use super::build_trainer;
 use super::checkpoint::{self, Checkpoint, CheckpointState};
 use super::control::{Command, Control};
 use super::inference::evaluate;
-use super::{build_trainer, Compute, Network, Trainer};
 use crate::config::{key, RunConfig};
 use crate::data::augment::Seeds;
 use crate::data::{derive_seed, BatchSampler, Cifar10};
 use crate::events::{Event, EventKind, EventSink, RunStatus, StartInfo};
+use crate::files::WEIGHTS_FILE;
+use crate::model::{load_weights, write_safetensors, Compute, Hyper, Network, StepReport, Trainer};
 use crate::optim::schedule::LrSchedule;
-use crate::optim::Hyper;
-use crate::runs::WEIGHTS_FILE;
 use crate::{Error, Result};
 use candle_core::Tensor;
 use rand::rngs::SmallRng;
@@ -34,10 +35,10 @@ pub struct Summary {
     pub step: usize,
     /// How it ended.
     pub status: RunStatus,
-    /// Test accuracy of the last evaluation.
-    pub final_test_acc: f64,
-    /// Best test accuracy.
-    pub best_test_acc: f64,
+    /// Test accuracy of the last evaluation; `None` when none ran.
+    pub final_test_acc: Option<f64>,
+    /// Best test accuracy; `None` when no evaluation ran.
+    pub best_test_acc: Option<f64>,
     /// Training and evaluation seconds, pauses excluded.
     pub seconds: f64,
     /// Why it ended early, and anything the user must know about its files.
@@ -155,6 +156,8 @@ struct Progress {
     config: RunConfig,
     summary: Summary,
     best_step: usize,
+    /// The evaluation of `step` is due and was not done (a stop came during it).
+    pending_eval: bool,
     active: Duration,
     resumed_at: Instant,
     sampler: BatchSampler,
@@ -221,6 +224,20 @@ impl Session<'_> {
         }
         progress.summary.seconds = progress.seconds();
         progress.summary.step = progress.step;
+        let stopped = matches!(
+            progress.summary.status,
+            RunStatus::Stopped | RunStatus::Pruned
+        );
+        if let (true, Some(folder), Some(t)) = (stopped, &self.folder, trainer.as_ref()) {
+            // A stop keeps where it stopped: resume and fork go on from this step.
+            if let Err(e) = self.write_checkpoints(folder, t.as_ref(), &progress, false) {
+                let note = format!("no checkpoint at the stop: {e}");
+                progress.summary.reason = Some(match progress.summary.reason.take() {
+                    Some(r) => format!("{r}; {note}"),
+                    None => note,
+                });
+            }
+        }
         if let (Some(folder), Some(t)) = (&self.folder, trainer.as_ref()) {
             let saved = if progress.keep_best {
                 save_best_weights(folder)
@@ -250,12 +267,13 @@ impl Session<'_> {
             summary: Summary {
                 step: 0,
                 status: RunStatus::Completed,
-                final_test_acc: 0.0,
-                best_test_acc: 0.0,
+                final_test_acc: None,
+                best_test_acc: None,
                 seconds: 0.0,
                 reason: None,
             },
             best_step: 0,
+            pending_eval: false,
             active: Duration::ZERO,
             resumed_at: Instant::now(),
             sampler: BatchSampler::new(
@@ -285,6 +303,7 @@ impl Session<'_> {
                 progress.summary.final_test_acc = s.final_test_acc;
                 progress.summary.best_test_acc = s.best_test_acc;
                 progress.best_step = s.best_step;
+                progress.pending_eval = s.pending_eval;
                 progress.active = Duration::from_secs_f64(s.seconds.max(0.0));
             }
         }
@@ -298,7 +317,7 @@ impl Session<'_> {
         let mut trainer = build_trainer(&progress.config, &mut rng, &self.compute)?;
         if let Origin::Fork(cp) | Origin::Resume(cp) = &self.origin {
             let origin = self.folder.clone().unwrap_or_default();
-            super::load_weights(trainer.network(), cp.model.clone(), &origin)?;
+            load_weights(trainer.network(), cp.model.clone(), &origin)?;
             trainer.load_optimizer_state(cp.state.optimizer_steps, &cp.optimizer)?;
         }
         trainer.network().set_dropout(progress.config.dropout);
@@ -312,6 +331,13 @@ impl Session<'_> {
         sink: &mut dyn EventSink,
     ) -> Result<()> {
         let train_size = self.data.train.len().max(1) as f64;
+        if p.pending_eval {
+            // Resumed from a stop during this step's evaluation: it is done first.
+            let epoch = (p.step * p.config.batch_size) as f64 / train_size;
+            if let Flow::End = self.evaluate_and_checkpoint(trainer, p, epoch, sink)? {
+                return Ok(());
+            }
+        }
         while p.step < p.last_step {
             if let Flow::End = self.handle_commands(trainer, p, sink)? {
                 return Ok(());
@@ -327,7 +353,7 @@ impl Session<'_> {
             let x = Tensor::from_vec(
                 rows,
                 (indices.len(), crate::data::IMAGE_BYTES),
-                &self.compute.device,
+                self.compute.device(),
             )?;
             trainer.network().reseed(derive_seed(
                 derive_seed(p.config.seed, DROPOUT_STREAM),
@@ -343,7 +369,7 @@ impl Session<'_> {
                         "injected fault: error at step {step}"
                     )))
                 }
-                Some(Fault::NanAtStep(n)) if n == step => super::StepReport {
+                Some(Fault::NanAtStep(n)) if n == step => StepReport {
                     loss: f64::NAN,
                     correct: 0,
                     grad_norm: None,
@@ -400,17 +426,19 @@ impl Session<'_> {
             trainer.network(),
             self.data,
             &self.data.test,
-            &self.compute.device,
+            &self.compute,
             p.config.tta,
             &stop,
         )?;
         let Some(stats) = stats else {
+            p.pending_eval = true;
             p.end(
                 RunStatus::Stopped,
                 format!("stopped during the evaluation after step {}", p.step),
             );
             return Ok(Flow::End);
         };
+        p.pending_eval = false;
         let (test_loss, test_acc) = (stats.mean_loss(), stats.accuracy());
         if !test_loss.is_finite() || !test_acc.is_finite() {
             p.end(
@@ -423,10 +451,10 @@ impl Session<'_> {
             );
             return Ok(Flow::End);
         }
-        p.summary.final_test_acc = test_acc;
-        let best = test_acc > p.summary.best_test_acc || p.best_step == 0;
+        p.summary.final_test_acc = Some(test_acc);
+        let best = p.summary.best_test_acc.is_none_or(|b| test_acc > b);
         if best {
-            p.summary.best_test_acc = test_acc;
+            p.summary.best_test_acc = Some(test_acc);
             p.best_step = p.step;
         }
         sink.emit(&Event::now(
@@ -449,7 +477,8 @@ impl Session<'_> {
                     RunStatus::Completed,
                     format!(
                         "early stop: no better test accuracy in {since_best} evaluations after step {} ({:.4})",
-                        p.best_step, p.summary.best_test_acc
+                        p.best_step,
+                        p.summary.best_test_acc.unwrap_or(f64::NAN)
                     ),
                 );
                 return Ok(Flow::End);
@@ -476,6 +505,7 @@ impl Session<'_> {
             final_test_acc: p.summary.final_test_acc,
             best_test_acc: p.summary.best_test_acc,
             best_step: p.best_step,
+            pending_eval: p.pending_eval,
             seconds: p.seconds(),
         };
         let model = trainer.network_ref().params().snapshot()?;
@@ -606,7 +636,7 @@ impl Session<'_> {
 fn save_best_weights(folder: &Path) -> Option<String> {
     let result = checkpoint::read(&folder.join(checkpoint::BEST)).and_then(|cp| {
         let tensors: Vec<(String, Tensor)> = cp.model.into_iter().collect();
-        super::params::write_safetensors(&tensors, &folder.join(WEIGHTS_FILE))?;
+        write_safetensors(&tensors, &folder.join(WEIGHTS_FILE))?;
         Ok(cp.state.step)
     });
     Some(match result {
@@ -633,7 +663,7 @@ fn save_final_weights(folder: &Path, net: &dyn Network) -> Option<String> {
     match checkpoint::read(&folder.join(checkpoint::LAST)) {
         Ok(cp) => {
             let tensors: Vec<(String, Tensor)> = cp.model.into_iter().collect();
-            match super::params::write_safetensors(&tensors, &path) {
+            match write_safetensors(&tensors, &path) {
                 Ok(()) => Some(format!(
                     "{WEIGHTS_FILE} holds step {}'s weights, the last finite ones",
                     cp.state.step

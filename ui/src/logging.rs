@@ -1,6 +1,7 @@
 //! Warnings and errors to a log file (never to the dashboard's terminal), and the panic hook:
-//! a panic on a run's thread is logged there and becomes that run's `failed` done; a panic
-//! anywhere else restores the terminal first, then reports as usual.
+//! a panic on a run's thread is logged there and becomes that run's `failed` done, one on a
+//! dashboard helper thread is logged and shown as one line on the screen; a panic anywhere
+//! else restores the terminal first, then reports as usual.
 
 use gradboard::runner::RUN_THREAD_PREFIX;
 use std::path::PathBuf;
@@ -12,6 +13,10 @@ pub const LOG_ENV: &str = "GRADBOARD_LOG";
 
 /// Set while the dashboard owns the terminal (raw mode, alternate screen).
 pub static TERMINAL_ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// The dashboard's helper threads are named with this prefix: their panics are logged and
+/// reported on the screen by the thread itself, the terminal left as it is.
+pub const WORKER_PREFIX: &str = "gradboard-worker";
 
 /// Where warnings and errors are logged: `GRADBOARD_LOG`, else
 /// `$XDG_STATE_HOME/gradboard/gradboard.log` (`~/.local/state/...`), else the cache folder.
@@ -59,7 +64,7 @@ pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let thread = std::thread::current();
         let name = thread.name().unwrap_or("");
-        if name.starts_with(RUN_THREAD_PREFIX) {
+        if name.starts_with(RUN_THREAD_PREFIX) || name.starts_with(WORKER_PREFIX) {
             tracing::error!(thread = name, "{info}");
             return;
         }

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use gradboard::analysis::{analyze_run, Analysis, K};
 use gradboard::data::{Cifar10, CLASSES};
-use gradboard::train::Compute;
+use gradboard::model::Compute;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -72,9 +72,12 @@ pub fn render(a: &Analysis) -> String {
 pub fn run(args: AnalyzeArgs, compute: Compute) -> Result<ExitCode> {
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
     let data = Cifar10::load(&path)?;
-    let analysis =
+    let (step, analysis) =
         gradboard::on_compute_pool(|| analyze_run(&args.run_dir, &data, &compute, &|| false))?
             .expect("an analysis that is never stopped ends");
+    if !args.json {
+        println!("weights of step {step}");
+    }
     if args.json {
         println!("{}", analysis.to_json());
     } else {

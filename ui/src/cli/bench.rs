@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 use candle_core::Tensor;
-use gradboard::optim::Hyper;
-use gradboard::train::{build_trainer, Compute, INPUTS};
+use gradboard::model::{Compute, Hyper, INPUTS};
+use gradboard::train::build_trainer;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
     let inputs: Vec<f32> = (0..batch * INPUTS)
         .map(|_| rng.random_range(-128.0..128.0))
         .collect();
-    let x = Tensor::from_vec(inputs, (batch, INPUTS), &compute.device)?;
+    let x = Tensor::from_vec(inputs, (batch, INPUTS), compute.device())?;
     let labels: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
     let hyper = Hyper::of(&config);
     let mut times = gradboard::on_compute_pool(|| -> gradboard::Result<Vec<f64>> {

@@ -3,8 +3,9 @@
 use anyhow::Result;
 use gradboard::data::Cifar10;
 use gradboard::events::EventKind;
+use gradboard::model::Compute;
 use gradboard::runs::{StoredRun, WEIGHTS_FILE};
-use gradboard::train::{evaluate, load_network, Compute};
+use gradboard::train::{evaluate, load_network};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,7 +31,9 @@ pub fn run(args: EvalArgs, compute: Compute) -> Result<ExitCode> {
             run_dir.display()
         );
     }
-    let mut net = load_network(&stored.config, &weights, &compute)?;
+    // The settings the run ended with (its live changes applied), as `analyze` uses them.
+    let config = stored.state().config;
+    let mut net = load_network(&config, &weights, &compute)?;
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
     let data = Cifar10::load(&path)?;
     let stats = gradboard::on_compute_pool(|| {
@@ -38,8 +41,8 @@ pub fn run(args: EvalArgs, compute: Compute) -> Result<ExitCode> {
             net.as_mut(),
             &data,
             &data.test,
-            &compute.device,
-            stored.config.tta,
+            &compute,
+            config.tta,
             &|| false,
         )
     })?

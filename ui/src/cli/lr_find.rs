@@ -5,8 +5,9 @@
 use anyhow::Result;
 use gradboard::config::format_float;
 use gradboard::data::Cifar10;
-use gradboard::train::lr_find::{find_lr, round_lr, Ramp, StartWeights};
-use gradboard::train::Compute;
+use gradboard::model::Compute;
+use gradboard::runs::{run_weights, Prefer};
+use gradboard::train::lr_find::{find_lr, round_lr, Ramp};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -51,12 +52,12 @@ pub fn run(args: LrFindArgs, compute: Compute) -> Result<ExitCode> {
     }
     let (config, start) = match (&args.from, &args.preset) {
         (Some(dir), _) => {
-            let mut config = gradboard::runs::StoredRun::load(dir)?.last_config();
+            let mut config = gradboard::runs::StoredRun::load(dir)?.state().config;
             for o in &args.overrides {
                 config.apply_override(o)?;
             }
             config.validate()?;
-            (config, Some(StartWeights::of_run(dir)?))
+            (config, Some(run_weights(dir, Prefer::Newest)?))
         }
         (None, Some(preset)) => (super::load_config(preset, &args.overrides)?.2, None),
         (None, None) => anyhow::bail!("lr-find: give --preset or --from"),

@@ -16,8 +16,7 @@ mod train;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::train::Compute;
-use std::path::PathBuf;
+use gradboard::model::Compute;
 use std::process::ExitCode;
 
 /// gradboard: train networks on CIFAR-10 and watch them learn.
@@ -35,21 +34,7 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Options of the dashboard.
     #[command(flatten)]
-    pub dashboard: DashboardArgs,
-}
-
-/// Options of the dashboard (no subcommand).
-#[derive(Debug, clap::Args)]
-pub struct DashboardArgs {
-    /// The data set: the .tar.gz archive or the extracted folder.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Folder of run folders.
-    #[arg(long, default_value = "runs")]
-    pub runs_dir: PathBuf,
-    /// Preset to load at start.
-    #[arg(long)]
-    pub preset: Option<String>,
+    pub dashboard: crate::dashboard::DashboardArgs,
 }
 
 /// The subcommands.

@@ -56,5 +56,17 @@ fn print_keys() {
         let when = if k.live { "live" } else { "restart" };
         println!("{:name_w$}  {v:value_w$}  {when:7}  {}", k.name, k.help);
     }
+    println!("\nWhat each value of a choice means:");
+    for k in KEYS {
+        let values = k.value_help();
+        if values.is_empty() {
+            continue;
+        }
+        println!("\n{}", k.name);
+        let w = values.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (name, help) in values {
+            println!("  {name:w$}  {help}");
+        }
+    }
     println!("\nSet with --set key=value or in a preset's TOML; `live` keys also change while a run trains.");
 }

@@ -3,14 +3,14 @@
 //! (or, with `--json`, every run's events and then one `sweep_done` line). Ctrl-C stops the
 //! running run and cancels the rest.
 
-use anyhow::{bail, Result};
-use gradboard::config::sweep::{find_sweep, PrunerSpec, Range, SweepSpec};
+use anyhow::Result;
+use gradboard::config::sweep::{SweepRequest, SweepSpec};
 use gradboard::config::PresetDirs;
 use gradboard::data::Cifar10;
 use gradboard::events::{unix_now, Event, EventKind};
+use gradboard::model::Compute;
 use gradboard::runner::sweep::{start_sweep, SweepCommand, SweepState};
 use gradboard::runner::Runner;
-use gradboard::train::Compute;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,8 +52,8 @@ pub struct SweepArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Runs trained at once (the threads are shared among them).
-    #[arg(long, default_value_t = 1)]
-    pub parallel: usize,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
     /// The data set: the .tar.gz archive or the extracted folder.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -65,45 +65,21 @@ pub struct SweepArgs {
     pub json: bool,
 }
 
-/// The spec the arguments describe.
+/// The spec the arguments describe, assembled and checked as the dashboard's form is.
 fn spec(args: &SweepArgs, presets: &PresetDirs) -> Result<SweepSpec> {
-    let mut spec = match &args.sweep {
-        Some(name) => find_sweep(presets, name)?,
-        None => {
-            let preset = args.preset.as_deref().expect("clap requires --preset");
-            let mut spec = SweepSpec::new(preset, preset);
-            for g in &args.grid {
-                spec.add_grid(g)?;
-            }
-            for r in &args.ranges {
-                spec.ranges.push(Range::parse(r)?);
-            }
-            spec.random = args.random.unwrap_or(0);
-            if spec.grid.is_empty() && spec.random == 0 {
-                bail!("sweep: nothing to sweep; give --grid KEY=V1,V2 or --random N --range KEY=LO..HI");
-            }
-            spec
-        }
+    let request = SweepRequest {
+        file: args.sweep.clone(),
+        preset: args.preset.clone(),
+        grid: args.grid.clone(),
+        ranges: args.ranges.clone(),
+        random: args.random.unwrap_or(0),
+        set: args.overrides.clone(),
+        prune: args.prune.clone(),
+        prune_warmup: args.prune_warmup,
+        prune_min_runs: args.prune_min_runs,
+        seed: args.seed,
     };
-    spec.set.extend(args.overrides.iter().cloned());
-    match args.prune.as_deref() {
-        None => {}
-        Some("median") => spec.prune = Some(spec.prune.unwrap_or_else(PrunerSpec::default)),
-        Some("none") => spec.prune = None,
-        Some(other) => bail!("--prune {other:?}: median or none"),
-    }
-    if let Some(p) = spec.prune.as_mut() {
-        if let Some(w) = args.prune_warmup {
-            p.warmup_evals = w;
-        }
-        if let Some(m) = args.prune_min_runs {
-            p.min_runs = m.max(1);
-        }
-    }
-    if let Some(seed) = args.seed {
-        spec.seed = seed;
-    }
-    Ok(spec)
+    Ok(request.assemble(presets)?)
 }
 
 /// The results table for the terminal.
@@ -155,12 +131,13 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
     let data = Arc::new(Cifar10::load(&path)?);
     let runner = Runner::new(data, &path, &args.runs_dir, compute, threads);
     let total = planned.len();
+    let steps: usize = planned.iter().map(|r| r.config.steps).sum();
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let sweep = start_sweep(
         &runner,
         &spec,
         planned,
-        args.parallel,
+        args.parallel as usize,
         Box::new(move |e| drop(tx.send(e.clone()))),
     )?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -172,8 +149,9 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
     });
     if !args.json {
         println!(
-            "sweep {}: {total} runs, pruner {}; folder {}",
+            "sweep {}: {total} runs of {steps} training steps in all, {} at a time, pruner {}; folder {}",
             sweep.id,
+            args.parallel,
             if spec.prune.is_some() {
                 "median"
             } else {
@@ -242,8 +220,10 @@ fn progress_line(state: &SweepState, event: &Event, total: usize) -> Option<Stri
             step,
             ..
         } => Some(format!(
-            "{head}: {} at step {step}, best test acc {best_test_acc:.4}, final {final_test_acc:.4}",
-            status.as_str()
+            "{head}: {} at step {step}, best test acc {}, final {}",
+            status.as_str(),
+            gradboard::runs::accuracy_text(*best_test_acc),
+            gradboard::runs::accuracy_text(*final_test_acc)
         )),
         _ => None,
     }

@@ -6,9 +6,10 @@ use anyhow::{bail, Result};
 use gradboard::config::{PresetDirs, RunConfig};
 use gradboard::data::Cifar10;
 use gradboard::events::{Event, EventKind, RunStatus};
+use gradboard::model::Compute;
 use gradboard::runner::{From, RunRequest, Runner};
 use gradboard::runs::StoredRun;
-use gradboard::train::{Command, Compute, Fault};
+use gradboard::train::{Command, Fault};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -97,7 +98,7 @@ fn settings(args: &TrainArgs) -> Result<(String, Option<RunConfig>, RunConfig)> 
         _ => "fork".to_string(),
     };
     let base = PresetDirs::discover().find(&preset).ok().map(|p| p.config);
-    let mut config = stored.config.clone();
+    let mut config = stored.state().config;
     for o in &args.overrides {
         config.apply_override(o)?;
     }
@@ -173,12 +174,13 @@ pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode
         );
         return Ok(ExitCode::from(1));
     }
+    let figure = gradboard::runs::accuracy_text;
     let line = format!(
-        "run {run_id} {}: step {}, test acc {:.4} (best {:.4}), {:.1} s; saved in {}",
+        "run {run_id} {}: step {}, test acc {} (best {}), {:.1} s; saved in {}",
         summary.status.as_str(),
         summary.step,
-        summary.final_test_acc,
-        summary.best_test_acc,
+        figure(summary.final_test_acc),
+        figure(summary.best_test_acc),
         summary.seconds,
         dir.display()
     );

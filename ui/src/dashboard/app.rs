@@ -1,325 +1,195 @@
 //! The dashboard's state and its update function: messages in, state changes and effects out.
-//! No terminal here, so tests drive it with key events directly. The live screen's actions are
-//! in `live.rs`, the runs and compare screens' in `browse.rs`.
+//! The app routes: keys go to the open popup or the screen on show through the keymap table,
+//! messages to the screen they concern, and screens' requests (show a run, go to a screen,
+//! analyse a run) to the screen that owns them. It touches no file and reads no clock: the
+//! runtime does, and says what it found in messages.
 
-use super::analysis::{AnalysisState, AnalysisView};
-use super::keymap::{action_for, Action, Screen};
-use super::library::Library;
-use super::lr_finder::LrFinderView;
-use super::state::{RunView, Runs, Status};
-use super::sweeps::{SweepForm, SweepScreen};
+use super::keymap::{action_for, Action, Context};
+use super::msg::{DataState, Effect, Job, Mode, Msg, Screen};
+use super::screens::analysis::{AnalysisScreen, AnalysisView};
+use super::screens::compare::CompareScreen;
+use super::screens::live::LiveScreen;
+use super::screens::lr_finder::{LrFinderView, FRESH};
+use super::screens::runs::RunsScreen;
+use super::screens::sweep::SweepScreen;
+use super::screens::{Ctx, Request};
+use super::shared::Shared;
+use super::store::Status;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use gradboard::config::sweep::SweepSpec;
-use gradboard::config::{KeySpec, PresetDirs, RunConfig, KEYS};
-use gradboard::events::{unix_now, Event, EventKind};
-use gradboard::runner::sweep::{SweepCommand, SweepState};
-use gradboard::runner::From;
-use gradboard::runs::RunRecord;
-use gradboard::train::lr_find::LrFinding;
-use gradboard::train::Command;
-use std::path::PathBuf;
-use tui_input::Input;
+use gradboard::config::{format_float, PresetDirs, RunConfig};
+use gradboard::events::{EventKind, RunStatus};
 
-/// The EMA strengths `[` and `]` step through.
-pub const SMOOTHING_LEVELS: [f64; 7] = [0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99];
-/// Steps shown by the recent window.
-pub const RECENT_STEPS: f64 = 300.0;
-
-/// Where the data set stands.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DataState {
-    /// Being read from disk.
-    Loading(String),
-    /// Being downloaded: bytes done and total.
-    Downloading { done: u64, total: Option<u64> },
-    /// Ready to train on.
-    Ready {
-        source: String,
-        train: usize,
-        test: usize,
-    },
-    /// Could not be had: the reason and how to fix it.
-    Failed(String),
-}
-
-/// The charts' x axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum XAxis {
-    /// Training steps.
-    Steps,
-    /// Epochs.
-    Epochs,
-    /// Seconds since the run started.
-    WallTime,
-}
-
-/// How the charts are drawn.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChartOptions {
-    /// Smooth the train curves (debiased EMA, the raw curve faint beneath).
-    pub smoothing: bool,
-    /// EMA weight of the past, 0 to 0.99.
-    pub alpha: f64,
-    /// Loss on a log10 scale.
-    pub log_loss: bool,
-    /// The x axis.
-    pub x_axis: XAxis,
-    /// Only the last `RECENT_STEPS` steps.
-    pub recent: bool,
-}
-
-impl Default for ChartOptions {
-    fn default() -> Self {
-        ChartOptions {
-            smoothing: true,
-            alpha: 0.6,
-            log_loss: false,
-            x_axis: XAxis::Steps,
-            recent: false,
-        }
-    }
-}
-
-/// A preset as the picker lists it.
-#[derive(Debug, Clone)]
-pub struct PresetItem {
-    /// Name.
-    pub name: String,
-    /// One-line description.
-    pub description: String,
-    /// Settings.
-    pub config: RunConfig,
-}
-
-/// The run the next `r` forks from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ForkTarget {
-    /// The parent's id.
-    pub run_id: String,
-    /// The parent's folder.
-    pub dir: PathBuf,
-}
-
-/// What the keyboard is talking to.
-#[derive(Debug, Clone)]
-pub enum Mode {
-    /// The screen's own keys.
-    Normal,
-    /// Typing a new value for the selected key.
-    Editing { input: Input, error: Option<String> },
-    /// Choosing a preset.
-    Presets {
-        items: Vec<PresetItem>,
-        selected: usize,
-    },
-    /// Typing the name of a preset to save.
-    SaveName { input: Input, error: Option<String> },
-    /// Typing the runs screen's filter.
-    Filtering { input: Input },
-    /// The help screen.
-    Help,
-    /// Asking before quitting with a run active.
-    ConfirmQuit,
-    /// Quitting: every run was told to stop; waiting for their `done`.
-    Stopping,
-    /// Filling in a new sweep.
-    SweepForm(SweepForm),
-    /// The learning-rate finder's popup.
-    LrFinder,
-}
-
-/// Messages the dashboard reacts to.
-#[derive(Debug, Clone)]
-pub enum Msg {
-    /// A key press.
-    Key(KeyEvent),
-    /// An event of a run (started here, or read from its folder).
-    Run(Event),
-    /// The runtime started a run from this dashboard.
-    Started {
-        run_id: String,
-        config: RunConfig,
-        preset: String,
-    },
-    /// A run could not be started.
-    StartFailed(String),
-    /// A scan of the runs folder.
-    Library(Vec<RunRecord>),
-    /// An export finished: its files, or why it failed.
-    Exported(Result<Vec<PathBuf>, String>),
-    /// The data set's state changed.
-    Data(DataState),
-    /// SIGTERM or SIGHUP: stop every run and quit.
-    Terminate,
-    /// The running sweep's state.
-    Sweep(SweepState),
-    /// A sweep could not be started.
-    SweepFailed(String),
-    /// An analysis finished (boxed: it holds the data set's handle), or why it failed.
-    Analyzed(Result<Box<AnalysisView>, String>),
-    /// What the learning-rate finder's model is a copy of.
-    LrSource(String),
-    /// The learning-rate finder's step: lr and smoothed loss.
-    LrStep(f64, f64),
-    /// The learning-rate finder ended.
-    LrFound(Result<LrFinding, String>),
-}
-
-/// What the runtime must do after an update.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Start a run: fresh, forked or resumed (`from`), with these settings from this preset
-    /// (whose own settings are `base`).
-    Start {
-        preset: String,
-        config: Box<RunConfig>,
-        base: Option<Box<RunConfig>>,
-        from: From,
-    },
-    /// Send a command to a run.
-    Send { run_id: String, command: Command },
-    /// Read a run folder's events and follow what it appends.
-    Load(PathBuf),
-    /// Export these run folders.
-    Export(Vec<PathBuf>),
-    /// Start a sweep.
-    StartSweep(Box<SweepSpec>),
-    /// Tell the sweep something.
-    Sweep(SweepCommand),
-    /// Analyse a run's saved model.
-    Analyze { run_id: String, dir: PathBuf },
-    /// Run the learning-rate finder on these settings, from a copy of the run in `from`
-    /// (its newest weights) or on a fresh model.
-    LrFind {
-        config: Box<RunConfig>,
-        from: Option<(String, PathBuf)>,
-    },
-    /// Stop the learning-rate finder.
-    StopLrFind,
-    /// Tell every run to stop and quit once all have written their `done`.
-    StopAllAndQuit,
-    /// Quit now (no run is active).
-    Quit,
+/// Runs `$body` with one screen of `$app` bound to `$s` and the context it may touch bound to
+/// `$cx`, then carries out the screen's requests.
+macro_rules! delegate {
+    ($app:expr, $screen:ident, |$s:ident, $cx:ident| $body:expr) => {{
+        let mut requests = Vec::new();
+        let effects = {
+            let App {
+                $screen: $s,
+                shared,
+                mode,
+                ..
+            } = &mut *$app;
+            let $cx = &mut Ctx {
+                shared,
+                mode,
+                requests: &mut requests,
+            };
+            $body
+        };
+        $app.finish(effects, requests)
+    }};
 }
 
 /// The whole dashboard state.
 pub struct App {
     /// The screen shown.
     pub screen: Screen,
-    /// The settings being edited (the next run's).
-    pub config: RunConfig,
-    /// The preset they came from.
-    pub preset: String,
-    /// The preset's own settings.
-    pub preset_config: Option<RunConfig>,
-    /// Selected row of the settings panel.
-    pub selected: usize,
-    /// Every run loaded in full, by id.
-    pub runs: Runs,
-    /// Every run of the runs folder, as the last scan listed it.
-    pub library: Library,
-    /// Run folders asked for and not arrived yet.
-    pub loading: Vec<String>,
-    /// The run the live screen shows.
-    pub current: Option<String>,
-    /// The run the next `r` forks from.
-    pub fork: Option<ForkTarget>,
-    /// Whether the compare screen shows the settings side by side.
-    pub diff: bool,
-    /// The data set.
-    pub data: DataState,
-    /// Chart options.
-    pub chart: ChartOptions,
-    /// Keyboard mode.
+    /// Where keys go.
     pub mode: Mode,
-    /// The last message for the user, and whether it is an error.
-    pub notice: Option<(String, bool)>,
-    /// Where presets are read and saved.
-    pub presets: PresetDirs,
+    /// What the screens share.
+    pub shared: Shared,
+    /// The live screen.
+    pub live: LiveScreen,
+    /// The runs screen.
+    pub runs: RunsScreen,
+    /// The compare screen.
+    pub compare: CompareScreen,
     /// The sweep screen.
     pub sweep: SweepScreen,
     /// The analysis screen.
-    pub analysis: AnalysisState,
-    /// Images a page of the analysis screen holds, as last drawn.
-    pub gallery_size: std::cell::Cell<usize>,
+    pub analysis: AnalysisScreen,
     /// The learning-rate finder, while its popup is open.
     pub lr_finder: Option<LrFinderView>,
 }
 
 impl App {
-    /// A dashboard with `config` loaded from preset `preset`.
-    pub fn new(config: RunConfig, preset: String, presets: PresetDirs, data: DataState) -> Self {
-        let preset_config = presets.find(&preset).ok().map(|p| p.config);
+    /// A dashboard with `config` loaded from preset `preset` (whose own settings are
+    /// `preset_config`).
+    pub fn new(
+        config: RunConfig,
+        preset: String,
+        preset_config: Option<RunConfig>,
+        presets: PresetDirs,
+        data: DataState,
+    ) -> Self {
         App {
             screen: Screen::Live,
-            config,
-            preset,
-            preset_config,
-            selected: 0,
-            runs: Runs::default(),
-            library: Library::default(),
-            loading: Vec::new(),
-            current: None,
-            fork: None,
-            diff: false,
-            data,
-            chart: ChartOptions::default(),
             mode: Mode::Normal,
-            notice: None,
-            presets,
+            shared: Shared::new(presets, data),
+            live: LiveScreen::new(config, preset, preset_config),
+            runs: RunsScreen::default(),
+            compare: CompareScreen::default(),
             sweep: SweepScreen::default(),
-            analysis: AnalysisState::None,
-            gallery_size: std::cell::Cell::new(1),
+            analysis: AnalysisScreen::default(),
             lr_finder: None,
         }
     }
 
-    /// The table entry of the selected settings row.
-    pub fn selected_key(&self) -> &'static KeySpec {
-        &KEYS[self.selected]
-    }
-
     /// The run on the live screen.
-    pub fn run(&self) -> Option<&RunView> {
-        self.current.as_deref().and_then(|id| self.runs.get(id))
+    pub fn run(&self) -> Option<&super::store::RunView> {
+        self.live.run(&self.shared)
     }
 
-    /// The live screen's run, while it can still take commands (started here, not ended).
-    pub(super) fn active_run(&self) -> Option<&RunView> {
-        self.run().filter(|r| r.local && r.status.is_active())
+    /// Where keys go now.
+    pub fn context(&self) -> Option<Context> {
+        Context::of(self.mode, self.screen)
     }
 
-    pub(super) fn notify(&mut self, text: impl Into<String>) {
-        self.notice = Some((text.into(), false));
+    /// Carries out the requests a screen made along with its effects.
+    fn finish(&mut self, mut effects: Vec<Effect>, requests: Vec<Request>) -> Vec<Effect> {
+        for request in requests {
+            effects.extend(self.request(request));
+        }
+        effects
     }
 
-    pub(super) fn warn(&mut self, text: impl Into<String>) {
-        self.notice = Some((text.into(), true));
+    /// Carries out what a screen asked for.
+    fn request(&mut self, request: Request) -> Vec<Effect> {
+        match request {
+            Request::Show(screen) => {
+                self.screen = screen;
+                if screen == Screen::Compare {
+                    return self.load_marked();
+                }
+                vec![]
+            }
+            Request::Open(id) => {
+                self.live.current = Some(id.clone());
+                self.screen = Screen::Live;
+                self.shared.notify(format!("run {id}"));
+                self.shared.ensure_loaded(&id)
+            }
+            Request::Analyze(id) => self.analyze(id),
+            Request::LoadMarked => self.load_marked(),
+        }
+    }
+
+    fn load_marked(&mut self) -> Vec<Effect> {
+        let ids = self.shared.marked.clone();
+        ids.iter()
+            .flat_map(|id| self.shared.ensure_loaded(id))
+            .collect()
     }
 
     /// Applies one message; returns what the runtime must do.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Key(key) => self.on_key(key),
-            Msg::Run(event) => self.on_event(&event),
+            Msg::Resize(w, h) => {
+                self.shared.size = (w, h);
+                vec![]
+            }
+            Msg::Tick(now) => {
+                self.shared.now = now;
+                vec![]
+            }
+            Msg::Run(event) => {
+                let id = event.run_id.clone();
+                self.on_events(&id, std::slice::from_ref(&event))
+            }
+            Msg::Loaded { run_id, events } => {
+                self.shared.loading.retain(|id| *id != run_id);
+                self.shared.runs.ensure(&run_id);
+                let effects = self.on_events(&run_id, &events);
+                if let Some(status) = self.shared.listing.get(&run_id).map(|r| r.status) {
+                    self.shared.runs.set_alive(&run_id, status);
+                }
+                effects
+            }
             Msg::Started {
                 run_id,
                 config,
                 preset,
             } => {
-                self.runs
-                    .insert(RunView::new(&run_id, config, &preset, unix_now()));
-                self.notify(format!("started run {run_id}"));
-                self.current = Some(run_id);
+                self.shared.runs.insert_local(&run_id, config);
+                self.shared
+                    .notify(format!("started run {run_id} ({preset})"));
+                self.live.current = Some(run_id);
                 self.screen = Screen::Live;
                 vec![]
             }
             Msg::StartFailed(reason) => {
-                self.warn(format!("cannot start: {reason}"));
+                self.shared.warn(format!("cannot start: {reason}"));
                 vec![]
             }
             Msg::Library(records) => {
-                self.library.replace(records);
+                for r in &records {
+                    self.shared.runs.set_alive(&r.run_id, r.status);
+                }
+                self.shared.listing.records = records;
+                self.shared.listing.scanned = true;
+                self.shared.listing.error = None;
+                self.runs.refresh(&self.shared.listing);
+                vec![]
+            }
+            Msg::LibraryFailed(reason) => {
+                self.shared.listing.scanned = true;
+                self.shared.listing.error = Some(reason.clone());
+                self.shared.listing.records.clear();
+                self.runs.refresh(&self.shared.listing);
+                self.shared.warn(reason);
                 vec![]
             }
             Msg::Exported(Ok(files)) => {
@@ -328,45 +198,50 @@ impl App {
                     .and_then(|f| f.parent())
                     .map(|d| d.display().to_string())
                     .unwrap_or_default();
-                self.notify(format!("exported {} files to {dir}", files.len()));
+                self.shared
+                    .notify(format!("exported {} files to {dir}", files.len()));
                 vec![]
             }
             Msg::Exported(Err(e)) => {
-                self.warn(format!("export failed: {e}"));
+                self.shared.warn(format!("export failed: {e}"));
                 vec![]
             }
             Msg::Data(state) => {
                 if let DataState::Failed(reason) = &state {
-                    self.warn(reason.clone());
+                    self.shared.warn(reason.clone());
                 }
-                self.data = state;
+                self.shared.data = state;
                 vec![]
             }
             Msg::Terminate => self.stop_all_and_quit(),
             Msg::Sweep(state) => {
-                if state.finished && self.sweep.state.as_ref().is_some_and(|s| !s.finished) {
-                    self.notify(format!("sweep {} finished", state.id));
+                if state.finished && self.sweep.running() {
+                    self.shared.notify(format!("sweep {} finished", state.id));
                 }
                 self.sweep.state = Some(state);
                 vec![]
             }
+            Msg::SweepChecked(result) => {
+                delegate!(self, sweep, |screen, cx| screen.on_checked(result, cx))
+            }
             Msg::SweepFailed(reason) => {
-                self.warn(format!("sweep not started: {reason}"));
+                self.shared.warn(format!("sweep not started: {reason}"));
                 vec![]
             }
-            Msg::Analyzed(Ok(view)) => {
-                self.notify(format!(
-                    "run {}: test accuracy {:.4} on {} images",
-                    view.run_id,
-                    view.analysis.accuracy(),
-                    view.analysis.count()
+            Msg::Analyzed(Ok(analysed)) => {
+                self.shared.notify(format!(
+                    "run {}: test accuracy {:.4} on {} images (weights of step {})",
+                    analysed.run_id,
+                    analysed.analysis.accuracy(),
+                    analysed.analysis.count(),
+                    analysed.step
                 ));
-                self.analysis = AnalysisState::Ready(view);
+                self.analysis = AnalysisScreen::Ready(Box::new(AnalysisView::new(*analysed)));
                 vec![]
             }
             Msg::Analyzed(Err(reason)) => {
-                self.warn(format!("analysis failed: {reason}"));
-                self.analysis = AnalysisState::Failed(reason);
+                self.shared.warn(format!("analysis failed: {reason}"));
+                self.analysis = AnalysisScreen::Failed(reason);
                 vec![]
             }
             Msg::LrSource(source) => {
@@ -387,71 +262,113 @@ impl App {
                 }
                 vec![]
             }
+            Msg::Presets(result) => delegate!(self, live, |screen, cx| {
+                screen.on_presets(result, cx);
+                vec![]
+            }),
+            Msg::PresetSaved(result) => delegate!(self, live, |screen, cx| {
+                screen.on_preset_saved(result, cx);
+                vec![]
+            }),
+            Msg::ForkReady(Ok(target)) => {
+                self.screen = Screen::Live;
+                delegate!(self, live, |screen, cx| {
+                    screen.on_fork_ready(*target, cx);
+                    vec![]
+                })
+            }
+            Msg::ForkReady(Err(reason)) => {
+                self.shared.warn(reason);
+                vec![]
+            }
+            Msg::WorkerFailed(job, reason) => self.on_worker_failed(job, reason),
         }
     }
 
-    fn on_event(&mut self, event: &Event) -> Vec<Effect> {
-        self.runs.apply(event);
-        self.loading.retain(|id| *id != event.run_id);
-        let mut effects = Vec::new();
-        // A fork's parent is loaded too: compare draws its curve leading into the child's.
-        if let EventKind::Start(info) = &event.kind {
-            if let Some(parent) = &info.parent {
-                effects.extend(self.ensure_loaded(&parent.run_id));
-            }
-        }
-        if self.current.as_deref() == Some(event.run_id.as_str()) {
-            if let (EventKind::Done { .. }, Some(run)) = (&event.kind, self.runs.get(&event.run_id))
-            {
-                if let Status::Ended(status, reason) = &run.status {
-                    let text = format!(
-                        "run {} {}{}",
-                        run.run_id,
-                        status.as_str(),
-                        reason
-                            .as_ref()
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    );
-                    match status {
-                        gradboard::events::RunStatus::Diverged
-                        | gradboard::events::RunStatus::Failed => self.warn(text),
-                        _ => self.notify(text),
-                    }
+    /// A helper thread failed: whatever waited on it ends, and the notice says why.
+    fn on_worker_failed(&mut self, job: Job, reason: String) -> Vec<Effect> {
+        match &job {
+            Job::Analysis => self.analysis = AnalysisScreen::Failed(reason.clone()),
+            Job::LrFinder => {
+                if let Some(v) = self.lr_finder.as_mut().filter(|v| v.running()) {
+                    v.result = Some(Err(reason.clone()));
                 }
+            }
+            Job::Load(id) => self.shared.loading.retain(|l| l != id),
+            Job::Data => self.shared.data = DataState::Failed(reason.clone()),
+            Job::Sweep => {
+                if let Some(form) = self.sweep.form.as_mut() {
+                    form.checking = false;
+                    form.error = Some(reason.clone());
+                }
+            }
+            Job::Files => self.live.picker = None,
+            Job::Scanner => self.shared.listing.error = Some(reason.clone()),
+            Job::Start | Job::Export => {}
+        }
+        if self.mode == Mode::Presets && self.live.picker.is_none() {
+            self.mode = Mode::Normal;
+        }
+        self.shared.warn(reason);
+        vec![]
+    }
+
+    fn on_events(&mut self, run_id: &str, events: &[gradboard::events::Event]) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for event in events {
+            self.shared.runs.apply(run_id, event);
+            // A fork's parent is loaded too: compare draws its curve leading into the child's.
+            if let EventKind::Start(info) = &event.kind {
+                if let Some(parent) = &info.parent {
+                    effects.extend(self.shared.ensure_loaded(&parent.run_id));
+                }
+            }
+            let on_show = self.live.current.as_deref() == Some(run_id);
+            if let (true, EventKind::Done { .. }) = (on_show, &event.kind) {
+                self.report_end(run_id);
             }
         }
         effects
     }
 
-    /// Asks for a run's events when they are not loaded or on their way.
-    pub(super) fn ensure_loaded(&mut self, run_id: &str) -> Vec<Effect> {
-        if self.runs.get(run_id).is_some() || self.loading.iter().any(|l| l == run_id) {
-            return vec![];
-        }
-        match self.library.get(run_id) {
-            Some(r) => {
-                self.loading.push(run_id.to_string());
-                vec![Effect::Load(r.dir.clone())]
-            }
-            None => vec![],
+    /// The live screen's run ended: the notice says how.
+    fn report_end(&mut self, run_id: &str) {
+        let Some(Status::Ended(status, reason)) = self.shared.runs.get(run_id).map(|r| r.status())
+        else {
+            return;
+        };
+        let text = format!(
+            "run {run_id} {}{}",
+            status.as_str(),
+            reason.map(|r| format!(": {r}")).unwrap_or_default()
+        );
+        match status {
+            RunStatus::Diverged | RunStatus::Failed => self.shared.warn(text),
+            _ => self.shared.notify(text),
         }
     }
 
-    /// Whether quitting would stop something: a run started here or a sweep.
-    pub(super) fn has_active_work(&self) -> bool {
-        self.runs.active_here().next().is_some()
-            || self.sweep.state.as_ref().is_some_and(|s| !s.finished)
+    /// Whether quitting would stop something: a run started here, a sweep, the finder.
+    fn has_active_work(&self) -> bool {
+        self.shared.runs.active_here().next().is_some()
+            || self.sweep.running()
+            || self.lr_finder.as_ref().is_some_and(|v| v.running())
     }
 
-    pub(super) fn stop_all_and_quit(&mut self) -> Vec<Effect> {
+    /// Stops every run of this dashboard and quits once they have written their `done`.
+    fn stop_all_and_quit(&mut self) -> Vec<Effect> {
         if !self.has_active_work() {
             return vec![Effect::Quit];
         }
-        let ids: Vec<String> = self.runs.active_here().map(|r| r.run_id.clone()).collect();
+        let ids: Vec<String> = self
+            .shared
+            .runs
+            .active_here()
+            .map(|r| r.run_id.clone())
+            .collect();
         for id in &ids {
-            if let Some(run) = self.runs.get_mut(id) {
-                run.status = Status::Stopping;
+            if let Some(run) = self.shared.runs.get_mut(id) {
+                run.stopping = true;
             }
         }
         self.mode = Mode::Stopping;
@@ -462,43 +379,49 @@ impl App {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return self.stop_all_and_quit();
         }
-        match std::mem::replace(&mut self.mode, Mode::Normal) {
-            Mode::Normal => self.on_normal_key(key),
-            Mode::Help => vec![],
-            Mode::Stopping => {
-                self.mode = Mode::Stopping;
-                vec![]
-            }
-            Mode::ConfirmQuit => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('q') => self.stop_all_and_quit(),
+        let Some(context) = self.context() else {
+            return vec![];
+        };
+        let action = action_for(context, &key);
+        let mode = std::mem::replace(&mut self.mode, Mode::Normal);
+        match mode {
+            Mode::Normal => match action {
+                Some(action) => self.on_action(action, key),
+                None => {
+                    if let KeyCode::Char(c) = key.code {
+                        self.shared.warn(format!(
+                            "no key '{c}' on the {} screen: press ? for help",
+                            self.screen.name()
+                        ));
+                    }
+                    vec![]
+                }
+            },
+            Mode::Help | Mode::Stopping => vec![],
+            Mode::ConfirmQuit => match action {
+                Some(Action::Confirm) => self.stop_all_and_quit(),
                 _ => vec![],
             },
-            Mode::Editing { input, error } => self.on_edit_key(key, input, error),
-            Mode::SaveName { input, error } => self.on_save_key(key, input, error),
-            Mode::Presets { items, selected } => self.on_preset_key(key, items, selected),
-            Mode::Filtering { input } => self.on_filter_key(key, input),
-            Mode::SweepForm(form) => self.on_sweep_form_key(key, form),
-            Mode::LrFinder => self.on_lr_finder_key(key),
+            Mode::Editing => delegate!(self, live, |screen, cx| screen
+                .on_editor_key(action, key, cx)),
+            Mode::SaveName => {
+                delegate!(self, live, |screen, cx| screen.on_save_key(action, key, cx))
+            }
+            Mode::Presets => delegate!(self, live, |screen, cx| screen.on_picker_key(action, cx)),
+            Mode::Filtering => delegate!(self, runs, |screen, cx| screen
+                .on_filter_key(action, key, cx)),
+            Mode::SweepForm => delegate!(self, sweep, |screen, cx| screen
+                .on_form_key(action, key, cx)),
+            Mode::LrFinder => self.on_lr_finder_key(action),
         }
     }
 
-    fn on_normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let Some(action) = action_for(self.screen, &key) else {
-            if let KeyCode::Char(c) = key.code {
-                self.warn(format!(
-                    "no key '{c}' on the {} screen: press ? for help",
-                    self.screen.name()
-                ));
-            }
-            return vec![];
-        };
+    /// A key of the screen on show: actions of every screen here, the rest to the screen.
+    fn on_action(&mut self, action: Action, key: KeyEvent) -> Vec<Effect> {
         match action {
             Action::NextScreen => {
-                self.screen = self.screen.next();
-                if self.screen == Screen::Compare {
-                    return self.load_compared();
-                }
-                vec![]
+                let next = self.screen.next();
+                self.request(Request::Show(next))
             }
             Action::Quit => {
                 if self.has_active_work() {
@@ -518,71 +441,127 @@ impl App {
             | Action::ToggleLogScale
             | Action::CycleXAxis
             | Action::ToggleWindow => {
-                self.on_chart_action(action);
+                self.shared.chart.apply(action);
                 vec![]
             }
-            Action::Analyze if self.screen != Screen::Sweep => match self.analysis_target() {
-                Some(id) => self.analyze(id),
-                None => {
-                    self.warn("no run to analyse: pick one on the runs screen");
-                    vec![]
+            Action::Analyze if self.screen != Screen::Sweep => {
+                let target = match self.screen {
+                    Screen::Runs => self
+                        .runs
+                        .current(&self.shared.listing)
+                        .map(|r| r.run_id.clone()),
+                    _ => self.live.current.clone(),
+                };
+                match target {
+                    Some(id) => self.analyze(id),
+                    None => {
+                        self.shared
+                            .warn("no run to analyse: pick one on the runs screen");
+                        vec![]
+                    }
                 }
-            },
-            Action::NewSweep if self.screen == Screen::Runs => {
-                self.on_sweep_action(Action::NewSweep)
+            }
+            Action::NewSweep => {
+                let preset = self.live.preset.clone();
+                delegate!(self, sweep, |screen, cx| {
+                    screen.open_form(&preset, cx);
+                    vec![]
+                })
             }
             Action::LrFind => self.start_lr_finder(),
             _ => match self.screen {
-                Screen::Live => self.on_live_action(action),
-                Screen::Runs | Screen::Compare => self.on_browse_action(action, &key),
-                Screen::Sweep => self.on_sweep_action(action),
+                Screen::Live => delegate!(self, live, |screen, cx| screen.update(action, cx)),
+                Screen::Runs => delegate!(self, runs, |screen, cx| screen.update(action, &key, cx)),
+                Screen::Compare => delegate!(self, compare, |screen, cx| screen.update(action, cx)),
+                Screen::Sweep => delegate!(self, sweep, |screen, cx| screen.update(action, cx)),
                 Screen::Analysis => {
-                    let page = self.gallery_size.get();
-                    self.on_analysis_action(action, page)
+                    delegate!(self, analysis, |screen, cx| screen.update(action, cx))
                 }
             },
         }
     }
 
-    fn on_chart_action(&mut self, action: Action) {
+    /// Starts analysing `run_id`'s model and shows the analysis screen.
+    fn analyze(&mut self, run_id: String) -> Vec<Effect> {
+        let Some(dir) = self.shared.listing.get(&run_id).map(|r| r.dir.clone()) else {
+            self.shared
+                .warn(format!("run {run_id} is not in the runs folder yet"));
+            return vec![];
+        };
+        if !self.shared.data_ready() {
+            self.shared.warn("the data set is not ready yet");
+            return vec![];
+        }
+        self.screen = Screen::Analysis;
+        self.analysis = AnalysisScreen::Running(run_id.clone());
+        vec![Effect::Analyze { run_id, dir }]
+    }
+
+    /// Starts the finder on the settings panel's configuration: on a copy of the live
+    /// screen's run when the settings keep its network, else on a fresh model.
+    fn start_lr_finder(&mut self) -> Vec<Effect> {
+        if let Err(e) = self.live.config.validate() {
+            self.shared.warn(format!("lr-find: {e}"));
+            return vec![];
+        }
+        if !self.shared.data_ready() {
+            self.shared.warn("the data set is not ready yet");
+            return vec![];
+        }
+        let from = self
+            .run()
+            .filter(|run| self.live.config.network_difference(&run.config).is_none())
+            .and_then(|run| {
+                Some((
+                    run.run_id.clone(),
+                    self.shared.listing.get(&run.run_id)?.dir.clone(),
+                ))
+            });
+        let source = match &from {
+            Some((id, _)) => format!("a copy of run {id}"),
+            None => FRESH.to_string(),
+        };
+        self.lr_finder = Some(LrFinderView {
+            source,
+            ..LrFinderView::default()
+        });
+        self.mode = Mode::LrFinder;
+        vec![Effect::LrFind {
+            config: Box::new(self.live.config.clone()),
+            from,
+        }]
+    }
+
+    /// A key while the finder's popup is open: apply its suggestion, or close (stopping a
+    /// finder still running).
+    fn on_lr_finder_key(&mut self, action: Option<Action>) -> Vec<Effect> {
+        let running = self.lr_finder.as_ref().is_some_and(|v| v.running());
         match action {
-            Action::ToggleSmoothing => self.chart.smoothing = !self.chart.smoothing,
-            Action::SmoothLess | Action::SmoothMore => {
-                let i = SMOOTHING_LEVELS
-                    .iter()
-                    .position(|&a| a >= self.chart.alpha)
-                    .unwrap_or(0);
-                let i = if action == Action::SmoothMore {
-                    (i + 1).min(SMOOTHING_LEVELS.len() - 1)
+            Some(Action::Cancel) => {
+                self.lr_finder = None;
+                return if running {
+                    vec![Effect::StopLrFind]
                 } else {
-                    i.saturating_sub(1)
+                    vec![]
                 };
-                self.chart.alpha = SMOOTHING_LEVELS[i];
-                self.chart.smoothing = true;
             }
-            Action::ToggleLogScale => self.chart.log_loss = !self.chart.log_loss,
-            Action::CycleXAxis => {
-                self.chart.x_axis = match self.chart.x_axis {
-                    XAxis::Steps => XAxis::Epochs,
-                    XAxis::Epochs => XAxis::WallTime,
-                    XAxis::WallTime => XAxis::Steps,
+            Some(Action::Apply) => match self.lr_finder.as_ref().and_then(|v| v.suggestion()) {
+                Some(lr) => {
+                    let text = format_float(lr);
+                    let spec = gradboard::config::key("lr").expect("lr is a key");
+                    let effects =
+                        delegate!(self, live, |screen, cx| screen.set_value(spec, &text, cx));
+                    self.lr_finder = None;
+                    self.shared
+                        .notify(format!("lr = {text}, the finder's suggestion"));
+                    return effects;
                 }
-            }
-            Action::ToggleWindow => self.chart.recent = !self.chart.recent,
+                None if running => self.shared.warn("the finder is still running"),
+                None => self.shared.warn("no suggestion to apply"),
+            },
             _ => {}
         }
-    }
-
-    /// The run `a` analyses: the runs screen's cursor, else the live screen's run.
-    fn analysis_target(&self) -> Option<String> {
-        match self.screen {
-            Screen::Runs => self.library.current().map(|r| r.run_id.clone()),
-            _ => self.current.clone(),
-        }
-    }
-
-    /// A command to the live screen's run.
-    pub(super) fn send(&mut self, run_id: String, command: Command) -> Vec<Effect> {
-        vec![Effect::Send { run_id, command }]
+        self.mode = Mode::LrFinder;
+        vec![]
     }
 }

@@ -1,68 +1,74 @@
-//! The one keymap table: each binding's screens, keys, action, help line and status-line word.
-//! It dispatches keys, writes each screen's status line and generates each screen's help.
+//! The one keymap table: each binding's contexts (screens and popups), keys, action, help line
+//! and status-line word. It dispatches keys, writes the status line and generates the help of
+//! every screen and popup. Keys a text field does not bind here are typed into it.
 
+use super::msg::{Mode, Screen};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// The screens, in Tab order.
+/// Where keys go: a screen's own keys or a popup's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// The run being trained or opened: charts, progress, settings.
-    Live,
-    /// Every run in the runs folder.
-    Runs,
-    /// The marked runs overlaid, and their settings side by side.
-    Compare,
-    /// A sweep's queue, results and scatter plots.
-    Sweep,
-    /// A run's model on the test set: confusion, per-class figures, misclassified images.
-    Analysis,
+pub enum Context {
+    /// A screen, no popup open.
+    Screen(Screen),
+    /// The preset picker.
+    Presets,
+    /// The quit question.
+    ConfirmQuit,
+    /// The learning-rate finder's popup.
+    LrFinder,
+    /// A one-line text field: a setting's value, a preset's name, the runs filter.
+    Field,
+    /// The new-sweep form.
+    Form,
+    /// The help popup.
+    Help,
 }
 
-impl Screen {
-    /// Every screen, in Tab order.
-    pub const ALL: [Screen; 5] = [
-        Screen::Live,
-        Screen::Runs,
-        Screen::Compare,
-        Screen::Sweep,
-        Screen::Analysis,
-    ];
-
-    /// Its name in the title line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Screen::Live => "live",
-            Screen::Runs => "runs",
-            Screen::Compare => "compare",
-            Screen::Sweep => "sweep",
-            Screen::Analysis => "analysis",
-        }
+impl Context {
+    /// The context of `mode` on `screen`; `None` while stopping (no key does anything).
+    pub fn of(mode: Mode, screen: Screen) -> Option<Context> {
+        Some(match mode {
+            Mode::Normal => Context::Screen(screen),
+            Mode::Editing | Mode::SaveName | Mode::Filtering => Context::Field,
+            Mode::Presets => Context::Presets,
+            Mode::ConfirmQuit => Context::ConfirmQuit,
+            Mode::LrFinder => Context::LrFinder,
+            Mode::SweepForm => Context::Form,
+            Mode::Help => Context::Help,
+            Mode::Stopping => return None,
+        })
     }
 
-    fn bit(self) -> u8 {
+    fn bit(self) -> u16 {
         match self {
-            Screen::Live => LIVE,
-            Screen::Runs => RUNS,
-            Screen::Compare => COMPARE,
-            Screen::Sweep => SWEEP,
-            Screen::Analysis => ANALYSIS,
+            Context::Screen(Screen::Live) => LIVE,
+            Context::Screen(Screen::Runs) => RUNS,
+            Context::Screen(Screen::Compare) => COMPARE,
+            Context::Screen(Screen::Sweep) => SWEEP,
+            Context::Screen(Screen::Analysis) => ANALYSIS,
+            Context::Presets => PRESETS,
+            Context::ConfirmQuit => CONFIRM,
+            Context::LrFinder => LR_FINDER,
+            Context::Field => FIELD,
+            Context::Form => FORM,
+            Context::Help => HELP,
         }
-    }
-
-    /// The next screen in Tab order.
-    pub fn next(self) -> Screen {
-        let i = Screen::ALL.iter().position(|s| *s == self).unwrap_or(0);
-        Screen::ALL[(i + 1) % Screen::ALL.len()]
     }
 }
 
-const LIVE: u8 = 1;
-const RUNS: u8 = 2;
-const COMPARE: u8 = 4;
-const SWEEP: u8 = 8;
-const ANALYSIS: u8 = 16;
-const CHARTS: u8 = LIVE | COMPARE;
-const ALL: u8 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS;
+const LIVE: u16 = 1;
+const RUNS: u16 = 2;
+const COMPARE: u16 = 4;
+const SWEEP: u16 = 8;
+const ANALYSIS: u16 = 16;
+const PRESETS: u16 = 32;
+const CONFIRM: u16 = 64;
+const LR_FINDER: u16 = 128;
+const FIELD: u16 = 256;
+const FORM: u16 = 512;
+const HELP: u16 = 1024;
+const CHARTS: u16 = LIVE | COMPARE;
+const SCREENS: u16 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS;
 
 /// What a key does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,11 +149,23 @@ pub enum Action {
     StopSweep,
     /// The scatter plot's next swept key.
     NextSweptKey,
+    /// A popup: take what it holds (a value, a preset, a name, a form).
+    Accept,
+    /// A popup: close it without taking anything.
+    Cancel,
+    /// The quit question: yes.
+    Confirm,
+    /// The learning-rate finder: put the suggestion in the settings.
+    Apply,
+    /// The form: the next field.
+    NextField,
+    /// The form: the previous field.
+    PrevField,
 }
 
 /// One binding.
 pub struct Binding {
-    screens: u8,
+    contexts: u16,
     /// The keys.
     pub keys: &'static [KeyCode],
     /// What they do.
@@ -159,14 +177,14 @@ pub struct Binding {
 }
 
 const fn bind(
-    screens: u8,
+    contexts: u16,
     keys: &'static [KeyCode],
     action: Action,
     help: &'static str,
     short: Option<&'static str>,
 ) -> Binding {
     Binding {
-        screens,
+        contexts,
         keys,
         action,
         help,
@@ -179,7 +197,7 @@ use KeyCode::Char;
 /// Every binding, in help order.
 pub const KEYMAP: &[Binding] = &[
     bind(
-        ALL,
+        SCREENS,
         &[KeyCode::Tab],
         Action::NextScreen,
         "next screen (live, runs, compare, sweep, analysis)",
@@ -207,17 +225,17 @@ pub const KEYMAP: &[Binding] = &[
         Some("stop"),
     ),
     bind(
-        ALL,
+        SCREENS | PRESETS,
         &[KeyCode::Up, Char('k')],
         Action::Up,
-        "previous setting / run",
+        "previous setting / run / preset",
         None,
     ),
     bind(
-        ALL,
+        SCREENS | PRESETS,
         &[KeyCode::Down, Char('j')],
         Action::Down,
-        "next setting / run",
+        "next setting / run / preset",
         None,
     ),
     bind(
@@ -238,7 +256,7 @@ pub const KEYMAP: &[Binding] = &[
         LIVE,
         &[KeyCode::Enter],
         Action::Edit,
-        "edit setting (choices cycle; lr, momentum, weight_decay, dropout change the running run)",
+        "edit setting (choices cycle; live keys change the running run)",
         Some("edit"),
     ),
     bind(
@@ -439,12 +457,61 @@ pub const KEYMAP: &[Binding] = &[
         "next predicted class",
         None,
     ),
-    bind(ALL, &[Char('?')], Action::Help, "help", Some("help")),
-    bind(ALL, &[Char('q')], Action::Quit, "quit", Some("quit")),
+    bind(SCREENS, &[Char('?')], Action::Help, "help", Some("help")),
+    bind(SCREENS, &[Char('q')], Action::Quit, "quit", Some("quit")),
+    bind(
+        FORM,
+        &[KeyCode::Tab, KeyCode::Down],
+        Action::NextField,
+        "next field",
+        Some("next"),
+    ),
+    bind(
+        FORM,
+        &[KeyCode::BackTab, KeyCode::Up],
+        Action::PrevField,
+        "previous field",
+        None,
+    ),
+    bind(
+        PRESETS | FIELD | FORM,
+        &[KeyCode::Enter],
+        Action::Accept,
+        "take it (the preset starts; the value, name or filter is kept; the sweep starts)",
+        Some("take"),
+    ),
+    bind(
+        CONFIRM,
+        &[Char('y'), Char('q')],
+        Action::Confirm,
+        "quit: every run is stopped and kept",
+        Some("quit"),
+    ),
+    bind(
+        LR_FINDER,
+        &[Char('a'), KeyCode::Enter],
+        Action::Apply,
+        "put the suggested lr in the settings",
+        Some("use it"),
+    ),
+    bind(
+        PRESETS | FIELD | FORM | LR_FINDER,
+        &[KeyCode::Esc],
+        Action::Cancel,
+        "close (the finder: stop it; the filter: clear it)",
+        Some("close"),
+    ),
+    bind(
+        PRESETS | LR_FINDER,
+        &[Char('q')],
+        Action::Cancel,
+        "close",
+        None,
+    ),
 ];
 
-/// The action of a key on `screen`, if any.
-pub fn action_for(screen: Screen, key: &KeyEvent) -> Option<Action> {
+/// The action of a key in `context`, if the table has one.
+pub fn action_for(context: Context, key: &KeyEvent) -> Option<Action> {
     if key
         .modifiers
         .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
@@ -453,7 +520,7 @@ pub fn action_for(screen: Screen, key: &KeyEvent) -> Option<Action> {
     }
     KEYMAP
         .iter()
-        .find(|b| b.screens & screen.bit() != 0 && b.keys.contains(&key.code))
+        .find(|b| b.contexts & context.bit() != 0 && b.keys.contains(&key.code))
         .map(|b| b.action)
 }
 
@@ -464,8 +531,12 @@ pub fn key_name(code: &KeyCode) -> String {
         KeyCode::Char(c) => c.to_string(),
         KeyCode::Up => "↑".into(),
         KeyCode::Down => "↓".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
         KeyCode::Enter => "Enter".into(),
+        KeyCode::Esc => "Esc".into(),
         KeyCode::Tab => "Tab".into(),
+        KeyCode::BackTab => "S-Tab".into(),
         KeyCode::PageUp => "PgUp".into(),
         KeyCode::PageDown => "PgDn".into(),
         other => format!("{other:?}"),
@@ -479,20 +550,20 @@ fn keys_text(keys: &[KeyCode]) -> String {
     keys.iter().map(key_name).collect::<Vec<_>>().join(" / ")
 }
 
-/// Help lines of `screen`, generated from the table.
-pub fn help_lines(screen: Screen) -> Vec<(String, &'static str)> {
+/// Help lines of `context`, generated from the table.
+pub fn help_lines(context: Context) -> Vec<(String, &'static str)> {
     KEYMAP
         .iter()
-        .filter(|b| b.screens & screen.bit() != 0)
+        .filter(|b| b.contexts & context.bit() != 0)
         .map(|b| (keys_text(b.keys), b.help))
         .collect()
 }
 
-/// The status line's key hints of `screen`, generated from the table.
-pub fn status_hints(screen: Screen) -> String {
+/// The status line's key hints of `context`, generated from the table.
+pub fn status_hints(context: Context) -> String {
     KEYMAP
         .iter()
-        .filter(|b| b.screens & screen.bit() != 0)
+        .filter(|b| b.contexts & context.bit() != 0)
         .filter_map(|b| b.short.map(|s| format!("{} {s}", key_name(&b.keys[0]))))
         .collect::<Vec<_>>()
         .join("  ")

@@ -1,36 +1,52 @@
 //! The dashboard's loop: keys, ticks and messages in, the app's effects carried out through
-//! the engine's runner. Quitting waits until every run has written its `done`.
+//! the engine's runner on helper threads, the screen drawn when something changed. Quitting,
+//! Ctrl-C, SIGTERM, SIGHUP and a lost terminal all stop every run and wait until each has
+//! written its weights and its `done`.
 
-use super::analysis::AnalysisView;
-use super::app::{App, DataState, Effect, Msg};
-use super::lr_finder::FRESH;
+use super::app::App;
+use super::msg::{Effect, Job, Msg};
 use super::views;
-use crate::cli::DashboardArgs;
+use super::workers::{self, Followers};
+use super::DashboardArgs;
 use anyhow::Result;
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
-use gradboard::config::RunConfig;
-use gradboard::data::{download, resolve_data_path, Cifar10, DataSource};
-use gradboard::events::Event;
+use gradboard::events::{unix_now, Event};
+use gradboard::model::Compute;
 use gradboard::runner::sweep::{start_sweep, SweepCommand, SweepHandle};
-use gradboard::runner::{From, RunHandle, RunRequest, Runner};
-use gradboard::runs::{Follower, ListingCache};
-use gradboard::train::lr_find::{find_lr, Ramp, StartWeights};
-use gradboard::train::{Command, Compute};
+use gradboard::runner::{RunHandle, RunRequest, Runner};
+use gradboard::train::Command;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Frames per second of the render tick.
-const TICK: Duration = Duration::from_millis(100);
-/// How often the runs folder is listed and followed runs are read.
-const SCAN: Duration = Duration::from_millis(1000);
+/// The clock's tick: the sweep's state is read and the clock advanced this often.
+const TICK: Duration = Duration::from_millis(250);
+/// The shortest time between two frames while messages pour in.
+const FRAME: Duration = Duration::from_millis(40);
 
-/// Runs read from their folders, by folder: what they append is read on every scan.
-type Followers = Arc<Mutex<HashMap<PathBuf, Follower>>>;
+/// A started run or sweep, handed from the helper thread that started it.
+enum Handed {
+    Run(Option<RunHandle>),
+    Sweep(Option<Arc<SweepHandle>>),
+}
+
+/// What the loop holds besides the app.
+struct Runtime {
+    tx: mpsc::Sender<Msg>,
+    handed: mpsc::UnboundedSender<Handed>,
+    runner: Arc<OnceLock<Runner>>,
+    followers: Followers,
+    runs: HashMap<String, RunHandle>,
+    sweep: Option<Arc<SweepHandle>>,
+    /// Starts of runs or sweeps under way on helper threads.
+    starting: usize,
+    lr_stop: Option<Arc<AtomicBool>>,
+    quitting: bool,
+    args: DashboardArgs,
+}
 
 /// Runs the dashboard until it quits.
 pub async fn event_loop(
@@ -41,343 +57,300 @@ pub async fn event_loop(
     threads: usize,
 ) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+    let (handed, mut handed_rx) = mpsc::unbounded_channel::<Handed>();
     let runner: Arc<OnceLock<Runner>> = Arc::new(OnceLock::new());
-    spawn_data_loader(
+    workers::load_data(
         args.data.clone(),
         args.runs_dir.clone(),
         compute,
         threads,
-        tx.clone(),
         runner.clone(),
+        &tx,
     );
     let signals = tx.clone();
     let _ = ctrlc::set_handler(move || drop(signals.blocking_send(Msg::Terminate)));
     let followers: Followers = Arc::default();
-    spawn_scanner(args.runs_dir.clone(), followers.clone(), tx.clone());
+    workers::scanner(args.runs_dir.clone(), followers.clone(), &tx);
+    let mut rt = Runtime {
+        tx,
+        handed,
+        runner,
+        followers,
+        runs: HashMap::new(),
+        sweep: None,
+        starting: 0,
+        lr_stop: None,
+        quitting: false,
+        args,
+    };
+    if let Ok(size) = terminal.size() {
+        app.update(Msg::Resize(size.width, size.height));
+    }
+    app.update(Msg::Tick(unix_now()));
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
-    let mut handles: HashMap<String, RunHandle> = HashMap::new();
-    let mut sweep: Option<SweepHandle> = None;
-    let mut lr_stop: Option<Arc<AtomicBool>> = None;
-    let mut quitting = false;
+    let mut terminal_lost = false;
+    let mut dirty = true;
+    let mut last_frame = Instant::now() - FRAME;
     loop {
-        terminal.draw(|f| views::draw(f, &app))?;
+        if dirty && !terminal_lost && last_frame.elapsed() >= FRAME {
+            if terminal.draw(|f| views::draw(f, &app)).is_err() {
+                terminal_lost = true;
+                let effects = app.update(Msg::Terminate);
+                rt.carry_out(effects, &mut app);
+            }
+            dirty = false;
+            last_frame = Instant::now();
+        }
         let mut effects = Vec::new();
         tokio::select! {
-            event = keys.next() => match event {
-                Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => effects.extend(app.update(Msg::Key(key))),
+            event = keys.next(), if !terminal_lost => match event {
+                Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
+                    effects.extend(app.update(Msg::Key(key)));
+                    dirty = true;
+                }
+                Some(Ok(TermEvent::Resize(w, h))) => {
+                    app.update(Msg::Resize(w, h));
+                    dirty = true;
+                }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-                None => break,
+                Some(Err(_)) | None => {
+                    // The terminal is gone (closed window, killed tmux): stop as quitting does.
+                    terminal_lost = true;
+                    effects.extend(app.update(Msg::Terminate));
+                }
             },
             Some(msg) = rx.recv() => {
                 effects.extend(app.update(msg));
                 while let Ok(msg) = rx.try_recv() {
                     effects.extend(app.update(msg));
                 }
+                dirty = true;
             }
+            Some(h) = handed_rx.recv() => rt.take(h),
             _ = tick.tick() => {
-                if let Some(s) = &sweep {
+                app.update(Msg::Tick(unix_now()));
+                if let Some(s) = &rt.sweep {
                     let finished = s.is_finished();
                     let mut state = s.state();
                     state.finished = finished;
                     effects.extend(app.update(Msg::Sweep(state)));
                     if finished {
-                        sweep = None;
+                        rt.sweep = None;
                     }
                 }
+                dirty |= views::animating(&app);
             }
         }
+        if rt.carry_out(effects, &mut app) {
+            return Ok(());
+        }
+        rt.runs.retain(|_, h| !h.is_finished());
+        if rt.quitting && rt.runs.is_empty() && rt.sweep.is_none() && rt.starting == 0 {
+            while let Ok(msg) = rx.try_recv() {
+                app.update(msg);
+            }
+            if !terminal_lost {
+                let _ = terminal.draw(|f| views::draw(f, &app));
+            }
+            return Ok(());
+        }
+    }
+}
+
+impl Runtime {
+    /// Takes a run or sweep a helper thread started (telling it to stop when quitting).
+    fn take(&mut self, handed: Handed) {
+        self.starting = self.starting.saturating_sub(1);
+        match handed {
+            Handed::Run(Some(handle)) => {
+                if self.quitting {
+                    handle.send(Command::Stop);
+                }
+                self.runs.insert(handle.run_id.clone(), handle);
+            }
+            Handed::Sweep(Some(sweep)) => {
+                if self.quitting {
+                    let s = sweep.clone();
+                    workers::spawn(Job::Sweep, &self.tx, move |_| s.send(SweepCommand::StopAll));
+                }
+                self.sweep = Some(sweep);
+            }
+            Handed::Run(None) | Handed::Sweep(None) => {}
+        }
+    }
+
+    /// Carries out effects; true when the dashboard should end now.
+    fn carry_out(&mut self, effects: Vec<Effect>, app: &mut App) -> bool {
         for effect in effects {
             match effect {
-                Effect::Quit if handles.is_empty() && sweep.is_none() => return Ok(()),
-                Effect::Quit | Effect::StopAllAndQuit => {
-                    for h in handles.values() {
-                        h.send(Command::Stop);
-                    }
-                    if let Some(s) = &sweep {
-                        s.send(SweepCommand::StopAll);
-                    }
-                    if let Some(stop) = &lr_stop {
-                        stop.store(true, Ordering::SeqCst);
-                    }
-                    quitting = true;
-                }
-                Effect::StartSweep(spec) => match runner.get() {
-                    None => {
-                        app.update(Msg::SweepFailed("the data set is not ready yet".into()));
-                    }
-                    Some(_) if sweep.is_some() => {
-                        app.update(Msg::SweepFailed("a sweep is already running".into()));
-                    }
-                    Some(runner) => {
-                        let started = spec.expand(&app.presets).and_then(|planned| {
-                            let events = tx.clone();
-                            start_sweep(
-                                runner,
-                                &spec,
-                                planned,
-                                1,
-                                Box::new(move |e: &Event| {
-                                    let _ = events.blocking_send(Msg::Run(e.clone()));
-                                }),
-                            )
-                        });
-                        match started {
-                            Ok(handle) => {
-                                app.update(Msg::Sweep(handle.state()));
-                                sweep = Some(handle);
-                            }
-                            Err(e) => {
-                                app.update(Msg::SweepFailed(e.to_string()));
-                            }
-                        }
-                    }
-                },
-                Effect::Sweep(command) => {
-                    if let Some(s) = &sweep {
-                        s.send(command);
-                        app.update(Msg::Sweep(s.state()));
-                    }
-                }
-                Effect::Analyze { run_id, dir } => match runner.get() {
-                    Some(runner) => analyze(run_id, dir, runner, tx.clone()),
-                    None => {
-                        app.update(Msg::Analyzed(Err("the data set is not ready yet".into())));
-                    }
-                },
-                Effect::LrFind { config, from } => match runner.get() {
-                    Some(runner) => {
-                        if let Some(old) = lr_stop.take() {
-                            old.store(true, Ordering::SeqCst);
-                        }
-                        let stop = Arc::new(AtomicBool::new(false));
-                        lr_find(*config, from, runner, stop.clone(), tx.clone());
-                        lr_stop = Some(stop);
-                    }
-                    None => {
-                        app.update(Msg::LrFound(Err("the data set is not ready yet".into())));
-                    }
-                },
-                Effect::StopLrFind => {
-                    if let Some(stop) = lr_stop.take() {
-                        stop.store(true, Ordering::SeqCst);
-                    }
-                }
+                Effect::Quit if self.idle() => return true,
+                Effect::Quit | Effect::StopAllAndQuit => self.stop_all(),
                 Effect::Send { run_id, command } => {
-                    if let Some(h) = handles.get(&run_id) {
+                    if let Some(h) = self.runs.get(&run_id) {
                         h.send(command);
                     }
                 }
-                Effect::Load(dir) => load(dir, followers.clone(), tx.clone()),
-                Effect::Export(dirs) => export(dirs, &args.runs_dir, tx.clone()),
-                Effect::Start {
-                    preset,
+                Effect::Load { run_id, dir } => {
+                    workers::load(run_id, dir, self.followers.clone(), &self.tx)
+                }
+                Effect::Export(dirs) => workers::export(dirs, &self.args.runs_dir, &self.tx),
+                Effect::ListPresets => workers::list_presets(app.shared.presets.clone(), &self.tx),
+                Effect::SavePreset {
+                    name,
+                    description,
                     config,
-                    base,
-                    from,
-                } => {
-                    let Some(runner) = runner.get() else {
-                        app.update(Msg::StartFailed("the data set is not ready yet".into()));
+                } => workers::save_preset(
+                    app.shared.presets.clone(),
+                    name,
+                    description,
+                    *config,
+                    &self.tx,
+                ),
+                Effect::ReadFork {
+                    run_id,
+                    dir,
+                    preset,
+                } => workers::read_fork(run_id, dir, preset, app.shared.presets.clone(), &self.tx),
+                Effect::CheckSweep(request) => {
+                    workers::check_sweep(*request, app.shared.presets.clone(), &self.tx)
+                }
+                Effect::Sweep(command) => {
+                    if let Some(s) = self.sweep.clone() {
+                        workers::spawn(Job::Sweep, &self.tx, move |_| s.send(command));
+                    }
+                }
+                Effect::StopLrFind => {
+                    if let Some(stop) = self.lr_stop.take() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+                Effect::Start { .. }
+                | Effect::StartSweep(_)
+                | Effect::Analyze { .. }
+                | Effect::LrFind { .. } => {
+                    let Some(runner) = self.runner.get().cloned() else {
+                        let not_ready = "the data set is not ready yet".to_string();
+                        let msg = match effect {
+                            Effect::Start { .. } => Msg::StartFailed(not_ready),
+                            Effect::StartSweep(_) => Msg::SweepFailed(not_ready),
+                            Effect::Analyze { .. } => Msg::Analyzed(Err(not_ready)),
+                            _ => Msg::LrFound(Err(not_ready)),
+                        };
+                        app.update(msg);
                         continue;
                     };
-                    if let From::Resume(dir) = &from {
-                        // The run's events now come from the runner: stop reading its file.
-                        followers.lock().expect("followers").remove(dir);
+                    self.with_runner(effect, &runner, app);
+                }
+            }
+        }
+        false
+    }
+
+    /// The effects that need the data set, once it is loaded.
+    fn with_runner(&mut self, effect: Effect, runner: &Runner, app: &mut App) {
+        match effect {
+            Effect::Start {
+                preset,
+                config,
+                base,
+                from,
+            } => {
+                if let gradboard::runner::From::Resume(dir) = &from {
+                    // The run's events now come from the runner: stop reading its file.
+                    if let Some(id) = dir.file_name().and_then(|n| n.to_str()) {
+                        self.followers.lock().expect("followers").remove(id);
                     }
-                    let mut request = RunRequest::new(&preset, (*config).clone(), base.map(|b| *b));
-                    request.from = from;
-                    let events = tx.clone();
+                }
+                let mut request = RunRequest::new(&preset, (*config).clone(), base.map(|b| *b));
+                request.from = from;
+                let (runner, handed, events) =
+                    (runner.clone(), self.handed.clone(), self.tx.clone());
+                self.starting += 1;
+                let give = handed.clone();
+                workers::spawn(Job::Start, &self.tx, move |tx| {
                     let observer = Box::new(move |e: &Event| {
                         let _ = events.blocking_send(Msg::Run(e.clone()));
                     });
                     match runner.start(request, observer) {
                         Ok(handle) => {
-                            app.update(Msg::Started {
+                            let _ = tx.blocking_send(Msg::Started {
                                 run_id: handle.run_id.clone(),
                                 config: *config,
                                 preset,
                             });
-                            handles.insert(handle.run_id.clone(), handle);
+                            let _ = give.send(Handed::Run(Some(handle)));
                         }
                         Err(e) => {
-                            app.update(Msg::StartFailed(e.to_string()));
+                            let _ = tx.blocking_send(Msg::StartFailed(e.to_string()));
+                            let _ = give.send(Handed::Run(None));
                         }
                     }
-                }
+                });
+                drop(handed);
             }
-        }
-        handles.retain(|_, h| !h.is_finished());
-        if sweep.as_ref().is_some_and(|s| s.is_finished()) && quitting {
-            sweep = None;
-        }
-        if quitting && handles.is_empty() && sweep.is_none() {
-            while let Ok(msg) = rx.try_recv() {
-                app.update(msg);
-            }
-            terminal.draw(|f| views::draw(f, &app))?;
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-/// Lists the runs folder and reads what followed runs appended, every `SCAN`, until the
-/// dashboard is gone.
-fn spawn_scanner(runs_dir: PathBuf, followers: Followers, tx: mpsc::Sender<Msg>) {
-    std::thread::spawn(move || {
-        let mut cache = ListingCache::new();
-        loop {
-            match cache.scan(&runs_dir) {
-                Ok(records) => {
-                    if tx.blocking_send(Msg::Library(records)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => tracing::warn!("listing {}: {e}", runs_dir.display()),
-            }
-            let polled: Vec<Event> = followers
-                .lock()
-                .expect("followers")
-                .values_mut()
-                .flat_map(|f| f.poll().unwrap_or_default())
-                .collect();
-            for event in polled {
-                if tx.blocking_send(Msg::Run(event)).is_err() {
+            Effect::StartSweep(spec) => {
+                if self.sweep.is_some() {
+                    app.update(Msg::SweepFailed("a sweep is already running".into()));
                     return;
                 }
-            }
-            std::thread::sleep(SCAN);
-        }
-    });
-}
-
-/// Reads a run folder's events now and follows it from there.
-fn load(dir: PathBuf, followers: Followers, tx: mpsc::Sender<Msg>) {
-    std::thread::spawn(move || {
-        let mut follower = Follower::new(&dir);
-        match follower.poll() {
-            Ok(events) => {
-                for event in events {
-                    if tx.blocking_send(Msg::Run(event)).is_err() {
-                        return;
-                    }
-                }
-                followers.lock().expect("followers").insert(dir, follower);
-            }
-            Err(e) => tracing::warn!("reading {}: {e}", dir.display()),
-        }
-    });
-}
-
-/// Analyses a run's saved model off the screen's thread.
-fn analyze(run_id: String, dir: PathBuf, runner: &Runner, tx: mpsc::Sender<Msg>) {
-    let data = runner.data().clone();
-    let compute = runner.compute().clone();
-    std::thread::spawn(move || {
-        let result = gradboard::analysis::analyze_run(&dir, &data, &compute, &|| false)
-            .map_err(|e| e.to_string())
-            .and_then(|a| a.ok_or_else(|| "stopped".to_string()))
-            .map(|a| Box::new(AnalysisView::new(run_id, Arc::new(a), data)));
-        let _ = tx.blocking_send(Msg::Analyzed(result));
-    });
-}
-
-/// Runs the learning-rate finder off the screen's thread until it ends or `stop` is set: on a
-/// copy of `from`'s newest weights, or on a fresh model when there are none yet.
-fn lr_find(
-    config: RunConfig,
-    from: Option<(String, PathBuf)>,
-    runner: &Runner,
-    stop: Arc<AtomicBool>,
-    tx: mpsc::Sender<Msg>,
-) {
-    let data = runner.data().clone();
-    let compute = runner.compute().clone();
-    std::thread::spawn(move || {
-        let start = from.and_then(|(id, dir)| {
-            let start = StartWeights::of_run(&dir).ok();
-            let source = match &start {
-                Some(start) => format!("a copy of run {id} at step {}", start.step),
-                None => format!("{FRESH} (run {id} has no checkpoint yet)"),
-            };
-            let _ = tx.blocking_send(Msg::LrSource(source));
-            start
-        });
-        let steps = tx.clone();
-        let result = find_lr(
-            &config,
-            &data,
-            &compute,
-            Ramp::default(),
-            start.as_ref(),
-            &|| stop.load(Ordering::SeqCst),
-            |_, lr, loss| {
-                let _ = steps.blocking_send(Msg::LrStep(lr, loss));
-            },
-        )
-        .map_err(|e| e.to_string());
-        let _ = tx.blocking_send(Msg::LrFound(result));
-    });
-}
-
-/// Exports runs into `exports/<id>` beside the runs folder, off the screen's thread.
-fn export(dirs: Vec<PathBuf>, runs_dir: &Path, tx: mpsc::Sender<Msg>) {
-    let out = runs_dir
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join("exports")
-        .join(gradboard::runs::new_run_id("export"));
-    std::thread::spawn(move || {
-        let result = gradboard::runs::export::export(&dirs, &out)
-            .map(|e| e.files)
-            .map_err(|e| e.to_string());
-        let _ = tx.blocking_send(Msg::Exported(result));
-    });
-}
-
-fn spawn_data_loader(
-    flag: Option<PathBuf>,
-    runs_dir: PathBuf,
-    compute: Compute,
-    threads: usize,
-    tx: mpsc::Sender<Msg>,
-    slot: Arc<OnceLock<Runner>>,
-) {
-    std::thread::spawn(move || {
-        let send = |state: DataState| {
-            let _ = tx.blocking_send(Msg::Data(state));
-        };
-        let path = match resolve_data_path(flag.as_deref()) {
-            DataSource::Given(p) | DataSource::Cached(p) => p,
-            DataSource::Download(dest) => {
-                let (url, md5) = crate::data_setup::download_source();
-                let mut last = Instant::now() - Duration::from_secs(1);
-                let result = download(&url, &md5, &dest, &mut |done, total| {
-                    if last.elapsed() >= Duration::from_millis(100) || Some(done) == total {
-                        last = Instant::now();
-                        send(DataState::Downloading { done, total });
+                let (runner, handed, events) =
+                    (runner.clone(), self.handed.clone(), self.tx.clone());
+                let presets = app.shared.presets.clone();
+                self.starting += 1;
+                workers::spawn(Job::Sweep, &self.tx, move |tx| {
+                    let started = spec.expand(&presets).and_then(|planned| {
+                        start_sweep(
+                            &runner,
+                            &spec,
+                            planned,
+                            1,
+                            Box::new(move |e: &Event| {
+                                let _ = events.blocking_send(Msg::Run(e.clone()));
+                            }),
+                        )
+                    });
+                    match started {
+                        Ok(sweep) => {
+                            let _ = tx.blocking_send(Msg::Sweep(sweep.state()));
+                            let _ = handed.send(Handed::Sweep(Some(Arc::new(sweep))));
+                        }
+                        Err(e) => {
+                            let _ = tx.blocking_send(Msg::SweepFailed(e.to_string()));
+                            let _ = handed.send(Handed::Sweep(None));
+                        }
                     }
                 });
-                if let Err(e) = result {
-                    return send(DataState::Failed(e.to_string()));
+            }
+            Effect::Analyze { run_id, dir } => workers::analyze(run_id, dir, runner, &self.tx),
+            Effect::LrFind { config, from } => {
+                if let Some(old) = self.lr_stop.take() {
+                    old.store(true, Ordering::SeqCst);
                 }
-                dest
+                let stop = Arc::new(AtomicBool::new(false));
+                workers::lr_find(*config, from, runner, stop.clone(), &self.tx);
+                self.lr_stop = Some(stop);
             }
-        };
-        send(DataState::Loading(path.display().to_string()));
-        match Cifar10::load(&path) {
-            Ok(data) => {
-                let (train, test) = (data.train.len(), data.test.len());
-                let runner = Runner::new(Arc::new(data), &path, &runs_dir, compute, threads);
-                let _ = slot.set(runner);
-                send(DataState::Ready {
-                    source: path.display().to_string(),
-                    train,
-                    test,
-                });
-            }
-            Err(e) => send(DataState::Failed(e.to_string())),
+            _ => {}
         }
-    });
+    }
+
+    /// Whether nothing runs: no run, no sweep, nothing being started.
+    fn idle(&self) -> bool {
+        self.runs.is_empty() && self.sweep.is_none() && self.starting == 0
+    }
+
+    /// Tells every run and the sweep to stop; the loop ends once they have.
+    fn stop_all(&mut self) {
+        for h in self.runs.values() {
+            h.send(Command::Stop);
+        }
+        if let Some(s) = self.sweep.clone() {
+            workers::spawn(Job::Sweep, &self.tx, move |_| s.send(SweepCommand::StopAll));
+        }
+        if let Some(stop) = &self.lr_stop {
+            stop.store(true, Ordering::SeqCst);
+        }
+        self.quitting = true;
+    }
 }

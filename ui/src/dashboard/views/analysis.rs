@@ -1,27 +1,31 @@
 //! The analysis screen: the confusion matrix as a heat map (share of each true class's
 //! images), accuracy, precision and recall per class as bars, and the test images of the
 //! selected cell drawn in the terminal with their true and predicted labels and the model's
-//! confidence, a page at a time.
+//! confidence, a page at a time. Images go through `ratatui-image`: Kitty, Sixel or iTerm2
+//! graphics where the terminal answered that it has them, half-blocks elsewhere.
 
-use super::image::{self, Palette, CELLS};
-use crate::dashboard::analysis::{AnalysisState, AnalysisView};
 use crate::dashboard::app::App;
+use crate::dashboard::screens::analysis::{AnalysisScreen, AnalysisView, IMAGE_CELLS};
 use gradboard::analysis::K;
 use gradboard::data::CLASSES;
+use image::{DynamicImage, RgbImage};
+use ratatui::layout::Size;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
+use ratatui_image::picker::Picker;
+use ratatui_image::{FilterType, Image, Resize};
 
 /// Draws the analysis screen.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let view = match &app.analysis {
-        AnalysisState::Ready(view) => view,
+        AnalysisScreen::Ready(view) => view,
         other => {
             let text = match other {
-                AnalysisState::Running(id) => format!("Analysing run {id} on the test set..."),
-                AnalysisState::Failed(reason) => format!("The analysis failed: {reason}"),
+                AnalysisScreen::Running(id) => format!("Analysing run {id} on the test set..."),
+                AnalysisScreen::Failed(reason) => format!("The analysis failed: {reason}"),
                 _ => "No analysis yet.\n\nPress a on the runs screen (the run under the cursor), on the live screen (its run) or on the sweep screen (the selected run) to see what its saved model gets wrong on the test set.".into(),
             };
             frame.render_widget(
@@ -42,7 +46,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     .areas(top);
     draw_matrix(frame, view, matrix_area);
     draw_bars(frame, view, bars_area);
-    draw_gallery(frame, app, view, gallery);
+    draw_gallery(frame, &app.shared.graphics, view, gallery);
 }
 
 /// A heat colour for a share from 0 to 1: dark blue through to bright yellow.
@@ -60,7 +64,7 @@ fn heat(share: f64) -> Color {
 }
 
 fn draw_matrix(frame: &mut Frame, view: &AnalysisView, area: Rect) {
-    let a = &view.analysis;
+    let a = &view.analysed.analysis;
     let short = |c: usize| CLASSES[c].chars().take(5).collect::<String>();
     let mut lines = vec![Line::from(
         std::iter::once(Span::raw(format!("{:>11}", "true \\ pred")))
@@ -102,8 +106,9 @@ fn draw_matrix(frame: &mut Frame, view: &AnalysisView, area: Rect) {
         lines.push(Line::from(spans));
     }
     let title = format!(
-        " run {}: test accuracy {:.4} on {} images; arrows pick a cell ",
-        view.run_id,
+        " run {} (step {}): test accuracy {:.4} on {} images; arrows pick a cell ",
+        view.analysed.run_id,
+        view.analysed.step,
         a.accuracy(),
         a.count()
     );
@@ -131,7 +136,7 @@ fn draw_bars(frame: &mut Frame, view: &AnalysisView, area: Rect) {
         ),
         Style::new().bold(),
     ))];
-    for (c, f) in view.analysis.classes.iter().enumerate() {
+    for (c, f) in view.analysed.analysis.classes.iter().enumerate() {
         let selected = c == view.row;
         lines.push(Line::from(vec![
             Span::styled(
@@ -156,16 +161,35 @@ fn draw_bars(frame: &mut Frame, view: &AnalysisView, area: Rect) {
     );
 }
 
-fn draw_gallery(frame: &mut Frame, app: &App, view: &AnalysisView, area: Rect) {
+/// A CIFAR image (3 planes of 32x32, channel-major) as an RGB image.
+pub fn rgb_image(pixels: &[u8]) -> RgbImage {
+    const SIDE: u32 = 32;
+    let plane = (SIDE * SIDE) as usize;
+    RgbImage::from_fn(SIDE, SIDE, |x, y| {
+        let at = (y * SIDE + x) as usize;
+        image::Rgb([pixels[at], pixels[plane + at], pixels[2 * plane + at]])
+    })
+}
+
+/// Draws an image into `area` (32x16 cells) through the terminal's graphics protocol.
+fn draw_image(frame: &mut Frame, picker: &Picker, pixels: &[u8], area: Rect) {
+    let image = DynamicImage::ImageRgb8(rgb_image(pixels));
+    let size = Size::new(area.width, area.height);
+    match picker.new_protocol(image, size, Resize::Scale(Some(FilterType::Nearest))) {
+        Ok(protocol) => frame.render_widget(Image::new(&protocol), area),
+        Err(e) => frame.render_widget(Paragraph::new(format!("image: {e}")), area),
+    }
+}
+
+fn draw_gallery(frame: &mut Frame, picker: &Picker, view: &AnalysisView, area: Rect) {
     let images = view.cell();
     let (true_name, predicted_name) = (CLASSES[view.row], CLASSES[view.column]);
     let block = Block::bordered();
     let inner = block.inner(area);
-    let (w, h) = (CELLS.0 + 2, CELLS.1 + 2);
+    let (w, h) = IMAGE_CELLS;
     let per_row = (inner.width / w) as usize;
     let rows = (inner.height / h) as usize;
     let per_page = (per_row * rows).max(1);
-    app.gallery_size.set(per_page);
     let pages = images.len().div_ceil(per_page).max(1);
     let page = view.page.min(pages - 1);
     let kind = if view.row == view.column {
@@ -189,7 +213,6 @@ fn draw_gallery(frame: &mut Frame, app: &App, view: &AnalysisView, area: Rect) {
         );
         return;
     }
-    let palette = Palette::detect();
     for (i, p) in images
         .iter()
         .skip(page * per_page)
@@ -199,13 +222,8 @@ fn draw_gallery(frame: &mut Frame, app: &App, view: &AnalysisView, area: Rect) {
         let (col, row) = ((i % per_row) as u16, (i / per_row) as u16);
         let x = inner.x + col * w;
         let y = inner.y + row * h;
-        let pixels = view.data.test.image(p.index as usize);
-        image::draw(
-            frame.buffer_mut(),
-            Rect::new(x + 1, y, CELLS.0, CELLS.1),
-            pixels,
-            palette,
-        );
+        let pixels = view.analysed.data.test.image(p.index as usize);
+        draw_image(frame, picker, pixels, Rect::new(x + 1, y, w - 2, h - 2));
         let caption = format!(
             "#{} {}→{} {:.0}%",
             p.index,
@@ -215,7 +233,7 @@ fn draw_gallery(frame: &mut Frame, app: &App, view: &AnalysisView, area: Rect) {
         );
         frame.render_widget(
             Paragraph::new(caption),
-            Rect::new(x + 1, y + CELLS.1, CELLS.0, 1),
+            Rect::new(x + 1, y + h - 2, w - 2, 1),
         );
     }
 }

@@ -3,10 +3,10 @@
 //! each evaluation, the best test accuracy marked, live changes as vertical lines, x in steps,
 //! epochs or wall time.
 
-use crate::dashboard::app::{ChartOptions, XAxis, RECENT_STEPS};
-use crate::dashboard::series::decimate;
-use crate::dashboard::state::RunView;
+use crate::dashboard::shared::{ChartOptions, XAxis, RECENT_STEPS};
+use crate::dashboard::store::RunView;
 use gradboard::runs::curves::debiased_ema;
+use gradboard::runs::series::decimate;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
@@ -71,8 +71,8 @@ impl<'a> Units<'a> {
     pub fn x(&self, step: f64) -> f64 {
         match self.axis {
             XAxis::Steps => step,
-            XAxis::Epochs if self.run.train_size > 0 => {
-                step * self.run.config.batch_size as f64 / self.run.train_size as f64
+            XAxis::Epochs if self.run.train_size() > 0 => {
+                step * self.run.config.batch_size as f64 / self.run.train_size() as f64
             }
             XAxis::Epochs => step,
             XAxis::WallTime => self.run.seconds_at(step),
@@ -120,8 +120,14 @@ pub fn trace(
     type Curves = (Vec<(f64, f64)>, Vec<(f64, f64)>);
     let pick = |r: &RunView| -> Curves {
         match metric {
-            Metric::Loss => (r.loss.points().to_vec(), r.test_loss.clone()),
-            Metric::Accuracy => (r.acc.points().to_vec(), r.test_acc.clone()),
+            Metric::Loss => (
+                r.curves.train_loss.points().to_vec(),
+                r.curves.test_loss.clone(),
+            ),
+            Metric::Accuracy => (
+                r.curves.train_acc.points().to_vec(),
+                r.curves.test_acc.clone(),
+            ),
         }
     };
     let (mut train, mut test) = pick(run);
@@ -162,6 +168,7 @@ pub fn trace(
         test: units.points(&test),
         best: best.filter(|b| b.0.is_finite()),
         marks: run
+            .curves
             .sets
             .iter()
             .filter(|s| s.step as f64 >= units.x_min_step)

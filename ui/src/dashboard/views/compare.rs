@@ -3,7 +3,7 @@
 
 use super::chart::{axis_name, draw as draw_chart, trace, Metric, Trace};
 use crate::dashboard::app::App;
-use crate::dashboard::state::RunView;
+use crate::dashboard::store::RunView;
 use gradboard::config::RunConfig;
 use gradboard::runs::export::differing_keys;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -25,10 +25,10 @@ pub const PALETTE: [Color; 8] = [
 
 /// The marked runs that are loaded, in marking order.
 fn compared(app: &App) -> Vec<&RunView> {
-    app.library
+    app.shared
         .marked
         .iter()
-        .filter_map(|id| app.runs.get(id))
+        .filter_map(|id| app.shared.runs.get(id))
         .collect()
 }
 
@@ -57,7 +57,7 @@ fn labels(runs: &[&RunView]) -> Vec<String> {
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let runs = compared(app);
     if runs.is_empty() {
-        let text = if app.library.marked.is_empty() {
+        let text = if app.shared.marked.is_empty() {
             "No runs marked.\n\nOn the runs screen (Tab), space marks runs and c compares them."
         } else {
             "Reading the marked runs' events..."
@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         );
         return;
     }
-    let (charts_area, diff_area) = if app.diff {
+    let (charts_area, diff_area) = if app.compare.diff {
         let [c, d] =
             Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
         (c, Some(d))
@@ -81,14 +81,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(charts_area);
     let names = labels(&runs);
-    let options = &app.chart;
+    let options = &app.shared.chart;
     let traces = |metric: Metric| -> Vec<Trace> {
         runs.iter()
             .zip(&names)
             .enumerate()
             .map(|(i, (r, name))| {
                 let color = PALETTE[i % PALETTE.len()];
-                let parent = r.parent.as_ref().and_then(|p| app.runs.get(&p.run_id));
+                let parent = r.parent().and_then(|p| app.shared.runs.get(&p.run_id));
                 trace(
                     r,
                     parent,
@@ -159,7 +159,7 @@ fn draw_diff(frame: &mut Frame, runs: &[&RunView], area: Rect) {
     ));
     rows.push(Row::new(
         std::iter::once(Cell::from("status"))
-            .chain(runs.iter().map(|r| Cell::from(r.status.label()))),
+            .chain(runs.iter().map(|r| Cell::from(r.status().label()))),
     ));
     let widths: Vec<Constraint> = std::iter::once(Constraint::Length(14))
         .chain(runs.iter().map(|_| Constraint::Min(12)))

@@ -2,7 +2,8 @@
 //! that moves), or the data set's state while it downloads or loads.
 
 use super::chart::{axis_name, draw as draw_chart, trace, Metric};
-use crate::dashboard::app::{App, DataState};
+use crate::dashboard::app::App;
+use crate::dashboard::msg::DataState;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::widgets::{Block, Gauge, Paragraph, Wrap};
@@ -55,7 +56,7 @@ pub fn draw_charts(frame: &mut Frame, app: &App, area: Rect) {
     let [loss_area, acc_area] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let Some(run) = app.run() else {
-        let text = if app.current.is_some() {
+        let text = if app.live.current.is_some() {
             "Reading the run's events..."
         } else {
             "No run yet.\n\nPress r to train with the settings on the right, l to pick a preset, or Tab for every run in the runs folder."
@@ -69,7 +70,7 @@ pub fn draw_charts(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Block::bordered().title(" accuracy "), acc_area);
         return;
     };
-    let options = &app.chart;
+    let options = &app.shared.chart;
     let x_name = axis_name(options.x_axis);
     let loss = trace(
         run,

@@ -1,8 +1,8 @@
 //! The learning-rate finder's popup: the smoothed loss against the learning rate on a log
 //! axis as the ramp goes, the suggestion marked, and the keys to apply it or close.
 
-use super::popups::centered;
-use crate::dashboard::lr_finder::LrFinderView;
+use super::layout::centered;
+use crate::dashboard::screens::lr_finder::LrFinderView;
 use gradboard::config::format_float;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};

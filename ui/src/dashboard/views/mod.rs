@@ -1,22 +1,24 @@
-//! The screen, drawn by pure functions of the app state: one file a panel or overlay.
+//! The screen, drawn by pure functions of the app state: one file a panel or overlay. Views
+//! read the state and write none of it.
 
-mod analysis;
-mod chart;
+pub mod analysis;
+pub mod chart;
 mod compare;
-mod image;
+mod layout;
 mod live;
 mod lr_finder;
 mod popups;
 mod progress;
 mod runs;
-mod schedule;
+pub mod schedule;
 mod settings;
 mod sweep;
 mod sweep_form;
 
-use super::app::{App, DataState, Mode};
-use super::keymap::{status_hints, Screen};
-use super::state::Status;
+use super::app::App;
+use super::keymap::status_hints;
+use super::msg::{DataState, Mode, Screen};
+use super::store::Status;
 use gradboard::runs::ListedStatus;
 use ratatui::layout::{Alignment, Constraint, Layout};
 use ratatui::style::{Color, Style};
@@ -56,7 +58,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             let [charts_area, side] =
                 Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)])
                     .areas(main);
-            match &app.data {
+            match &app.shared.data {
                 DataState::Ready { .. } => live::draw_charts(frame, app, charts_area),
                 state => live::draw_data(frame, state, charts_area),
             }
@@ -73,6 +75,19 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(notice_line(app), notice);
     frame.render_widget(status_line(app), status);
     popups::draw(frame, app, area);
+}
+
+/// Whether the screen changes with the clock alone: a run or sweep active, the finder or the
+/// data set under way (the runtime then redraws at its tick).
+pub fn animating(app: &App) -> bool {
+    app.shared.runs.active_here().next().is_some()
+        || app.sweep.running()
+        || app.lr_finder.as_ref().is_some_and(|v| v.running())
+        || !matches!(
+            app.shared.data,
+            DataState::Ready { .. } | DataState::Failed(_)
+        )
+        || app.run().is_some_and(|r| r.status() == Status::Running)
 }
 
 /// A learning rate to 4 significant digits (a scheduled lr has many).
@@ -94,7 +109,7 @@ pub fn status_style(status: &Status) -> Style {
         Status::Ended(RunStatus::Stopped | RunStatus::Pruned, _) => {
             Style::new().fg(Color::Magenta).bold()
         }
-        Status::Ended(RunStatus::Diverged | RunStatus::Failed, _) => {
+        Status::Ended(RunStatus::Diverged | RunStatus::Failed, _) | Status::Crashed => {
             Style::new().fg(Color::Red).bold()
         }
     }
@@ -103,9 +118,9 @@ pub fn status_style(status: &Status) -> Style {
 /// A run's loss trace as compare draws it (tests look at its points).
 #[cfg(test)]
 pub fn chart_trace(
-    run: &super::state::RunView,
-    prefix: Option<&super::state::RunView>,
-    options: &super::app::ChartOptions,
+    run: &super::store::RunView,
+    prefix: Option<&super::store::RunView>,
+    options: &super::shared::ChartOptions,
 ) -> chart::Trace {
     chart::trace(
         run,
@@ -121,7 +136,7 @@ pub fn chart_trace(
 pub fn status_style_listed(status: ListedStatus) -> Style {
     match status {
         ListedStatus::Running => status_style(&Status::Running),
-        ListedStatus::Crashed => Style::new().fg(Color::Red),
+        ListedStatus::Crashed => status_style(&Status::Crashed),
         ListedStatus::Ended(s) => status_style(&Status::Ended(s, None)),
     }
 }
@@ -137,16 +152,17 @@ fn title_line(app: &App) -> Line<'static> {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {} ", screen.name()), style));
     }
-    spans.push(Span::raw(format!("   preset {}", app.preset)));
-    if let Some(fork) = &app.fork {
+    spans.push(Span::raw(format!("   preset {}", app.live.preset)));
+    if let Some(fork) = &app.live.fork {
         spans.push(Span::styled(
             format!("   fork of {}", fork.run_id),
             Style::new().fg(Color::Yellow),
         ));
     }
     if let Some(run) = app.run() {
+        let status = run.status();
         spans.push(Span::raw(format!("   run {}   ", run.run_id)));
-        spans.push(Span::styled(run.status.label(), status_style(&run.status)));
+        spans.push(Span::styled(status.label(), status_style(&status)));
     }
     if let Mode::Stopping = app.mode {
         spans.push(Span::styled(
@@ -158,17 +174,17 @@ fn title_line(app: &App) -> Line<'static> {
 }
 
 fn notice_line(app: &App) -> Paragraph<'static> {
-    match &app.notice {
-        Some((text, true)) => Paragraph::new(format!(" {text}")).style(Style::new().fg(Color::Red)),
-        Some((text, false)) => {
-            Paragraph::new(format!(" {text}")).style(Style::new().fg(Color::Gray))
+    match &app.shared.notice {
+        Some(n) if n.error => {
+            Paragraph::new(format!(" {}", n.text)).style(Style::new().fg(Color::Red))
         }
+        Some(n) => Paragraph::new(format!(" {}", n.text)).style(Style::new().fg(Color::Gray)),
         None => Paragraph::new(""),
     }
 }
 
 fn status_line(app: &App) -> Paragraph<'static> {
-    let data = match &app.data {
+    let data = match &app.shared.data {
         DataState::Ready {
             source,
             train,
@@ -180,7 +196,10 @@ fn status_line(app: &App) -> Paragraph<'static> {
     };
     Paragraph::new(Line::from(vec![
         Span::styled(format!(" {data} "), Style::new().reversed()),
-        Span::raw(format!("  {}", status_hints(app.screen))),
+        Span::raw(format!(
+            "  {}",
+            app.context().map(status_hints).unwrap_or_default()
+        )),
     ]))
 }
 

@@ -1,18 +1,22 @@
 //! Overlays: help, the quit question, the stopping notice, the preset picker, the name of a
-//! preset to save; the sweep form and the learning-rate finder have files of their own.
+//! preset to save; the sweep form and the learning-rate finder have files of their own. All
+//! place themselves with `layout`.
 
-use crate::dashboard::app::{App, Mode, PresetItem};
-use crate::dashboard::keymap::{help_lines, Screen};
+use super::layout::{centered, popup_text};
+use crate::dashboard::app::App;
+use crate::dashboard::keymap::{help_lines, Context};
+use crate::dashboard::msg::{Mode, PresetItem};
+use crate::dashboard::screens::Field;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
 /// Draws the overlay of the current mode, if any.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    match &app.mode {
-        Mode::Help => draw_help(frame, area, app.screen),
+    match app.mode {
+        Mode::Help => draw_help(frame, area, Context::Screen(app.screen)),
         Mode::ConfirmQuit => popup_text(
             frame,
             area,
@@ -22,8 +26,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             7,
         ),
         Mode::Stopping => {
-            let n = app.runs.active_here().count();
-            let sweep = if app.sweep.state.as_ref().is_some_and(|s| !s.finished) {
+            let n = app.shared.runs.active_here().count();
+            let sweep = if app.sweep.running() {
                 " and the sweep (its queue is cancelled)"
             } else {
                 ""
@@ -33,52 +37,47 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             );
             popup_text(frame, area, "Stopping", &text, 70, 6);
         }
-        Mode::Presets { items, selected } => draw_presets(frame, area, items, *selected),
-        Mode::SaveName { input, error } => {
-            let mut text = format!(
-                "Name of the new preset: {}▏\n\nEnter saves, Esc cancels",
-                input.value()
-            );
-            if let Some(e) = error {
-                text.push_str(&format!("\n{e}"));
+        Mode::Presets => match app
+            .live
+            .picker
+            .as_ref()
+            .and_then(|p| p.items.as_ref().map(|i| (i, p.selected)))
+        {
+            Some((items, selected)) => draw_presets(frame, area, items, selected),
+            None => popup_text(frame, area, "Presets", "Reading the presets...", 40, 3),
+        },
+        Mode::SaveName => {
+            if let Some(field) = &app.live.save_name {
+                draw_save_name(frame, area, field);
             }
-            popup_text(frame, area, "Save preset", &text, 70, 8);
         }
-        Mode::SweepForm(form) => super::sweep_form::draw(frame, area, form),
+        Mode::SweepForm => {
+            if let Some(form) = &app.sweep.form {
+                super::sweep_form::draw(frame, area, form);
+            }
+        }
         Mode::LrFinder => {
             if let Some(view) = &app.lr_finder {
                 super::lr_finder::draw(frame, area, view);
             }
         }
-        Mode::Normal | Mode::Editing { .. } | Mode::Filtering { .. } => {}
+        Mode::Normal | Mode::Editing | Mode::Filtering => {}
     }
 }
 
-/// A `width` x `height` rectangle in the middle of `area` (clipped to it).
-pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width);
-    let h = height.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
-}
-
-fn popup_text(frame: &mut Frame, area: Rect, title: &str, text: &str, width: u16, height: u16) {
-    let r = centered(area, width, height);
-    frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(text.to_string())
-            .block(Block::bordered().title(format!(" {title} ")))
-            .wrap(Wrap { trim: false }),
-        r,
+fn draw_save_name(frame: &mut Frame, area: Rect, field: &Field) {
+    let mut text = format!(
+        "Name of the new preset: {}▏\n\nEnter saves, Esc cancels",
+        field.input.value()
     );
+    if let Some(e) = &field.error {
+        text.push_str(&format!("\n{e}"));
+    }
+    popup_text(frame, area, "Save preset", &text, 70, 8);
 }
 
-fn draw_help(frame: &mut Frame, area: Rect, screen: Screen) {
-    let lines: Vec<Line> = help_lines(screen)
+fn draw_help(frame: &mut Frame, area: Rect, context: Context) {
+    let lines: Vec<Line> = help_lines(context)
         .into_iter()
         .map(|(keys, text)| {
             Line::from(vec![

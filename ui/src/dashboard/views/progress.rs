@@ -2,7 +2,6 @@
 
 use super::{clock, status_style};
 use crate::dashboard::app::App;
-use gradboard::events::unix_now;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -16,19 +15,21 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Paragraph::new("no run yet").block(block), area);
         return;
     };
-    let now = unix_now();
+    let now = app.shared.now;
     let last = |s: &[(f64, f64)]| {
         s.last()
             .map(|p| format!("{:.4}", p.1))
             .unwrap_or_else(|| "-".into())
     };
     let train_loss = run
-        .loss
+        .curves
+        .train_loss
         .last()
         .map(|p| format!("{:.4}", p.1))
         .unwrap_or_else(|| "-".into());
     let train_acc = run
-        .acc
+        .curves
+        .train_acc
         .last()
         .map(|p| format!("{:.3}", p.1))
         .unwrap_or_else(|| "-".into());
@@ -36,10 +37,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .best_test()
         .map(|(s, b)| format!("{b:.4} (step {s})"))
         .unwrap_or_else(|| "-".into());
+    let status = run.status();
     let lines = vec![
         Line::from(vec![
             Span::raw("status  "),
-            Span::styled(run.status.label(), status_style(&run.status)),
+            Span::styled(status.label(), status_style(&status)),
         ]),
         Line::from(format!(
             "step    {} / {}   epoch {:.2}",
@@ -57,8 +59,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Line::from(format!("train   loss {train_loss}  acc {train_acc}")),
         Line::from(format!(
             "test    acc {}  loss {}",
-            last(&run.test_acc),
-            last(&run.test_loss)
+            last(&run.curves.test_acc),
+            last(&run.curves.test_loss)
         )),
         Line::from(format!("best    test acc {best}")),
     ];

@@ -1,8 +1,8 @@
 //! The runs screen: every run of the runs folder in a sortable, filterable table.
 
 use super::{clock, status_style_listed};
-use crate::dashboard::app::{App, Mode};
-use crate::dashboard::library::{changed_text, Column};
+use crate::dashboard::app::App;
+use crate::dashboard::screens::runs::{changed_text, Column};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -15,9 +15,10 @@ use gradboard::runs::accuracy_text as acc;
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [table_area, filter_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
-    let lib = &app.library;
-    let rows = lib.visible();
-    let (sort, descending) = lib.sort;
+    let screen = &app.runs;
+    let listing = &app.shared.listing;
+    let rows = screen.visible(listing);
+    let (sort, descending) = screen.sort;
     let header = Row::new(Column::ALL.iter().enumerate().map(|(i, c)| {
         let arrow = if *c == sort {
             if descending {
@@ -34,7 +35,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
-            let marked = lib.marked.contains(&r.run_id);
+            let marked = app.shared.marked.contains(&r.run_id);
             let id = format!("{}{}", if marked { "● " } else { "  " }, r.run_id);
             let parent = r
                 .parent
@@ -56,17 +57,20 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             ])
         })
         .collect();
-    let title = format!(
-        " runs: {} of {} shown, {} marked{} ",
-        rows.len(),
-        lib.records.len(),
-        lib.marked.len(),
-        if lib.scanned {
-            ""
-        } else {
-            " (reading the runs folder...)"
-        }
-    );
+    let title = match &listing.error {
+        Some(e) => format!(" runs: {e} "),
+        None => format!(
+            " runs: {} of {} shown, {} marked{} ",
+            rows.len(),
+            listing.records.len(),
+            app.shared.marked.len(),
+            if listing.scanned {
+                ""
+            } else {
+                " (reading the runs folder...)"
+            }
+        ),
+    };
     let table = Table::new(
         body,
         [
@@ -83,10 +87,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     .header(header)
     .block(Block::bordered().title(title))
     .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected(Some(lib.cursor));
+    let mut state = TableState::default().with_selected(Some(screen.cursor));
     frame.render_stateful_widget(table, table_area, &mut state);
-    let filter = match &app.mode {
-        Mode::Filtering { input } => Line::from(vec![
+    let filter = match screen.filter_field.as_ref().map(|f| &f.input) {
+        Some(input) => Line::from(vec![
             Span::raw(" filter: "),
             Span::styled(
                 format!("{}▏", input.value()),
@@ -94,7 +98,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             ),
             Span::raw("  Enter keeps it, Esc clears it"),
         ]),
-        _ if !lib.filter.is_empty() => Line::from(format!(" filter: {}  (/ changes it)", lib.filter)),
+        _ if !screen.filter.is_empty() => Line::from(format!(" filter: {}  (/ changes it)", screen.filter)),
         _ => Line::from(" / filters, 1-8 sort, space marks for compare, c compares, f forks, R resumes, E exports"),
     };
     frame.render_widget(Paragraph::new(filter), filter_area);

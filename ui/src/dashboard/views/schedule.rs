@@ -2,7 +2,7 @@
 //! change of lr scales it from its step on), the steps trained in colour, the current step
 //! marked.
 
-use crate::dashboard::state::RunView;
+use crate::dashboard::store::RunView;
 use gradboard::config::Schedule;
 use gradboard::optim::schedule::LrSchedule;
 use ratatui::layout::Rect;
@@ -16,18 +16,20 @@ use ratatui::Frame;
 pub fn shows(run: &RunView) -> bool {
     run.config.schedule != Schedule::Constant
         || run.config.warmup_steps > 0
-        || run.sets.iter().any(|s| s.key == "lr")
+        || run.curves.sets.iter().any(|s| s.key == "lr")
 }
 
-/// The base lr in force at `step`: the configured one, then each live change from the step
-/// after it was made.
+/// The base lr in force at `step`: the one the run started with, then each live change from
+/// the step after it was made.
 fn base_at(run: &RunView, step: usize) -> f64 {
-    run.sets
+    let start = run.start.as_ref().map_or(run.config.lr, |s| s.config.lr);
+    run.curves
+        .sets
         .iter()
         .filter(|s| s.key == "lr" && s.step < step)
         .filter_map(|s| s.value.parse::<f64>().ok())
         .next_back()
-        .unwrap_or(run.config.lr)
+        .unwrap_or(start)
 }
 
 /// The learning rate at `points` steps over the whole run, and at each step where the base
@@ -35,7 +37,7 @@ fn base_at(run: &RunView, step: usize) -> f64 {
 pub fn path(run: &RunView, points: usize) -> Vec<(f64, f64)> {
     let schedule = LrSchedule::new(&run.config);
     let mut steps: Vec<usize> = schedule.curve(points).into_iter().map(|p| p.0).collect();
-    for s in run.sets.iter().filter(|s| s.key == "lr") {
+    for s in run.curves.sets.iter().filter(|s| s.key == "lr") {
         let t = s.step.saturating_sub(run.first_step);
         steps.extend([t, t + 1]);
     }
@@ -106,15 +108,15 @@ pub fn draw(frame: &mut Frame, run: &RunView, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dashboard::state::SetMark;
     use gradboard::config::RunConfig;
+    use gradboard::runs::SetMark;
 
     fn run(sets: &[&str]) -> RunView {
         let mut config = RunConfig::default();
         for s in sets {
             config.apply_override(s).unwrap();
         }
-        RunView::new("r", config, "p", 0.0)
+        RunView::new("r", config)
     }
 
     #[test]
@@ -126,7 +128,7 @@ mod tests {
             &(1.0, 0.1 * LrSchedule::new(&r.config).factor(1))
         );
         assert!((p.last().unwrap().1).abs() < 1e-12, "cosine ends at 0");
-        r.sets.push(SetMark {
+        r.state.curves.sets.push(SetMark {
             step: 50,
             key: "lr".into(),
             value: "0.05".into(),

@@ -2,7 +2,7 @@
 //! run does not have yet; the bottom line says what the selected key is and whether a running
 //! run takes it live or needs a restart.
 
-use crate::dashboard::app::{App, Mode};
+use crate::dashboard::app::App;
 use gradboard::config::KEYS;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -12,16 +12,17 @@ use ratatui::Frame;
 
 /// Draws the settings panel.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let live = &app.live;
     let running = app.run().map(|r| &r.config);
     let width = KEYS.iter().map(|k| k.name.len()).max().unwrap_or(13);
     let mut items = Vec::new();
     for (i, spec) in KEYS.iter().enumerate() {
-        let value = spec.get(&app.config);
+        let value = spec.get(&live.config);
         let changed = running.is_some_and(|c| spec.get(c) != value);
         let marker = if changed { "*" } else { " " };
         let name = spec.name;
-        let line = if i == app.selected {
-            if let Mode::Editing { input, .. } = &app.mode {
+        let line = if i == live.selected {
+            if let Some(input) = live.editor.as_ref().map(|f| &f.input) {
                 let field = area.width.saturating_sub(width as u16 + 5).max(4) as usize;
                 let scroll = input.visual_scroll(field);
                 let text: String = input.value().chars().skip(scroll).collect();
@@ -48,17 +49,17 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         };
         items.push(ListItem::new(line));
     }
-    let spec = app.selected_key();
+    let spec = live.selected_key();
     let when = if spec.live { "live" } else { "restart" };
     let help = format!(" {when}: {} ", spec.help);
-    let title = match &app.fork {
+    let title = match &live.fork {
         Some(f) => format!(" settings of the fork of {} ", f.run_id),
         None => " settings (* = not yet in the run) ".to_string(),
     };
-    let mut state = ListState::default().with_selected(Some(app.selected));
+    let mut state = ListState::default().with_selected(Some(live.selected));
     let block = Block::bordered().title(title).title_bottom(help);
     frame.render_stateful_widget(List::new(items).block(block), area, &mut state);
-    if let Mode::Editing { error: Some(e), .. } = &app.mode {
+    if let Some(e) = live.editor.as_ref().and_then(|f| f.error.as_ref()) {
         let mut line_area = area;
         line_area.y = area.bottom().saturating_sub(2);
         line_area.height = 1;

@@ -1,8 +1,8 @@
 //! The new-sweep form: one text field a line with the cursor in the focused one, a hint for
 //! each, and the reason the last start was refused.
 
-use super::popups::centered;
-use crate::dashboard::sweeps::{SweepForm, FORM_FIELDS};
+use super::layout::centered;
+use crate::dashboard::screens::sweep::{SweepForm, FORM_FIELDS};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -15,7 +15,8 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &SweepForm) {
     frame.render_widget(Clear, r);
     let field_width = r.width.saturating_sub(14).max(10) as usize;
     let mut lines = Vec::new();
-    for (i, ((name, hint), input)) in FORM_FIELDS.iter().zip(&form.inputs).enumerate() {
+    for (i, ((name, hint), field)) in FORM_FIELDS.iter().zip(&form.fields).enumerate() {
+        let input = &field.input;
         let focused = i == form.focus;
         let label = Span::styled(
             format!("{name:>8}  "),
@@ -52,6 +53,7 @@ pub fn draw(frame: &mut Frame, area: Rect, form: &SweepForm) {
             e.clone(),
             Style::new().fg(Color::Red).bold(),
         ))),
+        None if form.checking => lines.push(Line::from("checking the sweep...")),
         None => lines.push(Line::from(
             "↑↓/Tab move between fields, Enter starts the sweep, Esc closes",
         )),

@@ -1,0 +1,113 @@
+//! Patch extraction for k x k convolutions (stride 1, padding k / 2) on batch-innermost
+//! activations (channels, height, width, batch): a convolution becomes one matrix product whose
+//! result is already in that layout, and every spatial loop runs over whole batch rows.
+
+use super::simd::Level;
+use super::uninit::written;
+use crate::multiversion;
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+/// (channels, height, width, batch).
+pub type Dims = (usize, usize, usize, usize);
+
+/// `out[i] = src[i + shift]` where that lies inside `src`, else 0.
+#[inline]
+fn shifted(out: &mut [MaybeUninit<f32>], src: &[f32], shift: isize) {
+    let w = out.len() as isize;
+    let lo = (-shift).clamp(0, w) as usize;
+    let hi = (w - shift).clamp(0, w) as usize;
+    for o in &mut out[..lo] {
+        o.write(0.0);
+    }
+    if lo < hi {
+        let from = (lo as isize + shift) as usize;
+        for (o, &v) in out[lo..hi].iter_mut().zip(&src[from..from + hi - lo]) {
+            o.write(v);
+        }
+    }
+    for o in &mut out[hi.max(lo)..] {
+        o.write(0.0);
+    }
+}
+
+/// The patches of `x` (c, h, w, b) for a k x k kernel: (c k k, h w b), row `(ch k + ky) k + kx`
+/// holding channel `ch` shifted by (ky - k/2, kx - k/2), zeros outside.
+pub fn im2col(x: &[f32], (c, h, w, b): Dims, k: usize) -> Vec<f32> {
+    let n = h * w * b;
+    let pad = (k / 2) as isize;
+    let len = c * k * k * n;
+    assert_eq!(
+        x.len(),
+        c * n,
+        "im2col: {} values for {c}x{h}x{w}x{b}",
+        x.len()
+    );
+    let fill = |cols: &mut [MaybeUninit<f32>]| {
+        cols.par_chunks_mut(n.max(1))
+            .enumerate()
+            .for_each(|(row, out)| {
+                let (ch, ky, kx) = (row / (k * k), (row / k % k) as isize, (row % k) as isize);
+                let plane = &x[ch * n..(ch + 1) * n];
+                let span = w * b;
+                for y in 0..h {
+                    let out_row = &mut out[y * span..(y + 1) * span];
+                    let sy = y as isize + ky - pad;
+                    if sy < 0 || sy >= h as isize {
+                        out_row.iter_mut().for_each(|o| {
+                            o.write(0.0);
+                        });
+                        continue;
+                    }
+                    let src = &plane[sy as usize * span..][..span];
+                    shifted(out_row, src, (kx - pad) * b as isize);
+                }
+            })
+    };
+    // SAFETY: every row of every chunk is written (a copy or zeros).
+    unsafe { written(len, fill) }
+}
+
+multiversion! {
+    /// dst[from + i] += src[i].
+    fn add_into(dst: &mut [f32], src: &[f32]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d += s;
+        }
+    }
+}
+
+/// The adjoint of `im2col`: patch gradients (c k k, h w b) folded back into (c, h, w, b),
+/// overlapping patches adding up.
+pub fn col2im(level: Level, cols: &[f32], (c, h, w, b): Dims, k: usize) -> Vec<f32> {
+    let n = h * w * b;
+    let pad = (k / 2) as isize;
+    assert_eq!(cols.len(), c * k * k * n, "col2im: {} values", cols.len());
+    let span = (w * b) as isize;
+    let mut out = vec![0f32; c * n];
+    out.par_chunks_mut(n.max(1))
+        .enumerate()
+        .for_each(|(ch, dst)| {
+            for ky in 0..k as isize {
+                for kx in 0..k as isize {
+                    let r = ((ch as isize * k as isize + ky) * k as isize + kx) as usize;
+                    let row = &cols[r * n..(r + 1) * n];
+                    let shift = (kx - pad) * b as isize;
+                    let (lo, hi) = ((-shift).clamp(0, span), (span - shift).clamp(0, span));
+                    if lo >= hi {
+                        continue;
+                    }
+                    for y in 0..h as isize {
+                        let sy = y + ky - pad;
+                        if sy < 0 || sy >= h as isize {
+                            continue;
+                        }
+                        let src = &row[(y * span + lo) as usize..(y * span + hi) as usize];
+                        let at = (sy * span + lo + shift) as usize;
+                        add_into(level, &mut dst[at..at + src.len()], src);
+                    }
+                }
+            }
+        });
+    out
+}

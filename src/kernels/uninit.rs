@@ -1,0 +1,17 @@
+//! Vectors filled in place without a zeroing pass first: the kernels write every output value
+//! exactly once, so zeroing would be a wasted pass over memory.
+
+use std::mem::MaybeUninit;
+
+/// A vector of `len` values, each written by `fill` into the vector's uninitialised memory.
+///
+/// # Safety
+/// `fill` must write every one of the `len` values (a value left unwritten would be read as
+/// garbage). If `fill` panics the vector is dropped empty.
+pub(crate) unsafe fn written<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: the caller promises that `fill` wrote all `len` values.
+    unsafe { v.set_len(len) };
+    v
+}

@@ -1,0 +1,13 @@
+//! The model's leaf: what every network and trainer is (traits, named parameters, the settings
+//! of a step), where it computes, and the data's shape (inputs, classes). Everything that
+//! builds or trains a network imports this; this imports none of them.
+
+mod compute;
+mod network;
+mod params;
+mod trainer;
+
+pub use compute::{Compute, DEVICES};
+pub use network::{load_weights, mlp_widths, Network, CLASSES, INPUTS};
+pub use params::{read_safetensors, write_safetensors, Param, Params};
+pub use trainer::{Hyper, StepReport, Trainer};

@@ -1,0 +1,54 @@
+//! What every network gives: logits for a batch, its named parameters, and the few knobs a
+//! running run may turn. The trainer, evaluation, saving and analysis all use this.
+
+use super::Params;
+use crate::Result;
+use candle_core::Tensor;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Pixels per image, the networks' input width.
+pub const INPUTS: usize = crate::data::IMAGE_BYTES;
+/// CIFAR-10 classes.
+pub const CLASSES: usize = 10;
+
+/// A network of any engine.
+pub trait Network: Send {
+    /// Logits (batch, classes) for flat images (batch, 3072); `train` turns on dropout and
+    /// batch statistics.
+    fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor>;
+    /// Every named parameter and buffer.
+    fn params(&self) -> &Params;
+    /// Images per evaluation chunk: bounds the memory an evaluation needs.
+    fn eval_chunk(&self) -> usize {
+        1000
+    }
+    /// Changes the dropout probability from the next forward pass (networks without dropout
+    /// ignore it).
+    fn set_dropout(&mut self, _p: f64) {}
+    /// Reseeds the network's own random source (dropout masks); the session does it every
+    /// step from the run's seed and the step, so a resumed run draws the same masks.
+    fn reseed(&mut self, _seed: u64) {}
+    /// Brings tensors saved by an earlier version of this network to its current names.
+    fn adapt(&self, _tensors: &mut HashMap<String, Tensor>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Loads saved tensors into `net` in place (adapting older files), checking names and shapes.
+pub fn load_weights(
+    net: &dyn Network,
+    mut tensors: HashMap<String, Tensor>,
+    origin: &Path,
+) -> Result<()> {
+    net.adapt(&mut tensors)?;
+    net.params().restore(&tensors, origin)
+}
+
+/// Layer widths of an MLP on CIFAR-10: inputs, the hidden widths, classes.
+pub fn mlp_widths(hidden: &[usize]) -> Vec<usize> {
+    std::iter::once(INPUTS)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(CLASSES))
+        .collect()
+}

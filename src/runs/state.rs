@@ -1,0 +1,355 @@
+//! A run's state as its events tell it: the one fold of events that every reader applies
+//! (the listing, the reader, curves and export, the dashboard, a sweep's observer), so that
+//! none can disagree with another about a run's settings, figures or status.
+
+use super::series::Series;
+use crate::config::{key, RunConfig};
+use crate::events::{Event, EventKind, ParentRef, RunStatus, StartInfo, SweepRef};
+
+/// A point: step and value.
+pub type Point = (f64, f64);
+
+/// Points kept per train series before pairs are averaged (a million steps).
+pub const SERIES_CAPACITY: usize = 1 << 20;
+
+/// A setting changed while the run trained: drawn as a vertical line at `step`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetMark {
+    /// Steps done when it changed (it applies from the next).
+    pub step: usize,
+    /// The key.
+    pub key: String,
+    /// The new value, as text.
+    pub value: String,
+}
+
+/// Everything a chart of one run draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curves {
+    /// Train loss by step.
+    pub train_loss: Series,
+    /// Train batch accuracy by step.
+    pub train_acc: Series,
+    /// Learning rate by step.
+    pub lr: Series,
+    /// Unix time of each train step, for a wall-time axis.
+    pub clock: Series,
+    /// Test loss at each evaluation.
+    pub test_loss: Vec<Point>,
+    /// Test accuracy at each evaluation.
+    pub test_acc: Vec<Point>,
+    /// Live changes.
+    pub sets: Vec<SetMark>,
+}
+
+impl Default for Curves {
+    fn default() -> Self {
+        Curves {
+            train_loss: Series::new(SERIES_CAPACITY),
+            train_acc: Series::new(SERIES_CAPACITY),
+            lr: Series::new(SERIES_CAPACITY),
+            clock: Series::new(SERIES_CAPACITY),
+            test_loss: Vec::new(),
+            test_acc: Vec::new(),
+            sets: Vec::new(),
+        }
+    }
+}
+
+impl Curves {
+    /// Drops everything after `step` (a resumed run replaces it).
+    fn truncate_after(&mut self, step: usize) {
+        let x = step as f64;
+        for s in [
+            &mut self.train_loss,
+            &mut self.train_acc,
+            &mut self.lr,
+            &mut self.clock,
+        ] {
+            s.truncate_after(x);
+        }
+        self.test_loss.retain(|p| p.0 <= x);
+        self.test_acc.retain(|p| p.0 <= x);
+        self.sets.retain(|s| s.step <= step);
+    }
+
+    /// The best test accuracy and its step.
+    pub fn best_test_acc(&self) -> Option<Point> {
+        self.test_acc
+            .iter()
+            .copied()
+            .filter(|p| p.1.is_finite())
+            .fold(None, |best: Option<Point>, p| match best {
+                Some(b) if b.1 >= p.1 => Some(b),
+                _ => Some(p),
+            })
+    }
+}
+
+/// How a run ended, from its `done`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    /// Its status.
+    pub status: RunStatus,
+    /// Why it ended early, when it did.
+    pub reason: Option<String>,
+    /// Training seconds, pauses excluded.
+    pub seconds: f64,
+}
+
+/// A run as its events so far tell it.
+#[derive(Debug, Clone)]
+pub struct RunState {
+    /// Its id.
+    pub run_id: String,
+    /// What its `start` recorded.
+    pub start: Option<StartInfo>,
+    /// Its settings with every live change so far applied.
+    pub config: RunConfig,
+    /// The step it started after (a fork's parent step), 0 otherwise.
+    pub first_step: usize,
+    /// Last step done.
+    pub step: usize,
+    /// Epochs done.
+    pub epoch: f64,
+    /// Learning rate of the last step.
+    pub lr: f64,
+    /// Throughput of the last step.
+    pub samples_per_sec: f64,
+    /// Its curves.
+    pub curves: Curves,
+    /// Unix time of its start.
+    pub started: f64,
+    /// Unix time of its latest event.
+    pub last_time: f64,
+    /// Seconds spent paused so far.
+    pub paused_seconds: f64,
+    /// Unix time it paused at, while paused.
+    pub paused_since: Option<f64>,
+    /// Its end, once it has one.
+    pub ended: Option<Ending>,
+    /// Test accuracy of the last evaluation, where its `done` says so without its evaluations
+    /// having been read (a listing reads only the first and last lines of an ended run).
+    done_final: Option<f64>,
+    /// Best test accuracy, likewise.
+    done_best: Option<f64>,
+    /// The step at which a sweep's pruner stopped it.
+    pub pruned_at: Option<usize>,
+    /// Live changes that could not be applied to its settings, with why (an event written by
+    /// another version, or damaged): kept, never dropped in silence.
+    pub refused: Vec<String>,
+    /// Every live change as its event wrote it, to replay after a resume.
+    changes: Vec<(usize, String, serde_json::Value)>,
+}
+
+impl RunState {
+    /// A run known by id before its first event.
+    pub fn new(run_id: &str, config: RunConfig) -> Self {
+        RunState {
+            run_id: run_id.to_string(),
+            start: None,
+            lr: config.lr,
+            config,
+            first_step: 0,
+            step: 0,
+            epoch: 0.0,
+            samples_per_sec: 0.0,
+            curves: Curves::default(),
+            started: 0.0,
+            last_time: 0.0,
+            paused_seconds: 0.0,
+            paused_since: None,
+            ended: None,
+            done_final: None,
+            done_best: None,
+            pruned_at: None,
+            refused: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    /// The state after `events`, in order, of the run `run_id`.
+    pub fn from_events<'a>(run_id: &str, events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut state = RunState::new(run_id, RunConfig::default());
+        for e in events {
+            state.apply(e);
+        }
+        state
+    }
+
+    /// The preset its settings came from (empty when its start names none).
+    pub fn preset(&self) -> &str {
+        self.start.as_ref().map_or("", |s| s.preset.as_str())
+    }
+
+    /// The run it was forked from.
+    pub fn parent(&self) -> Option<&ParentRef> {
+        self.start.as_ref().and_then(|s| s.parent.as_ref())
+    }
+
+    /// Its sweep.
+    pub fn sweep(&self) -> Option<&SweepRef> {
+        self.start.as_ref().and_then(|s| s.sweep.as_ref())
+    }
+
+    /// Training images per epoch.
+    pub fn train_size(&self) -> usize {
+        self.start
+            .as_ref()
+            .map_or(0, |s| s.train_size.max(s.data.train))
+    }
+
+    /// The step it ends at when it trains to the end.
+    pub fn last_step(&self) -> usize {
+        self.first_step + self.config.steps
+    }
+
+    /// Test accuracy of its last evaluation; `None` when none ran.
+    pub fn final_test_acc(&self) -> Option<f64> {
+        self.curves.test_acc.last().map(|p| p.1).or(self.done_final)
+    }
+
+    /// Best test accuracy of any evaluation; `None` when none ran.
+    pub fn best_test_acc(&self) -> Option<f64> {
+        self.curves.best_test_acc().map(|p| p.1).or(self.done_best)
+    }
+
+    /// Whether it is paused.
+    pub fn paused(&self) -> bool {
+        self.paused_since.is_some() && self.ended.is_none()
+    }
+
+    /// Training seconds at Unix time `now`, pauses excluded (its `done`'s figure once ended).
+    pub fn elapsed(&self, now: f64) -> f64 {
+        if let Some(e) = &self.ended {
+            return e.seconds;
+        }
+        let end = self.paused_since.unwrap_or(now);
+        (end - self.started - self.paused_seconds).max(0.0)
+    }
+
+    /// Applies one of its events.
+    pub fn apply(&mut self, event: &Event) {
+        self.last_time = self.last_time.max(event.time);
+        match &event.kind {
+            EventKind::Start(info) => {
+                self.config = info.config.clone();
+                self.lr = info.config.lr;
+                self.first_step = info.parent.as_ref().map_or(0, |p| p.step);
+                self.step = self.first_step;
+                self.started = event.time;
+                self.start = Some((**info).clone());
+            }
+            EventKind::Resume { step } => self.resume(*step),
+            EventKind::Train {
+                step,
+                epoch,
+                loss,
+                acc,
+                lr,
+                samples_per_sec,
+                ..
+            } => {
+                self.step = *step;
+                self.epoch = *epoch;
+                self.lr = *lr;
+                self.samples_per_sec = *samples_per_sec;
+                let x = *step as f64;
+                self.curves.train_loss.push(x, *loss);
+                self.curves.train_acc.push(x, *acc);
+                self.curves.lr.push(x, *lr);
+                self.curves.clock.push(x, event.time);
+            }
+            EventKind::Eval {
+                step,
+                epoch,
+                test_loss,
+                test_acc,
+            } => {
+                self.step = self.step.max(*step);
+                self.epoch = self.epoch.max(*epoch);
+                self.curves.test_loss.push((*step as f64, *test_loss));
+                self.curves.test_acc.push((*step as f64, *test_acc));
+            }
+            EventKind::Set { step, key, value } => self.set(*step, key, value),
+            EventKind::Paused { paused, .. } => {
+                if *paused {
+                    self.paused_since.get_or_insert(event.time);
+                } else if let Some(since) = self.paused_since.take() {
+                    self.paused_seconds += event.time - since;
+                }
+            }
+            EventKind::Prune { step, .. } => self.pruned_at = Some(*step),
+            EventKind::Done {
+                step,
+                status,
+                final_test_acc,
+                best_test_acc,
+                seconds,
+                reason,
+            } => {
+                self.step = *step;
+                self.paused_since = None;
+                // Builds before schema 3 wrote 0 for "no evaluation"; no run ends at exactly 0.
+                let figure = |v: Option<f64>| v.filter(|_| best_test_acc.is_some_and(|b| b > 0.0));
+                self.done_final = figure(*final_test_acc);
+                self.done_best = figure(*best_test_acc);
+                self.ended = Some(Ending {
+                    status: *status,
+                    reason: reason.clone(),
+                    seconds: *seconds,
+                });
+            }
+        }
+    }
+
+    /// A live change, applied to the settings by the key's one rule (`KeySpec::set_json`).
+    fn set(&mut self, step: usize, name: &str, value: &serde_json::Value) {
+        let text = crate::config::json_text(value);
+        self.apply_change(step, name, value);
+        self.changes.push((step, name.to_string(), value.clone()));
+        if name == "lr" {
+            if let Some(lr) = value.as_f64() {
+                self.lr = lr;
+            }
+        }
+        self.curves.sets.push(SetMark {
+            step,
+            key: name.to_string(),
+            value: text,
+        });
+    }
+
+    /// The run goes on from its checkpoint at `step`: what the interrupted run wrote after it
+    /// is replaced, and its settings are those of that step again.
+    fn resume(&mut self, step: usize) {
+        self.curves.truncate_after(step);
+        self.step = step;
+        self.ended = None;
+        self.done_final = None;
+        self.done_best = None;
+        self.paused_since = None;
+        if self.pruned_at.is_some_and(|p| p > step) {
+            self.pruned_at = None;
+        }
+        self.changes.retain(|c| c.0 <= step);
+        if let Some(start) = &self.start {
+            self.config = start.config.clone();
+            self.refused.clear();
+            for (step, name, value) in std::mem::take(&mut self.changes) {
+                self.apply_change(step, &name, &value);
+                self.changes.push((step, name, value));
+            }
+        }
+        self.lr = self.curves.lr.last().map_or(self.config.lr, |p| p.1);
+    }
+
+    /// Applies a change to the settings, or records why it could not be.
+    fn apply_change(&mut self, step: usize, name: &str, value: &serde_json::Value) {
+        if let Err(e) = key(name).and_then(|spec| spec.set_json(&mut self.config, value)) {
+            let text = crate::config::json_text(value);
+            self.refused
+                .push(format!("step {step}: set {name} = {text}: {e}"));
+        }
+    }
+}

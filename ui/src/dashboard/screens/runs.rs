@@ -1,0 +1,489 @@
+//! The runs screen: every run of the runs folder in a table sorted by a column, filtered by
+//! text, with a cursor; marking runs for comparison, opening, forking, resuming and exporting
+//! them. The order shown is worked out when the listing, the sort or the filter changes, not
+//! at every frame.
+
+use super::{Ctx, Field, Request};
+use crate::dashboard::keymap::Action;
+use crate::dashboard::msg::{Effect, Mode, Screen};
+use crate::dashboard::shared::Listing;
+use crossterm::event::{KeyCode, KeyEvent};
+use gradboard::events::RunStatus;
+use gradboard::runner::From;
+use gradboard::runs::{ListedStatus, RunRecord};
+use std::cmp::Ordering;
+
+/// Rows a page key moves.
+const PAGE: isize = 15;
+
+/// The table's columns, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// The run id (sorts by start time).
+    Run,
+    /// The preset.
+    Preset,
+    /// The keys that differ from the preset.
+    Changed,
+    /// The status.
+    Status,
+    /// The last step.
+    Steps,
+    /// The best test accuracy.
+    Best,
+    /// The last test accuracy.
+    Final,
+    /// Training seconds.
+    Time,
+}
+
+impl Column {
+    /// Every column, in display order.
+    pub const ALL: [Column; 8] = [
+        Column::Run,
+        Column::Preset,
+        Column::Changed,
+        Column::Status,
+        Column::Steps,
+        Column::Best,
+        Column::Final,
+        Column::Time,
+    ];
+
+    /// The header.
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Run => "run",
+            Column::Preset => "preset",
+            Column::Changed => "changed",
+            Column::Status => "status",
+            Column::Steps => "steps",
+            Column::Best => "best",
+            Column::Final => "final",
+            Column::Time => "time",
+        }
+    }
+}
+
+/// The `changed` column's text: `key=value` pairs.
+pub fn changed_text(r: &RunRecord) -> String {
+    r.changed
+        .iter()
+        .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn cmp_opt(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+fn compare(column: Column, a: &RunRecord, b: &RunRecord) -> Ordering {
+    match column {
+        Column::Run => a
+            .started
+            .total_cmp(&b.started)
+            .then(a.run_id.cmp(&b.run_id)),
+        Column::Preset => a.preset.cmp(&b.preset),
+        Column::Changed => changed_text(a).cmp(&changed_text(b)),
+        Column::Status => a.status.as_str().cmp(b.status.as_str()),
+        Column::Steps => a.step.cmp(&b.step),
+        Column::Best => cmp_opt(a.best_test_acc, b.best_test_acc),
+        Column::Final => cmp_opt(a.final_test_acc, b.final_test_acc),
+        Column::Time => a.seconds.total_cmp(&b.seconds),
+    }
+}
+
+/// The runs screen's state: order, filter, cursor.
+#[derive(Debug, Clone)]
+pub struct RunsScreen {
+    /// The sort column and whether it is descending.
+    pub sort: (Column, bool),
+    /// Rows must contain this text (any column, case-insensitive).
+    pub filter: String,
+    /// The filter being typed.
+    pub filter_field: Option<Field>,
+    /// Index of the cursor in the visible rows.
+    pub cursor: usize,
+    /// The run under the cursor, which a new scan keeps the cursor on.
+    cursor_id: Option<String>,
+    /// The listing's indices of the visible rows, in order.
+    visible: Vec<usize>,
+}
+
+impl Default for RunsScreen {
+    fn default() -> Self {
+        RunsScreen {
+            sort: (Column::Run, true),
+            filter: String::new(),
+            filter_field: None,
+            cursor: 0,
+            cursor_id: None,
+            visible: Vec::new(),
+        }
+    }
+}
+
+impl RunsScreen {
+    fn matches(&self, r: &RunRecord) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let needle = self.filter.to_lowercase();
+        [
+            r.run_id.as_str(),
+            r.preset.as_str(),
+            r.status.as_str(),
+            &changed_text(r),
+        ]
+        .iter()
+        .any(|field| field.to_lowercase().contains(&needle))
+    }
+
+    /// Works the visible rows out again from a new scan, keeping the cursor on its run where
+    /// it can.
+    pub fn refresh(&mut self, listing: &Listing) {
+        self.order(listing);
+        if let Some(id) = &self.cursor_id {
+            if let Some(i) = self
+                .visible
+                .iter()
+                .position(|&i| listing.records[i].run_id == *id)
+            {
+                self.cursor = i;
+            }
+        }
+        self.clamp(listing);
+    }
+
+    /// Keeps the cursor inside the rows and remembers its run.
+    fn clamp(&mut self, listing: &Listing) {
+        self.cursor = self.cursor.min(self.visible.len().saturating_sub(1));
+        self.cursor_id = self.current(listing).map(|r| r.run_id.clone());
+    }
+
+    /// Filters and sorts the listing's rows.
+    fn order(&mut self, listing: &Listing) {
+        let mut rows: Vec<usize> = (0..listing.records.len())
+            .filter(|&i| self.matches(&listing.records[i]))
+            .collect();
+        let (column, descending) = self.sort;
+        rows.sort_by(|&a, &b| {
+            let o = compare(column, &listing.records[a], &listing.records[b]);
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        self.visible = rows;
+    }
+
+    /// The rows shown: filtered, then sorted.
+    pub fn visible<'a>(&self, listing: &'a Listing) -> Vec<&'a RunRecord> {
+        self.visible
+            .iter()
+            .filter_map(|&i| listing.records.get(i))
+            .collect()
+    }
+
+    /// The run under the cursor.
+    pub fn current<'a>(&self, listing: &'a Listing) -> Option<&'a RunRecord> {
+        self.visible
+            .get(self.cursor)
+            .and_then(|&i| listing.records.get(i))
+    }
+
+    fn move_by(&mut self, delta: isize, listing: &Listing) {
+        let n = self.visible.len() as isize;
+        if n > 0 {
+            self.cursor = (self.cursor as isize + delta).clamp(0, n - 1) as usize;
+        }
+        self.clamp(listing);
+    }
+
+    /// Sorts by `column`; the same column again reverses the order.
+    pub fn sort_by(&mut self, column: Column, listing: &Listing) {
+        self.sort = if self.sort.0 == column {
+            (column, !self.sort.1)
+        } else {
+            // Figures read best from the top; names from A.
+            let descending = matches!(
+                column,
+                Column::Run | Column::Steps | Column::Best | Column::Final | Column::Time
+            );
+            (column, descending)
+        };
+        self.order(listing);
+        self.clamp(listing);
+    }
+
+    /// Sets the filter text.
+    pub fn set_filter(&mut self, text: &str, listing: &Listing) {
+        self.filter = text.to_string();
+        self.cursor = 0;
+        self.order(listing);
+        self.clamp(listing);
+    }
+
+    /// The screen's actions.
+    pub fn update(&mut self, action: Action, key: &KeyEvent, cx: &mut Ctx) -> Vec<Effect> {
+        match action {
+            Action::Up => self.move_by(-1, &cx.shared.listing),
+            Action::Down => self.move_by(1, &cx.shared.listing),
+            Action::PageUp => self.move_by(-PAGE, &cx.shared.listing),
+            Action::PageDown => self.move_by(PAGE, &cx.shared.listing),
+            Action::Sort => {
+                if let KeyCode::Char(c) = key.code {
+                    let n = c.to_digit(10).unwrap_or(1) as usize;
+                    if let Some(&column) = Column::ALL.get(n.saturating_sub(1)) {
+                        self.sort_by(column, &cx.shared.listing);
+                    }
+                }
+            }
+            Action::Filter => {
+                self.filter_field = Some(Field::new(&self.filter));
+                *cx.mode = Mode::Filtering;
+            }
+            Action::Mark => {
+                let Some(id) = self.current(&cx.shared.listing).map(|r| r.run_id.clone()) else {
+                    return vec![];
+                };
+                let marked = &mut cx.shared.marked;
+                if let Some(i) = marked.iter().position(|m| *m == id) {
+                    marked.remove(i);
+                } else {
+                    marked.push(id.clone());
+                    return cx.shared.ensure_loaded(&id);
+                }
+            }
+            Action::Compare => {
+                if cx.shared.marked.is_empty() {
+                    if let Some(id) = self.current(&cx.shared.listing).map(|r| r.run_id.clone()) {
+                        cx.shared.marked.push(id);
+                    }
+                }
+                cx.requests.push(Request::Show(Screen::Compare));
+            }
+            Action::Open => match self.current(&cx.shared.listing) {
+                Some(r) => cx.requests.push(Request::Open(r.run_id.clone())),
+                None => cx.shared.warn("no run here"),
+            },
+            Action::Fork => match self.current(&cx.shared.listing).cloned() {
+                Some(r) => {
+                    cx.shared
+                        .notify(format!("reading the checkpoint of {}...", r.run_id));
+                    return vec![Effect::ReadFork {
+                        run_id: r.run_id,
+                        dir: r.dir,
+                        preset: r.preset,
+                    }];
+                }
+                None => cx.shared.warn("no run here"),
+            },
+            Action::Resume => return self.resume_current(cx),
+            Action::Export => {
+                let current = self.current(&cx.shared.listing).map(|r| r.run_id.clone());
+                return export_marked(current, cx);
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn resume_current(&mut self, cx: &mut Ctx) -> Vec<Effect> {
+        let Some(record) = self.current(&cx.shared.listing).cloned() else {
+            cx.shared.warn("no run here");
+            return vec![];
+        };
+        match record.status {
+            ListedStatus::Crashed | ListedStatus::Ended(RunStatus::Stopped | RunStatus::Pruned) => {
+            }
+            other => {
+                cx.shared.warn(format!(
+                    "run {} is {}: only stopped, pruned or crashed runs resume",
+                    record.run_id,
+                    other.as_str()
+                ));
+                return vec![];
+            }
+        }
+        if !cx.shared.data_ready() {
+            cx.shared.warn("the data set is not ready yet");
+            return vec![];
+        }
+        let Some(config) = record.config.clone() else {
+            cx.shared
+                .warn(format!("run {} has no start event", record.run_id));
+            return vec![];
+        };
+        vec![Effect::Start {
+            preset: record.preset.clone(),
+            config: Box::new(config),
+            base: None,
+            from: From::Resume(record.dir.clone()),
+        }]
+    }
+
+    /// A key while the filter is being typed: it filters as it is typed; Enter keeps it, Esc
+    /// clears it.
+    pub fn on_filter_key(
+        &mut self,
+        action: Option<crate::dashboard::keymap::Action>,
+        key: KeyEvent,
+        cx: &mut Ctx,
+    ) -> Vec<Effect> {
+        let Some(mut field) = self.filter_field.take() else {
+            return vec![];
+        };
+        match action {
+            Some(Action::Accept) => {}
+            Some(Action::Cancel) => self.set_filter("", &cx.shared.listing),
+            _ => {
+                field.type_key(key);
+                self.set_filter(field.input.value(), &cx.shared.listing);
+                self.filter_field = Some(field);
+                *cx.mode = Mode::Filtering;
+            }
+        }
+        vec![]
+    }
+}
+
+/// Exports the marked runs, or `current` when none is marked.
+pub fn export_marked(current: Option<String>, cx: &mut Ctx) -> Vec<Effect> {
+    let mut ids = cx.shared.marked.clone();
+    if ids.is_empty() {
+        ids.extend(current);
+    }
+    let dirs: Vec<_> = ids
+        .iter()
+        .filter_map(|id| cx.shared.listing.get(id).map(|r| r.dir.clone()))
+        .collect();
+    if dirs.is_empty() {
+        cx.shared.warn("nothing to export: mark runs with space");
+        return vec![];
+    }
+    cx.shared
+        .notify(format!("exporting {} run(s)...", dirs.len()));
+    vec![Effect::Export(dirs)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn record(
+        id: &str,
+        started: f64,
+        best: Option<f64>,
+        status: ListedStatus,
+        lr: &str,
+    ) -> RunRecord {
+        RunRecord {
+            run_id: id.into(),
+            preset: if id.contains("conv") {
+                "convnet"
+            } else {
+                "mlp-default"
+            }
+            .into(),
+            status,
+            step: started as usize,
+            final_test_acc: best,
+            best_test_acc: best,
+            seconds: started,
+            started,
+            changed: BTreeMap::from([("lr".to_string(), serde_json::json!(lr))]),
+            parent: None,
+            sweep: None,
+            reason: None,
+            config: None,
+            dir: id.into(),
+        }
+    }
+
+    fn listing() -> Listing {
+        Listing {
+            records: vec![
+                record(
+                    "a-mlp",
+                    3.0,
+                    Some(0.40),
+                    ListedStatus::Ended(RunStatus::Completed),
+                    "0.001",
+                ),
+                record("b-conv", 2.0, Some(0.70), ListedStatus::Running, "0.0001"),
+                record("c-mlp", 1.0, None, ListedStatus::Crashed, "0.01"),
+            ],
+            scanned: true,
+            error: None,
+        }
+    }
+
+    fn ids(s: &RunsScreen, l: &Listing) -> Vec<String> {
+        s.visible(l).iter().map(|r| r.run_id.clone()).collect()
+    }
+
+    #[test]
+    fn runs_sort_by_any_column_both_ways() {
+        let l = listing();
+        let mut s = RunsScreen::default();
+        s.refresh(&l);
+        assert_eq!(ids(&s, &l), ["a-mlp", "b-conv", "c-mlp"], "newest first");
+        s.sort_by(Column::Best, &l);
+        assert_eq!(
+            ids(&s, &l),
+            ["b-conv", "a-mlp", "c-mlp"],
+            "best first, none last"
+        );
+        s.sort_by(Column::Best, &l);
+        assert_eq!(ids(&s, &l), ["c-mlp", "a-mlp", "b-conv"]);
+        s.sort_by(Column::Status, &l);
+        assert_eq!(
+            ids(&s, &l),
+            ["a-mlp", "c-mlp", "b-conv"],
+            "completed, crashed, running"
+        );
+        s.sort_by(Column::Preset, &l);
+        assert_eq!(ids(&s, &l)[0], "b-conv");
+    }
+
+    #[test]
+    fn the_filter_matches_any_column_and_keeps_the_cursor_inside() {
+        let l = listing();
+        let mut s = RunsScreen::default();
+        s.refresh(&l);
+        s.move_by(2, &l);
+        s.set_filter("MLP", &l);
+        assert_eq!(ids(&s, &l), ["a-mlp", "c-mlp"]);
+        s.set_filter("crashed", &l);
+        assert_eq!(ids(&s, &l), ["c-mlp"]);
+        s.set_filter("lr=0.0001", &l);
+        assert_eq!(ids(&s, &l), ["b-conv"]);
+        assert_eq!(s.cursor, 0);
+        s.set_filter("nothing like it", &l);
+        assert!(s.current(&l).is_none());
+        s.move_by(1, &l);
+        assert_eq!(s.cursor, 0);
+    }
+
+    #[test]
+    fn a_new_scan_keeps_the_cursor_on_its_run() {
+        let mut l = listing();
+        let mut s = RunsScreen::default();
+        s.refresh(&l);
+        s.move_by(1, &l);
+        assert_eq!(s.current(&l).unwrap().run_id, "b-conv");
+        l.records
+            .insert(0, record("d-new", 4.0, None, ListedStatus::Running, "0.1"));
+        s.refresh(&l);
+        assert_eq!(s.current(&l).unwrap().run_id, "b-conv");
+    }
+}

@@ -1,0 +1,132 @@
+//! The compare screen: marked runs overlaid with a legend of what differs, the settings side
+//! by side, and a fork drawn leading out of its parent.
+
+use super::*;
+use crate::dashboard::msg::Screen;
+use gradboard::train::checkpoint;
+
+#[test]
+fn marked_runs_are_loaded_overlaid_diffed_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.live.config.clone();
+    let ids = [
+        "20261127-100000-numpy-mlp-aaaa",
+        "20261127-100100-numpy-mlp-bbbb",
+        "20261127-100200-numpy-mlp-cccc",
+    ];
+    app.update(Msg::Library(vec![
+        record(ids[0], dir.path(), 1e-3, 0.41, &base),
+        record(ids[1], dir.path(), 2e-3, 0.45, &base),
+        record(ids[2], dir.path(), 4e-3, 0.43, &base),
+    ]));
+    app.screen = Screen::Runs;
+    // Newest first: bbbb, cccc, aaaa. Mark cccc and aaaa: each is asked for in full.
+    key(&mut app, KeyCode::Down);
+    let effects = key(&mut app, KeyCode::Char(' '));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Load { .. }]),
+        "{effects:?}"
+    );
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.shared.marked.len(), 2);
+    stored_run(&mut app, ids[2], 4e-3, 0.43, None);
+    stored_run(&mut app, ids[0], 1e-3, 0.41, None);
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.screen, Screen::Compare);
+    let text = screen(&app, 150, 40);
+    assert!(
+        text.contains("aaaa lr=0.001") && text.contains("cccc lr=0.004"),
+        "legend:\n{text}"
+    );
+    key(&mut app, KeyCode::Char('d'));
+    let text = screen(&app, 150, 40);
+    assert!(
+        text.contains("the 1 keys that differ") && text.contains("0.004"),
+        "{text}"
+    );
+    assert!(!text.contains("batch_size"), "only what differs:\n{text}");
+    match key(&mut app, KeyCode::Char('E')).as_slice() {
+        [Effect::Export(dirs)] => assert_eq!(dirs.len(), 2),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_fork_reads_the_parents_checkpoint_and_compare_draws_it_leading_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.live.config.clone();
+    let parent = "20261127-100000-numpy-mlp-aaaa";
+    let rec = record(parent, dir.path(), 2e-3, 0.45, &base);
+    std::fs::create_dir_all(&rec.dir).unwrap();
+    app.update(Msg::Library(vec![rec.clone()]));
+    app.screen = Screen::Runs;
+    // No checkpoint: the worker says so.
+    let effects = key(&mut app, KeyCode::Char('f'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::ReadFork { .. }]),
+        "{effects:?}"
+    );
+    answer(&mut app, effects);
+    assert!(app.live.fork.is_none());
+    assert!(notice(&app).contains("no checkpoint"));
+    // A checkpoint whose settings carry a live change: the fork takes them, not the start's.
+    let mut at_step = base.clone();
+    at_step.lr = 3e-3;
+    let state = checkpoint::CheckpointState {
+        run_id: parent.into(),
+        step: 300,
+        first_step: 0,
+        config: at_step,
+        sampler: gradboard::data::SamplerPosition {
+            epochs_started: 1,
+            position: 0,
+        },
+        optimizer_steps: 0,
+        final_test_acc: Some(0.44),
+        best_test_acc: Some(0.45),
+        best_step: 200,
+        pending_eval: false,
+        seconds: 1.0,
+    };
+    checkpoint::write(&rec.dir.join(checkpoint::LAST), &state, &[], &[]).unwrap();
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.screen, Screen::Live);
+    assert_eq!(app.live.fork.as_ref().unwrap().run_id, parent);
+    assert_eq!(app.live.config.lr, 3e-3);
+    assert!(screen(&app, 140, 40).contains("fork of 20261127-100000-numpy-mlp-aaaa"));
+    assert_eq!(app.live.selected_key().name, "lr", "the cursor waits on lr");
+    key(&mut app, KeyCode::Char('-'));
+    match key(&mut app, KeyCode::Char('r')).as_slice() {
+        [Effect::Start { config, from, .. }] => {
+            assert_eq!(config.lr, 1.5e-3);
+            assert_eq!(*from, gradboard::runner::From::Fork(rec.dir.clone()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.live.fork.is_none(), "a fork is started once");
+    // The child's curve in compare begins with the parent's.
+    stored_run(&mut app, parent, 2e-3, 0.45, None);
+    stored_run(
+        &mut app,
+        "20261127-100500-numpy-mlp-dddd",
+        1e-3,
+        0.47,
+        Some((parent, 300)),
+    );
+    let child = app
+        .shared
+        .runs
+        .get("20261127-100500-numpy-mlp-dddd")
+        .unwrap();
+    let prefix = app.shared.runs.get(parent);
+    let t = crate::dashboard::views::chart_trace(child, prefix, &app.shared.chart);
+    assert_eq!(
+        t.train.first().map(|p| p.0),
+        Some(1.0),
+        "starts at the parent's first step"
+    );
+    assert_eq!(t.train.last().map(|p| p.0), Some(600.0));
+}

@@ -1,0 +1,82 @@
+//! The runs screen: the table sorted, filtered and marked; resuming only what can resume.
+
+use super::*;
+use crate::dashboard::msg::Screen;
+use gradboard::runs::ListedStatus;
+
+fn three(app: &mut App, dir: &Path) {
+    let base = app.live.config.clone();
+    app.update(Msg::Library(vec![
+        record("20261127-100000-numpy-mlp-aaaa", dir, 1e-3, 0.41, &base),
+        record("20261127-100100-numpy-mlp-bbbb", dir, 2e-3, 0.45, &base),
+        record("20261127-100200-numpy-mlp-cccc", dir, 4e-3, 0.43, &base),
+    ]));
+}
+
+#[test]
+fn the_runs_screen_sorts_filters_and_marks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    three(&mut app, dir.path());
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.screen, Screen::Runs);
+    let text = screen(&app, 150, 30);
+    for expected in [
+        "3 of 3 shown",
+        "1:run ▼",
+        "lr=0.002",
+        "completed",
+        "0.4500",
+        "c compare",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?}:\n{text}");
+    }
+    let current = |app: &App| {
+        app.runs
+            .current(&app.shared.listing)
+            .unwrap()
+            .run_id
+            .clone()
+    };
+    // Sort by best (column 6): the best run first; again reverses.
+    key(&mut app, KeyCode::Char('6'));
+    assert_eq!(current(&app), "20261127-100100-numpy-mlp-bbbb");
+    assert!(screen(&app, 150, 30).contains("6:best ▼"));
+    key(&mut app, KeyCode::Char('6'));
+    assert_eq!(current(&app), "20261127-100000-numpy-mlp-aaaa");
+    // Filter by typing.
+    key(&mut app, KeyCode::Char('/'));
+    chars(&mut app, "cccc");
+    assert_eq!(app.runs.visible(&app.shared.listing).len(), 1);
+    assert!(screen(&app, 150, 30).contains("filter: cccc"));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.runs.visible(&app.shared.listing).len(), 3);
+    // A new scan keeps the cursor on its run.
+    key(&mut app, KeyCode::Down);
+    let at = current(&app);
+    three(&mut app, dir.path());
+    assert_eq!(current(&app), at);
+}
+
+#[test]
+fn only_stopped_pruned_or_crashed_runs_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.live.config.clone();
+    let mut crashed = record("run-crashed", dir.path(), 1e-3, 0.4, &base);
+    crashed.status = ListedStatus::Crashed;
+    let completed = record("run-completed", dir.path(), 1e-3, 0.5, &base);
+    app.update(Msg::Library(vec![completed, crashed]));
+    app.screen = Screen::Runs;
+    // Newest first: run-completed (started 0.5) above run-crashed (0.4).
+    assert!(key(&mut app, KeyCode::Char('R')).is_empty());
+    assert!(notice(&app).contains("only stopped"));
+    key(&mut app, KeyCode::Down);
+    match key(&mut app, KeyCode::Char('R')).as_slice() {
+        [Effect::Start { from, .. }] => assert_eq!(
+            *from,
+            gradboard::runner::From::Resume(dir.path().join("run-crashed"))
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,364 @@
+//! The dashboard's helper threads: everything that reads or writes files, reads the data set
+//! or computes runs here, never on the screen's thread. Each catches its own panic and reports
+//! it as one line (`Msg::WorkerFailed`) so that nothing the screen waits for waits forever.
+
+use super::msg::{Analysed, DataState, ForkTarget, Job, Msg, PresetItem};
+use gradboard::config::sweep::SweepRequest;
+use gradboard::config::{PresetDirs, RunConfig};
+use gradboard::data::{download, resolve_data_path, Cifar10, DataSource};
+use gradboard::runner::{panic_message, Runner};
+use gradboard::runs::{run_weights, Follower, ListingCache, Prefer};
+use gradboard::train::checkpoint;
+use gradboard::train::lr_find::{find_lr, Ramp};
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::Sender;
+
+use crate::logging::WORKER_PREFIX;
+
+/// How often the runs folder is listed and followed runs are read.
+const SCAN: Duration = Duration::from_millis(1000);
+
+/// Runs `work` on a helper thread; a panic in it is reported as `WorkerFailed(job, ...)`.
+pub fn spawn(job: Job, tx: &Sender<Msg>, work: impl FnOnce(&Sender<Msg>) + Send + 'static) {
+    let tx = tx.clone();
+    let name = format!("{WORKER_PREFIX}-{job:?}");
+    let spawned = std::thread::Builder::new().name(name).spawn({
+        let job = job.clone();
+        let tx = tx.clone();
+        move || {
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| work(&tx))) {
+                let reason = format!("{job:?} failed: {}", panic_message(panic.as_ref()));
+                let _ = tx.blocking_send(Msg::WorkerFailed(job, reason));
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        let _ = tx.try_send(Msg::WorkerFailed(
+            job,
+            format!("cannot start a helper thread: {e}"),
+        ));
+    }
+}
+
+/// Runs folded in as they are read, by the id the listing gives them.
+pub type Followers = Arc<Mutex<HashMap<String, Follower>>>;
+
+/// Lists the runs folder and reads what followed runs appended, every `SCAN`, until the
+/// dashboard is gone. The followers are taken out of their map while their files are read,
+/// so no lock is held during any read.
+pub fn scanner(runs_dir: PathBuf, followers: Followers, tx: &Sender<Msg>) {
+    spawn(Job::Scanner, tx, move |tx| {
+        let mut cache = ListingCache::new();
+        let mut last_error: Option<String> = None;
+        loop {
+            let msg = match cache.scan(&runs_dir) {
+                Ok(Some(records)) => {
+                    last_error = None;
+                    Some(Msg::Library(records))
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    let text = format!("cannot list runs: {e}");
+                    let new = last_error.as_deref() != Some(text.as_str());
+                    last_error = Some(text.clone());
+                    new.then_some(Msg::LibraryFailed(text))
+                }
+            };
+            if let Some(msg) = msg {
+                if tx.blocking_send(msg).is_err() {
+                    return;
+                }
+            }
+            let mut taken = std::mem::take(&mut *followers.lock().expect("followers"));
+            let mut polled = Vec::new();
+            for (run_id, follower) in taken.iter_mut() {
+                if let Ok(events) = follower.poll() {
+                    if !events.is_empty() {
+                        polled.push(Msg::Loaded {
+                            run_id: run_id.clone(),
+                            events,
+                        });
+                    }
+                }
+            }
+            {
+                let mut map = followers.lock().expect("followers");
+                for (id, f) in taken {
+                    map.entry(id).or_insert(f);
+                }
+            }
+            for msg in polled {
+                if tx.blocking_send(msg).is_err() {
+                    return;
+                }
+            }
+            std::thread::sleep(SCAN);
+        }
+    });
+}
+
+/// Reads a run folder's events now (as the run `run_id`) and follows it from there.
+pub fn load(run_id: String, dir: PathBuf, followers: Followers, tx: &Sender<Msg>) {
+    spawn(Job::Load(run_id.clone()), tx, move |tx| {
+        let mut follower = Follower::new(&dir);
+        let events = match follower.poll() {
+            Ok(events) => events,
+            Err(e) => {
+                let _ = tx.blocking_send(Msg::WorkerFailed(
+                    Job::Load(run_id),
+                    format!("cannot read the run's events: {e}"),
+                ));
+                return;
+            }
+        };
+        let _ = tx.blocking_send(Msg::Loaded {
+            run_id: run_id.clone(),
+            events,
+        });
+        followers
+            .lock()
+            .expect("followers")
+            .insert(run_id, follower);
+    });
+}
+
+/// Finds the data set (downloading it on first use), reads it and makes the runner.
+pub fn load_data(
+    flag: Option<PathBuf>,
+    runs_dir: PathBuf,
+    compute: gradboard::model::Compute,
+    threads: usize,
+    slot: Arc<OnceLock<Runner>>,
+    tx: &Sender<Msg>,
+) {
+    spawn(Job::Data, tx, move |tx| {
+        let send = |state: DataState| {
+            let _ = tx.blocking_send(Msg::Data(state));
+        };
+        let path = match resolve_data_path(flag.as_deref()) {
+            DataSource::Given(p) | DataSource::Cached(p) => p,
+            DataSource::Download(dest) => {
+                let (url, md5) = crate::data_setup::download_source();
+                let mut last = Instant::now() - Duration::from_secs(1);
+                let result = download(&url, &md5, &dest, &mut |done, total| {
+                    if last.elapsed() >= Duration::from_millis(100) || Some(done) == total {
+                        last = Instant::now();
+                        send(DataState::Downloading { done, total });
+                    }
+                });
+                if let Err(e) = result {
+                    return send(DataState::Failed(e.to_string()));
+                }
+                dest
+            }
+        };
+        send(DataState::Loading(path.display().to_string()));
+        match Cifar10::load(&path) {
+            Ok(data) => {
+                let (train, test) = (data.train.len(), data.test.len());
+                let runner = Runner::new(Arc::new(data), &path, &runs_dir, compute, threads);
+                let _ = slot.set(runner);
+                send(DataState::Ready {
+                    source: path.display().to_string(),
+                    train,
+                    test,
+                });
+            }
+            Err(e) => send(DataState::Failed(e.to_string())),
+        }
+    });
+}
+
+/// Analyses a run's model (its saved weights, or its newest checkpoint while it trains).
+pub fn analyze(run_id: String, dir: PathBuf, runner: &Runner, tx: &Sender<Msg>) {
+    let data = runner.data().clone();
+    let compute = runner.compute().clone();
+    spawn(Job::Analysis, tx, move |tx| {
+        let result = gradboard::on_compute_pool(|| {
+            gradboard::analysis::analyze_run(&dir, &data, &compute, &|| false)
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|a| a.ok_or_else(|| "stopped".to_string()))
+        .map(|(step, analysis)| {
+            Box::new(Analysed {
+                run_id,
+                step,
+                analysis: Arc::new(analysis),
+                data,
+            })
+        });
+        let _ = tx.blocking_send(Msg::Analyzed(result));
+    });
+}
+
+/// Runs the learning-rate finder until it ends or `stop` is set: on a copy of `from`'s newest
+/// weights, or on a fresh model when there are none yet.
+pub fn lr_find(
+    config: RunConfig,
+    from: Option<(String, PathBuf)>,
+    runner: &Runner,
+    stop: Arc<AtomicBool>,
+    tx: &Sender<Msg>,
+) {
+    let data = runner.data().clone();
+    let compute = runner.compute().clone();
+    spawn(Job::LrFinder, tx, move |tx| {
+        let start = from.and_then(|(id, dir)| {
+            let start = run_weights(&dir, Prefer::Newest).ok();
+            let source = match &start {
+                Some(start) => format!("a copy of run {id} at step {}", start.step),
+                None => format!(
+                    "{} (run {id} has no checkpoint yet)",
+                    super::screens::lr_finder::FRESH
+                ),
+            };
+            let _ = tx.blocking_send(Msg::LrSource(source));
+            start
+        });
+        let steps = tx.clone();
+        let result = gradboard::on_compute_pool(|| {
+            find_lr(
+                &config,
+                &data,
+                &compute,
+                Ramp::default(),
+                start.as_ref(),
+                &|| stop.load(Ordering::SeqCst),
+                |_, lr, loss| {
+                    let _ = steps.blocking_send(Msg::LrStep(lr, loss));
+                },
+            )
+        })
+        .map_err(|e| e.to_string());
+        let _ = tx.blocking_send(Msg::LrFound(result));
+    });
+}
+
+/// Exports runs into `exports/<id>` beside the runs folder.
+pub fn export(dirs: Vec<PathBuf>, runs_dir: &Path, tx: &Sender<Msg>) {
+    let out = runs_dir
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join("exports")
+        .join(gradboard::runs::new_run_id("export"));
+    spawn(Job::Export, tx, move |tx| {
+        let result = gradboard::runs::export::export(&dirs, &out)
+            .map(|e| e.files)
+            .map_err(|e| e.to_string());
+        let _ = tx.blocking_send(Msg::Exported(result));
+    });
+}
+
+/// Reads every preset for the picker.
+pub fn list_presets(presets: PresetDirs, tx: &Sender<Msg>) {
+    spawn(Job::Files, tx, move |tx| {
+        let _ = tx.blocking_send(presets_read(&presets));
+    });
+}
+
+/// The presets the picker lists, as a message.
+pub fn presets_read(presets: &PresetDirs) -> Msg {
+    let mut items = Vec::new();
+    let mut broken = Vec::new();
+    for p in presets.list() {
+        match p {
+            Ok(p) => items.push(PresetItem {
+                name: p.name,
+                description: p.description,
+                config: p.config,
+            }),
+            Err(e) => broken.push(e.to_string()),
+        }
+    }
+    Msg::Presets(if items.is_empty() && !broken.is_empty() {
+        Err(format!("no preset could be read: {}", broken.join("; ")))
+    } else {
+        Ok(items)
+    })
+}
+
+/// Saves settings as a user preset.
+pub fn save_preset(
+    presets: PresetDirs,
+    name: String,
+    description: String,
+    config: RunConfig,
+    tx: &Sender<Msg>,
+) {
+    spawn(Job::Files, tx, move |tx| {
+        let _ = tx.blocking_send(preset_saved(&presets, name, &description, &config));
+    });
+}
+
+/// Writes a user preset; the message says where, or why not.
+pub fn preset_saved(
+    presets: &PresetDirs,
+    name: String,
+    description: &str,
+    config: &RunConfig,
+) -> Msg {
+    Msg::PresetSaved(
+        presets
+            .save(&name, description, config)
+            .map(|path| (name, path))
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// Reads a run's newest checkpoint for a fork.
+pub fn read_fork(
+    run_id: String,
+    dir: PathBuf,
+    preset: String,
+    presets: PresetDirs,
+    tx: &Sender<Msg>,
+) {
+    spawn(Job::Files, tx, move |tx| {
+        let _ = tx.blocking_send(fork_read(run_id, dir, preset, &presets));
+    });
+}
+
+/// A fork's parent from its newest checkpoint: its step and its settings there.
+pub fn fork_read(run_id: String, dir: PathBuf, preset: String, presets: &PresetDirs) -> Msg {
+    let path = dir.join(checkpoint::LAST);
+    Msg::ForkReady(if !path.is_file() {
+        Err(format!(
+            "run {run_id} has no checkpoint yet (one is written at each evaluation and when the run stops)"
+        ))
+    } else {
+        checkpoint::read(&path)
+            .map(|cp| {
+                Box::new(ForkTarget {
+                    run_id: run_id.clone(),
+                    dir: dir.clone(),
+                    step: cp.state.step,
+                    config: cp.state.config,
+                    preset_config: presets.find(&preset).ok().map(|p| p.config),
+                    preset,
+                })
+            })
+            .map_err(|e| format!("run {run_id}: {e}"))
+    })
+}
+
+/// Assembles and checks the sweep a form describes, as the command line does.
+pub fn check_sweep(request: SweepRequest, presets: PresetDirs, tx: &Sender<Msg>) {
+    spawn(Job::Sweep, tx, move |tx| {
+        let _ = tx.blocking_send(sweep_checked(&request, &presets));
+    });
+}
+
+/// The sweep a form describes, assembled and checked, as a message.
+pub fn sweep_checked(request: &SweepRequest, presets: &PresetDirs) -> Msg {
+    Msg::SweepChecked(
+        request
+            .assemble(presets)
+            .map(Box::new)
+            .map_err(|e| e.to_string()),
+    )
+}
