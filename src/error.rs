@@ -17,14 +17,16 @@ pub enum Error {
     /// A preset name or file could not be found or read.
     #[error("{0}")]
     Preset(String),
-    /// A tensor operation failed (candle's message, first line only: no backtrace).
+    /// A tensor operation failed (candle's message, first line only: no backtrace, and not a
+    /// cause behind the line that a printed chain would repeat).
     #[error("tensor error: {}", first_line(.0))]
-    Tensor(#[from] candle_core::Error),
-    /// Reading or writing the run store failed.
-    #[error("{path}: {source}")]
+    Tensor(candle_core::Error),
+    /// Reading or writing a file failed. The OS error is part of the one line, not a cause
+    /// behind it (a printed chain would repeat it).
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Anything else, already phrased as one line.
     #[error("{0}")]
@@ -41,11 +43,17 @@ impl Error {
     }
 
     /// An I/O error about `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
         }
+    }
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Tensor(e)
     }
 }
 

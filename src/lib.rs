@@ -60,6 +60,21 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// The most threads a run may use: past a few per core they only contend (thousands of
+/// threads make no step at all).
+pub const MAX_THREADS: usize = 256;
+
+/// Checks a thread count before any pool is built: from 1 to `MAX_THREADS`.
+pub fn check_threads(threads: usize) -> Result<()> {
+    if threads == 0 || threads > MAX_THREADS {
+        return Err(Error::Config(format!(
+            "--threads {threads}: from 1 to {MAX_THREADS} (this machine has {} cores)",
+            default_threads()
+        )));
+    }
+    Ok(())
+}
+
 /// The default thread count: the machine's available parallelism.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()

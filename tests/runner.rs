@@ -2,86 +2,18 @@
 //! one `done` however a run ends, divergence caught before its step, live changes, resume and
 //! fork from checkpoints, and run folders of older builds.
 
-use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::data::synthetic::{files, write_archive};
-use gradboard::data::Cifar10;
+use gradboard::config::RunConfig;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
 use gradboard::runner::{From, RunRequest, Runner};
 use gradboard::runs::{list_runs, run_record, ListedStatus, StoredRun, WEIGHTS_FILE};
 use gradboard::train::{checkpoint, Command, Fault};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-fn data(dir: &Path) -> (Arc<Cifar10>, PathBuf) {
-    let path = dir.join("tiny.tar.gz");
-    write_archive(&path, &files(40, 50)).unwrap();
-    (Arc::new(Cifar10::load(&path).unwrap()), path)
-}
-
-fn runner(dir: &Path) -> Runner {
-    let (data, path) = data(dir);
-    Runner::new(data, &path, &dir.join("runs"), Compute::cpu(), 1)
-}
-
-fn preset(name: &str) -> RunConfig {
-    PresetDirs {
-        dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")],
-    }
-    .find(name)
-    .unwrap()
-    .config
-}
-
-fn small(name: &str, sets: &[&str]) -> RunConfig {
-    let mut c = preset(name);
-    for s in ["steps=40", "eval_every=10", "batch_size=20", "lr=1e-3"]
-        .iter()
-        .chain(sets)
-    {
-        c.apply_override(s).unwrap();
-    }
-    c
-}
-
-/// Starts a run whose events come back on a channel.
-fn start(runner: &Runner, request: RunRequest) -> (gradboard::runner::RunHandle, Receiver<Event>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = runner
-        .start(request, Box::new(move |e| drop(tx.send(e.clone()))))
-        .unwrap();
-    (handle, rx)
-}
-
-fn dones(events: &[Event]) -> Vec<&Event> {
-    events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Done { .. }))
-        .collect()
-}
-
-fn status_of(e: &Event) -> (RunStatus, String) {
-    match &e.kind {
-        EventKind::Done { status, reason, .. } => (*status, reason.clone().unwrap_or_default()),
-        other => panic!("not a done: {other:?}"),
-    }
-}
-
-fn eval_curve(events: &[&Event]) -> Vec<(usize, f64, f64)> {
-    events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Eval {
-                step,
-                test_loss,
-                test_acc,
-                ..
-            } => Some((step, test_loss, test_acc)),
-            _ => None,
-        })
-        .collect()
-}
+#[path = "common/runs.rs"]
+mod runs;
+use runs::*;
 
 #[test]
 fn two_runs_started_together_get_two_complete_folders() {
@@ -404,27 +336,6 @@ fn a_fork_starts_from_its_parent_and_counts_on_from_its_step() {
         .unwrap()
         .to_string();
     assert!(e.contains("keeps its parent's network: hidden"), "{e}");
-}
-
-/// Stops `handle`'s run once its events pass `step`.
-fn stop_after(runner: &Runner, request: RunRequest, step: usize) -> gradboard::runner::RunHandle {
-    let control: Arc<Mutex<Option<Arc<gradboard::train::Control>>>> = Arc::default();
-    let seen = control.clone();
-    let handle = runner
-        .start(
-            request,
-            Box::new(move |e: &Event| {
-                if matches!(e.kind, EventKind::Train { step: s, .. } if s == step) {
-                    while seen.lock().unwrap().is_none() {
-                        std::thread::yield_now();
-                    }
-                    seen.lock().unwrap().as_ref().unwrap().send(Command::Stop);
-                }
-            }),
-        )
-        .unwrap();
-    *control.lock().unwrap() = Some(handle.control());
-    handle
 }
 
 /// A fork stopped part way resumes to its own last step (its parent's step plus its

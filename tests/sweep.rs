@@ -8,7 +8,7 @@ use gradboard::data::Cifar10;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
 use gradboard::runner::pruner::{MedianPruner, Verdict};
-use gradboard::runner::sweep::{start_sweep, QueueState, SweepCommand};
+use gradboard::runner::sweep::{newest_sweep, read_sweep, start_sweep, QueueState, SweepCommand};
 use gradboard::runner::Runner;
 use gradboard::runs::{list_runs, StoredRun};
 use std::path::PathBuf;
@@ -136,11 +136,40 @@ expected = 0.5
     // The spec kept in a sweep's folder reads back the same.
     let back = SweepSpec::from_toml(&spec.to_toml(), "f", "kept").unwrap();
     assert_eq!(back.expand(&presets()).unwrap(), runs);
-    assert!(SweepSpec::from_toml("preset = \"mlp-default\"\nfoo = 1", "f", "f").is_err());
-    assert!(
-        SweepSpec::from_toml("[grid]\nlr = [1]", "f", "f").is_err(),
-        "no preset"
-    );
+    // Unknown entries are named; an empty grid, a count past the limit, an unknown pruner
+    // are one line each, found before anything is planned.
+    for (text, wanted) in [
+        ("preset = \"mlp-default\"\nfoo = 1", "unknown field `foo`"),
+        (
+            "preset = \"mlp-default\"\n[[runs]]\nnmae = \"x\"",
+            "unknown field `nmae`",
+        ),
+        ("[grid]\nlr = [1]", "preset"),
+        ("preset = \"mlp-default\"\n[grid]", "grid: an empty table"),
+        (
+            "preset = \"mlp-default\"\n[random]\ncount = 1000000000\nlr = \"1e-4..1e-2\"",
+            "1000000000 runs",
+        ),
+        (
+            "preset = \"mlp-default\"\nprune = \"mean\"",
+            "prune: unknown value \"mean\"",
+        ),
+    ] {
+        let spec = SweepSpec::from_toml(text, "f", "f.toml");
+        let e = match spec {
+            Err(e) => e.to_string(),
+            Ok(spec) => spec.expand(&presets()).unwrap_err().to_string(),
+        };
+        assert!(e.contains(wanted) && !e.contains('\n'), "{text}: {e}");
+    }
+    // A grid of 10^8 combinations is counted, not planned.
+    let mut huge = SweepSpec::new("t", "mlp-default");
+    for key in ["lr", "momentum", "weight_decay", "dropout"] {
+        let values: Vec<String> = (1..=100).map(|i| format!("{}", i as f64 * 1e-3)).collect();
+        huge.add_grid_values(key, values).unwrap();
+    }
+    let e = huge.expand(&presets()).unwrap_err().to_string();
+    assert!(e.contains("100000000 runs"), "{e}");
 
     let ablation = find_sweep(&presets(), "lab-ablation").unwrap();
     let runs = ablation.expand(&presets()).unwrap();
@@ -284,4 +313,59 @@ fn a_cancelled_queued_run_never_starts() {
     assert_eq!(results["results"].as_array().unwrap().len(), 2);
     let md = std::fs::read_to_string(sweep_dir.join("results.md")).unwrap();
     assert!(md.contains("lr=2e-3"), "{md}");
+}
+
+/// A sweep killed outright leaves `running` in its results: read back while no process holds
+/// its lock, the running run is what its folder says (crashed: no done) and the queue is
+/// cancelled; while its process lives, the results are taken as they are.
+#[test]
+fn a_sweep_killed_outright_is_reconciled_with_its_runs_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.tar.gz");
+    write_archive(&path, &files(40, 50)).unwrap();
+    let data = Arc::new(Cifar10::load(&path).unwrap());
+    let runs_dir = dir.path().join("runs");
+    let runner = Runner::new(data, &path, &runs_dir, Compute::cpu(), 1);
+    let mut spec = SweepSpec::new("t", "mlp-default");
+    spec.set = vec![
+        "steps=10".into(),
+        "eval_every=10".into(),
+        "batch_size=20".into(),
+    ];
+    spec.add_grid("lr=1e-3,2e-3,3e-3").unwrap();
+    let planned = spec.expand(&presets()).unwrap();
+    let sweep = start_sweep(&runner, &spec, planned, 1, Box::new(|_| {})).unwrap();
+    let sweep_dir = sweep.dir.clone();
+    let state = sweep.wait();
+    // Rewrite the results as a kill during the second run leaves them, and that run's
+    // folder as the kill leaves it (no done).
+    let run_id = state.queue[1].run_id().unwrap().to_string();
+    let run_dir = runs_dir.join(&run_id);
+    std::fs::remove_file(run_dir.join("summary.json")).unwrap();
+    let events = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
+    let kept: Vec<&str> = events.lines().filter(|l| !l.contains("\"done\"")).collect();
+    std::fs::write(run_dir.join("events.jsonl"), kept.join("\n") + "\n").unwrap();
+    let mut results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sweep_dir.join("results.json")).unwrap())
+            .unwrap();
+    results["finished"] = false.into();
+    results["queue"][1]["state"] = "running".into();
+    results["queue"][2] = serde_json::json!({
+        "index": 2, "label": "lr=3e-3", "swept": [["lr", "3e-3"]], "state": "pending",
+        "step": 0, "steps": 10, "curve": [], "best_test_acc": null, "final_test_acc": null,
+        "seconds": null, "expected": null, "pruner": null, "pruned_at": null
+    });
+    std::fs::write(sweep_dir.join("results.json"), results.to_string()).unwrap();
+    let read = read_sweep(&sweep_dir).unwrap();
+    assert!(read.finished);
+    assert_eq!(read.queue[1].state, QueueState::Crashed { run_id });
+    assert_eq!(read.queue[2].state, QueueState::Cancelled);
+    assert!(matches!(read.queue[0].state, QueueState::Ended { .. }));
+    assert_eq!(newest_sweep(&runs_dir), Some(sweep_dir.clone()));
+    // While a process holds the sweep, its results are its own word.
+    let lock = std::fs::File::open(sweep_dir.join("sweep.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let read = read_sweep(&sweep_dir).unwrap();
+    assert!(!read.finished);
+    assert!(matches!(read.queue[1].state, QueueState::Running { .. }));
 }

@@ -122,9 +122,8 @@ pub fn analyze_run(
 ) -> Result<Option<(usize, Analysis)>> {
     let config = crate::runs::StoredRun::load(run_dir)?.state().config;
     let weights = crate::runs::run_weights(run_dir, crate::runs::Prefer::Saved)?;
-    let mut rng = rand::SeedableRng::seed_from_u64(0);
-    let mut net = crate::train::build_network(&config, &mut rng, compute)?;
-    crate::model::load_weights(net.as_ref(), weights.tensors, &weights.origin)?;
+    let mut net =
+        crate::train::inference::network_with(&config, weights.tensors, &weights.origin, compute)?;
     Ok(
         predict(net.as_mut(), data, &data.test, compute, config.tta, stop)?
             .map(|p| (weights.step, Analysis::from_predictions(p))),

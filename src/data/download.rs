@@ -14,9 +14,19 @@ pub const OFFICIAL_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 /// Download progress: bytes so far and the total when the server says it.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 
+/// Environment variable setting how many seconds a download may stall (default 30).
+pub const TIMEOUT_ENV: &str = "GRADBOARD_DOWNLOAD_TIMEOUT";
+
 /// How long connecting, or any one read once connected, may take before the download fails:
 /// a server that stalls ends the download with a clear error instead of a hang.
-pub const STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub fn stall_timeout() -> std::time::Duration {
+    let seconds = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(30);
+    std::time::Duration::from_secs(seconds)
+}
 
 /// Downloads `url` to `dest`, checking its md5 against `expected_md5` before the file takes
 /// its final name. On any failure nothing is left at `dest`.
@@ -79,9 +89,10 @@ fn remove_dead_partials(dir: &Path, dest: &Path) {
 
 /// Streams the body of `url` into `path`, returning its md5 as hex.
 fn fetch_to(url: &str, path: &Path, progress: Progress) -> std::result::Result<String, String> {
+    let stall = stall_timeout();
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(STALL_TIMEOUT))
-        .timeout_per_read(Some(STALL_TIMEOUT))
+        .timeout_connect(Some(stall))
+        .timeout_per_read(Some(stall))
         .build()
         .into();
     let response = agent.get(url).call().map_err(|e| e.to_string())?;
@@ -100,7 +111,7 @@ fn fetch_to(url: &str, path: &Path, progress: Progress) -> std::result::Result<S
         let n = body.read(&mut buf).map_err(|e| {
             format!(
                 "connection lost or stalled (no data for {} s): {e}",
-                STALL_TIMEOUT.as_secs()
+                stall.as_secs()
             )
         })?;
         if n == 0 {

@@ -9,7 +9,9 @@ mod source;
 pub mod synthetic;
 
 pub use batches::{derive_seed, Batch, BatchSampler, SamplerPosition};
-pub use download::{download, md5_file, Progress, OFFICIAL_MD5, OFFICIAL_URL};
+pub use download::{
+    download, md5_file, stall_timeout, Progress, OFFICIAL_MD5, OFFICIAL_URL, TIMEOUT_ENV,
+};
 pub use reader::{read_cifar, BatchFileReport};
 pub use source::{cache_archive_path, resolve_data_path, DataSource, DATA_ENV};
 

@@ -3,6 +3,7 @@
 //! builds or trains a network imports this; this imports none of them.
 
 mod compute;
+pub mod memory;
 mod network;
 mod params;
 mod trainer;

@@ -11,7 +11,7 @@ use crate::events::{Event, EventKind, RunStatus, SweepRef};
 use crate::runs::{new_run_id, write_text_atomically, RunState};
 use crate::train::{Command, Control};
 use crate::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 pub const SWEEPS_DIR: &str = "sweeps";
 
 /// Where one planned run stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum QueueState {
     /// Waiting its turn.
@@ -46,10 +46,16 @@ pub enum QueueState {
         /// The error.
         reason: String,
     },
+    /// Started, then lost with the process that ran the sweep (killed outright): its run
+    /// folder has no `done` and no process trains it (`train --resume` continues it).
+    Crashed {
+        /// Its run id.
+        run_id: String,
+    },
 }
 
 /// One row of a sweep's queue and results table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueueEntry {
     /// Its place in the sweep.
     pub index: usize,
@@ -102,7 +108,9 @@ impl QueueEntry {
     /// Its run id once started.
     pub fn run_id(&self) -> Option<&str> {
         match &self.state {
-            QueueState::Running { run_id } | QueueState::Ended { run_id, .. } => Some(run_id),
+            QueueState::Running { run_id }
+            | QueueState::Ended { run_id, .. }
+            | QueueState::Crashed { run_id } => Some(run_id),
             _ => None,
         }
     }
@@ -115,6 +123,7 @@ impl QueueEntry {
             QueueState::Running { .. } => "running".into(),
             QueueState::Ended { status, .. } => status.as_str().into(),
             QueueState::Refused { .. } => "refused".into(),
+            QueueState::Crashed { .. } => "crashed".into(),
         }
     }
 }
@@ -213,6 +222,9 @@ impl SweepState {
 }
 
 struct Shared {
+    /// Held locked while this process runs the sweep: a reader that finds it free knows the
+    /// sweep's `running` entries are stale (`read_sweep`).
+    _lock: std::fs::File,
     state: Mutex<SweepState>,
     /// Each run's events folded (`RunState`), by queue index; the queue shows their figures.
     folds: Mutex<Vec<Option<RunState>>>,
@@ -331,10 +343,12 @@ pub fn start_sweep(
         )));
     }
     let (id, dir) = create_sweep_dir(runner.runs_dir(), &spec.name)?;
+    let lock = lock_sweep(&dir)?;
     write_text_atomically(&dir.join("sweep.toml"), &spec.to_toml())?;
     let parallel = parallel.clamp(1, planned.len());
     let worker_runner = runner.with_threads(runner.threads() / parallel);
     let shared = Arc::new(Shared {
+        _lock: lock,
         state: Mutex::new(SweepState {
             id: id.clone(),
             name: spec.name.clone(),
@@ -370,6 +384,79 @@ pub fn start_sweep(
         shared,
         workers,
     })
+}
+
+/// The file a running sweep holds locked.
+pub const SWEEP_LOCK: &str = "sweep.lock";
+/// The sweep's results, rewritten as runs end.
+pub const RESULTS_FILE: &str = "results.json";
+
+/// Locks a new sweep folder for this process.
+fn lock_sweep(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(SWEEP_LOCK);
+    let file = crate::files::open_write(&path)?;
+    file.try_lock()
+        .map_err(|e| Error::Other(format!("{}: cannot lock the sweep: {e}", path.display())))?;
+    Ok(file)
+}
+
+/// A sweep's state read from its folder (`results.json`), whoever ran it. When no process
+/// holds the sweep's lock, nothing will change it any more: an entry still `running` is
+/// reconciled with its run folder (ended as its `done` says, else crashed) and a pending one
+/// is cancelled, so a sweep killed outright does not read as running forever.
+pub fn read_sweep(dir: &Path) -> Result<SweepState> {
+    let path = dir.join(RESULTS_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let bad = |why: String| Error::data(&path, format!("not a sweep's results: {why}"));
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let field = |k: &str| value.get(k).cloned().unwrap_or_default();
+    let queue: Vec<QueueEntry> =
+        serde_json::from_value(field("queue")).map_err(|e| bad(e.to_string()))?;
+    let mut state = SweepState {
+        id: field("sweep_id").as_str().unwrap_or_default().to_string(),
+        name: field("name").as_str().unwrap_or_default().to_string(),
+        swept_keys: serde_json::from_value(field("swept_keys")).unwrap_or_default(),
+        queue,
+        paused: false,
+        finished: field("finished").as_bool().unwrap_or(false),
+        pruning: field("pruning").as_bool().unwrap_or(false),
+    };
+    if crate::runs::lock_held_file(&dir.join(SWEEP_LOCK)) {
+        return Ok(state);
+    }
+    let runs_dir = dir.parent().and_then(Path::parent).unwrap_or(Path::new(""));
+    for entry in state.queue.iter_mut() {
+        match &entry.state {
+            QueueState::Pending => entry.state = QueueState::Cancelled,
+            QueueState::Running { run_id } => {
+                let record = crate::runs::run_record(&runs_dir.join(run_id)).ok();
+                entry.state = match record.map(|r| r.status) {
+                    Some(crate::runs::ListedStatus::Ended(status)) => QueueState::Ended {
+                        run_id: run_id.clone(),
+                        status,
+                        reason: None,
+                    },
+                    _ => QueueState::Crashed {
+                        run_id: run_id.clone(),
+                    },
+                };
+            }
+            _ => {}
+        }
+    }
+    state.finished = true;
+    Ok(state)
+}
+
+/// The newest sweep folder of a runs folder (sweep ids start with their time), if any.
+pub fn newest_sweep(runs_dir: &Path) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs_dir.join(SWEEPS_DIR))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(RESULTS_FILE).is_file())
+        .collect();
+    dirs.sort();
+    dirs.pop()
 }
 
 /// Makes `RUNS/sweeps/<time>-sweep-<name>-<4 hex>` exclusively.
@@ -538,12 +625,14 @@ fn write_results(shared: &Shared) {
         "sweep_id": state.id,
         "name": state.name,
         "swept_keys": state.swept_keys,
+        "finished": state.finished,
+        "pruning": state.pruning,
         "results": state.results(),
         "queue": state.queue,
     });
     for (file, text) in [
         (
-            "results.json",
+            RESULTS_FILE,
             serde_json::to_string_pretty(&json).unwrap_or_default(),
         ),
         ("results.md", state.markdown()),

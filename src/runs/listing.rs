@@ -81,7 +81,12 @@ pub struct RunRecord {
 
 /// Whether some process holds the run folder's lock (its run is training).
 pub fn lock_held(dir: &Path) -> bool {
-    let Ok(file) = crate::files::open_read(&dir.join(LOCK_FILE)) else {
+    lock_held_file(&dir.join(LOCK_FILE))
+}
+
+/// Whether some process holds the lock file at `path`.
+pub fn lock_held_file(path: &Path) -> bool {
+    let Ok(file) = crate::files::open_read(path) else {
         return false;
     };
     matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))

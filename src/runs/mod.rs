@@ -16,7 +16,9 @@ mod writer;
 
 pub use follow::Follower;
 pub use ids::new_run_id;
-pub use listing::{list_runs, lock_held, run_record, ListedStatus, ListingCache, RunRecord};
+pub use listing::{
+    list_runs, lock_held, lock_held_file, run_record, ListedStatus, ListingCache, RunRecord,
+};
 pub use reader::StoredRun;
 pub use state::{Ending, RunState, SetMark};
 pub use weights::{run_weights, Prefer};

@@ -17,6 +17,7 @@ pub fn build_network(
 ) -> Result<Box<dyn Network>> {
     config.validate()?;
     compute.check(config)?;
+    crate::model::memory::check_fits(config, crate::model::memory::available())?;
     Ok(match (config.engine, config.model) {
         (Engine::Manual, _) => Box::new(ManualMlp::from_config(config, rng, compute)?),
         (Engine::Autograd, ModelKind::Mlp) => Box::new(AutogradMlp::new(config, rng, compute)?),
@@ -32,6 +33,7 @@ pub fn build_trainer(
 ) -> Result<Box<dyn Trainer>> {
     config.validate()?;
     compute.check(config)?;
+    crate::model::memory::check_fits(config, crate::model::memory::available())?;
     Ok(match config.engine {
         Engine::Manual => Box::new(ManualTrainer::new(ManualMlp::from_config(
             config, rng, compute,

@@ -158,8 +158,25 @@ pub fn load_network(
     weights: &Path,
     compute: &Compute,
 ) -> Result<Box<dyn Network>> {
+    network_with(config, read_safetensors(weights)?, weights, compute)
+}
+
+/// The network `config` describes holding `tensors` (read from `origin`); an error when they
+/// are not all finite (a diverged run's), which would otherwise evaluate to chance.
+pub fn network_with(
+    config: &RunConfig,
+    tensors: std::collections::HashMap<String, Tensor>,
+    origin: &Path,
+    compute: &Compute,
+) -> Result<Box<dyn Network>> {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
     let net = super::build_network(config, &mut rng, compute)?;
-    load_weights(net.as_ref(), read_safetensors(weights)?, weights)?;
+    load_weights(net.as_ref(), tensors, origin)?;
+    if !net.params().all_finite()? {
+        return Err(Error::data(
+            origin,
+            "the weights are not finite (NaN or infinite): the run diverged before they were saved; evaluate an earlier checkpoint or fork it with a smaller lr",
+        ));
+    }
     Ok(net)
 }

@@ -11,7 +11,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     gradboard::keep_freed_memory();
     let cli = cli::Cli::parse();
-    gradboard::set_threads(cli.threads.unwrap_or_else(gradboard::default_threads));
+    let threads = cli.threads.unwrap_or_else(gradboard::default_threads);
+    if let Err(e) = gradboard::check_threads(threads) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    gradboard::set_threads(threads);
     logging::init();
     logging::install_panic_hook();
     match cli::dispatch(cli) {

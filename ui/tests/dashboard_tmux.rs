@@ -74,25 +74,34 @@ fn setting<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-#[test]
-fn a_user_edits_restarts_pauses_and_quits() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
-        return;
+/// Whether tmux is here; without it the tests skip, except under CI (`.ci/run` installs it),
+/// where its absence is a failure.
+fn tmux_here() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
     }
-    let home = tempfile::tempdir().unwrap();
-    let data = home.path().join("tiny.tar.gz");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tmux is not installed; .ci/run installs it"
+    );
+    eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+    false
+}
+
+/// The dashboard in a tmux session of its own on a small data set, with its runs folder.
+fn dashboard(home: &Path, name: &str) -> (Tmux, PathBuf) {
+    let data = home.join("tiny.tar.gz");
     write_archive(&data, &files(100, 100)).unwrap();
-    let runs = home.path().join("runs");
+    let runs = home.join("runs");
     let script = format!(
-        "cd {home} && GRADBOARD_PRESETS={presets} XDG_CONFIG_HOME={home}/config XDG_CACHE_HOME={home}/cache {bin} --threads 1 --data {data} --runs-dir {runs}; echo GRADBOARD-EXITED $?; sleep 30",
-        home = home.path().display(),
+        "cd {home} && GRADBOARD_PRESETS={presets} XDG_CONFIG_HOME={home}/config XDG_CACHE_HOME={home}/cache XDG_STATE_HOME={home}/state {bin} --threads 1 --data {data} --runs-dir {runs}; echo GRADBOARD-EXITED $?; sleep 30",
+        home = home.display(),
         presets = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../presets").display(),
         bin = env!("CARGO_BIN_EXE_gradboard"),
         data = data.display(),
         runs = runs.display(),
     );
-    let session = format!("gradboard-test-{}", std::process::id());
+    let session = format!("gradboard-{name}-{}", std::process::id());
     let status = Command::new("tmux")
         .args([
             "new-session",
@@ -112,6 +121,16 @@ fn a_user_edits_restarts_pauses_and_quits() {
     tmux.wait_for("the data set", |s| {
         s.contains("tiny.tar.gz (500 train / 100 test)")
     });
+    (tmux, runs)
+}
+
+#[test]
+fn a_user_edits_restarts_pauses_and_quits() {
+    if !tmux_here() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let (tmux, runs) = dashboard(home.path(), "edits");
 
     // Edit the learning rate and the number of steps, then start.
     let row = |name: &str| {
@@ -160,4 +179,54 @@ fn a_user_edits_restarts_pauses_and_quits() {
     let all = summaries(&runs);
     assert_eq!(all.len(), 2);
     assert!(all.iter().all(|s| s["status"] == "stopped"), "{all:?}");
+}
+
+/// The terminal closed under a training run (the tmux session killed, as a closed window
+/// does): the run is stopped as quitting stops it, with its weights, its checkpoint and its
+/// `done`, not left crashed.
+#[test]
+fn closing_the_terminal_stops_the_run_and_keeps_it() {
+    if !tmux_here() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let (tmux, runs) = dashboard(home.path(), "closed");
+    let steps = gradboard::config::KEYS
+        .iter()
+        .position(|k| k.name == "steps")
+        .unwrap();
+    tmux.keys(&vec!["j"; steps]);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["BSpace"; 6]);
+    tmux.keys(&["9", "9", "9", "9", "9", "9", "Enter"]);
+    tmux.wait_for("the step count", |s| setting(s, "steps") == Some("999999"));
+    tmux.keys(&["r"]);
+    tmux.wait_for("a running run", |s| {
+        s.contains("running") && s.contains("/ 999999")
+    });
+    let status = Command::new("tmux")
+        .args(["kill-session", "-t", &tmux.session])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all = summaries(&runs);
+        if let Some(s) = all.first() {
+            assert_eq!(s["status"], "stopped", "{s}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no done after the terminal closed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    assert!(run.join("model.safetensors").is_file());
+    assert!(run.join("checkpoint-last.safetensors").is_file());
 }

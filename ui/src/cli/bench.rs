@@ -16,9 +16,9 @@ pub struct BenchArgs {
     /// Preset name or TOML file.
     #[arg(long)]
     pub preset: String,
-    /// Timed steps (after 3 warm-up steps).
-    #[arg(long, default_value_t = 20)]
-    pub steps: usize,
+    /// Timed steps (after 3 warm-up steps), 1 to 100000.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub steps: u32,
     /// Override a configuration key (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -37,8 +37,9 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
     let labels: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
     let hyper = Hyper::of(&config);
     let mut times = gradboard::on_compute_pool(|| -> gradboard::Result<Vec<f64>> {
-        let mut times = Vec::with_capacity(args.steps);
-        for step in 0..args.steps + 3 {
+        let steps = args.steps as usize;
+        let mut times = Vec::with_capacity(steps);
+        for step in 0..steps + 3 {
             let t = Instant::now();
             trainer.step(&x, &labels, &hyper)?;
             if step >= 3 {

@@ -42,13 +42,16 @@ pub struct LrFindArgs {
 
 /// Runs the finder and prints the curve and the suggestion.
 pub fn run(args: LrFindArgs, compute: Compute) -> Result<ExitCode> {
-    if !(args.start > 0.0 && args.end > args.start && args.steps >= 5) {
+    let finite = args.start.is_finite() && args.end.is_finite();
+    if !(finite && args.start > 0.0 && args.end > args.start && args.end <= 1e6) {
         anyhow::bail!(
-            "lr-find: needs 0 < --start < --end and --steps >= 5 (got {} .. {}, {} steps)",
+            "lr-find: needs 0 < --start < --end <= 1e6, finite (got {} .. {})",
             args.start,
-            args.end,
-            args.steps
+            args.end
         );
+    }
+    if !(5..=100_000).contains(&args.steps) {
+        anyhow::bail!("lr-find: --steps from 5 to 100000 (got {})", args.steps);
     }
     let (config, start) = match (&args.from, &args.preset) {
         (Some(dir), _) => {

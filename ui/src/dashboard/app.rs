@@ -219,6 +219,13 @@ impl App {
                     self.shared.notify(format!("sweep {} finished", state.id));
                 }
                 self.sweep.state = Some(state);
+                self.sweep.local = true;
+                vec![]
+            }
+            Msg::SweepRead(state) => {
+                if !self.sweep.local {
+                    self.sweep.state = Some(state);
+                }
                 vec![]
             }
             Msg::SweepChecked(result) => {

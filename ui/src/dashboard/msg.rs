@@ -208,8 +208,11 @@ pub enum Msg {
     Data(DataState),
     /// SIGTERM, SIGHUP or the terminal gone: stop every run and quit.
     Terminate,
-    /// The running sweep's state.
+    /// The state of the sweep this dashboard runs.
     Sweep(SweepState),
+    /// The newest sweep of the runs folder as its files say (run by another process, or
+    /// earlier), shown while this dashboard runs none.
+    SweepRead(SweepState),
     /// A sweep's spec, assembled and checked from the form, or why it was refused.
     SweepChecked(Result<Box<SweepSpec>, String>),
     /// A sweep could not be started.

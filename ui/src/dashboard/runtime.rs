@@ -71,6 +71,7 @@ pub async fn event_loop(
     let _ = ctrlc::set_handler(move || drop(signals.blocking_send(Msg::Terminate)));
     let followers: Followers = Arc::default();
     workers::scanner(args.runs_dir.clone(), followers.clone(), &tx);
+    workers::last_sweep(args.runs_dir.clone(), &tx);
     let mut rt = Runtime {
         tx,
         handed,

@@ -174,6 +174,17 @@ pub fn load_data(
     });
 }
 
+/// Reads the newest sweep of the runs folder, reconciled with its runs when no process runs it.
+pub fn last_sweep(runs_dir: PathBuf, tx: &Sender<Msg>) {
+    spawn(Job::Sweep, tx, move |tx| {
+        let state = gradboard::runner::sweep::newest_sweep(&runs_dir)
+            .and_then(|dir| gradboard::runner::sweep::read_sweep(&dir).ok());
+        if let Some(state) = state {
+            let _ = tx.blocking_send(Msg::SweepRead(state));
+        }
+    });
+}
+
 /// Analyses a run's model (its saved weights, or its newest checkpoint while it trains).
 pub fn analyze(run_id: String, dir: PathBuf, runner: &Runner, tx: &Sender<Msg>) {
     let data = runner.data().clone();

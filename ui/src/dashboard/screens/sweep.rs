@@ -89,8 +89,10 @@ impl SweepForm {
 /// The sweep screen's state.
 #[derive(Debug, Clone, Default)]
 pub struct SweepScreen {
-    /// The sweep's state as the runtime last saw it.
+    /// The sweep's state as the runtime last saw it, or as its folder says.
     pub state: Option<SweepState>,
+    /// Whether this dashboard runs the sweep shown (and can command it).
+    pub local: bool,
     /// The queue row under the cursor.
     pub selected: usize,
     /// Which swept key the scatter plot shows.
@@ -100,9 +102,9 @@ pub struct SweepScreen {
 }
 
 impl SweepScreen {
-    /// Whether a sweep is running.
+    /// Whether a sweep of this dashboard is running.
     pub fn running(&self) -> bool {
-        self.state.as_ref().is_some_and(|s| !s.finished)
+        self.local && self.state.as_ref().is_some_and(|s| !s.finished)
     }
 
     /// Opens the form of a new sweep of `preset`, unless a sweep is running.
@@ -169,7 +171,9 @@ impl SweepScreen {
                     *cx.mode = Mode::Normal;
                 }
                 self.selected = 0;
-                cx.shared.notify(format!("starting sweep {}", spec.name));
+                let runs = spec.run_count().unwrap_or(0);
+                cx.shared
+                    .notify(format!("starting sweep {}: {runs} runs", spec.name));
                 cx.requests.push(Request::Show(Screen::Sweep));
                 vec![Effect::StartSweep(spec)]
             }
@@ -216,6 +220,15 @@ impl SweepScreen {
                 }
                 _ => cx.shared.warn("the selected run is not running"),
             },
+            _ if !self.local
+                && matches!(
+                    action,
+                    Action::CancelQueued | Action::Stop | Action::TogglePause | Action::StopSweep
+                ) =>
+            {
+                cx.shared
+                    .warn("this sweep is read from its folder: only its own process commands it");
+            }
             Action::TogglePause => {
                 if let Some(state) = self.state.as_ref().filter(|s| !s.finished) {
                     let command = if state.paused {

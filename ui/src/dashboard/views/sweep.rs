@@ -20,6 +20,7 @@ fn state_style(e: &QueueEntry) -> Style {
     match &e.state {
         QueueState::Pending => Style::new().fg(Color::Gray),
         QueueState::Cancelled | QueueState::Refused { .. } => Style::new().fg(Color::DarkGray),
+        QueueState::Crashed { .. } => Style::new().fg(Color::Red),
         QueueState::Running { .. } => Style::new().fg(Color::Green).bold(),
         QueueState::Ended { status, .. } => match status {
             RunStatus::Completed => Style::new().fg(Color::Cyan),
@@ -89,7 +90,12 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
     }
     let counts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
     let title = format!(
-        " sweep{}: {}; pruner {}; {} ",
+        " sweep{}{}: {}; pruner {}; {} ",
+        if app.sweep.local {
+            ""
+        } else {
+            " (from its folder)"
+        },
         if state.paused {
             " (paused)"
         } else if state.finished {

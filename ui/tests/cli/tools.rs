@@ -1,0 +1,168 @@
+//! `presets`, `gradcheck`, the keys table, `analyze` and `lr-find`.
+
+use super::*;
+
+#[test]
+fn presets_and_gradcheck() {
+    let home = tempfile::tempdir().unwrap();
+    let out = gradboard(home.path()).arg("presets").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("numpy-mlp") && l.contains("Section 1")),
+        "{text}"
+    );
+    let out = gradboard(home.path()).arg("gradcheck").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("linear dW vs finite differences") && text.contains("all "),
+        "{text}"
+    );
+}
+
+#[test]
+fn keys_are_listed_and_an_unavailable_device_is_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let out = gradboard(home.path())
+        .args(["presets", "--keys"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for key in gradboard::config::KEYS {
+        assert!(text.contains(key.name), "{} missing:\n{text}", key.name);
+    }
+    assert!(text.contains("live") && text.contains("restart"), "{text}");
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args([
+            "--device",
+            "cuda",
+            "train",
+            "--preset",
+            "numpy-mlp",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--device cuda") && err.contains("features cuda"),
+        "{err}"
+    );
+}
+
+#[test]
+fn analyze_and_lr_find_print_json_on_a_small_data_set() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["train", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .args([
+            "--set",
+            "steps=20",
+            "--set",
+            "eval_every=10",
+            "--set",
+            "batch_size=20",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = events(&out.stdout);
+    let run_id = lines[0]["run_id"].as_str().unwrap().to_string();
+    let final_acc = lines.last().unwrap()["final_test_acc"].as_f64().unwrap();
+    let out = gradboard(home.path())
+        .args(["analyze", "--json", "--data"])
+        .arg(&data)
+        .arg(home.path().join("runs").join(&run_id))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total: u64 = a["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
+        .sum();
+    assert_eq!(total, 50, "every test image once");
+    assert_eq!(a["accuracy"].as_f64().unwrap(), final_acc);
+    assert_eq!(a["classes"].as_array().unwrap().len(), 10);
+    // The table form names the classes.
+    let out = gradboard(home.path())
+        .args(["analyze", "--data"])
+        .arg(&data)
+        .arg(home.path().join("runs").join(&run_id))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("airplane") && text.contains("most confused"),
+        "{text}"
+    );
+    // A folder without weights is one line.
+    let out = gradboard(home.path())
+        .args(["analyze", "--data"])
+        .arg(&data)
+        .arg(home.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+
+    let out = gradboard(home.path())
+        .args(["lr-find", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .args(["--set", "batch_size=20", "--steps", "40"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let f: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let points = f["points"].as_array().unwrap();
+    assert!(!points.is_empty() && points.len() <= 40);
+    assert!(f["suggestion"].as_f64().is_some_and(|s| s > 0.0), "{f}");
+    // From a copy of the trained run: its checkpoint is named, the run keeps its files.
+    let run_dir = home.path().join("runs").join(&run_id);
+    let out = gradboard(home.path())
+        .args(["lr-find", "--steps", "40", "--data"])
+        .arg(&data)
+        .arg("--from")
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("from a copy of") && text.contains("(step 20)"),
+        "{text}"
+    );
+    assert!(text.contains("suggested lr"), "{text}");
+    let out = gradboard(home.path())
+        .args(["lr-find", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "neither --preset nor --from");
+    let out = gradboard(home.path())
+        .args([
+            "lr-find",
+            "--preset",
+            "mlp-default",
+            "--start",
+            "1",
+            "--end",
+            "0.1",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--start"), "{}", stderr(&out));
+}
