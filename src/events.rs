@@ -161,6 +161,12 @@ pub enum EventKind {
         /// Accuracy over the test set.
         #[serde(deserialize_with = "float_or_nan")]
         test_acc: f64,
+        /// Mean cross-entropy over the held-out training images (with a `val_split`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        val_loss: Option<f64>,
+        /// Accuracy over the held-out training images (with a `val_split`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        val_acc: Option<f64>,
     },
     /// A setting changed while the run trains; it applies from step `step + 1`.
     Set {
@@ -201,6 +207,12 @@ pub enum EventKind {
         final_test_acc: Option<f64>,
         /// Best test accuracy of any evaluation; null when none ran.
         best_test_acc: Option<f64>,
+        /// Validation accuracy of the last evaluation (with a `val_split`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        final_val_acc: Option<f64>,
+        /// Best validation accuracy of any evaluation (with a `val_split`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        best_val_acc: Option<f64>,
         /// Training and evaluation time, data loading and pauses excluded.
         seconds: f64,
         /// Why the run ended early, when it did.
@@ -290,6 +302,8 @@ mod tests {
                 epoch: 0.5,
                 test_loss: 1.0,
                 test_acc: 0.5,
+                val_loss: None,
+                val_acc: None,
             },
             run_id: "r".into(),
             time: 12.5,

@@ -181,29 +181,31 @@ fn a_live_learning_rate_change_applies_from_the_next_step_and_is_recorded() {
 
 #[test]
 fn a_resumed_run_equals_one_that_was_never_interrupted() {
-    // Random crops are drawn per step, alternating mirrors follow the epoch.
-    for augment in ["augment=crop-flip", "augment=alt-flip"] {
-        resumed_equals_whole(augment);
+    // Random crops are drawn per step, alternating mirrors follow the epoch; a validation
+    // split changes what an epoch is.
+    for sets in [
+        &["augment=crop-flip"][..],
+        &["augment=alt-flip", "val_split=60"][..],
+    ] {
+        resumed_equals_whole(sets);
     }
 }
 
-fn resumed_equals_whole(augment: &str) {
+fn resumed_equals_whole(sets: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let runner = runner(dir.path());
     // Every lever that draws random numbers or depends on the step rides along.
-    let config = small(
-        "mlp-best",
-        &[
-            "hidden=32,16",
-            "steps=40",
-            "schedule=onecycle",
-            augment,
-            "label_smoothing=0.1",
-            "clip_norm=0.5",
-            "norm_bias_lr=10",
-            "tta=flip",
-        ],
-    );
+    let mut levers = vec![
+        "hidden=32,16",
+        "steps=40",
+        "schedule=onecycle",
+        "label_smoothing=0.1",
+        "clip_norm=0.5",
+        "norm_bias_lr=10",
+        "tta=flip",
+    ];
+    levers.extend_from_slice(sets);
+    let config = small("mlp-best", &levers);
     let (whole, _) = start(&runner, RunRequest::new("mlp-best", config.clone(), None));
     let whole_dir = whole.dir.clone();
     whole.wait();
@@ -259,10 +261,70 @@ fn resumed_equals_whole(augment: &str) {
             .collect()
     };
     assert_eq!(train(&a), train(&b));
+    assert_eq!(val_curve(&a.history()), val_curve(&b.history()));
     assert_eq!(
         dones(&b.history().into_iter().cloned().collect::<Vec<_>>()).len(),
         1
     );
+}
+
+/// (step, validation accuracy) of each evaluation that has one.
+fn val_curve(events: &[&Event]) -> Vec<(usize, f64)> {
+    events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Eval {
+                step,
+                val_acc: Some(v),
+                ..
+            } => Some((step, v)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_validation_split_is_held_out_of_training_and_evaluated_beside_the_test_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path());
+    let config = small("mlp-default", &["val_split=150", "batch_size=10"]);
+    let (handle, rx) = start(&runner, RunRequest::new("mlp-default", config, None));
+    assert_eq!(handle.wait().status, RunStatus::Completed);
+    let events: Vec<Event> = rx.try_iter().collect();
+    let EventKind::Start(info) = &events[0].kind else {
+        panic!("first event {:?}", events[0]);
+    };
+    assert_eq!(info.train_size, 50, "200 training images, 150 held out");
+    let epochs: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Train { step: 5, epoch, .. } => Some(epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs, [1.0], "an epoch is the 50 images left");
+    assert_eq!(val_curve(&events.iter().collect::<Vec<_>>()).len(), 4);
+    let done = dones(&events)[0];
+    let EventKind::Done {
+        best_val_acc,
+        final_val_acc,
+        ..
+    } = done.kind
+    else {
+        unreachable!()
+    };
+    assert!(best_val_acc.is_some() && final_val_acc.is_some());
+    let listed = list_runs(&dir.path().join("runs")).unwrap();
+    assert_eq!(listed.len(), 1);
+    // A split that leaves less than a batch is one line before any folder is made.
+    let bad = small("mlp-default", &["val_split=190", "batch_size=20"]);
+    let e = runner
+        .start(RunRequest::new("mlp-default", bad, None), Box::new(|_| {}))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("val_split: holding 190 of the 200 training images out leaves 10, fewer than a batch of 20"), "{e}");
+    assert_eq!(list_runs(&dir.path().join("runs")).unwrap().len(), 1);
 }
 
 #[test]

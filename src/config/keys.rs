@@ -392,6 +392,17 @@ pub const KEYS: &[KeySpec] = &[
             |c, v| c.early_stop = v.map(|v| v as usize),
         ),
     },
+    KeySpec {
+        name: "val_split",
+        help: "training images held out for validation (seeded), 0 = none",
+        live: false,
+        access: Access::Integer(
+            0,
+            1_000_000,
+            |c| c.val_split as u64,
+            |c, v| c.val_split = v as usize,
+        ),
+    },
 ];
 
 /// The table entry of `name`, or an error listing the keys.

@@ -199,6 +199,9 @@ pub struct RunConfig {
     /// Evaluations without a new best test accuracy before the run ends, absent = off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stop: Option<usize>,
+    /// Training images held out for validation (drawn by the seed), 0 = none: every
+    /// evaluation then also reports the validation figures, and early stopping uses them.
+    pub val_split: usize,
 }
 
 impl Default for RunConfig {
@@ -232,6 +235,7 @@ impl Default for RunConfig {
             augment: Augment::None,
             tta: Tta::None,
             early_stop: None,
+            val_split: 0,
         }
     }
 }

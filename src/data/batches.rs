@@ -57,12 +57,27 @@ pub fn derive_seed(seed: u64, stream: u64) -> u64 {
 impl BatchSampler {
     /// A sampler over `len` items seeded with `seed`.
     pub fn new(len: usize, seed: u64) -> Self {
+        Self::over((0..len as u32).collect(), seed)
+    }
+
+    /// A sampler over the items `items` (ascending) seeded with `seed`: it draws only them.
+    pub fn over(items: Vec<u32>, seed: u64) -> Self {
         BatchSampler {
-            order: (0..len as u32).collect(),
-            position: len,
+            position: items.len(),
+            order: items,
             seed,
             epochs_started: 0,
         }
+    }
+
+    /// Items an epoch draws from.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether it draws from nothing.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
     }
 
     fn shuffle_epoch(&mut self, epoch: usize) {
@@ -141,6 +156,20 @@ mod tests {
         assert_eq!(b.next_indices(100), &first[..], "same seed, same order");
         let mut c = BatchSampler::new(100, 2);
         assert_ne!(c.next_indices(100), &first[..]);
+    }
+
+    #[test]
+    fn a_sampler_over_some_items_never_draws_another() {
+        let items: Vec<u32> = (0..100).filter(|i| i % 3 != 0).collect();
+        let mut s = BatchSampler::over(items.clone(), 4);
+        for _ in 0..50 {
+            for i in s.next_indices(16) {
+                assert!(items.contains(i), "drew held-out item {i}");
+            }
+        }
+        let mut full = BatchSampler::new(100, 4);
+        let mut same = BatchSampler::over((0..100).collect(), 4);
+        assert_eq!(full.next_indices(30), same.next_indices(30));
     }
 
     #[test]

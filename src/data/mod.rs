@@ -4,6 +4,7 @@
 pub mod augment;
 mod batches;
 mod download;
+mod holdout;
 mod reader;
 mod source;
 pub mod synthetic;
@@ -12,6 +13,7 @@ pub use batches::{derive_seed, Batch, BatchSampler, SamplerPosition};
 pub use download::{
     download, md5_file, stall_timeout, Progress, OFFICIAL_MD5, OFFICIAL_URL, TIMEOUT_ENV,
 };
+pub use holdout::Holdout;
 pub use reader::{read_cifar, BatchFileReport};
 pub use source::{cache_archive_path, resolve_data_path, DataSource, DATA_ENV};
 
@@ -103,6 +105,18 @@ impl Split {
         let file = self.starts.partition_point(|&s| s <= i) - 1;
         let offset = (i - self.starts[file]) * RECORD_BYTES + 1;
         &self.files[file][offset..offset + IMAGE_BYTES]
+    }
+
+    /// The images `indices`, in that order, as a split of their own (a copy).
+    pub fn subset(&self, indices: &[u32]) -> Split {
+        let mut records = Vec::with_capacity(indices.len() * RECORD_BYTES);
+        for &i in indices {
+            records.push(self.labels[i as usize]);
+            records.extend_from_slice(self.image(i as usize));
+        }
+        let mut split = Split::default();
+        split.push_file(records);
+        split
     }
 
     /// Every image in order.

@@ -196,7 +196,7 @@ impl Runner {
             threads: self.threads,
             device: self.compute.name().to_string(),
             data: self.data_info.clone(),
-            train_size: self.data.train.len(),
+            train_size: self.data.train.len() - config.val_split.min(self.data.train.len()),
             preset: request.preset.clone(),
             changed,
             parent,
@@ -250,6 +250,8 @@ impl Runner {
                     status: RunStatus::Failed,
                     final_test_acc: None,
                     best_test_acc: None,
+                    final_val_acc: None,
+                    best_val_acc: None,
                     seconds: 0.0,
                     reason: Some(failure),
                 };
@@ -265,6 +267,12 @@ impl Runner {
         })
     }
 
+    /// Checks settings against each other and against the data set.
+    pub fn check(&self, config: &RunConfig) -> Result<()> {
+        config.validate()?;
+        crate::data::Holdout::check(self.data.train.len(), config.val_split, config.batch_size)
+    }
+
     /// The folder writer, the settings, where the run starts from, and its parent.
     fn prepare(
         &self,
@@ -272,12 +280,12 @@ impl Runner {
     ) -> Result<(RunWriter, RunConfig, Origin, Option<ParentRef>)> {
         match &request.from {
             From::New => {
-                request.config.validate()?;
+                self.check(&request.config)?;
                 let writer = RunWriter::create(&self.runs_dir, &request.preset, &request.config)?;
                 Ok((writer, request.config.clone(), Origin::Fresh, None))
             }
             From::Fork(parent_dir) => {
-                request.config.validate()?;
+                self.check(&request.config)?;
                 let mut cp = read_checkpoint(parent_dir)?;
                 if let Some((k, mine, theirs)) = request.config.network_difference(&cp.state.config)
                 {

@@ -38,6 +38,10 @@ pub struct Curves {
     pub test_loss: Vec<Point>,
     /// Test accuracy at each evaluation.
     pub test_acc: Vec<Point>,
+    /// Validation loss at each evaluation (with a `val_split`).
+    pub val_loss: Vec<Point>,
+    /// Validation accuracy at each evaluation (with a `val_split`).
+    pub val_acc: Vec<Point>,
     /// Live changes.
     pub sets: Vec<SetMark>,
 }
@@ -51,6 +55,8 @@ impl Default for Curves {
             clock: Series::new(SERIES_CAPACITY),
             test_loss: Vec::new(),
             test_acc: Vec::new(),
+            val_loss: Vec::new(),
+            val_acc: Vec::new(),
             sets: Vec::new(),
         }
     }
@@ -70,20 +76,32 @@ impl Curves {
         }
         self.test_loss.retain(|p| p.0 <= x);
         self.test_acc.retain(|p| p.0 <= x);
+        self.val_loss.retain(|p| p.0 <= x);
+        self.val_acc.retain(|p| p.0 <= x);
         self.sets.retain(|s| s.step <= step);
     }
 
     /// The best test accuracy and its step.
     pub fn best_test_acc(&self) -> Option<Point> {
-        self.test_acc
-            .iter()
-            .copied()
-            .filter(|p| p.1.is_finite())
-            .fold(None, |best: Option<Point>, p| match best {
-                Some(b) if b.1 >= p.1 => Some(b),
-                _ => Some(p),
-            })
+        best_point(&self.test_acc)
     }
+
+    /// The best validation accuracy and its step.
+    pub fn best_val_acc(&self) -> Option<Point> {
+        best_point(&self.val_acc)
+    }
+}
+
+/// The highest finite value and its step (the first of equals).
+fn best_point(points: &[Point]) -> Option<Point> {
+    points
+        .iter()
+        .copied()
+        .filter(|p| p.1.is_finite())
+        .fold(None, |best: Option<Point>, p| match best {
+            Some(b) if b.1 >= p.1 => Some(b),
+            _ => Some(p),
+        })
 }
 
 /// How a run ended, from its `done`.
@@ -133,6 +151,10 @@ pub struct RunState {
     done_final: Option<f64>,
     /// Best test accuracy, likewise.
     done_best: Option<f64>,
+    /// Validation accuracy of the last evaluation, likewise.
+    done_val_final: Option<f64>,
+    /// Best validation accuracy, likewise.
+    done_val_best: Option<f64>,
     /// The step at which a sweep's pruner stopped it.
     pub pruned_at: Option<usize>,
     /// Live changes that could not be applied to its settings, with why (an event written by
@@ -162,6 +184,8 @@ impl RunState {
             ended: None,
             done_final: None,
             done_best: None,
+            done_val_final: None,
+            done_val_best: None,
             pruned_at: None,
             refused: Vec::new(),
             changes: Vec::new(),
@@ -194,9 +218,13 @@ impl RunState {
 
     /// Training images per epoch.
     pub fn train_size(&self) -> usize {
-        self.start
-            .as_ref()
-            .map_or(0, |s| s.train_size.max(s.data.train))
+        self.start.as_ref().map_or(0, |s| {
+            if s.train_size > 0 {
+                s.train_size
+            } else {
+                s.data.train
+            }
+        })
     }
 
     /// The step it ends at when it trains to the end.
@@ -212,6 +240,28 @@ impl RunState {
     /// Best test accuracy of any evaluation; `None` when none ran.
     pub fn best_test_acc(&self) -> Option<f64> {
         self.curves.best_test_acc().map(|p| p.1).or(self.done_best)
+    }
+
+    /// Validation accuracy of its last evaluation; `None` without a split or an evaluation.
+    pub fn final_val_acc(&self) -> Option<f64> {
+        self.curves
+            .val_acc
+            .last()
+            .map(|p| p.1)
+            .or(self.done_val_final)
+    }
+
+    /// Best validation accuracy of any evaluation; `None` without a split or an evaluation.
+    pub fn best_val_acc(&self) -> Option<f64> {
+        self.curves
+            .best_val_acc()
+            .map(|p| p.1)
+            .or(self.done_val_best)
+    }
+
+    /// Training images it holds out for validation.
+    pub fn val_split(&self) -> usize {
+        self.config.val_split
     }
 
     /// Whether it is paused.
@@ -265,11 +315,18 @@ impl RunState {
                 epoch,
                 test_loss,
                 test_acc,
+                val_loss,
+                val_acc,
             } => {
                 self.step = self.step.max(*step);
                 self.epoch = self.epoch.max(*epoch);
-                self.curves.test_loss.push((*step as f64, *test_loss));
-                self.curves.test_acc.push((*step as f64, *test_acc));
+                let x = *step as f64;
+                self.curves.test_loss.push((x, *test_loss));
+                self.curves.test_acc.push((x, *test_acc));
+                if let (Some(loss), Some(acc)) = (val_loss, val_acc) {
+                    self.curves.val_loss.push((x, *loss));
+                    self.curves.val_acc.push((x, *acc));
+                }
             }
             EventKind::Set { step, key, value } => self.set(*step, key, value),
             EventKind::Paused { paused, .. } => {
@@ -285,6 +342,8 @@ impl RunState {
                 status,
                 final_test_acc,
                 best_test_acc,
+                final_val_acc,
+                best_val_acc,
                 seconds,
                 reason,
             } => {
@@ -294,6 +353,8 @@ impl RunState {
                 let figure = |v: Option<f64>| v.filter(|_| best_test_acc.is_some_and(|b| b > 0.0));
                 self.done_final = figure(*final_test_acc);
                 self.done_best = figure(*best_test_acc);
+                self.done_val_final = *final_val_acc;
+                self.done_val_best = *best_val_acc;
                 self.ended = Some(Ending {
                     status: *status,
                     reason: reason.clone(),
@@ -328,6 +389,8 @@ impl RunState {
         self.ended = None;
         self.done_final = None;
         self.done_best = None;
+        self.done_val_final = None;
+        self.done_val_best = None;
         self.paused_since = None;
         if self.pruned_at.is_some_and(|p| p > step) {
             self.pruned_at = None;

@@ -39,7 +39,13 @@ pub struct CheckpointState {
     /// Best test accuracy so far; `None` before the first evaluation.
     #[serde(default)]
     pub best_test_acc: Option<f64>,
-    /// Step of the best evaluation.
+    /// Validation accuracy of the last evaluation (with a `val_split`).
+    #[serde(default)]
+    pub final_val_acc: Option<f64>,
+    /// Best validation accuracy so far (with a `val_split`).
+    #[serde(default)]
+    pub best_val_acc: Option<f64>,
+    /// Step of the best evaluation (by validation accuracy with a split, else test).
     #[serde(default)]
     pub best_step: usize,
     /// Whether the evaluation of `step` is due and not done (the run stopped during it): a

@@ -7,7 +7,7 @@ use super::build_trainer;
 use super::checkpoint::Weights;
 use crate::config::RunConfig;
 use crate::data::augment::Seeds;
-use crate::data::{derive_seed, BatchSampler, Cifar10, IMAGE_BYTES};
+use crate::data::{derive_seed, BatchSampler, Cifar10, Holdout, IMAGE_BYTES};
 use crate::model::{load_weights, Compute, Hyper};
 use crate::Result;
 use candle_core::Tensor;
@@ -122,7 +122,9 @@ pub fn find_lr(
         load_weights(trainer.network(), start.tensors.clone(), &start.origin)?;
     }
     trainer.network().set_dropout(config.dropout);
-    let mut sampler = BatchSampler::new(data.train.len(), derive_seed(config.seed, 1));
+    // Held-out images stay out of the finder's batches too.
+    let holdout = Holdout::new(data.train.len(), config.val_split, config.seed);
+    let mut sampler = BatchSampler::over(holdout.train().to_vec(), derive_seed(config.seed, 1));
     let mut points = Vec::new();
     let mut losses = Vec::new();
     let mut diverged = false;

@@ -10,7 +10,7 @@ use super::control::{Command, Control};
 use super::inference::evaluate;
 use crate::config::{key, RunConfig};
 use crate::data::augment::Seeds;
-use crate::data::{derive_seed, BatchSampler, Cifar10};
+use crate::data::{derive_seed, BatchSampler, Cifar10, Holdout, Split};
 use crate::events::{Event, EventKind, EventSink, RunStatus, StartInfo};
 use crate::files::WEIGHTS_FILE;
 use crate::model::{load_weights, write_safetensors, Compute, Hyper, Network, StepReport, Trainer};
@@ -39,6 +39,10 @@ pub struct Summary {
     pub final_test_acc: Option<f64>,
     /// Best test accuracy; `None` when no evaluation ran.
     pub best_test_acc: Option<f64>,
+    /// Validation accuracy of the last evaluation (with a `val_split`).
+    pub final_val_acc: Option<f64>,
+    /// Best validation accuracy (with a `val_split`).
+    pub best_val_acc: Option<f64>,
     /// Training and evaluation seconds, pauses excluded.
     pub seconds: f64,
     /// Why it ended early, and anything the user must know about its files.
@@ -53,6 +57,8 @@ impl Summary {
             status: self.status,
             final_test_acc: self.final_test_acc,
             best_test_acc: self.best_test_acc,
+            final_val_acc: self.final_val_acc,
+            best_val_acc: self.best_val_acc,
             seconds: self.seconds,
             reason: self.reason.clone(),
         }
@@ -161,6 +167,8 @@ struct Progress {
     active: Duration,
     resumed_at: Instant,
     sampler: BatchSampler,
+    /// The held-out training images (with a `val_split`), evaluated beside the test set.
+    val: Option<Split>,
     throughput: Throughput,
 }
 
@@ -269,6 +277,8 @@ impl Session<'_> {
                 status: RunStatus::Completed,
                 final_test_acc: None,
                 best_test_acc: None,
+                final_val_acc: None,
+                best_val_acc: None,
                 seconds: 0.0,
                 reason: None,
             },
@@ -276,21 +286,20 @@ impl Session<'_> {
             pending_eval: false,
             active: Duration::ZERO,
             resumed_at: Instant::now(),
-            sampler: BatchSampler::new(
-                self.data.train.len(),
-                derive_seed(self.config.seed, SAMPLER_STREAM),
-            ),
+            sampler: BatchSampler::new(0, 0),
+            val: None,
             throughput: Throughput {
                 window: VecDeque::new(),
             },
         };
+        let mut at = None;
         match &self.origin {
             Origin::Fresh => {}
             Origin::Fork(cp) => {
                 progress.step = cp.state.step;
                 progress.first_step = cp.state.step;
                 progress.last_step = cp.state.step + self.config.steps;
-                progress.sampler.restore(cp.state.sampler);
+                at = Some(cp.state.sampler);
             }
             Origin::Resume(cp) => {
                 let s = &cp.state;
@@ -299,13 +308,25 @@ impl Session<'_> {
                 progress.last_step = s.first_step + s.config.steps;
                 progress.schedule = LrSchedule::new(&s.config);
                 progress.config = s.config.clone();
-                progress.sampler.restore(s.sampler);
+                at = Some(s.sampler);
                 progress.summary.final_test_acc = s.final_test_acc;
                 progress.summary.best_test_acc = s.best_test_acc;
+                progress.summary.final_val_acc = s.final_val_acc;
+                progress.summary.best_val_acc = s.best_val_acc;
                 progress.best_step = s.best_step;
                 progress.pending_eval = s.pending_eval;
                 progress.active = Duration::from_secs_f64(s.seconds.max(0.0));
             }
+        }
+        let c = &progress.config;
+        let holdout = Holdout::new(self.data.train.len(), c.val_split, c.seed);
+        progress.val = holdout.val_split(&self.data.train);
+        progress.sampler = BatchSampler::over(
+            holdout.train().to_vec(),
+            derive_seed(c.seed, SAMPLER_STREAM),
+        );
+        if let Some(at) = at {
+            progress.sampler.restore(at);
         }
         progress
     }
@@ -313,6 +334,8 @@ impl Session<'_> {
     /// The trainer, with the checkpoint's weights and optimizer state when forking or resuming.
     fn prepare(&self, progress: &mut Progress) -> Result<Box<dyn Trainer>> {
         progress.config.validate()?;
+        let c = &progress.config;
+        Holdout::check(self.data.train.len(), c.val_split, c.batch_size)?;
         let mut rng = SmallRng::seed_from_u64(progress.config.seed);
         let mut trainer = build_trainer(&progress.config, &mut rng, &self.compute)?;
         if let Origin::Fork(cp) | Origin::Resume(cp) = &self.origin {
@@ -330,7 +353,7 @@ impl Session<'_> {
         p: &mut Progress,
         sink: &mut dyn EventSink,
     ) -> Result<()> {
-        let train_size = self.data.train.len().max(1) as f64;
+        let train_size = p.sampler.len().max(1) as f64;
         if p.pending_eval {
             // Resumed from a stop during this step's evaluation: it is done first.
             let epoch = (p.step * p.config.batch_size) as f64 / train_size;
@@ -430,7 +453,19 @@ impl Session<'_> {
             p.config.tta,
             &stop,
         )?;
-        let Some(stats) = stats else {
+        let val = match (&stats, &p.val) {
+            (Some(_), Some(split)) => evaluate(
+                trainer.network(),
+                self.data,
+                split,
+                &self.compute,
+                p.config.tta,
+                &stop,
+            )?
+            .map(Some),
+            _ => Some(None),
+        };
+        let (Some(stats), Some(val)) = (stats, val) else {
             p.pending_eval = true;
             p.end(
                 RunStatus::Stopped,
@@ -440,22 +475,39 @@ impl Session<'_> {
         };
         p.pending_eval = false;
         let (test_loss, test_acc) = (stats.mean_loss(), stats.accuracy());
-        if !test_loss.is_finite() || !test_acc.is_finite() {
+        let (val_loss, val_acc) = (val.map(|v| v.mean_loss()), val.map(|v| v.accuracy()));
+        let figures = [Some(test_loss), Some(test_acc), val_loss, val_acc];
+        if figures.iter().flatten().any(|f| !f.is_finite()) {
+            let (what, value) = match val_loss {
+                Some(v) if !v.is_finite() => ("validation loss", v),
+                _ => ("test loss", test_loss),
+            };
             p.end(
                 RunStatus::Diverged,
                 format!(
-                    "test loss is {test_loss} at step {}; try a smaller learning rate (lr = {})",
+                    "{what} is {value} at step {}; try a smaller learning rate (lr = {})",
                     p.step,
                     crate::config::format_float(p.config.lr)
                 ),
             );
             return Ok(Flow::End);
         }
-        p.summary.final_test_acc = Some(test_acc);
-        let best = p.summary.best_test_acc.is_none_or(|b| test_acc > b);
+        // With a split, "best" (the early stop and the best checkpoint) is validation's.
+        let (figure, before) = match val_acc {
+            Some(v) => (v, p.summary.best_val_acc),
+            None => (test_acc, p.summary.best_test_acc),
+        };
+        let best = before.is_none_or(|b| figure > b);
         if best {
-            p.summary.best_test_acc = Some(test_acc);
             p.best_step = p.step;
+        }
+        p.summary.final_test_acc = Some(test_acc);
+        if p.summary.best_test_acc.is_none_or(|b| test_acc > b) {
+            p.summary.best_test_acc = Some(test_acc);
+        }
+        p.summary.final_val_acc = val_acc;
+        if let Some(v) = val_acc.filter(|&v| p.summary.best_val_acc.is_none_or(|b| v > b)) {
+            p.summary.best_val_acc = Some(v);
         }
         sink.emit(&Event::now(
             &self.run_id,
@@ -464,6 +516,8 @@ impl Session<'_> {
                 epoch,
                 test_loss,
                 test_acc,
+                val_loss,
+                val_acc,
             },
         ))?;
         if let Some(folder) = &self.folder {
@@ -476,9 +530,10 @@ impl Session<'_> {
                 p.end(
                     RunStatus::Completed,
                     format!(
-                        "early stop: no better test accuracy in {since_best} evaluations after step {} ({:.4})",
+                        "early stop: no better {} accuracy in {since_best} evaluations after step {} ({:.4})",
+                        if p.val.is_some() { "validation" } else { "test" },
                         p.best_step,
-                        p.summary.best_test_acc.unwrap_or(f64::NAN)
+                        p.summary.best_val_acc.or(p.summary.best_test_acc).unwrap_or(f64::NAN)
                     ),
                 );
                 return Ok(Flow::End);
@@ -504,6 +559,8 @@ impl Session<'_> {
             optimizer_steps,
             final_test_acc: p.summary.final_test_acc,
             best_test_acc: p.summary.best_test_acc,
+            final_val_acc: p.summary.final_val_acc,
+            best_val_acc: p.summary.best_val_acc,
             best_step: p.best_step,
             pending_eval: p.pending_eval,
             seconds: p.seconds(),

@@ -52,6 +52,7 @@ struct Printer {
     json: bool,
     bar: ProgressBar,
     last_test_acc: Option<f64>,
+    last_val_acc: Option<f64>,
     offset: usize,
 }
 
@@ -74,10 +75,19 @@ impl Printer {
                     .last_test_acc
                     .map(|a| format!("{a:.4}"))
                     .unwrap_or_else(|| "-".into());
+                let val = self
+                    .last_val_acc
+                    .map(|a| format!(" val acc {a:.4}"))
+                    .unwrap_or_default();
                 self.bar
-                    .set_message(format!("loss {loss:.4} test acc {acc}"));
+                    .set_message(format!("loss {loss:.4} test acc {acc}{val}"));
             }
-            EventKind::Eval { test_acc, .. } => self.last_test_acc = Some(*test_acc),
+            EventKind::Eval {
+                test_acc, val_acc, ..
+            } => {
+                self.last_test_acc = Some(*test_acc);
+                self.last_val_acc = *val_acc;
+            }
             EventKind::Done { .. } => self.bar.finish_and_clear(),
             _ => {}
         }
@@ -156,6 +166,7 @@ pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode
         json: args.json,
         bar,
         last_test_acc: None,
+        last_val_acc: None,
         offset: 0,
     };
     for event in rx {
@@ -175,8 +186,16 @@ pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode
         return Ok(ExitCode::from(1));
     }
     let figure = gradboard::runs::accuracy_text;
+    let val = match summary.best_val_acc {
+        Some(_) => format!(
+            ", val acc {} (best {})",
+            figure(summary.final_val_acc),
+            figure(summary.best_val_acc)
+        ),
+        None => String::new(),
+    };
     let line = format!(
-        "run {run_id} {}: step {}, test acc {} (best {}), {:.1} s; saved in {}",
+        "run {run_id} {}: step {}, test acc {} (best {}){val}, {:.1} s; saved in {}",
         summary.status.as_str(),
         summary.step,
         figure(summary.final_test_acc),

@@ -87,6 +87,8 @@ fn a_fork_reads_the_parents_checkpoint_and_compare_draws_it_leading_in() {
         optimizer_steps: 0,
         final_test_acc: Some(0.44),
         best_test_acc: Some(0.45),
+        final_val_acc: None,
+        best_val_acc: None,
         best_step: 200,
         pending_eval: false,
         seconds: 1.0,

@@ -225,6 +225,8 @@ fn the_screen_shows_progress_charts_and_settings() {
             epoch: 10.0,
             test_loss: 1.9,
             test_acc: 0.4321,
+            val_loss: None,
+            val_acc: None,
         },
     )));
     let text = screen(&app, 140, 40);

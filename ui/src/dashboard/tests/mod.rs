@@ -199,6 +199,8 @@ pub fn done(run_id: &str, step: usize, status: RunStatus, reason: Option<&str>) 
             status,
             final_test_acc: Some(0.4),
             best_test_acc: Some(0.4),
+            final_val_acc: None,
+            best_val_acc: None,
             seconds: 3.0,
             reason: reason.map(String::from),
         },
@@ -253,6 +255,8 @@ pub fn stored_run(app: &mut App, id: &str, lr: f64, best: f64, parent: Option<(&
                     epoch: 1.0,
                     test_loss: 1.5,
                     test_acc: best * step as f64 / (first + 300) as f64,
+                    val_loss: None,
+                    val_acc: None,
                 },
             ));
         }
