@@ -21,6 +21,7 @@ pub mod nn;
 pub mod optim;
 pub mod runner;
 pub mod runs;
+pub mod search;
 pub mod train;
 
 pub use error::{Error, Result};
