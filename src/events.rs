@@ -66,6 +66,9 @@ pub struct SweepRef {
     pub id: String,
     /// The run's index in the sweep, from 0.
     pub index: usize,
+    /// Its configuration's place in the sweep: runs that differ only by seed share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<usize>,
 }
 
 /// What a run's `start` event records.

@@ -1,23 +1,40 @@
-//! Sweeps: grid expansion, seeded random draws, sweep files, the median pruner's decisions on
-//! recorded curves, and a sweep trained through the runner on a small data set.
+//! Sweeps: grid expansion, seeded random draws, sweep files, the validation split a sweep
+//! holds out, and sweeps trained through the runner on a small data set: cancelling, a kill
+//! reconciled from the folder, groups of seeds, TPE with successive halving read back by
+//! `read_sweep` (what `sweep show` prints).
 
-use gradboard::config::sweep::{find_sweep, grid_combinations, PrunerSpec, Range, SweepSpec};
+use gradboard::config::sweep::{
+    find_sweep, grid_combinations, Objective, PrunerSpec, Range, SamplerKind, SweepPlan, SweepSpec,
+    SWEEP_VAL_SPLIT,
+};
 use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
 use gradboard::data::Cifar10;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
-use gradboard::runner::pruner::{MedianPruner, Verdict};
-use gradboard::runner::sweep::{newest_sweep, read_sweep, start_sweep, QueueState, SweepCommand};
+use gradboard::runner::sweep::{
+    newest_sweep, read_sweep, start_sweep, QueueState, RungRecord, SweepCommand, SweepStatus,
+};
 use gradboard::runner::Runner;
 use gradboard::runs::{list_runs, StoredRun};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 fn presets() -> PresetDirs {
     PresetDirs {
         dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")],
     }
+}
+
+/// Every planned run of a spec with fixed configurations.
+fn planned(spec: SweepSpec) -> Vec<gradboard::config::sweep::PlannedRun> {
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    (0..plan.trials())
+        .map(|i| {
+            let (g, _) = plan.locate(i);
+            plan.run(i, plan.fixed(g).unwrap()).unwrap()
+        })
+        .collect()
 }
 
 #[test]
@@ -33,7 +50,7 @@ fn a_grid_is_every_combination_and_list_keys_take_semicolons() {
             vec!["800,400".to_string(), "200,100".to_string()]
         )
     );
-    let runs = spec.expand(&presets()).unwrap();
+    let runs = planned(spec);
     assert_eq!(runs.len(), 3 * 2 * 2);
     assert_eq!(runs[0].label, "lr=1e-3 optimizer=sgd hidden=800,400");
     assert_eq!(runs[11].label, "lr=4e-3 optimizer=adam hidden=200,100");
@@ -51,36 +68,55 @@ fn a_grid_is_every_combination_and_list_keys_take_semicolons() {
         (0..12).collect::<Vec<_>>()
     );
     assert_eq!(grid_combinations(&[]), vec![Vec::new()]);
-    // Values are checked when given.
-    for bad in ["lr=0.1,-1", "optimizer=adam,nesterov", "nokey=1", "lr"] {
+    // Values are checked when given; a key is swept once; seed and val_split never.
+    for bad in [
+        "lr=0.1,-1",
+        "optimizer=adam,nesterov",
+        "nokey=1",
+        "lr",
+        "seed=1,2",
+        "val_split=0,5000",
+    ] {
         assert!(
             SweepSpec::new("t", "mlp-default").add_grid(bad).is_err(),
             "{bad}"
         );
     }
+    let mut twice = SweepSpec::new("t", "mlp-default");
+    twice.add_grid("lr=1e-3").unwrap();
+    let e = twice.add_choice("lr=1e-3,2e-3").unwrap_err().to_string();
+    assert!(e.contains("swept twice"), "{e}");
 }
 
 #[test]
 fn random_draws_are_seeded_and_log_uniform_inside_the_range() {
     let mut spec = SweepSpec::new("t", "mlp-default");
-    spec.random = 400;
-    spec.ranges.push(Range::parse("lr=1e-4..1e-1:log").unwrap());
-    spec.ranges.push(Range::parse("dropout=0..0.5").unwrap());
-    spec.ranges.push(Range::parse("batch_size=16..64").unwrap());
+    spec.sampler = SamplerKind::Random;
+    spec.trials = 400;
+    spec.add_range(Range::parse("lr=1e-4..1e-1:log").unwrap())
+        .unwrap();
+    spec.add_range(Range::parse("dropout=0..0.5").unwrap())
+        .unwrap();
+    spec.add_range(Range::parse("batch_size=16..64").unwrap())
+        .unwrap();
+    spec.add_choice("optimizer=sgd,adam").unwrap();
     spec.seed = 7;
-    let draws = spec.draws();
-    assert_eq!(draws, spec.draws(), "same seed, same draws");
+    let draws = |spec: &SweepSpec| -> Vec<Vec<(String, String)>> {
+        planned(spec.clone()).into_iter().map(|r| r.swept).collect()
+    };
+    let first = draws(&spec);
+    assert_eq!(first, draws(&spec), "same seed, same draws");
     let mut other = spec.clone();
     other.seed = 8;
-    assert_ne!(draws, other.draws());
-    let lrs: Vec<f64> = draws.iter().map(|d| d[0].1.parse().unwrap()).collect();
+    assert_ne!(first, draws(&other));
+    let lrs: Vec<f64> = first.iter().map(|d| d[0].1.parse().unwrap()).collect();
     assert!(lrs.iter().all(|&v| (1e-4..=1e-1).contains(&v)));
     // Log-uniform: each decade holds about a third of the draws.
     for (lo, hi) in [(1e-4, 1e-3), (1e-3, 1e-2), (1e-2, 1e-1)] {
         let n = lrs.iter().filter(|&&v| v >= lo && v < hi).count();
         assert!((100..170).contains(&n), "{n} of 400 in [{lo}, {hi})");
     }
-    let drops: Vec<f64> = draws.iter().map(|d| d[1].1.parse().unwrap()).collect();
+    let drops: Vec<f64> = first.iter().map(|d| d[1].1.parse().unwrap()).collect();
     assert!(drops.iter().all(|&v| (0.0..=0.5).contains(&v)));
     let below = drops.iter().filter(|&&v| v < 0.25).count();
     assert!(
@@ -88,10 +124,12 @@ fn random_draws_are_seeded_and_log_uniform_inside_the_range() {
         "uniform: {below} of 400 below the middle"
     );
     assert!(
-        draws.iter().all(|d| d[2].1.parse::<u64>().is_ok()),
+        first.iter().all(|d| d[2].1.parse::<u64>().is_ok()),
         "integers stay whole"
     );
-    let runs = spec.expand(&presets()).unwrap();
+    let adam = first.iter().filter(|d| d[3].1 == "adam").count();
+    assert!((160..240).contains(&adam), "choices drawn evenly: {adam}");
+    let runs = planned(spec);
     assert_eq!(runs.len(), 400);
     assert_eq!(runs[3].config.lr, lrs[3]);
     for bad in [
@@ -127,17 +165,56 @@ set = { optimizer = "adam" }
 expected = 0.5
 "#;
     let spec = SweepSpec::from_toml(text, "f", "f.toml").unwrap();
-    assert_eq!(spec.prune.unwrap().warmup_evals, 3);
-    let runs = spec.expand(&presets()).unwrap();
+    assert!(matches!(spec.prune, Some(PrunerSpec::Median(m)) if m.warmup_evals == 3));
+    assert_eq!(spec.sampler, SamplerKind::Random);
+    let runs = planned(spec.clone());
     assert_eq!(runs.len(), 1 + 2 * 2 * 2);
     assert_eq!(runs[0].label, "explicit");
     assert_eq!(runs[0].expected, Some(0.5));
     assert!(runs.iter().all(|r| r.config.steps == 300));
     // The spec kept in a sweep's folder reads back the same.
     let back = SweepSpec::from_toml(&spec.to_toml(), "f", "kept").unwrap();
-    assert_eq!(back.expand(&presets()).unwrap(), runs);
-    // Unknown entries are named; an empty grid, a count past the limit, an unknown pruner
-    // are one line each, found before anything is planned.
+    assert_eq!(planned(back), runs);
+    // The search keys: a TPE sweep with ranges, choices, seeds and successive halving.
+    let tpe = r#"
+preset = "mlp-default"
+sampler = "tpe"
+trials = 24
+seeds = 3
+prune = "asha"
+prune_reduction = 3
+[set]
+steps = 600
+[range]
+lr = "1e-4..1e-1:log"
+momentum = "0.5..0.99"
+[choice]
+batch_size = [64, 128, 256]
+"#;
+    let spec = SweepSpec::from_toml(tpe, "t", "t.toml").unwrap();
+    assert_eq!(
+        (spec.sampler, spec.trials, spec.seeds),
+        (SamplerKind::Tpe, 24, 3)
+    );
+    assert_eq!(spec.run_count().unwrap(), 72);
+    assert_eq!(
+        spec.prune,
+        Some(PrunerSpec::Asha {
+            eta: 3,
+            min_steps: None
+        })
+    );
+    assert_eq!(spec.swept_keys(), ["lr", "momentum", "batch_size"]);
+    assert_eq!(
+        SweepSpec::from_toml(&spec.to_toml(), "t", "kept").unwrap(),
+        {
+            let mut s = spec.clone();
+            s.description = String::new();
+            s
+        }
+    );
+    // Unknown entries are named; an empty grid, a count past the limit, an unknown pruner, a
+    // sampler without what it needs are one line each, found before anything is planned.
     for (text, wanted) in [
         ("preset = \"mlp-default\"\nfoo = 1", "unknown field `foo`"),
         (
@@ -154,11 +231,31 @@ expected = 0.5
             "preset = \"mlp-default\"\nprune = \"mean\"",
             "prune: unknown value \"mean\"",
         ),
+        (
+            "preset = \"mlp-default\"\nsampler = \"tpe\"\ntrials = 4",
+            "at least one --range or --choice",
+        ),
+        (
+            "preset = \"mlp-default\"\nsampler = \"tpe\"\n[range]\nlr = \"1e-4..1e-2\"",
+            "number of trials",
+        ),
+        (
+            "preset = \"mlp-default\"\nsampler = \"tpe\"\ntrials = 2\n[range]\nlr = \"1e-4..1e-2\"\n[grid]\nmomentum = [0.9]",
+            "--choice",
+        ),
+        (
+            "preset = \"mlp-default\"\nprune = \"asha\"\nprune_warmup = 2\n[grid]\nlr = [1e-3]",
+            "option of --prune median",
+        ),
+        (
+            "preset = \"mlp-default\"\nseeds = 0\n[grid]\nlr = [1e-3]",
+            "seeds 0",
+        ),
     ] {
         let spec = SweepSpec::from_toml(text, "f", "f.toml");
         let e = match spec {
             Err(e) => e.to_string(),
-            Ok(spec) => spec.expand(&presets()).unwrap_err().to_string(),
+            Ok(spec) => SweepPlan::new(spec, &presets()).unwrap_err().to_string(),
         };
         assert!(e.contains(wanted) && !e.contains('\n'), "{text}: {e}");
     }
@@ -168,14 +265,21 @@ expected = 0.5
         let values: Vec<String> = (1..=100).map(|i| format!("{}", i as f64 * 1e-3)).collect();
         huge.add_grid_values(key, values).unwrap();
     }
-    let e = huge.expand(&presets()).unwrap_err().to_string();
+    let e = SweepPlan::new(huge, &presets()).unwrap_err().to_string();
     assert!(e.contains("100000000 runs"), "{e}");
 
     let ablation = find_sweep(&presets(), "lab-ablation").unwrap();
-    let runs = ablation.expand(&presets()).unwrap();
+    let plan = SweepPlan::new(ablation.clone(), &presets()).unwrap();
+    assert_eq!(
+        plan.objective(),
+        Objective::TestAcc,
+        "the report's protocol"
+    );
+    let runs = planned(ablation);
     let expected: Vec<f64> = runs.iter().map(|r| r.expected.unwrap()).collect();
     assert_eq!(expected, vec![0.505, 0.534, 0.549, 0.576, 0.581, 0.293]);
     assert!(runs.iter().all(|r| r.config.steps == 1500));
+    assert!(runs.iter().all(|r| r.config.val_split == 0));
     assert_eq!(runs[1].config.hidden, vec![512, 512]);
     // The first row is mlp-default's section-1 settings, the fifth the final MLP.
     assert_eq!(
@@ -191,56 +295,76 @@ expected = 0.5
     assert!(e.contains("lab-ablation"), "{e}");
 }
 
-fn curve(points: &[(usize, f64)]) -> Vec<(usize, f64)> {
-    points.to_vec()
+#[test]
+fn a_sweep_holds_images_out_and_chooses_on_them_unless_it_says_otherwise() {
+    let mut spec = SweepSpec::new("t", "mlp-default");
+    spec.add_grid("lr=1e-3,2e-3").unwrap();
+    let plan = SweepPlan::new(spec.clone(), &presets()).unwrap();
+    assert_eq!(plan.objective(), Objective::ValAcc);
+    let run = plan.run(0, plan.fixed(0).unwrap()).unwrap();
+    assert_eq!(run.config.val_split, SWEEP_VAL_SPLIT);
+    // A data set too small for 5000 takes a tenth of its images, and says so.
+    let mut small = plan.clone();
+    let notice = small.fit(200).unwrap();
+    assert!(notice.contains("holds out 20"), "{notice}");
+    assert_eq!(
+        small
+            .run(0, small.fixed(0).unwrap())
+            .unwrap()
+            .config
+            .val_split,
+        20
+    );
+    let mut own = spec.clone();
+    own.set.push("val_split=0".into());
+    let plan = SweepPlan::new(own, &presets()).unwrap();
+    assert_eq!(plan.objective(), Objective::TestAcc);
+    assert_eq!(
+        plan.run(0, plan.fixed(0).unwrap())
+            .unwrap()
+            .config
+            .val_split,
+        0
+    );
+    // Seeds: configuration g's runs are g*K .. g*K+K-1, seeds counting on from the preset's.
+    spec.seeds = 3;
+    let runs = planned(spec);
+    assert_eq!(runs.len(), 6);
+    let seed = presets().find("mlp-default").unwrap().config.seed;
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.group, r.config.seed))
+            .collect::<Vec<_>>(),
+        [0, 0, 0, 1, 1, 1]
+            .iter()
+            .zip([0, 1, 2, 0, 1, 2])
+            .map(|(&g, s)| (g, seed + s))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(runs[4].label, format!("lr=2e-3 seed={}", seed + 1));
 }
 
-#[test]
-fn the_median_pruner_judges_against_completed_runs_at_the_same_step() {
-    let mut pruner = MedianPruner::new(PrunerSpec {
-        warmup_evals: 1,
-        min_runs: 2,
-    });
-    let first = curve(&[(100, 0.30), (200, 0.40), (300, 0.45)]);
-    assert!(
-        matches!(pruner.judge(&first[..2]), Verdict::Waiting(_)),
-        "no earlier runs"
-    );
-    pruner.record_completed(first);
-    pruner.record_completed(curve(&[(100, 0.20), (200, 0.30), (300, 0.35)]));
-    pruner.record_completed(curve(&[(100, 0.25), (200, 0.36), (300, 0.38)]));
-    // Warm-up: the first evaluation is never judged, however bad.
-    assert!(matches!(
-        pruner.judge(&curve(&[(100, 0.01)])),
-        Verdict::Waiting(_)
-    ));
-    // At step 200 the median of 0.40, 0.30, 0.36 is 0.36.
-    let v = pruner.judge(&curve(&[(100, 0.2), (200, 0.35)]));
-    assert!(matches!(v, Verdict::Prune(_)), "{v:?}");
-    assert!(
-        v.text().contains("step 200") && v.text().contains("0.3600"),
-        "{}",
-        v.text()
-    );
-    assert!(matches!(
-        pruner.judge(&curve(&[(100, 0.2), (200, 0.36)])),
-        Verdict::Keep(_)
-    ));
-    // The best figure so far counts (Optuna's rule): an earlier high keeps a dip.
-    // At step 300 the median of 0.45, 0.35, 0.38 is 0.38.
-    assert!(matches!(
-        pruner.judge(&curve(&[(100, 0.2), (200, 0.39), (300, 0.30)])),
-        Verdict::Keep(_)
-    ));
-    assert!(matches!(
-        pruner.judge(&curve(&[(100, 0.2), (200, 0.37), (300, 0.30)])),
-        Verdict::Prune(_)
-    ));
-    // A step no earlier run reached is not judged.
-    assert!(matches!(
-        pruner.judge(&curve(&[(100, 0.2), (250, 0.0)])),
-        Verdict::Waiting(_)
-    ));
+/// A runner on 200 training and 50 test images, one thread.
+fn tiny_runner(dir: &Path) -> (Runner, PathBuf) {
+    let path = dir.join("tiny.tar.gz");
+    write_archive(&path, &files(40, 50)).unwrap();
+    let data = Arc::new(Cifar10::load(&path).unwrap());
+    let runs_dir = dir.join("runs");
+    (
+        Runner::new(data, &path, &runs_dir, Compute::cpu(), 1),
+        runs_dir,
+    )
+}
+
+/// A small sweep's spec: `steps` of batches of 20, an evaluation every 10.
+fn small_spec(steps: usize) -> SweepSpec {
+    let mut spec = SweepSpec::new("t", "mlp-default");
+    spec.set = vec![
+        format!("steps={steps}"),
+        "eval_every=10".into(),
+        "batch_size=20".into(),
+    ];
+    spec
 }
 
 /// A sweep of three runs through the runner, the last cancelled while the first trains: two
@@ -249,25 +373,15 @@ fn the_median_pruner_judges_against_completed_runs_at_the_same_step() {
 #[test]
 fn a_cancelled_queued_run_never_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny.tar.gz");
-    write_archive(&path, &files(40, 50)).unwrap();
-    let data = Arc::new(Cifar10::load(&path).unwrap());
-    let runs_dir = dir.path().join("runs");
-    let runner = Runner::new(data, &path, &runs_dir, Compute::cpu(), 1);
-    let mut spec = SweepSpec::new("t", "mlp-default");
-    spec.set = vec![
-        "steps=30".into(),
-        "eval_every=10".into(),
-        "batch_size=20".into(),
-    ];
+    let (runner, runs_dir) = tiny_runner(dir.path());
+    let mut spec = small_spec(30);
     spec.add_grid("lr=1e-3,2e-3,3e-3").unwrap();
-    let planned = spec.expand(&presets()).unwrap();
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink = events.clone();
     let sweep = start_sweep(
         &runner,
-        &spec,
-        planned,
+        plan,
         1,
         Box::new(move |e| sink.lock().unwrap().push(e.clone())),
     )
@@ -276,7 +390,15 @@ fn a_cancelled_queued_run_never_starts() {
     let sweep_dir = sweep.dir.clone();
     let state = sweep.wait();
     assert!(state.finished);
+    assert_eq!(state.status, SweepStatus::Cancelled);
     assert_eq!(state.queue[2].state, QueueState::Cancelled);
+    // 200 training images: the sweep held a tenth out and chose on them.
+    assert_eq!(state.objective, Some(Objective::ValAcc));
+    assert!(state
+        .notice
+        .as_deref()
+        .unwrap_or("")
+        .contains("holds out 20"));
     for e in &state.queue[..2] {
         assert!(
             matches!(
@@ -290,6 +412,7 @@ fn a_cancelled_queued_run_never_starts() {
             e.state
         );
         assert_eq!(e.curve.len(), 3);
+        assert!(e.best.is_some() && e.best_test_acc.is_some());
     }
     let listed = list_runs(&runs_dir).unwrap();
     assert_eq!(listed.len(), 2, "the cancelled run has no folder");
@@ -298,6 +421,8 @@ fn a_cancelled_queued_run_never_starts() {
         let sweep_ref = run.start().unwrap().sweep.clone().unwrap();
         assert_eq!(sweep_ref.id, state.id);
         assert!(sweep_ref.index < 2);
+        assert_eq!(sweep_ref.group, Some(sweep_ref.index));
+        assert_eq!(run.start().unwrap().train_size, 180);
     }
     let starts = events
         .lock()
@@ -306,66 +431,254 @@ fn a_cancelled_queued_run_never_starts() {
         .filter(|e| matches!(e.kind, EventKind::Start(_)))
         .count();
     assert_eq!(starts, 2);
-    assert!(sweep_dir.join("sweep.toml").is_file());
+    for file in ["sweep.toml", "plan.json", "parallel.svg", "parallel.png"] {
+        assert!(sweep_dir.join(file).is_file(), "{file}");
+    }
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(sweep_dir.join("results.json")).unwrap())
             .unwrap();
     assert_eq!(results["results"].as_array().unwrap().len(), 2);
+    assert_eq!(results["objective"], "val_acc");
     let md = std::fs::read_to_string(sweep_dir.join("results.md")).unwrap();
-    assert!(md.contains("lr=2e-3"), "{md}");
+    assert!(
+        md.contains("lr=2e-3") && md.contains("best val acc"),
+        "{md}"
+    );
+    assert!(md.contains("never used to choose"), "{md}");
 }
 
-/// A sweep killed outright leaves `running` in its results: read back while no process holds
-/// its lock, the running run is what its folder says (crashed: no done) and the queue is
-/// cancelled; while its process lives, the results are taken as they are.
+/// A sweep killed outright: read back while no process holds its lock, a started run
+/// without `done` is crashed and what never started is cancelled; while its process lives,
+/// the same run is running.
 #[test]
 fn a_sweep_killed_outright_is_reconciled_with_its_runs_when_read() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny.tar.gz");
-    write_archive(&path, &files(40, 50)).unwrap();
-    let data = Arc::new(Cifar10::load(&path).unwrap());
-    let runs_dir = dir.path().join("runs");
-    let runner = Runner::new(data, &path, &runs_dir, Compute::cpu(), 1);
-    let mut spec = SweepSpec::new("t", "mlp-default");
-    spec.set = vec![
-        "steps=10".into(),
-        "eval_every=10".into(),
-        "batch_size=20".into(),
-    ];
+    let (runner, runs_dir) = tiny_runner(dir.path());
+    let mut spec = small_spec(10);
     spec.add_grid("lr=1e-3,2e-3,3e-3").unwrap();
-    let planned = spec.expand(&presets()).unwrap();
-    let sweep = start_sweep(&runner, &spec, planned, 1, Box::new(|_| {})).unwrap();
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let sweep = start_sweep(&runner, plan, 1, Box::new(|_| {})).unwrap();
     let sweep_dir = sweep.dir.clone();
     let state = sweep.wait();
-    // Rewrite the results as a kill during the second run leaves them, and that run's
-    // folder as the kill leaves it (no done).
+    assert_eq!(state.status, SweepStatus::Finished);
+    // The folders as a kill during the second run leaves them: its run without `done`, the
+    // third never started.
     let run_id = state.queue[1].run_id().unwrap().to_string();
     let run_dir = runs_dir.join(&run_id);
     std::fs::remove_file(run_dir.join("summary.json")).unwrap();
     let events = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
     let kept: Vec<&str> = events.lines().filter(|l| !l.contains("\"done\"")).collect();
     std::fs::write(run_dir.join("events.jsonl"), kept.join("\n") + "\n").unwrap();
-    let mut results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(sweep_dir.join("results.json")).unwrap())
-            .unwrap();
-    results["finished"] = false.into();
-    results["queue"][1]["state"] = "running".into();
-    results["queue"][2] = serde_json::json!({
-        "index": 2, "label": "lr=3e-3", "swept": [["lr", "3e-3"]], "state": "pending",
-        "step": 0, "steps": 10, "curve": [], "best_test_acc": null, "final_test_acc": null,
-        "seconds": null, "expected": null, "pruner": null, "pruned_at": null
-    });
-    std::fs::write(sweep_dir.join("results.json"), results.to_string()).unwrap();
+    std::fs::remove_file(sweep_dir.join("trials/000002.json")).unwrap();
     let read = read_sweep(&sweep_dir).unwrap();
     assert!(read.finished);
+    assert_eq!(read.status, SweepStatus::Cancelled);
     assert_eq!(read.queue[1].state, QueueState::Crashed { run_id });
     assert_eq!(read.queue[2].state, QueueState::Cancelled);
     assert!(matches!(read.queue[0].state, QueueState::Ended { .. }));
     assert_eq!(newest_sweep(&runs_dir), Some(sweep_dir.clone()));
-    // While a process holds the sweep, its results are its own word.
+    // While processes hold the sweep and the run, they are running.
     let lock = std::fs::File::open(sweep_dir.join("sweep.lock")).unwrap();
     lock.try_lock().unwrap();
+    let run_lock = std::fs::File::open(run_dir.join("run.lock")).unwrap();
+    run_lock.try_lock().unwrap();
     let read = read_sweep(&sweep_dir).unwrap();
     assert!(!read.finished);
+    assert_eq!(read.status, SweepStatus::Running);
     assert!(matches!(read.queue[1].state, QueueState::Running { .. }));
+    assert_eq!(read.queue[2].state, QueueState::Pending);
+}
+
+/// Three seeds of two configurations: six runs, two groups whose n, mean and standard
+/// deviation are those of their runs' figures.
+#[test]
+fn runs_that_differ_only_by_seed_form_one_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, _) = tiny_runner(dir.path());
+    let mut spec = small_spec(20);
+    spec.add_grid("lr=1e-3,3e-3").unwrap();
+    spec.seeds = 3;
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let sweep = start_sweep(&runner, plan, 2, Box::new(|_| {})).unwrap();
+    let sweep_dir = sweep.dir.clone();
+    let state = sweep.wait();
+    assert_eq!(state.queue.len(), 6);
+    assert_eq!(state.groups.len(), 2);
+    for g in &state.groups {
+        let members: Vec<_> = g.runs.iter().map(|&i| &state.queue[i]).collect();
+        assert_eq!(members.len(), 3);
+        assert!(members.iter().all(|e| e.group == g.group));
+        let seeds: std::collections::BTreeSet<String> = members
+            .iter()
+            .map(|e| e.swept.iter().find(|(k, _)| k == "seed").unwrap().1.clone())
+            .collect();
+        assert_eq!(seeds.len(), 3, "three different seeds");
+        let best: Vec<f64> = members.iter().map(|e| e.best.unwrap()).collect();
+        let mean = best.iter().sum::<f64>() / 3.0;
+        let std = (best.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        assert_eq!(g.n, 3);
+        assert!((g.best_mean.unwrap() - mean).abs() < 1e-12);
+        assert!((g.best_std.unwrap() - std).abs() < 1e-12);
+        let finals: Vec<f64> = members.iter().map(|e| e.final_test_acc.unwrap()).collect();
+        assert!((g.final_mean.unwrap() - finals.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+        assert_eq!(
+            g.settings.len(),
+            1,
+            "the seed is not a setting of the group"
+        );
+    }
+    let shown = read_sweep(&sweep_dir).unwrap().show_json();
+    assert_eq!(shown["groups"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["groups"][0]["n"], 3);
+    assert!(shown["trials"][1]["settings"]["seed"].is_number());
+    assert!(shown["groups"][0]["settings"].get("seed").is_none());
+}
+
+/// TPE over lr and a choice with successive halving, two runs at a time: every run's
+/// configuration is in the folder before its run, the first ten are random start-up draws
+/// and the rest TPE's; each rung decision is recorded with its cutoff and figure, and a
+/// pruned run's `prune` event says them; `sweep show`'s object has the contract's fields; the
+/// same seed gives the same configurations.
+#[test]
+fn a_tpe_sweep_with_successive_halving_is_read_back_from_its_folder() {
+    let run = |seed: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let (runner, runs_dir) = tiny_runner(dir.path());
+        let mut spec = small_spec(40);
+        spec.sampler = SamplerKind::Tpe;
+        spec.trials = 14;
+        spec.seed = seed;
+        spec.add_range(Range::parse("lr=1e-5..1e-1:log").unwrap())
+            .unwrap();
+        spec.add_choice("optimizer=sgd,adam").unwrap();
+        spec.prune = Some(PrunerSpec::Asha {
+            eta: 2,
+            min_steps: Some(10),
+        });
+        let plan = SweepPlan::new(spec, &presets()).unwrap();
+        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+        let sink = events.clone();
+        let sweep = start_sweep(
+            &runner,
+            plan,
+            1,
+            Box::new(move |e| sink.lock().unwrap().push(e.clone())),
+        )
+        .unwrap();
+        let sweep_dir = sweep.dir.clone();
+        let state = sweep.wait();
+        let events = events.lock().unwrap().clone();
+        (dir, runs_dir, sweep_dir, state, events)
+    };
+    let (_dir, runs_dir, sweep_dir, state, events) = run(3);
+    assert_eq!(state.queue.len(), 14);
+    let sources: Vec<&str> = state.queue.iter().map(|e| e.source.as_str()).collect();
+    assert_eq!(&sources[..10], &["startup"; 10]);
+    assert_eq!(&sources[10..], &["tpe"; 4]);
+    // Each run's settings are its configuration's, written before it started.
+    for e in &state.queue {
+        let record: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(sweep_dir.join(format!("groups/{:06}.json", e.group)))
+                .unwrap(),
+        )
+        .unwrap();
+        let run = StoredRun::load(&runs_dir.join(e.run_id().unwrap())).unwrap();
+        let lr = record["swept"][0][1].as_str().unwrap();
+        assert_eq!(run.start().unwrap().config.lr, lr.parse::<f64>().unwrap());
+        let group_written =
+            std::fs::metadata(sweep_dir.join(format!("groups/{:06}.json", e.group)))
+                .unwrap()
+                .modified()
+                .unwrap();
+        let run_made = std::fs::metadata(runs_dir.join(e.run_id().unwrap()).join("config.toml"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert!(
+            group_written <= run_made,
+            "run {} before its settings",
+            e.index
+        );
+    }
+    // Rungs at 10, 20, 40 (40 is the last step: never judged): every decision recorded.
+    let rungs: Vec<RungRecord> = std::fs::read_to_string(sweep_dir.join("rungs.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rungs.iter().all(|r| r.rung_step == 10 || r.rung_step == 20));
+    let pruned: Vec<&RungRecord> = rungs.iter().filter(|r| !r.promoted).collect();
+    assert!(!pruned.is_empty(), "halving prunes some of 14 runs");
+    for r in &pruned {
+        assert!(r.value < r.cutoff);
+        let e = &state.queue[r.index];
+        assert_eq!(e.pruned_at, Some(r.step));
+        let prune = events
+            .iter()
+            .find_map(|ev| match &ev.kind {
+                EventKind::Prune { reason, .. } if Some(ev.run_id.as_str()) == e.run_id() => {
+                    Some(reason.clone())
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            prune.contains(&format!("rung {}", r.rung))
+                && prune.contains(&format!("{:.4}", r.cutoff)),
+            "{prune}"
+        );
+    }
+    // The first run at a rung goes on (nothing to compare with).
+    assert!(rungs[0].promoted);
+    let shown = read_sweep(&sweep_dir).unwrap().show_json();
+    for key in [
+        "sweep_id",
+        "status",
+        "trials",
+        "objective",
+        "groups",
+        "importance",
+        "steps_spent",
+        "steps_unpruned",
+    ] {
+        assert!(shown.get(key).is_some(), "{key}");
+    }
+    assert_eq!(shown["status"], "finished");
+    assert_eq!(shown["objective"], "val_acc");
+    let trial = &shown["trials"][0];
+    for key in [
+        "index",
+        "group",
+        "run_id",
+        "status",
+        "settings",
+        "step",
+        "best",
+        "best_val_acc",
+        "best_test_acc",
+        "final_test_acc",
+    ] {
+        assert!(trial.get(key).is_some(), "trial {key}");
+    }
+    let shares: f64 = shown["importance"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    let (spent, unpruned) = (
+        shown["steps_spent"].as_u64().unwrap(),
+        shown["steps_unpruned"].as_u64().unwrap(),
+    );
+    assert!(
+        spent < unpruned && unpruned == 14 * 40,
+        "{spent} {unpruned}"
+    );
+    // The same seed, the same configurations.
+    let again = run(3).3;
+    let settings = |s: &gradboard::runner::sweep::SweepState| -> Vec<Vec<(String, String)>> {
+        s.queue.iter().map(|e| e.swept.clone()).collect()
+    };
+    assert_eq!(settings(&state), settings(&again));
 }

@@ -4,7 +4,6 @@
 //! with exactly one `done`: a panic or an error on the run's thread is caught and written as
 //! `failed` with its message.
 
-pub mod pruner;
 pub mod sweep;
 
 use crate::config::{key, RunConfig};

@@ -144,7 +144,8 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
     Ok(Exported { files })
 }
 
-fn register_font() {
+/// Registers the embedded font the figures use (once).
+pub(crate) fn register_font() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         let _ = plotters::style::register_font(

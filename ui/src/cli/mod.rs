@@ -61,7 +61,7 @@ pub enum Command {
     /// Write curves.png, curves.svg, metrics.csv and report.md for runs.
     Export(export::ExportArgs),
     /// Train a grid, random draws or a sweep file run after run, with an optional pruner.
-    Sweep(sweep::SweepArgs),
+    Sweep(Box<sweep::SweepArgs>),
     /// A run's saved model on the test set: confusion matrix, per-class figures.
     Analyze(analyze::AnalyzeArgs),
     /// The learning-rate finder: loss against an exponential lr ramp, and a suggestion.
@@ -82,7 +82,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Bench(args)) => bench::run(args, compute()?),
         Some(Command::Runs(args)) => runs::run(args),
         Some(Command::Export(args)) => export::run(args),
-        Some(Command::Sweep(args)) => sweep::run(args, compute()?, threads),
+        Some(Command::Sweep(args)) => sweep::run(*args, compute()?, threads),
         Some(Command::Analyze(args)) => analyze::run(args, compute()?),
         Some(Command::LrFind(args)) => lr_find::run(args, compute()?),
     }

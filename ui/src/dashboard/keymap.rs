@@ -149,6 +149,20 @@ pub enum Action {
     StopSweep,
     /// The scatter plot's next swept key.
     NextSweptKey,
+    /// Brush a range of the selected axis of the parallel coordinates (again: remove it).
+    Brush,
+    /// Move the brush down the axis.
+    BrushLower,
+    /// Move the brush up the axis.
+    BrushHigher,
+    /// Narrow the brush.
+    BrushNarrow,
+    /// Widen the brush.
+    BrushWiden,
+    /// Fork the sweep's best run (the best group's best run).
+    ForkBest,
+    /// Fold runs that differ only by seed into groups, or list them one by one.
+    ToggleGroups,
     /// A popup: take what it holds (a value, a preset, a name, a form).
     Accept,
     /// A popup: close it without taking anything.
@@ -444,18 +458,74 @@ pub const KEYMAP: &[Binding] = &[
         Some("key"),
     ),
     bind(
-        ANALYSIS,
+        ANALYSIS | SWEEP,
         &[KeyCode::Left, Char('h')],
         Action::Left,
-        "previous predicted class",
+        "previous predicted class (sweep: the previous axis)",
         None,
     ),
     bind(
-        ANALYSIS,
+        ANALYSIS | SWEEP,
         &[KeyCode::Right, Char('l')],
         Action::Right,
-        "next predicted class",
+        "next predicted class (sweep: the next axis)",
         None,
+    ),
+    bind(
+        SWEEP,
+        &[Char('b')],
+        Action::Brush,
+        "parallel coordinates: brush a range of the selected axis (again: remove it)",
+        Some("brush"),
+    ),
+    bind(
+        SWEEP,
+        &[Char('[')],
+        Action::BrushLower,
+        "move the brush down",
+        None,
+    ),
+    bind(
+        SWEEP,
+        &[Char(']')],
+        Action::BrushHigher,
+        "move the brush up",
+        None,
+    ),
+    bind(
+        SWEEP,
+        &[Char('-')],
+        Action::BrushNarrow,
+        "narrow the brush",
+        None,
+    ),
+    bind(
+        SWEEP,
+        &[Char('+'), Char('=')],
+        Action::BrushWiden,
+        "widen the brush",
+        None,
+    ),
+    bind(
+        SWEEP,
+        &[Char('f')],
+        Action::Fork,
+        "fork the selected run: its settings to the settings panel",
+        None,
+    ),
+    bind(
+        SWEEP,
+        &[Char('F')],
+        Action::ForkBest,
+        "fork the best run (with seeds: the best group's best run)",
+        Some("fork best"),
+    ),
+    bind(
+        RUNS,
+        &[Char('g')],
+        Action::ToggleGroups,
+        "fold runs that differ only by seed into groups (n, mean, std)",
+        Some("groups"),
     ),
     bind(SCREENS, &[Char('?')], Action::Help, "help", Some("help")),
     bind(SCREENS, &[Char('q')], Action::Quit, "quit", Some("quit")),

@@ -11,6 +11,7 @@ use super::DashboardArgs;
 use anyhow::Result;
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
+use gradboard::config::sweep::SweepPlan;
 use gradboard::events::{unix_now, Event};
 use gradboard::model::Compute;
 use gradboard::runner::sweep::{start_sweep, SweepCommand, SweepHandle};
@@ -300,11 +301,10 @@ impl Runtime {
                 let presets = app.shared.presets.clone();
                 self.starting += 1;
                 workers::spawn(Job::Sweep, &self.tx, move |tx| {
-                    let started = spec.expand(&presets).and_then(|planned| {
+                    let started = SweepPlan::new(*spec, &presets).and_then(|plan| {
                         start_sweep(
                             &runner,
-                            &spec,
-                            planned,
+                            plan,
                             1,
                             Box::new(move |e: &Event| {
                                 let _ = events.blocking_send(Msg::Run(e.clone()));

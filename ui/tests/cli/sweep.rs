@@ -40,14 +40,17 @@ fn a_sweep_prints_every_runs_events_then_its_results() {
     assert_eq!(starts[3]["config"]["hidden"], serde_json::json!([16, 8]));
     let ends = lines.iter().filter(|e| e["event"] == "done").count();
     assert_eq!(ends, 4, "every run ends with its done");
+    // Ranked by validation accuracy (the sweep held images out), test accuracy beside it.
+    assert_eq!(done["objective"], "val_acc");
     let best: Vec<f64> = results
         .iter()
-        .map(|r| r["best_test_acc"].as_f64().unwrap())
+        .map(|r| r["best"].as_f64().unwrap())
         .collect();
     assert!(
         best.windows(2).all(|w| w[0] >= w[1]),
         "sorted by best: {best:?}"
     );
+    assert!(results.iter().all(|r| r["best_test_acc"].is_number()));
     let dir = home.path().join(done["dir"].as_str().unwrap());
     assert!(dir.starts_with(home.path().join("runs").join("sweeps")));
     assert!(dir.join("results.md").is_file() && dir.join("sweep.toml").is_file());
@@ -68,4 +71,92 @@ fn a_sweep_prints_every_runs_events_then_its_results() {
     let err = stderr(&out);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("lr"), "{err}");
+}
+
+/// TPE with successive halving and two seeds a configuration, then `sweep show` of its folder
+/// as tables and as one JSON object with the contract's fields.
+#[test]
+fn a_tpe_sweep_with_seeds_is_shown_from_its_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["sweep", "--preset", "mlp-default", "--data"])
+        .arg(&data)
+        .args([
+            "--sampler",
+            "tpe",
+            "--trials",
+            "4",
+            "--seeds",
+            "2",
+            "--range",
+            "lr=1e-4..1e-1:log",
+            "--choice",
+            "batch_size=10,20",
+            "--set",
+            "steps=30",
+            "--set",
+            "eval_every=10",
+            "--prune",
+            "asha",
+            "--prune-reduction",
+            "2",
+            "--parallel",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("8 runs (tpe sampler, 2 seed(s) each)"),
+        "{text}"
+    );
+    assert!(text.contains("chosen on val acc"), "{text}");
+    assert!(
+        text.contains("what mattered") && text.contains("budget:"),
+        "{text}"
+    );
+    assert!(text.contains("groups (2 seeds each)"), "{text}");
+    let sweeps = home.path().join("runs").join("sweeps");
+    let dir = std::fs::read_dir(&sweeps)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let show = gradboard(home.path())
+        .args(["sweep", "show"])
+        .arg(&dir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(show.status.success(), "{}", stderr(&show));
+    let state: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(state["status"], "finished");
+    assert_eq!(state["objective"], "val_acc");
+    assert_eq!(state["trials"].as_array().unwrap().len(), 8);
+    assert_eq!(state["groups"].as_array().unwrap().len(), 4);
+    let importance = state["importance"].as_object().unwrap();
+    assert_eq!(
+        importance.keys().cloned().collect::<Vec<_>>(),
+        ["batch_size", "lr"]
+    );
+    assert!(state["steps_spent"].as_u64().unwrap() <= state["steps_unpruned"].as_u64().unwrap());
+    let shown = gradboard(home.path())
+        .args(["sweep", "show"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(text.contains("(finished): tpe sampler"), "{text}");
+    // A folder that is not a sweep's is one line.
+    let bad = gradboard(home.path())
+        .args(["sweep", "show"])
+        .arg(home.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = stderr(&bad);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }

@@ -1,31 +1,52 @@
 //! The sweep screen's state and actions, and the form that starts a sweep: a sweep file's
-//! name, or a preset with grid keys, ranges, a count of random draws, common settings, the
-//! pruner and a seed, each a text field. The form gives a `SweepRequest`; a worker assembles
-//! and checks it as the command line does, and the sweep starts once it is found good.
+//! name, or a preset with what to vary (grid, ranges, choices), the sampler and its trials,
+//! seeds, common settings, the pruner and a seed, each a text field. The form gives a
+//! `SweepRequest`; a worker assembles and checks it as the command line does, and the sweep
+//! starts once it is found good.
 
 use super::{Ctx, Field, Request};
 use crate::dashboard::keymap::Action;
 use crate::dashboard::msg::{Effect, Mode, Screen};
 use crossterm::event::KeyEvent;
-use gradboard::config::sweep::{SweepRequest, SweepSpec};
+use gradboard::config::sweep::{PrunerOptions, SweepRequest, SweepSpec};
+use gradboard::runner::sweep::parallel::Parallel;
 use gradboard::runner::sweep::{QueueState, SweepCommand, SweepState};
 
 /// The form's fields: name and hint.
-pub const FORM_FIELDS: [(&str, &str); 8] = [
+pub const FORM_FIELDS: [(&str, &str); 12] = [
     (
         "file",
         "a sweep file or a shipped sweep (lab-ablation); empty: the fields below",
     ),
     ("preset", "the preset every run starts from"),
     (
+        "sampler",
+        "grid (every combination), random (draws) or tpe (learns from the runs so far)",
+    ),
+    (
         "grid",
         "every combination: lr=1e-3,2e-3 optimizer=sgd,adam (lists: hidden=800,400;200,100)",
     ),
-    ("ranges", "random draws: lr=1e-4..1e-2:log dropout=0..0.5"),
-    ("count", "how many random draws (0: none)"),
-    ("set", "every run: steps=300 eval_every=50"),
-    ("pruner", "median (Optuna's rule) or none"),
-    ("seed", "seed of the random draws"),
+    ("ranges", "random / tpe: lr=1e-4..1e-1:log dropout=0..0.5"),
+    (
+        "choices",
+        "random / tpe: optimizer=sgd,adam batch_size=64,128",
+    ),
+    ("trials", "random / tpe: how many configurations"),
+    (
+        "seeds",
+        "seeds each configuration trains with (groups of seeds)",
+    ),
+    ("set", "every run: steps=600 eval_every=100"),
+    (
+        "pruner",
+        "asha (successive halving), median (Optuna's rule) or none",
+    ),
+    (
+        "pruner options",
+        "asha: reduction=4 min_steps=100; median: warmup=1 min_runs=2",
+    ),
+    ("seed", "seed of the sampler's draws"),
 ];
 
 /// The form of a new sweep.
@@ -44,10 +65,12 @@ pub struct SweepForm {
 impl SweepForm {
     /// A form for sweeps of `preset`.
     pub fn new(preset: &str) -> Self {
-        let values = ["", preset, "", "", "0", "", "median", "0"];
+        let values = [
+            "", preset, "grid", "", "", "", "0", "1", "", "median", "", "0",
+        ];
         SweepForm {
             fields: values.iter().map(|v| Field::new(v)).collect(),
-            focus: 2,
+            focus: 3,
             error: None,
             checking: false,
         }
@@ -70,21 +93,52 @@ impl SweepForm {
                 .parse()
                 .map_err(|_| format!("{name}: a whole number, got {:?}", self.value(name)))
         };
+        let count = |name: &str| -> Result<usize, String> {
+            usize::try_from(number(name)?).map_err(|e| format!("{name}: {e}"))
+        };
+        let mut options = PrunerOptions::default();
+        for word in words(self.value("pruner options")) {
+            let (k, v) = word
+                .split_once('=')
+                .ok_or_else(|| format!("pruner options: {word:?} is not name=value"))?;
+            let v: usize = v
+                .parse()
+                .map_err(|_| format!("pruner options: {k} takes a whole number, got {v:?}"))?;
+            let slot = match k {
+                "reduction" | "eta" => &mut options.reduction,
+                "min_steps" => &mut options.min_steps,
+                "warmup" => &mut options.warmup,
+                "min_runs" => &mut options.min_runs,
+                _ => {
+                    return Err(format!(
+                        "pruner options: unknown {k:?}; reduction, min_steps (asha), warmup, min_runs (median)"
+                    ))
+                }
+            };
+            *slot = Some(v);
+        }
         let file = Some(self.value("file").to_string()).filter(|f| !f.is_empty());
+        let trials = count("trials")?;
         Ok(SweepRequest {
             preset: (file.is_none()).then(|| self.value("preset").to_string()),
-            file,
+            sampler: Some(self.value("sampler").to_string()).filter(|s| !s.is_empty()),
             grid: words(self.value("grid")),
             ranges: words(self.value("ranges")),
-            random: usize::try_from(number("count")?).map_err(|e| e.to_string())?,
+            choices: words(self.value("choices")),
+            trials: (trials > 0).then_some(trials),
+            seeds: Some(count("seeds")?),
             set: words(self.value("set")),
             prune: Some(self.value("pruner").to_string()).filter(|p| !p.is_empty()),
-            prune_warmup: None,
-            prune_min_runs: None,
+            prune_options: options,
             seed: Some(number("seed")?),
+            file,
+            random: 0,
         })
     }
 }
+
+/// A brushed range of one axis of the parallel coordinates, as fractions of the axis.
+pub type BrushRange = (f64, f64);
 
 /// The sweep screen's state.
 #[derive(Debug, Clone, Default)]
@@ -97,11 +151,70 @@ pub struct SweepScreen {
     pub selected: usize,
     /// Which swept key the scatter plot shows.
     pub scatter_key: usize,
+    /// The selected axis of the parallel coordinates.
+    pub axis: usize,
+    /// The brushed range of each axis, where one is brushed.
+    pub brushes: Vec<Option<BrushRange>>,
     /// The form of a new sweep, while it is open.
     pub form: Option<SweepForm>,
 }
 
+/// How far `[`, `]`, `-` and `+` move or size a brush.
+const BRUSH_STEP: f64 = 0.1;
+
 impl SweepScreen {
+    /// The runs inside every brush: (queue index) of the lines the brushes keep.
+    pub fn brushed(&self, figure: &Parallel) -> Vec<usize> {
+        figure
+            .lines
+            .iter()
+            .filter(|l| {
+                self.brushes.iter().enumerate().all(|(axis, b)| match b {
+                    Some((lo, hi)) => l.positions.get(axis).is_some_and(|p| p >= lo && p <= hi),
+                    None => true,
+                })
+            })
+            .map(|l| l.index)
+            .collect()
+    }
+
+    /// Whether any axis is brushed.
+    pub fn brushing(&self) -> bool {
+        self.brushes.iter().any(Option::is_some)
+    }
+
+    fn brush_action(&mut self, action: Action, axes: usize) {
+        if axes == 0 {
+            return;
+        }
+        self.axis = self.axis.min(axes - 1);
+        self.brushes.resize(axes, None);
+        let slot = &mut self.brushes[self.axis];
+        match (action, slot.as_mut()) {
+            (Action::Brush, None) => *slot = Some((2.0 / 3.0, 1.0)),
+            (Action::Brush, Some(_)) => *slot = None,
+            (Action::BrushLower | Action::BrushHigher, Some((lo, hi))) => {
+                let width = *hi - *lo;
+                let shift = if action == Action::BrushLower {
+                    -BRUSH_STEP
+                } else {
+                    BRUSH_STEP
+                };
+                *lo = (*lo + shift).clamp(0.0, 1.0 - width);
+                *hi = *lo + width;
+            }
+            (Action::BrushNarrow, Some((lo, hi))) if *hi - *lo > BRUSH_STEP * 1.5 => {
+                *lo += BRUSH_STEP / 2.0;
+                *hi -= BRUSH_STEP / 2.0;
+            }
+            (Action::BrushWiden, Some((lo, hi))) => {
+                *lo = (*lo - BRUSH_STEP / 2.0).max(0.0);
+                *hi = (*hi + BRUSH_STEP / 2.0).min(1.0);
+            }
+            _ => {}
+        }
+    }
+
     /// Whether a sweep of this dashboard is running.
     pub fn running(&self) -> bool {
         self.local && self.state.as_ref().is_some_and(|s| !s.finished)
@@ -246,6 +359,51 @@ impl SweepScreen {
                 let keys = self.state.as_ref().map_or(0, |s| s.swept_keys.len());
                 self.scatter_key = (self.scatter_key + 1) % keys.max(1);
             }
+            Action::Left | Action::Right => {
+                let axes = self.state.as_ref().map_or(0, |s| s.axes.params.len() + 1);
+                if axes > 0 {
+                    self.axis = if action == Action::Left {
+                        (self.axis.min(axes - 1) + axes - 1) % axes
+                    } else {
+                        (self.axis + 1) % axes
+                    };
+                }
+            }
+            Action::Brush
+            | Action::BrushLower
+            | Action::BrushHigher
+            | Action::BrushNarrow
+            | Action::BrushWiden => {
+                let axes = self.state.as_ref().map_or(0, |s| {
+                    if s.axes.params.is_empty() {
+                        0
+                    } else {
+                        s.axes.params.len() + 1
+                    }
+                });
+                if axes == 0 {
+                    cx.shared.warn("this sweep sweeps no key: nothing to brush");
+                } else {
+                    self.brush_action(action, axes);
+                }
+            }
+            Action::Fork => return fork(entry.as_ref().and_then(|e| e.run_id()), cx),
+            Action::ForkBest => {
+                let best = self.state.as_ref().and_then(|s| match s.best_group() {
+                    Some(g) if s.seeds > 1 => g
+                        .runs
+                        .iter()
+                        .filter_map(|&i| s.queue.get(i))
+                        .filter(|e| e.best.is_some())
+                        .max_by(|a, b| a.best.unwrap_or(-1.0).total_cmp(&b.best.unwrap_or(-1.0)))
+                        .cloned(),
+                    _ => s.best_run().cloned(),
+                });
+                match best {
+                    Some(e) => return fork(e.run_id(), cx),
+                    None => cx.shared.warn("no run of this sweep has a figure yet"),
+                }
+            }
             Action::Open => {
                 if let Some(id) = run_id {
                     cx.requests.push(Request::Open(id));
@@ -259,6 +417,33 @@ impl SweepScreen {
             _ => {}
         }
         vec![]
+    }
+}
+
+/// Forks run `run_id` as the runs screen does: its checkpoint's settings go to the settings
+/// panel.
+fn fork(run_id: Option<&str>, cx: &mut Ctx) -> Vec<Effect> {
+    let Some(run_id) = run_id else {
+        cx.shared
+            .warn("the selected run has not started: nothing to fork");
+        return vec![];
+    };
+    match cx.shared.listing.get(run_id).cloned() {
+        Some(r) => {
+            cx.shared
+                .notify(format!("reading the checkpoint of {}...", r.run_id));
+            vec![Effect::ReadFork {
+                run_id: r.run_id,
+                dir: r.dir,
+                preset: r.preset,
+            }]
+        }
+        None => {
+            cx.shared.warn(format!(
+                "run {run_id} is not in the runs folder's listing yet"
+            ));
+            vec![]
+        }
     }
 }
 
@@ -298,32 +483,77 @@ mod tests {
             ("set", "steps=300 eval_every=50"),
         ])
         .unwrap();
-        assert_eq!(s.expand(&presets()).unwrap().len(), 4);
+        assert_eq!(s.run_count().unwrap(), 4);
         assert!(s.prune.is_some());
         assert_eq!(s.set, vec!["steps=300", "eval_every=50"]);
         let s = spec(&[
+            ("sampler", "tpe"),
             ("ranges", "lr=1e-4..1e-2:log"),
-            ("count", "5"),
+            ("choices", "optimizer=sgd,adam"),
+            ("trials", "5"),
+            ("seeds", "3"),
+            ("pruner", "asha"),
+            ("pruner options", "reduction=3 min_steps=100"),
+        ])
+        .unwrap();
+        assert_eq!((s.trials, s.seeds, s.run_count().unwrap()), (5, 3, 15));
+        assert_eq!(
+            s.prune,
+            Some(gradboard::config::sweep::PrunerSpec::Asha {
+                eta: 3,
+                min_steps: Some(100)
+            })
+        );
+        let s = spec(&[
+            ("sampler", "random"),
+            ("ranges", "lr=1e-4..1e-2:log"),
+            ("trials", "5"),
             ("pruner", "none"),
         ])
         .unwrap();
-        assert_eq!((s.random, s.prune), (5, None));
+        assert_eq!((s.trials, s.prune), (5, None));
         let s = spec(&[("file", "lab-ablation")]).unwrap();
         assert_eq!(s.runs.len(), 6);
         for (values, wanted) in [
             (vec![], "nothing to sweep"),
             (vec![("grid", "lr=fast")], "lr"),
-            (vec![("ranges", "lr=1..2")], "count"),
+            (vec![("ranges", "lr=1..2")], "sampler"),
             (vec![("grid", "lr=1e-3"), ("pruner", "mean")], "prune"),
             (vec![("grid", "lr=1e-3"), ("set", "steps=-1")], "steps"),
             (vec![("file", "nope")], "unknown sweep"),
             (
-                vec![("ranges", "lr=1e-4..1e-2"), ("count", "many")],
-                "count",
+                vec![
+                    ("sampler", "tpe"),
+                    ("ranges", "lr=1e-4..1e-2"),
+                    ("trials", "many"),
+                ],
+                "trials",
             ),
             (
-                vec![("ranges", "lr=1e-4..1e-2"), ("count", "100000")],
+                vec![
+                    ("sampler", "random"),
+                    ("ranges", "lr=1e-4..1e-2"),
+                    ("trials", "100000"),
+                ],
                 "at most",
+            ),
+            (
+                vec![
+                    ("sampler", "tpe"),
+                    ("ranges", "lr=1e-4..1e-2"),
+                    ("trials", "4"),
+                    ("pruner", "asha"),
+                    ("pruner options", "eta=1"),
+                ],
+                "2 or more",
+            ),
+            (
+                vec![
+                    ("grid", "lr=1e-3"),
+                    ("pruner", "median"),
+                    ("pruner options", "reduction=3"),
+                ],
+                "asha",
             ),
         ] {
             let e = spec(&values).unwrap_err();

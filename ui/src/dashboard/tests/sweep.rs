@@ -1,9 +1,14 @@
 //! The sweep screen: the form assembled and checked as the command line does, the queue,
-//! results and scatter, and the sweep's commands.
+//! results, groups, importance, parallel coordinates with brushes, the scatter, the sweep's
+//! commands and forking its best run.
 
 use super::*;
 use crate::dashboard::msg::{Mode, Screen};
-use gradboard::runner::sweep::{QueueEntry, QueueState, SweepCommand, SweepState};
+use gradboard::config::sweep::Objective;
+use gradboard::runner::sweep::{
+    Budget, GroupRow, QueueEntry, QueueState, SweepCommand, SweepState,
+};
+use gradboard::search::{Domain, Param, Space};
 
 fn entry(
     index: usize,
@@ -14,18 +19,21 @@ fn entry(
 ) -> QueueEntry {
     QueueEntry {
         index,
+        group: index,
         label: format!("lr={lr}"),
         swept: vec![("lr".into(), lr.into())],
         state,
         step: if best.is_some() { 300 } else { 0 },
         steps: 300,
         curve: best.map(|b| vec![(100, b)]).unwrap_or_default(),
-        best_test_acc: best,
-        final_test_acc: best,
+        best,
+        best_test_acc: best.map(|b| b - 0.01),
+        final_test_acc: best.map(|b| b - 0.02),
         seconds: best.map(|_| 4.0),
-        expected: None,
         pruner: pruned_at.map(|s| format!("pruned at step {s}: below the median")),
         pruned_at,
+        source: "grid".into(),
+        ..QueueEntry::default()
     }
 }
 
@@ -48,7 +56,8 @@ fn a_sweep_starts_from_the_form_and_its_queue_results_and_scatter_are_shown() {
     answer(&mut app, effects);
     assert!(screen(&app, 120, 40).contains("nothing to sweep"));
     chars(&mut app, "lr=1e-3,2e-3,4e-3");
-    for _ in 0..3 {
+    // grid, ranges, choices, trials, seeds, set.
+    for _ in 0..5 {
         key(&mut app, KeyCode::Down);
     }
     chars(&mut app, "steps=300");
@@ -80,16 +89,19 @@ fn a_sweep_starts_from_the_form_and_its_queue_results_and_scatter_are_shown() {
             entry(1, "2e-3", run(1), Some(0.33), Some(100)),
             entry(2, "4e-3", QueueState::Pending, None, None),
         ],
-        paused: false,
-        finished: false,
         pruning: true,
+        pruner: "median".into(),
+        sampler: "grid".into(),
+        seeds: 1,
+        objective: Some(Objective::ValAcc),
+        ..SweepState::default()
     }));
     let s = screen(&app, 140, 40);
     assert!(s.contains(id), "{s}");
     assert!(s.contains("pruned@100"), "{s}");
     assert!(s.contains("pending"), "{s}");
-    assert!(s.contains("results, best test accuracy first"), "{s}");
-    assert!(s.contains("best test accuracy against lr"), "{s}");
+    assert!(s.contains("results, best val acc first"), "{s}");
+    assert!(s.contains("best val acc against lr"), "{s}");
     assert!(
         s.contains("pruner: no decision yet"),
         "the selected run's detail: {s}"
@@ -131,18 +143,141 @@ fn an_absurd_count_in_the_form_is_one_line_not_a_full_memory() {
     let mut app = app(dir.path());
     app.screen = Screen::Sweep;
     key(&mut app, KeyCode::Char('n'));
-    // ranges, then count.
+    // The sampler (above the grid), the ranges (below it), then the trials.
+    key(&mut app, KeyCode::Up);
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    chars(&mut app, "random");
+    key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Down);
     chars(&mut app, "lr=1e-4..1e-2:log");
     key(&mut app, KeyCode::Down);
-    for _ in 0..3 {
-        key(&mut app, KeyCode::Backspace);
-    }
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Backspace);
     chars(&mut app, "1000000000");
     press(&mut app, KeyCode::Enter);
     let error = app.sweep.form.as_ref().unwrap().error.clone().unwrap();
     assert!(
         error.contains("1000000000 runs") && error.contains("at most"),
         "{error}"
+    );
+}
+
+/// A TPE sweep of three seeds each: the groups, what mattered, the parallel coordinates (a log
+/// axis, a choice axis, the objective), a brush that keeps the best run, and F forking the
+/// best group's best run.
+#[test]
+fn groups_importance_parallel_coordinates_brushes_and_forking_the_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    app.screen = Screen::Sweep;
+    let ended = |n: usize| QueueState::Ended {
+        run_id: format!("run-{n}"),
+        status: RunStatus::Completed,
+        reason: None,
+    };
+    let run = |index: usize, group: usize, lr: &str, opt: &str, best: f64| QueueEntry {
+        group,
+        label: format!("lr={lr} optimizer={opt} seed={index}"),
+        swept: vec![
+            ("lr".into(), lr.into()),
+            ("optimizer".into(), opt.into()),
+            ("seed".into(), index.to_string()),
+        ],
+        source: "tpe".into(),
+        ..entry(index, lr, ended(index), Some(best), None)
+    };
+    let queue = vec![
+        run(0, 0, "0.001", "adam", 0.50),
+        run(1, 0, "0.001", "adam", 0.52),
+        run(2, 1, "0.03", "sgd", 0.30),
+        run(3, 1, "0.03", "sgd", 0.28),
+    ];
+    let group = |g: usize, label: &str, mean: f64, runs: Vec<usize>| GroupRow {
+        group: g,
+        label: label.into(),
+        runs,
+        n: 2,
+        best_mean: Some(mean),
+        best_std: Some(0.0141),
+        final_mean: Some(mean - 0.02),
+        final_std: Some(0.01),
+        ..GroupRow::default()
+    };
+    app.update(Msg::Sweep(SweepState {
+        id: "20261129-120000-sweep-tpe-abcd".into(),
+        name: "tpe".into(),
+        sampler: "tpe".into(),
+        pruner: "asha (eta 4, first rung at 100 steps)".into(),
+        seeds: 2,
+        objective: Some(Objective::ValAcc),
+        swept_keys: vec!["lr".into(), "optimizer".into()],
+        axes: Space {
+            params: vec![
+                Param {
+                    key: "lr".into(),
+                    domain: Domain::Number {
+                        lo: 1e-4,
+                        hi: 1e-1,
+                        log: true,
+                        int: false,
+                    },
+                },
+                Param {
+                    key: "optimizer".into(),
+                    domain: Domain::Choice(vec!["sgd".into(), "adam".into()]),
+                },
+            ],
+        },
+        groups: vec![
+            group(0, "lr=0.001 optimizer=adam", 0.51, vec![0, 1]),
+            group(1, "lr=0.03 optimizer=sgd", 0.29, vec![2, 3]),
+        ],
+        importance: vec![("lr".into(), 0.8), ("optimizer".into(), 0.2)],
+        budget: Budget {
+            steps_spent: 900,
+            steps_unpruned: 1200,
+            seconds_spent: 30.0,
+            seconds_unpruned: 40.0,
+        },
+        pruning: true,
+        finished: true,
+        queue,
+        ..SweepState::default()
+    }));
+    let s = screen(&app, 160, 50);
+    assert!(s.contains("900 of 1200 steps (75 %)"), "the budget: {s}");
+    assert!(
+        s.contains("groups of seeds, best mean val acc first"),
+        "{s}"
+    );
+    assert!(s.find("0.5100").unwrap() < s.find("0.2900").unwrap(), "{s}");
+    assert!(s.contains("what mattered"), "{s}");
+    assert!(s.contains("lr (log)"), "the log axis is named: {s}");
+    assert!(s.contains("adam") && s.contains("val_acc"), "{s}");
+    // Brush the objective axis (the last): the top third keeps the best group's runs only.
+    key(&mut app, KeyCode::Left);
+    assert_eq!(app.sweep.axis, 2);
+    key(&mut app, KeyCode::Char('b'));
+    let s = screen(&app, 160, 50);
+    assert!(s.contains("2 of 4 runs inside"), "{s}");
+    assert!(s.contains("2 runs inside the brushes"), "{s}");
+    // Moved down to the bottom, it keeps the other group.
+    for _ in 0..10 {
+        key(&mut app, KeyCode::Char('['));
+    }
+    let s = screen(&app, 160, 50);
+    assert!(s.contains("2 of 4 runs inside"), "{s}");
+    assert!(s.contains("lr=0.03"), "{s}");
+    key(&mut app, KeyCode::Char('b'));
+    assert!(!app.sweep.brushing());
+    // F forks the best group's best run, found in the runs folder's listing.
+    let config = gradboard::config::RunConfig::default();
+    app.shared.listing.records = vec![record("run-1", dir.path(), 1e-3, 0.52, &config)];
+    let effects = key(&mut app, KeyCode::Char('F'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::ReadFork { run_id, .. }] if run_id == "run-1"),
+        "{effects:?}"
     );
 }

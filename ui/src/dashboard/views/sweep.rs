@@ -1,13 +1,17 @@
 //! The sweep screen: the queue (each run's state, progress, best figure and the pruner's last
-//! decision), the results sorted by best test accuracy, and a scatter of best test accuracy
-//! against one swept key's value.
+//! decision) under a header with the budget spent; the results by the sweep's objective (test
+//! accuracy beside it), groups of seeds, what mattered (importance); the parallel coordinates
+//! with their brushes; and a scatter of the objective against one swept key's value.
 
 use crate::dashboard::app::App;
+use gradboard::runner::sweep::figure::ramp;
+use gradboard::runner::sweep::parallel::Parallel;
 use gradboard::runner::sweep::{QueueEntry, QueueState, SweepState};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Line as CanvasLine};
 use ratatui::widgets::{
     Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, TableState, Wrap,
 };
@@ -35,19 +39,33 @@ fn state_style(e: &QueueEntry) -> Style {
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let Some(state) = &app.sweep.state else {
         frame.render_widget(
-            Paragraph::new("No sweep yet.\n\nPress n for a new sweep: a preset with grid keys (every combination) or ranges (random draws), settings for every run, and the median pruner; or the name of a sweep file such as lab-ablation (section 2 of the lab report, each run beside the report's figure).")
+            Paragraph::new("No sweep yet.\n\nPress n for a new sweep: a preset with grid keys (every combination), or ranges and choices searched by random draws or TPE (which learns from the runs so far), seeds, settings for every run, and a pruner (successive halving or the median rule); or the name of a sweep file such as lab-ablation (section 2 of the lab report, each run beside the report's figure).")
                 .block(Block::bordered().title(" sweep "))
                 .wrap(Wrap { trim: true }),
             area,
         );
         return;
     };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
     let [queue_area, right] =
-        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
     draw_queue(frame, app, state, queue_area);
-    let [results_area, scatter_area] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
-    draw_results(frame, state, results_area);
+    let importance_rows = if state.importance.is_empty() {
+        0
+    } else {
+        state.importance.len() as u16 + 2
+    };
+    let [results_area, importance_area] = Layout::vertical([
+        Constraint::Min(4),
+        Constraint::Length(importance_rows.min(right.height / 2)),
+    ])
+    .areas(right);
+    draw_results(frame, app, state, results_area);
+    draw_importance(frame, state, importance_area);
+    let [parallel_area, scatter_area] =
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(bottom);
+    draw_parallel(frame, app, state, parallel_area);
     draw_scatter(frame, state, app.sweep.scatter_key, scatter_area);
 }
 
@@ -75,7 +93,7 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
                 Cell::from(e.label.clone()),
                 Cell::from(Span::styled(state_text, state_style(e))),
                 Cell::from(step),
-                Cell::from(figure(e.best_test_acc)),
+                Cell::from(figure(e.best)),
                 Cell::from(e.pruner.clone().unwrap_or_default()),
             ])
         })
@@ -90,7 +108,7 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
     }
     let counts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
     let title = format!(
-        " sweep{}{}: {}; pruner {}; {} ",
+        " sweep{}{}: {}; {} sampler, pruner {} ",
         if app.sweep.local {
             ""
         } else {
@@ -104,8 +122,8 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
             ""
         },
         counts.join(", "),
-        if state.pruning { "median" } else { "off" },
-        state.id,
+        state.sampler,
+        state.pruner,
     );
     let label_width = state
         .label_width()
@@ -134,7 +152,17 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
 
 /// The selected run in full: its id, settings and the pruner's whole last decision.
 fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>, area: Rect) {
-    let folder = Line::from(format!("sweep {}", state.id));
+    let folder = Line::from(format!(
+        "sweep {} chosen on {}; budget {}{}",
+        state.id,
+        state.objective_label(),
+        state.budget_text(),
+        state
+            .notice
+            .as_ref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default()
+    ));
     let Some(e) = entry else {
         frame.render_widget(
             Paragraph::new(folder).block(Block::bordered().title(" selected run ")),
@@ -156,7 +184,14 @@ fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>
             Span::raw(e.label.clone()),
             Span::styled(format!("  {}{ended}", e.state_name()), state_style(e)),
         ]),
-        Line::from(format!("run {}", e.run_id().unwrap_or("not started"))),
+        Line::from(format!(
+            "run {}  best {} {}  test {} (final {})",
+            e.run_id().unwrap_or("not started"),
+            state.objective_label(),
+            figure(e.best),
+            figure(e.best_test_acc),
+            figure(e.final_test_acc)
+        )),
         Line::from(format!(
             "pruner: {}",
             e.pruner.as_deref().unwrap_or("no decision yet")
@@ -164,47 +199,256 @@ fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>
     ];
     frame.render_widget(
         Paragraph::new(lines)
-            .block(Block::bordered().title(" selected run: Enter opens it, a analyses it "))
+            .block(
+                Block::bordered()
+                    .title(" selected run: Enter opens, a analyses, f forks it; F forks the best "),
+            )
             .wrap(Wrap { trim: true }),
         area,
     );
 }
 
-fn draw_results(frame: &mut Frame, state: &SweepState, area: Rect) {
+fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
+    let objective = state.objective_label();
+    let short = objective.split(' ').next().unwrap_or("best");
     let with_expected = state.queue.iter().any(|e| e.expected.is_some());
-    let mut header = vec!["best", "final", "settings"];
+    let inside: Option<Vec<usize>> = app
+        .sweep
+        .brushing()
+        .then(|| app.sweep.brushed(&Parallel::of(state)));
+    let mut header = vec![
+        short.to_string(),
+        "test".into(),
+        "final".into(),
+        "settings".into(),
+    ];
     if with_expected {
-        header.insert(2, "report");
+        header.insert(3, "report".into());
     }
-    let rows: Vec<Row> = state
-        .results()
-        .into_iter()
-        .map(|e| {
-            let mut cells = vec![
-                Cell::from(figure(e.best_test_acc)),
-                Cell::from(figure(e.final_test_acc)),
-                Cell::from(Span::styled(e.label.clone(), state_style(e))),
-            ];
-            if with_expected {
-                cells.insert(2, Cell::from(figure(e.expected)));
-            }
-            Row::new(cells)
-        })
-        .collect();
+    let grouped = state.seeds > 1 && inside.is_none();
+    let rows: Vec<Row> = if grouped {
+        header = vec![
+            format!("{short} mean"),
+            "± std".into(),
+            "final".into(),
+            format!("n  settings ({} seeds)", state.seeds),
+        ];
+        let mut groups: Vec<_> = state.groups.iter().collect();
+        groups.sort_by(|a, b| {
+            b.best_mean
+                .unwrap_or(-1.0)
+                .total_cmp(&a.best_mean.unwrap_or(-1.0))
+        });
+        groups
+            .into_iter()
+            .map(|g| {
+                Row::new(vec![
+                    Cell::from(figure(g.best_mean)),
+                    Cell::from(figure(g.best_std)),
+                    Cell::from(figure(g.final_mean)),
+                    Cell::from(format!("{}  {}", g.n, g.label)),
+                ])
+            })
+            .collect()
+    } else {
+        state
+            .results()
+            .into_iter()
+            .filter(|e| inside.as_ref().is_none_or(|i| i.contains(&e.index)))
+            .map(|e| {
+                let mut cells = vec![
+                    Cell::from(figure(e.best)),
+                    Cell::from(figure(e.best_test_acc)),
+                    Cell::from(figure(e.final_test_acc)),
+                    Cell::from(Span::styled(e.label.clone(), state_style(e))),
+                ];
+                if with_expected {
+                    cells.insert(3, Cell::from(figure(e.expected)));
+                }
+                Row::new(cells)
+            })
+            .collect()
+    };
     let mut widths = vec![
+        Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Min(10),
     ];
-    if with_expected {
-        widths.insert(2, Constraint::Length(7));
+    if with_expected && !grouped {
+        widths.insert(3, Constraint::Length(7));
     }
+    let title = match &inside {
+        Some(i) => format!(
+            " {} runs inside the brushes, best {objective} first ",
+            i.len()
+        ),
+        None if grouped => format!(" groups of seeds, best mean {objective} first "),
+        None => format!(" results, best {objective} first (test beside it) "),
+    };
     frame.render_widget(
         Table::new(rows, widths)
             .header(Row::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
-            .block(Block::bordered().title(" results, best test accuracy first ")),
+            .block(Block::bordered().title(title)),
         area,
     );
+}
+
+/// Each swept key's share of importance, as a bar.
+fn draw_importance(frame: &mut Frame, state: &SweepState, area: Rect) {
+    if area.height < 3 {
+        return;
+    }
+    let width = area.width.saturating_sub(24).max(4) as f64;
+    let lines: Vec<Line> = state
+        .importance
+        .iter()
+        .map(|(k, share)| {
+            Line::from(vec![
+                Span::raw(format!("{k:>14} {share:.2} ")),
+                Span::styled(
+                    gradboard::runner::sweep::bar(*share, width as usize, '█'),
+                    Style::new().fg(Color::Yellow),
+                ),
+            ])
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(format!(
+            " what mattered (PED-ANOVA on {} complete) ",
+            state
+                .groups
+                .iter()
+                .filter(|g| g.best_mean.is_some())
+                .count()
+        ))),
+        area,
+    );
+}
+
+/// One axis a swept key and one for the objective; a line a run coloured by its figure (dim
+/// outside the brushes); the selected axis and its brush marked.
+fn draw_parallel(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
+    let figure = Parallel::of(state);
+    if state.axes.params.is_empty() {
+        frame.render_widget(
+            Paragraph::new("The runs of this sweep are listed, not swept over a key.")
+                .block(Block::bordered().title(" parallel coordinates "))
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    let n = figure.axes.len();
+    let selected = app.sweep.axis.min(n - 1);
+    let brushed = app.sweep.brushing();
+    let inside = app.sweep.brushed(&figure);
+    let brushes: Vec<Option<(f64, f64)>> = (0..n)
+        .map(|i| app.sweep.brushes.get(i).copied().flatten())
+        .collect();
+    let x_of = |i: usize| {
+        if n == 1 {
+            0.5
+        } else {
+            i as f64 / (n - 1) as f64
+        }
+    };
+    let title = format!(
+        " parallel coordinates: {} (←/→ axis, b brush, [ ] move, - + size){} ",
+        figure.axes[selected].key,
+        if brushed {
+            format!("; {} of {} runs inside", inside.len(), figure.lines.len())
+        } else {
+            String::new()
+        }
+    );
+    let labels: Vec<(f64, String)> = figure
+        .axes
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            (
+                x_of(i),
+                if a.log {
+                    format!("{} (log)", a.key)
+                } else {
+                    a.key.clone()
+                },
+            )
+        })
+        .collect();
+    let canvas = Canvas::default()
+        .block(Block::bordered().title(title))
+        .marker(Marker::Braille)
+        .x_bounds([-0.06, 1.06])
+        .y_bounds([-0.18, 1.08])
+        .paint(|ctx| {
+            for line in &figure.lines {
+                let keep = !brushed || inside.contains(&line.index);
+                let colour = if keep {
+                    let (r, g, b) = ramp(line.shade);
+                    Color::Rgb(r, g, b)
+                } else {
+                    Color::DarkGray
+                };
+                for i in 0..n.saturating_sub(1) {
+                    ctx.draw(&CanvasLine {
+                        x1: x_of(i),
+                        y1: line.positions[i],
+                        x2: x_of(i + 1),
+                        y2: line.positions[i + 1],
+                        color: colour,
+                    });
+                }
+            }
+            ctx.layer();
+            for (i, axis) in figure.axes.iter().enumerate() {
+                let x = x_of(i);
+                let style = if i == selected {
+                    Color::White
+                } else {
+                    Color::Gray
+                };
+                ctx.draw(&CanvasLine {
+                    x1: x,
+                    y1: 0.0,
+                    x2: x,
+                    y2: 1.0,
+                    color: style,
+                });
+                if let Some((lo, hi)) = brushes[i] {
+                    for dx in [-0.008, 0.0, 0.008] {
+                        ctx.draw(&CanvasLine {
+                            x1: x + dx,
+                            y1: lo,
+                            x2: x + dx,
+                            y2: hi,
+                            color: Color::LightRed,
+                        });
+                    }
+                }
+                if let (Some(first), Some(last)) = (axis.ticks.first(), axis.ticks.last()) {
+                    ctx.print(
+                        x,
+                        1.06,
+                        Span::styled(last.1.clone(), Style::new().fg(style)),
+                    );
+                    ctx.print(
+                        x,
+                        -0.06,
+                        Span::styled(first.1.clone(), Style::new().fg(style)),
+                    );
+                }
+                let (_, name) = &labels[i];
+                let name_style = if i == selected {
+                    Style::new().fg(Color::White).bold().underlined()
+                } else {
+                    Style::new().fg(Color::Gray)
+                };
+                ctx.print(x, -0.15, Span::styled(name.clone(), name_style));
+            }
+        });
+    frame.render_widget(canvas, area);
 }
 
 /// x positions of a key's values: the number itself (log10 for values spanning a factor of
@@ -255,7 +499,7 @@ fn draw_scatter(frame: &mut Frame, state: &SweepState, key_index: usize, area: R
         .iter()
         .filter_map(|e| {
             let value = e.swept.iter().find(|(k, _)| k == key)?.1.clone();
-            Some((value, e.best_test_acc?))
+            Some((value, e.best?))
         })
         .collect();
     let values: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
@@ -304,7 +548,8 @@ fn draw_scatter(frame: &mut Frame, state: &SweepState, key_index: usize, area: R
         names.clone()
     };
     let title = format!(
-        " best test accuracy against {key}{} (v: next key) ",
+        " best {} against {key}{} (v: next key) ",
+        state.objective_label(),
         if log { " (log scale)" } else { "" }
     );
     let chart = Chart::new(vec![Dataset::default()

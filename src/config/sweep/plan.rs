@@ -1,0 +1,335 @@
+//! A sweep's plan: the presets its runs start from, its configurations (fixed in advance for
+//! a grid or random draws, chosen one at a time by TPE), and each run's whole settings:
+//! configuration `g` with seed offset `s` is run `g * seeds + s`.
+
+use super::{grid_combinations, SamplerKind, SweepSpec};
+use crate::config::{Choice, PresetDirs, RunConfig};
+use crate::search::Point;
+use crate::{Error, Result};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Training images a sweep holds out for validation unless it (or its preset) says otherwise.
+pub const SWEEP_VAL_SPLIT: usize = 5000;
+
+/// The figure a sweep chooses by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Accuracy on the held-out training images.
+    ValAcc,
+    /// Accuracy on the test set (a sweep without a validation split: the lab's protocol).
+    TestAcc,
+}
+
+impl Objective {
+    /// Its name in JSON: `val_acc` or `test_acc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::ValAcc => "val_acc",
+            Objective::TestAcc => "test_acc",
+        }
+    }
+
+    /// Its name in tables: `val acc` or `test acc`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Objective::ValAcc => "val acc",
+            Objective::TestAcc => "test acc",
+        }
+    }
+}
+
+/// One configuration of a sweep: what its runs set beyond the sweep's common overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Configuration {
+    /// Its place among the configurations, from 0.
+    pub group: usize,
+    /// Its name in tables: the explicit run's name, else its swept values.
+    pub label: String,
+    /// Its preset.
+    pub preset: String,
+    /// The swept keys' values, as (key, text value).
+    pub swept: Vec<(String, String)>,
+    /// An explicit run's own overrides, `key=value`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<String>,
+    /// A figure to show beside its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<f64>,
+    /// Who chose it: `grid`, `random`, `tpe`, `startup` (TPE's random start) or `explicit`.
+    pub source: String,
+}
+
+/// One run a sweep trains.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRun {
+    /// Its place in the sweep, from 0.
+    pub index: usize,
+    /// Its configuration's place.
+    pub group: usize,
+    /// Its seed's offset from the configuration's first.
+    pub seed_offset: usize,
+    /// Its name in tables.
+    pub label: String,
+    /// Its preset.
+    pub preset: String,
+    /// The keys this run sets beyond the sweep's common overrides, as (key, text value).
+    pub swept: Vec<(String, String)>,
+    /// Its whole configuration.
+    pub config: RunConfig,
+    /// The preset's own configuration (to record what differs).
+    pub base: RunConfig,
+    /// A figure to show beside its result.
+    pub expected: Option<f64>,
+}
+
+/// A checked sweep ready to run.
+#[derive(Debug, Clone)]
+pub struct SweepPlan {
+    /// The spec (with the validation split it runs with in its overrides).
+    pub spec: SweepSpec,
+    /// Each preset named, as given: its own name and settings.
+    bases: BTreeMap<String, (String, RunConfig)>,
+    /// The configurations fixed in advance (none for TPE).
+    fixed: Vec<Configuration>,
+    /// Whether the validation split is the sweep's default rather than asked for.
+    val_default: bool,
+}
+
+impl SweepPlan {
+    /// The plan of `spec`: its presets found, its validation split settled, every fixed
+    /// configuration built and checked (for TPE, one draw), the count bounded first.
+    pub fn new(mut spec: SweepSpec, presets: &PresetDirs) -> Result<Self> {
+        spec.check()?;
+        spec.run_count()?;
+        let mut bases = BTreeMap::new();
+        let named = std::iter::once(spec.preset.clone())
+            .chain(spec.runs.iter().filter_map(|r| r.preset.clone()));
+        for name in named {
+            if let std::collections::btree_map::Entry::Vacant(slot) = bases.entry(name) {
+                let preset = presets.find(slot.key())?;
+                slot.insert((preset.name, preset.config));
+            }
+        }
+        let val_default = !spec.mentions("val_split") && bases[&spec.preset].1.val_split == 0;
+        if val_default {
+            spec.set.push(format!("val_split={SWEEP_VAL_SPLIT}"));
+        }
+        let mut plan = SweepPlan {
+            fixed: Vec::new(),
+            spec,
+            bases,
+            val_default,
+        };
+        plan.fixed = plan.expand();
+        for c in &plan.fixed {
+            plan.build(c, 0)?;
+        }
+        if plan.spec.sampler == SamplerKind::Tpe {
+            let mut rng = SmallRng::seed_from_u64(plan.spec.seed);
+            let point = plan.spec.space().random(&mut rng);
+            plan.build(&plan.sampled(0, &point, "tpe"), 0)?;
+        }
+        Ok(plan)
+    }
+
+    /// A data set smaller than a sweep's default split takes a tenth of its training images
+    /// instead; says so when it does.
+    pub fn fit(&mut self, train_len: usize) -> Option<String> {
+        if !self.val_default || SWEEP_VAL_SPLIT * 2 <= train_len {
+            return None;
+        }
+        let held = train_len / 10;
+        let default = format!("val_split={SWEEP_VAL_SPLIT}");
+        for s in self.spec.set.iter_mut().filter(|s| **s == default) {
+            *s = format!("val_split={held}");
+        }
+        Some(format!(
+            "{train_len} training images: the sweep holds out {held} for validation instead of {SWEEP_VAL_SPLIT}"
+        ))
+    }
+
+    /// The configurations a grid or random draws fix: explicit runs first, then every grid
+    /// combination for each draw.
+    fn expand(&self) -> Vec<Configuration> {
+        let spec = &self.spec;
+        let mut out = Vec::new();
+        for run in &spec.runs {
+            out.push(Configuration {
+                group: out.len(),
+                label: run.name.clone(),
+                preset: run.preset.clone().unwrap_or_else(|| spec.preset.clone()),
+                swept: Vec::new(),
+                extra: run.set.clone(),
+                expected: run.expected,
+                source: "explicit".into(),
+            });
+        }
+        let draws: Vec<Vec<(String, String)>> = match spec.sampler {
+            SamplerKind::Tpe => return out,
+            SamplerKind::Grid if spec.grid.is_empty() => return out,
+            SamplerKind::Grid => vec![Vec::new()],
+            SamplerKind::Random => {
+                let space = spec.space();
+                let mut rng = SmallRng::seed_from_u64(spec.seed);
+                (0..spec.trials)
+                    .map(|_| space.text(&space.random(&mut rng)))
+                    .collect()
+            }
+        };
+        let combos = grid_combinations(&spec.grid);
+        for draw in &draws {
+            for combo in &combos {
+                let swept: Vec<(String, String)> =
+                    combo.iter().chain(draw.iter()).cloned().collect();
+                out.push(Configuration {
+                    group: out.len(),
+                    label: label(&swept, &spec.preset),
+                    preset: spec.preset.clone(),
+                    swept,
+                    extra: Vec::new(),
+                    expected: None,
+                    source: spec.sampler.name().into(),
+                });
+            }
+        }
+        out
+    }
+
+    /// How many configurations the sweep tries.
+    pub fn groups(&self) -> usize {
+        match self.spec.sampler {
+            SamplerKind::Tpe => self.spec.trials,
+            _ => self.fixed.len(),
+        }
+    }
+
+    /// How many runs it trains.
+    pub fn trials(&self) -> usize {
+        self.groups() * self.spec.seeds.max(1)
+    }
+
+    /// Run `index`'s configuration and seed offset.
+    pub fn locate(&self, index: usize) -> (usize, usize) {
+        let seeds = self.spec.seeds.max(1);
+        (index / seeds, index % seeds)
+    }
+
+    /// Configuration `group` when fixed in advance.
+    pub fn fixed(&self, group: usize) -> Option<&Configuration> {
+        self.fixed.get(group)
+    }
+
+    /// The configurations fixed in advance.
+    pub fn fixed_all(&self) -> &[Configuration] {
+        &self.fixed
+    }
+
+    /// The configuration a sampler chose: `point` of the spec's space.
+    pub fn sampled(&self, group: usize, point: &Point, source: &str) -> Configuration {
+        let swept = self.spec.space().text(point);
+        Configuration {
+            group,
+            label: label(&swept, &self.spec.preset),
+            preset: self.spec.preset.clone(),
+            swept,
+            extra: Vec::new(),
+            expected: None,
+            source: source.into(),
+        }
+    }
+
+    /// Run `index` of configuration `conf`: the preset's settings, the sweep's overrides,
+    /// the configuration's, and its seed.
+    pub fn run(&self, index: usize, conf: &Configuration) -> Result<PlannedRun> {
+        let (_, offset) = self.locate(index);
+        let (preset, base, config) = self.build(conf, offset)?;
+        let mut label = conf.label.clone();
+        let mut swept = conf.swept.clone();
+        if self.spec.seeds > 1 {
+            label.push_str(&format!(" seed={}", config.seed));
+            swept.push(("seed".into(), config.seed.to_string()));
+        }
+        Ok(PlannedRun {
+            index,
+            group: conf.group,
+            seed_offset: offset,
+            label,
+            preset,
+            swept,
+            config,
+            base,
+            expected: conf.expected,
+        })
+    }
+
+    /// The preset's name, its settings, and the run's.
+    fn build(&self, conf: &Configuration, offset: usize) -> Result<(String, RunConfig, RunConfig)> {
+        let (name, base) = match self.bases.get(&conf.preset) {
+            Some(b) => b.clone(),
+            None => {
+                return Err(Error::Config(format!(
+                    "sweep run {:?}: preset {} is not the sweep's",
+                    conf.label, conf.preset
+                )))
+            }
+        };
+        let mut config = base.clone();
+        for s in self.spec.set.iter().chain(&conf.extra) {
+            config.apply_override(s)?;
+        }
+        for (k, v) in &conf.swept {
+            config.set(k, v)?;
+        }
+        config.seed = config.seed.wrapping_add(offset as u64);
+        config
+            .validate()
+            .map_err(|e| Error::Config(format!("sweep run {:?}: {e}", conf.label)))?;
+        Ok((name, base, config))
+    }
+
+    /// The settings every run shares before its own: the preset's with the sweep's
+    /// overrides.
+    fn common(&self) -> RunConfig {
+        let mut config = self.bases[&self.spec.preset].1.clone();
+        for s in &self.spec.set {
+            let _ = config.apply_override(s);
+        }
+        config
+    }
+
+    /// The figure the sweep chooses by: validation accuracy when its runs hold images out.
+    pub fn objective(&self) -> Objective {
+        if self.common().val_split > 0 {
+            Objective::ValAcc
+        } else {
+            Objective::TestAcc
+        }
+    }
+
+    /// The step of the runs' first evaluation (the first rung of successive halving unless
+    /// set).
+    pub fn first_eval(&self) -> usize {
+        self.common().eval_every
+    }
+
+    /// Steps a run trains (the common settings').
+    pub fn steps(&self) -> usize {
+        self.common().steps
+    }
+}
+
+/// `key=value key=value`, or the preset's name when nothing is swept.
+fn label(swept: &[(String, String)], preset: &str) -> String {
+    if swept.is_empty() {
+        return preset.to_string();
+    }
+    swept
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

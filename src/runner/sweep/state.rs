@@ -1,0 +1,731 @@
+//! What a sweep's front ends show, built from its book: the queue (one entry a run), the
+//! groups of seeds, what mattered (importance), the budget spent against the unpruned one,
+//! and the results as JSON (`sweep show --json`) and Markdown (`results.md`).
+
+use super::book::Book;
+use crate::config::sweep::{Objective, SweepSpec};
+use crate::config::Choice;
+use crate::events::RunStatus;
+use crate::runs::accuracy_text as figure;
+use crate::search::importance::ped_anova;
+use crate::search::stats::{mean, std};
+use crate::search::tpe::Outcome;
+use crate::search::Space;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Where one run of a sweep stands.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum QueueState {
+    /// Waiting its turn.
+    #[default]
+    Pending,
+    /// Taken off the queue before it started: it never runs.
+    Cancelled,
+    /// Training.
+    Running {
+        /// Its run id (empty while it starts).
+        run_id: String,
+    },
+    /// Ended, however.
+    Ended {
+        /// Its run id.
+        run_id: String,
+        /// How it ended (`pruned` when a pruner stopped it).
+        status: RunStatus,
+        /// Why, when it ended early.
+        reason: Option<String>,
+    },
+    /// Could not start (bad settings, a folder that could not be made).
+    Refused {
+        /// The error.
+        reason: String,
+    },
+    /// Started, then lost with the process that ran it (killed outright): its run folder has
+    /// no `done` and no process trains it (`train --resume` continues it).
+    Crashed {
+        /// Its run id.
+        run_id: String,
+    },
+}
+
+/// One row of a sweep's queue and results table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueEntry {
+    /// Its place in the sweep.
+    pub index: usize,
+    /// Its configuration (runs that differ only by seed share it).
+    pub group: usize,
+    /// Its name: the explicit run's, or its swept values (and seed).
+    pub label: String,
+    /// The keys it sets beyond the sweep's common overrides (its seed among them when the
+    /// sweep trains several).
+    pub swept: Vec<(String, String)>,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub state: QueueState,
+    /// Last step done.
+    pub step: usize,
+    /// Steps it trains.
+    pub steps: usize,
+    /// Its evaluations of the sweep's objective: (step, figure).
+    pub curve: Vec<(usize, f64)>,
+    /// Best figure of the sweep's objective.
+    pub best: Option<f64>,
+    /// Best validation accuracy.
+    pub best_val_acc: Option<f64>,
+    /// Validation accuracy of its last evaluation.
+    pub final_val_acc: Option<f64>,
+    /// Best test accuracy so far.
+    pub best_test_acc: Option<f64>,
+    /// Test accuracy of its last evaluation.
+    pub final_test_acc: Option<f64>,
+    /// Training seconds.
+    pub seconds: Option<f64>,
+    /// A figure to compare with (the report's).
+    pub expected: Option<f64>,
+    /// The pruner's last decision about it.
+    pub pruner: Option<String>,
+    /// The step at which it was pruned.
+    pub pruned_at: Option<usize>,
+    /// Who chose its settings (`grid`, `random`, `startup`, `tpe`, `explicit`).
+    pub source: String,
+}
+
+impl QueueEntry {
+    /// Its run id once started.
+    pub fn run_id(&self) -> Option<&str> {
+        match &self.state {
+            QueueState::Running { run_id }
+            | QueueState::Ended { run_id, .. }
+            | QueueState::Crashed { run_id } => Some(run_id).filter(|r| !r.is_empty()),
+            _ => None,
+        }
+        .map(String::as_str)
+    }
+
+    /// One word for its state: pending, running, completed, pruned, ...
+    pub fn state_name(&self) -> String {
+        match &self.state {
+            QueueState::Pending => "pending".into(),
+            QueueState::Cancelled => "cancelled".into(),
+            QueueState::Running { .. } => "running".into(),
+            QueueState::Ended { status, .. } => status.as_str().into(),
+            QueueState::Refused { .. } => "refused".into(),
+            QueueState::Crashed { .. } => "crashed".into(),
+        }
+    }
+
+    /// Its settings without the seed.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        self.swept
+            .iter()
+            .filter(|(k, _)| k != "seed")
+            .cloned()
+            .collect()
+    }
+}
+
+/// Whether a sweep goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SweepStatus {
+    /// A process runs its queue.
+    #[default]
+    Running,
+    /// Every run ended.
+    Finished,
+    /// Stopped before every run ended.
+    Cancelled,
+}
+
+impl SweepStatus {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepStatus::Running => "running",
+            SweepStatus::Finished => "finished",
+            SweepStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The runs of one configuration, its seeds folded: n, mean and standard deviation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupRow {
+    /// The configuration's place.
+    pub group: usize,
+    /// Its name.
+    pub label: String,
+    /// Its settings without the seed.
+    pub settings: Vec<(String, String)>,
+    /// Its runs (queue indices).
+    pub runs: Vec<usize>,
+    /// Runs with a figure.
+    pub n: usize,
+    /// Mean of their best figure of the objective.
+    pub best_mean: Option<f64>,
+    /// Its standard deviation.
+    pub best_std: Option<f64>,
+    /// Mean of their final test accuracy.
+    pub final_mean: Option<f64>,
+    /// Its standard deviation.
+    pub final_std: Option<f64>,
+    /// Mean of their best test accuracy, shown beside the objective.
+    pub best_test_mean: Option<f64>,
+}
+
+/// Steps and seconds spent, against what the same runs would have cost without the pruner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Steps trained.
+    pub steps_spent: usize,
+    /// Steps they would have trained unpruned.
+    pub steps_unpruned: usize,
+    /// Seconds trained.
+    pub seconds_spent: f64,
+    /// Seconds unpruned (a pruned run's time scaled to its whole length).
+    pub seconds_unpruned: f64,
+}
+
+/// What this process knows beyond the folder: runs it has taken off the queue but not yet
+/// started, whether it runs the queue and is paused, its pruner's latest words.
+#[derive(Debug, Clone, Default)]
+pub struct Local {
+    /// Runs taken and starting.
+    pub claimed: Vec<usize>,
+    /// Whether this process runs the queue.
+    pub running: bool,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// The pruner's last decision about each run.
+    pub notes: HashMap<usize, String>,
+}
+
+/// A sweep's state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SweepState {
+    /// The sweep's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Whether it goes on.
+    pub status: SweepStatus,
+    /// The sampler's name.
+    pub sampler: String,
+    /// The pruner in words, `off` without one.
+    pub pruner: String,
+    /// Seeds each configuration trains with.
+    pub seeds: usize,
+    /// The figure it chooses by.
+    pub objective: Option<Objective>,
+    /// The keys it varies.
+    pub swept_keys: Vec<String>,
+    /// Each swept key's values, as axes (grid keys as choices).
+    #[serde(skip)]
+    pub axes: Space,
+    /// The queue, in sweep order.
+    pub queue: Vec<QueueEntry>,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Whether no run is left to train.
+    pub finished: bool,
+    /// Whether a pruner is on.
+    pub pruning: bool,
+    /// Each configuration with a started run, its seeds folded.
+    pub groups: Vec<GroupRow>,
+    /// Each swept key's share of importance (PED-ANOVA), largest first.
+    pub importance: Vec<(String, f64)>,
+    /// Spent against unpruned.
+    pub budget: Budget,
+    /// A note about the plan.
+    pub notice: Option<String>,
+}
+
+impl SweepState {
+    /// The state of `spec`'s sweep as `book` reads it, with what this process knows.
+    pub fn build(spec: &SweepSpec, book: &Book, local: &Local) -> Self {
+        let meta = &book.meta;
+        let running_here = local.running || book.folder().running();
+        let queue: Vec<QueueEntry> = (0..meta.trials)
+            .map(|i| entry(book, local, i, running_here))
+            .collect();
+        let finished = queue
+            .iter()
+            .all(|e| !matches!(e.state, QueueState::Pending | QueueState::Running { .. }));
+        let status = if running_here && !finished {
+            SweepStatus::Running
+        } else if queue.iter().all(|e| {
+            matches!(
+                e.state,
+                QueueState::Ended { .. } | QueueState::Refused { .. }
+            )
+        }) {
+            SweepStatus::Finished
+        } else {
+            SweepStatus::Cancelled
+        };
+        let axes = spec.axes();
+        let mut state = SweepState {
+            id: meta.sweep_id.clone(),
+            name: spec.name.clone(),
+            status,
+            sampler: spec.sampler.name().to_string(),
+            pruner: spec
+                .prune
+                .map_or("off".to_string(), |p| p.describe(meta.first_eval)),
+            seeds: meta.seeds,
+            objective: Some(meta.objective),
+            swept_keys: spec.swept_keys(),
+            groups: Vec::new(),
+            importance: Vec::new(),
+            budget: Budget::default(),
+            paused: local.paused,
+            finished,
+            pruning: spec.prune.is_some(),
+            notice: meta.notice.clone(),
+            queue,
+            axes,
+        };
+        state.groups = state.group_rows();
+        state.importance = importance(&state.axes, book);
+        state.budget = state.budget();
+        state
+    }
+
+    /// The objective's name in tables.
+    pub fn objective_label(&self) -> &'static str {
+        self.objective.unwrap_or(Objective::TestAcc).label()
+    }
+
+    /// The results table: started runs, best objective first.
+    pub fn results(&self) -> Vec<&QueueEntry> {
+        let mut rows: Vec<&QueueEntry> =
+            self.queue.iter().filter(|e| e.run_id().is_some()).collect();
+        rows.sort_by(|a, b| b.best.unwrap_or(-1.0).total_cmp(&a.best.unwrap_or(-1.0)));
+        rows
+    }
+
+    /// The best run by the objective.
+    pub fn best_run(&self) -> Option<&QueueEntry> {
+        self.results().into_iter().find(|e| e.best.is_some())
+    }
+
+    /// The groups, best mean objective first.
+    pub fn ranked_groups(&self) -> Vec<&GroupRow> {
+        let mut groups: Vec<&GroupRow> = self.groups.iter().collect();
+        groups.sort_by(|a, b| {
+            b.best_mean
+                .unwrap_or(-1.0)
+                .total_cmp(&a.best_mean.unwrap_or(-1.0))
+        });
+        groups
+    }
+
+    /// The best group by its mean objective.
+    pub fn best_group(&self) -> Option<&GroupRow> {
+        self.groups
+            .iter()
+            .filter(|g| g.best_mean.is_some())
+            .max_by(|a, b| {
+                a.best_mean
+                    .unwrap_or(-1.0)
+                    .total_cmp(&b.best_mean.unwrap_or(-1.0))
+            })
+    }
+
+    /// Characters of the longest run label (0 for an empty queue), for tables to fit them.
+    pub fn label_width(&self) -> usize {
+        self.queue
+            .iter()
+            .map(|e| e.label.chars().count())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn group_rows(&self) -> Vec<GroupRow> {
+        let mut rows: Vec<GroupRow> = Vec::new();
+        for e in self.queue.iter().filter(|e| e.run_id().is_some()) {
+            let row = match rows.iter_mut().find(|r| r.group == e.group) {
+                Some(r) => r,
+                None => {
+                    let label = e
+                        .settings()
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    rows.push(GroupRow {
+                        group: e.group,
+                        label: if label.is_empty() {
+                            e.label.clone()
+                        } else {
+                            label
+                        },
+                        settings: e.settings(),
+                        ..GroupRow::default()
+                    });
+                    rows.last_mut().expect("just pushed")
+                }
+            };
+            row.runs.push(e.index);
+        }
+        for row in rows.iter_mut() {
+            let members: Vec<&QueueEntry> = row.runs.iter().map(|&i| &self.queue[i]).collect();
+            let ended: Vec<&&QueueEntry> = members
+                .iter()
+                .filter(|e| matches!(e.state, QueueState::Ended { .. }))
+                .collect();
+            let best: Vec<f64> = ended.iter().filter_map(|e| e.best).collect();
+            let finals: Vec<f64> = ended.iter().filter_map(|e| e.final_test_acc).collect();
+            let best_test: Vec<f64> = ended.iter().filter_map(|e| e.best_test_acc).collect();
+            row.n = best.len();
+            row.best_mean = mean(&best);
+            row.best_std = std(&best);
+            row.final_mean = mean(&finals);
+            row.final_std = std(&finals);
+            row.best_test_mean = mean(&best_test);
+        }
+        rows
+    }
+
+    fn budget(&self) -> Budget {
+        let mut b = Budget::default();
+        for e in self.queue.iter().filter(|e| e.run_id().is_some()) {
+            let seconds = e.seconds.unwrap_or(0.0);
+            b.steps_spent += e.step;
+            b.seconds_spent += seconds;
+            let pruned = matches!(
+                e.state,
+                QueueState::Ended {
+                    status: RunStatus::Pruned,
+                    ..
+                }
+            );
+            if pruned && e.step > 0 {
+                b.steps_unpruned += e.steps.max(e.step);
+                b.seconds_unpruned += seconds * e.steps.max(e.step) as f64 / e.step as f64;
+            } else {
+                b.steps_unpruned += e.step;
+                b.seconds_unpruned += seconds;
+            }
+        }
+        b
+    }
+
+    /// The budget in words: "12000 of 30000 steps (40 %) and 210 s of 520 s unpruned".
+    pub fn budget_text(&self) -> String {
+        let b = &self.budget;
+        let share = if b.steps_unpruned > 0 {
+            format!(
+                " ({:.0} %)",
+                100.0 * b.steps_spent as f64 / b.steps_unpruned as f64
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{} of {} steps{share}, {:.0} s of {:.0} s unpruned",
+            b.steps_spent, b.steps_unpruned, b.seconds_spent, b.seconds_unpruned
+        )
+    }
+
+    /// The state as `sweep show --json` gives it (DESIGN.md's contract).
+    pub fn show_json(&self) -> serde_json::Value {
+        let settings = |pairs: &[(String, String)]| -> serde_json::Map<String, serde_json::Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), settings_value(k, v)))
+                .collect()
+        };
+        let trials: Vec<serde_json::Value> = self
+            .queue
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "index": e.index,
+                    "group": e.group,
+                    "label": e.label,
+                    "run_id": e.run_id(),
+                    "status": e.state_name(),
+                    "settings": settings(&e.swept),
+                    "step": e.step,
+                    "steps": e.steps,
+                    "best": e.best,
+                    "best_val_acc": e.best_val_acc,
+                    "best_test_acc": e.best_test_acc,
+                    "final_test_acc": e.final_test_acc,
+                    "final_val_acc": e.final_val_acc,
+                    "seconds": e.seconds,
+                    "pruned_at": e.pruned_at,
+                    "pruner": e.pruner,
+                    "source": e.source,
+                })
+            })
+            .collect();
+        let groups: Vec<serde_json::Value> = self
+            .groups
+            .iter()
+            .map(|g| {
+                serde_json::json!({
+                    "group": g.group,
+                    "label": g.label,
+                    "settings": settings(&g.settings),
+                    "runs": g.runs,
+                    "n": g.n,
+                    "best_mean": g.best_mean,
+                    "best_std": g.best_std,
+                    "final_mean": g.final_mean,
+                    "final_std": g.final_std,
+                })
+            })
+            .collect();
+        let importance: serde_json::Map<String, serde_json::Value> = self
+            .importance
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect();
+        serde_json::json!({
+            "sweep_id": self.id,
+            "name": self.name,
+            "status": self.status.as_str(),
+            "objective": self.objective.unwrap_or(Objective::TestAcc).name(),
+            "sampler": self.sampler,
+            "pruner": self.pruner,
+            "seeds": self.seeds,
+            "swept_keys": self.swept_keys,
+            "trials": trials,
+            "groups": groups,
+            "importance": importance,
+            "steps_spent": self.budget.steps_spent,
+            "steps_unpruned": self.budget.steps_unpruned,
+            "seconds_spent": self.budget.seconds_spent,
+            "seconds_unpruned": self.budget.seconds_unpruned,
+            "best": self.best_run().map(|e| serde_json::json!({
+                "index": e.index, "run_id": e.run_id(), "best": e.best,
+                "best_test_acc": e.best_test_acc,
+            })),
+            "notice": self.notice,
+        })
+    }
+
+    /// The results as Markdown: how it searched, the budget, the runs, the groups, what
+    /// mattered, the parallel-coordinates figure.
+    pub fn markdown(&self) -> String {
+        let objective = self.objective.unwrap_or(Objective::TestAcc);
+        let mut out = format!("# Sweep {}\n\n", self.id);
+        out.push_str(&match objective {
+            Objective::ValAcc => "Chosen on validation accuracy (held-out training images); test accuracy is shown beside it and never used to choose.\n\n".to_string(),
+            Objective::TestAcc => "Chosen on test accuracy: no validation split (the lab's protocol).\n\n".to_string(),
+        });
+        out.push_str(&format!(
+            "- status: {}\n- sampler: {}; pruner: {}; seeds: {}\n- budget: {}\n",
+            self.status.as_str(),
+            self.sampler,
+            self.pruner,
+            self.seeds,
+            self.budget_text()
+        ));
+        if let Some(n) = &self.notice {
+            out.push_str(&format!("- note: {n}\n"));
+        }
+        let with_expected = self.queue.iter().any(|e| e.expected.is_some());
+        let obj = objective.label();
+        out.push_str(&format!(
+            "\n## Runs\n\n| # | run | settings | status | steps | best {obj} |"
+        ));
+        if objective == Objective::ValAcc {
+            out.push_str(" best test acc |");
+        }
+        out.push_str(" final test acc |");
+        out.push_str(if with_expected { " expected |" } else { "" });
+        out.push_str(" seconds |\n|---|---|---|---|---|---|");
+        if objective == Objective::ValAcc {
+            out.push_str("---|");
+        }
+        out.push_str("---|");
+        out.push_str(if with_expected { "---|" } else { "" });
+        out.push_str("---|\n");
+        for e in self.results() {
+            let status = match e.pruned_at {
+                Some(s) => format!("pruned at {s}"),
+                None => e.state_name(),
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |",
+                e.index,
+                e.run_id().unwrap_or("-"),
+                e.label,
+                status,
+                e.step,
+                figure(e.best)
+            ));
+            if objective == Objective::ValAcc {
+                out.push_str(&format!(" {} |", figure(e.best_test_acc)));
+            }
+            out.push_str(&format!(" {} |", figure(e.final_test_acc)));
+            if with_expected {
+                out.push_str(&format!(" {} |", figure(e.expected)));
+            }
+            out.push_str(&format!(
+                " {} |\n",
+                e.seconds.map(|s| format!("{s:.0}")).unwrap_or_default()
+            ));
+        }
+        if self.seeds > 1 && !self.groups.is_empty() {
+            out.push_str(&format!(
+                "\n## Groups (runs that differ only by seed)\n\n| group | settings | n | best {obj} mean | std | final test acc mean | std |\n|---|---|---|---|---|---|---|\n"
+            ));
+            let mut groups: Vec<&GroupRow> = self.groups.iter().collect();
+            groups.sort_by(|a, b| {
+                b.best_mean
+                    .unwrap_or(-1.0)
+                    .total_cmp(&a.best_mean.unwrap_or(-1.0))
+            });
+            for g in groups {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    g.group,
+                    g.label,
+                    g.n,
+                    figure(g.best_mean),
+                    figure(g.best_std),
+                    figure(g.final_mean),
+                    figure(g.final_std)
+                ));
+            }
+        }
+        if !self.importance.is_empty() {
+            out.push_str(&format!(
+                "\n## What mattered (PED-ANOVA importance of reaching the top 10 % of {obj})\n\n| key | share |  |\n|---|---|---|\n"
+            ));
+            for (k, share) in &self.importance {
+                out.push_str(&format!(
+                    "| {k} | {share:.3} | `{}` |\n",
+                    bar(*share, 40, '#')
+                ));
+            }
+            out.push_str(&format!(
+                "\n## Parallel coordinates\n\n![parallel coordinates]({})\n",
+                super::folder::PARALLEL_SVG
+            ));
+        }
+        out
+    }
+}
+
+/// A share as a bar of `width` characters at most.
+pub fn bar(share: f64, width: usize, mark: char) -> String {
+    let n = (share.clamp(0.0, 1.0) * width as f64).round() as usize;
+    std::iter::repeat_n(mark, n).collect()
+}
+
+/// A setting's value as JSON: numbers as numbers, other text as it is.
+fn settings_value(key: &str, text: &str) -> serde_json::Value {
+    if key == "hidden" {
+        return serde_json::json!(text);
+    }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => serde_json::json!(v),
+        _ => serde_json::json!(text),
+    }
+}
+
+/// Run `index`'s row.
+fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueEntry {
+    let group = index / book.meta.seeds.max(1);
+    let conf = book.group(group);
+    let mut state = book.status(index);
+    if state == QueueState::Pending {
+        if local.claimed.contains(&index) {
+            state = QueueState::Running {
+                run_id: String::new(),
+            };
+        } else if !running_here {
+            state = QueueState::Cancelled;
+        }
+    }
+    let run = book.run(index);
+    let mut swept = conf.map(|c| c.swept.clone()).unwrap_or_default();
+    let mut label = conf.map(|c| c.label.clone()).unwrap_or_default();
+    let seed = run
+        .map(|r| r.config.seed)
+        .or_else(|| book.trial(index).and_then(|t| t.seed));
+    if let (true, Some(seed)) = (book.meta.seeds > 1, seed) {
+        swept.push(("seed".into(), seed.to_string()));
+        label.push_str(&format!(" seed={seed}"));
+    }
+    if label.is_empty() {
+        label = format!("trial {index}");
+    }
+    let pruner = book
+        .rungs_of(index)
+        .last()
+        .map(|r| {
+            crate::search::asha::RungDecision {
+                rung: r.rung,
+                rung_step: r.rung_step,
+                value: r.value,
+                cutoff: r.cutoff,
+                competitors: r.competitors,
+                keep: r.keep,
+                promoted: r.promoted,
+            }
+            .text()
+        })
+        .or_else(|| local.notes.get(&index).cloned())
+        .or_else(|| {
+            run.and_then(|r| {
+                r.pruned_at
+                    .and(r.ended.as_ref().and_then(|e| e.reason.clone()))
+            })
+        });
+    QueueEntry {
+        index,
+        group,
+        label,
+        swept,
+        state,
+        step: run.map_or(0, |r| r.step.saturating_sub(r.first_step)),
+        steps: run.map_or(book.meta.steps, |r| r.config.steps),
+        curve: book.curve(index),
+        best: book.best(index),
+        best_val_acc: run.and_then(|r| r.best_val_acc()),
+        final_val_acc: run.and_then(|r| r.final_val_acc()),
+        best_test_acc: run.and_then(|r| r.best_test_acc()),
+        final_test_acc: run.and_then(|r| r.final_test_acc()),
+        seconds: run.map(|r| r.elapsed(crate::events::unix_now())),
+        expected: conf.and_then(|c| c.expected),
+        pruner,
+        pruned_at: run.and_then(|r| r.pruned_at),
+        source: conf.map(|c| c.source.clone()).unwrap_or_default(),
+    }
+}
+
+/// PED-ANOVA over the configurations that completed, on every swept key.
+fn importance(axes: &Space, book: &Book) -> Vec<(String, f64)> {
+    if axes.params.is_empty() {
+        return Vec::new();
+    }
+    let trials: Vec<(Vec<f64>, f64)> = book
+        .groups()
+        .filter_map(|c| {
+            let point = axes.read(&c.swept)?;
+            match book.outcome(c.group)? {
+                Outcome::Complete(v) => Some((point, v)),
+                _ => None,
+            }
+        })
+        .collect();
+    let shares = ped_anova(axes, &trials);
+    let mut out: Vec<(String, f64)> = axes
+        .params
+        .iter()
+        .map(|p| p.key.clone())
+        .zip(shares)
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
