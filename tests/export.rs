@@ -83,3 +83,63 @@ fn two_runs_export_to_a_figure_a_table_and_a_report() {
         "only the keys that differ:\n{report}"
     );
 }
+
+/// Three seeds of one configuration and a sweep's runs: the export folds the seeds into one
+/// group (its mean and band in the figure, n and mean ± std in the report), and runs of one
+/// sweep carry its importance table and parallel coordinates.
+#[test]
+fn seeds_export_as_a_group_and_a_sweeps_runs_with_its_importance() {
+    use gradboard::config::sweep::{SweepPlan, SweepSpec};
+    use gradboard::runner::sweep::{export_runs, start_sweep};
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("tiny.tar.gz");
+    write_archive(&archive, &files(40, 50)).unwrap();
+    let data = Arc::new(Cifar10::load(&archive).unwrap());
+    let runs_dir = dir.path().join("runs");
+    let runner = Runner::new(data, &archive, &runs_dir, Compute::cpu(), 1);
+    let presets = PresetDirs {
+        dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")],
+    };
+    let mut spec = SweepSpec::new("t", "mlp-default");
+    spec.set = vec![
+        "steps=20".into(),
+        "eval_every=10".into(),
+        "batch_size=20".into(),
+    ];
+    spec.add_grid("lr=1e-3,3e-3").unwrap();
+    spec.seeds = 3;
+    let plan = SweepPlan::new(spec, &presets).unwrap();
+    let state = start_sweep(&runner, plan, 1, Box::new(|_| {}))
+        .unwrap()
+        .wait();
+    let dirs: Vec<PathBuf> = state
+        .queue
+        .iter()
+        .map(|e| runs_dir.join(e.run_id().unwrap()))
+        .collect();
+    let out = dir.path().join("out");
+    let exported = export_runs(&dirs, &out).unwrap();
+    let names: Vec<String> = exported
+        .files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert!(names.contains(&"parallel.png".to_string()), "{names:?}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Groups (runs that differ only by seed)"),
+        "{report}"
+    );
+    assert_eq!(
+        report.matches(" | 3 | ").count(),
+        2,
+        "two groups of three: {report}"
+    );
+    assert!(
+        report.contains("importance (PED-ANOVA)") && report.contains("| lr |"),
+        "{report}"
+    );
+    let svg = std::fs::read_to_string(out.join("curves.svg")).unwrap();
+    assert!(svg.contains("band min-max"), "the group's legend");
+    assert!(svg.contains("<polygon"), "the band is drawn");
+}

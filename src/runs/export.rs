@@ -119,19 +119,20 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
             }
         })
         .collect();
+    let groups = fold(&labelled);
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut files = Vec::new();
     let png = out.join("curves.png");
     super::write_atomically(&png, |tmp| {
         let root = BitMapBackend::new(tmp, FIGURE_SIZE).into_drawing_area();
-        draw(&root, &labelled)?;
+        draw(&root, &labelled, &groups)?;
         root.present().map_err(plot_error)
     })?;
     files.push(png);
     let svg = out.join("curves.svg");
     super::write_atomically(&svg, |tmp| {
         let root = SVGBackend::new(tmp, FIGURE_SIZE).into_drawing_area();
-        draw(&root, &labelled)?;
+        draw(&root, &labelled, &groups)?;
         root.present().map_err(plot_error)
     })?;
     files.push(svg);
@@ -139,7 +140,7 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
     super::write_text_atomically(&csv, &metrics_csv(&labelled))?;
     files.push(csv);
     let report = out.join("report.md");
-    super::write_text_atomically(&report, &report_md(&labelled, &keys))?;
+    super::write_text_atomically(&report, &report_md(&labelled, &keys, &groups))?;
     files.push(report);
     Ok(Exported { files })
 }
@@ -197,9 +198,30 @@ fn robust_range(sets: &[&[Point]]) -> (f64, f64) {
     }
 }
 
+/// The runs folded into groups of runs that differ only by seed (indices, in export order).
+fn fold(runs: &[Labelled]) -> Vec<Vec<usize>> {
+    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let key = match &r.state.start {
+            Some(s) => super::groups::group_key(&s.preset, &s.config, s.parent.as_ref()),
+            None => r.id.clone(),
+        };
+        match out.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push(i),
+            None => out.push((key, vec![i])),
+        }
+    }
+    out.into_iter().map(|g| g.1).collect()
+}
+
 /// Loss on the left, accuracy on the right; train smoothed (raw faintly under it), test with
-/// markers; one colour a run.
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, runs: &[Labelled]) -> Result<()>
+/// markers; one colour a run, or a group of seeds: its mean curves over a shaded band from the
+/// lowest to the highest of its runs.
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[Labelled],
+    groups: &[Vec<usize>],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -267,8 +289,62 @@ where
             .light_line_style(RGBColor(238, 238, 238))
             .draw()
             .map_err(plot_error)?;
-        for (i, run) in runs.iter().enumerate() {
+        for (i, members) in groups.iter().enumerate() {
             let colour = COLOURS[i % COLOURS.len()];
+            if members.len() > 1 {
+                let curves: Vec<(Vec<Point>, Vec<Point>)> = members
+                    .iter()
+                    .map(|&m| {
+                        let (train, test) = pick(&runs[m].state.curves);
+                        (debiased_ema(train, SMOOTHING), test.to_vec())
+                    })
+                    .collect();
+                let label = format!(
+                    "{} (n={}, band min-max)",
+                    runs[members[0]].label,
+                    members.len()
+                );
+                for (k, series) in [0, 1].iter().enumerate() {
+                    let sets: Vec<&[Point]> = curves
+                        .iter()
+                        .map(|c| {
+                            if *series == 0 {
+                                c.0.as_slice()
+                            } else {
+                                c.1.as_slice()
+                            }
+                        })
+                        .collect();
+                    let band = super::groups::band(&sets);
+                    let outline: Vec<Point> = band
+                        .iter()
+                        .map(|b| (b.0, b.3))
+                        .chain(band.iter().rev().map(|b| (b.0, b.2)))
+                        .collect();
+                    chart
+                        .draw_series(std::iter::once(Polygon::new(
+                            outline,
+                            colour.mix(0.18).filled(),
+                        )))
+                        .map_err(plot_error)?;
+                    let mean: Vec<Point> = band.iter().map(|b| (b.0, b.1)).collect();
+                    let line = chart
+                        .draw_series(LineSeries::new(mean.clone(), colour.stroke_width(2)))
+                        .map_err(plot_error)?;
+                    if k == 0 && name == "accuracy" {
+                        line.label(label.clone()).legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                        });
+                    }
+                    if k == 1 {
+                        chart
+                            .draw_series(mean.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+                            .map_err(plot_error)?;
+                    }
+                }
+                continue;
+            }
+            let run = &runs[members[0]];
             let (train, test) = pick(&run.state.curves);
             let raw: Vec<Point> = train.iter().copied().filter(|p| p.1.is_finite()).collect();
             chart
@@ -357,7 +433,7 @@ fn metrics_csv(runs: &[Labelled]) -> String {
 }
 
 /// The report: runs with their figures, the settings that differ, the figure.
-fn report_md(runs: &[Labelled], keys: &[&str]) -> String {
+fn report_md(runs: &[Labelled], keys: &[&str], groups: &[Vec<usize>]) -> String {
     let mut out = String::from("# gradboard export\n\n");
     let _ = writeln!(
         out,
@@ -394,6 +470,34 @@ fn report_md(runs: &[Labelled], keys: &[&str]) -> String {
         );
     }
     out.push('\n');
+    if groups.iter().any(|g| g.len() > 1) {
+        out.push_str("## Groups (runs that differ only by seed)\n\n| runs | n | best test acc mean ± std | final test acc mean ± std |\n|---|---|---|---|\n");
+        for g in groups.iter().filter(|g| g.len() > 1) {
+            let figures = |f: fn(&RunState) -> Option<f64>| -> Vec<f64> {
+                g.iter().filter_map(|&i| f(&runs[i].state)).collect()
+            };
+            let (best, last) = (
+                figures(RunState::best_test_acc),
+                figures(RunState::final_test_acc),
+            );
+            let spread = |v: &[f64]| {
+                super::groups::spread_text(
+                    crate::search::stats::mean(v),
+                    crate::search::stats::std(v),
+                )
+            };
+            let ids: Vec<&str> = g.iter().map(|&i| runs[i].id.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                ids.join(", "),
+                best.len(),
+                spread(&best),
+                spread(&last)
+            );
+        }
+        out.push('\n');
+    }
     if runs.len() > 1 {
         if keys.is_empty() {
             out.push_str("The runs have the same settings.\n\n");

@@ -6,6 +6,7 @@
 pub mod curves;
 pub mod export;
 mod follow;
+pub mod groups;
 mod ids;
 mod listing;
 mod reader;

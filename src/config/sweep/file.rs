@@ -31,7 +31,6 @@ use super::{ExplicitRun, PrunerKind, PrunerOptions, Range, SamplerKind, SweepSpe
 use crate::config::{key, toml_value_text as value_text, Choice};
 use crate::{Error, Result};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +51,7 @@ struct SweepFile {
     #[serde(default)]
     set: toml::Table,
     grid: Option<toml::Table>,
-    range: Option<BTreeMap<String, String>>,
+    range: Option<toml::Table>,
     choice: Option<toml::Table>,
     random: Option<RandomTable>,
     #[serde(default)]
@@ -64,7 +63,7 @@ struct SweepFile {
 struct RandomTable {
     count: usize,
     #[serde(flatten)]
-    ranges: BTreeMap<String, String>,
+    ranges: toml::Table,
 }
 
 /// One `[[runs]]` entry.
@@ -103,8 +102,16 @@ pub(super) fn parse(text: &str, name: &str, origin: &str) -> Result<SweepSpec> {
         spec.add_grid_values(key_name, values)
             .map_err(|e| bad(e.to_string()))?;
     }
-    for (key_name, text) in file.range.iter().flatten() {
-        let range = Range::parse(&format!("{key_name}={text}")).map_err(|e| bad(e.to_string()))?;
+    let range_text = |key_name: &str, value: &toml::Value| -> Result<Range> {
+        let text = value.as_str().ok_or_else(|| {
+            bad(format!(
+                "range {key_name}: give \"lo..hi\" or \"lo..hi:log\""
+            ))
+        })?;
+        Range::parse(&format!("{key_name}={text}")).map_err(|e| bad(e.to_string()))
+    };
+    for (key_name, value) in file.range.iter().flatten() {
+        let range = range_text(key_name, value)?;
         spec.add_range(range).map_err(|e| bad(e.to_string()))?;
     }
     for (key_name, values) in file.choice.iter().flatten() {
@@ -121,9 +128,8 @@ pub(super) fn parse(text: &str, name: &str, origin: &str) -> Result<SweepSpec> {
         if random.ranges.is_empty() {
             return Err(bad("random: count without any range".into()));
         }
-        for (key_name, text) in &random.ranges {
-            let range =
-                Range::parse(&format!("{key_name}={text}")).map_err(|e| bad(e.to_string()))?;
+        for (key_name, value) in &random.ranges {
+            let range = range_text(key_name, value)?;
             spec.add_range(range).map_err(|e| bad(e.to_string()))?;
         }
         if count.is_some_and(|c| c != random.count) {

@@ -571,6 +571,57 @@ pub fn read_sweep(dir: &Path) -> Result<SweepState> {
     Ok(SweepState::build(&spec, &book, &Local::default()))
 }
 
+/// The export of runs (`runs::export::export`), and when they all belong to one sweep whose
+/// folder is beside them, that sweep's importance table (appended to `report.md`) and its
+/// parallel-coordinates figure.
+pub fn export_runs(dirs: &[PathBuf], out: &Path) -> Result<crate::runs::export::Exported> {
+    let mut exported = crate::runs::export::export(dirs, out)?;
+    let sweeps: Vec<Option<String>> = dirs
+        .iter()
+        .map(|d| {
+            crate::runs::StoredRun::load(d).ok().and_then(|r| {
+                r.start()
+                    .and_then(|s| s.sweep.as_ref().map(|w| w.id.clone()))
+            })
+        })
+        .collect();
+    let (Some(Some(id)), Some(run_dir)) = (sweeps.first(), dirs.first()) else {
+        return Ok(exported);
+    };
+    if sweeps.iter().any(|s| s.as_ref() != Some(id)) {
+        return Ok(exported);
+    }
+    let sweep_dir = run_dir
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(SWEEPS_DIR)
+        .join(id);
+    let Ok(state) = read_sweep(&sweep_dir) else {
+        return Ok(exported);
+    };
+    if state.axes.params.is_empty() {
+        return Ok(exported);
+    }
+    let title = format!("sweep {}: {}", state.id, state.objective_label());
+    exported
+        .files
+        .extend(figure::write(&parallel::Parallel::of(&state), &title, out)?);
+    let report = out.join("report.md");
+    let mut text = std::fs::read_to_string(&report).map_err(|e| Error::io(&report, e))?;
+    text.push_str(&format!(
+        "\n## The sweep these runs belong to: {}\n\nChosen on {}; budget {}.\n\n| key | importance (PED-ANOVA) |\n|---|---|\n",
+        state.id,
+        state.objective_label(),
+        state.budget_text()
+    ));
+    for (k, share) in &state.importance {
+        text.push_str(&format!("| {k} | {share:.3} |\n"));
+    }
+    text.push_str(&format!("\n![parallel coordinates]({PARALLEL_PNG})\n"));
+    crate::files::write_text_atomically(&report, &text)?;
+    Ok(exported)
+}
+
 /// The newest sweep folder of a runs folder (sweep ids start with their time), if any.
 pub fn newest_sweep(runs_dir: &Path) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs_dir.join(SWEEPS_DIR))

@@ -1,4 +1,6 @@
-//! `gradboard export RUN_DIR... --out DIR`: curves.png, curves.svg, metrics.csv, report.md.
+//! `gradboard export RUN_DIR... --out DIR`: curves.png, curves.svg, metrics.csv, report.md
+//! (runs that differ only by seed drawn as a group's mean and band; runs of one sweep with
+//! its importance table and parallel coordinates).
 
 use anyhow::Result;
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ pub struct ExportArgs {
 
 /// Writes the export and lists its files.
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
-    let exported = gradboard::runs::export::export(&args.run_dirs, &args.out)?;
+    let exported = gradboard::runner::sweep::export_runs(&args.run_dirs, &args.out)?;
     for f in &exported.files {
         println!("{}", f.display());
     }

@@ -1,8 +1,10 @@
 //! `gradboard runs`: every run in a runs folder, newest first, with its status (`running`
-//! while its process lives, `crashed` after, else its `done` status) and what it reached.
+//! while its process lives, `crashed` after, else its `done` status) and what it reached; then
+//! the groups of runs that differ only by seed (n, mean ± std). `--groups` lists only groups.
 
 use anyhow::Result;
-use gradboard::runs::{accuracy_text as acc, list_runs};
+use gradboard::runs::groups::{group_runs, RunGroup};
+use gradboard::runs::{accuracy_text as acc, list_runs, RunRecord};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,11 +17,72 @@ pub struct RunsArgs {
     /// One JSON object a line (DESIGN.md's fields) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// One row a group of runs that differ only by seed: n, mean and standard deviation of
+    /// their best and final test accuracy.
+    #[arg(long)]
+    pub groups: bool,
+}
+
+/// The settings a run changed from its preset, as `key=value` words (without its seed when
+/// `seedless`).
+fn changed_text(r: &RunRecord, seedless: bool) -> String {
+    r.changed
+        .iter()
+        .filter(|(k, _)| !(seedless && *k == "seed"))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The groups as rows: the first run (and how many more), n, best and final mean ± std.
+fn group_table(groups: &[&RunGroup], runs: &[RunRecord]) -> String {
+    let mut out = format!(
+        "{:32}  {:>3}  {:>17}  {:>17}  {:12}  changed\n",
+        "group (first run)", "n", "best mean ± std", "final mean ± std", "seeds"
+    );
+    for g in groups {
+        let first = runs.iter().find(|r| r.run_id == g.runs[0]);
+        let name = match g.runs.len() {
+            1 => g.runs[0].clone(),
+            k => format!("{} +{}", g.runs[0], k - 1),
+        };
+        let seeds: Vec<String> = g.seeds.iter().map(|s| s.to_string()).collect();
+        out.push_str(&format!(
+            "{name:32}  {:>3}  {:>17}  {:>17}  {:12}  {}\n",
+            g.n,
+            g.best_text(),
+            g.final_text(),
+            seeds.join(","),
+            first.map(|r| changed_text(r, true)).unwrap_or_default()
+        ));
+    }
+    out
 }
 
 /// Lists the runs.
 pub fn run(args: RunsArgs) -> Result<ExitCode> {
     let runs = list_runs(&args.runs_dir)?;
+    let groups = group_runs(&runs);
+    if args.groups {
+        if args.json {
+            for g in &groups {
+                let line = serde_json::json!({
+                    "runs": g.runs, "seeds": g.seeds, "n": g.n,
+                    "best_mean": g.best_mean, "best_std": g.best_std,
+                    "final_mean": g.final_mean, "final_std": g.final_std,
+                });
+                println!("{line}");
+            }
+        } else if groups.is_empty() {
+            println!("no runs in {}", args.runs_dir.display());
+        } else {
+            print!("{}", group_table(&groups.iter().collect::<Vec<_>>(), &runs));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.json {
         for r in &runs {
             println!("{}", serde_json::to_string(r)?);
@@ -41,14 +104,6 @@ pub fn run(args: RunsArgs) -> Result<ExitCode> {
         "run", "status", "step", "final", "best", "seconds"
     );
     for r in &runs {
-        let changed: Vec<String> = r
-            .changed
-            .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k}={s}"),
-                other => format!("{k}={other}"),
-            })
-            .collect();
         println!(
             "{:id_w$}  {:9}  {:>7}  {:>7}  {:>7}  {:>8.1}  {}",
             r.run_id,
@@ -57,8 +112,13 @@ pub fn run(args: RunsArgs) -> Result<ExitCode> {
             acc(r.final_test_acc),
             acc(r.best_test_acc),
             r.seconds,
-            changed.join(" ")
+            changed_text(r, false)
         );
+    }
+    let seeded: Vec<&RunGroup> = groups.iter().filter(|g| g.runs.len() > 1).collect();
+    if !seeded.is_empty() {
+        println!("\nruns that differ only by seed:");
+        print!("{}", group_table(&seeded, &runs));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -258,7 +258,7 @@ pub fn export(dirs: Vec<PathBuf>, runs_dir: &Path, tx: &Sender<Msg>) {
         .join("exports")
         .join(gradboard::runs::new_run_id("export"));
     spawn(Job::Export, tx, move |tx| {
-        let result = gradboard::runs::export::export(&dirs, &out)
+        let result = gradboard::runner::sweep::export_runs(&dirs, &out)
             .map(|e| e.files)
             .map_err(|e| e.to_string());
         let _ = tx.blocking_send(Msg::Exported(result));

@@ -10,6 +10,7 @@ use crate::dashboard::shared::Listing;
 use crossterm::event::{KeyCode, KeyEvent};
 use gradboard::events::RunStatus;
 use gradboard::runner::From;
+use gradboard::runs::groups::{group_runs, RunGroup};
 use gradboard::runs::{ListedStatus, RunRecord};
 use std::cmp::Ordering;
 
@@ -112,8 +113,12 @@ pub struct RunsScreen {
     pub cursor: usize,
     /// The run under the cursor, which a new scan keeps the cursor on.
     cursor_id: Option<String>,
-    /// The listing's indices of the visible rows, in order.
+    /// The listing's indices of the visible rows, in order (grouped: each group's first run).
     visible: Vec<usize>,
+    /// Whether runs that differ only by seed fold into one row.
+    pub grouped: bool,
+    /// The group of each visible row, while grouped.
+    groups: Vec<RunGroup>,
 }
 
 impl Default for RunsScreen {
@@ -125,6 +130,8 @@ impl Default for RunsScreen {
             cursor: 0,
             cursor_id: None,
             visible: Vec::new(),
+            grouped: false,
+            groups: Vec::new(),
         }
     }
 }
@@ -181,7 +188,38 @@ impl RunsScreen {
                 o
             }
         });
+        if self.grouped {
+            let records: Vec<RunRecord> =
+                rows.iter().map(|&i| listing.records[i].clone()).collect();
+            let mut groups = group_runs(&records);
+            if matches!(column, Column::Best | Column::Final) {
+                let figure = |g: &RunGroup| match column {
+                    Column::Best => g.best_mean,
+                    _ => g.final_mean,
+                };
+                groups.sort_by(|a, b| {
+                    let o = cmp_opt(figure(a), figure(b));
+                    if descending {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                });
+            }
+            rows = groups
+                .iter()
+                .filter_map(|g| listing.records.iter().position(|r| r.run_id == g.runs[0]))
+                .collect();
+            self.groups = groups;
+        } else {
+            self.groups.clear();
+        }
         self.visible = rows;
+    }
+
+    /// The group of visible row `i`, while grouped.
+    pub fn group(&self, i: usize) -> Option<&RunGroup> {
+        self.groups.get(i)
     }
 
     /// The rows shown: filtered, then sorted.
@@ -249,6 +287,33 @@ impl RunsScreen {
             Action::Filter => {
                 self.filter_field = Some(Field::new(&self.filter));
                 *cx.mode = Mode::Filtering;
+            }
+            Action::ToggleGroups => {
+                self.grouped = !self.grouped;
+                self.order(&cx.shared.listing);
+                self.clamp(&cx.shared.listing);
+                cx.shared.notify(if self.grouped {
+                    "runs that differ only by seed fold into groups; compare draws a group as its mean and band"
+                } else {
+                    "every run on its own row"
+                });
+            }
+            Action::Mark if self.grouped => {
+                let Some(group) = self.groups.get(self.cursor).cloned() else {
+                    return vec![];
+                };
+                if group.runs.iter().all(|id| cx.shared.marked.contains(id)) {
+                    cx.shared.marked.retain(|m| !group.runs.contains(m));
+                    return vec![];
+                }
+                let mut effects = Vec::new();
+                for id in group.runs {
+                    if !cx.shared.marked.contains(&id) {
+                        cx.shared.marked.push(id.clone());
+                        effects.extend(cx.shared.ensure_loaded(&id));
+                    }
+                }
+                return effects;
             }
             Action::Mark => {
                 let Some(id) = self.current(&cx.shared.listing).map(|r| r.run_id.clone()) else {

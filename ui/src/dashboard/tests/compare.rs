@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::dashboard::msg::Screen;
+use gradboard::config::RunConfig;
 use gradboard::train::checkpoint;
 
 #[test]
@@ -131,4 +132,60 @@ fn a_fork_reads_the_parents_checkpoint_and_compare_draws_it_leading_in() {
         "starts at the parent's first step"
     );
     assert_eq!(t.train.last().map(|p| p.0), Some(600.0));
+}
+
+/// Runs that differ only by seed: g folds them into one row of the runs screen (n, mean ±
+/// std), space marks the whole group, and compare draws it as one mean curve with its band.
+#[test]
+fn a_group_of_seeds_is_one_row_and_one_mean_curve_with_a_band() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.live.config.clone();
+    let seeded = |seed: u64| RunConfig {
+        seed,
+        ..base.clone()
+    };
+    let ids = [
+        "20261127-100000-numpy-mlp-aaaa",
+        "20261127-100100-numpy-mlp-bbbb",
+        "20261127-100200-numpy-mlp-cccc",
+        "20261127-100300-numpy-mlp-dddd",
+    ];
+    app.update(Msg::Library(vec![
+        record(ids[0], dir.path(), 1e-3, 0.40, &seeded(1)),
+        record(ids[1], dir.path(), 1e-3, 0.44, &seeded(2)),
+        record(ids[2], dir.path(), 1e-3, 0.42, &seeded(3)),
+        record(ids[3], dir.path(), 4e-3, 0.30, &seeded(1)),
+    ]));
+    app.screen = Screen::Runs;
+    key(&mut app, KeyCode::Char('g'));
+    let text = screen(&app, 160, 30);
+    assert!(text.contains("2 groups"), "{text}");
+    assert!(
+        text.contains("0.4200 ± 0.0200"),
+        "mean ± std of 0.40, 0.42, 0.44:\n{text}"
+    );
+    assert!(text.contains("+2"), "{text}");
+    // Newest first (the listing's start times): the group of three, led by bbbb; then dddd.
+    let effects = key(&mut app, KeyCode::Char(' '));
+    assert_eq!(
+        effects.len(),
+        3,
+        "each run of the group is loaded: {effects:?}"
+    );
+    assert_eq!(app.shared.marked.len(), 3);
+    for (i, id) in ids[..3].iter().enumerate() {
+        let mut config = seeded(i as u64 + 1);
+        config.lr = 1e-3;
+        stored_run_of(&mut app, id, config, 0.40 + 0.02 * i as f64, None);
+    }
+    key(&mut app, KeyCode::Char('c'));
+    let text = screen(&app, 160, 40);
+    assert!(text.contains("(n=3, band min-max)"), "{text}");
+    // g again: each run on its own line.
+    app.screen = Screen::Runs;
+    key(&mut app, KeyCode::Char('g'));
+    app.screen = Screen::Compare;
+    let text = screen(&app, 160, 40);
+    assert!(!text.contains("band min-max"), "{text}");
 }

@@ -239,6 +239,17 @@ pub fn record(
 pub fn stored_run(app: &mut App, id: &str, lr: f64, best: f64, parent: Option<(&str, usize)>) {
     let mut config = app.live.config.clone();
     config.lr = lr;
+    stored_run_of(app, id, config, best, parent);
+}
+
+/// `stored_run` of settings `config` (its steps set to 300).
+pub fn stored_run_of(
+    app: &mut App,
+    id: &str,
+    mut config: RunConfig,
+    best: f64,
+    parent: Option<(&str, usize)>,
+) {
     config.steps = 300;
     let first = parent.map_or(0, |p| p.1);
     let mut events = vec![ev(

@@ -6,9 +6,10 @@
 use crate::dashboard::shared::{ChartOptions, XAxis, RECENT_STEPS};
 use crate::dashboard::store::RunView;
 use gradboard::runs::curves::debiased_ema;
+use gradboard::runs::groups::band;
 use gradboard::runs::series::decimate;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition};
@@ -41,6 +42,8 @@ pub struct Trace {
     pub best: Option<(f64, f64)>,
     /// Live changes: x and "key=value".
     pub marks: Vec<(f64, String)>,
+    /// A group's spread: at each x, the lowest and highest of its runs (shaded).
+    pub band: Vec<(f64, f64, f64)>,
 }
 
 /// Chart units for a run: x of a step, the window, the y transform.
@@ -174,7 +177,63 @@ pub fn trace(
             .filter(|s| s.step as f64 >= units.x_min_step)
             .map(|s| (units.x(s.step as f64), format!("{}={}", s.key, s.value)))
             .collect(),
+        band: Vec::new(),
     }
+}
+
+/// Curves of a group of runs that differ only by seed: the mean of their (smoothed) train
+/// curves and of their test figures, with the band from the lowest to the highest of them.
+pub fn group_trace(
+    members: &[&RunView],
+    options: &ChartOptions,
+    metric: Metric,
+    color: Color,
+    label: String,
+) -> Trace {
+    let traces: Vec<Trace> = members
+        .iter()
+        .map(|r| {
+            trace(
+                r,
+                None,
+                options,
+                metric,
+                (color, color),
+                (String::new(), false),
+            )
+        })
+        .collect();
+    let train: Vec<&[(f64, f64)]> = traces.iter().map(|t| t.train.as_slice()).collect();
+    let test: Vec<&[(f64, f64)]> = traces.iter().map(|t| t.test.as_slice()).collect();
+    let (train, test) = (band(&train), band(&test));
+    Trace {
+        label: format!("{label} (n={}, band min-max)", members.len()),
+        color,
+        test_color: color,
+        raw: Vec::new(),
+        train: train.iter().map(|b| (b.0, b.1)).collect(),
+        test: test.iter().map(|b| (b.0, b.1)).collect(),
+        best: None,
+        marks: Vec::new(),
+        band: train.iter().chain(&test).map(|b| (b.0, b.2, b.3)).collect(),
+    }
+}
+
+/// Points filling each band from its low to its high at the chart's vertical resolution
+/// (four braille dots a row), at most two columns of them a cell.
+fn band_fill(band: &[(f64, f64, f64)], y: [f64; 2], area: Rect) -> Vec<(f64, f64)> {
+    let rows = area.height.saturating_sub(2).max(1) as f64 * 4.0;
+    let dy = (y[1] - y[0]) / rows;
+    let keep = (band.len() / (area.width as usize * 2).max(1)).max(1);
+    let mut points = Vec::new();
+    for &(x, lo, hi) in band.iter().step_by(keep) {
+        let mut v = lo.max(y[0]);
+        while v <= hi.min(y[1]) && dy > 0.0 {
+            points.push((x, v));
+            v += dy;
+        }
+    }
+    points
 }
 
 fn bounds<'a>(
@@ -274,7 +333,21 @@ pub fn draw(
         .iter()
         .map(|t| t.best.into_iter().collect())
         .collect();
+    let fills: Vec<(Color, Vec<(f64, f64)>)> = traces
+        .iter()
+        .filter(|t| !t.band.is_empty())
+        .map(|t| (t.color, band_fill(&t.band, y, area)))
+        .collect();
     let mut datasets: Vec<Dataset> = Vec::new();
+    for (color, fill) in &fills {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Scatter)
+                .style(Style::new().fg(*color).add_modifier(Modifier::DIM))
+                .data(fill),
+        );
+    }
     for (i, line) in mark_lines.iter().enumerate() {
         let d = Dataset::default()
             .marker(Marker::Braille)

@@ -1,11 +1,12 @@
 //! The compare screen: the marked runs' curves overlaid (one colour a run, a fork's parent
 //! leading into it), and with `d` their settings side by side, only the keys that differ.
 
-use super::chart::{axis_name, draw as draw_chart, trace, Metric, Trace};
+use super::chart::{axis_name, draw as draw_chart, group_trace, trace, Metric, Trace};
 use crate::dashboard::app::App;
 use crate::dashboard::store::RunView;
 use gradboard::config::RunConfig;
 use gradboard::runs::export::differing_keys;
+use gradboard::runs::groups::group_key;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
@@ -53,6 +54,23 @@ fn labels(runs: &[&RunView]) -> Vec<String> {
         .collect()
 }
 
+/// The compared runs, each alone or (when `grouped`) with the runs that differ from it only by
+/// seed, in marking order.
+fn fold<'a>(runs: &[&'a RunView], grouped: bool) -> Vec<Vec<&'a RunView>> {
+    let mut out: Vec<(String, Vec<&RunView>)> = Vec::new();
+    for r in runs {
+        let key = match (&r.start, grouped) {
+            (Some(start), true) => group_key(&start.preset, &start.config, start.parent.as_ref()),
+            _ => r.run_id.clone(),
+        };
+        match out.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push(r),
+            None => out.push((key, vec![r])),
+        }
+    }
+    out.into_iter().map(|g| g.1).collect()
+}
+
 /// Draws the overlay (and the settings when `d` is on).
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let runs = compared(app);
@@ -82,20 +100,31 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             .areas(charts_area);
     let names = labels(&runs);
     let options = &app.shared.chart;
+    // Grouped (the runs screen's g): runs that differ only by seed are one mean curve and band.
+    let groups = fold(&runs, app.runs.grouped);
     let traces = |metric: Metric| -> Vec<Trace> {
-        runs.iter()
-            .zip(&names)
+        groups
+            .iter()
             .enumerate()
-            .map(|(i, (r, name))| {
+            .map(|(i, members)| {
                 let color = PALETTE[i % PALETTE.len()];
-                let parent = r.parent().and_then(|p| app.shared.runs.get(&p.run_id));
+                let first = members[0];
+                let name = names[runs
+                    .iter()
+                    .position(|r| r.run_id == first.run_id)
+                    .unwrap_or(0)]
+                .clone();
+                if members.len() > 1 {
+                    return group_trace(members, options, metric, color, name);
+                }
+                let parent = first.parent().and_then(|p| app.shared.runs.get(&p.run_id));
                 trace(
-                    r,
+                    first,
                     parent,
                     options,
                     metric,
                     (color, color),
-                    (name.clone(), false),
+                    (name, false),
                 )
             })
             .collect()

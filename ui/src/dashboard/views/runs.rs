@@ -10,6 +10,8 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use gradboard::runs::accuracy_text as acc;
+use gradboard::runs::groups::RunGroup;
+use gradboard::runs::RunRecord;
 
 /// Draws the runs table and its filter line.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -34,7 +36,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     .style(Style::new().add_modifier(Modifier::BOLD));
     let body: Vec<Row> = rows
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
+            if let Some(g) = screen.group(i).filter(|_| screen.grouped) {
+                return group_row(app, r, g);
+            }
             let marked = app.shared.marked.contains(&r.run_id);
             let id = format!("{}{}", if marked { "● " } else { "  " }, r.run_id);
             let parent = r
@@ -59,18 +65,24 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     let title = match &listing.error {
         Some(e) => format!(" runs: {e} "),
-        None => format!(
-            " runs: {} of {} shown, {} marked{} ",
-            rows.len(),
-            listing.records.len(),
-            app.shared.marked.len(),
-            if listing.scanned {
+        None => {
+            let reading = if listing.scanned {
                 ""
             } else {
                 " (reading the runs folder...)"
+            };
+            let marked = app.shared.marked.len();
+            let (n, total) = (rows.len(), listing.records.len());
+            if screen.grouped {
+                format!(" runs: {n} groups of {total} runs (runs that differ only by seed; g: one a row), {marked} marked{reading} ")
+            } else {
+                format!(
+                    " runs: {n} of {total} shown, {marked} marked{reading} (g: groups of seeds) "
+                )
             }
-        ),
+        }
     };
+    let figure_width = if screen.grouped { 17 } else { 9 };
     let table = Table::new(
         body,
         [
@@ -79,8 +91,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Constraint::Min(16),
             Constraint::Length(11),
             Constraint::Length(9),
-            Constraint::Length(9),
-            Constraint::Length(9),
+            Constraint::Length(figure_width),
+            Constraint::Length(figure_width),
             Constraint::Length(9),
         ],
     )
@@ -102,4 +114,31 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         _ => Line::from(" / filters, 1-8 sort, space marks for compare, c compares, f forks, R resumes, E exports"),
     };
     frame.render_widget(Paragraph::new(filter), filter_area);
+}
+
+/// A group's row: its first run and how many more, the settings without the seed, how many
+/// ended, mean ± std of best and final test accuracy.
+fn group_row<'a>(app: &App, r: &RunRecord, g: &RunGroup) -> Row<'a> {
+    let all = g.runs.iter().all(|id| app.shared.marked.contains(id));
+    let name = match g.runs.len() {
+        1 => r.run_id.clone(),
+        k => format!("{} +{}", r.run_id, k - 1),
+    };
+    let changed: Vec<String> = r
+        .changed
+        .iter()
+        .filter(|(k, _)| *k != "seed")
+        .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
+        .collect();
+    let seeds: Vec<String> = g.seeds.iter().map(|s| s.to_string()).collect();
+    Row::new(vec![
+        Cell::from(format!("{}{name}", if all { "● " } else { "  " })),
+        Cell::from(r.preset.clone()),
+        Cell::from(format!("{} seeds {}", changed.join(" "), seeds.join(","))),
+        Cell::from(format!("n={}", g.n)),
+        Cell::from(r.step.to_string()),
+        Cell::from(g.best_text()),
+        Cell::from(g.final_text()),
+        Cell::from(clock(r.seconds)),
+    ])
 }
