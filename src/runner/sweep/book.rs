@@ -240,6 +240,24 @@ impl Book {
         })
     }
 
+    /// The mean best figure of configuration `group`'s completed runs, once all its runs have
+    /// ended (what importance is measured on: diverged and failed runs left out, as Optuna
+    /// leaves out failed trials).
+    pub fn completed_mean(&self, group: usize) -> Option<f64> {
+        let mut best = Vec::new();
+        for i in self.members(group) {
+            match self.status(i) {
+                QueueState::Pending | QueueState::Running { .. } => return None,
+                QueueState::Ended {
+                    status: RunStatus::Completed,
+                    ..
+                } => best.push(self.best(i)?),
+                _ => {}
+            }
+        }
+        mean(&best)
+    }
+
     /// What the sampler learns from: every chosen configuration but `except`, in order, as a
     /// point of `space` with its outcome.
     pub fn observations(&self, space: &Space, except: usize) -> Vec<Observation> {

@@ -622,13 +622,20 @@ pub fn export_runs(dirs: &[PathBuf], out: &Path) -> Result<crate::runs::export::
     Ok(exported)
 }
 
-/// The newest sweep folder of a runs folder (sweep ids start with their time), if any.
-pub fn newest_sweep(runs_dir: &Path) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs_dir.join(SWEEPS_DIR))
-        .ok()?
+/// Every sweep folder of a runs folder, oldest first (sweep ids start with their time).
+pub fn list_sweeps(runs_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(runs_dir.join(SWEEPS_DIR)) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join(META_FILE).is_file() || p.join(RESULTS_FILE).is_file())
         .collect();
     dirs.sort();
-    dirs.pop()
+    dirs
+}
+
+/// The newest sweep folder of a runs folder, if any.
+pub fn newest_sweep(runs_dir: &Path) -> Option<PathBuf> {
+    list_sweeps(runs_dir).pop()
 }

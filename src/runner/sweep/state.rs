@@ -9,7 +9,6 @@ use crate::events::RunStatus;
 use crate::runs::accuracy_text as figure;
 use crate::search::importance::ped_anova;
 use crate::search::stats::{mean, std};
-use crate::search::tpe::Outcome;
 use crate::search::Space;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -238,6 +237,9 @@ pub struct SweepState {
     pub groups: Vec<GroupRow>,
     /// Each swept key's share of importance (PED-ANOVA), largest first.
     pub importance: Vec<(String, f64)>,
+    /// What the importance was measured on: "12 complete configurations", or with successive
+    /// halving and few complete ones, "18 configurations at rung 0 (step 100)".
+    pub importance_basis: String,
     /// Spent against unpruned.
     pub budget: Budget,
     /// A note about the plan.
@@ -281,6 +283,7 @@ impl SweepState {
             swept_keys: spec.swept_keys(),
             groups: Vec::new(),
             importance: Vec::new(),
+            importance_basis: String::new(),
             budget: Budget::default(),
             paused: local.paused,
             finished,
@@ -290,7 +293,7 @@ impl SweepState {
             axes,
         };
         state.groups = state.group_rows();
-        state.importance = importance(&state.axes, book);
+        (state.importance, state.importance_basis) = importance(&state.axes, book);
         state.budget = state.budget();
         state
     }
@@ -499,6 +502,7 @@ impl SweepState {
             "trials": trials,
             "groups": groups,
             "importance": importance,
+            "importance_basis": self.importance_basis,
             "steps_spent": self.budget.steps_spent,
             "steps_unpruned": self.budget.steps_unpruned,
             "seconds_spent": self.budget.seconds_spent,
@@ -599,7 +603,8 @@ impl SweepState {
         }
         if !self.importance.is_empty() {
             out.push_str(&format!(
-                "\n## What mattered (PED-ANOVA importance of reaching the top 10 % of {obj})\n\n| key | share |  |\n|---|---|---|\n"
+                "\n## What mattered (PED-ANOVA importance of reaching the top 10 % of {obj}, on {})\n\n| key | share |  |\n|---|---|---|\n",
+                self.importance_basis
             ));
             for (k, share) in &self.importance {
                 out.push_str(&format!(
@@ -704,21 +709,57 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
     }
 }
 
-/// PED-ANOVA over the configurations that completed, on every swept key.
-fn importance(axes: &Space, book: &Book) -> Vec<(String, f64)> {
+/// Configurations PED-ANOVA wants at least (below it, with successive halving, a rung that
+/// more reached is used).
+const IMPORTANCE_MIN: usize = 8;
+
+/// PED-ANOVA on every swept key over the configurations that completed (their mean figure);
+/// when successive halving left fewer than `IMPORTANCE_MIN` complete, over the figures
+/// recorded at the deepest rung that many reached. With what it was measured on.
+fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String) {
     if axes.params.is_empty() {
-        return Vec::new();
+        return (Vec::new(), String::new());
     }
-    let trials: Vec<(Vec<f64>, f64)> = book
+    let point = |group: usize| book.group(group).and_then(|c| axes.read(&c.swept));
+    let complete: Vec<(Vec<f64>, f64)> = book
         .groups()
-        .filter_map(|c| {
-            let point = axes.read(&c.swept)?;
-            match book.outcome(c.group)? {
-                Outcome::Complete(v) => Some((point, v)),
-                _ => None,
-            }
-        })
+        .filter_map(|c| Some((point(c.group)?, book.completed_mean(c.group)?)))
         .collect();
+    let mut trials = complete;
+    let mut basis = format!("{} complete configurations", trials.len());
+    if trials.len() < IMPORTANCE_MIN {
+        let deepest = book.rungs().iter().map(|r| r.rung).max();
+        for rung in (0..=deepest.unwrap_or(0))
+            .rev()
+            .filter(|_| deepest.is_some())
+        {
+            let mut by_group: std::collections::BTreeMap<usize, (Vec<f64>, usize)> =
+                Default::default();
+            for r in book.rungs().iter().filter(|r| r.rung == rung) {
+                let entry = by_group.entry(r.group).or_insert((Vec::new(), r.rung_step));
+                entry.0.push(r.value);
+            }
+            let at_rung: Vec<(Vec<f64>, f64)> = by_group
+                .iter()
+                .filter_map(|(&g, (values, _))| Some((point(g)?, mean(values)?)))
+                .collect();
+            if at_rung.len() >= IMPORTANCE_MIN {
+                let step = by_group.values().next().map_or(0, |v| v.1);
+                basis = format!(
+                    "{} configurations at rung {rung} (step {step}): too few complete",
+                    at_rung.len()
+                );
+                trials = at_rung;
+                break;
+            }
+        }
+    }
+    let top = (trials.len() as f64 * 0.1).ceil() as usize;
+    if top < 5 && trials.len() > 1 {
+        basis.push_str(&format!(
+            "; {top} in the top 10 %, fewer than the 5 it wants: read with care"
+        ));
+    }
     let shares = ped_anova(axes, &trials);
     let mut out: Vec<(String, f64)> = axes
         .params
@@ -727,5 +768,5 @@ fn importance(axes: &Space, book: &Book) -> Vec<(String, f64)> {
         .zip(shares)
         .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
-    out
+    (out, basis)
 }

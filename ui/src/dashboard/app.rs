@@ -143,7 +143,11 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.shared.now = now;
-                vec![]
+                // A sweep from its folder is followed while its screen shows it.
+                match self.screen == Screen::Sweep {
+                    true => self.sweep.follow(now),
+                    false => vec![],
+                }
             }
             Msg::Run(event) => {
                 let id = event.run_id.clone();
@@ -222,10 +226,8 @@ impl App {
                 self.sweep.local = true;
                 vec![]
             }
-            Msg::SweepRead(state) => {
-                if !self.sweep.local {
-                    self.sweep.state = Some(state);
-                }
+            Msg::SweepRead(read) => {
+                self.sweep.on_read(*read);
                 vec![]
             }
             Msg::SweepChecked(result) => {

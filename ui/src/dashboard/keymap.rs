@@ -163,6 +163,10 @@ pub enum Action {
     ForkBest,
     /// Fold runs that differ only by seed into groups, or list them one by one.
     ToggleGroups,
+    /// The sweep screen: the older sweep of the runs folder.
+    OlderSweep,
+    /// The sweep screen: the newer sweep of the runs folder.
+    NewerSweep,
     /// A popup: take what it holds (a value, a preset, a name, a form).
     Accept,
     /// A popup: close it without taking anything.
@@ -519,6 +523,20 @@ pub const KEYMAP: &[Binding] = &[
         Action::ForkBest,
         "fork the best run (with seeds: the best group's best run)",
         Some("fork best"),
+    ),
+    bind(
+        SWEEP,
+        &[Char(',')],
+        Action::OlderSweep,
+        "the older sweep of the runs folder",
+        None,
+    ),
+    bind(
+        SWEEP,
+        &[Char('.')],
+        Action::NewerSweep,
+        "the newer sweep of the runs folder",
+        Some("sweeps , ."),
     ),
     bind(
         RUNS,

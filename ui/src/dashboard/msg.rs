@@ -176,6 +176,17 @@ pub enum Job {
     Files,
 }
 
+/// A sweep read from its folder, and the sweeps of the runs folder (oldest first).
+#[derive(Debug, Clone)]
+pub struct SweepRead {
+    /// Its state.
+    pub state: SweepState,
+    /// Its folder.
+    pub dir: std::path::PathBuf,
+    /// Every sweep folder of the runs folder, oldest first.
+    pub sweeps: Vec<std::path::PathBuf>,
+}
+
 /// Messages the dashboard reacts to. Every one is plain data: the app's `update` never reads
 /// a file or the clock; the runtime and its workers do, and report here.
 #[derive(Debug, Clone)]
@@ -210,9 +221,9 @@ pub enum Msg {
     Terminate,
     /// The state of the sweep this dashboard runs.
     Sweep(SweepState),
-    /// The newest sweep of the runs folder as its files say (run by another process, or
-    /// earlier), shown while this dashboard runs none.
-    SweepRead(SweepState),
+    /// A sweep of the runs folder as its files say (run by another process, or earlier),
+    /// shown while this dashboard runs none: its state, its folder, and every sweep folder.
+    SweepRead(Box<SweepRead>),
     /// A sweep's spec, assembled and checked from the form, or why it was refused.
     SweepChecked(Result<Box<SweepSpec>, String>),
     /// A sweep could not be started.
@@ -238,6 +249,8 @@ pub enum Msg {
 /// What the app asks of the runtime after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Read a sweep from its folder (`None`: the newest of the runs folder).
+    ReadSweep(Option<std::path::PathBuf>),
     /// Start a run: fresh, forked or resumed (`from`), with these settings from this preset
     /// (whose own settings are `base`).
     Start {

@@ -72,7 +72,7 @@ pub async fn event_loop(
     let _ = ctrlc::set_handler(move || drop(signals.blocking_send(Msg::Terminate)));
     let followers: Followers = Arc::default();
     workers::scanner(args.runs_dir.clone(), followers.clone(), &tx);
-    workers::last_sweep(args.runs_dir.clone(), &tx);
+    workers::read_sweep(args.runs_dir.clone(), None, &tx);
     let mut rt = Runtime {
         tx,
         handed,
@@ -131,7 +131,7 @@ pub async fn event_loop(
             }
             Some(h) = handed_rx.recv() => rt.take(h),
             _ = tick.tick() => {
-                app.update(Msg::Tick(unix_now()));
+                effects.extend(app.update(Msg::Tick(unix_now())));
                 if let Some(s) = &rt.sweep {
                     let finished = s.is_finished();
                     let mut state = s.state();
@@ -197,6 +197,9 @@ impl Runtime {
                     workers::load(run_id, dir, self.followers.clone(), &self.tx)
                 }
                 Effect::Export(dirs) => workers::export(dirs, &self.args.runs_dir, &self.tx),
+                Effect::ReadSweep(dir) => {
+                    workers::read_sweep(self.args.runs_dir.clone(), dir, &self.tx)
+                }
                 Effect::ListPresets => workers::list_presets(app.shared.presets.clone(), &self.tx),
                 Effect::SavePreset {
                     name,

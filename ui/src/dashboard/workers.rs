@@ -2,7 +2,7 @@
 //! or computes runs here, never on the screen's thread. Each catches its own panic and reports
 //! it as one line (`Msg::WorkerFailed`) so that nothing the screen waits for waits forever.
 
-use super::msg::{Analysed, DataState, ForkTarget, Job, Msg, PresetItem};
+use super::msg::{Analysed, DataState, ForkTarget, Job, Msg, PresetItem, SweepRead};
 use gradboard::config::sweep::SweepRequest;
 use gradboard::config::{PresetDirs, RunConfig};
 use gradboard::data::{download, resolve_data_path, Cifar10, DataSource};
@@ -174,15 +174,26 @@ pub fn load_data(
     });
 }
 
-/// Reads the newest sweep of the runs folder, reconciled with its runs when no process runs it.
-pub fn last_sweep(runs_dir: PathBuf, tx: &Sender<Msg>) {
+/// Reads a sweep of the runs folder (`dir`, else the newest), reconciled with its runs when no
+/// process runs it, with the list of every sweep folder.
+pub fn read_sweep(runs_dir: PathBuf, dir: Option<PathBuf>, tx: &Sender<Msg>) {
     spawn(Job::Sweep, tx, move |tx| {
-        let state = gradboard::runner::sweep::newest_sweep(&runs_dir)
-            .and_then(|dir| gradboard::runner::sweep::read_sweep(&dir).ok());
-        if let Some(state) = state {
-            let _ = tx.blocking_send(Msg::SweepRead(state));
+        if let Some(msg) = sweep_read(&runs_dir, dir) {
+            let _ = tx.blocking_send(msg);
         }
     });
+}
+
+/// A sweep of the runs folder as a message (`dir`, else the newest); `None` without one.
+pub fn sweep_read(runs_dir: &Path, dir: Option<PathBuf>) -> Option<Msg> {
+    use gradboard::runner::sweep::{list_sweeps, newest_sweep, read_sweep};
+    let dir = dir.or_else(|| newest_sweep(runs_dir))?;
+    let state = read_sweep(&dir).ok()?;
+    Some(Msg::SweepRead(Box::new(SweepRead {
+        state,
+        dir,
+        sweeps: list_sweeps(runs_dir),
+    })))
 }
 
 /// Analyses a run's model (its saved weights, or its newest checkpoint while it trains).

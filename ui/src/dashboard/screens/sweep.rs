@@ -157,7 +157,14 @@ pub struct SweepScreen {
     pub brushes: Vec<Option<BrushRange>>,
     /// The form of a new sweep, while it is open.
     pub form: Option<SweepForm>,
+    /// The folder of the sweep shown from its files, and every sweep folder (oldest first).
+    pub folder: Option<(std::path::PathBuf, Vec<std::path::PathBuf>)>,
+    /// When the shown sweep's folder was last asked for (Unix seconds).
+    pub asked: f64,
 }
+
+/// Seconds between readings of a sweep followed from its folder.
+const FOLLOW_EVERY: f64 = 2.0;
 
 /// How far `[`, `]`, `-` and `+` move or size a brush.
 const BRUSH_STEP: f64 = 0.1;
@@ -176,6 +183,42 @@ impl SweepScreen {
             })
             .map(|l| l.index)
             .collect()
+    }
+
+    /// A sweep read from its folder: shown unless this dashboard runs one.
+    pub fn on_read(&mut self, read: crate::dashboard::msg::SweepRead) {
+        if self.local && self.running() {
+            return;
+        }
+        let changed = self.folder.as_ref().map(|f| &f.0) != Some(&read.dir);
+        if changed {
+            self.selected = 0;
+            self.brushes.clear();
+        }
+        self.local = false;
+        self.state = Some(read.state);
+        self.folder = Some((read.dir, read.sweeps));
+    }
+
+    /// Every `FOLLOW_EVERY` seconds, the shown sweep's folder again (one another process runs,
+    /// or a finished one of this dashboard's, so both show the same).
+    pub fn follow(&mut self, now: f64) -> Vec<Effect> {
+        // A sweep that no longer changes is read again seldom (for new sweeps in the list).
+        let settled = self.folder.is_some()
+            && self
+                .state
+                .as_ref()
+                .is_some_and(|s| s.status != gradboard::runner::sweep::SweepStatus::Running);
+        let every = if settled {
+            10.0 * FOLLOW_EVERY
+        } else {
+            FOLLOW_EVERY
+        };
+        if self.running() || now - self.asked < every {
+            return vec![];
+        }
+        self.asked = now;
+        vec![Effect::ReadSweep(self.folder.as_ref().map(|f| f.0.clone()))]
     }
 
     /// Whether any axis is brushed.
@@ -388,6 +431,33 @@ impl SweepScreen {
                 }
             }
             Action::Fork => return fork(entry.as_ref().and_then(|e| e.run_id()), cx),
+            Action::OlderSweep | Action::NewerSweep => {
+                let Some((dir, sweeps)) = &self.folder else {
+                    cx.shared.warn("no sweep folder read yet");
+                    return vec![];
+                };
+                if self.running() {
+                    cx.shared
+                        .warn("this dashboard's sweep is running: other sweeps wait for it");
+                    return vec![];
+                }
+                let at = sweeps.iter().position(|d| d == dir).unwrap_or(sweeps.len());
+                let next = match action {
+                    Action::OlderSweep => at.checked_sub(1),
+                    _ => Some(at + 1).filter(|&i| i < sweeps.len()),
+                };
+                match next.and_then(|i| sweeps.get(i)) {
+                    Some(d) => return vec![Effect::ReadSweep(Some(d.clone()))],
+                    None => cx.shared.notify(format!(
+                        "no {} sweep in the runs folder",
+                        if action == Action::OlderSweep {
+                            "older"
+                        } else {
+                            "newer"
+                        }
+                    )),
+                }
+            }
             Action::ForkBest => {
                 let best = self.state.as_ref().and_then(|s| match s.best_group() {
                     Some(g) if s.seeds > 1 => g

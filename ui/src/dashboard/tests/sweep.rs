@@ -281,3 +281,55 @@ fn groups_importance_parallel_coordinates_brushes_and_forking_the_best() {
         "{effects:?}"
     );
 }
+
+/// A sweep another process runs is read from its folder and followed while the sweep screen
+/// shows it; `,` and `.` step to the older and newer sweeps of the runs folder.
+#[test]
+fn sweeps_of_the_runs_folder_are_followed_and_stepped_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    app.screen = Screen::Sweep;
+    let sweeps: Vec<std::path::PathBuf> = ["a", "b", "c"]
+        .iter()
+        .map(|n| dir.path().join("runs/sweeps").join(n))
+        .collect();
+    let read = |state: QueueState, dir: &std::path::Path| crate::dashboard::msg::SweepRead {
+        state: SweepState {
+            id: dir.file_name().unwrap().to_string_lossy().to_string(),
+            status: gradboard::runner::sweep::SweepStatus::Running,
+            queue: vec![entry(0, "1e-3", state, None, None)],
+            ..SweepState::default()
+        },
+        dir: dir.to_path_buf(),
+        sweeps: sweeps.clone(),
+    };
+    app.update(Msg::SweepRead(Box::new(read(
+        QueueState::Running { run_id: "r".into() },
+        &sweeps[2],
+    ))));
+    assert!(screen(&app, 140, 40).contains("from its folder"));
+    // Followed: asked again every two seconds while it runs.
+    let effects = app.update(Msg::Tick(1000.0));
+    assert_eq!(effects, vec![Effect::ReadSweep(Some(sweeps[2].clone()))]);
+    assert!(app.update(Msg::Tick(1001.0)).is_empty());
+    assert_eq!(app.update(Msg::Tick(1002.5)).len(), 1);
+    // , steps to the older sweep; . back; past the newest, a notice.
+    assert_eq!(
+        key(&mut app, KeyCode::Char(',')),
+        vec![Effect::ReadSweep(Some(sweeps[1].clone()))]
+    );
+    app.update(Msg::SweepRead(Box::new(read(
+        QueueState::Pending,
+        &sweeps[1],
+    ))));
+    assert_eq!(
+        key(&mut app, KeyCode::Char('.')),
+        vec![Effect::ReadSweep(Some(sweeps[2].clone()))]
+    );
+    app.update(Msg::SweepRead(Box::new(read(
+        QueueState::Pending,
+        &sweeps[2],
+    ))));
+    assert!(key(&mut app, KeyCode::Char('.')).is_empty());
+    assert!(notice(&app).contains("no newer sweep"), "{}", notice(&app));
+}

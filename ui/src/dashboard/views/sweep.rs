@@ -315,12 +315,8 @@ fn draw_importance(frame: &mut Frame, state: &SweepState, area: Rect) {
         .collect();
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(format!(
-            " what mattered (PED-ANOVA on {} complete) ",
-            state
-                .groups
-                .iter()
-                .filter(|g| g.best_mean.is_some())
-                .count()
+            " what mattered (PED-ANOVA on {}) ",
+            state.importance_basis
         ))),
         area,
     );
