@@ -529,14 +529,14 @@ pub const KEYMAP: &[Binding] = &[
         &[Char(',')],
         Action::OlderSweep,
         "the older sweep of the runs folder",
-        None,
+        Some("older"),
     ),
     bind(
         SWEEP,
         &[Char('.')],
         Action::NewerSweep,
         "the newer sweep of the runs folder",
-        Some("sweeps , ."),
+        Some("newer"),
     ),
     bind(
         RUNS,
