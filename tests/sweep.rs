@@ -682,3 +682,35 @@ fn a_tpe_sweep_with_successive_halving_is_read_back_from_its_folder() {
     };
     assert_eq!(settings(&state), settings(&again));
 }
+
+/// `sweep cancel` on the folder of a sweep this process runs: its running run stops (and keeps
+/// its checkpoint), the queue is cancelled, and the sweep reads as cancelled.
+#[test]
+fn cancelling_a_sweep_from_its_folder_stops_its_process() {
+    use gradboard::runner::sweep::cancel_sweep;
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, _) = tiny_runner(dir.path());
+    let mut spec = small_spec(100_000);
+    spec.add_grid("lr=1e-3,2e-3,3e-3").unwrap();
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let sweep = start_sweep(&runner, plan, 1, Box::new(|_| {})).unwrap();
+    let sweep_dir = sweep.dir.clone();
+    while sweep.state().queue[0].step < 50 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let said = cancel_sweep(&sweep_dir).unwrap();
+    assert!(said.contains("the process that runs it"), "{said}");
+    let state = sweep.wait();
+    assert_eq!(state.status, SweepStatus::Cancelled);
+    assert!(matches!(
+        state.queue[0].state,
+        QueueState::Ended {
+            status: RunStatus::Stopped,
+            ..
+        }
+    ));
+    assert_eq!(state.queue[1].state, QueueState::Cancelled);
+    assert_eq!(state.queue[2].state, QueueState::Cancelled);
+    let e = cancel_sweep(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("not a sweep folder"), "{e}");
+}

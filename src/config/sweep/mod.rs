@@ -7,7 +7,7 @@ mod file;
 mod plan;
 mod request;
 
-pub use plan::{Configuration, Objective, PlannedRun, SweepPlan, SWEEP_VAL_SPLIT};
+pub use plan::{Bases, Configuration, Objective, PlannedRun, SweepPlan, SWEEP_VAL_SPLIT};
 pub use request::SweepRequest;
 
 use super::{key, Choice, KeyKind, PresetDirs, RunConfig};

@@ -86,13 +86,16 @@ pub struct PlannedRun {
     pub expected: Option<f64>,
 }
 
+/// Presets as a sweep names them: their own names and settings.
+pub type Bases = BTreeMap<String, (String, RunConfig)>;
+
 /// A checked sweep ready to run.
 #[derive(Debug, Clone)]
 pub struct SweepPlan {
     /// The spec (with the validation split it runs with in its overrides).
     pub spec: SweepSpec,
     /// Each preset named, as given: its own name and settings.
-    bases: BTreeMap<String, (String, RunConfig)>,
+    bases: Bases,
     /// The configurations fixed in advance (none for TPE).
     fixed: Vec<Configuration>,
     /// Whether the validation split is the sweep's default rather than asked for.
@@ -134,6 +137,31 @@ impl SweepPlan {
             plan.build(&plan.sampled(0, &point, "tpe"), 0)?;
         }
         Ok(plan)
+    }
+
+    /// A plan from its parts as a sweep's folder keeps them: the spec (its validation split
+    /// already settled) and the presets' names and settings.
+    pub fn from_parts(spec: SweepSpec, bases: Bases) -> Result<Self> {
+        spec.check()?;
+        if !bases.contains_key(&spec.preset) {
+            return Err(Error::Config(format!(
+                "sweep {}: the folder's plan lacks preset {}",
+                spec.name, spec.preset
+            )));
+        }
+        let mut plan = SweepPlan {
+            spec,
+            bases,
+            fixed: Vec::new(),
+            val_default: false,
+        };
+        plan.fixed = plan.expand();
+        Ok(plan)
+    }
+
+    /// The presets its runs start from: as named, their own names and settings.
+    pub fn bases(&self) -> &Bases {
+        &self.bases
     }
 
     /// A data set smaller than a sweep's default split takes a tenth of its training images

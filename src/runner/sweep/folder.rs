@@ -34,6 +34,14 @@ pub const GUARD_FILE: &str = "folder.lock";
 pub const RESULTS_FILE: &str = "results.json";
 /// The results as Markdown.
 pub const RESULTS_MD: &str = "results.md";
+/// Written by `sweep cancel`: no task starts a run after it.
+pub const CANCEL_FILE: &str = "cancelled";
+/// One lock file a run index (`claims/NNNNNN.lock`), held by the process that trains it.
+pub const CLAIMS_DIR: &str = "claims";
+/// The cluster job that runs the sweep (`SlurmJob`).
+pub const SLURM_FILE: &str = "slurm.json";
+/// The array job's script.
+pub const JOB_SCRIPT: &str = "job.sh";
 /// The parallel-coordinates figure.
 pub const PARALLEL_SVG: &str = "parallel.svg";
 /// The same figure as PNG.
@@ -62,6 +70,10 @@ pub struct SweepMeta {
     /// A note about the plan (a validation split fitted to a small data set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
+    /// The presets its runs start from (as named: their names and settings), so that a task
+    /// on another machine plans the same runs without the preset files.
+    #[serde(default)]
+    pub bases: crate::config::sweep::Bases,
 }
 
 /// Where one run of the sweep stands in the folder.
@@ -144,7 +156,7 @@ impl SweepFolder {
             let dir = parent.join(&id);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
-                    for sub in [GROUPS_DIR, TRIALS_DIR] {
+                    for sub in [GROUPS_DIR, TRIALS_DIR, CLAIMS_DIR] {
                         let p = dir.join(sub);
                         std::fs::create_dir(&p).map_err(|e| Error::io(&p, e))?;
                     }
@@ -190,6 +202,30 @@ impl SweepFolder {
         let file = open_write(&path)?;
         file.lock().map_err(|e| Error::io(&path, e))?;
         Ok(file)
+    }
+
+    /// Claims run `index` for this process: `None` when another holds it. The claim lasts as
+    /// long as the file is open, so a process killed outright leaves none.
+    pub fn claim(&self, index: usize) -> Result<Option<File>> {
+        let dir = self.dir.join(CLAIMS_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join(format!("{index:06}.lock"));
+        let file = open_write(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Marks the sweep cancelled.
+    pub fn cancel(&self) -> Result<()> {
+        write_text_atomically(&self.dir.join(CANCEL_FILE), "cancelled\n")
+    }
+
+    /// Whether it was cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.dir.join(CANCEL_FILE).exists()
     }
 
     /// Writes the plan's settled facts.

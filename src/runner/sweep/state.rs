@@ -201,6 +201,11 @@ pub struct Local {
     pub paused: bool,
     /// The pruner's last decision about each run.
     pub notes: HashMap<usize, String>,
+    /// A cluster's word on each run's task still queued or running (`squeue`: `PENDING`,
+    /// `RUNNING`, ...).
+    pub queued: HashMap<usize, String>,
+    /// The cluster job that runs the sweep.
+    pub job: Option<String>,
 }
 
 /// A sweep's state.
@@ -244,13 +249,15 @@ pub struct SweepState {
     pub budget: Budget,
     /// A note about the plan.
     pub notice: Option<String>,
+    /// The cluster job that runs it, if one does.
+    pub job: Option<String>,
 }
 
 impl SweepState {
     /// The state of `spec`'s sweep as `book` reads it, with what this process knows.
     pub fn build(spec: &SweepSpec, book: &Book, local: &Local) -> Self {
         let meta = &book.meta;
-        let running_here = local.running || book.folder().running();
+        let running_here = local.running || book.folder().running() || !local.queued.is_empty();
         let queue: Vec<QueueEntry> = (0..meta.trials)
             .map(|i| entry(book, local, i, running_here))
             .collect();
@@ -289,6 +296,7 @@ impl SweepState {
             finished,
             pruning: spec.prune.is_some(),
             notice: meta.notice.clone(),
+            job: local.job.clone(),
             queue,
             axes,
         };
@@ -512,6 +520,7 @@ impl SweepState {
                 "best_test_acc": e.best_test_acc,
             })),
             "notice": self.notice,
+            "job": self.job,
         })
     }
 
@@ -644,11 +653,12 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
     let conf = book.group(group);
     let mut state = book.status(index);
     if state == QueueState::Pending {
-        if local.claimed.contains(&index) {
+        let task = local.queued.get(&index).map(String::as_str);
+        if local.claimed.contains(&index) || matches!(task, Some("RUNNING" | "COMPLETING")) {
             state = QueueState::Running {
                 run_id: String::new(),
             };
-        } else if !running_here {
+        } else if !running_here || (local.job.is_some() && task.is_none()) {
             state = QueueState::Cancelled;
         }
     }

@@ -90,11 +90,39 @@ pub struct SweepArgs {
     /// Every run's JSONL events on stdout, then one sweep_done line.
     #[arg(long)]
     pub json: bool,
+    /// Where the runs train: here (default), or `slurm`: one array job, a task a run, into
+    /// this runs folder (it and the data must be on a file system every node sees).
+    #[arg(long, value_name = "slurm")]
+    pub on: Option<String>,
+    /// An option for sbatch (repeatable): --sbatch=--partition=gpu --sbatch=--time=02:00:00.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true, requires = "on")]
+    pub sbatch: Vec<String>,
+    /// With --on slurm: print the job script and submit nothing.
+    #[arg(long, requires = "on")]
+    pub dry_run: bool,
 }
 
 /// Words of `sweep` that are not sweep files.
 #[derive(Debug, clap::Subcommand)]
 pub enum SweepAction {
+    /// Train run I of the sweep in SWEEP_DIR (what a cluster task runs): claimed so it never
+    /// trains twice, resumed when it was stopped or its node lost; USR1 stops it and asks
+    /// SLURM to requeue it.
+    Trial {
+        /// The sweep's folder.
+        sweep_dir: PathBuf,
+        /// The run's index in the sweep.
+        #[arg(long)]
+        index: usize,
+        /// The data set (default: GRADBOARD_DATA).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Stop a sweep wherever it runs: scancel for a cluster's, its process's queue otherwise.
+    Cancel {
+        /// The sweep's folder.
+        sweep_dir: PathBuf,
+    },
     /// Print a sweep's state from its folder, whoever runs it: its runs, groups of seeds,
     /// what mattered and the budget.
     Show {
@@ -225,12 +253,27 @@ pub fn summary(state: &SweepState) -> String {
 
 /// Runs the sweep to its end, or shows one.
 pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode> {
-    if let Some(SweepAction::Show { sweep_dir, json }) = &args.action {
-        return show(sweep_dir, *json);
+    match &args.action {
+        Some(SweepAction::Show { sweep_dir, json }) => return show(sweep_dir, *json),
+        Some(SweepAction::Trial {
+            sweep_dir,
+            index,
+            data,
+        }) => return trial(sweep_dir, *index, data.as_deref(), compute, threads),
+        Some(SweepAction::Cancel { sweep_dir }) => {
+            println!("{}", gradboard::runner::sweep::cancel_sweep(sweep_dir)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
     }
     let presets = PresetDirs::discover();
     let spec = request(&args).assemble(&presets)?;
     let plan = SweepPlan::new(spec, &presets)?;
+    match args.on.as_deref() {
+        Some("slurm") => return on_slurm(&args, plan, threads),
+        Some(other) => anyhow::bail!("--on {other:?}: the runs train here, or --on slurm"),
+        None => {}
+    }
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
     let data = Arc::new(Cifar10::load(&path)?);
     let runner = Runner::new(data, &path, &args.runs_dir, compute, threads);
@@ -311,6 +354,96 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
     })
 }
 
+/// `--on slurm`: the folder written, the array job submitted (or its script printed).
+fn on_slurm(args: &SweepArgs, mut plan: SweepPlan, threads: usize) -> Result<ExitCode> {
+    use gradboard::runner::sweep::slurm::{submit, SlurmOptions};
+    // The data every task reads: a path (a download here would not reach the nodes).
+    let data = crate::data_setup::ensure_data(args.data.as_deref())?;
+    let train = Cifar10::load(&data)?.train.len();
+    let notice = plan.fit(train);
+    let options = SlurmOptions {
+        parallel: args.parallel as usize,
+        sbatch: args.sbatch.clone(),
+        threads,
+        data,
+        exe: std::env::current_exe()?,
+    };
+    let submitted = submit(&args.runs_dir, plan, &options, args.dry_run)?;
+    if args.dry_run {
+        print!("{}", submitted.script);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(n) = notice {
+        println!("note: {n}");
+    }
+    let job = submitted.job.map(|j| j.job_id).unwrap_or_default();
+    println!(
+        "sweep {}: submitted job {job} ({} at a time); folder {}; follow it with `gradboard sweep show {}` or the dashboard's sweep screen (`gradboard --runs-dir {}`); stop it with `gradboard sweep cancel {}`",
+        submitted.id.unwrap_or_default(),
+        args.parallel,
+        submitted.dir.display(),
+        submitted.dir.display(),
+        args.runs_dir.display(),
+        submitted.dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sweep trial`: one run of a sweep, as a cluster task trains it. SIGTERM (scancel,
+/// preemption, a requeue) stops it cleanly; SIGUSR1 (the time limit near) stops it and asks
+/// SLURM to requeue the task, which resumes it.
+fn trial(
+    dir: &std::path::Path,
+    index: usize,
+    data: Option<&std::path::Path>,
+    compute: Compute,
+    threads: usize,
+) -> Result<ExitCode> {
+    use gradboard::runner::sweep::{run_task, slurm, SweepCore, TaskOutcome};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let core = Arc::new(SweepCore::open(dir)?);
+    let path = crate::data_setup::ensure_data(data)?;
+    let data = Arc::new(Cifar10::load(&path)?);
+    let runner = Runner::new(data, &path, &core.folder.runs_dir(), compute, threads);
+    let control = Arc::new(gradboard::train::Control::new());
+    let stop = control.clone();
+    let _ = ctrlc::set_handler(move || stop.send(gradboard::train::Command::Stop));
+    let requeue = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, requeue.clone())?;
+    let (watched, watch_control) = (requeue.clone(), control.clone());
+    std::thread::spawn(move || loop {
+        if watched.load(Ordering::SeqCst) {
+            watch_control.send(gradboard::train::Command::Stop);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    });
+    let forward: gradboard::runner::sweep::Forward =
+        Arc::new(std::sync::Mutex::new(Box::new(|_| {})));
+    let outcome = run_task(&core, &runner, index, control, forward)?;
+    let name = format!("sweep {} run {index}", core.id);
+    match outcome {
+        TaskOutcome::Trained(summary) => {
+            println!(
+                "{name}: {} at step {}, test acc {}",
+                summary.status.as_str(),
+                summary.step,
+                figure(summary.final_test_acc)
+            );
+            if requeue.load(Ordering::SeqCst)
+                && summary.status == gradboard::events::RunStatus::Stopped
+            {
+                slurm::requeue_this_task()?;
+                println!("{name}: requeued; the next start resumes it");
+            }
+        }
+        TaskOutcome::AlreadyDone => println!("{name}: already trained"),
+        TaskOutcome::Claimed => println!("{name}: another task trains it"),
+        TaskOutcome::Cancelled => println!("{name}: the sweep was cancelled"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `sweep show`: the state from the folder.
 fn show(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     if !dir.is_dir() {
@@ -321,9 +454,14 @@ fn show(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
         println!("{}", state.show_json());
     } else {
         println!(
-            "sweep {} ({}): {} sampler, {} seed(s) each, chosen on {}, pruner {}",
+            "sweep {} ({}{}): {} sampler, {} seed(s) each, chosen on {}, pruner {}",
             state.id,
             state.status.as_str(),
+            state
+                .job
+                .as_ref()
+                .map(|j| format!(", SLURM job {j}"))
+                .unwrap_or_default(),
             state.sampler,
             state.seeds,
             state.objective_label(),

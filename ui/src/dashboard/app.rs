@@ -233,6 +233,16 @@ impl App {
             Msg::SweepChecked(result) => {
                 delegate!(self, sweep, |screen, cx| screen.on_checked(result, cx))
             }
+            Msg::SweepCancelled(Ok(done)) => {
+                self.shared.notify(done);
+                vec![Effect::ReadSweep(
+                    self.sweep.folder.as_ref().map(|f| f.0.clone()),
+                )]
+            }
+            Msg::SweepCancelled(Err(e)) => {
+                self.shared.warn(format!("sweep not cancelled: {e}"));
+                vec![]
+            }
             Msg::SweepFailed(reason) => {
                 self.shared.warn(format!("sweep not started: {reason}"));
                 vec![]

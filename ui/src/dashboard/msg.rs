@@ -228,6 +228,8 @@ pub enum Msg {
     SweepChecked(Result<Box<SweepSpec>, String>),
     /// A sweep could not be started.
     SweepFailed(String),
+    /// A sweep from its folder was cancelled (what was done), or why not.
+    SweepCancelled(Result<String, String>),
     /// An analysis finished (boxed: it holds the data set's handle), or why it failed.
     Analyzed(Result<Box<Analysed>, String>),
     /// What the learning-rate finder's model is a copy of.
@@ -251,6 +253,8 @@ pub enum Msg {
 pub enum Effect {
     /// Read a sweep from its folder (`None`: the newest of the runs folder).
     ReadSweep(Option<std::path::PathBuf>),
+    /// Cancel the sweep in this folder wherever it runs (`sweep cancel`).
+    CancelSweep(std::path::PathBuf),
     /// Start a run: fresh, forked or resumed (`from`), with these settings from this preset
     /// (whose own settings are `base`).
     Start {

@@ -200,6 +200,7 @@ impl Runtime {
                 Effect::ReadSweep(dir) => {
                     workers::read_sweep(self.args.runs_dir.clone(), dir, &self.tx)
                 }
+                Effect::CancelSweep(dir) => workers::cancel_sweep(dir, &self.tx),
                 Effect::ListPresets => workers::list_presets(app.shared.presets.clone(), &self.tx),
                 Effect::SavePreset {
                     name,

@@ -184,6 +184,16 @@ pub fn read_sweep(runs_dir: PathBuf, dir: Option<PathBuf>, tx: &Sender<Msg>) {
     });
 }
 
+/// Cancels the sweep in `dir` wherever it runs; says what was done.
+pub fn cancel_sweep(dir: PathBuf, tx: &Sender<Msg>) {
+    spawn(Job::Sweep, tx, move |tx| {
+        let result = gradboard::runner::sweep::cancel_sweep(&dir)
+            .map(|done| format!("sweep {}: {done}", dir.display()))
+            .map_err(|e| e.to_string());
+        let _ = tx.blocking_send(Msg::SweepCancelled(result));
+    });
+}
+
 /// A sweep of the runs folder as a message (`dir`, else the newest); `None` without one.
 pub fn sweep_read(runs_dir: &Path, dir: Option<PathBuf>) -> Option<Msg> {
     use gradboard::runner::sweep::{list_sweeps, newest_sweep, read_sweep};

@@ -376,14 +376,29 @@ impl SweepScreen {
                 }
                 _ => cx.shared.warn("the selected run is not running"),
             },
+            Action::StopSweep if !self.local => {
+                let running = self
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.status == gradboard::runner::sweep::SweepStatus::Running);
+                match &self.folder {
+                    Some((dir, _)) if running => {
+                        cx.shared
+                            .notify(format!("cancelling sweep {}...", dir.display()));
+                        return vec![Effect::CancelSweep(dir.clone())];
+                    }
+                    _ => cx.shared.warn("this sweep is not running"),
+                }
+            }
             _ if !self.local
                 && matches!(
                     action,
-                    Action::CancelQueued | Action::Stop | Action::TogglePause | Action::StopSweep
+                    Action::CancelQueued | Action::Stop | Action::TogglePause
                 ) =>
             {
-                cx.shared
-                    .warn("this sweep is read from its folder: only its own process commands it");
+                cx.shared.warn(
+                    "this sweep is read from its folder: S cancels it; its runs are its own process's",
+                );
             }
             Action::TogglePause => {
                 if let Some(state) = self.state.as_ref().filter(|s| !s.finished) {

@@ -308,6 +308,11 @@ fn sweeps_of_the_runs_folder_are_followed_and_stepped_through() {
         &sweeps[2],
     ))));
     assert!(screen(&app, 140, 40).contains("from its folder"));
+    // S cancels it wherever it runs (its folder marked; scancel for a cluster's).
+    assert_eq!(
+        key(&mut app, KeyCode::Char('S')),
+        vec![Effect::CancelSweep(sweeps[2].clone())]
+    );
     // Followed: asked again every two seconds while it runs.
     let effects = app.update(Msg::Tick(1000.0));
     assert_eq!(effects, vec![Effect::ReadSweep(Some(sweeps[2].clone()))]);

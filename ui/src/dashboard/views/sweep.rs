@@ -109,10 +109,10 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
     let counts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
     let title = format!(
         " sweep{}{}: {}; {} sampler, pruner {} ",
-        if app.sweep.local {
-            ""
-        } else {
-            " (from its folder)"
+        match (&state.job, app.sweep.local) {
+            (Some(job), _) => format!(" (SLURM job {job})"),
+            (None, true) => String::new(),
+            (None, false) => " (from its folder)".to_string(),
         },
         if state.paused {
             " (paused)"
