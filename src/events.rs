@@ -71,6 +71,44 @@ pub struct SweepRef {
     pub group: Option<usize>,
 }
 
+/// Seven quantiles of a tensor's values: min, 5, 25, 50, 75, 95 %, max.
+pub type Quantiles = [f64; 7];
+
+/// One parameter tensor's figures at a `layers` event (its weights after the step's update).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamStats {
+    /// Its name in `model.safetensors`.
+    pub name: String,
+    /// L2 norm of the weights.
+    pub norm: f64,
+    /// L2 norm of the step's gradient.
+    pub grad_norm: f64,
+    /// Mean absolute gradient.
+    #[serde(default)]
+    pub grad_mean_abs: f64,
+    /// Norm of the step's change over the weights' norm.
+    pub update_ratio: f64,
+    /// Quantiles of the weights.
+    pub q: Quantiles,
+    /// Quantiles of the gradient.
+    pub grad_q: Quantiles,
+}
+
+/// One hidden layer's output on the probe batch, at a `layers` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActStats {
+    /// The layer's name.
+    pub name: String,
+    /// Mean of its outputs.
+    pub mean: f64,
+    /// Their standard deviation.
+    pub std: f64,
+    /// Fraction of its units never on the positive side over the probe batch.
+    pub dead: f64,
+    /// Quantiles of its outputs.
+    pub q: Quantiles,
+}
+
 /// What a run's `start` event records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartInfo {
@@ -199,6 +237,26 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// Per-layer statistics after step `step` (every `diag_every` steps).
+    Layers {
+        /// The step they were taken after.
+        step: usize,
+        /// One a parameter tensor, in the order of the network (input to output).
+        params: Vec<ParamStats>,
+        /// One a hidden layer's output on the probe batch, input to output.
+        acts: Vec<ActStats>,
+    },
+    /// Something the user can act on, written once a kind and layer.
+    Warning {
+        /// The step it was noticed at.
+        step: usize,
+        /// What: `update_ratio`, `vanishing`, `exploding`, `dead`.
+        kind: String,
+        /// The layer (a parameter's or a hidden layer's name).
+        layer: String,
+        /// In words, with what to try.
+        message: String,
+    },
     /// The run ended.
     Done {
         /// Last step done.
@@ -221,6 +279,9 @@ pub enum EventKind {
         /// Why the run ended early, when it did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// Its per-layer warnings, `kind layer` each (the `warning` events').
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
     },
 }
 
@@ -257,6 +318,8 @@ impl Event {
             | EventKind::Paused { step, .. }
             | EventKind::Resume { step }
             | EventKind::Prune { step, .. }
+            | EventKind::Layers { step, .. }
+            | EventKind::Warning { step, .. }
             | EventKind::Done { step, .. } => *step,
         }
     }
@@ -271,6 +334,8 @@ impl Event {
             EventKind::Paused { .. } => "paused",
             EventKind::Resume { .. } => "resume",
             EventKind::Prune { .. } => "prune",
+            EventKind::Layers { .. } => "layers",
+            EventKind::Warning { .. } => "warning",
             EventKind::Done { .. } => "done",
         }
     }

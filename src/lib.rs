@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod config;
 pub mod data;
+pub mod diag;
 pub mod error;
 pub mod events;
 pub mod files;

@@ -77,6 +77,7 @@ fn every_live_key_changed_while_training_reads_the_same_everywhere() {
         set("label_smoothing", "0.05"),
         set("clip_norm", "2"),
         set("tta", "flip"),
+        set("diag_every", "5"),
     ];
     let live: Vec<&str> = KEYS.iter().filter(|k| k.live).map(|k| k.name).collect();
     let mut changed: Vec<String> = first

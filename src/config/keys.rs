@@ -393,6 +393,17 @@ pub const KEYS: &[KeySpec] = &[
         ),
     },
     KeySpec {
+        name: "diag_every",
+        help: "steps between per-layer statistics (the layers screen), 0 = off",
+        live: true,
+        access: Access::Integer(
+            0,
+            10_000_000,
+            |c| c.diag_every as u64,
+            |c, v| c.diag_every = v as usize,
+        ),
+    },
+    KeySpec {
         name: "val_split",
         help: "training images held out for validation (seeded), 0 = none",
         live: false,

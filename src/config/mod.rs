@@ -202,6 +202,8 @@ pub struct RunConfig {
     /// Training images held out for validation (drawn by the seed), 0 = none: every
     /// evaluation then also reports the validation figures, and early stopping uses them.
     pub val_split: usize,
+    /// Steps between `layers` events (per-layer statistics), 0 = off.
+    pub diag_every: usize,
 }
 
 impl Default for RunConfig {
@@ -236,9 +238,13 @@ impl Default for RunConfig {
             tta: Tta::None,
             early_stop: None,
             val_split: 0,
+            diag_every: DEFAULT_DIAG_EVERY,
         }
     }
 }
+
+/// Steps between `layers` events unless a preset or `--set` says otherwise.
+pub const DEFAULT_DIAG_EVERY: usize = 100;
 
 /// The keys that shape a network: weights saved under one value of them fit no other.
 pub const NETWORK_KEYS: &[&str] = &["engine", "model", "hidden", "norm"];

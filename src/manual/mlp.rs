@@ -191,4 +191,14 @@ impl Network for ManualMlp {
     fn params(&self) -> &Params {
         &self.params
     }
+
+    fn probe(&mut self, x: &Tensor) -> crate::Result<Vec<(String, Tensor)>> {
+        let mut h = x.clone();
+        let mut out = Vec::new();
+        for (i, linear) in self.linears.iter().enumerate().take(self.linears.len() - 1) {
+            h = self.activations[i].infer(&linear.infer(&h)?)?;
+            out.push((format!("linear{i}"), h.clone()));
+        }
+        Ok(out)
+    }
 }

@@ -19,6 +19,11 @@ pub trait Network: Send {
     fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor>;
     /// Every named parameter and buffer.
     fn params(&self) -> &Params;
+    /// Each hidden layer's output (after its activation) on `x` in inference mode, input to
+    /// output, named by its layer; none where a network does not say.
+    fn probe(&mut self, _x: &Tensor) -> Result<Vec<(String, Tensor)>> {
+        Ok(Vec::new())
+    }
     /// Images per evaluation chunk: bounds the memory an evaluation needs.
     fn eval_chunk(&self) -> usize {
         1000

@@ -95,4 +95,11 @@ pub trait Trainer: Send {
     fn optimizer_state(&self) -> Result<(u64, Vec<(String, Tensor)>)>;
     /// Restores what `optimizer_state` gave.
     fn load_optimizer_state(&mut self, steps: u64, state: &[(String, Tensor)]) -> Result<()>;
+    /// Keeps the next step's gradient of each trainable parameter for `take_gradients`.
+    fn keep_gradients(&mut self) {}
+    /// The gradients the last step kept (by parameter name); none where the trainer holds no
+    /// whole gradient (section 1's fused step: its gradient is its update over -lr).
+    fn take_gradients(&mut self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
 }

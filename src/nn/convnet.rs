@@ -152,6 +152,30 @@ impl Network for ConvNet {
         &self.params
     }
 
+    fn probe(&mut self, x: &Tensor) -> Result<Vec<(String, Tensor)>> {
+        let k = self.kernels;
+        let mut h = maps(k, x)?;
+        let mut first = true;
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            h = match layer {
+                Some(block) => {
+                    let y = conv2d(k, &h, block.weight.as_tensor(), first, false)?;
+                    first = false;
+                    let a = match (&block.bn, &block.bias) {
+                        (Some(bn), _) => bn_relu(k, &y, bn, false)?,
+                        (None, Some(b)) => add_channel_bias(k, &y, b.as_tensor())?.relu()?,
+                        (None, None) => y.relu()?,
+                    };
+                    out.push((block.name.to_string(), a.detach()));
+                    a
+                }
+                None => max_pool(k, &h, LAB_POOL)?,
+            };
+        }
+        Ok(out)
+    }
+
     fn eval_chunk(&self) -> usize {
         // conv2's patches alone are 576 x (chunk x 256) values: 100 images keep it near 60 MB.
         100

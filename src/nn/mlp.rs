@@ -104,6 +104,23 @@ impl Network for AutogradMlp {
         &self.params
     }
 
+    fn probe(&mut self, x: &Tensor) -> Result<Vec<(String, Tensor)>> {
+        let mut h = x.clone();
+        let mut out = Vec::new();
+        for (i, (linear, norm)) in self.hidden.iter().enumerate() {
+            h = linear.forward(&h)?;
+            h = match norm {
+                NormLayer::BatchNorm(bn) => {
+                    bn_leaky_dropout(self.kernels, &h, bn, self.neg_slope, None, false)?
+                }
+                NormLayer::Custom(bn) => leaky_relu(&bn.forward_t(&h, false)?, self.neg_slope)?,
+                NormLayer::None => leaky_relu(&h, self.neg_slope)?,
+            };
+            out.push((format!("fc{}", i + 1), h.detach()));
+        }
+        Ok(out)
+    }
+
     fn set_dropout(&mut self, p: f64) {
         self.dropout = p;
     }

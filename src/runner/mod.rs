@@ -253,6 +253,7 @@ impl Runner {
                     best_val_acc: None,
                     seconds: 0.0,
                     reason: Some(failure),
+                    warnings: Vec::new(),
                 };
                 sink.deliver_done(&Event::now(&thread_id, summary.done_event()));
                 summary

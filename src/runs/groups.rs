@@ -168,6 +168,7 @@ mod tests {
             parent: None,
             sweep: None,
             reason: None,
+            warnings: Vec::new(),
             config: Some(config),
             dir: Default::default(),
         }

@@ -71,6 +71,9 @@ pub struct RunRecord {
     /// Why it ended early, or why its events cannot be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Its per-layer warnings (`kind layer` each): what the layers screen explains.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Its configuration as it started.
     #[serde(skip)]
     pub config: Option<RunConfig>,
@@ -188,6 +191,7 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
         parent: state.parent().cloned(),
         sweep: state.sweep().cloned(),
         reason: problem.or_else(|| state.ended.as_ref().and_then(|e| e.reason.clone())),
+        warnings: state.warning_names(),
         config: state.start.as_ref().map(|s| s.config.clone()),
         dir: dir.to_path_buf(),
         run_id,

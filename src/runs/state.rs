@@ -4,7 +4,9 @@
 
 use super::series::Series;
 use crate::config::{key, RunConfig};
-use crate::events::{Event, EventKind, ParentRef, RunStatus, StartInfo, SweepRef};
+use crate::events::{
+    ActStats, Event, EventKind, ParamStats, ParentRef, RunStatus, StartInfo, SweepRef,
+};
 
 /// A point: step and value.
 pub type Point = (f64, f64);
@@ -104,6 +106,33 @@ fn best_point(points: &[Point]) -> Option<Point> {
         })
 }
 
+/// One `layers` event: the figures of each parameter and hidden layer after a step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayersPoint {
+    /// The step.
+    pub step: usize,
+    /// Each parameter tensor's figures, input to output.
+    pub params: Vec<ParamStats>,
+    /// Each hidden layer's output's figures, input to output.
+    pub acts: Vec<ActStats>,
+}
+
+/// A warning a run wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunWarning {
+    /// The step it was noticed at.
+    pub step: usize,
+    /// Its kind.
+    pub kind: String,
+    /// The layer.
+    pub layer: String,
+    /// In words.
+    pub message: String,
+}
+
+/// `layers` events kept a run before every other one is dropped (the curve keeps its span).
+pub const LAYERS_CAPACITY: usize = 2048;
+
 /// How a run ended, from its `done`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ending {
@@ -113,6 +142,8 @@ pub struct Ending {
     pub reason: Option<String>,
     /// Training seconds, pauses excluded.
     pub seconds: f64,
+    /// Its per-layer warnings, `kind layer` each.
+    pub warnings: Vec<String>,
 }
 
 /// A run as its events so far tell it.
@@ -162,6 +193,10 @@ pub struct RunState {
     pub refused: Vec<String>,
     /// Every live change as its event wrote it, to replay after a resume.
     changes: Vec<(usize, String, serde_json::Value)>,
+    /// Its `layers` events (every other one dropped past `LAYERS_CAPACITY`).
+    pub layers: Vec<LayersPoint>,
+    /// Its warnings.
+    pub warnings: Vec<RunWarning>,
 }
 
 impl RunState {
@@ -189,6 +224,8 @@ impl RunState {
             pruned_at: None,
             refused: Vec::new(),
             changes: Vec::new(),
+            layers: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -264,6 +301,18 @@ impl RunState {
         self.config.val_split
     }
 
+    /// Its per-layer warnings so far, `kind layer` each.
+    pub fn warning_names(&self) -> Vec<String> {
+        match &self.ended {
+            Some(end) if !end.warnings.is_empty() => end.warnings.clone(),
+            _ => self
+                .warnings
+                .iter()
+                .map(|w| format!("{} {}", w.kind, w.layer))
+                .collect(),
+        }
+    }
+
     /// Whether it is paused.
     pub fn paused(&self) -> bool {
         self.paused_since.is_some() && self.ended.is_none()
@@ -337,6 +386,31 @@ impl RunState {
                 }
             }
             EventKind::Prune { step, .. } => self.pruned_at = Some(*step),
+            EventKind::Layers { step, params, acts } => {
+                if self.layers.len() >= LAYERS_CAPACITY {
+                    let mut keep = false;
+                    self.layers.retain(|_| {
+                        keep = !keep;
+                        keep
+                    });
+                }
+                self.layers.push(LayersPoint {
+                    step: *step,
+                    params: params.clone(),
+                    acts: acts.clone(),
+                });
+            }
+            EventKind::Warning {
+                step,
+                kind,
+                layer,
+                message,
+            } => self.warnings.push(RunWarning {
+                step: *step,
+                kind: kind.clone(),
+                layer: layer.clone(),
+                message: message.clone(),
+            }),
             EventKind::Done {
                 step,
                 status,
@@ -346,6 +420,7 @@ impl RunState {
                 best_val_acc,
                 seconds,
                 reason,
+                warnings,
             } => {
                 self.step = *step;
                 self.paused_since = None;
@@ -359,6 +434,7 @@ impl RunState {
                     status: *status,
                     reason: reason.clone(),
                     seconds: *seconds,
+                    warnings: warnings.clone(),
                 });
             }
         }
@@ -385,6 +461,8 @@ impl RunState {
     /// is replaced, and its settings are those of that step again.
     fn resume(&mut self, step: usize) {
         self.curves.truncate_after(step);
+        self.layers.retain(|l| l.step <= step);
+        self.warnings.retain(|w| w.step <= step);
         self.step = step;
         self.ended = None;
         self.done_final = None;

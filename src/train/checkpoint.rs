@@ -54,6 +54,9 @@ pub struct CheckpointState {
     pub pending_eval: bool,
     /// Training seconds so far.
     pub seconds: f64,
+    /// The per-layer warnings given so far (kind, layer): a resumed run gives none twice.
+    #[serde(default)]
+    pub warned: Vec<(String, String)>,
 }
 
 /// A network's tensors read from a run folder, and where and at which step they were saved.

@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 mod control;
+mod diag;
 mod factory;
 pub mod inference;
 pub mod lr_find;

@@ -7,6 +7,7 @@
 use super::build_trainer;
 use super::checkpoint::{self, Checkpoint, CheckpointState};
 use super::control::{Command, Control};
+use super::diag::{Diag, PROBE_IMAGES};
 use super::inference::evaluate;
 use crate::config::{key, RunConfig};
 use crate::data::augment::Seeds;
@@ -47,6 +48,8 @@ pub struct Summary {
     pub seconds: f64,
     /// Why it ended early, and anything the user must know about its files.
     pub reason: Option<String>,
+    /// Its per-layer warnings, `kind layer` each.
+    pub warnings: Vec<String>,
 }
 
 impl Summary {
@@ -61,6 +64,7 @@ impl Summary {
             best_val_acc: self.best_val_acc,
             seconds: self.seconds,
             reason: self.reason.clone(),
+            warnings: self.warnings.clone(),
         }
     }
 }
@@ -169,6 +173,8 @@ struct Progress {
     sampler: BatchSampler,
     /// The held-out training images (with a `val_split`), evaluated beside the test set.
     val: Option<Split>,
+    /// The per-layer statistics' state.
+    diag: Diag,
     throughput: Throughput,
 }
 
@@ -232,6 +238,12 @@ impl Session<'_> {
         }
         progress.summary.seconds = progress.seconds();
         progress.summary.step = progress.step;
+        progress.summary.warnings = progress
+            .diag
+            .warned
+            .iter()
+            .map(|(kind, layer)| format!("{kind} {layer}"))
+            .collect();
         let stopped = matches!(
             progress.summary.status,
             RunStatus::Stopped | RunStatus::Pruned
@@ -281,6 +293,7 @@ impl Session<'_> {
                 best_val_acc: None,
                 seconds: 0.0,
                 reason: None,
+                warnings: Vec::new(),
             },
             best_step: 0,
             pending_eval: false,
@@ -288,6 +301,7 @@ impl Session<'_> {
             resumed_at: Instant::now(),
             sampler: BatchSampler::new(0, 0),
             val: None,
+            diag: Diag::new(Vec::new()),
             throughput: Throughput {
                 window: VecDeque::new(),
             },
@@ -315,12 +329,14 @@ impl Session<'_> {
                 progress.summary.best_val_acc = s.best_val_acc;
                 progress.best_step = s.best_step;
                 progress.pending_eval = s.pending_eval;
+                progress.diag = Diag::new(s.warned.clone());
                 progress.active = Duration::from_secs_f64(s.seconds.max(0.0));
             }
         }
         let c = &progress.config;
         let holdout = Holdout::new(self.data.train.len(), c.val_split, c.seed);
         progress.val = holdout.val_split(&self.data.train);
+        progress.diag.probe_images = holdout.train().iter().take(PROBE_IMAGES).copied().collect();
         progress.sampler = BatchSampler::over(
             holdout.train().to_vec(),
             derive_seed(c.seed, SAMPLER_STREAM),
@@ -383,6 +399,11 @@ impl Session<'_> {
                 step as u64,
             ));
             let hyper = p.hyper();
+            let diag = p.config.diag_every > 0 && step.is_multiple_of(p.config.diag_every);
+            let before = match diag {
+                true => Some(Diag::before(trainer)?),
+                false => None,
+            };
             let mut report = match self.fault {
                 Some(Fault::PanicAtStep(n)) if n == step => {
                     panic!("injected fault: panic at step {step}")
@@ -428,6 +449,14 @@ impl Session<'_> {
                     grad_norm: report.grad_norm,
                 },
             ))?;
+            if let Some(before) = before {
+                let events =
+                    p.diag
+                        .after(trainer, before, step, hyper.lr, self.data, &self.compute)?;
+                for kind in events {
+                    sink.emit(&Event::now(&self.run_id, kind))?;
+                }
+            }
             if step.is_multiple_of(p.config.eval_every) || step == p.last_step {
                 if let Flow::End = self.evaluate_and_checkpoint(trainer, p, epoch, sink)? {
                     return Ok(());
@@ -563,6 +592,7 @@ impl Session<'_> {
             best_val_acc: p.summary.best_val_acc,
             best_step: p.best_step,
             pending_eval: p.pending_eval,
+            warned: p.diag.warned.clone(),
             seconds: p.seconds(),
         };
         let model = trainer.network_ref().params().snapshot()?;

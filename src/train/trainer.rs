@@ -17,6 +17,9 @@ pub struct AutogradTrainer {
     net: Box<dyn Network>,
     optimizer: Optimizer,
     kernels: Kernels,
+    /// Whether the next step keeps its gradients, and those it kept.
+    keep: bool,
+    kept: Vec<(String, Tensor)>,
 }
 
 impl AutogradTrainer {
@@ -27,6 +30,8 @@ impl AutogradTrainer {
             net,
             optimizer,
             kernels: compute.kernels(),
+            keep: false,
+            kept: Vec::new(),
         }
     }
 }
@@ -49,8 +54,12 @@ impl Trainer for AutogradTrainer {
         for p in self.net.params().trainable() {
             if let Some(g) = grads.get(&p.tensor) {
                 squares += sum_squares(self.kernels, g)?;
+                if self.keep {
+                    self.kept.push((p.name.clone(), g.clone()));
+                }
             }
         }
+        self.keep = false;
         let norm = squares.sqrt();
         report.grad_norm = Some(norm);
         if !norm.is_finite() {
@@ -76,5 +85,15 @@ impl Trainer for AutogradTrainer {
 
     fn load_optimizer_state(&mut self, steps: u64, state: &[(String, Tensor)]) -> Result<()> {
         self.optimizer.load_state(steps, state)
+    }
+
+    fn keep_gradients(&mut self) {
+        self.keep = true;
+        self.kept.clear();
+    }
+
+    fn take_gradients(&mut self) -> Vec<(String, Tensor)> {
+        self.keep = false;
+        std::mem::take(&mut self.kept)
     }
 }

@@ -60,6 +60,8 @@ pub struct App {
     pub sweep: SweepScreen,
     /// The analysis screen.
     pub analysis: AnalysisScreen,
+    /// The layers screen.
+    pub layers: crate::dashboard::screens::layers::LayersScreen,
     /// The learning-rate finder, while its popup is open.
     pub lr_finder: Option<LrFinderView>,
 }
@@ -83,6 +85,7 @@ impl App {
             compare: CompareScreen::default(),
             sweep: SweepScreen::default(),
             analysis: AnalysisScreen::default(),
+            layers: Default::default(),
             lr_finder: None,
         }
     }
@@ -488,6 +491,18 @@ impl App {
                 })
             }
             Action::LrFind => self.start_lr_finder(),
+            Action::Layers => {
+                let target = match self.screen {
+                    Screen::Runs => self
+                        .runs
+                        .current(&self.shared.listing)
+                        .map(|r| r.run_id.clone()),
+                    Screen::Sweep => self.sweep.selected_run(),
+                    _ => None,
+                };
+                self.screen = Screen::Layers;
+                delegate!(self, layers, |screen, cx| screen.open(target, cx))
+            }
             _ => match self.screen {
                 Screen::Live => delegate!(self, live, |screen, cx| screen.update(action, cx)),
                 Screen::Runs => delegate!(self, runs, |screen, cx| screen.update(action, &key, cx)),
@@ -496,6 +511,7 @@ impl App {
                 Screen::Analysis => {
                     delegate!(self, analysis, |screen, cx| screen.update(action, cx))
                 }
+                Screen::Layers => delegate!(self, layers, |screen, cx| screen.update(action, cx)),
             },
         }
     }

@@ -46,6 +46,7 @@ impl Context {
             Context::Screen(Screen::Compare) => COMPARE,
             Context::Screen(Screen::Sweep) => SWEEP,
             Context::Screen(Screen::Analysis) => ANALYSIS,
+            Context::Screen(Screen::Layers) => LAYERS,
             Context::Presets => PRESETS,
             Context::ConfirmQuit => CONFIRM,
             Context::LrFinder => LR_FINDER,
@@ -67,8 +68,9 @@ const LR_FINDER: u16 = 128;
 const FIELD: u16 = 256;
 const FORM: u16 = 512;
 const HELP: u16 = 1024;
+const LAYERS: u16 = 2048;
 const CHARTS: u16 = LIVE | COMPARE;
-const SCREENS: u16 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS;
+const SCREENS: u16 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS | LAYERS;
 
 /// What a key does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +165,8 @@ pub enum Action {
     ForkBest,
     /// Fold runs that differ only by seed into groups, or list them one by one.
     ToggleGroups,
+    /// The layers screen of the run (the live one, or the one under the cursor).
+    Layers,
     /// The sweep screen: the older sweep of the runs folder.
     OlderSweep,
     /// The sweep screen: the newer sweep of the runs folder.
@@ -455,24 +459,31 @@ pub const KEYMAP: &[Binding] = &[
         None,
     ),
     bind(
-        SWEEP,
+        SWEEP | LAYERS,
         &[Char('v')],
         Action::NextSweptKey,
-        "scatter: the next swept key",
-        Some("key"),
+        "scatter: the next swept key (layers: the next statistic)",
+        Some("next"),
     ),
     bind(
-        ANALYSIS | SWEEP,
+        LIVE | RUNS | SWEEP,
+        &[Char('y')],
+        Action::Layers,
+        "the layers screen of the run: per-layer statistics over its steps",
+        Some("layers"),
+    ),
+    bind(
+        ANALYSIS | SWEEP | LAYERS,
         &[KeyCode::Left, Char('h')],
         Action::Left,
-        "previous predicted class (sweep: the previous axis)",
+        "previous predicted class (sweep: the previous axis; layers: an earlier step)",
         None,
     ),
     bind(
-        ANALYSIS | SWEEP,
+        ANALYSIS | SWEEP | LAYERS,
         &[KeyCode::Right, Char('l')],
         Action::Right,
-        "next predicted class (sweep: the next axis)",
+        "next predicted class (sweep: the next axis; layers: a later step)",
         None,
     ),
     bind(

@@ -29,16 +29,19 @@ pub enum Screen {
     Sweep,
     /// A run's model on the test set: confusion, per-class figures, misclassified images.
     Analysis,
+    /// Inside a run's network: per-layer statistics over its steps.
+    Layers,
 }
 
 impl Screen {
     /// Every screen, in Tab order.
-    pub const ALL: [Screen; 5] = [
+    pub const ALL: [Screen; 6] = [
         Screen::Live,
         Screen::Runs,
         Screen::Compare,
         Screen::Sweep,
         Screen::Analysis,
+        Screen::Layers,
     ];
 
     /// Its name in the title line.
@@ -49,6 +52,7 @@ impl Screen {
             Screen::Compare => "compare",
             Screen::Sweep => "sweep",
             Screen::Analysis => "analysis",
+            Screen::Layers => "layers",
         }
     }
 

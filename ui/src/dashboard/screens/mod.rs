@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod compare;
+pub mod layers;
 pub mod live;
 pub mod lr_finder;
 pub mod runs;

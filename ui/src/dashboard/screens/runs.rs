@@ -469,6 +469,7 @@ mod tests {
             parent: None,
             sweep: None,
             reason: None,
+            warnings: Vec::new(),
             config: None,
             dir: id.into(),
         }

@@ -221,6 +221,15 @@ impl SweepScreen {
         vec![Effect::ReadSweep(self.folder.as_ref().map(|f| f.0.clone()))]
     }
 
+    /// The run id of the queue row under the cursor, once started.
+    pub fn selected_run(&self) -> Option<String> {
+        let state = self.state.as_ref()?;
+        let e = state
+            .queue
+            .get(self.selected.min(state.queue.len().saturating_sub(1)))?;
+        e.run_id().map(str::to_string)
+    }
+
     /// Whether any axis is brushed.
     pub fn brushing(&self) -> bool {
         self.brushes.iter().any(Option::is_some)

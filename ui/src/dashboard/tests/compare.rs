@@ -93,6 +93,7 @@ fn a_fork_reads_the_parents_checkpoint_and_compare_draws_it_leading_in() {
         best_step: 200,
         pending_eval: false,
         seconds: 1.0,
+        warned: Vec::new(),
     };
     checkpoint::write(&rec.dir.join(checkpoint::LAST), &state, &[], &[]).unwrap();
     press(&mut app, KeyCode::Char('f'));

@@ -203,6 +203,7 @@ pub fn done(run_id: &str, step: usize, status: RunStatus, reason: Option<&str>) 
             best_val_acc: None,
             seconds: 3.0,
             reason: reason.map(String::from),
+            warnings: Vec::new(),
         },
     )
 }
@@ -230,6 +231,7 @@ pub fn record(
         parent: None,
         sweep: None,
         reason: None,
+        warnings: Vec::new(),
         config: Some(config),
         dir: dir.join(id),
     }

@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod chart;
 mod compare;
+mod layers;
 mod layout;
 mod live;
 mod lr_finder;
@@ -71,6 +72,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Compare => compare::draw(frame, app, main),
         Screen::Sweep => sweep::draw(frame, app, main),
         Screen::Analysis => analysis::draw(frame, app, main),
+        Screen::Layers => layers::draw(frame, app, main),
     }
     frame.render_widget(notice_line(app), notice);
     frame.render_widget(status_line(app), status);

@@ -38,7 +38,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .map(|(s, b)| format!("{b:.4} (step {s})"))
         .unwrap_or_else(|| "-".into());
     let status = run.status();
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::raw("status  "),
             Span::styled(status.label(), status_style(&status)),
@@ -64,6 +64,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         )),
         Line::from(format!("best    test acc {best}")),
     ];
+    if let Some(w) = run.warnings.last() {
+        lines.push(Line::from(Span::styled(
+            format!("⚠ {} (y: the layers screen)", w.message),
+            Style::new().fg(Color::Yellow),
+        )));
+    }
     let mut gauge_area = block.inner(area);
     frame.render_widget(
         Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),

@@ -53,7 +53,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 Cell::from(r.preset.clone()),
                 Cell::from(format!("{}{parent}", changed_text(r))),
                 Cell::from(Span::styled(
-                    r.status.as_str(),
+                    match r.warnings.len() {
+                        0 => r.status.as_str().to_string(),
+                        _ => format!("{} ⚠", r.status.as_str()),
+                    },
                     status_style_listed(r.status),
                 )),
                 Cell::from(r.step.to_string()),

@@ -1,0 +1,228 @@
+//! Warnings a user can act on, from the `layers` figures: updates far from the healthy 1e-3 of
+//! the weights for many checks in a row, activations that vanish or explode layer after layer,
+//! a layer whose units are mostly dead. Each kind and layer is warned once.
+
+use crate::events::{ActStats, ParamStats};
+use std::collections::{HashMap, HashSet};
+
+/// Update ratios below this for `RATIO_CHECKS` checks in a row: the layer barely learns.
+pub const RATIO_LOW: f64 = 1e-5;
+/// Update ratios above this for `RATIO_CHECKS` checks in a row: the steps are too big.
+pub const RATIO_HIGH: f64 = 1e-1;
+/// Checks in a row before an update ratio is warned about.
+pub const RATIO_CHECKS: usize = 5;
+/// How far (a factor) the last hidden layer's output spread may fall below, or rise above,
+/// the first's before it is called vanishing or exploding.
+pub const SPREAD_FACTOR: f64 = 1e3;
+/// The dead fraction past which a layer is warned about.
+pub const DEAD: f64 = 0.5;
+
+/// One warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    /// `update_ratio`, `vanishing`, `exploding` or `dead`.
+    pub kind: String,
+    /// The layer.
+    pub layer: String,
+    /// In words, with what to try.
+    pub message: String,
+}
+
+/// Whether the parameter is a linear or convolution layer's weight matrix (biases and batch
+/// norms' scales have no healthy ratio to hold to).
+pub fn is_matrix(name: &str) -> bool {
+    name.ends_with(".weight") && !name.contains("norm") && !name.contains(".bn")
+}
+
+/// What a run's checks have seen so far.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    /// Each weight's checks in a row outside the healthy band, and on which side.
+    ratio_runs: HashMap<String, (usize, bool)>,
+    /// (kind, layer) already warned about.
+    warned: HashSet<(String, String)>,
+}
+
+impl Watch {
+    /// A watch that has already warned about `warned` (a resumed run's warnings).
+    pub fn with_warned<'a>(warned: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Watch {
+            warned: warned
+                .into_iter()
+                .map(|(k, l)| (k.to_string(), l.to_string()))
+                .collect(),
+            ..Watch::default()
+        }
+    }
+
+    /// The warnings one `layers` check calls for (each kind and layer once).
+    pub fn check(&mut self, params: &[ParamStats], acts: &[ActStats]) -> Vec<Warning> {
+        let mut out = Vec::new();
+        for p in params.iter().filter(|p| is_matrix(&p.name)) {
+            let side = if p.update_ratio < RATIO_LOW {
+                Some(false)
+            } else if p.update_ratio > RATIO_HIGH {
+                Some(true)
+            } else {
+                None
+            };
+            let run = self.ratio_runs.entry(p.name.clone()).or_insert((0, false));
+            match side {
+                Some(high) if run.0 > 0 && run.1 == high => run.0 += 1,
+                Some(high) => *run = (1, high),
+                None => *run = (0, false),
+            }
+            if run.0 >= RATIO_CHECKS {
+                let advice = if run.1 {
+                    "steps this large tear the weights apart: lower lr"
+                } else {
+                    "the layer barely moves: raise lr, or change its init"
+                };
+                out.push(Warning {
+                    kind: "update_ratio".into(),
+                    layer: p.name.clone(),
+                    message: format!(
+                        "{}: each update changes the weights by {:.1e} of their norm for {} checks in a row (about 1e-3 is healthy); {advice}",
+                        p.name, p.update_ratio, run.0
+                    ),
+                });
+            }
+        }
+        if let (Some(first), Some(last)) = (acts.first(), acts.last()) {
+            let monotone = |up: bool| {
+                acts.windows(2).all(|w| {
+                    if up {
+                        w[1].std >= w[0].std
+                    } else {
+                        w[1].std <= w[0].std
+                    }
+                })
+            };
+            if acts.len() > 1 && first.std > 0.0 {
+                let ratio = last.std / first.std;
+                if ratio < 1.0 / SPREAD_FACTOR && monotone(false) {
+                    out.push(Warning {
+                        kind: "vanishing".into(),
+                        layer: last.name.clone(),
+                        message: format!(
+                            "activations vanish layer after layer: std {:.1e} at {} down to {:.1e} at {}; try batch norm or a larger init (init_std)",
+                            first.std, first.name, last.std, last.name
+                        ),
+                    });
+                } else if ratio > SPREAD_FACTOR && monotone(true) {
+                    out.push(Warning {
+                        kind: "exploding".into(),
+                        layer: last.name.clone(),
+                        message: format!(
+                            "activations explode layer after layer: std {:.1e} at {} up to {:.1e} at {}; try batch norm, a smaller init or a smaller lr",
+                            first.std, first.name, last.std, last.name
+                        ),
+                    });
+                }
+            }
+        }
+        for a in acts.iter().filter(|a| a.dead > DEAD) {
+            out.push(Warning {
+                kind: "dead".into(),
+                layer: a.name.clone(),
+                message: format!(
+                    "{}: {:.0} % of its units never fire on the probe batch; try a smaller lr, LeakyReLU (neg_slope) or batch norm",
+                    a.name,
+                    a.dead * 100.0
+                ),
+            });
+        }
+        out.retain(|w| self.warned.insert((w.kind.clone(), w.layer.clone())));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(name: &str, ratio: f64) -> ParamStats {
+        ParamStats {
+            name: name.into(),
+            norm: 1.0,
+            grad_norm: 1.0,
+            grad_mean_abs: 0.1,
+            update_ratio: ratio,
+            q: [0.0; 7],
+            grad_q: [0.0; 7],
+        }
+    }
+
+    fn act(name: &str, std: f64, dead: f64) -> ActStats {
+        ActStats {
+            name: name.into(),
+            mean: 0.0,
+            std,
+            dead,
+            q: [0.0; 7],
+        }
+    }
+
+    #[test]
+    fn a_ratio_far_from_1e3_for_five_checks_in_a_row_is_warned_once() {
+        let mut w = Watch::default();
+        for _ in 0..4 {
+            assert!(w
+                .check(&[param("fc1.weight", 1e-7), param("fc1.bias", 1e-9)], &[])
+                .is_empty());
+        }
+        let warned = w.check(&[param("fc1.weight", 1e-7)], &[]);
+        assert_eq!(warned.len(), 1);
+        assert_eq!(warned[0].kind, "update_ratio");
+        assert!(
+            warned[0].message.contains("raise lr"),
+            "{}",
+            warned[0].message
+        );
+        assert!(
+            w.check(&[param("fc1.weight", 1e-7)], &[]).is_empty(),
+            "once"
+        );
+        // A healthy check breaks the run.
+        let mut w = Watch::default();
+        for r in [1.0, 1.0, 1e-3, 1.0, 1.0, 1.0, 1.0] {
+            assert!(w.check(&[param("fc2.weight", r)], &[]).is_empty());
+        }
+    }
+
+    #[test]
+    fn vanishing_exploding_and_dead_layers() {
+        let mut w = Watch::default();
+        let vanishing = [
+            act("h1", 1.0, 0.0),
+            act("h2", 1e-2, 0.0),
+            act("h3", 1e-4, 0.0),
+        ];
+        let warned = w.check(&[], &vanishing);
+        assert_eq!(warned[0].kind, "vanishing");
+        assert_eq!(warned[0].layer, "h3");
+        let mut w = Watch::with_warned([("vanishing", "h3")]);
+        assert!(
+            w.check(&[], &vanishing).is_empty(),
+            "a resumed run warns no twice"
+        );
+        let exploding = [
+            act("h1", 1.0, 0.0),
+            act("h2", 50.0, 0.0),
+            act("h3", 5e3, 0.0),
+        ];
+        assert_eq!(Watch::default().check(&[], &exploding)[0].kind, "exploding");
+        // Not layer after layer: a dip and a rise is no trend.
+        let mixed = [
+            act("h1", 1.0, 0.0),
+            act("h2", 1e-5, 0.0),
+            act("h3", 1e-4, 0.0),
+        ];
+        assert!(Watch::default().check(&[], &mixed).is_empty());
+        let dead = Watch::default().check(&[], &[act("h1", 1.0, 0.75)]);
+        assert_eq!(
+            (dead[0].kind.as_str(), dead[0].layer.as_str()),
+            ("dead", "h1")
+        );
+    }
+}
