@@ -143,3 +143,47 @@ fn seeds_export_as_a_group_and_a_sweeps_runs_with_its_importance() {
     assert!(svg.contains("band min-max"), "the group's legend");
     assert!(svg.contains("<polygon"), "the band is drawn");
 }
+
+/// Runs with per-layer statistics export them: `layers.csv` with a row a layer at each event,
+/// the figure, and the report pointing at it.
+#[test]
+fn runs_with_layers_events_export_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("tiny.tar.gz");
+    write_archive(&archive, &files(40, 50)).unwrap();
+    let data = Arc::new(Cifar10::load(&archive).unwrap());
+    let runner = Runner::new(data, &archive, &dir.path().join("runs"), Compute::cpu(), 1);
+    let mut c = PresetDirs {
+        dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")],
+    }
+    .find("mlp-best")
+    .unwrap()
+    .config;
+    for s in ["steps=6", "eval_every=3", "batch_size=20", "diag_every=2"] {
+        c.apply_override(s).unwrap();
+    }
+    let h = runner
+        .start(RunRequest::new("mlp-best", c, None), Box::new(|_| {}))
+        .unwrap();
+    let run_dir = h.dir.clone();
+    h.wait();
+    let out = dir.path().join("out");
+    let exported = export(&[run_dir], &out).unwrap();
+    assert!(exported.files.iter().any(|f| f.ends_with("layers.png")));
+    let csv = std::fs::read_to_string(out.join("layers.csv")).unwrap();
+    // Three events (steps 2, 4, 6) of 14 parameter tensors and 4 hidden layers.
+    assert_eq!(csv.lines().count(), 1 + 3 * (14 + 4), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains(",2,param,fc1.weight,"));
+    let png = image_size(&out.join("layers.png"));
+    assert_eq!(png, (1400, 620));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("layers.png"), "{report}");
+}
+
+fn image_size(path: &std::path::Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    (w, h)
+}

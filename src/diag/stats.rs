@@ -5,7 +5,7 @@ use crate::events::{ActStats, ParamStats, Quantiles};
 
 /// Values up to which quantiles are exact; larger tensors are sampled at an even stride (the
 /// minimum and maximum stay exact), so a figure costs the same for every layer.
-pub const EXACT_UP_TO: usize = 1 << 16;
+pub const EXACT_UP_TO: usize = 1 << 14;
 
 /// Where the seven quantiles sit: min, 5, 25, 50, 75, 95 %, max.
 const AT: [f64; 7] = [0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0];
@@ -22,17 +22,14 @@ pub fn quantiles(values: &[f32]) -> Quantiles {
         });
     let stride = values.len().div_ceil(EXACT_UP_TO);
     let mut sample: Vec<f32> = values.iter().step_by(stride).copied().collect();
+    sample.sort_unstable_by(f32::total_cmp);
     let n = sample.len();
     let mut out = [0.0; 7];
     for (i, &at) in AT.iter().enumerate() {
         out[i] = match i {
             0 => lo as f64,
             6 => hi as f64,
-            _ => {
-                let k = ((n - 1) as f64 * at).round() as usize;
-                let (_, v, _) = sample.select_nth_unstable_by(k, f32::total_cmp);
-                *v as f64
-            }
+            _ => sample[((n - 1) as f64 * at).round() as usize] as f64,
         };
     }
     out
@@ -122,7 +119,8 @@ mod tests {
         let big: Vec<f32> = (0..1_000_001).map(|i| i as f32).collect();
         let q = quantiles(&big);
         assert_eq!((q[0], q[6]), (0.0, 1_000_000.0));
-        assert!((q[3] - 500_000.0).abs() < 20.0, "{q:?}");
+        // Sampled at a stride of 62: within a stride of the exact figure.
+        assert!((q[3] - 500_000.0).abs() < 62.0, "{q:?}");
     }
 
     #[test]

@@ -89,12 +89,13 @@ impl Watch {
             }
         }
         if let (Some(first), Some(last)) = (acts.first(), acts.last()) {
+            // Layer after layer: no later layer back above (or below) the first.
             let monotone = |up: bool| {
-                acts.windows(2).all(|w| {
+                acts[1..].iter().all(|a| {
                     if up {
-                        w[1].std >= w[0].std
+                        a.std >= first.std
                     } else {
-                        w[1].std <= w[0].std
+                        a.std <= first.std
                     }
                 })
             };
@@ -212,10 +213,10 @@ mod tests {
             act("h3", 5e3, 0.0),
         ];
         assert_eq!(Watch::default().check(&[], &exploding)[0].kind, "exploding");
-        // Not layer after layer: a dip and a rise is no trend.
+        // Not layer after layer: a rise above the first, then a fall, is no trend.
         let mixed = [
             act("h1", 1.0, 0.0),
-            act("h2", 1e-5, 0.0),
+            act("h2", 2.0, 0.0),
             act("h3", 1e-4, 0.0),
         ];
         assert!(Watch::default().check(&[], &mixed).is_empty());

@@ -19,8 +19,10 @@ pub trait Network: Send {
     fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor>;
     /// Every named parameter and buffer.
     fn params(&self) -> &Params;
-    /// Each hidden layer's output (after its activation) on `x` in inference mode, input to
-    /// output, named by its layer; none where a network does not say.
+    /// Each hidden layer's output (after its activation) on `x` as training computes it
+    /// (batch statistics in batch norms; dropout is the caller's to turn off, and the running
+    /// statistics it updates the caller's to put back), input to output, named by its layer;
+    /// none where a network does not say.
     fn probe(&mut self, _x: &Tensor) -> Result<Vec<(String, Tensor)>> {
         Ok(Vec::new())
     }

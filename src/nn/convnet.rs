@@ -163,7 +163,7 @@ impl Network for ConvNet {
                     let y = conv2d(k, &h, block.weight.as_tensor(), first, false)?;
                     first = false;
                     let a = match (&block.bn, &block.bias) {
-                        (Some(bn), _) => bn_relu(k, &y, bn, false)?,
+                        (Some(bn), _) => bn_relu(k, &y, bn, true)?,
                         (None, Some(b)) => add_channel_bias(k, &y, b.as_tensor())?.relu()?,
                         (None, None) => y.relu()?,
                     };

@@ -111,9 +111,9 @@ impl Network for AutogradMlp {
             h = linear.forward(&h)?;
             h = match norm {
                 NormLayer::BatchNorm(bn) => {
-                    bn_leaky_dropout(self.kernels, &h, bn, self.neg_slope, None, false)?
+                    bn_leaky_dropout(self.kernels, &h, bn, self.neg_slope, None, true)?
                 }
-                NormLayer::Custom(bn) => leaky_relu(&bn.forward_t(&h, false)?, self.neg_slope)?,
+                NormLayer::Custom(bn) => leaky_relu(&bn.forward_t(&h, true)?, self.neg_slope)?,
                 NormLayer::None => leaky_relu(&h, self.neg_slope)?,
             };
             out.push((format!("fc{}", i + 1), h.detach()));

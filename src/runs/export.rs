@@ -1,6 +1,7 @@
 //! Exporting runs: `curves.png` and `curves.svg` (loss and accuracy over steps, train and test,
-//! one colour a run, axes and legend), `metrics.csv` (one row an event) and `report.md`
-//! (the settings that differ, final and best figures, the figures).
+//! one colour a run or a group of seeds, axes and legend), `metrics.csv` (one row an event),
+//! `report.md` (the settings that differ, final and best figures, the figures) and, for runs
+//! with per-layer statistics, `layers.csv` and `layers.png`/`.svg`.
 
 use super::curves::{debiased_ema, Curves, Point};
 use super::state::RunState;
@@ -139,8 +140,16 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
     let csv = out.join("metrics.csv");
     super::write_text_atomically(&csv, &metrics_csv(&labelled))?;
     files.push(csv);
+    let layered: Vec<(&str, &RunState)> =
+        labelled.iter().map(|l| (l.id.as_str(), &l.state)).collect();
+    let layer_files = super::layers_export::write(&layered, out)?;
     let report = out.join("report.md");
-    super::write_text_atomically(&report, &report_md(&labelled, &keys, &groups))?;
+    let mut text = report_md(&labelled, &keys, &groups);
+    if !layer_files.is_empty() {
+        text.push_str("\n## Inside the network\n\n![update ratios and weight quantiles](layers.png)\n\nThe update ratio of each parameter tensor at each `layers` event (the healthy 1e-3 in teal) and the weight quantiles of the shallowest and deepest weight matrices; `layers.csv` has every figure.\n");
+    }
+    files.extend(layer_files);
+    super::write_text_atomically(&report, &text)?;
     files.push(report);
     Ok(Exported { files })
 }

@@ -8,6 +8,7 @@ pub mod export;
 mod follow;
 pub mod groups;
 mod ids;
+mod layers_export;
 mod listing;
 mod reader;
 pub mod series;

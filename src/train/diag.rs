@@ -6,11 +6,22 @@ use crate::data::{Cifar10, IMAGE_BYTES};
 use crate::diag::{act_stats, param_stats, Watch};
 use crate::events::EventKind;
 use crate::model::{Compute, Trainer};
+
+/// The probe batch: training images `indices` of `data`, preprocessed, never augmented.
+pub fn probe_batch(data: &Cifar10, indices: &[u32], compute: &Compute) -> Result<Tensor> {
+    let rows = data.preprocess(&data.train, indices);
+    Ok(Tensor::from_vec(
+        rows,
+        (indices.len(), IMAGE_BYTES),
+        compute.device(),
+    )?)
+}
 use crate::Result;
 use candle_core::{DType, Tensor};
 use std::collections::HashMap;
 
-/// Training images in the probe batch (the first ones the run trains on, never augmented).
+/// Training images in the probe batch (the first ones the run trains on, never augmented): at
+/// most this many, and at most two batches' worth (the ConvNet's forward pass is dear).
 pub const PROBE_IMAGES: usize = 256;
 
 /// Every trainable tensor's values before a step.
@@ -23,8 +34,7 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
 
 /// What a run's statistics keep between checks.
 pub struct Diag {
-    /// The probe batch's images (the first ones the run trains on), and the batch once built.
-    pub probe_images: Vec<u32>,
+    /// The probe batch, once built.
     probe: Option<Tensor>,
     watch: Watch,
     /// Every (kind, layer) warned so far, for the checkpoint.
@@ -37,7 +47,6 @@ impl Diag {
         Diag {
             watch: Watch::with_warned(warned.iter().map(|(k, l)| (k.as_str(), l.as_str()))),
             warned,
-            probe_images: Vec::new(),
             probe: None,
         }
     }
@@ -53,17 +62,15 @@ impl Diag {
         Ok(Before(map))
     }
 
-    /// The `layers` event after the step (and the warnings it calls for); the probe batch is
-    /// read from `data` the first time. A trainer that keeps no gradient (section 1's
+    /// The `layers` event after the step (and the warnings it calls for); `probe` gives the
+    /// probe batch the first time. A trainer that keeps no gradient (section 1's
     /// fused SGD) has its gradient read off its update: (before - after) / lr.
     pub fn after(
         &mut self,
         trainer: &mut dyn Trainer,
         before: Before,
-        step: usize,
-        lr: f64,
-        data: &Cifar10,
-        compute: &Compute,
+        (step, lr, dropout): (usize, f64, f64),
+        probe: &dyn Fn() -> Result<Tensor>,
     ) -> Result<Vec<EventKind>> {
         let kept: HashMap<String, Tensor> = trainer.take_gradients().into_iter().collect();
         let mut params = Vec::new();
@@ -81,17 +88,28 @@ impl Diag {
             };
             params.push(param_stats(&p.name, &was, &after, &grad));
         }
-        if self.probe.is_none() && !self.probe_images.is_empty() {
-            let rows = data.preprocess(&data.train, &self.probe_images);
-            self.probe = Some(Tensor::from_vec(
-                rows,
-                (self.probe_images.len(), IMAGE_BYTES),
-                compute.device(),
-            )?);
+        if self.probe.is_none() {
+            self.probe = Some(probe()?);
         }
         let mut acts = Vec::new();
         if let Some(x) = &self.probe {
-            for (name, a) in trainer.network().probe(x)? {
+            // The probe sees what training sees (batch statistics in the batch norms) without
+            // dropout, and leaves the network as it found it: the running statistics it
+            // updates are put back.
+            let net = trainer.network();
+            let buffers: Vec<(candle_core::Var, Tensor)> = net
+                .params()
+                .iter()
+                .filter(|p| !p.trainable && p.tensor.is_variable())
+                .map(|p| Ok((candle_core::Var::from_tensor(&p.tensor)?, p.tensor.copy()?)))
+                .collect::<Result<_>>()?;
+            net.set_dropout(0.0);
+            let probed = net.probe(x);
+            net.set_dropout(dropout);
+            for (var, saved) in &buffers {
+                var.set(saved)?;
+            }
+            for (name, a) in probed? {
                 acts.push(act_stats(&name, &values(&a)?, a.dims()));
             }
         }

@@ -4,7 +4,7 @@
 
 pub mod checkpoint;
 mod control;
-mod diag;
+pub mod diag;
 mod factory;
 pub mod inference;
 pub mod lr_find;

@@ -7,7 +7,7 @@
 use super::build_trainer;
 use super::checkpoint::{self, Checkpoint, CheckpointState};
 use super::control::{Command, Control};
-use super::diag::{Diag, PROBE_IMAGES};
+use super::diag::{probe_batch, Diag, PROBE_IMAGES};
 use super::inference::evaluate;
 use crate::config::{key, RunConfig};
 use crate::data::augment::Seeds;
@@ -173,6 +173,8 @@ struct Progress {
     sampler: BatchSampler,
     /// The held-out training images (with a `val_split`), evaluated beside the test set.
     val: Option<Split>,
+    /// The probe batch of the per-layer statistics: the first training images.
+    probe: Vec<u32>,
     /// The per-layer statistics' state.
     diag: Diag,
     throughput: Throughput,
@@ -301,6 +303,7 @@ impl Session<'_> {
             resumed_at: Instant::now(),
             sampler: BatchSampler::new(0, 0),
             val: None,
+            probe: Vec::new(),
             diag: Diag::new(Vec::new()),
             throughput: Throughput {
                 window: VecDeque::new(),
@@ -336,7 +339,8 @@ impl Session<'_> {
         let c = &progress.config;
         let holdout = Holdout::new(self.data.train.len(), c.val_split, c.seed);
         progress.val = holdout.val_split(&self.data.train);
-        progress.diag.probe_images = holdout.train().iter().take(PROBE_IMAGES).copied().collect();
+        let probe = PROBE_IMAGES.min(2 * c.batch_size);
+        progress.probe = holdout.train().iter().take(probe).copied().collect();
         progress.sampler = BatchSampler::over(
             holdout.train().to_vec(),
             derive_seed(c.seed, SAMPLER_STREAM),
@@ -450,9 +454,12 @@ impl Session<'_> {
                 },
             ))?;
             if let Some(before) = before {
+                let (data, images, compute) = (self.data, &p.probe, &self.compute);
                 let events =
                     p.diag
-                        .after(trainer, before, step, hyper.lr, self.data, &self.compute)?;
+                        .after(trainer, before, (step, hyper.lr, p.config.dropout), &|| {
+                            probe_batch(data, images, compute)
+                        })?;
                 for kind in events {
                     sink.emit(&Event::now(&self.run_id, kind))?;
                 }

@@ -5,6 +5,7 @@ use anyhow::Result;
 use candle_core::Tensor;
 use gradboard::model::{Compute, Hyper, INPUTS};
 use gradboard::train::build_trainer;
+use gradboard::train::diag::{Diag, PROBE_IMAGES};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::process::ExitCode;
@@ -36,24 +37,59 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
     let x = Tensor::from_vec(inputs, (batch, INPUTS), compute.device())?;
     let labels: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
     let hyper = Hyper::of(&config);
-    let mut times = gradboard::on_compute_pool(|| -> gradboard::Result<Vec<f64>> {
-        let steps = args.steps as usize;
-        let mut times = Vec::with_capacity(steps);
-        for step in 0..steps + 3 {
-            let t = Instant::now();
-            trainer.step(&x, &labels, &hyper)?;
-            if step >= 3 {
-                times.push(t.elapsed().as_secs_f64());
+    let probe_rows = PROBE_IMAGES.min(2 * batch);
+    let probe: Vec<f32> = (0..probe_rows * INPUTS)
+        .map(|_| rng.random_range(-128.0..128.0))
+        .collect();
+    let probe_x = Tensor::from_vec(probe, (probe_rows, INPUTS), compute.device())?;
+    let (mut times, mut diag_times) =
+        gradboard::on_compute_pool(|| -> gradboard::Result<(Vec<f64>, Vec<f64>)> {
+            let steps = args.steps as usize;
+            let mut times = Vec::with_capacity(steps);
+            for step in 0..steps + 3 {
+                let t = Instant::now();
+                trainer.step(&x, &labels, &hyper)?;
+                if step >= 3 {
+                    times.push(t.elapsed().as_secs_f64());
+                }
             }
-        }
-        Ok(times)
-    })?;
+            // A step that takes the per-layer statistics, as a run does every diag_every.
+            let mut diag = Diag::new(Vec::new());
+            let mut diag_times = Vec::new();
+            for step in 0..if config.diag_every > 0 { 7 } else { 0 } {
+                let t = Instant::now();
+                let before = Diag::before(trainer.as_mut())?;
+                trainer.step(&x, &labels, &hyper)?;
+                diag.after(
+                    trainer.as_mut(),
+                    before,
+                    (step, hyper.lr, config.dropout),
+                    &|| Ok(probe_x.clone()),
+                )?;
+                if step >= 2 {
+                    diag_times.push(t.elapsed().as_secs_f64());
+                }
+            }
+            Ok((times, diag_times))
+        })?;
     times.sort_by(f64::total_cmp);
     let threads = candle_core::utils::get_num_threads();
+    let median = times[times.len() / 2];
     println!(
         "{name}: gradboard threads {threads} batch {batch} median step {:.2} ms (min {:.2})",
-        times[times.len() / 2] * 1e3,
+        median * 1e3,
         times[0] * 1e3
     );
+    if !diag_times.is_empty() {
+        diag_times.sort_by(f64::total_cmp);
+        let extra = (diag_times[diag_times.len() / 2] - median).max(0.0);
+        let every = config.diag_every as f64;
+        println!(
+            "{name}: per-layer statistics {:.2} ms a time, every {} steps: {:.2} % of the training time",
+            extra * 1e3,
+            config.diag_every,
+            100.0 * extra / (every * median)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 
 mod analysis;
 mod compare;
+mod layers;
 mod live;
 mod lr_finder;
 mod quit;

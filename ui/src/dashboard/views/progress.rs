@@ -65,10 +65,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Line::from(format!("best    test acc {best}")),
     ];
     if let Some(w) = run.warnings.last() {
-        lines.push(Line::from(Span::styled(
-            format!("⚠ {} (y: the layers screen)", w.message),
-            Style::new().fg(Color::Yellow),
-        )));
+        // Under the status, above what the gauge may cover.
+        lines.insert(
+            1,
+            Line::from(Span::styled(
+                format!("⚠ {} (y: the layers screen)", w.message),
+                Style::new().fg(Color::Yellow),
+            )),
+        );
     }
     let mut gauge_area = block.inner(area);
     frame.render_widget(
