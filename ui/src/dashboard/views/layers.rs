@@ -172,9 +172,14 @@ fn draw_map(
     let cursor_col = (0..columns)
         .find(|&c| event_of(c) >= at)
         .unwrap_or(columns - 1);
+    // The rows that fit (less the scale line), scrolled to keep the selected one in view.
+    let fit = area.height.saturating_sub(3).max(1) as usize;
+    let first = selected.saturating_sub(fit - 1);
     let mut lines: Vec<Line> = rows
         .iter()
         .enumerate()
+        .skip(first)
+        .take(fit)
         .map(|(i, row)| {
             let name_style = if i == selected {
                 Style::new().add_modifier(Modifier::REVERSED)
