@@ -286,7 +286,7 @@ pub enum ConvAlgorithm {
 
 /// Input channels from which Winograd's transforms cost less than the multiplications they
 /// save (the first layer, with 3, stays on im2col).
-const WINOGRAD_MIN_CHANNELS: usize = 16;
+pub const WINOGRAD_MIN_CHANNELS: usize = 16;
 
 /// Convolution of batch-innermost `x` (C_in, H, W, B) with `weight` (C_out, C_in, k, k), no
 /// bias: (C_out, H, W, B). `input` marks the network's input, whose gradient is skipped;

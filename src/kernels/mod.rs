@@ -19,6 +19,7 @@ pub mod inplace;
 pub mod input_linear;
 pub mod loss;
 pub mod norm;
+pub mod peak;
 pub mod pool;
 pub mod reduce;
 pub mod sgemm;

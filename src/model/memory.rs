@@ -17,35 +17,6 @@ const ACTIVATION_COPIES: u64 = 12;
 /// Copies an evaluation holds (no gradients).
 const EVAL_COPIES: u64 = 4;
 
-/// The ConvNet's output channels and map sides, layer by layer (pools halve the side).
-const CONVNET_MAPS: &[(u64, u64)] = &[
-    (64, 32),
-    (64, 16),
-    (128, 16),
-    (128, 8),
-    (256, 8),
-    (256, 8),
-    (256, 4),
-    (512, 4),
-    (512, 4),
-    (512, 2),
-    (512, 2),
-    (512, 2),
-    (512, 1),
-];
-
-/// The ConvNet's convolutions: input and output channels (3x3 kernels).
-const CONVNET_CONVS: &[(u64, u64)] = &[
-    (3, 64),
-    (64, 128),
-    (128, 256),
-    (256, 256),
-    (256, 512),
-    (512, 512),
-    (512, 512),
-    (512, 512),
-];
-
 /// What a run of `config` needs: its trainable values and an estimate of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Estimate {
@@ -75,13 +46,16 @@ pub fn estimate(config: &RunConfig) -> Estimate {
             (parameters, per_image, 1000)
         }
         ModelKind::Convnet => {
-            let parameters = CONVNET_CONVS
+            let (convs, c, side) = super::architecture::convnet_convs();
+            let parameters = convs
                 .iter()
-                .map(|(c_in, c_out)| c_in * c_out * 9 + 2 * c_out)
+                .map(|v| (v.c_in * v.c_out * 9 + 2 * v.c_out) as u64)
                 .sum::<u64>()
-                + 512 * 10
-                + 10;
-            let per_image = CONVNET_MAPS.iter().map(|(c, s)| c * s * s).sum();
+                + (c * side * side * 10 + 10) as u64;
+            let per_image = super::architecture::convnet_maps()
+                .iter()
+                .map(|(c, s)| (c * s * s) as u64)
+                .sum();
             (parameters, per_image, 100)
         }
     };

@@ -2,12 +2,15 @@
 //! of a step), where it computes, and the data's shape (inputs, classes). Everything that
 //! builds or trains a network imports this; this imports none of them.
 
+mod architecture;
 mod compute;
+pub mod flops;
 pub mod memory;
 mod network;
 mod params;
 mod trainer;
 
+pub use architecture::{convnet_convs, convnet_maps, ConvShape, CONVNET};
 pub use compute::{Compute, DEVICES};
 pub use network::{load_weights, mlp_widths, Network, CLASSES, INPUTS};
 pub use params::{read_safetensors, write_safetensors, Param, Params};

@@ -36,23 +36,6 @@ pub fn fold_bias(tensors: &mut HashMap<String, Tensor>, bias: &str, mean: &str) 
     Ok(())
 }
 
-/// The architecture table: a conv block's name and output channels, or a pool.
-pub const ARCHITECTURE: &[Option<(&str, usize)>] = &[
-    Some(("conv1", 64)),
-    None,
-    Some(("conv2", 128)),
-    None,
-    Some(("conv3_a", 256)),
-    Some(("conv3_b", 256)),
-    None,
-    Some(("conv4_a", 512)),
-    Some(("conv4_b", 512)),
-    None,
-    Some(("conv5_a", 512)),
-    Some(("conv5_b", 512)),
-    None,
-];
-
 /// Conv2d 3x3, then batch norm and ReLU (or bias and ReLU without a norm).
 struct ConvBlock {
     name: &'static str,
@@ -80,7 +63,7 @@ impl ConvNet {
         let mut params = Params::new();
         let mut layers = Vec::new();
         let mut c_in = 3;
-        for entry in ARCHITECTURE {
+        for entry in crate::model::CONVNET {
             let Some((name, c_out)) = *entry else {
                 layers.push(None);
                 continue;

@@ -115,10 +115,11 @@ fn show(home: &Path, dir: &Path) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Every event of a run folder.
+/// Every whole event of a run folder (a line still being written is left for later).
 fn events(run_dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run_dir.join("events.jsonl"))
-        .unwrap()
+    let text = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
+    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    whole
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()

@@ -3,9 +3,39 @@
 
 use anyhow::Result;
 use candle_core::Tensor;
+use gradboard::kernels::peak::fma_peak;
+use gradboard::kernels::simd::Level;
+use gradboard::model::{flops, Network};
 use gradboard::model::{Compute, Hyper, INPUTS};
 use gradboard::train::build_trainer;
 use gradboard::train::diag::{Diag, PROBE_IMAGES};
+
+/// Images of an evaluation pass (the test set's size).
+const EVAL_IMAGES: usize = 10_000;
+
+/// The median of three forward passes over `EVAL_IMAGES` random images in the network's
+/// evaluation chunks, in seconds.
+fn eval_pass(net: &mut dyn Network, compute: &Compute) -> Result<f64> {
+    let chunk = net.eval_chunk().max(1);
+    let mut rng = SmallRng::seed_from_u64(7);
+    let rows: Vec<f32> = (0..chunk * INPUTS)
+        .map(|_| rng.random_range(-128.0..128.0))
+        .collect();
+    let x = Tensor::from_vec(rows, (chunk, INPUTS), compute.device())?;
+    let mut times = gradboard::on_compute_pool(|| -> gradboard::Result<Vec<f64>> {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            for _ in 0..EVAL_IMAGES.div_ceil(chunk) {
+                std::hint::black_box(net.forward(&x, false)?.detach());
+            }
+            times.push(t.elapsed().as_secs_f64());
+        }
+        Ok(times)
+    })?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[1])
+}
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::process::ExitCode;
@@ -23,6 +53,9 @@ pub struct BenchArgs {
     /// Override a configuration key (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Also time an evaluation: a forward pass over 10,000 images, as a run's test pass.
+    #[arg(long)]
+    pub eval: bool,
 }
 
 /// Prints the median training-step time of a preset on random data.
@@ -80,6 +113,45 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
         median * 1e3,
         times[0] * 1e3
     );
+    let peaks: Vec<(Level, f64)> = gradboard::on_compute_pool(|| {
+        Level::available()
+            .into_iter()
+            .filter(|l| *l <= Level::detected())
+            .map(|l| (l, fma_peak(l, threads)))
+            .collect()
+    });
+    let (level, peak) = *peaks.last().expect("the baseline level at least");
+    println!(
+        "{name}: f32 multiply-add peak on {threads} threads: {}",
+        peaks
+            .iter()
+            .map(|(l, g)| format!("{} {g:.0} GFLOP/s", l.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let work = flops::step(&config);
+    let rate = |f: f64, seconds: f64| f / seconds / 1e9;
+    println!(
+        "{name}: step {:.2} GFLOP useful (direct), {:.2} executed: {:.1} and {:.1} GFLOP/s, {:.0} % and {:.0} % of the {} peak",
+        work.useful / 1e9,
+        work.executed / 1e9,
+        rate(work.useful, median),
+        rate(work.executed, median),
+        100.0 * rate(work.useful, median) / peak,
+        100.0 * rate(work.executed, median) / peak,
+        level.name()
+    );
+    if args.eval {
+        let seconds = eval_pass(trainer.network(), &compute)?;
+        let work = flops::forward(&config, EVAL_IMAGES);
+        println!(
+            "{name}: eval pass of {EVAL_IMAGES} images median {:.1} ms: {:.1} GFLOP/s useful, {:.0} % of the {} peak",
+            seconds * 1e3,
+            rate(work.useful, seconds),
+            100.0 * rate(work.useful, seconds) / peak,
+            level.name()
+        );
+    }
     if !diag_times.is_empty() {
         diag_times.sort_by(f64::total_cmp);
         let extra = (diag_times[diag_times.len() / 2] - median).max(0.0);
