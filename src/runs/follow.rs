@@ -26,25 +26,31 @@ impl Follower {
 
     /// The events appended since the last poll (whole lines only).
     pub fn poll(&mut self) -> Result<Vec<Event>> {
-        let mut file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(&self.path, e))?.len();
-        if len < self.offset {
-            self.offset = 0;
-        }
-        if len == self.offset {
-            return Ok(Vec::new());
-        }
-        file.seek(SeekFrom::Start(self.offset))
-            .map_err(|e| Error::io(&self.path, e))?;
-        let mut bytes = Vec::with_capacity((len - self.offset) as usize);
-        file.take(len - self.offset)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(&self.path, e))?;
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        self.offset += complete as u64;
-        let text = String::from_utf8_lossy(&bytes[..complete]);
+        let text = new_lines(&self.path, &mut self.offset)?;
         Ok(parse_events(&text).0)
     }
+}
+
+/// The whole lines appended to the file at `path` since `offset`, which moves past them (a
+/// line still being written waits; a file that shrank is read again from its start).
+pub fn new_lines(path: &Path, offset: &mut u64) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if len < *offset {
+        *offset = 0;
+    }
+    if len == *offset {
+        return Ok(String::new());
+    }
+    file.seek(SeekFrom::Start(*offset))
+        .map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::with_capacity((len - *offset) as usize);
+    file.take(len - *offset)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    *offset += complete as u64;
+    Ok(String::from_utf8_lossy(&bytes[..complete]).into_owned())
 }
 
 #[cfg(test)]

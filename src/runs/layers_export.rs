@@ -99,28 +99,6 @@ fn layers_csv(runs: &[&(&str, &RunState)]) -> String {
     out
 }
 
-/// The colour of `t` (0..1) on a dark-blue to yellow ramp.
-fn ramp(t: f64) -> RGBColor {
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let stops = [
-        (68.0, 1.0, 84.0),
-        (33.0, 145.0, 140.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let (i, f) = if t < 0.5 {
-        (0, t * 2.0)
-    } else {
-        (1, (t - 0.5) * 2.0)
-    };
-    let mix = |a: f64, b: f64| (a + f * (b - a)).round() as u8;
-    let (a, b) = (stops[i], stops[i + 1]);
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
-}
-
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, id: &str, run: &RunState) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -165,7 +143,11 @@ where
             } else {
                 0.0
             };
-            Some(Rectangle::new([(c, r), (c + 1, r + 1)], ramp(v).filled()))
+            let (red, green, blue) = super::export::ramp(v);
+            Some(Rectangle::new(
+                [(c, r), (c + 1, r + 1)],
+                RGBColor(red, green, blue).filled(),
+            ))
         })
     });
     chart.draw_series(cells).map_err(plot_error)?;

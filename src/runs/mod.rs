@@ -16,7 +16,7 @@ pub mod state;
 mod weights;
 mod writer;
 
-pub use follow::Follower;
+pub use follow::{new_lines, Follower};
 pub use ids::new_run_id;
 pub use listing::{
     list_runs, lock_held, lock_held_file, run_record, ListedStatus, ListingCache, RunRecord,

@@ -14,7 +14,6 @@ use crate::search::stats::mean;
 use crate::search::tpe::{Observation, Outcome};
 use crate::search::Space;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
@@ -109,19 +108,10 @@ impl Book {
 
     fn read_rungs(&mut self) {
         let path = self.folder.dir().join(RUNGS_FILE);
-        let Ok(mut file) = std::fs::File::open(&path) else {
+        let Ok(text) = crate::runs::new_lines(&path, &mut self.rungs_read) else {
             return;
         };
-        if file.seek(SeekFrom::Start(self.rungs_read)).is_err() {
-            return;
-        }
-        let mut bytes = Vec::new();
-        if file.read_to_end(&mut bytes).is_err() {
-            return;
-        }
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        self.rungs_read += complete as u64;
-        for line in String::from_utf8_lossy(&bytes[..complete]).lines() {
+        for line in text.lines() {
             if let Ok(r) = serde_json::from_str::<RungRecord>(line) {
                 self.rungs.push(r);
             }

@@ -7,7 +7,7 @@ use crate::dashboard::app::App;
 use crate::dashboard::screens::layers::LayerStat;
 use gradboard::diag::watch::is_matrix;
 use gradboard::events::Quantiles;
-use gradboard::runner::sweep::figure::ramp;
+use gradboard::runs::export::ramp;
 use gradboard::runs::state::LayersPoint;
 use gradboard::runs::RunState;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -20,17 +20,24 @@ use ratatui::Frame;
 /// The update ratio's scale: 1e-6 to 1, so the healthy 1e-3 sits in the middle.
 const RATIO_SCALE: (f64, f64) = (-6.0, 0.0);
 
-/// A row's value at one `layers` event.
-fn value(stat: LayerStat, point: &LayersPoint, row: &str) -> Option<f64> {
+/// A row's value at one `layers` event: row `index` named `row` (every event lists the
+/// tensors in the network's order, so the name is looked for only when an event differs).
+fn value(stat: LayerStat, point: &LayersPoint, (index, row): (usize, &str)) -> Option<f64> {
     let v = if stat.of_params() {
-        let p = point.params.iter().find(|p| p.name == row)?;
+        let p = match point.params.get(index) {
+            Some(p) if p.name == row => p,
+            _ => point.params.iter().find(|p| p.name == row)?,
+        };
         match stat {
             LayerStat::UpdateRatio => p.update_ratio,
             LayerStat::GradNorm => p.grad_norm,
             _ => p.norm,
         }
     } else {
-        let a = point.acts.iter().find(|a| a.name == row)?;
+        let a = match point.acts.get(index) {
+            Some(a) if a.name == row => a,
+            _ => point.acts.iter().find(|a| a.name == row)?,
+        };
         match stat {
             LayerStat::ActStd => a.std,
             _ => a.dead,
@@ -157,7 +164,11 @@ fn draw_map(
             let all: Vec<f64> = run
                 .layers
                 .iter()
-                .flat_map(|p| rows.iter().filter_map(move |r| value(stat, p, r)))
+                .flat_map(|p| {
+                    rows.iter()
+                        .enumerate()
+                        .filter_map(move |(i, r)| value(stat, p, (i, r)))
+                })
                 .filter(|v| v.is_finite())
                 .collect();
             let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
@@ -195,7 +206,7 @@ fn draw_map(
                 name_style,
             )];
             for c in 0..columns {
-                let v = value(stat, &run.layers[event_of(c)], row);
+                let v = value(stat, &run.layers[event_of(c)], (i, row));
                 let colour = match v {
                     Some(v) if v.is_finite() => {
                         let (r, g, b) = ramp((v - lo) / (hi - lo));
@@ -208,7 +219,7 @@ fn draw_map(
             }
             spans.push(Span::raw(format!(
                 " {:>8}",
-                text(stat, value(stat, &run.layers[at], row))
+                text(stat, value(stat, &run.layers[at], (i, row)))
             )));
             Line::from(spans)
         })

@@ -4,9 +4,9 @@
 //! with their brushes; and a scatter of the objective against one swept key's value.
 
 use crate::dashboard::app::App;
-use gradboard::runner::sweep::figure::ramp;
 use gradboard::runner::sweep::parallel::Parallel;
 use gradboard::runner::sweep::{QueueEntry, QueueState, SweepState};
+use gradboard::runs::export::ramp;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
@@ -61,11 +61,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Constraint::Length(importance_rows.min(right.height / 2)),
     ])
     .areas(right);
-    draw_results(frame, app, state, results_area);
+    let figure = Parallel::of(state);
+    draw_results(frame, app, state, &figure, results_area);
     draw_importance(frame, state, importance_area);
     let [parallel_area, scatter_area] =
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(bottom);
-    draw_parallel(frame, app, state, parallel_area);
+    draw_parallel(frame, app, state, &figure, parallel_area);
     draw_scatter(frame, state, app.sweep.scatter_key, scatter_area);
 }
 
@@ -208,14 +209,11 @@ fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>
     );
 }
 
-fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
+fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parallel, area: Rect) {
     let objective = state.objective_label();
     let short = objective.split(' ').next().unwrap_or("best");
     let with_expected = state.queue.iter().any(|e| e.expected.is_some());
-    let inside: Option<Vec<usize>> = app
-        .sweep
-        .brushing()
-        .then(|| app.sweep.brushed(&Parallel::of(state)));
+    let inside: Option<Vec<usize>> = app.sweep.brushing().then(|| app.sweep.brushed(lines));
     let mut header = vec![
         short.to_string(),
         "test".into(),
@@ -324,8 +322,7 @@ fn draw_importance(frame: &mut Frame, state: &SweepState, area: Rect) {
 
 /// One axis a swept key and one for the objective; a line a run coloured by its figure (dim
 /// outside the brushes); the selected axis and its brush marked.
-fn draw_parallel(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
-    let figure = Parallel::of(state);
+fn draw_parallel(frame: &mut Frame, app: &App, state: &SweepState, figure: &Parallel, area: Rect) {
     if state.axes.params.is_empty() {
         frame.render_widget(
             Paragraph::new("The runs of this sweep are listed, not swept over a key.")
@@ -338,7 +335,7 @@ fn draw_parallel(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
     let n = figure.axes.len();
     let selected = app.sweep.axis.min(n - 1);
     let brushed = app.sweep.brushing();
-    let inside = app.sweep.brushed(&figure);
+    let inside = app.sweep.brushed(figure);
     let brushes: Vec<Option<(f64, f64)>> = (0..n)
         .map(|i| app.sweep.brushes.get(i).copied().flatten())
         .collect();
