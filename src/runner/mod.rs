@@ -269,8 +269,7 @@ impl Runner {
 
     /// Checks settings against each other and against the data set.
     pub fn check(&self, config: &RunConfig) -> Result<()> {
-        config.validate()?;
-        crate::data::Holdout::check(self.data.train.len(), config.val_split, config.batch_size)
+        check_run(config, self.data.train.len())
     }
 
     /// The folder writer, the settings, where the run starts from, and its parent.
@@ -335,6 +334,12 @@ impl Runner {
             }
         }
     }
+}
+
+/// Checks settings against each other and against a training set of `train_len` images.
+pub fn check_run(config: &RunConfig, train_len: usize) -> Result<()> {
+    config.validate()?;
+    crate::data::Holdout::check(train_len, config.val_split, config.batch_size)
 }
 
 fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {

@@ -227,6 +227,21 @@ impl SweepPlan {
         out
     }
 
+    /// A run of every configuration fixed in advance (its first seed), or for TPE one of its
+    /// space's first draw: what to check against the data before anything starts.
+    pub fn sample_runs(&self) -> Result<Vec<PlannedRun>> {
+        if self.spec.sampler == SamplerKind::Tpe {
+            let mut rng = SmallRng::seed_from_u64(self.spec.seed);
+            let point = self.spec.space().random(&mut rng);
+            return Ok(vec![self.run(0, &self.sampled(0, &point, "tpe"))?]);
+        }
+        let seeds = self.spec.seeds.max(1);
+        self.fixed
+            .iter()
+            .map(|c| self.run(c.group * seeds, c))
+            .collect()
+    }
+
     /// How many configurations the sweep tries.
     pub fn groups(&self) -> usize {
         match self.spec.sampler {

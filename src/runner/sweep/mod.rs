@@ -179,6 +179,7 @@ pub fn start_sweep(
     observer: Observer,
 ) -> Result<SweepHandle> {
     let notice = plan.fit(runner.data().train.len());
+    check_plan(&plan, runner.data().train.len())?;
     let core = Arc::new(SweepCore::create(runner.runs_dir(), plan, notice)?);
     let lock = core.folder.lock_running()?;
     let trials = core.plan.trials();
@@ -220,6 +221,25 @@ pub fn start_sweep(
         shared,
         workers,
     })
+}
+
+/// The error for a folder that holds no sweep.
+fn not_a_sweep(dir: &Path) -> Error {
+    Error::Other(format!(
+        "{}: not a sweep folder (no {META_FILE})",
+        dir.display()
+    ))
+}
+
+/// Checks each configuration fixed in advance (for TPE, a draw) against a training set of
+/// `train_len` images, before any folder is made: a sweep none of whose runs could start is
+/// one line, not a folder of refusals.
+pub fn check_plan(plan: &SweepPlan, train_len: usize) -> Result<()> {
+    for run in plan.sample_runs()? {
+        super::check_run(&run.config, train_len)
+            .map_err(|e| Error::Config(format!("sweep run {:?}: {e}", run.label)))?;
+    }
+    Ok(())
 }
 
 /// Stops the sweep when `sweep cancel` marks its folder, until the sweep is gone.
@@ -296,6 +316,9 @@ fn work(runner: &Runner, shared: &Arc<Shared>) {
 pub fn read_sweep(dir: &Path) -> Result<SweepState> {
     let folder = SweepFolder::at(dir);
     if !dir.join(META_FILE).is_file() {
+        if !dir.join(RESULTS_FILE).is_file() {
+            return Err(not_a_sweep(dir));
+        }
         return legacy::read(dir);
     }
     let meta = folder.read_meta()?;

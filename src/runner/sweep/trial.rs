@@ -82,6 +82,9 @@ impl SweepCore {
 
     /// The sweep in folder `dir`, as a task that trains some of its runs opens it.
     pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.join(super::META_FILE).is_file() {
+            return Err(super::not_a_sweep(dir));
+        }
         let folder = SweepFolder::at(dir);
         let meta = folder.read_meta()?;
         let mut spec = SweepSpec::load(&dir.join(SPEC_FILE))?;

@@ -160,3 +160,33 @@ fn a_tpe_sweep_with_seeds_is_shown_from_its_folder() {
     let err = stderr(&bad);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// A sweep none of whose runs could start (the held-out images leave less than a batch) is
+/// one line, and no sweep folder is made.
+#[test]
+fn a_sweep_whose_runs_cannot_start_is_refused_before_its_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["sweep", "--preset", "mlp-default", "--data"])
+        .arg(&data)
+        .args(["--grid", "lr=1e-3,2e-3", "--set", "batch_size=20"])
+        .args(["--set", "val_split=190", "--set", "steps=5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("val_split"), "{err}");
+    assert!(!home.path().join("runs").join("sweeps").exists());
+    // A folder that is not a sweep's says so.
+    let out = gradboard(home.path())
+        .args(["sweep", "show"])
+        .arg(home.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("not a sweep folder"), "{err}");
+}
