@@ -183,10 +183,18 @@ fn a_group_of_seeds_is_one_row_and_one_mean_curve_with_a_band() {
     key(&mut app, KeyCode::Char('c'));
     let text = screen(&app, 160, 40);
     assert!(text.contains("(n=3, band min-max)"), "{text}");
+    assert!(
+        !text.contains("seed="),
+        "a group is not named by one member's seed:\n{text}"
+    );
     // g again: each run on its own line.
     app.screen = Screen::Runs;
     key(&mut app, KeyCode::Char('g'));
     app.screen = Screen::Compare;
     let text = screen(&app, 160, 40);
     assert!(!text.contains("band min-max"), "{text}");
+    assert!(
+        text.contains("seed=2"),
+        "each run is named by its seed:\n{text}"
+    );
 }

@@ -33,10 +33,14 @@ fn compared(app: &App) -> Vec<&RunView> {
         .collect()
 }
 
-/// A run's legend: the keys in which the compared runs differ, else its id.
-fn labels(runs: &[&RunView]) -> Vec<String> {
+/// A run's legend: the keys in which the compared runs differ, else its id (a group's
+/// first run, `without_seed`: those keys less the seed, else its id's tail).
+fn labels(runs: &[&RunView], without_seed: bool) -> Vec<String> {
     let configs: Vec<&RunConfig> = runs.iter().map(|r| &r.config).collect();
-    let keys = differing_keys(&configs);
+    let mut keys = differing_keys(&configs);
+    if without_seed {
+        keys.retain(|k| *k != "seed");
+    }
     runs.iter()
         .map(|r| {
             let parts: Vec<String> = keys
@@ -45,10 +49,10 @@ fn labels(runs: &[&RunView]) -> Vec<String> {
                 .filter_map(|k| r.config.get(k).ok().map(|v| format!("{k}={v}")))
                 .collect();
             let short = r.run_id.rsplit('-').next().unwrap_or("");
-            if parts.is_empty() {
-                r.run_id.clone()
-            } else {
-                format!("{short} {}", parts.join(" "))
+            match (parts.is_empty(), without_seed) {
+                (true, false) => r.run_id.clone(),
+                (true, true) => short.to_string(),
+                _ => format!("{short} {}", parts.join(" ")),
             }
         })
         .collect()
@@ -98,10 +102,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [loss_area, acc_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(charts_area);
-    let names = labels(&runs);
     let options = &app.shared.chart;
-    // Grouped (the runs screen's g): runs that differ only by seed are one mean curve and band.
+    // Grouped (the runs screen's g): runs that differ only by seed are one mean curve and band,
+    // named by its first run's settings less the seed.
     let groups = fold(&runs, app.runs.grouped);
+    let firsts: Vec<&RunView> = groups.iter().map(|g| g[0]).collect();
+    let names = labels(&firsts, groups.iter().any(|g| g.len() > 1));
     let traces = |metric: Metric| -> Vec<Trace> {
         groups
             .iter()
@@ -109,11 +115,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             .map(|(i, members)| {
                 let color = PALETTE[i % PALETTE.len()];
                 let first = members[0];
-                let name = names[runs
-                    .iter()
-                    .position(|r| r.run_id == first.run_id)
-                    .unwrap_or(0)]
-                .clone();
+                let name = names[i].clone();
                 if members.len() > 1 {
                     return group_trace(members, options, metric, color, name);
                 }
