@@ -178,8 +178,7 @@ pub fn start_sweep(
     parallel: usize,
     observer: Observer,
 ) -> Result<SweepHandle> {
-    let notice = plan.fit(runner.data().train.len());
-    check_plan(&plan, runner.data().train.len())?;
+    let notice = fit_plan(&mut plan, runner.data().train.len())?;
     let core = Arc::new(SweepCore::create(runner.runs_dir(), plan, notice)?);
     let lock = core.folder.lock_running()?;
     let trials = core.plan.trials();
@@ -231,15 +230,17 @@ fn not_a_sweep(dir: &Path) -> Error {
     ))
 }
 
-/// Checks each configuration fixed in advance (for TPE, a draw) against a training set of
-/// `train_len` images, before any folder is made: a sweep none of whose runs could start is
-/// one line, not a folder of refusals.
-pub fn check_plan(plan: &SweepPlan, train_len: usize) -> Result<()> {
+/// Fits the plan's held-out split to a training set of `train_len` images (the notice says
+/// when it changed), then checks each configuration fixed in advance (for TPE, a draw)
+/// against it, before any folder is made: a sweep none of whose runs could start is one
+/// line, not a folder of refusals.
+pub fn fit_plan(plan: &mut SweepPlan, train_len: usize) -> Result<Option<String>> {
+    let notice = plan.fit(train_len);
     for run in plan.sample_runs()? {
         super::check_run(&run.config, train_len)
             .map_err(|e| Error::Config(format!("sweep run {:?}: {e}", run.label)))?;
     }
-    Ok(())
+    Ok(notice)
 }
 
 /// Stops the sweep when `sweep cancel` marks its folder, until the sweep is gone.

@@ -360,8 +360,7 @@ fn on_slurm(args: &SweepArgs, mut plan: SweepPlan, threads: usize) -> Result<Exi
     // The data every task reads: a path (a download here would not reach the nodes).
     let data = crate::data_setup::ensure_data(args.data.as_deref())?;
     let train = Cifar10::load(&data)?.train.len();
-    let notice = plan.fit(train);
-    gradboard::runner::sweep::check_plan(&plan, train)?;
+    let notice = gradboard::runner::sweep::fit_plan(&mut plan, train)?;
     let options = SlurmOptions {
         parallel: args.parallel as usize,
         sbatch: args.sbatch.clone(),
