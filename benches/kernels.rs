@@ -44,16 +44,19 @@ fn backward(y: &Tensor, dy: &Tensor) {
     divan::black_box((y * dy).unwrap().sum_all().unwrap().backward().unwrap());
 }
 
-/// The ConvNet's convolutions on batch 32: (input channels, output channels, map size).
-const CONV_LAYERS: [(usize, usize, usize); 4] =
-    [(3, 64, 32), (64, 128, 16), (128, 256, 8), (256, 512, 4)];
+/// The ConvNet's convolution `layer` (0 to 7) on batch 32: (input channels, output channels,
+/// map size).
+fn conv_layer(layer: usize) -> (usize, usize, usize) {
+    let v = gradboard::model::convnet_convs().0[layer];
+    (v.c_in, v.c_out, v.side)
+}
 
 mod conv {
     use super::*;
 
     /// Times forward plus backward of `layer` by `algorithm`, or by the reference when `None`.
     fn run(bencher: divan::Bencher, layer: usize, algorithm: Option<ConvAlgorithm>) {
-        let (c, k, s) = CONV_LAYERS[layer];
+        let (c, k, s) = conv_layer(layer);
         let b = 32;
         let w = var(&[k, c, 3, 3], 2);
         match algorithm {
@@ -87,14 +90,24 @@ mod conv {
     }
 
     /// Winograd where the network uses it, im2col on the first layer.
-    #[divan::bench(args = [0, 1, 2, 3])]
+    #[divan::bench(args = [0, 1, 2, 3, 4, 5, 6, 7])]
     fn auto(bencher: divan::Bencher, layer: usize) {
         run(bencher, layer, Some(ConvAlgorithm::Auto));
     }
 
-    #[divan::bench(args = [1, 2, 3])]
+    #[divan::bench(args = [1, 2, 3, 4, 5, 6, 7])]
     fn im2col(bencher: divan::Bencher, layer: usize) {
         run(bencher, layer, Some(ConvAlgorithm::Im2col));
+    }
+
+    #[divan::bench(args = [1, 2, 3, 4, 5, 6, 7])]
+    fn winograd_f2(bencher: divan::Bencher, layer: usize) {
+        run(bencher, layer, Some(ConvAlgorithm::Winograd));
+    }
+
+    #[divan::bench(args = [1, 2, 3, 4, 5])]
+    fn winograd_f4(bencher: divan::Bencher, layer: usize) {
+        run(bencher, layer, Some(ConvAlgorithm::Winograd4));
     }
 
     #[divan::bench(args = [0, 1, 2, 3], sample_count = 10)]

@@ -1,7 +1,7 @@
 //! 2-d convolution, stride 1, "same" padding, odd square kernel, and the layout of the maps
 //! it works on. The CPU ops (`conv2d_chwn`) work on batch-innermost maps (channels, height,
-//! width, batch): Winograd F(2x2, 3x3) for 3x3 kernels on even maps with enough input
-//! channels, otherwise im2col and one product whose result is already in that layout, the
+//! width, batch): Winograd for 3x3 kernels with enough input channels (F(4x4, 3x3) on maps of
+//! 8x8 and more, F(2x2, 3x3) on smaller even maps: `winograd::choose`), otherwise im2col and one product whose result is already in that layout, the
 //! backward two products (dW straight from the saved patches, the patch gradients folded back
 //! by col2im); all in f32. The reference (`conv2d_same`) is candle's conv2d on (batch,
 //! channels, height, width), which every device has.
@@ -10,7 +10,7 @@ use super::cpu::{f32_slice, with_f32};
 use super::gemm::{batched, product, View};
 use super::im2col::{col2im, im2col};
 use super::simd::Level;
-use super::winograd::{self, POSITIONS};
+use super::winograd::{self, Tile};
 use super::Kernels;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
@@ -174,9 +174,10 @@ impl CustomOp2 for ConvCm {
     }
 }
 
-/// The 3x3 channel-major convolution by Winograd F(2x2, 3x3) (`kernels::winograd`); it keeps
-/// the transformed input and kernel for the backward pass.
+/// The 3x3 channel-major convolution by Winograd (`kernels::winograd`); it keeps the
+/// transformed input and kernel for the backward pass.
 struct ConvWinograd {
+    tile: Tile,
     level: Level,
     need_dx: bool,
     keep: bool,
@@ -202,7 +203,7 @@ impl CustomOp2 for ConvWinograd {
                 wl.dims()
             )
         };
-        if c != c2 || !winograd::applies(3, (c, h, w, b)) {
+        if c != c2 || !self.tile.fits(3, (c, h, w, b)) {
             candle_core::bail!(
                 "winograd: input {:?} and kernel {:?} do not fit",
                 xl.dims(),
@@ -211,16 +212,17 @@ impl CustomOp2 for ConvWinograd {
         }
         let x = f32_slice(xs, xl, "winograd")?;
         let g = f32_slice(ws, wl, "winograd")?;
-        let p = winograd::columns((c, h, w, b));
-        let u = winograd::kernel_transform(self.level, g, k, c);
-        let v = winograd::input_transform(self.level, x, (c, h, w, b));
-        let m = batched(POSITIONS, k, p, |pos| {
+        let tile = self.tile;
+        let p = tile.columns((c, h, w, b));
+        let u = winograd::kernel_transform(self.level, tile, g, k, c);
+        let v = winograd::input_transform(self.level, tile, x, (c, h, w, b));
+        let m = batched(tile.positions(), k, p, |pos| {
             (
                 View::rows(&u[pos * k * c..][..k * c], k, c),
                 View::rows(&v[pos * c * p..][..c * p], c, p),
             )
         });
-        let y = winograd::output_transform(self.level, &m, (k, h, w, b));
+        let y = winograd::output_transform(self.level, tile, &m, (k, h, w, b));
         if self.keep {
             *self.saved.lock().expect("winograd state") = Some((u, v));
         }
@@ -236,34 +238,36 @@ impl CustomOp2 for ConvWinograd {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (c, h, w, b) = x.dims4()?;
         let k = weight.dim(0)?;
-        let p = winograd::columns((c, h, w, b));
-        let level = self.level;
+        let (tile, level) = (self.tile, self.level);
+        let p = tile.columns((c, h, w, b));
         let (u, v) = match self.saved.lock().expect("winograd state").take() {
             Some(saved) => saved,
             None => (
-                with_f32(weight, |g| winograd::kernel_transform(level, g, k, c))?,
-                with_f32(x, |x| winograd::input_transform(level, x, (c, h, w, b)))?,
+                with_f32(weight, |g| winograd::kernel_transform(level, tile, g, k, c))?,
+                with_f32(x, |x| {
+                    winograd::input_transform(level, tile, x, (c, h, w, b))
+                })?,
             ),
         };
         let dm = with_f32(grad, |dy| {
-            winograd::output_gradient(level, dy, (k, h, w, b))
+            winograd::output_gradient(level, tile, dy, (k, h, w, b))
         })?;
-        let du = batched(POSITIONS, k, c, |pos| {
+        let du = batched(tile.positions(), k, c, |pos| {
             (
                 View::rows(&dm[pos * k * p..][..k * p], k, p),
                 View::rows(&v[pos * c * p..][..c * p], c, p).t(),
             )
         });
         drop(v);
-        let dg = winograd::kernel_gradient(level, &du, k, c);
+        let dg = winograd::kernel_gradient(level, tile, &du, k, c);
         let dx = if self.need_dx {
-            let dv = batched(POSITIONS, c, p, |pos| {
+            let dv = batched(tile.positions(), c, p, |pos| {
                 (
                     View::rows(&u[pos * k * c..][..k * c], k, c).t(),
                     View::rows(&dm[pos * k * p..][..k * p], k, p),
                 )
             });
-            let dx = winograd::input_gradient(level, &dv, (c, h, w, b));
+            let dx = winograd::input_gradient(level, tile, &dv, (c, h, w, b));
             Some(Tensor::from_vec(dx, (c, h, w, b), x.device())?)
         } else {
             None
@@ -275,18 +279,17 @@ impl CustomOp2 for ConvWinograd {
 /// How a channel-major convolution is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvAlgorithm {
-    /// Winograd F(2x2, 3x3) where it applies and pays (3x3, even maps, 16+ input channels),
-    /// im2col otherwise.
+    /// Winograd where it applies and pays (`winograd::choose`: 3x3 kernels, 16+ input
+    /// channels, F(4x4, 3x3) on maps a multiple of 4, F(2x2, 3x3) on other even maps), im2col
+    /// otherwise.
     Auto,
     /// im2col and one product.
     Im2col,
     /// Winograd F(2x2, 3x3) (3x3 kernels on even maps only).
     Winograd,
+    /// Winograd F(4x4, 3x3) (3x3 kernels on maps a multiple of 4 only).
+    Winograd4,
 }
-
-/// Input channels from which Winograd's transforms cost less than the multiplications they
-/// save (the first layer, with 3, stays on im2col).
-pub const WINOGRAD_MIN_CHANNELS: usize = 16;
 
 /// Convolution of batch-innermost `x` (C_in, H, W, B) with `weight` (C_out, C_in, k, k), no
 /// bias: (C_out, H, W, B). `input` marks the network's input, whose gradient is skipped;
@@ -317,23 +320,31 @@ pub fn conv2d_chwn_using(
         candle_core::bail!("conv: the kernel must be odd, got {k}");
     }
     let dims = x.dims4()?;
-    let winograd = match algorithm {
-        ConvAlgorithm::Auto => winograd::applies(k, dims) && dims.0 >= WINOGRAD_MIN_CHANNELS,
-        ConvAlgorithm::Im2col => false,
-        ConvAlgorithm::Winograd => {
-            if !winograd::applies(k, dims) {
+    let tile = match algorithm {
+        ConvAlgorithm::Auto => winograd::choose(k, dims),
+        ConvAlgorithm::Im2col => None,
+        ConvAlgorithm::Winograd | ConvAlgorithm::Winograd4 => {
+            let tile = if algorithm == ConvAlgorithm::Winograd {
+                Tile::F2
+            } else {
+                Tile::F4
+            };
+            if !tile.fits(k, dims) {
                 candle_core::bail!(
-                    "winograd: needs a 3x3 kernel and even maps, got {k}x{k} on {dims:?}"
+                    "winograd {}: needs a 3x3 kernel on maps a multiple of {}, got {k}x{k} on {dims:?}",
+                    tile.name(),
+                    tile.m()
                 );
             }
-            true
+            Some(tile)
         }
     };
     let (x, weight) = (x.contiguous()?, weight.contiguous()?);
-    if winograd {
+    if let Some(tile) = tile {
         return x.apply_op2(
             &weight,
             ConvWinograd {
+                tile,
                 level,
                 need_dx: !input,
                 keep: train,

@@ -33,32 +33,44 @@ pub fn sum_squares(kernels: Kernels, t: &Tensor) -> Result<f64> {
 /// Values a block sums in f32 lanes before the block's total joins an f64 sum.
 const BLOCK: usize = 1024;
 
-/// Sums `N` quantities over `$len` values in `LANES` f32 lanes, block by block, each block's
-/// lanes then added in f64: deterministic (the same order at every instruction-set level) and
-/// vectorisable. `$lane(i, acc)` adds value `i` into `acc` (an `[f32; N]` per lane or tail).
+/// Sums `N` quantities over the values of equally long slices `$src` in `LANES` f32 lanes,
+/// block by block, each block's lanes then added in f64: deterministic (the same order at every
+/// instruction-set level) and vectorisable (full blocks are read as fixed-size arrays, without
+/// bounds checks). `$add` adds the values `$v` (one of each slice) into `$acc`, an `[f32; N]`.
 macro_rules! lane_sums {
-    ($n:literal, $len:expr, |$i:ident, $acc:ident| $add:block) => {{
-        let len = $len;
+    ($n:literal, ($($src:ident),+), |($($v:ident),+), $acc:ident| $add:block) => {{
+        let len = [$($src.len()),+].into_iter().min().unwrap_or(0);
         let mut total = [0f64; $n];
         let mut start = 0;
         while start < len {
             let end = (start + BLOCK).min(len);
-            let mut lanes = [[0f32; $n]; LANES];
+            // One array a quantity (lanes side by side), so each quantity's lanes add as one
+            // vector.
+            let mut lanes = [[0f32; LANES]; $n];
             let mut base = start;
             while base + LANES <= end {
-                for (l, $acc) in lanes.iter_mut().enumerate() {
-                    let $i = base + l;
-                    $add
+                $(let $v: &[f32; LANES] = $src[base..base + LANES].try_into().expect("a block");)+
+                for l in 0..LANES {
+                    let mut part = [0f32; $n];
+                    {
+                        let $acc = &mut part;
+                        $(let $v = $v[l];)+
+                        $add
+                    }
+                    for k in 0..$n {
+                        lanes[k][l] += part[k];
+                    }
                 }
                 base += LANES;
             }
-            let mut tail = [[0f32; $n]; 1];
-            for $i in base..end {
-                let $acc = &mut tail[0];
+            let mut tail = [0f32; $n];
+            for i in base..end {
+                let $acc = &mut tail;
+                $(let $v = $src[i];)+
                 $add
             }
             for k in 0..$n {
-                total[k] += lanes.iter().map(|a| a[k] as f64).sum::<f64>() + tail[0][k] as f64;
+                total[k] += lanes[k].iter().map(|&a| a as f64).sum::<f64>() + tail[k] as f64;
             }
             start = end;
         }
@@ -69,8 +81,8 @@ macro_rules! lane_sums {
 multiversion! {
     /// The sum of `v` in f64.
     pub fn sum(v: &[f32]) -> f64 {
-        lane_sums!(1, v.len(), |i, acc| {
-            acc[0] += v[i];
+        lane_sums!(1, (v), |(x), acc| {
+            acc[0] += x;
         })[0]
     }
 }
@@ -78,8 +90,8 @@ multiversion! {
 multiversion! {
     /// The sum of (v - mean)^2 in f64.
     pub fn sum_sq_dev(v: &[f32], mean: f32) -> f64 {
-        lane_sums!(1, v.len(), |i, acc| {
-            let d = v[i] - mean;
+        lane_sums!(1, (v), |(x), acc| {
+            let d = x - mean;
             acc[0] += d * d;
         })[0]
     }
@@ -89,12 +101,10 @@ multiversion! {
     /// Batch norm + ReLU backward's sums over one channel: with g = dy where y > 0 (else 0),
     /// the sum of g and of g (x - mean).
     pub fn relu_masked_sums(x: &[f32], y: &[f32], dy: &[f32], mean: f32) -> [f64; 2] {
-        let n = x.len().min(y.len()).min(dy.len());
-        let (x, y, dy) = (&x[..n], &y[..n], &dy[..n]);
-        lane_sums!(2, n, |i, acc| {
-            let g = if y[i] > 0.0 { dy[i] } else { 0.0 };
+        lane_sums!(2, (x, y, dy), |(xv, yv, dyv), acc| {
+            let g = if yv > 0.0 { dyv } else { 0.0 };
             acc[0] += g;
-            acc[1] += g * (x[i] - mean);
+            acc[1] += g * (xv - mean);
         })
     }
 }

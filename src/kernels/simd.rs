@@ -80,37 +80,38 @@ impl Level {
     }
 }
 
-/// Defines `fn NAME(level: Level, args...)` running `body` compiled for the highest of
-/// AVX-512F, AVX2+FMA and the baseline that `level` allows.
+/// Defines `fn NAME(level: Level, args...)` (or `fn NAME<T: Bound>(...)`, one type parameter)
+/// running `body` compiled for the highest of AVX-512F, AVX2+FMA and the baseline that `level`
+/// allows.
 #[macro_export]
 macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident $(<$g:ident : $bound:path>)? ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name(level: $crate::kernels::simd::Level, $($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name $(<$g: $bound>)? (level: $crate::kernels::simd::Level, $($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
-            fn imp($($arg: $ty),*) $(-> $ret)? $body
+            fn imp $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
+                unsafe fn avx512 $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? { imp $(::<$g>)? ($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
+                unsafe fn avx2 $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? { imp $(::<$g>)? ($($arg),*) }
                 if level.avx512() {
                     // SAFETY: a Level only allows instruction sets the CPU reported.
-                    return unsafe { avx512($($arg),*) };
+                    return unsafe { avx512 $(::<$g>)? ($($arg),*) };
                 }
                 if level.avx2() {
                     // SAFETY: as above.
-                    return unsafe { avx2($($arg),*) };
+                    return unsafe { avx2 $(::<$g>)? ($($arg),*) };
                 }
             }
             #[cfg(not(target_arch = "x86_64"))]
             let _ = level;
-            imp($($arg),*)
+            imp $(::<$g>)? ($($arg),*)
         }
     };
 }

@@ -1,16 +1,17 @@
-//! Winograd F(2x2, 3x3) for 3x3 convolutions with padding 1 on batch-innermost activations
-//! (channels, height, width, batch) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
-//! Networks", arXiv:1509.09308).
+//! Winograd F(m x m, 3x3) for 3x3 convolutions with padding 1 on batch-innermost activations
+//! (channels, height, width, batch), with output tiles of m = 2 or m = 4 (Lavin and Gray, "Fast
+//! Algorithms for Convolutional Neural Networks", arXiv:1509.09308).
 //!
-//! Each 2x2 output tile comes from a 4x4 input patch: with U = G g G^T (the kernel), V =
-//! B^T d B (the patch) and M = U ⊙ V summed over input channels, the tile is A^T M A. The sum
-//! over channels is 16 matrix products, one per position of the 4x4 transform, with 2.25 times
-//! fewer multiplications than the direct convolution. The backward passes are the adjoints of
-//! the same linear maps: dM = A dY A^T, dV = U^T dM (16 products), the patch gradient B dV B^T
-//! added back into the input's gradient; dU = dM V^T (16 products), the kernel gradient
-//! G^T dU G. Transform-domain arrays are [position][channel][tile, batch], so each of the 16
-//! products reads and writes contiguous row-major matrices, and every transform works on
-//! whole batch rows, `LANES` images at a time.
+//! Each m x m output tile comes from an n x n input patch (n = m + 2): with U = G g G^T (the
+//! kernel), V = B^T d B (the patch) and M = U ⊙ V summed over input channels, the tile is
+//! A^T M A. The sum over channels is n² matrix products, one per position of the n x n
+//! transform, with 9m²/n² times fewer multiplications than the direct convolution (2.25 for
+//! F(2x2, 3x3), 4 for F(4x4, 3x3)). The backward passes are the adjoints of the same linear
+//! maps: dM = A dY A^T, dV = U^T dM (n² products), the patch gradient B dV B^T added back into
+//! the input's gradient; dU = dM V^T (n² products), the kernel gradient G^T dU G.
+//! Transform-domain arrays are [position][channel][tile, batch], so each product reads and
+//! writes contiguous row-major matrices, and every transform works on whole batch rows,
+//! `LANES` images at a time.
 
 use super::im2col::Dims;
 use super::simd::{Level, LANES};
@@ -19,10 +20,264 @@ use crate::multiversion;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-/// Positions of the 4x4 transform.
-pub const POSITIONS: usize = 16;
+/// A Winograd tile size: F(m x m, 3x3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tile {
+    /// F(2x2, 3x3): 2x2 outputs from a 4x4 patch, 16 positions.
+    F2,
+    /// F(4x4, 3x3): 4x4 outputs from a 6x6 patch, 36 positions.
+    F4,
+}
 
-type Block = [[f32; LANES]; POSITIONS];
+/// Input channels from which Winograd's transforms cost less than the multiplications they
+/// save (a first layer on 3 colour channels stays on im2col).
+pub const MIN_CHANNELS: usize = 16;
+
+/// The smallest map side F(4x4, 3x3) is chosen for; smaller maps take F(2x2, 3x3).
+pub const F4_MIN_SIDE: usize = 8;
+
+impl Tile {
+    /// The output tile's side m.
+    pub fn m(self) -> usize {
+        match self {
+            Tile::F2 => 2,
+            Tile::F4 => 4,
+        }
+    }
+
+    /// Positions of the transform: (m + 2)².
+    pub fn positions(self) -> usize {
+        (self.m() + 2) * (self.m() + 2)
+    }
+
+    /// How many times fewer multiplications than the direct convolution: 9m² / (m + 2)².
+    pub fn saving(self) -> f64 {
+        (9 * self.m() * self.m()) as f64 / self.positions() as f64
+    }
+
+    /// Whether it applies: a 3x3 kernel on maps whose sides are multiples of m.
+    pub fn fits(self, kernel: usize, (_, h, w, _): Dims) -> bool {
+        let m = self.m();
+        kernel == 3 && h % m == 0 && w % m == 0 && h >= m && w >= m
+    }
+
+    /// Columns of the transform-domain matrices: tiles times images.
+    pub fn columns(self, (_, h, w, b): Dims) -> usize {
+        (h / self.m()) * (w / self.m()) * b
+    }
+
+    /// Its name, as papers write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tile::F2 => "F(2x2, 3x3)",
+            Tile::F4 => "F(4x4, 3x3)",
+        }
+    }
+}
+
+/// The tile the convolutions take for a `kernel` x `kernel` convolution on `dims`
+/// (channels, height, width, batch), or `None` for im2col: F(4x4, 3x3) on maps of sides
+/// multiple of 4 from `F4_MIN_SIDE`, F(2x2, 3x3) on other even maps, both from `MIN_CHANNELS`
+/// input channels.
+pub fn choose(kernel: usize, dims @ (c, h, w, _): Dims) -> Option<Tile> {
+    if c < MIN_CHANNELS {
+        return None;
+    }
+    if Tile::F4.fits(kernel, dims) && h.min(w) >= F4_MIN_SIDE {
+        return Some(Tile::F4);
+    }
+    Tile::F2.fits(kernel, dims).then_some(Tile::F2)
+}
+
+/// The linear maps of one tile size along one axis. Vectors are padded to the largest size
+/// (6 patch values, 4 output values); only the first n (or m) are read and written.
+trait Transform {
+    /// Output tile side.
+    const M: usize;
+    /// Patch side (M + 2).
+    const N: usize;
+    /// Transform positions (N²).
+    const P: usize;
+    /// N² lanes of values.
+    type Block: AsRef<[[f32; LANES]]> + AsMut<[[f32; LANES]]>;
+    /// A block of zeros.
+    fn zero() -> Self::Block;
+    /// B^T v.
+    fn bt(v: [f32; 6]) -> [f32; 6];
+    /// B v (the adjoint of `bt`).
+    fn b(v: [f32; 6]) -> [f32; 6];
+    /// G v: n values of a kernel row's three.
+    fn g(v: [f32; 3]) -> [f32; 6];
+    /// G^T v (the adjoint of `g`): three values.
+    fn gt(v: [f32; 6]) -> [f32; 3];
+    /// A^T v: m values of n.
+    fn at(v: [f32; 6]) -> [f32; 4];
+    /// A v (the adjoint of `at`): n values of m.
+    fn a(v: [f32; 4]) -> [f32; 6];
+}
+
+/// F(2x2, 3x3) at the points 0, 1, -1 and infinity.
+struct F2;
+
+impl Transform for F2 {
+    const M: usize = 2;
+    const N: usize = 4;
+    const P: usize = 16;
+    type Block = [[f32; LANES]; 16];
+
+    #[inline(always)]
+    fn zero() -> Self::Block {
+        [[0.0; LANES]; 16]
+    }
+
+    #[inline(always)]
+    fn bt(v: [f32; 6]) -> [f32; 6] {
+        [v[0] - v[2], v[1] + v[2], v[2] - v[1], v[1] - v[3], 0.0, 0.0]
+    }
+
+    #[inline(always)]
+    fn b(v: [f32; 6]) -> [f32; 6] {
+        [
+            v[0],
+            v[1] - v[2] + v[3],
+            v[1] + v[2] - v[0],
+            -v[3],
+            0.0,
+            0.0,
+        ]
+    }
+
+    #[inline(always)]
+    fn g(v: [f32; 3]) -> [f32; 6] {
+        [
+            v[0],
+            0.5 * (v[0] + v[1] + v[2]),
+            0.5 * (v[0] - v[1] + v[2]),
+            v[2],
+            0.0,
+            0.0,
+        ]
+    }
+
+    #[inline(always)]
+    fn gt(v: [f32; 6]) -> [f32; 3] {
+        [
+            v[0] + 0.5 * (v[1] + v[2]),
+            0.5 * (v[1] - v[2]),
+            0.5 * (v[1] + v[2]) + v[3],
+        ]
+    }
+
+    #[inline(always)]
+    fn at(v: [f32; 6]) -> [f32; 4] {
+        [v[0] + v[1] + v[2], v[1] - v[2] - v[3], 0.0, 0.0]
+    }
+
+    #[inline(always)]
+    fn a(v: [f32; 4]) -> [f32; 6] {
+        [v[0], v[0] + v[1], v[0] - v[1], -v[1], 0.0, 0.0]
+    }
+}
+
+/// F(4x4, 3x3) at the points 0, 1, -1, 2, -2 and infinity (Lavin and Gray's matrices).
+struct F4;
+
+const SIXTH: f32 = 1.0 / 6.0;
+const TWELFTH: f32 = 1.0 / 12.0;
+const TWENTY_FOURTH: f32 = 1.0 / 24.0;
+
+impl Transform for F4 {
+    const M: usize = 4;
+    const N: usize = 6;
+    const P: usize = 36;
+    type Block = [[f32; LANES]; 36];
+
+    #[inline(always)]
+    fn zero() -> Self::Block {
+        [[0.0; LANES]; 36]
+    }
+
+    #[inline(always)]
+    fn bt(d: [f32; 6]) -> [f32; 6] {
+        [
+            4.0 * d[0] - 5.0 * d[2] + d[4],
+            -4.0 * (d[1] + d[2]) + (d[3] + d[4]),
+            4.0 * (d[1] - d[2]) + (d[4] - d[3]),
+            2.0 * (d[3] - d[1]) + (d[4] - d[2]),
+            2.0 * (d[1] - d[3]) + (d[4] - d[2]),
+            4.0 * d[1] - 5.0 * d[3] + d[5],
+        ]
+    }
+
+    #[inline(always)]
+    fn b(v: [f32; 6]) -> [f32; 6] {
+        [
+            4.0 * v[0],
+            4.0 * (v[2] - v[1] + v[5]) + 2.0 * (v[4] - v[3]),
+            -5.0 * v[0] - 4.0 * (v[1] + v[2]) - (v[3] + v[4]),
+            (v[1] - v[2]) + 2.0 * (v[3] - v[4]) - 5.0 * v[5],
+            v[0] + (v[1] + v[2]) + (v[3] + v[4]),
+            v[5],
+        ]
+    }
+
+    #[inline(always)]
+    fn g(v: [f32; 3]) -> [f32; 6] {
+        [
+            0.25 * v[0],
+            -SIXTH * (v[0] + v[1] + v[2]),
+            -SIXTH * (v[0] - v[1] + v[2]),
+            TWENTY_FOURTH * (v[0] + 2.0 * v[1] + 4.0 * v[2]),
+            TWENTY_FOURTH * (v[0] - 2.0 * v[1] + 4.0 * v[2]),
+            v[2],
+        ]
+    }
+
+    #[inline(always)]
+    fn gt(v: [f32; 6]) -> [f32; 3] {
+        [
+            0.25 * v[0] - SIXTH * (v[1] + v[2]) + TWENTY_FOURTH * (v[3] + v[4]),
+            SIXTH * (v[2] - v[1]) + TWELFTH * (v[3] - v[4]),
+            SIXTH * ((v[3] + v[4]) - (v[1] + v[2])) + v[5],
+        ]
+    }
+
+    #[inline(always)]
+    fn at(v: [f32; 6]) -> [f32; 4] {
+        let (s1, d1) = (v[1] + v[2], v[1] - v[2]);
+        let (s2, d2) = (v[3] + v[4], v[3] - v[4]);
+        [
+            v[0] + s1 + s2,
+            d1 + 2.0 * d2,
+            s1 + 4.0 * s2,
+            d1 + 8.0 * d2 + v[5],
+        ]
+    }
+
+    #[inline(always)]
+    fn a(v: [f32; 4]) -> [f32; 6] {
+        let (even, odd) = (v[0] + v[2], v[1] + v[3]);
+        let (even2, odd2) = (v[0] + 4.0 * v[2], 2.0 * v[1] + 8.0 * v[3]);
+        [
+            v[0],
+            even + odd,
+            even - odd,
+            even2 + odd2,
+            even2 - odd2,
+            v[3],
+        ]
+    }
+}
+
+/// Runs the generic `f::<F2>` or `f::<F4>` for `tile`.
+macro_rules! by_tile {
+    ($tile:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $tile {
+            Tile::F2 => $f::<F2>($($arg),*),
+            Tile::F4 => $f::<F4>($($arg),*),
+        }
+    };
+}
 
 /// Copies `src[..len]` into the lanes: a fixed-size copy for a full block (no call to memcpy).
 #[inline(always)]
@@ -65,85 +320,37 @@ fn add(dst: &mut [f32], lanes: &[f32; LANES], len: usize) {
     }
 }
 
-/// Whether F(2x2, 3x3) applies: a 3x3 kernel on maps of even height and width.
-pub fn applies(kernel: usize, (_, h, w, _): Dims) -> bool {
-    kernel == 3 && h % 2 == 0 && w % 2 == 0 && h >= 2 && w >= 2
-}
-
-/// Columns of the transform-domain matrices: tiles times images.
-pub fn columns((_, h, w, b): Dims) -> usize {
-    (h / 2) * (w / 2) * b
-}
-
-/// The combination B^T v applied along one axis of four values.
+/// Applies `f` to the columns and then the rows of an n x n block of lanes: `out = F x F^T`
+/// for the n-to-n map `f`.
 #[inline(always)]
-fn bt(v: [f32; 4]) -> [f32; 4] {
-    [v[0] - v[2], v[1] + v[2], v[2] - v[1], v[1] - v[3]]
-}
-
-/// B v (the adjoint of `bt`).
-#[inline(always)]
-fn b(v: [f32; 4]) -> [f32; 4] {
-    [v[0], v[1] - v[2] + v[3], v[1] + v[2] - v[0], -v[3]]
-}
-
-/// G v for three values: four.
-#[inline(always)]
-fn g(v: [f32; 3]) -> [f32; 4] {
-    [
-        v[0],
-        0.5 * (v[0] + v[1] + v[2]),
-        0.5 * (v[0] - v[1] + v[2]),
-        v[2],
-    ]
-}
-
-/// G^T v (the adjoint of `g`): three values.
-#[inline(always)]
-fn gt(v: [f32; 4]) -> [f32; 3] {
-    [
-        v[0] + 0.5 * (v[1] + v[2]),
-        0.5 * (v[1] - v[2]),
-        0.5 * (v[1] + v[2]) + v[3],
-    ]
-}
-
-/// A^T v: two values of four.
-#[inline(always)]
-fn at(v: [f32; 4]) -> [f32; 2] {
-    [v[0] + v[1] + v[2], v[1] - v[2] - v[3]]
-}
-
-/// A v (the adjoint of `at`): four values of two.
-#[inline(always)]
-fn a(v: [f32; 2]) -> [f32; 4] {
-    [v[0], v[0] + v[1], v[0] - v[1], -v[1]]
-}
-
-/// Applies `f` to the rows (along the first axis) and then the columns of a 4x4 block of
-/// lanes: `out = F x F^T` for the 4-to-4 map `f`.
-#[inline(always)]
-fn both_axes(x: &Block, f: impl Fn([f32; 4]) -> [f32; 4]) -> Block {
-    let mut t = [[0f32; LANES]; POSITIONS];
-    for j in 0..4 {
+fn both_axes<T: Transform>(x: &T::Block, f: impl Fn([f32; 6]) -> [f32; 6]) -> T::Block {
+    let n = T::N;
+    let x = x.as_ref();
+    let mut t = T::zero();
+    let tm = t.as_mut();
+    for j in 0..n {
         for l in 0..LANES {
-            let r = f([x[j][l], x[4 + j][l], x[8 + j][l], x[12 + j][l]]);
-            for (i, v) in r.into_iter().enumerate() {
-                t[i * 4 + j][l] = v;
+            let mut col = [0f32; 6];
+            for (i, c) in col.iter_mut().enumerate().take(n) {
+                *c = x[i * n + j][l];
+            }
+            let r = f(col);
+            for (i, &v) in r.iter().enumerate().take(n) {
+                tm[i * n + j][l] = v;
             }
         }
     }
-    let mut out = [[0f32; LANES]; POSITIONS];
-    for i in 0..4 {
+    let mut out = T::zero();
+    let om = out.as_mut();
+    for i in 0..n {
         for l in 0..LANES {
-            let r = f([
-                t[i * 4][l],
-                t[i * 4 + 1][l],
-                t[i * 4 + 2][l],
-                t[i * 4 + 3][l],
-            ]);
-            for (j, v) in r.into_iter().enumerate() {
-                out[i * 4 + j][l] = v;
+            let mut row = [0f32; 6];
+            for (j, r) in row.iter_mut().enumerate().take(n) {
+                *r = tm[i * n + j][l];
+            }
+            let r = f(row);
+            for (j, &v) in r.iter().enumerate().take(n) {
+                om[i * n + j][l] = v;
             }
         }
     }
@@ -151,9 +358,10 @@ fn both_axes(x: &Block, f: impl Fn([f32; 4]) -> [f32; 4]) -> Block {
 }
 
 multiversion! {
-    /// Output channel `ko`'s U = G g G^T for every input channel: `g` is its (c, 3, 3)
-    /// kernels, `dst` its 16 rows of U (c values each).
-    fn kernel_row(g3: &[f32], dst: &mut [&mut [MaybeUninit<f32>]]) {
+    /// Output channel `ko`'s U = G g G^T for every input channel: `g3` is its (c, 3, 3)
+    /// kernels, `dst` its n² rows of U (c values each).
+    fn kernel_row<T: Transform>(g3: &[f32], dst: &mut [&mut [MaybeUninit<f32>]]) {
+        let n = T::N;
         let c = g3.len() / 9;
         for start in (0..c).step_by(LANES) {
             let len = LANES.min(c - start);
@@ -163,71 +371,89 @@ multiversion! {
                     w[j][l] = v;
                 }
             }
-            // t = G w (4x3), then U = t G^T (4x4), lane by lane.
-            let mut u = [[0f32; LANES]; POSITIONS];
+            // t = G w (n x 3), then U = t G^T (n x n), lane by lane.
+            let mut u = T::zero();
+            let um = u.as_mut();
             for l in 0..LANES {
-                let mut t = [[0f32; 3]; 4];
+                let mut t = [[0f32; 3]; 6];
                 for j in 0..3 {
-                    for (i, v) in g([w[j][l], w[3 + j][l], w[6 + j][l]]).into_iter().enumerate() {
-                        t[i][j] = v;
+                    let r = T::g([w[j][l], w[3 + j][l], w[6 + j][l]]);
+                    for i in 0..n {
+                        t[i][j] = r[i];
                     }
                 }
-                for (i, r) in t.iter().enumerate() {
-                    for (j, v) in g(*r).into_iter().enumerate() {
-                        u[i * 4 + j][l] = v;
+                for (i, ti) in t.iter().enumerate().take(n) {
+                    let r = T::g(*ti);
+                    for j in 0..n {
+                        um[i * n + j][l] = r[j];
                     }
                 }
             }
-            for (row, lanes) in dst.iter_mut().zip(&u) {
+            for (row, lanes) in dst.iter_mut().zip(u.as_ref()) {
                 store(&mut row[start..], lanes, len);
             }
         }
     }
 }
 
-/// U = G g G^T for every (k, c): [16][k][c] from g (k, c, 3, 3).
-pub(crate) fn kernel_transform(level: Level, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
+/// U = G g G^T for every (k, c): [n²][k][c] from g (k, c, 3, 3).
+pub(crate) fn kernel_transform(
+    level: Level,
+    tile: Tile,
+    g3: &[f32],
+    k: usize,
+    c: usize,
+) -> Vec<f32> {
+    by_tile!(tile, kernel_transform_as(level, g3, k, c))
+}
+
+fn kernel_transform_as<T: Transform>(level: Level, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
     assert_eq!(
         g3.len(),
         9 * k * c,
         "winograd: {} kernel values for {k}x{c}x3x3",
         g3.len()
     );
-    // SAFETY: each output channel writes every input channel of its 16 rows (the assert above
+    // SAFETY: each output channel writes every input channel of its n² rows (the assert above
     // makes the kernels cover every output channel).
     unsafe {
-        written(POSITIONS * k * c, |u| {
-            rows_by_channel(u, k, c)
+        written(T::P * k * c, |u| {
+            rows_by_channel(u, T::P, k, c)
                 .into_par_iter()
                 .zip(g3.par_chunks_exact((9 * c).max(1)))
-                .for_each(|(mut dst, kernels)| kernel_row(level, kernels, &mut dst))
+                .for_each(|(mut dst, kernels)| kernel_row::<T>(level, kernels, &mut dst))
         })
     }
 }
 
 multiversion! {
-    /// Output channel `ko`'s dg = G^T dU G for every input channel: `rows` are its 16 rows of
+    /// Output channel `ko`'s dg = G^T dU G for every input channel: `rows` are its n² rows of
     /// dU, `out` its (c, 3, 3) kernel gradients.
-    fn kernel_gradient_row(rows: &[&[f32]], out: &mut [f32]) {
+    fn kernel_gradient_row<T: Transform>(rows: &[&[f32]], out: &mut [f32]) {
+        let n = T::N;
         let c = out.len() / 9;
         for start in (0..c).step_by(LANES) {
             let len = LANES.min(c - start);
-            let mut u = [[0f32; LANES]; POSITIONS];
-            for (lanes, row) in u.iter_mut().zip(rows) {
+            let mut u = T::zero();
+            for (lanes, row) in u.as_mut().iter_mut().zip(rows) {
                 load(lanes, &row[start..], len);
             }
+            let u = u.as_ref();
             let mut dg = [[0f32; LANES]; 9];
             for l in 0..LANES {
-                // t = G^T dU (3x4), then dg = t G (3x3).
-                let mut t = [[0f32; 4]; 3];
-                for j in 0..4 {
-                    let col = gt([u[j][l], u[4 + j][l], u[8 + j][l], u[12 + j][l]]);
-                    for (i, v) in col.into_iter().enumerate() {
+                // t = G^T dU (3 x n), then dg = t G (3x3).
+                let mut t = [[0f32; 6]; 3];
+                for j in 0..n {
+                    let mut col = [0f32; 6];
+                    for (i, v) in col.iter_mut().enumerate().take(n) {
+                        *v = u[i * n + j][l];
+                    }
+                    for (i, v) in T::gt(col).into_iter().enumerate() {
                         t[i][j] = v;
                     }
                 }
                 for (i, r) in t.iter().enumerate() {
-                    for (j, v) in gt(*r).into_iter().enumerate() {
+                    for (j, v) in T::gt(*r).into_iter().enumerate() {
                         dg[i * 3 + j][l] = v;
                     }
                 }
@@ -242,10 +468,20 @@ multiversion! {
 }
 
 /// The adjoint of `kernel_transform`: dg = G^T dU G for every (k, c), as (k, c, 3, 3).
-pub(crate) fn kernel_gradient(level: Level, du: &[f32], k: usize, c: usize) -> Vec<f32> {
+pub(crate) fn kernel_gradient(
+    level: Level,
+    tile: Tile,
+    du: &[f32],
+    k: usize,
+    c: usize,
+) -> Vec<f32> {
+    by_tile!(tile, kernel_gradient_as(level, du, k, c))
+}
+
+fn kernel_gradient_as<T: Transform>(level: Level, du: &[f32], k: usize, c: usize) -> Vec<f32> {
     assert_eq!(
         du.len(),
-        POSITIONS * k * c,
+        T::P * k * c,
         "winograd: dU of {} values for {k}x{c}",
         du.len()
     );
@@ -253,23 +489,37 @@ pub(crate) fn kernel_gradient(level: Level, du: &[f32], k: usize, c: usize) -> V
     dg.par_chunks_mut((9 * c).max(1))
         .enumerate()
         .for_each(|(ko, out)| {
-            let rows: Vec<&[f32]> = (0..POSITIONS)
-                .map(|pos| &du[(pos * k + ko) * c..(pos * k + ko + 1) * c])
-                .collect();
-            kernel_gradient_row(level, &rows, out);
+            let rows = channel_rows(du, T::P, k, c, ko);
+            kernel_gradient_row::<T>(level, &rows, out);
         });
     dg
 }
 
-/// Splits a [16][channels][cols] buffer into each channel's 16 rows.
+/// Channel `ch`'s row in each of the `positions` planes of a [positions][channels][cols]
+/// buffer.
+fn channel_rows(
+    buf: &[f32],
+    positions: usize,
+    channels: usize,
+    cols: usize,
+    ch: usize,
+) -> Vec<&[f32]> {
+    (0..positions)
+        .map(|pos| &buf[(pos * channels + ch) * cols..(pos * channels + ch + 1) * cols])
+        .collect()
+}
+
+/// Splits a [positions][channels][cols] buffer into each channel's rows.
 fn rows_by_channel(
     buf: &mut [MaybeUninit<f32>],
+    positions: usize,
     channels: usize,
     cols: usize,
 ) -> Vec<Vec<&mut [MaybeUninit<f32>]>> {
+    debug_assert_eq!(buf.len(), positions * channels * cols);
     let mut planes: Vec<_> = buf
-        .chunks_exact_mut(channels * cols)
-        .map(|plane| plane.chunks_exact_mut(cols))
+        .chunks_exact_mut((channels * cols).max(1))
+        .map(|plane| plane.chunks_exact_mut(cols.max(1)))
         .collect();
     (0..channels)
         .map(|_| {
@@ -281,26 +531,32 @@ fn rows_by_channel(
         .collect()
 }
 
+/// Where patch position `pos` of tile (ty, tx) falls in an h x w map, if inside (padding 1).
+#[inline(always)]
+fn patch_at<T: Transform>(ty: usize, tx: usize, pos: usize, h: usize, w: usize) -> Option<usize> {
+    let y = (T::M * ty + pos / T::N).checked_sub(1)?;
+    let x = (T::M * tx + pos % T::N).checked_sub(1)?;
+    (y < h && x < w).then_some(y * w + x)
+}
+
 multiversion! {
-    /// One channel's V = B^T d B for every tile: `plane` is (h, w, b); `dst` its 16 rows.
-    fn input_channel(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
+    /// One channel's V = B^T d B for every tile: `plane` is (h, w, b); `dst` its n² rows.
+    fn input_channel<T: Transform>(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
         let (h, w, nb) = shape;
-        let tw = w / 2;
-        for ty in 0..h / 2 {
+        let tw = w / T::M;
+        for ty in 0..h / T::M {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
-                    let mut d = [[0f32; LANES]; POSITIONS];
-                    for (pos, lanes) in d.iter_mut().enumerate() {
-                        let (y, x) = ((2 * ty + pos / 4) as isize - 1, (2 * tx + pos % 4) as isize - 1);
-                        if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
-                            let from = (y as usize * w + x as usize) * nb + start;
-                            load(lanes, &plane[from..], len);
+                    let mut d = T::zero();
+                    for (pos, lanes) in d.as_mut().iter_mut().enumerate() {
+                        if let Some(at) = patch_at::<T>(ty, tx, pos, h, w) {
+                            load(lanes, &plane[at * nb + start..], len);
                         }
                     }
-                    let v = both_axes(&d, bt);
-                    for (row, lanes) in dst.iter_mut().zip(&v) {
+                    let v = both_axes::<T>(&d, T::bt);
+                    for (row, lanes) in dst.iter_mut().zip(v.as_ref()) {
                         store(&mut row[tile + start..], lanes, len);
                     }
                 }
@@ -309,31 +565,61 @@ multiversion! {
     }
 }
 
-/// V = B^T d B for every channel and tile: [16][c][tiles x b] from x (c, h, w, b).
-pub(crate) fn input_transform(level: Level, x: &[f32], dims @ (c, h, w, nb): Dims) -> Vec<f32> {
-    check_maps(x, dims);
-    let p = columns(dims);
-    // SAFETY: each channel writes every column of its row in all 16 planes: its tiles cover
-    // the map, which `check_maps` found even.
+/// V = B^T d B for every channel and tile: [n²][c][tiles x b] from x (c, h, w, b).
+pub(crate) fn input_transform(level: Level, tile: Tile, x: &[f32], dims: Dims) -> Vec<f32> {
+    check_maps(tile, x, dims);
+    by_tile!(tile, input_transform_as(level, tile, x, dims))
+}
+
+fn input_transform_as<T: Transform>(
+    level: Level,
+    tile: Tile,
+    x: &[f32],
+    dims @ (c, h, w, nb): Dims,
+) -> Vec<f32> {
+    let p = tile.columns(dims);
+    // SAFETY: each channel writes every column of its row in all n² planes: its tiles cover
+    // the map, which `check_maps` found a multiple of the tile.
     unsafe {
-        written(POSITIONS * c * p, |v| {
-            rows_by_channel(v, c, p)
+        written(T::P * c * p, |v| {
+            rows_by_channel(v, T::P, c, p)
                 .into_par_iter()
                 .enumerate()
                 .for_each(|(ch, mut dst)| {
                     let plane = &x[ch * h * w * nb..(ch + 1) * h * w * nb];
-                    input_channel(level, plane, (h, w, nb), &mut dst);
+                    input_channel::<T>(level, plane, (h, w, nb), &mut dst);
                 })
         })
     }
 }
 
-/// Panics unless `x` holds (c, h, w, b) values on an even map: the transforms' tiles then
-/// cover every value they write.
-fn check_maps(x: &[f32], dims @ (c, h, w, b): Dims) {
+/// The columns of a transform-domain array `what` of `channels` rows a position on maps
+/// `dims`; panics unless the tile fits the maps and `buf` has that many values.
+fn transformed_columns(tile: Tile, what: &str, buf: &[f32], channels: usize, dims: Dims) -> usize {
+    let (_, h, w, _) = dims;
     assert!(
-        applies(3, dims),
-        "winograd: needs even maps of at least 2x2, got {h}x{w}"
+        tile.fits(3, dims),
+        "winograd {}: does not fit {h}x{w}",
+        tile.name()
+    );
+    let p = tile.columns(dims);
+    assert_eq!(
+        buf.len(),
+        tile.positions() * channels * p,
+        "winograd: {what} of {} values for {dims:?}",
+        buf.len()
+    );
+    p
+}
+
+/// Panics unless `x` holds (c, h, w, b) values on maps whose sides are multiples of the tile:
+/// the transforms' tiles then cover every value they write.
+fn check_maps(tile: Tile, x: &[f32], dims @ (c, h, w, b): Dims) {
+    assert!(
+        tile.fits(3, dims),
+        "winograd {}: needs maps a multiple of {}, got {h}x{w}",
+        tile.name(),
+        tile.m()
     );
     assert_eq!(
         x.len(),
@@ -345,25 +631,23 @@ fn check_maps(x: &[f32], dims @ (c, h, w, b): Dims) {
 
 multiversion! {
     /// One channel's patch gradients B dV B^T added into its plane (h, w, b) of the input
-    /// gradient; `rows` are its 16 rows of dV.
-    fn input_gradient_channel(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [f32]) {
+    /// gradient; `rows` are its n² rows of dV.
+    fn input_gradient_channel<T: Transform>(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [f32]) {
         let (h, w, nb) = shape;
-        let tw = w / 2;
-        for ty in 0..h / 2 {
+        let tw = w / T::M;
+        for ty in 0..h / T::M {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
-                    let mut v = [[0f32; LANES]; POSITIONS];
-                    for (lanes, row) in v.iter_mut().zip(rows) {
+                    let mut v = T::zero();
+                    for (lanes, row) in v.as_mut().iter_mut().zip(rows) {
                         load(lanes, &row[tile + start..], len);
                     }
-                    let dd = both_axes(&v, b);
-                    for (pos, lanes) in dd.iter().enumerate() {
-                        let (y, x) = ((2 * ty + pos / 4) as isize - 1, (2 * tx + pos % 4) as isize - 1);
-                        if y >= 0 && y < h as isize && x >= 0 && x < w as isize {
-                            let at = (y as usize * w + x as usize) * nb + start;
-                            add(&mut plane[at..], lanes, len);
+                    let dd = both_axes::<T>(&v, T::b);
+                    for (pos, lanes) in dd.as_ref().iter().enumerate() {
+                        if let Some(at) = patch_at::<T>(ty, tx, pos, h, w) {
+                            add(&mut plane[at * nb + start..], lanes, len);
                         }
                     }
                 }
@@ -374,60 +658,72 @@ multiversion! {
 
 /// The adjoint of `input_transform`: each tile's patch gradient B dV B^T added into
 /// (c, h, w, b), overlapping patches adding up, padding dropped.
-pub(crate) fn input_gradient(level: Level, dv: &[f32], dims @ (c, h, w, nb): Dims) -> Vec<f32> {
-    assert!(applies(3, dims), "winograd: needs even maps, got {h}x{w}");
-    let p = columns(dims);
-    assert_eq!(
-        dv.len(),
-        POSITIONS * c * p,
-        "winograd: dV of {} values for {dims:?}",
-        dv.len()
-    );
+pub(crate) fn input_gradient(level: Level, tile: Tile, dv: &[f32], dims: Dims) -> Vec<f32> {
+    by_tile!(tile, input_gradient_as(level, tile, dv, dims))
+}
+
+fn input_gradient_as<T: Transform>(
+    level: Level,
+    tile: Tile,
+    dv: &[f32],
+    dims @ (c, h, w, nb): Dims,
+) -> Vec<f32> {
+    let p = transformed_columns(tile, "dV", dv, c, dims);
     let mut dx = vec![0f32; c * h * w * nb];
     dx.par_chunks_mut((h * w * nb).max(1))
         .enumerate()
         .for_each(|(ch, plane)| {
-            let rows: Vec<&[f32]> = (0..POSITIONS)
-                .map(|pos| &dv[(pos * c + ch) * p..(pos * c + ch + 1) * p])
-                .collect();
-            input_gradient_channel(level, &rows, (h, w, nb), plane);
+            let rows = channel_rows(dv, T::P, c, p, ch);
+            input_gradient_channel::<T>(level, &rows, (h, w, nb), plane);
         });
     dx
 }
 
 multiversion! {
-    /// One output channel's tiles A^T M A written into its plane (h, w, b); `rows` are its 16
+    /// One output channel's tiles A^T M A written into its plane (h, w, b); `rows` are its n²
     /// rows of M.
-    fn output_channel(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [MaybeUninit<f32>]) {
+    fn output_channel<T: Transform>(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [MaybeUninit<f32>]) {
         let (h, w, nb) = shape;
-        let tw = w / 2;
-        for ty in 0..h / 2 {
+        let (m_, n) = (T::M, T::N);
+        let tw = w / m_;
+        for ty in 0..h / m_ {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
-                    let mut m = [[0f32; LANES]; POSITIONS];
-                    for (lanes, row) in m.iter_mut().zip(rows) {
+                    let mut m = T::zero();
+                    for (lanes, row) in m.as_mut().iter_mut().zip(rows) {
                         load(lanes, &row[tile + start..], len);
                     }
-                    // s = A^T M (2x4), then Y = s A (2x2).
-                    let mut s = [[[0f32; LANES]; 4]; 2];
-                    for j in 0..4 {
+                    let m = m.as_ref();
+                    // s = A^T M (m x n), then Y = s A (m x m).
+                    let mut s = [[[0f32; LANES]; 6]; 4];
+                    for j in 0..n {
                         for l in 0..LANES {
-                            let r = at([m[j][l], m[4 + j][l], m[8 + j][l], m[12 + j][l]]);
-                            s[0][j][l] = r[0];
-                            s[1][j][l] = r[1];
+                            let mut col = [0f32; 6];
+                            for (i, v) in col.iter_mut().enumerate().take(n) {
+                                *v = m[i * n + j][l];
+                            }
+                            let r = T::at(col);
+                            for i in 0..m_ {
+                                s[i][j][l] = r[i];
+                            }
                         }
                     }
-                    for (i, si) in s.iter().enumerate() {
-                        let mut y = [[0f32; LANES]; 2];
+                    for (i, si) in s.iter().enumerate().take(m_) {
+                        let mut y = [[0f32; LANES]; 4];
                         for l in 0..LANES {
-                            let r = at([si[0][l], si[1][l], si[2][l], si[3][l]]);
-                            y[0][l] = r[0];
-                            y[1][l] = r[1];
+                            let mut row = [0f32; 6];
+                            for (j, v) in row.iter_mut().enumerate().take(n) {
+                                *v = si[j][l];
+                            }
+                            let r = T::at(row);
+                            for j in 0..m_ {
+                                y[j][l] = r[j];
+                            }
                         }
-                        for (j, lanes) in y.iter().enumerate() {
-                            let at_ = ((2 * ty + i) * w + 2 * tx + j) * nb + start;
+                        for (j, lanes) in y.iter().enumerate().take(m_) {
+                            let at_ = ((m_ * ty + i) * w + m_ * tx + j) * nb + start;
                             store(&mut plane[at_..], lanes, len);
                         }
                     }
@@ -437,26 +733,27 @@ multiversion! {
     }
 }
 
-/// Y = A^T M A for every output channel and tile: (k, h, w, b) from M [16][k][tiles x b].
-pub(crate) fn output_transform(level: Level, m: &[f32], dims @ (k, h, w, nb): Dims) -> Vec<f32> {
-    assert!(applies(3, dims), "winograd: needs even maps, got {h}x{w}");
-    let p = columns(dims);
-    assert_eq!(
-        m.len(),
-        POSITIONS * k * p,
-        "winograd: M of {} values for {dims:?}",
-        m.len()
-    );
-    // SAFETY: on an even map (asserted) the 2x2 tiles cover every position of every plane.
+/// Y = A^T M A for every output channel and tile: (k, h, w, b) from M [n²][k][tiles x b].
+pub(crate) fn output_transform(level: Level, tile: Tile, m: &[f32], dims: Dims) -> Vec<f32> {
+    by_tile!(tile, output_transform_as(level, tile, m, dims))
+}
+
+fn output_transform_as<T: Transform>(
+    level: Level,
+    tile: Tile,
+    m: &[f32],
+    dims @ (k, h, w, nb): Dims,
+) -> Vec<f32> {
+    let p = transformed_columns(tile, "M", m, k, dims);
+    // SAFETY: on maps a multiple of the tile (asserted) the tiles cover every position of
+    // every plane.
     unsafe {
         written(k * h * w * nb, |y| {
             y.par_chunks_mut((h * w * nb).max(1))
                 .enumerate()
                 .for_each(|(ko, plane)| {
-                    let rows: Vec<&[f32]> = (0..POSITIONS)
-                        .map(|pos| &m[(pos * k + ko) * p..(pos * k + ko + 1) * p])
-                        .collect();
-                    output_channel(level, &rows, (h, w, nb), plane);
+                    let rows = channel_rows(m, T::P, k, p, ko);
+                    output_channel::<T>(level, &rows, (h, w, nb), plane);
                 })
         })
     }
@@ -464,42 +761,52 @@ pub(crate) fn output_transform(level: Level, m: &[f32], dims @ (k, h, w, nb): Di
 
 multiversion! {
     /// One output channel's dM = A dY A^T for every tile: `plane` is its (h, w, b) gradient,
-    /// `dst` its 16 rows of dM.
-    fn output_gradient_channel(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
+    /// `dst` its n² rows of dM.
+    fn output_gradient_channel<T: Transform>(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
         let (h, w, nb) = shape;
-        let tw = w / 2;
-        for ty in 0..h / 2 {
+        let (m_, n) = (T::M, T::N);
+        let tw = w / m_;
+        for ty in 0..h / m_ {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
-                    let mut d = [[[0f32; LANES]; 2]; 2];
-                    for (i, row) in d.iter_mut().enumerate() {
-                        for (j, lanes) in row.iter_mut().enumerate() {
-                            let from = ((2 * ty + i) * w + 2 * tx + j) * nb + start;
+                    let mut d = [[[0f32; LANES]; 4]; 4];
+                    for (i, row) in d.iter_mut().enumerate().take(m_) {
+                        for (j, lanes) in row.iter_mut().enumerate().take(m_) {
+                            let from = ((m_ * ty + i) * w + m_ * tx + j) * nb + start;
                             load(lanes, &plane[from..], len);
                         }
                     }
-                    // t = A dY (4x2), then dM = t A^T (4x4).
-                    let mut t = [[[0f32; LANES]; 2]; 4];
-                    for j in 0..2 {
+                    // t = A dY (n x m), then dM = t A^T (n x n).
+                    let mut t = [[[0f32; LANES]; 4]; 6];
+                    for j in 0..m_ {
                         for l in 0..LANES {
-                            let r = a([d[0][j][l], d[1][j][l]]);
-                            for (i, v) in r.into_iter().enumerate() {
-                                t[i][j][l] = v;
+                            let mut col = [0f32; 4];
+                            for (i, v) in col.iter_mut().enumerate().take(m_) {
+                                *v = d[i][j][l];
+                            }
+                            let r = T::a(col);
+                            for i in 0..n {
+                                t[i][j][l] = r[i];
                             }
                         }
                     }
-                    let mut dm = [[0f32; LANES]; POSITIONS];
-                    for (i, ti) in t.iter().enumerate() {
+                    let mut dm = T::zero();
+                    let dmm = dm.as_mut();
+                    for (i, ti) in t.iter().enumerate().take(n) {
                         for l in 0..LANES {
-                            let r = a([ti[0][l], ti[1][l]]);
-                            for (j, v) in r.into_iter().enumerate() {
-                                dm[i * 4 + j][l] = v;
+                            let mut row = [0f32; 4];
+                            for (j, v) in row.iter_mut().enumerate().take(m_) {
+                                *v = ti[j][l];
+                            }
+                            let r = T::a(row);
+                            for j in 0..n {
+                                dmm[i * n + j][l] = r[j];
                             }
                         }
                     }
-                    for (row, lanes) in dst.iter_mut().zip(&dm) {
+                    for (row, lanes) in dst.iter_mut().zip(dm.as_ref()) {
                         store(&mut row[tile + start..], lanes, len);
                     }
                 }
@@ -508,20 +815,29 @@ multiversion! {
     }
 }
 
-/// The adjoint of `output_transform`: dM = A dY A^T, [16][k][tiles x b] from dY (k, h, w, b).
-pub(crate) fn output_gradient(level: Level, dy: &[f32], dims @ (k, h, w, nb): Dims) -> Vec<f32> {
-    check_maps(dy, dims);
-    let p = columns(dims);
-    // SAFETY: each channel writes every column of its row in all 16 planes: its tiles cover
-    // the map, which `check_maps` found even.
+/// The adjoint of `output_transform`: dM = A dY A^T, [n²][k][tiles x b] from dY (k, h, w, b).
+pub(crate) fn output_gradient(level: Level, tile: Tile, dy: &[f32], dims: Dims) -> Vec<f32> {
+    check_maps(tile, dy, dims);
+    by_tile!(tile, output_gradient_as(level, tile, dy, dims))
+}
+
+fn output_gradient_as<T: Transform>(
+    level: Level,
+    tile: Tile,
+    dy: &[f32],
+    dims @ (k, h, w, nb): Dims,
+) -> Vec<f32> {
+    let p = tile.columns(dims);
+    // SAFETY: each channel writes every column of its row in all n² planes: its tiles cover
+    // the map, which `check_maps` found a multiple of the tile.
     unsafe {
-        written(POSITIONS * k * p, |dm| {
-            rows_by_channel(dm, k, p)
+        written(T::P * k * p, |dm| {
+            rows_by_channel(dm, T::P, k, p)
                 .into_par_iter()
                 .enumerate()
                 .for_each(|(ko, mut dst)| {
                     let plane = &dy[ko * h * w * nb..(ko + 1) * h * w * nb];
-                    output_gradient_channel(level, plane, (h, w, nb), &mut dst);
+                    output_gradient_channel::<T>(level, plane, (h, w, nb), &mut dst);
                 })
         })
     }
