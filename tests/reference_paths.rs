@@ -71,9 +71,28 @@ fn compare(config: &RunConfig, batch: usize, steps: usize, loss_tol: f64, param_
             assert!(report.applied);
             losses.push(report.loss);
         }
-        runs.push((losses, params(trainer.as_ref())));
+        // The trained network in evaluation mode (running statistics, no dropout).
+        let logits = trainer
+            .network()
+            .forward(&batches[0].0, false)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        runs.push((losses, params(trainer.as_ref()), logits));
     }
-    let ((fast_loss, fast), (ref_loss, reference)) = (&runs[0], &runs[1]);
+    let ((fast_loss, fast, fast_logits), (ref_loss, reference, ref_logits)) = (&runs[0], &runs[1]);
+    let worst = fast_logits
+        .iter()
+        .zip(ref_logits)
+        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
+        .fold(0f32, f32::max);
+    assert!(
+        worst <= param_tol * 10.0,
+        "{:?}: evaluation logits differ by {worst}",
+        config.model
+    );
     for (a, b) in fast_loss.iter().zip(ref_loss) {
         assert!(
             (a - b).abs() <= loss_tol * b.abs().max(1e-3),

@@ -185,15 +185,10 @@ pub fn bn_relu(kernels: Kernels, x: &Tensor, norm: &NormParams, train: bool) -> 
     match (kernels, train) {
         (Kernels::Cpu, true) => cpu(x, norm),
         (Kernels::Cpu, false) => {
-            let c = x.dim(0)?;
             let (scale, shift) = norm
                 .running
                 .scale_shift(norm.weight.as_tensor(), norm.bias.as_tensor())?;
-            let rest = vec![1usize; x.rank() - 1];
-            let col = |t: &Tensor| t.reshape([&[c][..], &rest[..]].concat());
-            x.broadcast_mul(&col(&scale)?)?
-                .broadcast_add(&col(&shift)?)?
-                .relu()
+            inference(x, &scale.to_vec1()?, &shift.to_vec1()?)
         }
         (Kernels::Reference, _) => reference(x, norm, train),
     }
@@ -221,6 +216,36 @@ fn cpu(x: &Tensor, norm: &NormParams) -> Result<Tensor> {
         n,
     )?;
     Ok(y)
+}
+
+/// The CPU op on channel-major `x` (C, B, ...) with the running statistics folded into
+/// `scale` and `shift`: one pass, max(0, x scale + shift), channels in parallel.
+fn inference(x: &Tensor, scale: &[f32], shift: &[f32]) -> Result<Tensor> {
+    let c = x.dim(0)?;
+    let n = x.elem_count() / c.max(1);
+    if scale.len() != c || shift.len() != c || n == 0 {
+        candle_core::bail!(
+            "batch norm: {} scales and {} shifts for maps {:?}",
+            scale.len(),
+            shift.len(),
+            x.dims()
+        );
+    }
+    let level = Level::detected();
+    let y = with_f32(x, |x| {
+        // SAFETY: every channel's row is written in full.
+        unsafe {
+            written(c * n, |y| {
+                y.par_chunks_mut(n)
+                    .zip(x.par_chunks(n))
+                    .enumerate()
+                    .for_each(|(ch, (out, row))| {
+                        scale_shift_relu(level, row, out, scale[ch], shift[ch])
+                    })
+            })
+        }
+    })?;
+    Tensor::from_vec(y, x.shape(), x.device())
 }
 
 /// The reference on (B, C, ...): candle-nn's batch norm, then ReLU.

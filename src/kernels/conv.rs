@@ -214,7 +214,7 @@ impl CustomOp2 for ConvWinograd {
         let g = f32_slice(ws, wl, "winograd")?;
         let tile = self.tile;
         let p = tile.columns((c, h, w, b));
-        let u = winograd::kernel_transform(self.level, tile, g, k, c);
+        let u = winograd::kernel_transform(tile, g, k, c);
         let v = winograd::input_transform(self.level, tile, x, (c, h, w, b));
         let m = batched(tile.positions(), k, p, |pos| {
             (
@@ -243,7 +243,7 @@ impl CustomOp2 for ConvWinograd {
         let (u, v) = match self.saved.lock().expect("winograd state").take() {
             Some(saved) => saved,
             None => (
-                with_f32(weight, |g| winograd::kernel_transform(level, tile, g, k, c))?,
+                with_f32(weight, |g| winograd::kernel_transform(tile, g, k, c))?,
                 with_f32(x, |x| {
                     winograd::input_transform(level, tile, x, (c, h, w, b))
                 })?,
@@ -259,7 +259,7 @@ impl CustomOp2 for ConvWinograd {
             )
         });
         drop(v);
-        let dg = winograd::kernel_gradient(level, tile, &du, k, c);
+        let dg = winograd::kernel_gradient(tile, &du, k, c);
         let dx = if self.need_dx {
             let dv = batched(tile.positions(), c, p, |pos| {
                 (

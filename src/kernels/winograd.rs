@@ -8,11 +8,13 @@
 //! transform, with 9m²/n² times fewer multiplications than the direct convolution (2.25 for
 //! F(2x2, 3x3), 4 for F(4x4, 3x3)). The backward passes are the adjoints of the same linear
 //! maps: dM = A dY A^T, dV = U^T dM (n² products), the patch gradient B dV B^T added back into
-//! the input's gradient; dU = dM V^T (n² products), the kernel gradient G^T dU G.
-//! Transform-domain arrays are [position][channel][tile, batch], so each product reads and
+//! the input's gradient; dU = dM V^T (n² products), the kernel gradient G^T dU G. The kernel
+//! transform and its adjoint are one matrix product each (an n² x 9 matrix against every
+//! kernel), the data transforms lane-parallel loops. Transform-domain arrays are [position][channel][tile, batch], so each product reads and
 //! writes contiguous row-major matrices, and every transform works on whole batch rows,
 //! `LANES` images at a time.
 
+use super::gemm::{product, View};
 use super::im2col::Dims;
 use super::simd::{Level, LANES};
 use super::uninit::written;
@@ -108,8 +110,6 @@ trait Transform {
     fn b(v: [f32; 6]) -> [f32; 6];
     /// G v: n values of a kernel row's three.
     fn g(v: [f32; 3]) -> [f32; 6];
-    /// G^T v (the adjoint of `g`): three values.
-    fn gt(v: [f32; 6]) -> [f32; 3];
     /// A^T v: m values of n.
     fn at(v: [f32; 6]) -> [f32; 4];
     /// A v (the adjoint of `at`): n values of m.
@@ -160,15 +160,6 @@ impl Transform for F2 {
     }
 
     #[inline(always)]
-    fn gt(v: [f32; 6]) -> [f32; 3] {
-        [
-            v[0] + 0.5 * (v[1] + v[2]),
-            0.5 * (v[1] - v[2]),
-            0.5 * (v[1] + v[2]) + v[3],
-        ]
-    }
-
-    #[inline(always)]
     fn at(v: [f32; 6]) -> [f32; 4] {
         [v[0] + v[1] + v[2], v[1] - v[2] - v[3], 0.0, 0.0]
     }
@@ -183,7 +174,6 @@ impl Transform for F2 {
 struct F4;
 
 const SIXTH: f32 = 1.0 / 6.0;
-const TWELFTH: f32 = 1.0 / 12.0;
 const TWENTY_FOURTH: f32 = 1.0 / 24.0;
 
 impl Transform for F4 {
@@ -230,15 +220,6 @@ impl Transform for F4 {
             TWENTY_FOURTH * (v[0] + 2.0 * v[1] + 4.0 * v[2]),
             TWENTY_FOURTH * (v[0] - 2.0 * v[1] + 4.0 * v[2]),
             v[2],
-        ]
-    }
-
-    #[inline(always)]
-    fn gt(v: [f32; 6]) -> [f32; 3] {
-        [
-            0.25 * v[0] - SIXTH * (v[1] + v[2]) + TWENTY_FOURTH * (v[3] + v[4]),
-            SIXTH * (v[2] - v[1]) + TWELFTH * (v[3] - v[4]),
-            SIXTH * ((v[3] + v[4]) - (v[1] + v[2])) + v[5],
         ]
     }
 
@@ -357,142 +338,65 @@ fn both_axes<T: Transform>(x: &T::Block, f: impl Fn([f32; 6]) -> [f32; 6]) -> T:
     out
 }
 
-multiversion! {
-    /// Output channel `ko`'s U = G g G^T for every input channel: `g3` is its (c, 3, 3)
-    /// kernels, `dst` its n² rows of U (c values each).
-    fn kernel_row<T: Transform>(g3: &[f32], dst: &mut [&mut [MaybeUninit<f32>]]) {
-        let n = T::N;
-        let c = g3.len() / 9;
-        for start in (0..c).step_by(LANES) {
-            let len = LANES.min(c - start);
-            let mut w = [[0f32; LANES]; 9];
-            for (l, kernel) in g3[start * 9..(start + len) * 9].chunks_exact(9).enumerate() {
-                for (j, &v) in kernel.iter().enumerate() {
-                    w[j][l] = v;
-                }
-            }
-            // t = G w (n x 3), then U = t G^T (n x n), lane by lane.
-            let mut u = T::zero();
-            let um = u.as_mut();
-            for l in 0..LANES {
-                let mut t = [[0f32; 3]; 6];
-                for j in 0..3 {
-                    let r = T::g([w[j][l], w[3 + j][l], w[6 + j][l]]);
-                    for i in 0..n {
-                        t[i][j] = r[i];
-                    }
-                }
-                for (i, ti) in t.iter().enumerate().take(n) {
-                    let r = T::g(*ti);
-                    for j in 0..n {
-                        um[i * n + j][l] = r[j];
-                    }
-                }
-            }
-            for (row, lanes) in dst.iter_mut().zip(u.as_ref()) {
-                store(&mut row[start..], lanes, len);
-            }
-        }
-    }
-}
-
-/// U = G g G^T for every (k, c): [n²][k][c] from g (k, c, 3, 3).
-pub(crate) fn kernel_transform(
-    level: Level,
-    tile: Tile,
-    g3: &[f32],
-    k: usize,
-    c: usize,
-) -> Vec<f32> {
-    by_tile!(tile, kernel_transform_as(level, g3, k, c))
-}
-
-fn kernel_transform_as<T: Transform>(level: Level, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
+/// U = G g G^T for every (k, c): [n²][k][c] from g (k, c, 3, 3), as the product of the
+/// transform's matrix and the kernels.
+pub(crate) fn kernel_transform(tile: Tile, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
     assert_eq!(
         g3.len(),
         9 * k * c,
         "winograd: {} kernel values for {k}x{c}x3x3",
         g3.len()
     );
-    // SAFETY: each output channel writes every input channel of its n² rows (the assert above
-    // makes the kernels cover every output channel).
-    unsafe {
-        written(T::P * k * c, |u| {
-            rows_by_channel(u, T::P, k, c)
-                .into_par_iter()
-                .zip(g3.par_chunks_exact((9 * c).max(1)))
-                .for_each(|(mut dst, kernels)| kernel_row::<T>(level, kernels, &mut dst))
-        })
-    }
+    let mat = by_tile!(tile, kernel_matrix());
+    let p = tile.positions();
+    product(
+        View::rows(&mat, p, 9),
+        View::strided(g3, 9, k * c, 1, 9),
+        1.0,
+    )
 }
 
-multiversion! {
-    /// Output channel `ko`'s dg = G^T dU G for every input channel: `rows` are its n² rows of
-    /// dU, `out` its (c, 3, 3) kernel gradients.
-    fn kernel_gradient_row<T: Transform>(rows: &[&[f32]], out: &mut [f32]) {
-        let n = T::N;
-        let c = out.len() / 9;
-        for start in (0..c).step_by(LANES) {
-            let len = LANES.min(c - start);
-            let mut u = T::zero();
-            for (lanes, row) in u.as_mut().iter_mut().zip(rows) {
-                load(lanes, &row[start..], len);
+/// The kernel transform as an n² x 9 matrix: column `tap` is G e G^T for the kernel e that is
+/// 1 at `tap` and 0 elsewhere, so U = this times the kernels (9 x (k c)).
+fn kernel_matrix<T: Transform>() -> Vec<f32> {
+    let n = T::N;
+    let mut mat = vec![0f32; T::P * 9];
+    for tap in 0..9 {
+        let mut w = [0f32; 9];
+        w[tap] = 1.0;
+        let mut t = [[0f32; 3]; 6];
+        for j in 0..3 {
+            let r = T::g([w[j], w[3 + j], w[6 + j]]);
+            for i in 0..n {
+                t[i][j] = r[i];
             }
-            let u = u.as_ref();
-            let mut dg = [[0f32; LANES]; 9];
-            for l in 0..LANES {
-                // t = G^T dU (3 x n), then dg = t G (3x3).
-                let mut t = [[0f32; 6]; 3];
-                for j in 0..n {
-                    let mut col = [0f32; 6];
-                    for (i, v) in col.iter_mut().enumerate().take(n) {
-                        *v = u[i * n + j][l];
-                    }
-                    for (i, v) in T::gt(col).into_iter().enumerate() {
-                        t[i][j] = v;
-                    }
-                }
-                for (i, r) in t.iter().enumerate() {
-                    for (j, v) in T::gt(*r).into_iter().enumerate() {
-                        dg[i * 3 + j][l] = v;
-                    }
-                }
-            }
-            for (l, kernel) in out[start * 9..(start + len) * 9].chunks_exact_mut(9).enumerate() {
-                for (j, v) in kernel.iter_mut().enumerate() {
-                    *v = dg[j][l];
-                }
+        }
+        for (i, ti) in t.iter().enumerate().take(n) {
+            let r = T::g(*ti);
+            for j in 0..n {
+                mat[(i * n + j) * 9 + tap] = r[j];
             }
         }
     }
+    mat
 }
 
-/// The adjoint of `kernel_transform`: dg = G^T dU G for every (k, c), as (k, c, 3, 3).
-pub(crate) fn kernel_gradient(
-    level: Level,
-    tile: Tile,
-    du: &[f32],
-    k: usize,
-    c: usize,
-) -> Vec<f32> {
-    by_tile!(tile, kernel_gradient_as(level, du, k, c))
-}
-
-fn kernel_gradient_as<T: Transform>(level: Level, du: &[f32], k: usize, c: usize) -> Vec<f32> {
+/// The adjoint of `kernel_transform`: dg = G^T dU G for every (k, c), as (k, c, 3, 3): dU's
+/// columns against the transform's matrix.
+pub(crate) fn kernel_gradient(tile: Tile, du: &[f32], k: usize, c: usize) -> Vec<f32> {
+    let p = tile.positions();
     assert_eq!(
         du.len(),
-        T::P * k * c,
+        p * k * c,
         "winograd: dU of {} values for {k}x{c}",
         du.len()
     );
-    let mut dg = vec![0f32; 9 * k * c];
-    dg.par_chunks_mut((9 * c).max(1))
-        .enumerate()
-        .for_each(|(ko, out)| {
-            let rows = channel_rows(du, T::P, k, c, ko);
-            kernel_gradient_row::<T>(level, &rows, out);
-        });
-    dg
+    let mat = by_tile!(tile, kernel_matrix());
+    product(
+        View::strided(du, k * c, p, 1, k * c),
+        View::rows(&mat, p, 9),
+        1.0,
+    )
 }
 
 /// Channel `ch`'s row in each of the `positions` planes of a [positions][channels][cols]

@@ -26,45 +26,95 @@ impl std::ops::AddAssign for Flops {
 
 use crate::kernels::winograd;
 
-/// One layer's forward product, how many times fewer multiplications the kernels execute
-/// (1 for a direct product), and whether it is the first layer (no input gradient).
-struct Product {
+/// What one layer computes: its shape and how its kernels compute it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// Its parameter prefix: conv1.., fc1.., out.
+    pub name: String,
+    /// A convolution's (input channels, output channels, map side), or a linear layer's
+    /// (inputs, outputs, 1).
+    pub shape: (usize, usize, usize),
+    /// A 3x3 convolution (else a matrix product).
+    pub conv: bool,
+    /// How the kernels compute it: "im2col", "F(2x2, 3x3)", "F(4x4, 3x3)" or "gemm".
+    pub method: &'static str,
+    /// The network's first layer (its input needs no gradient).
+    pub first: bool,
+    /// Its forward product at one image.
     forward: f64,
+    /// How many times fewer multiplications the kernels execute (1 for a direct product).
     saving: f64,
-    first: bool,
 }
 
-fn products(config: &RunConfig, batch: f64) -> Vec<Product> {
+impl Layer {
+    /// Its forward product over `images` images.
+    pub fn forward(&self, images: usize) -> Flops {
+        let useful = self.forward * images as f64;
+        Flops {
+            useful,
+            executed: useful / self.saving,
+        }
+    }
+
+    /// A training step over `batch` images: the forward product, the weight gradient, and the
+    /// input gradient but for the first layer's.
+    pub fn step(&self, batch: usize) -> Flops {
+        let f = self.forward(batch);
+        let products = if self.first { 2.0 } else { 3.0 };
+        Flops {
+            useful: f.useful * products,
+            executed: f.executed * products,
+        }
+    }
+}
+
+/// The layers of `config`'s network, the choice of method made at `batch` images.
+pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
+    let linear = |name: String, inputs: usize, outputs: usize, first: bool| Layer {
+        name,
+        shape: (inputs, outputs, 1),
+        conv: false,
+        method: "gemm",
+        first,
+        forward: 2.0 * (inputs * outputs) as f64,
+        saving: 1.0,
+    };
     match config.model {
         ModelKind::Mlp => {
             let widths = mlp_widths(&config.hidden);
+            let last = widths.len() - 2;
             widths
                 .windows(2)
                 .enumerate()
-                .map(|(i, w)| Product {
-                    forward: 2.0 * batch * (w[0] * w[1]) as f64,
-                    saving: 1.0,
-                    first: i == 0,
+                .map(|(i, w)| {
+                    let name = if i == last {
+                        "out".to_string()
+                    } else {
+                        format!("fc{}", i + 1)
+                    };
+                    linear(name, w[0], w[1], i == 0)
                 })
                 .collect()
         }
         ModelKind::Convnet => {
             let (convs, c, side) = super::architecture::convnet_convs();
-            let mut out: Vec<Product> = convs
+            let mut out: Vec<Layer> = convs
                 .iter()
                 .enumerate()
-                .map(|(i, v)| Product {
-                    forward: 2.0 * batch * (v.side * v.side * v.c_out * v.c_in * 9) as f64,
-                    saving: winograd::choose(3, (v.c_in, v.side, v.side, batch as usize))
-                        .map_or(1.0, |tile| tile.saving()),
-                    first: i == 0,
+                .map(|(i, v)| {
+                    let tile = winograd::choose(3, (v.c_in, v.side, v.side, batch));
+                    Layer {
+                        name: format!("conv{}", i + 1),
+                        shape: (v.c_in, v.c_out, v.side),
+                        conv: true,
+                        method: tile.map_or("im2col", |t| t.name()),
+                        first: i == 0,
+                        forward: 2.0 * (v.side * v.side * v.c_out * v.c_in * 9) as f64,
+                        saving: tile.map_or(1.0, |t| t.saving()),
+                    }
                 })
                 .collect();
-            out.push(Product {
-                forward: 2.0 * batch * (c * side * side * 10) as f64,
-                saving: 1.0,
-                first: false,
-            });
+            out.push(linear("out".to_string(), c * side * side, 10, false));
             out
         }
     }
@@ -74,12 +124,8 @@ fn products(config: &RunConfig, batch: f64) -> Vec<Product> {
 /// gradient, and its input gradient but for the first layer's.
 pub fn step(config: &RunConfig) -> Flops {
     let mut total = Flops::default();
-    for p in products(config, config.batch_size as f64) {
-        let useful = p.forward * if p.first { 2.0 } else { 3.0 };
-        total += Flops {
-            useful,
-            executed: useful / p.saving,
-        };
+    for layer in layers(config, config.batch_size) {
+        total += layer.step(config.batch_size);
     }
     total
 }
@@ -87,11 +133,8 @@ pub fn step(config: &RunConfig) -> Flops {
 /// A forward pass over `images` images (an evaluation).
 pub fn forward(config: &RunConfig, images: usize) -> Flops {
     let mut total = Flops::default();
-    for p in products(config, images as f64) {
-        total += Flops {
-            useful: p.forward,
-            executed: p.forward / p.saving,
-        };
+    for layer in layers(config, images) {
+        total += layer.forward(images);
     }
     total
 }
@@ -115,6 +158,31 @@ mod tests {
         // layer 0.98 M.
         assert!((f.useful / 1e9 - 29.218).abs() < 0.01, "{f:?}");
         assert!((f.executed / 1e9 - 10.29).abs() < 0.01, "{f:?}");
+    }
+
+    #[test]
+    fn the_convnets_layers_name_their_method() {
+        let config = RunConfig {
+            model: ModelKind::Convnet,
+            ..RunConfig::default()
+        };
+        let methods: Vec<(String, &str)> = layers(&config, 32)
+            .into_iter()
+            .map(|l| (l.name, l.method))
+            .collect();
+        let expected = [
+            ("conv1", "im2col"),
+            ("conv2", "F(4x4, 3x3)"),
+            ("conv3", "F(4x4, 3x3)"),
+            ("conv4", "F(4x4, 3x3)"),
+            ("conv5", "F(2x2, 3x3)"),
+            ("conv6", "F(2x2, 3x3)"),
+            ("conv7", "F(2x2, 3x3)"),
+            ("conv8", "F(2x2, 3x3)"),
+            ("out", "gemm"),
+        ]
+        .map(|(n, m)| (n.to_string(), m));
+        assert_eq!(methods, expected);
     }
 
     #[test]

@@ -32,6 +32,15 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
 }
 
+/// `f` on a tensor's values, flat, in f32: read in place when the tensor is f32 on the CPU,
+/// else from a copy.
+fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    if t.dtype() == DType::F32 && t.device().is_cpu() && t.is_contiguous() {
+        return crate::kernels::cpu::with_f32(t, f)?;
+    }
+    f(&values(t)?)
+}
+
 /// What a run's statistics keep between checks.
 pub struct Diag {
     /// The probe batch, once built.
@@ -72,21 +81,27 @@ impl Diag {
         (step, lr, dropout): (usize, f64, f64),
         probe: &dyn Fn() -> Result<Tensor>,
     ) -> Result<Vec<EventKind>> {
-        let kept: HashMap<String, Tensor> = trainer.take_gradients().into_iter().collect();
+        let mut kept: HashMap<String, Tensor> = trainer.take_gradients().into_iter().collect();
+        let none_kept = kept.is_empty();
+        let mut before = before.0;
         let mut params = Vec::new();
+        // Each parameter's snapshot and gradient are dropped once read, and the weights are
+        // read in place: the statistics hold one layer's copies at a time, not the network's.
         for p in trainer.network_ref().params().trainable() {
-            let after = values(&p.tensor)?;
-            let was = before.0.get(&p.name).cloned().unwrap_or_default();
-            let grad = match kept.get(&p.name) {
-                Some(g) => values(g)?,
-                None if kept.is_empty() && lr > 0.0 && was.len() == after.len() => was
-                    .iter()
-                    .zip(&after)
-                    .map(|(&b, &a)| ((b - a) as f64 / lr) as f32)
-                    .collect(),
-                None => Vec::new(),
-            };
-            params.push(param_stats(&p.name, &was, &after, &grad));
+            let was = before.remove(&p.name).unwrap_or_default();
+            let stats = with_values(&p.tensor, |after| {
+                let grad = match kept.remove(&p.name) {
+                    Some(g) => values(&g)?,
+                    None if none_kept && lr > 0.0 && was.len() == after.len() => was
+                        .iter()
+                        .zip(after)
+                        .map(|(&b, &a)| ((b - a) as f64 / lr) as f32)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                Ok(param_stats(&p.name, &was, after, &grad))
+            })?;
+            params.push(stats);
         }
         if self.probe.is_none() {
             self.probe = Some(probe()?);
@@ -110,7 +125,7 @@ impl Diag {
                 var.set(saved)?;
             }
             for (name, a) in probed? {
-                acts.push(act_stats(&name, &values(&a)?, a.dims()));
+                acts.push(with_values(&a, |v| Ok(act_stats(&name, v, a.dims())))?);
             }
         }
         let warnings = self.watch.check(&params, &acts);

@@ -9,6 +9,7 @@ use gradboard::model::{flops, Network};
 use gradboard::model::{Compute, Hyper, INPUTS};
 use gradboard::train::build_trainer;
 use gradboard::train::diag::{Diag, PROBE_IMAGES};
+use gradboard::train::layer_time::time_layers;
 
 /// Images of an evaluation pass (the test set's size).
 const EVAL_IMAGES: usize = 10_000;
@@ -56,6 +57,10 @@ pub struct BenchArgs {
     /// Also time an evaluation: a forward pass over 10,000 images, as a run's test pass.
     #[arg(long)]
     pub eval: bool,
+    /// Also time each layer's products alone (forward and backward) against its FLOP and the
+    /// peak: the layer furthest from the roof is the next lever.
+    #[arg(long)]
+    pub layers: bool,
 }
 
 /// Prints the median training-step time of a preset on random data.
@@ -151,6 +156,34 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
             100.0 * rate(work.useful, seconds) / peak,
             level.name()
         );
+    }
+    if args.layers {
+        let timed = gradboard::on_compute_pool(|| time_layers(&config, args.steps as usize))?;
+        println!(
+            "{name}: {:<7} {:<20} {:<12} {:>8} {:>9} {:>9} {:>16} {:>9}",
+            "layer", "shape", "method", "ms", "GFLOP", "executed", "GFLOP/s exec.", "of peak"
+        );
+        for t in timed {
+            let l = &t.layer;
+            let (a, b, side) = l.shape;
+            let shape = if l.conv {
+                format!("{a}->{b} at {side}x{side}")
+            } else {
+                format!("{a}->{b}")
+            };
+            let work = l.step(batch);
+            println!(
+                "{name}: {:<7} {:<20} {:<12} {:>8.2} {:>9.3} {:>9.3} {:>16.1} {:>7.0} %",
+                l.name,
+                shape,
+                l.method,
+                t.seconds * 1e3,
+                work.useful / 1e9,
+                work.executed / 1e9,
+                rate(work.executed, t.seconds),
+                100.0 * rate(work.executed, t.seconds) / peak
+            );
+        }
     }
     if !diag_times.is_empty() {
         diag_times.sort_by(f64::total_cmp);

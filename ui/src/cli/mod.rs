@@ -72,6 +72,9 @@ pub enum Command {
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let threads = cli.threads.unwrap_or_else(gradboard::default_threads);
     let compute = || -> Result<Compute> { Ok(Compute::from_name(&cli.device)?) };
+    if let Some(command) = &cli.command {
+        refuse_dashboard_options(&cli.dashboard, command)?;
+    }
     match cli.command {
         None => crate::dashboard::run(cli.dashboard, compute()?, threads),
         Some(Command::Train(args)) => train::run(args, compute()?, threads),
@@ -86,6 +89,43 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Analyze(args)) => analyze::run(args, compute()?),
         Some(Command::LrFind(args)) => lr_find::run(args, compute()?),
     }
+}
+
+/// The dashboard's `--data`, `--runs-dir` and `--preset` given before a subcommand, which has
+/// its own: refused in one line rather than ignored (a run would land in ./runs, or the data
+/// be looked for elsewhere).
+fn refuse_dashboard_options(
+    dashboard: &crate::dashboard::DashboardArgs,
+    command: &Command,
+) -> Result<()> {
+    let mut given = Vec::new();
+    if dashboard.data.is_some() {
+        given.push("--data");
+    }
+    if dashboard.runs_dir != std::path::Path::new(crate::dashboard::RUNS_DIR) {
+        given.push("--runs-dir");
+    }
+    if dashboard.preset.is_some() {
+        given.push("--preset");
+    }
+    if given.is_empty() {
+        return Ok(());
+    }
+    // The variant's name in the command line's spelling: LrFind is lr-find.
+    let variant = format!("{command:?}");
+    let variant = variant.split(['(', ' ', '{']).next().unwrap_or_default();
+    let mut name = String::new();
+    for (i, ch) in variant.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            name.push('-');
+        }
+        name.push(ch.to_ascii_lowercase());
+    }
+    anyhow::bail!(
+        "{} before the subcommand is the dashboard's option: give it after `{name}` (gradboard {name} {} ...)",
+        given.join(", "),
+        given[0]
+    )
 }
 
 /// A preset by name or file, with its own settings and those with `key=value` overrides

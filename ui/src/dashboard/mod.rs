@@ -28,6 +28,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
+/// The runs folder when none is given.
+pub const RUNS_DIR: &str = "runs";
+
 /// Options of the dashboard (`gradboard` with no subcommand).
 #[derive(Debug, Clone, clap::Args)]
 pub struct DashboardArgs {
@@ -35,7 +38,7 @@ pub struct DashboardArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Folder of run folders.
-    #[arg(long, default_value = "runs")]
+    #[arg(long, default_value = RUNS_DIR)]
     pub runs_dir: PathBuf,
     /// Preset to load at start.
     #[arg(long)]

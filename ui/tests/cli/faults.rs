@@ -20,6 +20,34 @@ fn one_line(home: &Path, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), err)
 }
 
+/// The dashboard's options given before a subcommand are refused, not ignored: the run would
+/// land in ./runs, the data be looked for elsewhere.
+#[test]
+fn dashboard_options_before_a_subcommand_are_refused() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, wanted) in [
+        (
+            vec![
+                "--runs-dir",
+                "elsewhere",
+                "train",
+                "--preset",
+                "mlp-default",
+            ],
+            "give it after `train`",
+        ),
+        (
+            vec!["--data", "x.tar.gz", "lr-find", "--preset", "mlp-default"],
+            "gradboard lr-find --data",
+        ),
+    ] {
+        let (code, err) = one_line(home.path(), &args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(err.contains(wanted), "{args:?}: {err}");
+    }
+    assert!(!home.path().join("runs").exists());
+}
+
 #[test]
 fn absurd_counts_and_sizes_are_refused_with_one_line() {
     let home = tempfile::tempdir().unwrap();

@@ -1,4 +1,4 @@
-//! `presets`, `gradcheck`, the keys table, `analyze` and `lr-find`.
+//! `presets`, `gradcheck`, the keys table, `analyze`, `lr-find` and `bench`.
 
 use super::*;
 
@@ -165,4 +165,39 @@ fn analyze_and_lr_find_print_json_on_a_small_data_set() {
         .unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--start"), "{}", stderr(&out));
+}
+
+/// `bench --layers` sets the step and every layer against the measured peak, a line a layer.
+#[test]
+fn bench_prints_the_peak_and_each_layer_against_it() {
+    let home = tempfile::tempdir().unwrap();
+    let out = gradboard(home.path())
+        .args([
+            "bench",
+            "--preset",
+            "mlp-default",
+            "--steps",
+            "3",
+            "--set",
+            "hidden=32",
+            "--layers",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("multiply-add peak on 1 threads"), "{text}");
+    assert!(text.contains("of the") && text.contains("peak"), "{text}");
+    for (layer, shape) in [("fc1", "3072->32"), ("out", "32->10")] {
+        assert!(
+            text.lines().any(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words.get(1) == Some(&layer)
+                    && words.get(2) == Some(&shape)
+                    && words.get(3) == Some(&"gemm")
+                    && l.ends_with('%')
+            }),
+            "no {layer} row: {text}"
+        );
+    }
 }
