@@ -353,3 +353,31 @@ fn every_simd_level_matches_the_baseline() {
         }
     }
 }
+
+/// The inference convolution with the batch norm and ReLU applied as it writes its output
+/// gives max(0, conv(x) scale + shift), on im2col's first layer and on both Winograd tiles.
+#[test]
+fn the_fused_inference_convolution_matches_conv_then_scale_shift_relu() {
+    use gradboard::kernels::conv::{conv2d_chwn, conv2d_chwn_affine_relu};
+    let mut rng = SmallRng::seed_from_u64(12);
+    for (c, k, side, b) in [(3, 5, 6, 3), (16, 7, 8, 5), (17, 4, 6, 2), (16, 3, 2, 19)] {
+        let mut draw =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
+        let x =
+            Tensor::from_vec(draw(c * side * side * b), (c, side, side, b), &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(draw(k * c * 9), (k, c, 3, 3), &Device::Cpu).unwrap();
+        let (scale, shift) = (draw(k), draw(k));
+        let fused = conv2d_chwn_affine_relu(&x, &w, &scale, &shift).unwrap();
+        let plain = conv2d_chwn(&x, &w, false, false).unwrap();
+        let col = |v: &[f32]| Tensor::from_vec(v.to_vec(), (k, 1, 1, 1), &Device::Cpu).unwrap();
+        let expected = plain
+            .broadcast_mul(&col(&scale))
+            .unwrap()
+            .broadcast_add(&col(&shift))
+            .unwrap()
+            .relu()
+            .unwrap();
+        let d = common::max_abs_diff(&fused, &expected);
+        assert!(d < 1e-6, "{c}->{k} at {side}x{side}: differs by {d}");
+    }
+}

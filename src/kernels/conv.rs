@@ -212,17 +212,7 @@ impl CustomOp2 for ConvWinograd {
         }
         let x = f32_slice(xs, xl, "winograd")?;
         let g = f32_slice(ws, wl, "winograd")?;
-        let tile = self.tile;
-        let p = tile.columns((c, h, w, b));
-        let u = winograd::kernel_transform(tile, g, k, c);
-        let v = winograd::input_transform(self.level, tile, x, (c, h, w, b));
-        let m = batched(tile.positions(), k, p, |pos| {
-            (
-                View::rows(&u[pos * k * c..][..k * c], k, c),
-                View::rows(&v[pos * c * p..][..c * p], c, p),
-            )
-        });
-        let y = winograd::output_transform(self.level, tile, &m, (k, h, w, b));
+        let (y, u, v) = winograd_forward(self.level, self.tile, x, g, (c, h, w, b), k, None);
         if self.keep {
             *self.saved.lock().expect("winograd state") = Some((u, v));
         }
@@ -274,6 +264,78 @@ impl CustomOp2 for ConvWinograd {
         };
         Ok((dx, Some(Tensor::from_vec(dg, (k, c, 3, 3), x.device())?)))
     }
+}
+
+/// The Winograd forward pass on slices: (y, U, V) for x (c, h, w, b) and kernels g (k, c, 3,
+/// 3), the `epilogue` (a scale and a shift per output channel, then ReLU) applied as y is
+/// written.
+fn winograd_forward(
+    level: Level,
+    tile: Tile,
+    x: &[f32],
+    g: &[f32],
+    dims @ (c, h, w, b): (usize, usize, usize, usize),
+    k: usize,
+    epilogue: Option<(&[f32], &[f32])>,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let p = tile.columns(dims);
+    let u = winograd::kernel_transform(tile, g, k, c);
+    let v = winograd::input_transform(level, tile, x, dims);
+    let m = batched(tile.positions(), k, p, |pos| {
+        (
+            View::rows(&u[pos * k * c..][..k * c], k, c),
+            View::rows(&v[pos * c * p..][..c * p], c, p),
+        )
+    });
+    let y = winograd::output_transform(level, tile, &m, (k, h, w, b), epilogue);
+    (y, u, v)
+}
+
+/// Inference: max(0, conv(x, weight) scale + shift) for each output channel, on
+/// batch-innermost `x` (C_in, H, W, B): an evaluation's convolution, batch norm (its running
+/// statistics folded into `scale` and `shift`) and ReLU, applied as the convolution writes its
+/// output (in Winograd's output transform, or over im2col's product in place). No backward.
+pub fn conv2d_chwn_affine_relu(
+    x: &Tensor,
+    weight: &Tensor,
+    scale: &[f32],
+    shift: &[f32],
+) -> Result<Tensor> {
+    let dims @ (c, h, w, b) = x.dims4()?;
+    let (k, c2, kh, kw) = weight.dims4()?;
+    if c != c2 || kh != kw || kh % 2 == 0 || scale.len() != k || shift.len() != k {
+        candle_core::bail!(
+            "conv: input {:?}, kernel {:?}, {} scales and {} shifts do not fit",
+            x.dims(),
+            weight.dims(),
+            scale.len(),
+            shift.len()
+        );
+    }
+    let level = Level::detected();
+    let y = with_f32(x, |xs| {
+        with_f32(weight, |ws| match winograd::choose(kh, dims) {
+            Some(tile) => winograd_forward(level, tile, xs, ws, dims, k, Some((scale, shift))).0,
+            None => {
+                let cols = im2col(xs, dims, kh);
+                let mut y = product(
+                    View::rows(ws, k, c * kh * kh),
+                    View::rows(&cols, c * kh * kh, b * h * w),
+                    1.0,
+                );
+                use rayon::prelude::*;
+                y.par_chunks_mut((h * w * b).max(1))
+                    .zip(scale.par_iter().zip(shift))
+                    .for_each(|(row, (&s, &t))| {
+                        for v in row {
+                            *v = (*v * s + t).max(0.0);
+                        }
+                    });
+                y
+            }
+        })
+    })??;
+    Tensor::from_vec(y, (k, h, w, b), x.device())
 }
 
 /// How a channel-major convolution is computed.

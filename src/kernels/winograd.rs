@@ -585,8 +585,9 @@ fn input_gradient_as<T: Transform>(
 
 multiversion! {
     /// One output channel's tiles A^T M A written into its plane (h, w, b); `rows` are its n²
-    /// rows of M.
-    fn output_channel<T: Transform>(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [MaybeUninit<f32>]) {
+    /// rows of M. With an `epilogue` (scale, shift) each value is written as
+    /// max(0, value scale + shift): an inference batch norm and ReLU in the same pass.
+    fn output_channel<T: Transform>(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [MaybeUninit<f32>], epilogue: Option<(f32, f32)>) {
         let (h, w, nb) = shape;
         let (m_, n) = (T::M, T::N);
         let tw = w / m_;
@@ -626,6 +627,13 @@ multiversion! {
                                 y[j][l] = r[j];
                             }
                         }
+                        if let Some((scale, shift)) = epilogue {
+                            for lanes in y.iter_mut().take(m_) {
+                                for v in lanes.iter_mut() {
+                                    *v = (*v * scale + shift).max(0.0);
+                                }
+                            }
+                        }
                         for (j, lanes) in y.iter().enumerate().take(m_) {
                             let at_ = ((m_ * ty + i) * w + m_ * tx + j) * nb + start;
                             store(&mut plane[at_..], lanes, len);
@@ -637,9 +645,16 @@ multiversion! {
     }
 }
 
-/// Y = A^T M A for every output channel and tile: (k, h, w, b) from M [n²][k][tiles x b].
-pub(crate) fn output_transform(level: Level, tile: Tile, m: &[f32], dims: Dims) -> Vec<f32> {
-    by_tile!(tile, output_transform_as(level, tile, m, dims))
+/// Y = A^T M A for every output channel and tile: (k, h, w, b) from M [n²][k][tiles x b];
+/// with an `epilogue` (a scale and a shift per output channel), max(0, Y scale + shift).
+pub(crate) fn output_transform(
+    level: Level,
+    tile: Tile,
+    m: &[f32],
+    dims: Dims,
+    epilogue: Option<(&[f32], &[f32])>,
+) -> Vec<f32> {
+    by_tile!(tile, output_transform_as(level, tile, m, dims, epilogue))
 }
 
 fn output_transform_as<T: Transform>(
@@ -647,8 +662,17 @@ fn output_transform_as<T: Transform>(
     tile: Tile,
     m: &[f32],
     dims @ (k, h, w, nb): Dims,
+    epilogue: Option<(&[f32], &[f32])>,
 ) -> Vec<f32> {
     let p = transformed_columns(tile, "M", m, k, dims);
+    if let Some((scale, shift)) = epilogue {
+        assert!(
+            scale.len() == k && shift.len() == k,
+            "winograd: an epilogue of {} scales and {} shifts for {k} channels",
+            scale.len(),
+            shift.len()
+        );
+    }
     // SAFETY: on maps a multiple of the tile (asserted) the tiles cover every position of
     // every plane.
     unsafe {
@@ -657,7 +681,8 @@ fn output_transform_as<T: Transform>(
                 .enumerate()
                 .for_each(|(ko, plane)| {
                     let rows = channel_rows(m, T::P, k, p, ko);
-                    output_channel::<T>(level, &rows, (h, w, nb), plane);
+                    let channel = epilogue.map(|(scale, shift)| (scale[ko], shift[ko]));
+                    output_channel::<T>(level, &rows, (h, w, nb), plane, channel);
                 })
         })
     }

@@ -14,7 +14,7 @@ use super::init;
 use super::linear::Linear;
 use super::norm::register_norm;
 use crate::config::{ConvInit, Norm, RunConfig};
-use crate::kernels::bn_relu::bn_relu;
+use crate::kernels::bn_relu::{bn_relu, conv_bn_relu_inference};
 use crate::kernels::conv::{add_channel_bias, conv2d, maps, rows};
 use crate::kernels::norm::NormParams;
 use crate::kernels::pool::{max_pool, LAB_POOL};
@@ -117,7 +117,13 @@ impl Network for ConvNet {
         for layer in &self.layers {
             h = match layer {
                 Some(block) => {
-                    let y = conv2d(k, &h, block.weight.as_tensor(), first, train)?;
+                    let weight = block.weight.as_tensor();
+                    if let (Some(bn), Kernels::Cpu, false) = (&block.bn, k, train) {
+                        first = false;
+                        h = conv_bn_relu_inference(&h, weight, bn)?;
+                        continue;
+                    }
+                    let y = conv2d(k, &h, weight, first, train)?;
                     first = false;
                     match (&block.bn, &block.bias) {
                         (Some(bn), _) => bn_relu(k, &y, bn, train)?,
