@@ -118,17 +118,23 @@ impl Network for ConvNet {
             h = match layer {
                 Some(block) => {
                     let weight = block.weight.as_tensor();
-                    if let (Some(bn), Kernels::Cpu, false) = (&block.bn, k, train) {
-                        first = false;
-                        h = conv_bn_relu_inference(&h, weight, bn)?;
-                        continue;
-                    }
-                    let y = conv2d(k, &h, weight, first, train)?;
-                    first = false;
+                    let input = std::mem::replace(&mut first, false);
                     match (&block.bn, &block.bias) {
-                        (Some(bn), _) => bn_relu(k, &y, bn, train)?,
-                        (None, Some(b)) => add_channel_bias(k, &y, b.as_tensor())?.relu()?,
-                        (None, None) => y.relu()?,
+                        // An evaluation on the CPU: the norm and ReLU applied as the
+                        // convolution writes its output.
+                        (Some(bn), _) if k.cpu() && !train => {
+                            conv_bn_relu_inference(&h, weight, bn)?
+                        }
+                        (bn, bias) => {
+                            let y = conv2d(k, &h, weight, input, train)?;
+                            match (bn, bias) {
+                                (Some(bn), _) => bn_relu(k, &y, bn, train)?,
+                                (None, Some(b)) => {
+                                    add_channel_bias(k, &y, b.as_tensor())?.relu()?
+                                }
+                                (None, None) => y.relu()?,
+                            }
+                        }
                     }
                 }
                 None => max_pool(k, &h, LAB_POOL)?,
