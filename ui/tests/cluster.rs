@@ -325,6 +325,10 @@ fn a_requeued_task_resumes_its_run_to_the_uninterrupted_curve() {
             .output()
             .unwrap();
         if String::from_utf8_lossy(&reason.stdout).contains("BeginTime") {
+            // slurmd refuses a launch whose credential is from the second in which the job was
+            // killed (credential times have whole seconds: "Job credential revoked"), so the
+            // task starts again in the next second at the earliest.
+            std::thread::sleep(Duration::from_millis(1500));
             ok(Command::new("scontrol")
                 .args(["update", &format!("jobid={job}_0"), "StartTime=now"])
                 .output()
