@@ -13,7 +13,8 @@ use gradboard::data::Cifar10;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
 use gradboard::runner::sweep::{
-    newest_sweep, read_sweep, start_sweep, QueueState, RungRecord, SweepCommand, SweepStatus,
+    newest_sweep, read_sweep, start_sweep, QueueState, RungRecord, SweepCommand, SweepHandle,
+    SweepStatus,
 };
 use gradboard::runner::Runner;
 use gradboard::runs::{list_runs, StoredRun};
@@ -357,6 +358,20 @@ fn tiny_runner(dir: &Path) -> (Runner, PathBuf) {
 }
 
 /// A small sweep's spec: `steps` of batches of 20, an evaluation every 10.
+/// Starts `plan` one run at a time, every event it sends kept in the returned list.
+fn start_recording(runner: &Runner, plan: SweepPlan) -> (SweepHandle, Arc<Mutex<Vec<Event>>>) {
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink = events.clone();
+    let sweep = start_sweep(
+        runner,
+        plan,
+        1,
+        Box::new(move |e| sink.lock().unwrap().push(e.clone())),
+    )
+    .unwrap();
+    (sweep, events)
+}
+
 fn small_spec(steps: usize) -> SweepSpec {
     let mut spec = SweepSpec::new("t", "mlp-default");
     spec.set = vec![
@@ -377,15 +392,7 @@ fn a_cancelled_queued_run_never_starts() {
     let mut spec = small_spec(30);
     spec.add_grid("lr=1e-3,2e-3,3e-3").unwrap();
     let plan = SweepPlan::new(spec, &presets()).unwrap();
-    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-    let sink = events.clone();
-    let sweep = start_sweep(
-        &runner,
-        plan,
-        1,
-        Box::new(move |e| sink.lock().unwrap().push(e.clone())),
-    )
-    .unwrap();
+    let (sweep, events) = start_recording(&runner, plan);
     sweep.send(SweepCommand::Cancel(2));
     let sweep_dir = sweep.dir.clone();
     let state = sweep.wait();
@@ -556,15 +563,7 @@ fn a_tpe_sweep_with_successive_halving_is_read_back_from_its_folder() {
             min_steps: Some(10),
         });
         let plan = SweepPlan::new(spec, &presets()).unwrap();
-        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-        let sink = events.clone();
-        let sweep = start_sweep(
-            &runner,
-            plan,
-            1,
-            Box::new(move |e| sink.lock().unwrap().push(e.clone())),
-        )
-        .unwrap();
+        let (sweep, events) = start_recording(&runner, plan);
         let sweep_dir = sweep.dir.clone();
         let state = sweep.wait();
         let events = events.lock().unwrap().clone();

@@ -232,31 +232,38 @@ pub fn conv_bn_relu_inference(x: &Tensor, weight: &Tensor, norm: &NormParams) ->
 /// The CPU op on channel-major `x` (C, B, ...) with the running statistics folded into
 /// `scale` and `shift`: one pass, max(0, x scale + shift), channels in parallel.
 fn inference(x: &Tensor, scale: &[f32], shift: &[f32]) -> Result<Tensor> {
-    let c = x.dim(0)?;
-    let n = x.elem_count() / c.max(1);
-    if scale.len() != c || shift.len() != c || n == 0 {
+    if scale.len() != x.dim(0)? {
+        candle_core::bail!("batch norm: {} scales for maps {:?}", scale.len(), x.dims());
+    }
+    let y = with_f32(x, |x| scale_shift_relu_rows(x, scale, shift))??;
+    Tensor::from_vec(y, x.shape(), x.device())
+}
+
+/// max(0, x scale + shift) over channel-major values `x` (one row a channel, one scale and
+/// one shift a row), rows in parallel.
+pub(crate) fn scale_shift_relu_rows(x: &[f32], scale: &[f32], shift: &[f32]) -> Result<Vec<f32>> {
+    let c = scale.len();
+    let n = x.len() / c.max(1);
+    if c == 0 || shift.len() != c || n == 0 || n * c != x.len() {
         candle_core::bail!(
-            "batch norm: {} scales and {} shifts for maps {:?}",
+            "batch norm: {} scales and {} shifts for {} values",
             scale.len(),
             shift.len(),
-            x.dims()
+            x.len()
         );
     }
     let level = Level::detected();
-    let y = with_f32(x, |x| {
-        // SAFETY: every channel's row is written in full.
-        unsafe {
-            written(c * n, |y| {
-                y.par_chunks_mut(n)
-                    .zip(x.par_chunks(n))
-                    .enumerate()
-                    .for_each(|(ch, (out, row))| {
-                        scale_shift_relu(level, row, out, scale[ch], shift[ch])
-                    })
-            })
-        }
-    })?;
-    Tensor::from_vec(y, x.shape(), x.device())
+    // SAFETY: every channel's row is written in full.
+    Ok(unsafe {
+        written(c * n, |y| {
+            y.par_chunks_mut(n)
+                .zip(x.par_chunks(n))
+                .enumerate()
+                .for_each(|(ch, (out, row))| {
+                    scale_shift_relu(level, row, out, scale[ch], shift[ch])
+                })
+        })
+    })
 }
 
 /// The reference on (B, C, ...): candle-nn's batch norm, then ReLU.

@@ -315,26 +315,21 @@ pub fn conv2d_chwn_affine_relu(
     let level = Level::detected();
     let y = with_f32(x, |xs| {
         with_f32(weight, |ws| match winograd::choose(kh, dims) {
-            Some(tile) => winograd_forward(level, tile, xs, ws, dims, k, Some((scale, shift))).0,
+            Some(tile) => {
+                Ok(winograd_forward(level, tile, xs, ws, dims, k, Some((scale, shift))).0)
+            }
             None => {
                 let cols = im2col(xs, dims, kh);
-                let mut y = product(
+                let y = product(
                     View::rows(ws, k, c * kh * kh),
                     View::rows(&cols, c * kh * kh, b * h * w),
                     1.0,
                 );
-                use rayon::prelude::*;
-                y.par_chunks_mut((h * w * b).max(1))
-                    .zip(scale.par_iter().zip(shift))
-                    .for_each(|(row, (&s, &t))| {
-                        for v in row {
-                            *v = (*v * s + t).max(0.0);
-                        }
-                    });
-                y
+                drop(cols);
+                super::bn_relu::scale_shift_relu_rows(&y, scale, shift)
             }
         })
-    })??;
+    })???;
     Tensor::from_vec(y, (k, h, w, b), x.device())
 }
 

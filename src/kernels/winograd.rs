@@ -21,6 +21,7 @@ use super::uninit::written;
 use crate::multiversion;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 /// A Winograd tile size: F(m x m, 3x3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,18 +348,28 @@ pub(crate) fn kernel_transform(tile: Tile, g3: &[f32], k: usize, c: usize) -> Ve
         "winograd: {} kernel values for {k}x{c}x3x3",
         g3.len()
     );
-    let mat = by_tile!(tile, kernel_matrix());
+    let mat = kernel_matrix(tile);
     let p = tile.positions();
     product(
-        View::rows(&mat, p, 9),
+        View::rows(mat, p, 9),
         View::strided(g3, 9, k * c, 1, 9),
         1.0,
     )
 }
 
+/// The kernel transform of `tile` as an n² x 9 matrix, worked out once.
+fn kernel_matrix(tile: Tile) -> &'static [f32] {
+    static F2_MATRIX: OnceLock<Vec<f32>> = OnceLock::new();
+    static F4_MATRIX: OnceLock<Vec<f32>> = OnceLock::new();
+    match tile {
+        Tile::F2 => F2_MATRIX.get_or_init(transform_matrix::<F2>),
+        Tile::F4 => F4_MATRIX.get_or_init(transform_matrix::<F4>),
+    }
+}
+
 /// The kernel transform as an n² x 9 matrix: column `tap` is G e G^T for the kernel e that is
 /// 1 at `tap` and 0 elsewhere, so U = this times the kernels (9 x (k c)).
-fn kernel_matrix<T: Transform>() -> Vec<f32> {
+fn transform_matrix<T: Transform>() -> Vec<f32> {
     let n = T::N;
     let mut mat = vec![0f32; T::P * 9];
     for tap in 0..9 {
@@ -391,10 +402,10 @@ pub(crate) fn kernel_gradient(tile: Tile, du: &[f32], k: usize, c: usize) -> Vec
         "winograd: dU of {} values for {k}x{c}",
         du.len()
     );
-    let mat = by_tile!(tile, kernel_matrix());
+    let mat = kernel_matrix(tile);
     product(
         View::strided(du, k * c, p, 1, k * c),
-        View::rows(&mat, p, 9),
+        View::rows(mat, p, 9),
         1.0,
     )
 }
