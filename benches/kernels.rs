@@ -89,7 +89,7 @@ mod conv {
         }
     }
 
-    /// Winograd where the network uses it, im2col on the first layer.
+    /// What the network uses: im2col on the first layer, Winograd, taps on the 2x2 maps.
     #[divan::bench(args = [0, 1, 2, 3, 4, 5, 6, 7])]
     fn auto(bencher: divan::Bencher, layer: usize) {
         run(bencher, layer, Some(ConvAlgorithm::Auto));
@@ -108,6 +108,11 @@ mod conv {
     #[divan::bench(args = [1, 2, 3, 4, 5])]
     fn winograd_f4(bencher: divan::Bencher, layer: usize) {
         run(bencher, layer, Some(ConvAlgorithm::Winograd4));
+    }
+
+    #[divan::bench(args = [4, 5, 6, 7])]
+    fn taps(bencher: divan::Bencher, layer: usize) {
+        run(bencher, layer, Some(ConvAlgorithm::Taps));
     }
 
     #[divan::bench(args = [0, 1, 2, 3], sample_count = 10)]

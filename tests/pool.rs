@@ -212,7 +212,7 @@ fn the_reference_pool_matches_the_custom_op() {
 }
 
 /// The batch-innermost convolutions (the CPU fast paths: im2col, Winograd F(2x2, 3x3) on even
-/// maps and F(4x4, 3x3) on maps a multiple of 4) against candle's conv2d on (batch, channels,
+/// maps and F(4x4, 3x3) on maps a multiple of 4, tap by tap on any map) against candle's conv2d on (batch, channels,
 /// ...), forward and both gradients, odd shapes and kernels 1, 3, 5.
 #[test]
 fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
@@ -234,6 +234,12 @@ fn channel_major_convolution_matches_candle_conv2d_forward_and_backward() {
         (3, 7, 4, 8, 4, 3, ConvAlgorithm::Winograd4),
         (17, 9, 6, 8, 12, 3, ConvAlgorithm::Winograd4),
         (2, 16, 8, 8, 8, 3, ConvAlgorithm::Auto),
+        (2, 5, 3, 2, 2, 3, ConvAlgorithm::Taps),
+        (3, 7, 4, 1, 1, 3, ConvAlgorithm::Taps),
+        (2, 4, 3, 3, 5, 3, ConvAlgorithm::Taps),
+        (1, 3, 2, 4, 4, 5, ConvAlgorithm::Taps),
+        (5, 17, 9, 2, 2, 3, ConvAlgorithm::Taps),
+        (2, 16, 8, 2, 2, 3, ConvAlgorithm::Auto),
     ];
     for (b, c_in, c_out, h, w, k, algorithm) in cases {
         let mut draw =
@@ -355,7 +361,8 @@ fn every_simd_level_matches_the_baseline() {
 }
 
 /// The inference convolution with the batch norm and ReLU applied as it writes its output
-/// gives max(0, conv(x) scale + shift), on im2col's first layer and on both Winograd tiles.
+/// gives max(0, conv(x) scale + shift), on im2col's first layer, on both Winograd tiles and
+/// tap by tap (the 2x2 map).
 #[test]
 fn the_fused_inference_convolution_matches_conv_then_scale_shift_relu() {
     use gradboard::kernels::conv::{conv2d_chwn, conv2d_chwn_affine_relu};

@@ -182,14 +182,15 @@ pub fn check_bn_relu(rng: &mut SmallRng) -> Result<Vec<Check>> {
     )
 }
 
-/// The 3x3 convolutions (`kernels::conv`) by im2col and by Winograd F(2x2, 3x3) and
-/// F(4x4, 3x3), against candle's conv2d.
+/// The 3x3 convolutions (`kernels::conv`) by im2col, by Winograd F(2x2, 3x3) and
+/// F(4x4, 3x3) and tap by tap, against candle's conv2d.
 pub fn check_conv(rng: &mut SmallRng) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
     for algorithm in [
         ConvAlgorithm::Im2col,
         ConvAlgorithm::Winograd,
         ConvAlgorithm::Winograd4,
+        ConvAlgorithm::Taps,
     ] {
         let (b, c, k, h) = (2, rng.random_range(2..5), rng.random_range(2..4), 4);
         let x = randn(rng, (b, c * h * h), 1.0)?.reshape((b, c, h, h))?;

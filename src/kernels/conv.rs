@@ -8,8 +8,10 @@
 
 use super::cpu::{f32_slice, with_f32};
 use super::gemm::{batched, product, View};
+use super::grad_sink;
 use super::im2col::{col2im, im2col};
 use super::simd::Level;
+use super::taps;
 use super::winograd::{self, Tile};
 use super::Kernels;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
@@ -91,24 +93,45 @@ struct ConvCm {
     cols: Mutex<Option<Vec<f32>>>,
 }
 
-impl ConvCm {
-    fn dims(&self, xl: &Layout, wl: &Layout) -> Result<((usize, usize, usize, usize), usize)> {
-        let (&[c, h, w, b], &[c_out, c_in, k, k2]) = (xl.dims(), wl.dims()) else {
-            candle_core::bail!(
-                "conv: expected (C, H, W, B) and (C_out, C_in, k, k), got {:?} and {:?}",
-                xl.dims(),
-                wl.dims()
-            )
-        };
-        if c != c_in || k != k2 || k != self.kernel {
-            candle_core::bail!(
-                "conv: input {:?} and kernel {:?} do not fit",
-                xl.dims(),
-                wl.dims()
-            );
-        }
-        Ok(((c, h, w, b), c_out))
+/// A convolution backward's results as candle wants them: the input gradient (when computed)
+/// shaped as `x`, the kernels' gradient shaped as `weight` and offered to `grad_sink`.
+fn gradients(
+    x: &Tensor,
+    weight: &Tensor,
+    dx: Option<Vec<f32>>,
+    dw: Vec<f32>,
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let dx = match dx {
+        Some(dx) => Some(Tensor::from_vec(dx, x.shape(), x.device())?),
+        None => None,
+    };
+    let dw = Tensor::from_vec(dw, weight.shape(), weight.device())?;
+    Ok((dx, grad_sink::offer(weight, dw)))
+}
+
+/// The maps' (C, H, W, B) and the output channels of a convolution of `xl`'s maps with
+/// `wl`'s (C_out, C_in, k, k) kernels, or an error when they do not fit a `kernel` x `kernel`
+/// convolution.
+fn conv_dims(
+    kernel: usize,
+    xl: &Layout,
+    wl: &Layout,
+) -> Result<((usize, usize, usize, usize), usize)> {
+    let (&[c, h, w, b], &[c_out, c_in, k, k2]) = (xl.dims(), wl.dims()) else {
+        candle_core::bail!(
+            "conv: expected (C, H, W, B) and (C_out, C_in, k, k), got {:?} and {:?}",
+            xl.dims(),
+            wl.dims()
+        )
+    };
+    if c != c_in || k != k2 || k != kernel {
+        candle_core::bail!(
+            "conv: input {:?} and kernel {:?} do not fit",
+            xl.dims(),
+            wl.dims()
+        );
     }
+    Ok(((c, h, w, b), c_out))
 }
 
 impl CustomOp2 for ConvCm {
@@ -123,7 +146,7 @@ impl CustomOp2 for ConvCm {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (dims @ (c, h, w, b), c_out) = self.dims(xl, wl)?;
+        let (dims @ (c, h, w, b), c_out) = conv_dims(self.kernel, xl, wl)?;
         let k = self.kernel;
         let x = f32_slice(xs, xl, "conv")?;
         let weight = f32_slice(ws, wl, "conv")?;
@@ -165,12 +188,7 @@ impl CustomOp2 for ConvCm {
             });
             (dw, dx)
         })?;
-        let dw = Tensor::from_vec(dw, (c_out, c, k, k), x.device())?;
-        let dx = match dx {
-            Some(dx) => Some(Tensor::from_vec(dx?, (c, h, w, b), x.device())?),
-            None => None,
-        };
-        Ok((dx, Some(dw)))
+        gradients(x, weight, dx.transpose()?, dw)
     }
 }
 
@@ -257,12 +275,58 @@ impl CustomOp2 for ConvWinograd {
                     View::rows(&dm[pos * k * p..][..k * p], k, p),
                 )
             });
-            let dx = winograd::input_gradient(level, tile, &dv, (c, h, w, b));
-            Some(Tensor::from_vec(dx, (c, h, w, b), x.device())?)
+            Some(winograd::input_gradient(level, tile, &dv, (c, h, w, b)))
         } else {
             None
         };
-        Ok((dx, Some(Tensor::from_vec(dg, (k, c, 3, 3), x.device())?)))
+        gradients(x, weight, dx, dg)
+    }
+}
+
+/// The direct convolution tap by tap (`taps`), which reads the kernels in place and keeps
+/// nothing for the backward pass.
+struct ConvTaps {
+    kernel: usize,
+    need_dx: bool,
+}
+
+impl CustomOp2 for ConvTaps {
+    fn name(&self) -> &'static str {
+        "conv2d-taps"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (dims, c_out) = conv_dims(self.kernel, xl, wl)?;
+        let x = f32_slice(xs, xl, "conv taps")?;
+        let g = f32_slice(ws, wl, "conv taps")?;
+        let y = taps::forward(x, g, dims, c_out, self.kernel);
+        let (_, h, w, b) = dims;
+        Ok((CpuStorage::F32(y), Shape::from((c_out, h, w, b))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let dims = x.dims4()?;
+        let (c_out, k) = (weight.dim(0)?, self.kernel);
+        let (dg, dx) = with_f32(x, |xv| {
+            with_f32(weight, |g| {
+                with_f32(grad, |dy| {
+                    taps::backward(xv, g, dy, dims, c_out, k, self.need_dx)
+                })
+            })
+        })???;
+        gradients(x, weight, dx, dg)
     }
 }
 
@@ -314,11 +378,15 @@ pub fn conv2d_chwn_affine_relu(
     }
     let level = Level::detected();
     let y = with_f32(x, |xs| {
-        with_f32(weight, |ws| match winograd::choose(kh, dims) {
-            Some(tile) => {
+        with_f32(weight, |ws| match choose(kh, dims) {
+            Method::Winograd(tile) => {
                 Ok(winograd_forward(level, tile, xs, ws, dims, k, Some((scale, shift))).0)
             }
-            None => {
+            Method::Taps => {
+                let y = taps::forward(xs, ws, dims, k, kh);
+                super::bn_relu::scale_shift_relu_rows(&y, scale, shift)
+            }
+            Method::Im2col => {
                 let cols = im2col(xs, dims, kh);
                 let y = product(
                     View::rows(ws, k, c * kh * kh),
@@ -346,6 +414,54 @@ pub enum ConvAlgorithm {
     Winograd,
     /// Winograd F(4x4, 3x3) (3x3 kernels on maps a multiple of 4 only).
     Winograd4,
+    /// Direct, one product a kernel tap (`taps`; any odd kernel and map).
+    Taps,
+}
+
+/// How one convolution is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// im2col and one product.
+    Im2col,
+    /// Winograd with this tile.
+    Winograd(Tile),
+    /// One product a kernel tap.
+    Taps,
+}
+
+/// The largest map side on which a 3x3 convolution goes tap by tap: on a 2x2 map the taps
+/// do Winograd F(2x2, 3x3)'s 16 products a channel pair without its transformed kernels.
+pub const TAPS_MAX_SIDE: usize = 2;
+
+impl Method {
+    /// Its name, as `bench --layers` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Im2col => "im2col",
+            Method::Winograd(tile) => tile.name(),
+            Method::Taps => "taps",
+        }
+    }
+
+    /// How many times fewer multiplications than the direct convolution counted with its
+    /// padding (k² an output pixel) it executes.
+    pub fn saving(self, kernel: usize, (_, h, w, _): (usize, usize, usize, usize)) -> f64 {
+        match self {
+            Method::Im2col => 1.0,
+            Method::Winograd(tile) => tile.saving(),
+            Method::Taps => taps::saving(kernel, h, w),
+        }
+    }
+}
+
+/// The method a `kernel` x `kernel` convolution on `dims` (channels, height, width, batch)
+/// takes: taps on maps of at most `TAPS_MAX_SIDE` with 3x3 kernels, Winograd where
+/// `winograd::choose` picks a tile, im2col otherwise.
+pub fn choose(kernel: usize, dims @ (c, h, w, _): (usize, usize, usize, usize)) -> Method {
+    if kernel == 3 && c >= winograd::MIN_CHANNELS && h.max(w) <= TAPS_MAX_SIDE {
+        return Method::Taps;
+    }
+    winograd::choose(kernel, dims).map_or(Method::Im2col, Method::Winograd)
 }
 
 /// Convolution of batch-innermost `x` (C_in, H, W, B) with `weight` (C_out, C_in, k, k), no
@@ -377,9 +493,10 @@ pub fn conv2d_chwn_using(
         candle_core::bail!("conv: the kernel must be odd, got {k}");
     }
     let dims = x.dims4()?;
-    let tile = match algorithm {
-        ConvAlgorithm::Auto => winograd::choose(k, dims),
-        ConvAlgorithm::Im2col => None,
+    let method = match algorithm {
+        ConvAlgorithm::Auto => choose(k, dims),
+        ConvAlgorithm::Im2col => Method::Im2col,
+        ConvAlgorithm::Taps => Method::Taps,
         ConvAlgorithm::Winograd | ConvAlgorithm::Winograd4 => {
             let tile = if algorithm == ConvAlgorithm::Winograd {
                 Tile::F2
@@ -393,21 +510,33 @@ pub fn conv2d_chwn_using(
                     tile.m()
                 );
             }
-            Some(tile)
+            Method::Winograd(tile)
         }
     };
     let (x, weight) = (x.contiguous()?, weight.contiguous()?);
-    if let Some(tile) = tile {
-        return x.apply_op2(
-            &weight,
-            ConvWinograd {
-                tile,
-                level,
-                need_dx: !input,
-                keep: train,
-                saved: Mutex::new(None),
-            },
-        );
+    match method {
+        Method::Winograd(tile) => {
+            return x.apply_op2(
+                &weight,
+                ConvWinograd {
+                    tile,
+                    level,
+                    need_dx: !input,
+                    keep: train,
+                    saved: Mutex::new(None),
+                },
+            )
+        }
+        Method::Taps => {
+            return x.apply_op2(
+                &weight,
+                ConvTaps {
+                    kernel: k,
+                    need_dx: !input,
+                },
+            )
+        }
+        Method::Im2col => {}
     }
     x.apply_op2(
         &weight,

@@ -167,6 +167,40 @@ pub fn matmul(dst: &mut [f32], a: View, b: View, scale: f32, accumulate: bool) {
     }
 }
 
+/// dst = scale * a b, or dst += scale * a b when `accumulate`, where element (i, j) of the
+/// destination is `dst[i * row_stride + j * col_stride]` (rows and columns of a larger
+/// layout); one thread per product when the product is small, gemm's own threads otherwise.
+pub fn matmul_strided(
+    dst: &mut [f32],
+    (row_stride, col_stride): (usize, usize),
+    a: View,
+    b: View,
+    scale: f32,
+    accumulate: bool,
+) {
+    let (m, n) = (a.rows, b.cols);
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        (m - 1) * row_stride + (n - 1) * col_stride < dst.len(),
+        "a {m}x{n} destination with strides ({row_stride}, {col_stride}) leaves its {} values",
+        dst.len()
+    );
+    // SAFETY: every element written lies inside `dst` (checked above), which is initialised.
+    unsafe {
+        gemm_raw_strided(
+            dst.as_mut_ptr(),
+            (row_stride, col_stride),
+            a,
+            b,
+            scale,
+            accumulate,
+            threads_for(&a, &b),
+        )
+    }
+}
+
 /// scale * a b in a new row-major vector, written once (no zero-filled temporary).
 pub fn product(a: View, b: View, scale: f32) -> Vec<f32> {
     if let Some(p) = split_depth(a, b, scale) {
@@ -243,6 +277,24 @@ unsafe fn gemm_raw(
     accumulate: bool,
     parallelism: Parallelism,
 ) {
+    gemm_raw_strided(dst, (b.cols, 1), a, b, scale, accumulate, parallelism)
+}
+
+/// `gemm_raw` into a destination with element (i, j) at `dst + i * row_stride + j *
+/// col_stride`.
+///
+/// # Safety
+/// Every such element must be valid for writes (and initialised when `accumulate`), and the
+/// destination must not alias `a` or `b`.
+unsafe fn gemm_raw_strided(
+    dst: *mut f32,
+    (row_stride, col_stride): (usize, usize),
+    a: View,
+    b: View,
+    scale: f32,
+    accumulate: bool,
+    parallelism: Parallelism,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "inner sizes differ: {k} and {}", b.rows);
     if m == 0 || n == 0 {
@@ -250,7 +302,11 @@ unsafe fn gemm_raw(
     }
     if k == 0 {
         if !accumulate {
-            std::ptr::write_bytes(dst, 0, m * n);
+            for i in 0..m {
+                for j in 0..n {
+                    *dst.add(i * row_stride + j * col_stride) = 0.0;
+                }
+            }
         }
         return;
     }
@@ -261,8 +317,8 @@ unsafe fn gemm_raw(
         n,
         k,
         dst,
-        1,
-        n as isize,
+        col_stride as isize,
+        row_stride as isize,
         accumulate,
         a.data.as_ptr(),
         a.col_stride as isize,

@@ -55,7 +55,8 @@ impl CustomOp2 for InputMatmul {
                 product(View::rows(x, m, k).t(), View::rows(g, m, n), 1.0)
             })
         })??;
-        Ok((None, Some(Tensor::from_vec(dw, (k, n), x.device())?)))
+        let dw = Tensor::from_vec(dw, (k, n), x.device())?;
+        Ok((None, super::grad_sink::offer(w, dw)))
     }
 }
 

@@ -6,14 +6,15 @@
 //! Layers: `input_linear` (the first layer's product), `bn_act` (the MLP's batch norm,
 //! LeakyReLU and dropout), `conv` (3x3 convolutions by im2col or Winograd), `bn_relu` (the
 //! ConvNet's batch norm and ReLU), `pool` (overlapping max-pool), `loss` (cross-entropy),
-//! `update` (the optimizers' rules). Below them: `gemm`, `sgemm`, `im2col`, `winograd`,
-//! `reduce`, `inplace`, `simd` (instruction sets picked at run time) and `cpu` (storage access).
+//! `update` (the optimizers' rules). Below them: `gemm`, `sgemm`, `im2col`, `winograd`, `taps`,
+//! `reduce`, `inplace`, `grad_sink` (parameter gradients filed without candle's zero-fill), `simd` (instruction sets picked at run time) and `cpu` (storage access).
 
 pub mod bn_act;
 pub mod bn_relu;
 pub mod conv;
 pub mod cpu;
 pub mod gemm;
+pub mod grad_sink;
 pub mod im2col;
 pub mod inplace;
 pub mod input_linear;
@@ -24,6 +25,7 @@ pub mod pool;
 pub mod reduce;
 pub mod sgemm;
 pub mod simd;
+pub mod taps;
 pub mod update;
 pub mod winograd;
 

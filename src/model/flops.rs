@@ -2,7 +2,8 @@
 //! useful count (every product done directly, as a direct convolution does it) and the count
 //! the kernels execute (Winograd F(m x m, 3x3) does a 3x3 convolution's products with (m + 2)²
 //! multiplications an m x m tile where the direct one does 9m²: 2.25 times fewer for m = 2, 4
-//! times fewer for m = 4; `winograd::choose` picks the tile for both the kernels and this
+//! times fewer for m = 4; a convolution tap by tap skips the products with the padding, 2.25
+//! times fewer on a 2x2 map; `conv::choose` picks the method for both the kernels and this
 //! count). Element-wise work (norms, activations, the update) is left out: it is a few percent.
 
 use super::network::mlp_widths;
@@ -24,7 +25,7 @@ impl std::ops::AddAssign for Flops {
     }
 }
 
-use crate::kernels::winograd;
+use crate::kernels::conv;
 
 /// What one layer computes: its shape and how its kernels compute it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +37,7 @@ pub struct Layer {
     pub shape: (usize, usize, usize),
     /// A 3x3 convolution (else a matrix product).
     pub conv: bool,
-    /// How the kernels compute it: "im2col", "F(2x2, 3x3)", "F(4x4, 3x3)" or "gemm".
+    /// How the kernels compute it: "im2col", "F(2x2, 3x3)", "F(4x4, 3x3)", "taps" or "gemm".
     pub method: &'static str,
     /// The network's first layer (its input needs no gradient).
     pub first: bool,
@@ -102,15 +103,16 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let tile = winograd::choose(3, (v.c_in, v.side, v.side, batch));
+                    let dims = (v.c_in, v.side, v.side, batch);
+                    let method = conv::choose(3, dims);
                     Layer {
                         name: format!("conv{}", i + 1),
                         shape: (v.c_in, v.c_out, v.side),
                         conv: true,
-                        method: tile.map_or("im2col", |t| t.name()),
+                        method: method.name(),
                         first: i == 0,
                         forward: 2.0 * (v.side * v.side * v.c_out * v.c_in * 9) as f64,
-                        saving: tile.map_or(1.0, |t| t.saving()),
+                        saving: method.saving(3, dims),
                     }
                 })
                 .collect();
@@ -154,7 +156,8 @@ mod tests {
         let f = step(&config);
         // conv1 (3 -> 64 at 32x32) forward and dW only: 2 x 113.2 M; the rest three products
         // each, by F(4x4, 3x3) on the 16x16 and 8x8 maps (4.83 G forward, 4 times fewer) and
-        // F(2x2, 3x3) on the 4x4 and 2x2 maps (4.83 G forward, 2.25 times fewer); the linear
+        // F(2x2, 3x3) on the 4x4 maps and taps on the 2x2 maps (4.83 G forward, 2.25 times
+        // fewer both); the linear
         // layer 0.98 M.
         assert!((f.useful / 1e9 - 29.218).abs() < 0.01, "{f:?}");
         assert!((f.executed / 1e9 - 10.29).abs() < 0.01, "{f:?}");
@@ -177,8 +180,8 @@ mod tests {
             ("conv4", "F(4x4, 3x3)"),
             ("conv5", "F(2x2, 3x3)"),
             ("conv6", "F(2x2, 3x3)"),
-            ("conv7", "F(2x2, 3x3)"),
-            ("conv8", "F(2x2, 3x3)"),
+            ("conv7", "taps"),
+            ("conv8", "taps"),
             ("out", "gemm"),
         ]
         .map(|(n, m)| (n.to_string(), m));

@@ -3,6 +3,7 @@
 //! trainer of its own (`manual::ManualTrainer`).
 
 use crate::config::RunConfig;
+use crate::kernels::grad_sink;
 use crate::kernels::loss::cross_entropy;
 use crate::kernels::reduce::sum_squares;
 use crate::kernels::Kernels;
@@ -49,7 +50,7 @@ impl Trainer for AutogradTrainer {
         if !report.loss.is_finite() {
             return Ok(report);
         }
-        let grads = loss.tensor.backward()?;
+        let grads = grad_sink::backward(&loss.tensor)?;
         let mut squares = 0.0;
         for p in self.net.params().trainable() {
             if let Some(g) = grads.get(&p.tensor) {
