@@ -148,10 +148,18 @@ pub fn tta_views(tta: Tta) -> Vec<(Draw, f64)> {
 /// A batch of image rows with `draw` applied to each (a test-time view).
 pub fn viewed(rows: &[f32], draw: Draw) -> Vec<f32> {
     let mut out = rows.to_vec();
-    out.par_chunks_exact_mut(IMAGE_BYTES)
+    view_in_place(&mut out, draw);
+    out
+}
+
+/// Applies `draw` to each image row of `rows`, in place (nothing for the identity).
+pub fn view_in_place(rows: &mut [f32], draw: Draw) {
+    if draw == Draw::NONE {
+        return;
+    }
+    rows.par_chunks_exact_mut(IMAGE_BYTES)
         .with_min_len(16)
         .for_each(|row| apply(row, draw));
-    out
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! written or accumulated into without a zero-filled temporary.
 
 use gemm::Parallelism;
+use std::mem::MaybeUninit;
 
 /// A strided read-only view of an f32 matrix.
 #[derive(Debug, Clone, Copy)]
@@ -167,16 +168,14 @@ pub fn matmul(dst: &mut [f32], a: View, b: View, scale: f32, accumulate: bool) {
     }
 }
 
-/// dst = scale * a b, or dst += scale * a b when `accumulate`, where element (i, j) of the
-/// destination is `dst[i * row_stride + j * col_stride]` (rows and columns of a larger
-/// layout); one thread per product when the product is small, gemm's own threads otherwise.
-pub fn matmul_strided(
-    dst: &mut [f32],
+/// dst = a b, element (i, j) written to `dst[i * row_stride + j * col_stride]` (rows and
+/// columns of a larger layout, which may be uninitialised: nothing is read from it); one
+/// thread per product when the product is small, gemm's own threads otherwise.
+pub fn product_strided(
+    dst: &mut [MaybeUninit<f32>],
     (row_stride, col_stride): (usize, usize),
     a: View,
     b: View,
-    scale: f32,
-    accumulate: bool,
 ) {
     let (m, n) = (a.rows, b.cols);
     if m == 0 || n == 0 {
@@ -187,15 +186,16 @@ pub fn matmul_strided(
         "a {m}x{n} destination with strides ({row_stride}, {col_stride}) leaves its {} values",
         dst.len()
     );
-    // SAFETY: every element written lies inside `dst` (checked above), which is initialised.
+    // SAFETY: every element written lies inside `dst` (checked above); without `accumulate`
+    // none is read.
     unsafe {
         gemm_raw_strided(
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             (row_stride, col_stride),
             a,
             b,
-            scale,
-            accumulate,
+            1.0,
+            false,
             threads_for(&a, &b),
         )
     }

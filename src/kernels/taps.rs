@@ -9,7 +9,8 @@
 //! gradients back. Maps are batch-innermost (C, H, W, B); the linked pixels' columns are
 //! gathered into small contiguous blocks (a few images' worth) around each product.
 
-use super::gemm::{matmul_strided, product, View};
+use super::gemm::{product, product_strided, View};
+use super::uninit::written;
 use rayon::prelude::*;
 
 /// (channels, height, width, batch).
@@ -135,26 +136,35 @@ pub fn backward(
     let area = h * w;
     let taps = pairs(k, h, w);
     let tap = |t: usize| tap(g, t, c_out, c, k * k);
-    let mut dg = vec![0.0f32; g.len()];
     let mut dx = need_dx.then(|| product(tap(centre(k)).t(), View::rows(dy, c_out, area * b), 1.0));
-    for (t, links) in taps.iter().enumerate() {
-        if links.is_empty() {
-            continue;
-        }
-        let n = links.len() * b;
-        let (dyt, xt);
-        let (dyv, xv) = if t == centre(k) {
-            (View::rows(dy, c_out, n), View::rows(x, c, n))
-        } else {
-            dyt = gather(dy, (c_out, area, b), &side(links, true));
-            xt = gather(x, (c, area, b), &side(links, false));
-            (View::rows(&dyt, c_out, n), View::rows(&xt, c, n))
-        };
-        matmul_strided(&mut dg[t..], (c * k * k, k * k), dyv, xv.t(), 1.0, false);
-        if let (Some(dx), false) = (dx.as_mut(), t == centre(k)) {
-            let dxt = product(tap(t).t(), dyv, 1.0);
-            scatter_add(dx, (area, b), &dxt, &side(links, false));
-        }
-    }
+    let strides = (c * k * k, k * k);
+    // SAFETY: each tap writes its c_out x c entries of the kernel gradient: by its product,
+    // or zeros where it links no pixels.
+    let dg = unsafe {
+        written(g.len(), |dg| {
+            for (t, links) in taps.iter().enumerate() {
+                if links.is_empty() {
+                    for cell in dg[t..].iter_mut().step_by(k * k) {
+                        cell.write(0.0);
+                    }
+                    continue;
+                }
+                let n = links.len() * b;
+                let (dyt, xt);
+                let (dyv, xv) = if t == centre(k) {
+                    (View::rows(dy, c_out, n), View::rows(x, c, n))
+                } else {
+                    dyt = gather(dy, (c_out, area, b), &side(links, true));
+                    xt = gather(x, (c, area, b), &side(links, false));
+                    (View::rows(&dyt, c_out, n), View::rows(&xt, c, n))
+                };
+                product_strided(&mut dg[t..], strides, dyv, xv.t());
+                if let (Some(dx), false) = (dx.as_mut(), t == centre(k)) {
+                    let dxt = product(tap(t).t(), dyv, 1.0);
+                    scatter_add(dx, (area, b), &dxt, &side(links, false));
+                }
+            }
+        })
+    };
     (dg, dx)
 }

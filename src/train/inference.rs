@@ -3,7 +3,7 @@
 //! and each image's prediction for analysis.
 
 use crate::config::{RunConfig, Tta};
-use crate::data::augment::{tta_views, viewed};
+use crate::data::augment::{tta_views, view_in_place, viewed};
 use crate::data::{Cifar10, Split, IMAGE_BYTES};
 use crate::kernels::loss::cross_entropy;
 use crate::model::{load_weights, read_safetensors, Compute, Network};
@@ -67,14 +67,24 @@ fn for_each_chunk(
         if stop() {
             return Ok(None);
         }
-        let rows = data.preprocess(split, chunk);
+        let mut rows = Some(data.preprocess(split, chunk));
         let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
         let shape = (chunk.len(), IMAGE_BYTES);
         let mut logits: Option<Tensor> = None;
-        for (draw, weight) in tta_views(tta) {
-            let x = Tensor::from_vec(viewed(&rows, draw), shape, compute.device())?;
+        let views = tta_views(tta);
+        for (i, &(draw, weight)) in views.iter().enumerate() {
+            // The last view takes the rows themselves: no copy of the chunk without TTA.
+            let values = if i + 1 == views.len() {
+                let mut own = rows.take().expect("rows until the last view");
+                view_in_place(&mut own, draw);
+                own
+            } else {
+                viewed(rows.as_ref().expect("rows until the last view"), draw)
+            };
+            let x = Tensor::from_vec(values, shape, compute.device())?;
             // Detached, the view's logits no longer hold its forward pass's activations.
-            let view = (net.forward(&x, false)?.detach() * weight)?;
+            let out = net.forward(&x, false)?.detach();
+            let view = if weight == 1.0 { out } else { (out * weight)? };
             logits = Some(match logits {
                 None => view,
                 Some(sum) => (sum + view)?,
