@@ -1,10 +1,13 @@
 //! 2-d convolution, stride 1, "same" padding, odd square kernel, and the layout of the maps
 //! it works on. The CPU ops (`conv2d_chwn`) work on batch-innermost maps (channels, height,
-//! width, batch): Winograd for 3x3 kernels with enough input channels (F(4x4, 3x3) on maps of
-//! 8x8 and more, F(2x2, 3x3) on smaller even maps: `winograd::choose`), otherwise im2col and one product whose result is already in that layout, the
-//! backward two products (dW straight from the saved patches, the patch gradients folded back
-//! by col2im); all in f32. The reference (`conv2d_same`) is candle's conv2d on (batch,
-//! channels, height, width), which every device has.
+//! width, batch), by the method `choose` picks for the shape: for 3x3 kernels with enough
+//! input channels, one product a kernel tap on maps of 2x2 and less (`taps`), else Winograd
+//! (F(4x4, 3x3) on maps of 8x8 and more, F(2x2, 3x3) on smaller even maps:
+//! `winograd::choose`); otherwise im2col and one product whose result is already in that
+//! layout, the backward two products (dW straight from the saved patches, the patch gradients
+//! folded back by col2im); all in f32. Each backward offers the kernels' gradient to
+//! `grad_sink`. The reference (`conv2d_same`) is candle's conv2d on (batch, channels, height,
+//! width), which every device has.
 
 use super::cpu::{f32_slice, with_f32};
 use super::gemm::{batched, product, View};
@@ -404,9 +407,8 @@ pub fn conv2d_chwn_affine_relu(
 /// How a channel-major convolution is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvAlgorithm {
-    /// Winograd where it applies and pays (`winograd::choose`: 3x3 kernels, 16+ input
-    /// channels, F(4x4, 3x3) on maps a multiple of 4, F(2x2, 3x3) on other even maps), im2col
-    /// otherwise.
+    /// What `choose` picks for the shape: taps on 3x3 kernels' maps of 2x2 and less, Winograd
+    /// where it applies and pays, im2col otherwise.
     Auto,
     /// im2col and one product.
     Im2col,
