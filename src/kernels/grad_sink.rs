@@ -143,6 +143,40 @@ mod tests {
         );
     }
 
+    /// y = w, whose backward panics.
+    struct Broken;
+
+    impl CustomOp1 for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+
+        fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+            Ok((s.clone(), l.shape().clone()))
+        }
+
+        fn bwd(&self, _arg: &Tensor, _res: &Tensor, _grad: &Tensor) -> Result<Option<Tensor>> {
+            panic!("a kernel bug")
+        }
+    }
+
+    #[test]
+    fn a_backward_that_panics_leaves_no_collection_behind() {
+        let w = var();
+        let t = w.as_tensor();
+        let loss = (t.apply_op1(Triple).unwrap() + t.apply_op1(Broken).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let run = std::panic::AssertUnwindSafe(|| backward(&loss));
+        assert!(std::panic::catch_unwind(run).is_err());
+        assert!(OFFERED.with(|o| o.borrow().is_none()));
+        // The thread's next backward outside a collection gets its gradients from candle.
+        let loss = t.apply_op1(Triple).unwrap().sum_all().unwrap();
+        let g = loss.backward().unwrap();
+        assert_eq!(g.get(t).unwrap().to_vec1::<f32>().unwrap(), vec![3.0, 3.0]);
+    }
+
     #[test]
     fn outside_a_collection_the_op_returns_its_gradient_to_candle() {
         let w = var();
