@@ -7,7 +7,7 @@ use super::{numeric_gradient, randn, relative_error, Check};
 use crate::kernels::bn_act::bn_leaky_dropout;
 use crate::kernels::bn_relu::bn_relu;
 use crate::kernels::conv::{conv2d_chwn_using, conv2d_same, ConvAlgorithm};
-use crate::kernels::input_linear::input_matmul;
+use crate::kernels::linear::linear_matmul;
 use crate::kernels::loss::cross_entropy;
 use crate::kernels::norm::{NormParams, RunningStats};
 use crate::kernels::simd::Level;
@@ -236,8 +236,8 @@ pub fn check_cross_entropy_op(rng: &mut SmallRng) -> Result<Vec<Check>> {
     )
 }
 
-/// The first layer's product (`kernels::input_linear`), which gives W its gradient only.
-pub fn check_input_matmul(rng: &mut SmallRng) -> Result<Vec<Check>> {
+/// x (batch, in), W (in, out) and dy (batch, out) of random small sizes.
+fn matmul_operands(rng: &mut SmallRng) -> Result<(Tensor, Tensor, Tensor)> {
     let (b, i, o) = (
         rng.random_range(2..6),
         rng.random_range(3..9),
@@ -246,16 +246,39 @@ pub fn check_input_matmul(rng: &mut SmallRng) -> Result<Vec<Check>> {
     let x = randn(rng, (b, i), 1.0)?;
     let w = randn(rng, (i, o), 1.0)?;
     let dy = randn(rng, (b, o), 1.0)?;
+    Ok((x, w, dy))
+}
+
+/// The first layer's product (`kernels::linear` with `input`), which gives W its gradient
+/// only.
+pub fn check_input_matmul(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    let (x, w, dy) = matmul_operands(rng)?;
     let run = |kernels: Kernels| {
         move |t: &[Tensor]| -> Result<Tensor> {
             // x enters as a constant (the images): only W's gradient is compared.
-            Ok(input_matmul(kernels, &t[1].detach(), &t[0])?)
+            Ok(linear_matmul(kernels, &t[1].detach(), &t[0], true)?)
         }
     };
     kernel_checks(
         "input matmul",
         &["dW"],
         &[w, x],
+        &dy,
+        &run(Kernels::Cpu),
+        &run(Kernels::Reference),
+    )
+}
+
+/// A hidden layer's product (`kernels::linear`), which gives both x and W their gradients.
+pub fn check_hidden_matmul(rng: &mut SmallRng) -> Result<Vec<Check>> {
+    let (x, w, dy) = matmul_operands(rng)?;
+    let run = |kernels: Kernels| {
+        move |t: &[Tensor]| -> Result<Tensor> { Ok(linear_matmul(kernels, &t[0], &t[1], false)?) }
+    };
+    kernel_checks(
+        "hidden matmul",
+        &["dx", "dW"],
+        &[x, w],
         &dy,
         &run(Kernels::Cpu),
         &run(Kernels::Reference),

@@ -466,6 +466,7 @@ pub fn run_all(seed: u64) -> Result<Vec<Check>> {
     checks.extend(kernels::check_conv(&mut rng)?);
     checks.extend(kernels::check_cross_entropy_op(&mut rng)?);
     checks.extend(kernels::check_input_matmul(&mut rng)?);
+    checks.extend(kernels::check_hidden_matmul(&mut rng)?);
     Ok(checks)
 }
 

@@ -1,7 +1,10 @@
-//! f32 matrix products on the `gemm` crate (runtime-dispatched AVX2 / AVX-512 kernels), for
+//! f32 matrix products on the `gemm` crate (runtime-dispatched AVX2 / AVX-512 kernels; when
+//! `GRADBOARD_SIMD` caps the level below the CPU's, on gemm's previous release, whose stable
+//! build stops at AVX2), for
 //! the custom ops that hold raw slices: strided views in, a row-major destination out,
 //! written or accumulated into without a zero-filled temporary.
 
+use super::simd::Level;
 use gemm::Parallelism;
 use std::mem::MaybeUninit;
 
@@ -312,25 +315,43 @@ unsafe fn gemm_raw_strided(
     }
     let extent = |v: &View| (v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
     assert!(extent(&a) < a.data.len() && extent(&b) < b.data.len());
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        col_stride as isize,
-        row_stride as isize,
-        accumulate,
-        a.data.as_ptr(),
-        a.col_stride as isize,
-        a.row_stride as isize,
-        b.data.as_ptr(),
-        b.col_stride as isize,
-        b.row_stride as isize,
-        1.0,
-        scale,
-        false,
-        false,
-        false,
-        parallelism,
-    );
+    let (dst_cs, dst_rs) = (col_stride as isize, row_stride as isize);
+    let (a_cs, a_rs) = (a.col_stride as isize, a.row_stride as isize);
+    let (b_cs, b_rs) = (b.col_stride as isize, b.row_stride as isize);
+    let (a, b) = (a.data.as_ptr(), b.data.as_ptr());
+    // The two releases take the same arguments but their own `Parallelism`.
+    macro_rules! run {
+        ($gemm:expr, $parallelism:expr) => {
+            $gemm(
+                m,
+                n,
+                k,
+                dst,
+                dst_cs,
+                dst_rs,
+                accumulate,
+                a,
+                a_cs,
+                a_rs,
+                b,
+                b_cs,
+                b_rs,
+                1.0,
+                scale,
+                false,
+                false,
+                false,
+                $parallelism,
+            )
+        };
+    }
+    if Level::capped() {
+        let parallelism = match parallelism {
+            Parallelism::Rayon(threads) => gemm_common_avx2::Parallelism::Rayon(threads),
+            _ => gemm_common_avx2::Parallelism::None,
+        };
+        run!(gemm_f32_avx2::gemm::f32::get_gemm_fn(), parallelism);
+    } else {
+        run!(gemm::gemm, parallelism);
+    }
 }

@@ -3,7 +3,7 @@
 //! entry point takes a `Kernels` (which a layer got once from `model::Compute`) and runs the
 //! CPU op or the reference; the math is the same on both.
 //!
-//! Layers: `input_linear` (the first layer's product), `bn_act` (the MLP's batch norm,
+//! Layers: `linear` (the linear layers' product), `bn_act` (the MLP's batch norm,
 //! LeakyReLU and dropout), `conv` (3x3 convolutions by im2col or Winograd), `bn_relu` (the
 //! ConvNet's batch norm and ReLU), `pool` (overlapping max-pool), `loss` (cross-entropy),
 //! `update` (the optimizers' rules). Below them: `gemm`, `sgemm`, `im2col`, `winograd`, `taps`,
@@ -17,7 +17,7 @@ pub mod gemm;
 pub mod grad_sink;
 pub mod im2col;
 pub mod inplace;
-pub mod input_linear;
+pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod peak;

@@ -51,6 +51,11 @@ impl Level {
         })
     }
 
+    /// Whether `GRADBOARD_SIMD` caps the level below this CPU's best.
+    pub fn capped() -> bool {
+        Level::detected() < Level::cpu()
+    }
+
     /// Every level this CPU can run, lowest first.
     pub fn available() -> Vec<Level> {
         let top = Level::cpu();

@@ -99,7 +99,8 @@ impl ConvNet {
             Some(_) => init::linear(rng, 512, 10, config.init_std, device)?,
             None => init::torch_default(rng, &[512, 10], 512, 10, device)?,
         };
-        let linear = Linear::register(&mut params, "linear", init, true)?;
+        let linear = Linear::register(&mut params, "linear", init, true)?
+            .computed_on(compute.kernels(), false);
         Ok(ConvNet {
             params,
             layers,

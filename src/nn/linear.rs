@@ -1,10 +1,10 @@
-//! A Linear layer on autograd with its weight stored (in, out). The network's first layer
-//! takes the images, whose gradient nobody reads: it runs `kernels::input_linear`, whose CPU
-//! op skips that product in the backward pass. A layer that feeds a batch norm has no bias:
+//! A Linear layer on autograd with its weight stored (in, out), its product on
+//! `kernels::linear`. The network's first layer takes the images, whose gradient nobody
+//! reads: its CPU op skips that product in the backward pass. A layer that feeds a batch norm has no bias:
 //! the norm subtracts the batch mean, which removes it.
 
 use super::init;
-use crate::kernels::input_linear::input_matmul;
+use crate::kernels::linear::linear_matmul;
 use crate::kernels::Kernels;
 use crate::model::Params;
 use crate::Result;
@@ -18,8 +18,10 @@ pub struct Linear {
     pub weight: Var,
     /// Bias, (out), when the layer has one.
     pub bias: Option<Var>,
-    /// The kernels of the network's input product, when x is the network's input.
-    input: Option<Kernels>,
+    /// The path its product takes.
+    kernels: Kernels,
+    /// Whether x is the network's input (its gradient is skipped).
+    input: bool,
 }
 
 impl Linear {
@@ -38,7 +40,8 @@ impl Linear {
             } else {
                 None
             },
-            input: None,
+            kernels: Kernels::Reference,
+            input: false,
         })
     }
 
@@ -55,19 +58,17 @@ impl Linear {
         Self::register(params, prefix, init, with_bias)
     }
 
-    /// Marks the layer as the network's first (its input needs no gradient), computed on the
-    /// path `kernels` names.
-    pub fn takes_input(mut self, kernels: Kernels) -> Self {
-        self.input = Some(kernels);
+    /// Its product on the path `kernels` names; `input` marks the network's first layer (its
+    /// input needs no gradient).
+    pub fn computed_on(mut self, kernels: Kernels, input: bool) -> Self {
+        self.kernels = kernels;
+        self.input = input;
         self
     }
 
     /// y = x W + b.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = match self.input {
-            Some(kernels) => input_matmul(kernels, x, self.weight.as_tensor())?,
-            None => x.matmul(self.weight.as_tensor())?,
-        };
+        let y = linear_matmul(self.kernels, x, self.weight.as_tensor(), self.input)?;
         match &self.bias {
             Some(b) => y.broadcast_add(b.as_tensor()),
             None => Ok(y),

@@ -46,11 +46,7 @@ impl AutogradMlp {
                 config.init_std,
                 (device, bias),
             )?;
-            Ok::<_, crate::Error>(if i == 0 {
-                linear.takes_input(compute.kernels())
-            } else {
-                linear
-            })
+            Ok::<_, crate::Error>(linear.computed_on(compute.kernels(), i == 0))
         };
         for i in 0..widths.len() - 2 {
             let linear = layer(&mut params, &format!("fc{}", i + 1), rng, i, with_bias)?;

@@ -5,7 +5,7 @@
 use crate::config::RunConfig;
 use crate::kernels::conv::conv2d_chwn;
 use crate::kernels::grad_sink;
-use crate::kernels::input_linear::input_matmul;
+use crate::kernels::linear::linear_matmul;
 use crate::kernels::Kernels;
 use crate::model::flops::{layers, Layer};
 use crate::Result;
@@ -79,10 +79,8 @@ pub fn time_layers(config: &RunConfig, repeats: usize) -> Result<Vec<LayerTime>>
         let total = median(repeats, || {
             let y = if layer.conv {
                 conv2d_chwn(&x, w.as_tensor(), layer.first, true)?
-            } else if layer.first {
-                input_matmul(Kernels::Cpu, &x, w.as_tensor())?
             } else {
-                x.matmul(w.as_tensor())?
+                linear_matmul(Kernels::Cpu, &x, w.as_tensor(), layer.first)?
             };
             backward(&y, &dy)
         })?;

@@ -19,6 +19,20 @@ fn presets_and_gradcheck() {
         text.contains("linear dW vs finite differences") && text.contains("all "),
         "{text}"
     );
+    // Under a cap every kernel, the matrix products included (gemm's AVX2 release), passes.
+    for cap in ["avx2", "baseline"] {
+        let out = gradboard(home.path())
+            .arg("gradcheck")
+            .env("GRADBOARD_SIMD", cap)
+            .output()
+            .unwrap();
+        let capped = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{cap}: {capped}");
+        assert!(
+            capped.contains("hidden matmul cpu dx vs reference") && capped.contains("all "),
+            "{cap}: {capped}"
+        );
+    }
 }
 
 #[test]
