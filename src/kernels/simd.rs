@@ -38,15 +38,31 @@ impl Level {
         Level::BASELINE
     }
 
-    /// The best level of this CPU, capped by `GRADBOARD_SIMD` when set.
+    /// The cap `GRADBOARD_SIMD` asks for (none when unset), or an error naming the values it
+    /// takes.
+    pub fn cap_from_env() -> Result<Option<Level>, String> {
+        match std::env::var(SIMD_ENV) {
+            Err(_) => Ok(None),
+            Ok(v) => match v.as_str() {
+                "baseline" => Ok(Some(Level::BASELINE)),
+                "avx2" => Ok(Some(Level::AVX2)),
+                "avx512" => Ok(Some(Level::AVX512)),
+                _ => Err(format!(
+                    "{SIMD_ENV}={v}: one of avx512, avx2, baseline (or unset for the CPU's best)"
+                )),
+            },
+        }
+    }
+
+    /// The best level of this CPU, capped by `GRADBOARD_SIMD` when set (a value it does not
+    /// take caps nothing; the command line refuses it first with `cap_from_env`).
     pub fn detected() -> Level {
         static LEVEL: OnceLock<Level> = OnceLock::new();
         *LEVEL.get_or_init(|| {
-            let cap = match std::env::var(SIMD_ENV).as_deref() {
-                Ok("baseline") => Level::BASELINE,
-                Ok("avx2") => Level::AVX2,
-                _ => Level::AVX512,
-            };
+            let cap = Level::cap_from_env()
+                .ok()
+                .flatten()
+                .unwrap_or(Level::AVX512);
             Level::cpu().min(cap)
         })
     }

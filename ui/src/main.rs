@@ -16,6 +16,10 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    if let Err(e) = gradboard::kernels::simd::Level::cap_from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     gradboard::set_threads(threads);
     logging::init();
     logging::install_panic_hook();

@@ -48,6 +48,24 @@ fn dashboard_options_before_a_subcommand_are_refused() {
     assert!(!home.path().join("runs").exists());
 }
 
+/// A cap the kernels do not know is refused: it would time the CPU's best level as a fallback.
+#[test]
+fn an_unknown_simd_cap_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let out = gradboard(home.path())
+        .env("GRADBOARD_SIMD", "avx3")
+        .arg("presets")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("GRADBOARD_SIMD=avx3: one of avx512, avx2, baseline"),
+        "{err}"
+    );
+}
+
 #[test]
 fn absurd_counts_and_sizes_are_refused_with_one_line() {
     let home = tempfile::tempdir().unwrap();
