@@ -517,37 +517,32 @@ pub fn conv2d_chwn_using(
     };
     let (x, weight) = (x.contiguous()?, weight.contiguous()?);
     match method {
-        Method::Winograd(tile) => {
-            return x.apply_op2(
-                &weight,
-                ConvWinograd {
-                    tile,
-                    level,
-                    need_dx: !input,
-                    keep: train,
-                    saved: Mutex::new(None),
-                },
-            )
-        }
-        Method::Taps => {
-            return x.apply_op2(
-                &weight,
-                ConvTaps {
-                    kernel: k,
-                    need_dx: !input,
-                },
-            )
-        }
-        Method::Im2col => {}
+        Method::Winograd(tile) => x.apply_op2(
+            &weight,
+            ConvWinograd {
+                tile,
+                level,
+                need_dx: !input,
+                keep: train,
+                saved: Mutex::new(None),
+            },
+        ),
+        Method::Taps => x.apply_op2(
+            &weight,
+            ConvTaps {
+                kernel: k,
+                need_dx: !input,
+            },
+        ),
+        Method::Im2col => x.apply_op2(
+            &weight,
+            ConvCm {
+                kernel: k,
+                level,
+                need_dx: !input,
+                keep: train,
+                cols: Mutex::new(None),
+            },
+        ),
     }
-    x.apply_op2(
-        &weight,
-        ConvCm {
-            kernel: k,
-            level,
-            need_dx: !input,
-            keep: train,
-            cols: Mutex::new(None),
-        },
-    )
 }

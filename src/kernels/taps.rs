@@ -53,15 +53,20 @@ pub fn saving(k: usize, h: usize, w: usize) -> f64 {
 /// side by side: (channels, pixels.len() x batch).
 fn gather(m: &[f32], (channels, area, b): (usize, usize, usize), pixels: &[usize]) -> Vec<f32> {
     let n = pixels.len() * b;
-    let mut out = vec![0.0f32; channels * n];
-    out.par_chunks_mut(n.max(1))
-        .enumerate()
-        .for_each(|(ch, row)| {
-            for (dst, &p) in row.chunks_mut(b).zip(pixels) {
-                dst.copy_from_slice(&m[(ch * area + p) * b..][..b]);
-            }
-        });
-    out
+    // SAFETY: every row writes one full column block a pixel, n values in all.
+    unsafe {
+        written(channels * n, |out| {
+            out.par_chunks_mut(n.max(1))
+                .enumerate()
+                .for_each(|(ch, row)| {
+                    for (dst, &p) in row.chunks_mut(b).zip(pixels) {
+                        for (d, &v) in dst.iter_mut().zip(&m[(ch * area + p) * b..][..b]) {
+                            d.write(v);
+                        }
+                    }
+                })
+        })
+    }
 }
 
 /// Adds the columns of `block` (channels, pixels.len() x batch) into the maps `m` at
