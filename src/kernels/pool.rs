@@ -8,6 +8,7 @@
 
 use super::cpu::with_f32;
 use super::simd::Level;
+use super::uninit::{filled, written};
 use super::Kernels;
 use crate::multiversion;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, WithDType};
@@ -212,19 +213,24 @@ impl CustomOp1 for MaxPool {
     }
 }
 
-/// Each output gradient added to its window's arg-max in its channel's plane.
+/// Each output gradient added to its window's arg-max in its channel's plane (each plane
+/// zeroed by the thread that fills it, just before).
 fn scatter<T: WithDType>(grad: &[T], arg: &[u32], channels: usize, plane_len: usize) -> Vec<T> {
     let per_channel = grad.len() / channels.max(1);
-    let mut dx = vec![T::zero(); channels * plane_len];
-    dx.par_chunks_mut(plane_len.max(1))
-        .zip(grad.par_chunks(per_channel.max(1)))
-        .zip(arg.par_chunks(per_channel.max(1)))
-        .for_each(|((dx, g), arg)| {
-            for (&gv, &i) in g.iter().zip(arg) {
-                dx[i as usize] += gv;
-            }
-        });
-    dx
+    // SAFETY: every plane is filled with zeros before its gradients are added.
+    unsafe {
+        written(channels * plane_len, |dx| {
+            dx.par_chunks_mut(plane_len.max(1))
+                .enumerate()
+                .for_each(|(ch, dx)| {
+                    let dx = filled(dx, T::zero());
+                    let window = ch * per_channel..(ch + 1) * per_channel;
+                    for (&gv, &i) in grad[window.clone()].iter().zip(&arg[window]) {
+                        dx[i as usize] += gv;
+                    }
+                })
+        })
+    }
 }
 
 /// Max-pools batch-innermost `x` (channels, height, width, batch) with `geometry`: the CPU op.

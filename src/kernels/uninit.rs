@@ -15,3 +15,10 @@ pub(crate) unsafe fn written<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<
     unsafe { v.set_len(len) };
     v
 }
+
+/// `buf` filled with `value`, as initialised values.
+pub(crate) fn filled<T: Copy>(buf: &mut [MaybeUninit<T>], value: T) -> &mut [T] {
+    buf.fill(MaybeUninit::new(value));
+    // SAFETY: every element was just written.
+    unsafe { &mut *(buf as *mut [MaybeUninit<T>] as *mut [T]) }
+}
