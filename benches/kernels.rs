@@ -286,6 +286,16 @@ mod augment {
         Cifar10::load(dir.path()).unwrap()
     }
 
+    /// An evaluation chunk's preprocessing: 1000 test images to f32 minus the mean image.
+    #[divan::bench]
+    fn preprocess_eval_chunk(bencher: divan::Bencher) {
+        let dir = tempfile::tempdir().unwrap();
+        write_folder(dir.path(), &files(10, 1000)).unwrap();
+        let data = Cifar10::load(dir.path()).unwrap();
+        let indices: Vec<u32> = (0..1000).collect();
+        bencher.bench(|| data.preprocess(&data.test, &indices));
+    }
+
     /// A training batch (preprocessing plus augmentation) of 32 (the ConvNet's) and 512
     /// (the MLP's) images, under each augmentation.
     #[divan::bench(args = [32, 512])]
