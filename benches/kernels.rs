@@ -343,27 +343,3 @@ mod matmul {
         bencher.bench(|| a.matmul(&b).unwrap());
     }
 }
-
-/// The adjoint of Winograd's kernel transform, dg = G^T dU G, for conv6 (512 -> 512,
-/// F(2x2)) and conv4 (256 -> 256, F(4x4)), lane by lane beside the product with the n² x 9
-/// transform matrix it replaces.
-mod winograd_kernel_gradient {
-    use super::*;
-    use gradboard::kernels::winograd::{kernel_gradient, kernel_gradient_reference, Tile};
-
-    const SHAPES: [(Tile, usize); 2] = [(Tile::F2, 512), (Tile::F4, 256)];
-
-    #[divan::bench(args = [0, 1])]
-    fn lanes(bencher: divan::Bencher, shape: usize) {
-        let (tile, k) = SHAPES[shape];
-        let du = values(tile.positions() * k * k, 1);
-        bencher.bench(|| kernel_gradient(Level::detected(), tile, &du, k, k));
-    }
-
-    #[divan::bench(args = [0, 1])]
-    fn reference(bencher: divan::Bencher, shape: usize) {
-        let (tile, k) = SHAPES[shape];
-        let du = values(tile.positions() * k * k, 1);
-        bencher.bench(|| kernel_gradient_reference(tile, &du, k, k));
-    }
-}

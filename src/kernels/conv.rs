@@ -270,7 +270,7 @@ impl CustomOp2 for ConvWinograd {
             )
         });
         drop(v);
-        let dg = winograd::kernel_gradient(level, tile, &du, k, c);
+        let dg = winograd::kernel_gradient(tile, &du, k, c);
         let dx = if self.need_dx {
             let dv = batched(tile.positions(), c, p, |pos| {
                 (

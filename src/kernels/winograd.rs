@@ -111,8 +111,6 @@ trait Transform {
     fn b(v: [f32; 6]) -> [f32; 6];
     /// G v: n values of a kernel row's three.
     fn g(v: [f32; 3]) -> [f32; 6];
-    /// G^T v (the adjoint of `g`): three values of n.
-    fn gt(v: [f32; 6]) -> [f32; 3];
     /// A^T v: m values of n.
     fn at(v: [f32; 6]) -> [f32; 4];
     /// A v (the adjoint of `at`): n values of m.
@@ -159,15 +157,6 @@ impl Transform for F2 {
             v[2],
             0.0,
             0.0,
-        ]
-    }
-
-    #[inline(always)]
-    fn gt(v: [f32; 6]) -> [f32; 3] {
-        [
-            v[0] + 0.5 * (v[1] + v[2]),
-            0.5 * (v[1] - v[2]),
-            0.5 * (v[1] + v[2]) + v[3],
         ]
     }
 
@@ -232,17 +221,6 @@ impl Transform for F4 {
             TWENTY_FOURTH * (v[0] + 2.0 * v[1] + 4.0 * v[2]),
             TWENTY_FOURTH * (v[0] - 2.0 * v[1] + 4.0 * v[2]),
             v[2],
-        ]
-    }
-
-    #[inline(always)]
-    fn gt(v: [f32; 6]) -> [f32; 3] {
-        let (s1, d1) = (v[1] + v[2], v[2] - v[1]);
-        let (s2, d2) = (v[3] + v[4], v[3] - v[4]);
-        [
-            0.25 * v[0] - SIXTH * s1 + TWENTY_FOURTH * s2,
-            SIXTH * d1 + (2.0 * TWENTY_FOURTH) * d2,
-            -SIXTH * s1 + (4.0 * TWENTY_FOURTH) * s2 + v[5],
         ]
     }
 
@@ -361,12 +339,9 @@ fn both_axes<T: Transform>(x: &T::Block, f: impl Fn([f32; 6]) -> [f32; 6]) -> T:
     out
 }
 
-/// Kernels a parallel task takes in `kernel_gradient`.
-const KERNEL_CHUNK: usize = 1024;
-
 /// U = G g G^T for every (k, c): [n²][k][c] from g (k, c, 3, 3), as the product of the
 /// transform's matrix and the kernels.
-pub fn kernel_transform(tile: Tile, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
+pub(crate) fn kernel_transform(tile: Tile, g3: &[f32], k: usize, c: usize) -> Vec<f32> {
     assert_eq!(
         g3.len(),
         9 * k * c,
@@ -374,106 +349,10 @@ pub fn kernel_transform(tile: Tile, g3: &[f32], k: usize, c: usize) -> Vec<f32> 
         g3.len()
     );
     let mat = kernel_matrix(tile);
+    let p = tile.positions();
     product(
-        View::rows(mat, tile.positions(), 9),
+        View::rows(mat, p, 9),
         View::strided(g3, 9, k * c, 1, 9),
-        1.0,
-    )
-}
-
-/// The adjoint of `kernel_transform`: dg = G^T dU G for every (k, c), as (k, c, 3, 3), from
-/// dU [n²][k][c], `LANES` kernels at a time (each kernel's columns, then its rows: n + 3
-/// small maps where the transform matrix takes 9 n² multiply-adds), split across the
-/// threads by blocks of kernels.
-pub fn kernel_gradient(level: Level, tile: Tile, du: &[f32], k: usize, c: usize) -> Vec<f32> {
-    let p = tile.positions();
-    assert_eq!(
-        du.len(),
-        p * k * c,
-        "winograd: dU of {} values for {k}x{c}",
-        du.len()
-    );
-    by_tile!(tile, kernel_gradient_as(level, du, k * c))
-}
-
-fn kernel_gradient_as<T: Transform>(level: Level, du: &[f32], kc: usize) -> Vec<f32> {
-    // SAFETY: block `b` writes all 9 values of each of its kernels, and the blocks cover the
-    // kernels.
-    unsafe {
-        written(9 * kc, |dg| {
-            dg.par_chunks_mut(9 * KERNEL_CHUNK)
-                .enumerate()
-                .with_max_len(1)
-                .for_each(|(b, dst)| {
-                    let from = b * KERNEL_CHUNK;
-                    let to = (from + KERNEL_CHUNK).min(kc);
-                    let rows: Vec<&[f32]> = (0..T::P)
-                        .map(|pos| &du[pos * kc + from..pos * kc + to])
-                        .collect();
-                    kernel_gradient_block::<T>(level, &rows, dst);
-                });
-        })
-    }
-}
-
-multiversion! {
-    /// dg (count, 3, 3) of a block of kernels from their dU `rows` (a row a transform
-    /// position, a value a kernel).
-    fn kernel_gradient_block<T: Transform>(rows: &[&[f32]], dst: &mut [MaybeUninit<f32>]) {
-        let n = T::N;
-        let count = dst.len() / 9;
-        for start in (0..count).step_by(LANES) {
-            let len = LANES.min(count - start);
-            let mut d = T::zero();
-            for (lanes, row) in d.as_mut().iter_mut().zip(rows) {
-                load(lanes, &row[start..], len);
-            }
-            let d = d.as_ref();
-            // t = G^T dU (3 x n), then dg = t G (3 x 3).
-            let mut t = [[[0f32; LANES]; 6]; 3];
-            for j in 0..n {
-                for l in 0..LANES {
-                    let mut col = [0f32; 6];
-                    for (i, v) in col.iter_mut().enumerate().take(n) {
-                        *v = d[i * n + j][l];
-                    }
-                    let r = T::gt(col);
-                    for i in 0..3 {
-                        t[i][j][l] = r[i];
-                    }
-                }
-            }
-            let mut taps = [[0f32; LANES]; 9];
-            for (i, ti) in t.iter().enumerate() {
-                for l in 0..LANES {
-                    let mut row = [0f32; 6];
-                    for (j, v) in row.iter_mut().enumerate().take(n) {
-                        *v = ti[j][l];
-                    }
-                    let r = T::gt(row);
-                    for j in 0..3 {
-                        taps[i * 3 + j][l] = r[j];
-                    }
-                }
-            }
-            let block = &mut dst[start * 9..(start + len) * 9];
-            for (t, lanes) in taps.iter().enumerate() {
-                for (kernel, &lane) in block.chunks_exact_mut(9).zip(lanes) {
-                    kernel[t].write(lane);
-                }
-            }
-        }
-    }
-}
-
-/// The kernel gradient as one matrix product (dU's columns against the transform matrix):
-/// the reference `kernel_gradient` is tested against.
-pub fn kernel_gradient_reference(tile: Tile, du: &[f32], k: usize, c: usize) -> Vec<f32> {
-    let p = tile.positions();
-    assert_eq!(du.len(), p * k * c, "winograd: dU of {} values", du.len());
-    product(
-        View::strided(du, k * c, p, 1, k * c),
-        View::rows(kernel_matrix(tile), p, 9),
         1.0,
     )
 }
@@ -511,6 +390,24 @@ fn transform_matrix<T: Transform>() -> Vec<f32> {
         }
     }
     mat
+}
+
+/// The adjoint of `kernel_transform`: dg = G^T dU G for every (k, c), as (k, c, 3, 3): dU's
+/// columns against the transform's matrix.
+pub(crate) fn kernel_gradient(tile: Tile, du: &[f32], k: usize, c: usize) -> Vec<f32> {
+    let p = tile.positions();
+    assert_eq!(
+        du.len(),
+        p * k * c,
+        "winograd: dU of {} values for {k}x{c}",
+        du.len()
+    );
+    let mat = kernel_matrix(tile);
+    product(
+        View::strided(du, k * c, p, 1, k * c),
+        View::rows(mat, p, 9),
+        1.0,
+    )
 }
 
 /// Channel `ch`'s row in each of the `positions` planes of a [positions][channels][cols]
@@ -899,41 +796,20 @@ mod tests {
             .collect()
     }
 
-    /// The kernel gradient, lane by lane, matches the product of dU and the transform matrix
-    /// (to rounding: the product sums the n² positions in another order) for both tiles, on
-    /// kernel counts that leave partial blocks of lanes and of parallel chunks.
-    #[test]
-    fn the_kernel_gradient_matches_the_matrix_product() {
-        for tile in [Tile::F2, Tile::F4] {
-            for (k, c) in [(1, 1), (3, 5), (17, 16), (64, 33)] {
-                let du = values(tile.positions() * k * c, 11);
-                let dg = kernel_gradient(Level::detected(), tile, &du, k, c);
-                let reference = kernel_gradient_reference(tile, &du, k, c);
-                assert_eq!(dg.len(), reference.len());
-                for (a, b) in dg.iter().zip(&reference) {
-                    assert!(
-                        (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-                        "{tile:?} {k}x{c}: {a} against {b}"
-                    );
-                }
-            }
-        }
-    }
-
-    /// Every transform gives the baseline's bits at every instruction-set level the CPU has.
+    /// Every data transform and its adjoint gives the baseline's bits at every
+    /// instruction-set level the CPU has, for both tiles, on a batch that leaves a partial
+    /// block of lanes.
     #[test]
     fn every_simd_level_matches_the_baseline() {
         let (c, h, w, b, k) = (5, 8, 8, 19, 6);
         let x = values(c * h * w * b, 3);
+        let dy = values(k * h * w * b, 19);
         for tile in [Tile::F2, Tile::F4] {
             let p = tile.columns((c, h, w, b));
             let m = values(tile.positions() * k * p, 13);
-            let du = values(tile.positions() * k * c, 17);
-            let dy = values(k * h * w * b, 19);
             let dv = values(tile.positions() * c * p, 23);
             let run = |level: Level| {
                 (
-                    kernel_gradient(level, tile, &du, k, c),
                     input_transform(level, tile, &x, (c, h, w, b)),
                     input_gradient(level, tile, &dv, (c, h, w, b)),
                     output_transform(level, tile, &m, (k, h, w, b), None),
