@@ -395,7 +395,8 @@ fn a_cancelled_queued_run_never_starts() {
     let (sweep, events) = start_recording(&runner, plan);
     sweep.send(SweepCommand::Cancel(2));
     let sweep_dir = sweep.dir.clone();
-    let state = sweep.wait();
+    let (state, failed) = sweep.wait();
+    failed.expect("no sweep thread fails");
     assert!(state.finished);
     assert_eq!(state.status, SweepStatus::Cancelled);
     assert_eq!(state.queue[2].state, QueueState::Cancelled);
@@ -466,7 +467,8 @@ fn a_sweep_killed_outright_is_reconciled_with_its_runs_when_read() {
     let plan = SweepPlan::new(spec, &presets()).unwrap();
     let sweep = start_sweep(&runner, plan, 1, Box::new(|_| {})).unwrap();
     let sweep_dir = sweep.dir.clone();
-    let state = sweep.wait();
+    let (state, failed) = sweep.wait();
+    failed.expect("no sweep thread fails");
     assert_eq!(state.status, SweepStatus::Finished);
     // The folders as a kill during the second run leaves them: its run without `done`, the
     // third never started.
@@ -508,7 +510,8 @@ fn runs_that_differ_only_by_seed_form_one_group() {
     let plan = SweepPlan::new(spec, &presets()).unwrap();
     let sweep = start_sweep(&runner, plan, 2, Box::new(|_| {})).unwrap();
     let sweep_dir = sweep.dir.clone();
-    let state = sweep.wait();
+    let (state, failed) = sweep.wait();
+    failed.expect("no sweep thread fails");
     assert_eq!(state.queue.len(), 6);
     assert_eq!(state.groups.len(), 2);
     for g in &state.groups {
@@ -565,7 +568,8 @@ fn a_tpe_sweep_with_successive_halving_is_read_back_from_its_folder() {
         let plan = SweepPlan::new(spec, &presets()).unwrap();
         let (sweep, events) = start_recording(&runner, plan);
         let sweep_dir = sweep.dir.clone();
-        let state = sweep.wait();
+        let (state, failed) = sweep.wait();
+        failed.expect("no sweep thread fails");
         let events = events.lock().unwrap().clone();
         (dir, runs_dir, sweep_dir, state, events)
     };
@@ -699,7 +703,8 @@ fn cancelling_a_sweep_from_its_folder_stops_its_process() {
     }
     let said = cancel_sweep(&sweep_dir).unwrap();
     assert!(said.contains("the process that runs it"), "{said}");
-    let state = sweep.wait();
+    let (state, failed) = sweep.wait();
+    failed.expect("no sweep thread fails");
     assert_eq!(state.status, SweepStatus::Cancelled);
     assert!(matches!(
         state.queue[0].state,
@@ -712,4 +717,126 @@ fn cancelling_a_sweep_from_its_folder_stops_its_process() {
     assert_eq!(state.queue[2].state, QueueState::Cancelled);
     let e = cancel_sweep(dir.path()).unwrap_err().to_string();
     assert!(e.contains("not a sweep folder"), "{e}");
+}
+
+/// Successive halving with seeds: every decision in `rungs.jsonl`, replayed in the order it
+/// was taken, equals one recomputed from the runs' own `eval` events, each configuration's
+/// figure the mean of its runs' own values counted once (not a mean of running means).
+#[test]
+fn halving_with_seeds_averages_each_runs_own_figure_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, runs_dir) = tiny_runner(dir.path());
+    let mut spec = small_spec(40);
+    spec.sampler = SamplerKind::Tpe;
+    spec.trials = 4;
+    spec.seeds = 3;
+    spec.add_range(Range::parse("lr=1e-4..1e-1:log").unwrap())
+        .unwrap();
+    spec.prune = Some(PrunerSpec::Asha {
+        eta: 2,
+        min_steps: Some(10),
+    });
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let (sweep, _events) = start_recording(&runner, plan);
+    let sweep_dir = sweep.dir.clone();
+    let (state, failed) = sweep.wait();
+    failed.expect("no sweep thread fails");
+    // Each run's validation accuracy at each evaluated step, from its own events.
+    let own = |index: usize, step: usize| -> f64 {
+        let run_id = state.queue[index].run_id().unwrap();
+        let run = StoredRun::load(&runs_dir.join(run_id)).unwrap();
+        run.history()
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::Eval {
+                    step: s, val_acc, ..
+                } if *s == step => *val_acc,
+                _ => None,
+            })
+            .unwrap()
+    };
+    let rungs: Vec<RungRecord> = std::fs::read_to_string(sweep_dir.join("rungs.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rungs.len() >= 8, "{} decisions", rungs.len());
+    let mut several = false;
+    for (n, r) in rungs.iter().enumerate() {
+        let earlier = &rungs[..n];
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let mut mine: Vec<f64> = earlier
+            .iter()
+            .filter(|e| e.group == r.group && e.rung == r.rung)
+            .map(|e| own(e.index, e.step))
+            .collect();
+        mine.push(own(r.index, r.step));
+        let figure = mean(&mine);
+        let mut groups: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
+        for e in earlier
+            .iter()
+            .filter(|e| e.rung == r.rung && e.group != r.group)
+        {
+            groups
+                .entry(e.group)
+                .or_default()
+                .push(own(e.index, e.step));
+        }
+        several |= groups.values().any(|v| v.len() > 1);
+        let mut figures: Vec<f64> = groups.values().map(|v| mean(v)).collect();
+        figures.push(figure);
+        figures.sort_by(|a, b| b.total_cmp(a));
+        let keep = (figures.len() / 2).max(1);
+        let cutoff = figures[keep - 1];
+        let what = format!("decision {n} (run {}, rung {}): {r:?}", r.index, r.rung);
+        assert!((r.value - figure).abs() < 1e-12, "figure {figure}: {what}");
+        assert!((r.cutoff - cutoff).abs() < 1e-12, "cutoff {cutoff}: {what}");
+        assert_eq!(r.promoted, figure >= cutoff, "{what}");
+        assert_eq!(r.competitors, figures.len(), "{what}");
+        assert_eq!(r.run_value, Some(own(r.index, r.step)), "{what}");
+    }
+    assert!(
+        several,
+        "some cutoff compared a configuration of several seeds"
+    );
+}
+
+/// A run lost with its process (no `done`, no lock) stops its clock at its last event: its
+/// seconds and the sweep's budget read the same however long after the kill they are read.
+#[test]
+fn a_crashed_runs_seconds_end_at_its_last_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, runs_dir) = tiny_runner(dir.path());
+    let mut spec = small_spec(30);
+    spec.add_grid("lr=1e-3,2e-3").unwrap();
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let (sweep, _events) = start_recording(&runner, plan);
+    let sweep_dir = sweep.dir.clone();
+    let (state, failed) = sweep.wait();
+    failed.expect("no sweep thread fails");
+    // The second run as a kill leaves it: its `done` never written.
+    let run_dir = runs_dir.join(state.queue[1].run_id().unwrap());
+    let events = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
+    let kept: Vec<&str> = events
+        .lines()
+        .filter(|l| !l.contains("\"event\":\"done\""))
+        .collect();
+    std::fs::write(run_dir.join("events.jsonl"), kept.join("\n") + "\n").unwrap();
+    let time = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line).unwrap()["time"]
+            .as_f64()
+            .unwrap()
+    };
+    let trained = time(kept.last().unwrap()) - time(kept[0]);
+    let first = read_sweep(&sweep_dir).unwrap();
+    assert!(matches!(first.queue[1].state, QueueState::Crashed { .. }));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let later = read_sweep(&sweep_dir).unwrap();
+    let seconds = later.queue[1].seconds.unwrap();
+    assert!(
+        (seconds - trained).abs() < 1e-6,
+        "{seconds} against {trained}"
+    );
+    assert_eq!(first.queue[1].seconds, later.queue[1].seconds);
+    assert_eq!(first.budget.seconds_spent, later.budget.seconds_spent);
 }

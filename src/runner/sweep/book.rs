@@ -272,26 +272,35 @@ impl Book {
         &self.rungs
     }
 
-    /// The figures recorded at `rung`, one a configuration (the mean of its runs'), leaving
-    /// out configuration `except`.
+    /// The figures at `rung`, one a configuration (the mean of its runs' own figures, each
+    /// run counted once), leaving out configuration `except`.
     pub fn rung_values(&self, rung: usize, except: usize) -> Vec<f64> {
-        let mut by_group: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+        let mut by_group: BTreeMap<usize, BTreeMap<usize, f64>> = BTreeMap::new();
         for r in self
             .rungs
             .iter()
             .filter(|r| r.rung == rung && r.group != except)
         {
-            by_group.entry(r.group).or_default().push(r.value);
+            by_group
+                .entry(r.group)
+                .or_default()
+                .insert(r.index, r.own_value());
         }
-        by_group.values().filter_map(|v| mean(v)).collect()
+        by_group
+            .values()
+            .filter_map(|runs| mean(&runs.values().copied().collect::<Vec<_>>()))
+            .collect()
     }
 
-    /// The figures configuration `group`'s other runs (not `index`) recorded at `rung`.
+    /// The own figures that configuration `group`'s other runs (not `index`) recorded at
+    /// `rung`, one a run.
     pub fn group_rung_values(&self, group: usize, rung: usize, index: usize) -> Vec<f64> {
-        self.rungs
+        let runs: BTreeMap<usize, f64> = self
+            .rungs
             .iter()
             .filter(|r| r.group == group && r.rung == rung && r.index != index)
-            .map(|r| r.value)
-            .collect()
+            .map(|r| (r.index, r.own_value()))
+            .collect();
+        runs.into_values().collect()
     }
 }

@@ -121,8 +121,13 @@ pub struct RungRecord {
     pub rung_step: usize,
     /// The step of the evaluation that reached it.
     pub step: usize,
-    /// The run's figure recorded there.
+    /// The figure judged there: the mean of its configuration's runs' own figures at the
+    /// rung (this run's included), each run counted once.
     pub value: f64,
+    /// This run's own figure at the rung (absent in folders written before it was recorded,
+    /// where `value` stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_value: Option<f64>,
     /// The figure it had to reach.
     pub cutoff: f64,
     /// Figures at the rung, its own included.
@@ -131,6 +136,13 @@ pub struct RungRecord {
     pub keep: usize,
     /// Whether it went on.
     pub promoted: bool,
+}
+
+impl RungRecord {
+    /// The run's own figure at the rung.
+    pub fn own_value(&self) -> f64 {
+        self.run_value.unwrap_or(self.value)
+    }
 }
 
 /// A sweep's folder.

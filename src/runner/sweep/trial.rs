@@ -344,6 +344,7 @@ impl SweepCore {
                         rung_step: d.rung_step,
                         step,
                         value: d.value,
+                        run_value: Some(value),
                         cutoff: d.cutoff,
                         competitors: d.competitors,
                         keep: d.keep,
