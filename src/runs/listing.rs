@@ -180,7 +180,7 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
         best_test_acc: state.best_test_acc(),
         seconds: match &state.ended {
             Some(end) => end.seconds,
-            None => (state.last_time - state.started).max(0.0),
+            None => state.elapsed(state.last_time),
         },
         started: state.started,
         changed: state

@@ -11,7 +11,7 @@ use crate::search::importance::ped_anova;
 use crate::search::stats::{mean, std};
 use crate::search::Space;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Where one run of a sweep stands.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -621,6 +621,13 @@ impl SweepState {
                     bar(*share, 40, '#')
                 ));
             }
+        } else if !self.importance_basis.is_empty() {
+            out.push_str(&format!(
+                "\n## What mattered\n\n{}\n",
+                self.importance_basis
+            ));
+        }
+        if !self.axes.params.is_empty() {
             out.push_str(&format!(
                 "\n## Parallel coordinates\n\n![parallel coordinates]({})\n",
                 super::folder::PARALLEL_SVG
@@ -697,6 +704,7 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
                     .and(r.ended.as_ref().and_then(|e| e.reason.clone()))
             })
         });
+    let live = matches!(state, QueueState::Running { .. });
     QueueEntry {
         index,
         group,
@@ -711,7 +719,14 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
         final_val_acc: run.and_then(|r| r.final_val_acc()),
         best_test_acc: run.and_then(|r| r.best_test_acc()),
         final_test_acc: run.and_then(|r| r.final_test_acc()),
-        seconds: run.map(|r| r.elapsed(crate::events::unix_now())),
+        // Only a live run's clock runs on; a crashed one's stopped at its last event.
+        seconds: run.map(|r| {
+            r.elapsed(if live {
+                crate::events::unix_now()
+            } else {
+                r.last_time
+            })
+        }),
         expected: conf.and_then(|c| c.expected),
         pruner,
         pruned_at: run.and_then(|r| r.pruned_at),
@@ -738,31 +753,55 @@ fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String) {
     let mut trials = complete;
     let mut basis = format!("{} complete configurations", trials.len());
     if trials.len() < IMPORTANCE_MIN {
-        let deepest = book.rungs().iter().map(|r| r.rung).max();
-        for rung in (0..=deepest.unwrap_or(0))
-            .rev()
-            .filter(|_| deepest.is_some())
-        {
-            let mut by_group: std::collections::BTreeMap<usize, (Vec<f64>, usize)> =
-                Default::default();
+        let reached: std::collections::BTreeSet<usize> =
+            book.rungs().iter().map(|r| r.rung).collect();
+        for &rung in reached.iter().rev() {
+            // Each configuration's figure: the mean of its runs' own, each run once.
+            let mut by_group: BTreeMap<usize, (BTreeMap<usize, f64>, usize)> = Default::default();
             for r in book.rungs().iter().filter(|r| r.rung == rung) {
-                let entry = by_group.entry(r.group).or_insert((Vec::new(), r.rung_step));
-                entry.0.push(r.value);
+                let entry = by_group
+                    .entry(r.group)
+                    .or_insert((BTreeMap::new(), r.rung_step));
+                entry.0.insert(r.index, r.own_value());
             }
             let at_rung: Vec<(Vec<f64>, f64)> = by_group
                 .iter()
-                .filter_map(|(&g, (values, _))| Some((point(g)?, mean(values)?)))
+                .filter_map(|(&g, (runs, _))| {
+                    Some((
+                        point(g)?,
+                        mean(&runs.values().copied().collect::<Vec<_>>())?,
+                    ))
+                })
                 .collect();
-            if at_rung.len() >= IMPORTANCE_MIN {
+            // The deepest rung that IMPORTANCE_MIN reached; else the widest basis there is.
+            if at_rung.len() >= IMPORTANCE_MIN || at_rung.len() > trials.len() {
                 let step = by_group.values().next().map_or(0, |v| v.1);
                 basis = format!(
                     "{} configurations at rung {rung} (step {step}): too few complete",
                     at_rung.len()
                 );
+                let enough = at_rung.len() >= IMPORTANCE_MIN;
                 trials = at_rung;
-                break;
+                if enough {
+                    break;
+                }
             }
         }
+    }
+    if trials.len() < 2 {
+        return (
+            Vec::new(),
+            format!("nothing to rank: {basis}, at least 2 needed"),
+        );
+    }
+    let varies: Vec<bool> = (0..axes.params.len())
+        .map(|d| trials.iter().any(|t| t.0[d] != trials[0].0[d]))
+        .collect();
+    if !varies.iter().any(|&v| v) {
+        return (
+            Vec::new(),
+            format!("nothing to rank: every swept key took one value over {basis}"),
+        );
     }
     let top = (trials.len() as f64 * 0.1).ceil() as usize;
     if top < 5 && trials.len() > 1 {
@@ -771,11 +810,26 @@ fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String) {
         ));
     }
     let shares = ped_anova(axes, &trials);
+    // A key that took one value explains nothing; the others share what is left.
+    let kept: f64 = shares
+        .iter()
+        .zip(&varies)
+        .filter(|(_, &v)| v)
+        .map(|(s, _)| s)
+        .sum();
     let mut out: Vec<(String, f64)> = axes
         .params
         .iter()
         .map(|p| p.key.clone())
-        .zip(shares)
+        .zip(shares.iter().zip(&varies).map(|(&s, &v)| {
+            if !v {
+                0.0
+            } else if kept > 0.0 {
+                s / kept
+            } else {
+                1.0 / varies.iter().filter(|&&v| v).count() as f64
+            }
+        }))
         .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
     (out, basis)

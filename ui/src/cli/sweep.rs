@@ -236,6 +236,8 @@ pub fn summary(state: &SweepState) -> String {
         for (k, share) in &state.importance {
             out.push_str(&format!("  {k:16} {share:.3}  {}\n", bar(*share, 40, '#')));
         }
+    } else if !state.importance_basis.is_empty() {
+        out.push_str(&format!("\nwhat mattered: {}\n", state.importance_basis));
     }
     out.push_str(&format!("\nbudget: {}\n", state.budget_text()));
     if let Some(best) = state.best_run() {
@@ -331,7 +333,7 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
         }
     }
     let dir = sweep.dir.clone();
-    let state = sweep.wait();
+    let (state, failed) = sweep.wait();
     if args.json {
         let mut done = state.show_json();
         done["event"] = serde_json::json!("sweep_done");
@@ -347,6 +349,7 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
             dir.join(gradboard::runner::sweep::RESULTS_MD).display()
         );
     }
+    failed?;
     Ok(if stop.load(std::sync::atomic::Ordering::SeqCst) {
         ExitCode::from(130)
     } else {
@@ -360,7 +363,7 @@ fn on_slurm(args: &SweepArgs, mut plan: SweepPlan, threads: usize) -> Result<Exi
     // The data every task reads: a path (a download here would not reach the nodes).
     let data = crate::data_setup::ensure_data(args.data.as_deref())?;
     let train = Cifar10::load(&data)?.train.len();
-    let notice = gradboard::runner::sweep::fit_plan(&mut plan, train)?;
+    let notice = gradboard::runner::sweep::fit_plan(&mut plan, train, 1)?;
     let options = SlurmOptions {
         parallel: args.parallel as usize,
         sbatch: args.sbatch.clone(),

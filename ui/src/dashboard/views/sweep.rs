@@ -52,7 +52,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
     draw_queue(frame, app, state, queue_area);
     let importance_rows = if state.importance.is_empty() {
-        0
+        if state.importance_basis.is_empty() {
+            0
+        } else {
+            3
+        }
     } else {
         state.importance.len() as u16 + 2
     };
@@ -295,6 +299,14 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
 /// Each swept key's share of importance, as a bar.
 fn draw_importance(frame: &mut Frame, state: &SweepState, area: Rect) {
     if area.height < 3 {
+        return;
+    }
+    if state.importance.is_empty() {
+        frame.render_widget(
+            Paragraph::new(state.importance_basis.as_str())
+                .block(Block::bordered().title(" what mattered ")),
+            area,
+        );
         return;
     }
     let width = area.width.saturating_sub(24).max(4) as f64;
