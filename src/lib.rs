@@ -23,6 +23,7 @@ pub mod optim;
 pub mod runner;
 pub mod runs;
 pub mod search;
+pub mod threads;
 pub mod train;
 
 pub use error::{Error, Result};

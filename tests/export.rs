@@ -111,7 +111,8 @@ fn seeds_export_as_a_group_and_a_sweeps_runs_with_its_importance() {
     let plan = SweepPlan::new(spec, &presets).unwrap();
     let state = start_sweep(&runner, plan, 1, Box::new(|_| {}))
         .unwrap()
-        .wait();
+        .wait()
+        .0;
     let dirs: Vec<PathBuf> = state
         .queue
         .iter()

@@ -87,7 +87,7 @@ pub struct RunHandle {
     /// Its folder.
     pub dir: PathBuf,
     control: Arc<Control>,
-    thread: Option<JoinHandle<Summary>>,
+    thread: Option<JoinHandle<std::result::Result<Summary, String>>>,
 }
 
 impl RunHandle {
@@ -109,7 +109,12 @@ impl RunHandle {
     /// Waits for the run to end and returns its summary.
     pub fn wait(mut self) -> Summary {
         let thread = self.thread.take().expect("a run is waited for once");
-        thread.join().expect("the run thread catches its panics")
+        let failure = match thread.join() {
+            Ok(Ok(summary)) => return summary,
+            Ok(Err(failure)) => failure,
+            Err(_) => "the run's thread ended without its summary".to_string(),
+        };
+        Summary::failed(failure)
     }
 }
 
@@ -207,58 +212,55 @@ impl Runner {
         let threads = self.threads;
         let fault = request.fault;
         let thread_id = run_id.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("{RUN_THREAD_PREFIX}-{run_id}"))
-            .spawn(move || {
-                let mut sink = Tee {
-                    writer,
-                    observer,
-                    done_sent: false,
-                    last_step: 0,
-                };
-                let session = Session {
-                    run_id: thread_id.clone(),
-                    config,
-                    start,
-                    data: &data,
-                    compute,
-                    folder: Some(sink.writer.dir().to_path_buf()),
-                    origin,
-                    control: &thread_control,
-                    fault,
-                };
-                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .thread_name(|i| format!("{RUN_THREAD_PREFIX}-worker-{i}"))
-                        .build()
-                        .map_err(|e| {
-                            Error::Other(format!("cannot start the compute threads: {e}"))
-                        })?;
-                    pool.install(|| session.run(&mut sink))
-                }));
-                let failure = match outcome {
-                    Ok(Ok(summary)) if sink.done_sent => return summary,
-                    Ok(Ok(_)) => "the run ended without its done event".to_string(),
-                    Ok(Err(e)) => e.to_string(),
-                    Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
-                };
-                tracing::error!(run = %thread_id, "run failed: {failure}");
-                let summary = Summary {
-                    step: sink.last_step,
-                    status: RunStatus::Failed,
-                    final_test_acc: None,
-                    best_test_acc: None,
-                    final_val_acc: None,
-                    best_val_acc: None,
-                    seconds: 0.0,
-                    reason: Some(failure),
-                    warnings: Vec::new(),
-                };
-                sink.deliver_done(&Event::now(&thread_id, summary.done_event()));
-                summary
-            })
-            .map_err(|e| Error::Other(format!("cannot start a run thread: {e}")))?;
+        // What the run measured, folded as it goes (a resumed run's history first), so a
+        // failure that loses the session's own summary still reports it.
+        let mut measured = crate::runs::RunState::new(&run_id, config.clone());
+        if let From::Resume(dir) = &request.from {
+            if let Ok(stored) = crate::runs::StoredRun::load(dir) {
+                for e in stored.history() {
+                    measured.apply(e);
+                }
+            }
+        }
+        let thread = crate::threads::spawn(format!("{RUN_THREAD_PREFIX}-{run_id}"), move || {
+            let mut sink = Tee {
+                writer,
+                observer,
+                done_sent: false,
+                measured,
+            };
+            let session = Session {
+                run_id: thread_id.clone(),
+                config,
+                start,
+                data: &data,
+                compute,
+                folder: Some(sink.writer.dir().to_path_buf()),
+                origin,
+                control: &thread_control,
+                fault,
+            };
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("{RUN_THREAD_PREFIX}-worker-{i}"))
+                    .start_handler(|_| crate::threads::mark_reported())
+                    .build()
+                    .map_err(|e| Error::Other(format!("cannot start the compute threads: {e}")))?;
+                pool.install(|| session.run(&mut sink))
+            }));
+            let failure = match outcome {
+                Ok(Ok(summary)) if sink.done_sent => return summary,
+                Ok(Ok(_)) => "the run ended without its done event".to_string(),
+                Ok(Err(e)) => e.to_string(),
+                Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
+            };
+            tracing::error!(run = %thread_id, "run failed: {failure}");
+            let summary = sink.failed(failure);
+            sink.deliver_done(&Event::now(&thread_id, summary.done_event()));
+            summary
+        })
+        .map_err(|e| Error::Other(format!("cannot start a run thread: {e}")))?;
         Ok(RunHandle {
             run_id,
             dir,
@@ -267,9 +269,12 @@ impl Runner {
         })
     }
 
-    /// Checks settings against each other and against the data set.
+    /// The one gate before a run's folder is made: settings against each other and the data
+    /// set, the device, and the memory the run needs.
     pub fn check(&self, config: &RunConfig) -> Result<()> {
-        check_run(config, self.data.train.len())
+        check_run(config, self.data.train.len())?;
+        self.compute.check(config)?;
+        crate::model::memory::check_fits(config, crate::model::memory::available())
     }
 
     /// The folder writer, the settings, where the run starts from, and its parent.
@@ -353,26 +358,37 @@ fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
     checkpoint::read(&path)
 }
 
-/// The text of a panic's payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
-}
+pub use crate::threads::panic_message;
 
 /// The run's sink: the store first, then the observer; it remembers whether `done` went out.
 struct Tee {
     writer: RunWriter,
     observer: Observer,
     done_sent: bool,
-    last_step: usize,
+    /// Every event the session sent, stored or not.
+    measured: crate::runs::RunState,
 }
 
 impl Tee {
+    /// The summary of a run that failed with `failure` outside the session's own accounts:
+    /// its figures and seconds as far as its events went.
+    fn failed(&self, failure: String) -> Summary {
+        let m = &self.measured;
+        let reason = match m.ended.as_ref().and_then(|e| e.reason.clone()) {
+            Some(r) => format!("{failure}; {r}"),
+            None => failure,
+        };
+        Summary {
+            step: m.step,
+            final_test_acc: m.final_test_acc(),
+            best_test_acc: m.best_test_acc(),
+            final_val_acc: m.final_val_acc(),
+            best_val_acc: m.best_val_acc(),
+            seconds: m.elapsed(m.last_time),
+            ..Summary::failed(reason)
+        }
+    }
+
     /// Delivers a `done` the session could not: to the store if it still takes writes, and to
     /// the observer in any case.
     fn deliver_done(&mut self, event: &Event) {
@@ -386,9 +402,7 @@ impl Tee {
 
 impl EventSink for Tee {
     fn emit(&mut self, event: &Event) -> Result<()> {
-        if let EventKind::Train { step, .. } = event.kind {
-            self.last_step = step;
-        }
+        self.measured.apply(event);
         let stored = self.writer.emit(event);
         if stored.is_ok() {
             (self.observer)(event);

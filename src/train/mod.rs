@@ -16,5 +16,5 @@ mod trainer;
 pub use control::{Command, Control};
 pub use factory::{build_network, build_trainer};
 pub use inference::{evaluate, load_network, predict, EvalStats, Prediction};
-pub use session::{Fault, Origin, Session, Summary};
+pub use session::{Fault, Origin, Session, Summary, FAULT_ENV};
 pub use trainer::AutogradTrainer;

@@ -53,6 +53,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// A failure at step 0 that measured nothing, for `reason`.
+    pub fn failed(reason: String) -> Self {
+        Summary {
+            step: 0,
+            status: RunStatus::Failed,
+            final_test_acc: None,
+            best_test_acc: None,
+            final_val_acc: None,
+            best_val_acc: None,
+            seconds: 0.0,
+            reason: Some(reason),
+            warnings: Vec::new(),
+        }
+    }
+
     /// The `done` event of this summary.
     pub fn done_event(&self) -> EventKind {
         EventKind::Done {
@@ -68,6 +83,10 @@ impl Summary {
         }
     }
 }
+
+/// Environment variable that injects a failure (`panic@N`, `error@N`, `nan@N` into a run;
+/// `sweep-panic@I` into the sweep thread that takes run I), for testing the failure paths.
+pub const FAULT_ENV: &str = "GRADBOARD_FAULT";
 
 /// A deliberate failure for tests of the failure paths (`GRADBOARD_FAULT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,9 +252,21 @@ impl Session<'_> {
                 None
             }
         };
+        // A panic inside the loop ends the run as a failure that keeps what it measured; its
+        // weights may be half-updated, so the model saved is the last checkpoint's.
+        let mut panicked = false;
         if let Some(t) = trainer.as_mut() {
-            if let Err(e) = self.train(t.as_mut(), &mut progress, sink) {
-                progress.end(RunStatus::Failed, e.to_string());
+            let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.train(t.as_mut(), &mut progress, sink)
+            }));
+            match trained {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => progress.end(RunStatus::Failed, e.to_string()),
+                Err(panic) => {
+                    panicked = true;
+                    let text = crate::runner::panic_message(panic.as_ref());
+                    progress.end(RunStatus::Failed, format!("panic: {text}"));
+                }
             }
         }
         progress.summary.seconds = progress.seconds();
@@ -263,6 +294,8 @@ impl Session<'_> {
         if let (Some(folder), Some(t)) = (&self.folder, trainer.as_ref()) {
             let saved = if progress.keep_best {
                 save_best_weights(folder)
+            } else if panicked {
+                save_checkpoint_as_model(folder, checkpoint::LAST, "the last checkpoint's")
             } else {
                 save_final_weights(folder, t.network_ref())
             };
@@ -728,13 +761,18 @@ impl Session<'_> {
 /// Writes the best evaluation's weights (an early stop) as the run's model. Returns a note
 /// for the `done` reason.
 fn save_best_weights(folder: &Path) -> Option<String> {
-    let result = checkpoint::read(&folder.join(checkpoint::BEST)).and_then(|cp| {
+    save_checkpoint_as_model(folder, checkpoint::BEST, "the best evaluation's")
+}
+
+/// Writes checkpoint `name`'s weights as the run's model; the note says whose they are.
+fn save_checkpoint_as_model(folder: &Path, name: &str, whose: &str) -> Option<String> {
+    let result = checkpoint::read(&folder.join(name)).and_then(|cp| {
         let tensors: Vec<(String, Tensor)> = cp.model.into_iter().collect();
         write_safetensors(&tensors, &folder.join(WEIGHTS_FILE))?;
         Ok(cp.state.step)
     });
     Some(match result {
-        Ok(step) => format!("{WEIGHTS_FILE} holds step {step}'s weights, the best evaluation's"),
+        Ok(step) => format!("{WEIGHTS_FILE} holds step {step}'s weights, {whose}"),
         Err(e) => format!("weights not saved: {e}"),
     })
 }

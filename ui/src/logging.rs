@@ -1,9 +1,10 @@
 //! Warnings and errors to a log file (never to the dashboard's terminal), and the panic hook:
-//! a panic on a run's thread is logged there and becomes that run's `failed` done, one on a
-//! dashboard helper thread is logged and shown as one line on the screen; a panic anywhere
-//! else restores the terminal first, then reports as usual.
+//! a panic on a thread that the engine's `threads` started (a run's, a sweep's, a dashboard
+//! helper's) is logged there and reported by whoever waits on that thread (a run's `failed`
+//! done, one line on the screen); while the dashboard owns the terminal any other thread's
+//! panic is logged too and reaches the thread that waits on it. Only a panic on the UI
+//! thread itself restores the terminal, then reports as usual.
 
-use gradboard::runner::RUN_THREAD_PREFIX;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -14,8 +15,7 @@ pub const LOG_ENV: &str = "GRADBOARD_LOG";
 /// Set while the dashboard owns the terminal (raw mode, alternate screen).
 pub static TERMINAL_ACTIVE: AtomicBool = AtomicBool::new(false);
 
-/// The dashboard's helper threads are named with this prefix: their panics are logged and
-/// reported on the screen by the thread itself, the terminal left as it is.
+/// The dashboard's helper threads are named with this prefix.
 pub const WORKER_PREFIX: &str = "gradboard-worker";
 
 /// Where warnings and errors are logged: `GRADBOARD_LOG`, else
@@ -56,19 +56,23 @@ pub fn init() {
 
 type Hook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 
-/// Installs the hook (again after a library replaced it, e.g. ratatui's `init`).
+/// Installs the hook (again after a library replaced it, e.g. ratatui's `init`). The first
+/// call's thread is the UI thread.
 pub fn install_panic_hook() {
     static DEFAULT: OnceLock<Hook> = OnceLock::new();
+    static UI_THREAD: OnceLock<std::thread::ThreadId> = OnceLock::new();
+    let _ = UI_THREAD.set(std::thread::current().id());
     let previous = std::panic::take_hook();
     DEFAULT.get_or_init(|| previous);
     std::panic::set_hook(Box::new(|info| {
         let thread = std::thread::current();
-        let name = thread.name().unwrap_or("");
-        if name.starts_with(RUN_THREAD_PREFIX) || name.starts_with(WORKER_PREFIX) {
-            tracing::error!(thread = name, "{info}");
+        let on_ui = UI_THREAD.get() == Some(&thread.id());
+        let reported = gradboard::threads::is_reported();
+        if !on_ui && (reported || TERMINAL_ACTIVE.load(Ordering::SeqCst)) {
+            tracing::error!(thread = thread.name().unwrap_or(""), "{info}");
             return;
         }
-        if TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
+        if on_ui && TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
             ratatui::restore();
         }
         if let Some(default) = DEFAULT.get() {

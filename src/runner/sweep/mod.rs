@@ -53,6 +53,8 @@ pub enum SweepCommand {
 struct Queue {
     taken: Vec<bool>,
     local: Local,
+    /// What failed in this process's sweep threads, one line each.
+    failures: Vec<String>,
 }
 
 struct Shared {
@@ -73,7 +75,7 @@ pub struct SweepHandle {
     /// Its folder.
     pub dir: PathBuf,
     shared: Arc<Shared>,
-    workers: Vec<JoinHandle<()>>,
+    workers: Vec<JoinHandle<std::result::Result<(), String>>>,
 }
 
 impl SweepHandle {
@@ -97,17 +99,48 @@ impl SweepHandle {
         self.workers.iter().all(|w| w.is_finished())
     }
 
-    /// Waits for the sweep to end and returns its final state.
-    pub fn wait(self) -> SweepState {
-        for w in self.workers {
-            let _ = w.join();
+    /// What failed in this process's sweep threads (a panic outside a run), as one line each.
+    pub fn failures(&self) -> Vec<String> {
+        self.shared
+            .queue
+            .lock()
+            .expect("sweep queue")
+            .failures
+            .clone()
+    }
+
+    /// Waits for the sweep to end and returns its final state, and an error when one of its
+    /// threads failed outside a run (a run's own failure is its `done`).
+    pub fn wait(mut self) -> (SweepState, Result<()>) {
+        for w in std::mem::take(&mut self.workers) {
+            let failure = match w.join() {
+                Ok(Ok(())) => continue,
+                Ok(Err(failure)) => failure,
+                Err(_) => "a sweep thread ended without a word".to_string(),
+            };
+            self.shared
+                .queue
+                .lock()
+                .expect("sweep queue")
+                .failures
+                .push(failure);
         }
         {
             let mut queue = self.shared.queue.lock().expect("sweep queue");
             queue.local.running = false;
         }
         write_results(&self.shared);
-        state_now(&self.shared, true)
+        let state = state_now(&self.shared, true);
+        let failures = self.failures();
+        let outcome = match failures.is_empty() {
+            true => Ok(()),
+            false => Err(Error::Other(format!(
+                "sweep {}: {}",
+                self.id,
+                failures.join("; ")
+            ))),
+        };
+        (state, outcome)
     }
 }
 
@@ -178,11 +211,11 @@ pub fn start_sweep(
     parallel: usize,
     observer: Observer,
 ) -> Result<SweepHandle> {
-    let notice = fit_plan(&mut plan, runner.data().train.len())?;
+    let parallel = parallel.clamp(1, plan.trials().max(1));
+    let notice = fit_plan(&mut plan, runner.data().train.len(), parallel)?;
     let core = Arc::new(SweepCore::create(runner.runs_dir(), plan, notice)?);
     let lock = core.folder.lock_running()?;
     let trials = core.plan.trials();
-    let parallel = parallel.clamp(1, trials);
     let worker_runner = runner.with_threads(runner.threads() / parallel);
     let shared = Arc::new(Shared {
         _lock: lock,
@@ -193,6 +226,7 @@ pub fn start_sweep(
                 running: true,
                 ..Local::default()
             },
+            failures: Vec::new(),
         }),
         wake: Condvar::new(),
         controls: Mutex::new(vec![None; trials]),
@@ -203,17 +237,17 @@ pub fn start_sweep(
     for w in 0..parallel {
         let (shared, runner) = (shared.clone(), worker_runner.clone());
         workers.push(
-            std::thread::Builder::new()
-                .name(format!("gradboard-sweep-{w}"))
-                .spawn(move || work(&runner, &shared))
-                .map_err(|e| Error::Other(format!("cannot start a sweep thread: {e}")))?,
+            crate::threads::spawn(format!("gradboard-sweep-{w}"), move || {
+                work(&runner, &shared)
+            })
+            .map_err(|e| Error::Other(format!("cannot start a sweep thread: {e}")))?,
         );
     }
     let watcher = Arc::downgrade(&shared);
-    std::thread::Builder::new()
-        .name("gradboard-sweep-cancel".into())
-        .spawn(move || watch_cancel(watcher))
-        .map_err(|e| Error::Other(format!("cannot start a sweep thread: {e}")))?;
+    crate::threads::spawn("gradboard-sweep-cancel".into(), move || {
+        watch_cancel(watcher)
+    })
+    .map_err(|e| Error::Other(format!("cannot start a sweep thread: {e}")))?;
     Ok(SweepHandle {
         id: core.id.clone(),
         dir: core.folder.dir().to_path_buf(),
@@ -233,11 +267,16 @@ fn not_a_sweep(dir: &Path) -> Error {
 /// Fits the plan's held-out split to a training set of `train_len` images (the notice says
 /// when it changed), then checks each configuration fixed in advance (for TPE, a draw)
 /// against it, before any folder is made: a sweep none of whose runs could start is one
-/// line, not a folder of refusals.
-pub fn fit_plan(plan: &mut SweepPlan, train_len: usize) -> Result<Option<String>> {
+/// line, not a folder of refusals. `at_once` runs train together here: their memory is
+/// counted together.
+pub fn fit_plan(plan: &mut SweepPlan, train_len: usize, at_once: usize) -> Result<Option<String>> {
     let notice = plan.fit(train_len);
+    let available = crate::model::memory::available();
     for run in plan.sample_runs()? {
         super::check_run(&run.config, train_len)
+            .and_then(|()| {
+                crate::model::memory::check_fits_together(&run.config, at_once, available)
+            })
             .map_err(|e| Error::Config(format!("sweep run {:?}: {e}", run.label)))?;
     }
     Ok(notice)
@@ -276,38 +315,57 @@ fn next_run(shared: &Shared) -> Option<usize> {
 
 /// A worker: trains runs off the queue one after another until none is left, each claimed in
 /// the folder as a cluster task claims it.
+/// Trains the queue's runs one after another. A panic while one is started or waited for
+/// refuses that run with its message and is kept for `wait`; the queue goes on.
 fn work(runner: &Runner, shared: &Arc<Shared>) {
     while let Some(index) = next_run(shared) {
-        let core = &shared.core;
-        let control = Arc::new(Control::new());
-        shared.controls.lock().expect("sweep controls")[index] = Some(control.clone());
-        let claim = core.folder.claim(index);
-        let started = match &claim {
-            Ok(Some(_)) => core.start(runner, index, control, shared.forward.clone()),
-            Ok(None) => Err(Error::Other(format!(
-                "run {index} is claimed by another process"
-            ))),
-            Err(e) => Err(Error::Other(e.to_string())),
-        };
-        {
-            let mut queue = shared.queue.lock().expect("sweep queue");
+        if let Err(failure) = crate::threads::catch(|| train_one(runner, shared, index)) {
+            tracing::error!("sweep {} run {index}: {failure}", shared.core.id);
+            shared
+                .core
+                .record(index, Mark::Refused, None, Some(failure.clone()));
+            shared.controls.lock().unwrap_or_else(|p| p.into_inner())[index] = None;
+            let mut queue = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             queue.local.claimed.retain(|&i| i != index);
+            queue.failures.push(format!("run {index}: {failure}"));
         }
-        match started {
-            Ok(Some(handle)) => {
-                if shared.queue.lock().expect("sweep queue").local.paused {
-                    handle.send(Command::Pause);
-                }
-                write_results(shared);
-                handle.wait();
-            }
-            Ok(None) => {}
-            Err(e) => core.record(index, Mark::Refused, None, Some(e.to_string())),
-        }
-        drop(claim);
-        shared.controls.lock().expect("sweep controls")[index] = None;
-        write_results(shared);
     }
+}
+
+/// Claims, starts and waits for run `index`.
+fn train_one(runner: &Runner, shared: &Arc<Shared>, index: usize) {
+    if std::env::var(crate::train::FAULT_ENV).ok() == Some(format!("sweep-panic@{index}")) {
+        panic!("injected fault: sweep thread panic at run {index}");
+    }
+    let core = &shared.core;
+    let control = Arc::new(Control::new());
+    shared.controls.lock().expect("sweep controls")[index] = Some(control.clone());
+    let claim = core.folder.claim(index);
+    let started = match &claim {
+        Ok(Some(_)) => core.start(runner, index, control, shared.forward.clone()),
+        Ok(None) => Err(Error::Other(format!(
+            "run {index} is claimed by another process"
+        ))),
+        Err(e) => Err(Error::Other(e.to_string())),
+    };
+    {
+        let mut queue = shared.queue.lock().expect("sweep queue");
+        queue.local.claimed.retain(|&i| i != index);
+    }
+    match started {
+        Ok(Some(handle)) => {
+            if shared.queue.lock().expect("sweep queue").local.paused {
+                handle.send(Command::Pause);
+            }
+            write_results(shared);
+            handle.wait();
+        }
+        Ok(None) => {}
+        Err(e) => core.record(index, Mark::Refused, None, Some(e.to_string())),
+    }
+    drop(claim);
+    shared.controls.lock().expect("sweep controls")[index] = None;
+    write_results(shared);
 }
 
 /// A sweep's state read from its folder, whoever runs it (this process, another, a cluster's

@@ -16,9 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// Environment variable that injects a failure into the run (`panic@N`, `error@N`, `nan@N`),
-/// for testing the failure paths.
-pub const FAULT_ENV: &str = "GRADBOARD_FAULT";
+pub use gradboard::train::FAULT_ENV;
 
 /// Options of `gradboard train`.
 #[derive(Debug, clap::Args)]

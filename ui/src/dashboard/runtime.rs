@@ -138,6 +138,9 @@ pub async fn event_loop(
                     state.finished = finished;
                     effects.extend(app.update(Msg::Sweep(state)));
                     if finished {
+                        for failure in s.failures() {
+                            effects.extend(app.update(Msg::WorkerFailed(Job::Sweep, failure)));
+                        }
                         rt.sweep = None;
                     }
                 }

@@ -6,12 +6,11 @@ use super::msg::{Analysed, DataState, ForkTarget, Job, Msg, PresetItem, SweepRea
 use gradboard::config::sweep::SweepRequest;
 use gradboard::config::{PresetDirs, RunConfig};
 use gradboard::data::{download, resolve_data_path, Cifar10, DataSource};
-use gradboard::runner::{panic_message, Runner};
+use gradboard::runner::Runner;
 use gradboard::runs::{run_weights, Follower, ListingCache, Prefer};
 use gradboard::train::checkpoint;
 use gradboard::train::lr_find::{find_lr, Ramp};
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,12 +26,12 @@ const SCAN: Duration = Duration::from_millis(1000);
 pub fn spawn(job: Job, tx: &Sender<Msg>, work: impl FnOnce(&Sender<Msg>) + Send + 'static) {
     let tx = tx.clone();
     let name = format!("{WORKER_PREFIX}-{job:?}");
-    let spawned = std::thread::Builder::new().name(name).spawn({
+    let spawned = gradboard::threads::spawn(name, {
         let job = job.clone();
         let tx = tx.clone();
         move || {
-            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| work(&tx))) {
-                let reason = format!("{job:?} failed: {}", panic_message(panic.as_ref()));
+            if let Err(failure) = gradboard::threads::catch(|| work(&tx)) {
+                let reason = format!("{job:?} failed: {failure}");
                 let _ = tx.blocking_send(Msg::WorkerFailed(job, reason));
             }
         }
