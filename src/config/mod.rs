@@ -278,6 +278,18 @@ impl RunConfig {
                 "--set {assignment:?}: expected key=value, e.g. lr=0.001"
             ))
         })?;
+        if value.trim().is_empty() {
+            let off = match crate::config::key(key.trim())?.kind() {
+                KeyKind::IntegerList => format!("; {}=[] for none", key.trim()),
+                KeyKind::OptionalFloat(..) | KeyKind::OptionalInteger(..) => {
+                    format!("; {}=none to turn it off", key.trim())
+                }
+                _ => String::new(),
+            };
+            return Err(Error::Config(format!(
+                "--set {assignment:?}: no value (an unset shell variable?){off}"
+            )));
+        }
         self.set(key.trim(), value)
     }
 

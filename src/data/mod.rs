@@ -160,6 +160,9 @@ impl Cifar10 {
     /// the mean training image, one row of `IMAGE_BYTES` values per image.
     pub fn preprocess(&self, split: &Split, indices: &[u32]) -> Vec<f32> {
         use rayon::prelude::*;
+        // Every row is written whole only when the mean and each image hold IMAGE_BYTES
+        // values: both are checked, since `mean` and the splits are open to callers.
+        assert_eq!(self.mean.len(), IMAGE_BYTES, "the mean image's size");
         let len = indices.len() * IMAGE_BYTES;
         let mut out: Vec<f32> = Vec::with_capacity(len);
         out.spare_capacity_mut()[..len]
@@ -168,11 +171,13 @@ impl Cifar10 {
             .with_min_len(32)
             .for_each(|(row, &i)| {
                 let image = split.image(i as usize);
+                assert_eq!(image.len(), IMAGE_BYTES, "image {i}'s size");
                 for ((o, &p), &m) in row.iter_mut().zip(image).zip(&self.mean) {
                     o.write(p as f32 - m);
                 }
             });
-        // SAFETY: the loop above wrote all `len` values, one row of IMAGE_BYTES per index.
+        // SAFETY: the loop above wrote all `len` values, one whole row of IMAGE_BYTES per
+        // index (the asserts hold each row's length; a panic leaves `out` empty).
         unsafe { out.set_len(len) };
         out
     }

@@ -184,13 +184,20 @@ pub fn product_strided(
     if m == 0 || n == 0 {
         return;
     }
+    let last = (m - 1)
+        .checked_mul(row_stride)
+        .and_then(|r| (n - 1).checked_mul(col_stride)?.checked_add(r));
     assert!(
-        (m - 1) * row_stride + (n - 1) * col_stride < dst.len(),
+        last.is_some_and(|last| last < dst.len()),
         "a {m}x{n} destination with strides ({row_stride}, {col_stride}) leaves its {} values",
         dst.len()
     );
-    // SAFETY: every element written lies inside `dst` (checked above); without `accumulate`
-    // none is read.
+    assert!(
+        strides_disjoint(m, n, row_stride, col_stride),
+        "a {m}x{n} destination with strides ({row_stride}, {col_stride}) writes some element twice"
+    );
+    // SAFETY: every element written lies inside `dst` and no two share a place (checked
+    // above), so the threads write apart; without `accumulate` none is read.
     unsafe {
         gemm_raw_strided(
             dst.as_mut_ptr().cast(),
@@ -202,6 +209,22 @@ pub fn product_strided(
             threads_for(&a, &b),
         )
     }
+}
+
+/// Whether an m x n layout with these strides gives every element a place of its own: the
+/// rows lie apart (each row's span below the row stride) or the columns do.
+fn strides_disjoint(m: usize, n: usize, row_stride: usize, col_stride: usize) -> bool {
+    let apart = |count: usize, stride: usize, inner: usize, inner_stride: usize| {
+        let span = if inner == 1 {
+            Some(1)
+        } else if inner_stride == 0 {
+            None
+        } else {
+            (inner - 1).checked_mul(inner_stride).map(|s| s + 1)
+        };
+        span.is_some_and(|span| count == 1 || stride >= span)
+    };
+    apart(m, row_stride, n, col_stride) || apart(n, col_stride, m, row_stride)
 }
 
 /// scale * a b in a new row-major vector, written once (no zero-filled temporary).
@@ -353,5 +376,46 @@ unsafe fn gemm_raw_strided(
         run!(gemm_f32_avx2::gemm::f32::get_gemm_fn(), parallelism);
     } else {
         run!(gemm::gemm, parallelism);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strided_destinations_that_write_an_element_twice_are_refused() {
+        // Row-major, column-major and a padded layout give each element its own place.
+        assert!(strides_disjoint(3, 4, 4, 1));
+        assert!(strides_disjoint(3, 4, 1, 3));
+        assert!(strides_disjoint(3, 4, 9, 2));
+        assert!(strides_disjoint(1, 4, 0, 1));
+        assert!(strides_disjoint(3, 1, 1, 0));
+        // Rows that overlap, a zero stride, columns on top of each other.
+        assert!(!strides_disjoint(3, 4, 3, 1));
+        assert!(!strides_disjoint(3, 4, 4, 0));
+        assert!(!strides_disjoint(2, 2, 1, 1));
+        let (a, b) = (vec![1.0; 6], vec![1.0; 6]);
+        let mut dst = vec![MaybeUninit::<f32>::uninit(); 64];
+        let overlap = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            product_strided(&mut dst, (1, 1), View::rows(&a, 2, 3), View::rows(&b, 3, 2))
+        }));
+        assert!(overlap.is_err(), "overlapping rows must be refused");
+        let huge = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            product_strided(
+                &mut dst,
+                (usize::MAX / 2, 1),
+                View::rows(&a, 2, 3),
+                View::rows(&b, 3, 2),
+            )
+        }));
+        assert!(huge.is_err(), "a stride past the buffer must be refused");
+        product_strided(&mut dst, (4, 1), View::rows(&a, 2, 3), View::rows(&b, 3, 2));
+        // SAFETY: the 2x2 product wrote elements 0, 1, 4 and 5.
+        let written: Vec<f32> = [0, 1, 4, 5]
+            .iter()
+            .map(|&i| unsafe { dst[i].assume_init() })
+            .collect();
+        assert_eq!(written, [3.0; 4]);
     }
 }

@@ -38,20 +38,21 @@ impl Level {
         Level::BASELINE
     }
 
-    /// The cap `GRADBOARD_SIMD` asks for (none when unset), or an error naming the values it
-    /// takes.
+    /// The cap `GRADBOARD_SIMD` asks for (none when unset), never above this CPU's best, or
+    /// an error naming the values it takes.
     pub fn cap_from_env() -> Result<Option<Level>, String> {
-        match std::env::var(SIMD_ENV) {
-            Err(_) => Ok(None),
+        let asked = match std::env::var(SIMD_ENV) {
+            Err(_) => return Ok(None),
             Ok(v) => match v.as_str() {
-                "baseline" => Ok(Some(Level::BASELINE)),
-                "avx2" => Ok(Some(Level::AVX2)),
-                "avx512" => Ok(Some(Level::AVX512)),
-                _ => Err(format!(
+                "baseline" => Level::BASELINE,
+                "avx2" => Level::AVX2,
+                "avx512" => Level::AVX512,
+                _ => return Err(format!(
                     "{SIMD_ENV}={v}: one of avx512, avx2, baseline (or unset for the CPU's best)"
                 )),
             },
-        }
+        };
+        Ok(Some(asked.min(Level::cpu())))
     }
 
     /// The best level of this CPU, capped by `GRADBOARD_SIMD` when set (a value it does not

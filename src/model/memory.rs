@@ -69,30 +69,133 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     Estimate { parameters, bytes }
 }
 
-/// The memory this machine has available now (Linux's `MemAvailable`), when it can be read.
+/// The memory a new allocation can have now: the smallest of what the machine has available
+/// (Linux's `MemAvailable`), what this process's address-space limit leaves (`ulimit -v`)
+/// and what its control groups' memory limits leave; `None` when none can be read.
 pub fn available() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    [machine_available(), address_space_room(), cgroup_room()]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// A `/proc` or `/sys` file's text.
+fn read(path: impl AsRef<std::path::Path>) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// The number after `key` in a `key value [kB]` listing (meminfo, status, memory.stat).
+fn field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn machine_available() -> Option<u64> {
+    Some(field(&read("/proc/meminfo")?, "MemAvailable:")? * 1024)
+}
+
+/// What `RLIMIT_AS` leaves beyond the address space this process already holds.
+fn address_space_room() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given and nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    let held = field(&read("/proc/self/status")?, "VmSize:")? * 1024;
+    Some(limit.rlim_cur.saturating_sub(held))
+}
+
+/// What this process's memory control groups (v2 `memory.max`, v1 `memory.limit_in_bytes`, at
+/// its own group and every group above it) leave, reclaimable file pages counted as free.
+fn cgroup_room() -> Option<u64> {
+    let groups = read("/proc/self/cgroup")?;
+    let mut rooms = Vec::new();
+    for line in groups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let (root, files) = match controllers {
+            "" => (
+                "/sys/fs/cgroup",
+                ("memory.max", "memory.current", "inactive_file"),
+            ),
+            c if c.split(',').any(|c| c == "memory") => (
+                "/sys/fs/cgroup/memory",
+                (
+                    "memory.limit_in_bytes",
+                    "memory.usage_in_bytes",
+                    "total_inactive_file",
+                ),
+            ),
+            _ => continue,
+        };
+        let mut dir = std::path::PathBuf::from(root).join(path.trim_start_matches('/'));
+        loop {
+            if let Some(room) = group_room(&dir, files) {
+                rooms.push(room);
+            }
+            if dir == std::path::Path::new(root) || !dir.pop() {
+                break;
+            }
+        }
+    }
+    rooms.into_iter().min()
+}
+
+/// One group's limit less its usage (plus its inactive file pages); `None` without a limit.
+fn group_room(dir: &std::path::Path, (max, current, inactive): (&str, &str, &str)) -> Option<u64> {
+    let limit: u64 = read(dir.join(max))?.trim().parse().ok()?;
+    // v1 writes "no limit" as a page-rounded i64::MAX.
+    if limit >= 1 << 60 {
+        return None;
+    }
+    let used: u64 = read(dir.join(current))?.trim().parse().ok()?;
+    let reclaimable = read(dir.join("memory.stat"))
+        .and_then(|t| field(&t, inactive))
+        .unwrap_or(0);
+    Some(limit.saturating_sub(used.saturating_sub(reclaimable)))
 }
 
 /// An error when a run of `config` needs more memory than `available` bytes.
 pub fn check_fits(config: &RunConfig, available: Option<u64>) -> Result<()> {
+    check_fits_together(config, 1, available)
+}
+
+/// An error when `at_once` runs of `config` training together need more memory than
+/// `available` bytes.
+pub fn check_fits_together(
+    config: &RunConfig,
+    at_once: usize,
+    available: Option<u64>,
+) -> Result<()> {
     let Some(available) = available else {
         return Ok(());
     };
     let e = estimate(config);
-    if e.bytes <= available {
+    let needed = e.bytes.saturating_mul(at_once.max(1) as u64);
+    if needed <= available {
         return Ok(());
     }
     let gb = |b: u64| b as f64 / 1e9;
+    let runs = match at_once {
+        0 | 1 => "this run needs".to_string(),
+        n => format!("{n} runs at once need"),
+    };
     Err(Error::Config(format!(
-        "this run needs about {:.1} GB ({} parameters, batch {}), more than the {:.1} GB this machine has available; use a smaller network or batch",
-        gb(e.bytes),
+        "{runs} about {:.1} GB ({} parameters, batch {}), more than the {:.1} GB available (the machine's free memory, ulimit -v and cgroup limits); use a smaller network or batch{}",
+        gb(needed),
         e.parameters,
         config.batch_size,
-        gb(available)
+        gb(available),
+        if at_once > 1 { ", or fewer at once (--parallel)" } else { "" }
     )))
 }
 

@@ -194,6 +194,9 @@ impl Range {
             Some(span) => (span, true),
             None => (rest, false),
         };
+        if span.contains("...") {
+            return Err(bad("three dots"));
+        }
         let (lo, hi) = span.split_once("..").ok_or_else(|| bad("no .."))?;
         let number = |t: &str| t.trim().parse::<f64>().map_err(|_| bad("not a number"));
         let range = Range {
@@ -226,10 +229,25 @@ impl Range {
                 self.key, self.lo, self.hi
             )));
         }
-        if self.log && self.lo <= 0.0 {
+        let (lo, hi) = match self.integer() {
+            true => (self.lo.round(), self.hi.round()),
+            false => (self.lo, self.hi),
+        };
+        if lo >= hi {
             return Err(Error::Config(format!(
-                "range {}: a log range needs lo > 0",
-                self.key
+                "range {}: {}..{} holds one value; fix it with --set {}={}",
+                self.key, self.lo, self.hi, self.key, lo
+            )));
+        }
+        if self.log && lo <= 0.0 {
+            return Err(Error::Config(format!(
+                "range {}: a log range needs lo > 0{}",
+                self.key,
+                if self.integer() {
+                    " (1 or more for whole numbers)"
+                } else {
+                    ""
+                }
             )));
         }
         // Both ends must be values the key accepts.
@@ -426,8 +444,22 @@ impl SweepSpec {
     pub fn check(&self) -> Result<()> {
         let bad = |why: &str| Err(Error::Config(format!("sweep {}: {why}", self.name)));
         let searched = !self.ranges.is_empty() || !self.choices.is_empty();
+        for set in &self.set {
+            let name = set.split_once('=').map_or(set.as_str(), |(k, _)| k).trim();
+            if self.swept_keys().iter().any(|k| k == name) {
+                return bad(&format!(
+                    "{name} is swept and set for every run ({set}); drop one"
+                ));
+            }
+        }
         match self.sampler {
             SamplerKind::Grid => {
+                if self.trials > 0 {
+                    return bad(&format!(
+                        "the grid sampler trains every combination; {} trials are for --random or --sampler tpe",
+                        self.trials
+                    ));
+                }
                 if searched {
                     return bad(
                         "ranges and choices need a sampler: --random N or --sampler tpe --trials N",
@@ -587,9 +619,17 @@ fn check_values(what: &str, name: &str, values: &[String]) -> Result<()> {
         return Err(Error::Config(format!("{what} {name}: an empty value")));
     }
     let mut probe = RunConfig::default();
+    let mut seen: Vec<String> = Vec::new();
     for v in values {
         spec.set(&mut probe, v)
             .map_err(|e| Error::Config(format!("{what} {e}")))?;
+        let value = spec.get(&probe);
+        if seen.contains(&value) {
+            return Err(Error::Config(format!(
+                "{what} {name}: {v} is given twice; each value once"
+            )));
+        }
+        seen.push(value);
     }
     Ok(())
 }

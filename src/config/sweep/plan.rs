@@ -2,7 +2,7 @@
 //! a grid or random draws, chosen one at a time by TPE), and each run's whole settings:
 //! configuration `g` with seed offset `s` is run `g * seeds + s`.
 
-use super::{grid_combinations, SamplerKind, SweepSpec};
+use super::{grid_combinations, PrunerSpec, SamplerKind, SweepSpec};
 use crate::config::{Choice, PresetDirs, RunConfig};
 use crate::search::Point;
 use crate::{Error, Result};
@@ -130,6 +130,22 @@ impl SweepPlan {
         plan.fixed = plan.expand();
         for c in &plan.fixed {
             plan.build(c, 0)?;
+        }
+        let steps_swept = plan.spec.swept_keys().iter().any(|k| k == "steps");
+        if let (
+            Some(PrunerSpec::Asha {
+                min_steps: Some(m), ..
+            }),
+            false,
+        ) = (plan.spec.prune, steps_swept)
+        {
+            if m >= plan.steps() {
+                return Err(Error::Config(format!(
+                    "sweep {}: --prune-min-steps {m} is not below the runs' {} steps, so successive halving would never judge a run",
+                    plan.spec.name,
+                    plan.steps()
+                )));
+            }
         }
         if plan.spec.sampler == SamplerKind::Tpe {
             let mut rng = SmallRng::seed_from_u64(plan.spec.seed);

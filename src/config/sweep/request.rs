@@ -72,6 +72,11 @@ impl SweepRequest {
         }
         if let Some(name) = &self.sampler {
             spec.sampler = SamplerKind::parse("sampler", name)?;
+            if self.random > 0 && spec.sampler != SamplerKind::Random {
+                return Err(Error::Config(format!(
+                    "sweep: --random N is the random sampler; with --sampler {name} give --trials N"
+                )));
+            }
         }
         if let Some(trials) = self.trials {
             spec.trials = trials;

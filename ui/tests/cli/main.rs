@@ -6,6 +6,7 @@ mod faults;
 mod sweep;
 mod tools;
 mod train;
+mod trust;
 
 pub use gradboard::data::synthetic::{files, write_archive, write_folder};
 pub use serde_json::Value;

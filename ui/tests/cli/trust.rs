@@ -1,0 +1,261 @@
+//! Figures and failures a user decides on (issue 29): a panicking run keeps what it measured
+//! and its last good weights, a panicking sweep thread fails the sweep, sweep options that would
+//! silently change the sweep are one line each, and the memory check sees the process's limits.
+
+use super::*;
+
+#[test]
+fn a_panic_keeps_the_runs_figures_and_its_last_checkpoints_weights() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .env("GRADBOARD_FAULT", "panic@13")
+        .args(["train", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .args([
+            "--set",
+            "steps=30",
+            "--set",
+            "batch_size=20",
+            "--set",
+            "eval_every=5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let events = events(&out.stdout);
+    let accs: Vec<f64> = events
+        .iter()
+        .filter(|e| e["event"] == "eval")
+        .map(|e| e["test_acc"].as_f64().unwrap())
+        .collect();
+    assert_eq!(accs.len(), 2, "evaluations at steps 5 and 10");
+    let done = events.last().unwrap();
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["step"], 12);
+    assert_eq!(done["final_test_acc"].as_f64(), Some(accs[1]));
+    assert_eq!(done["best_test_acc"].as_f64(), Some(accs[0].max(accs[1])));
+    assert!(done["seconds"].as_f64().unwrap() > 0.0, "{done}");
+    let reason = done["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("panic at step 13") && reason.contains("step 10's weights"),
+        "{reason}"
+    );
+    let run = &run_dirs(&home.path().join("runs"))[0];
+    assert!(
+        run.join("model.safetensors").is_file(),
+        "the last good weights are kept"
+    );
+    let listed = &runs_json(home.path())[0];
+    assert_eq!(listed["final_test_acc"].as_f64(), Some(accs[1]));
+    // The weights kept evaluate to the figure of the step they come from.
+    let eval = gradboard(home.path())
+        .args(["eval", "--data"])
+        .arg(&data)
+        .arg(run)
+        .output()
+        .unwrap();
+    assert!(eval.status.success(), "{}", stderr(&eval));
+}
+
+#[test]
+fn a_panic_on_a_sweep_thread_fails_the_sweep_and_the_rest_trains() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .env("GRADBOARD_FAULT", "sweep-panic@1")
+        .args(["sweep", "--preset", "mlp-default", "--data"])
+        .arg(&data)
+        .args([
+            "--grid",
+            "lr=1e-3,2e-3,3e-3",
+            "--set",
+            "steps=10",
+            "--set",
+            "batch_size=20",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(matches!(out.status.code(), Some(c) if c != 0), "{err}");
+    assert!(
+        err.contains("run 1: panic: injected fault: sweep thread panic at run 1"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked"),
+        "the hook logs, the error says it once: {err}"
+    );
+    let listed = runs_json(home.path());
+    assert_eq!(listed.len(), 2, "runs 0 and 2 trained");
+    assert!(listed.iter().all(|r| r["status"] == "completed"));
+    let sweeps = home.path().join("runs/sweeps");
+    let dir = std::fs::read_dir(&sweeps)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let show = gradboard(home.path())
+        .args(["sweep", "show", "--json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let state: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(state["trials"][1]["status"], "refused", "{state}");
+}
+
+#[test]
+fn sweep_options_that_would_change_the_sweep_silently_are_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let data = data.to_str().unwrap();
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep", "--preset", "mlp-default", "--data", data];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--set", "steps=10", "--set", "batch_size=20"]);
+        let out = gradboard(home.path()).args(&args).output().unwrap();
+        let err = stderr(&out);
+        assert_ne!(out.status.code(), Some(0), "{extra:?}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{extra:?}: {err}");
+        err
+    };
+    for (extra, wanted) in [
+        (
+            vec![
+                "--sampler",
+                "tpe",
+                "--trials",
+                "3",
+                "--range",
+                "lr=1e-3..1e-3",
+            ],
+            "holds one value",
+        ),
+        (
+            vec![
+                "--sampler",
+                "tpe",
+                "--trials",
+                "3",
+                "--range",
+                "lr=1e-3..1e-3:log",
+            ],
+            "holds one value",
+        ),
+        (
+            vec!["--random", "2", "--range", "lr=1e-4...1e-2"],
+            "three dots",
+        ),
+        (
+            vec!["--random", "2", "--range", "batch_size=0.2..30:log"],
+            "lo > 0",
+        ),
+        (vec!["--grid", "lr=1e-3,1e-3"], "given twice"),
+        (vec!["--grid", "lr=1e-3,0.001"], "given twice"),
+        (
+            vec![
+                "--random",
+                "2",
+                "--range",
+                "lr=1e-4..1e-2",
+                "--choice",
+                "optimizer=sgd,sgd",
+            ],
+            "given twice",
+        ),
+        (
+            vec![
+                "--sampler",
+                "grid",
+                "--grid",
+                "lr=1e-3,2e-3",
+                "--trials",
+                "5",
+            ],
+            "grid sampler trains every combination",
+        ),
+        (
+            vec![
+                "--sampler",
+                "tpe",
+                "--random",
+                "2",
+                "--range",
+                "lr=1e-4..1e-2",
+            ],
+            "--random N is the random sampler",
+        ),
+        (
+            vec!["--grid", "lr=1e-3,2e-3", "--set", "lr=0.1"],
+            "lr is swept and set for every run",
+        ),
+        (
+            vec![
+                "--grid",
+                "lr=1e-3,2e-3",
+                "--prune",
+                "asha",
+                "--prune-min-steps",
+                "10",
+            ],
+            "not below the runs' 10 steps",
+        ),
+        (
+            vec!["--grid", "lr=1e-3,2e-3", "--set", "clip_norm="],
+            "no value",
+        ),
+        (
+            vec!["--grid", "lr=1e-3,2e-3", "--set", "hidden="],
+            "hidden=[] for none",
+        ),
+    ] {
+        let err = sweep(&extra);
+        assert!(err.contains(wanted), "{extra:?}: {err}");
+    }
+    assert!(
+        !home.path().join("runs").exists(),
+        "no folder for a refused sweep"
+    );
+}
+
+#[test]
+fn the_memory_check_sees_the_address_space_limit_and_runs_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    // Under `ulimit -v` (3 GB, as the adversarial try had it), with 24 GB free on the machine.
+    let limited = |args: &str| {
+        let script = format!(
+            "ulimit -v 3000000 && exec {BIN} --threads 1 {args} --data {}",
+            data.display()
+        );
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(home.path())
+            .env("GRADBOARD_PRESETS", presets_dir())
+            .env("XDG_STATE_HOME", home.path().join("state"))
+            .output()
+            .unwrap();
+        (out.status.code(), stderr(&out))
+    };
+    let (code, err) = limited(
+        "sweep --preset mlp-best --set hidden=8192,8192 --set batch_size=20 --set optimizer=adam --grid lr=1e-3,2e-3 --parallel 2 --set steps=2",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("2 runs at once need") && err.contains("--parallel"),
+        "{err}"
+    );
+    let (code, err) = limited(
+        "train --preset mlp-best --set hidden=16384,16384 --set batch_size=20 --set optimizer=adam --set steps=2",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("ulimit -v"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        !home.path().join("runs").exists(),
+        "no run or sweep folder is made"
+    );
+}
