@@ -306,3 +306,61 @@ fn a_stalled_download_ends_and_leaves_nothing() {
         "nothing left"
     );
 }
+
+/// Serves one connection with `respond` on a thread; returns the URL.
+fn serve_with(respond: impl FnOnce(std::net::TcpStream) + Send + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Some(Ok(mut stream)) = listener.incoming().next() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            respond(stream);
+        }
+    });
+    format!("http://127.0.0.1:{port}/x.tar.gz")
+}
+
+/// A server that trickles a byte at a time (never stalling a read), one that hangs up at once
+/// and one that never answers: each ends within seconds with words that say which, and
+/// leaves no file.
+#[test]
+fn trickling_closing_and_silent_servers_end_with_words_that_say_which() {
+    std::env::set_var(gradboard::data::TIMEOUT_ENV, "1");
+    let trickle = serve_with(|mut stream| {
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n";
+        let _ = stream.write_all(head.as_bytes());
+        for _ in 0..200 {
+            if stream.write_all(&[0u8]).is_err() {
+                return;
+            }
+            let _ = stream.flush();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    });
+    let closing = serve_with(drop);
+    let silent = serve_with(|_stream| std::thread::sleep(std::time::Duration::from_secs(20)));
+    for (url, wanted) in [
+        (trickle, "too slow"),
+        (closing, "closed the connection"),
+        (silent, "did not answer within 1 s"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let e = download(
+            &url,
+            OFFICIAL_MD5,
+            &dir.path().join("c.tar.gz"),
+            &mut |_, _| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(started.elapsed().as_secs() < 8, "{wanted}: ended in time");
+        assert!(e.contains(wanted), "{wanted}: {e}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{wanted}"
+        );
+    }
+}

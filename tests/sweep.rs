@@ -840,3 +840,55 @@ fn a_crashed_runs_seconds_end_at_its_last_event() {
     assert_eq!(first.queue[1].seconds, later.queue[1].seconds);
     assert_eq!(first.budget.seconds_spent, later.budget.seconds_spent);
 }
+
+/// A damaged or partial sweep folder is read as far as it says and no further: absurd counts
+/// in plan.json are one error (no allocation sized by them), a rung of 10^11 in rungs.jsonl
+/// ends, and without plan.json the folder's own results say the sampler, pruner and objective.
+#[test]
+fn a_damaged_sweep_folder_is_bounded_and_read_for_what_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, _runs_dir) = tiny_runner(dir.path());
+    let mut spec = small_spec(30);
+    spec.sampler = SamplerKind::Tpe;
+    spec.trials = 3;
+    spec.add_range(Range::parse("lr=1e-4..1e-1:log").unwrap())
+        .unwrap();
+    spec.prune = Some(PrunerSpec::Asha {
+        eta: 2,
+        min_steps: Some(10),
+    });
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let (sweep, _events) = start_recording(&runner, plan);
+    let sweep_dir = sweep.dir.clone();
+    sweep.wait().1.unwrap();
+    let plan_path = sweep_dir.join("plan.json");
+    let plan_text = std::fs::read_to_string(&plan_path).unwrap();
+    for (from, to) in [
+        ("\"trials\": 3", "\"trials\": 1000000000"),
+        ("\"groups\": 3", "\"groups\": 1000000000000000000"),
+        ("\"seeds\": 1", "\"seeds\": 0"),
+    ] {
+        assert!(plan_text.contains(from), "{plan_text}");
+        std::fs::write(&plan_path, plan_text.replace(from, to)).unwrap();
+        let err = read_sweep(&sweep_dir).unwrap_err().to_string();
+        assert!(err.contains("damaged"), "{to}: {err}");
+    }
+    std::fs::write(&plan_path, &plan_text).unwrap();
+    let rungs = sweep_dir.join("rungs.jsonl");
+    let mut text = std::fs::read_to_string(&rungs).unwrap();
+    text.push_str(r#"{"index":0,"group":0,"rung":99999999999,"rung_step":10,"step":10,"value":0.2,"cutoff":0.1,"competitors":1,"keep":1,"promoted":true}"#);
+    text.push('\n');
+    std::fs::write(&rungs, text).unwrap();
+    let read = read_sweep(&sweep_dir).unwrap();
+    assert_eq!(read.sampler, "tpe");
+    std::fs::remove_file(&plan_path).unwrap();
+    let partial = read_sweep(&sweep_dir).unwrap();
+    assert_eq!(partial.sampler, "tpe");
+    assert_eq!(partial.objective, Some(Objective::ValAcc));
+    assert!(partial.pruner.starts_with("asha"), "{}", partial.pruner);
+    assert!(partial.notice.unwrap().contains("plan.json is missing"));
+    assert_eq!(
+        partial.queue[0].best, read.queue[0].best,
+        "best is the objective's"
+    );
+}

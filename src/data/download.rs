@@ -17,15 +17,29 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 /// Environment variable setting how many seconds a download may stall (default 30).
 pub const TIMEOUT_ENV: &str = "GRADBOARD_DOWNLOAD_TIMEOUT";
 
-/// How long connecting, or any one read once connected, may take before the download fails:
-/// a server that stalls ends the download with a clear error instead of a hang.
-pub fn stall_timeout() -> std::time::Duration {
-    let seconds = std::env::var(TIMEOUT_ENV)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(30);
-    std::time::Duration::from_secs(seconds)
+/// The slowest a download may go, in bytes a second, averaged over each stall period: a
+/// server that trickles a byte at a time never stalls a read but is given up on all the same.
+pub const MIN_RATE: u64 = 1024;
+
+/// How long connecting, or any one read once connected, may take before the download fails
+/// (`GRADBOARD_DOWNLOAD_TIMEOUT`, whole seconds from 1 to 3600, else 30): a server that stalls
+/// ends the download with a clear error instead of a hang. A value it does not take is an
+/// error, as a bad `GRADBOARD_SIMD` is.
+pub fn stall_timeout() -> Result<std::time::Duration> {
+    let seconds = match std::env::var(TIMEOUT_ENV) {
+        Err(_) => 30,
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=3600).contains(s))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "{TIMEOUT_ENV}={v}: a whole number of seconds from 1 to 3600 (or unset for 30)"
+                ))
+            })?,
+    };
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 /// Downloads `url` to `dest`, checking its md5 against `expected_md5` before the file takes
@@ -46,7 +60,8 @@ pub fn download(url: &str, expected_md5: &str, dest: &Path, progress: Progress) 
             .unwrap_or("download"),
         std::process::id()
     ));
-    let result = fetch_to(url, &partial, progress)
+    let stall = stall_timeout()?;
+    let result = fetch_to(url, &partial, stall, progress)
         .map_err(fail)
         .and_then(|digest| {
             if digest == expected_md5 {
@@ -87,15 +102,46 @@ fn remove_dead_partials(dir: &Path, dest: &Path) {
     }
 }
 
-/// Streams the body of `url` into `path`, returning its md5 as hex.
-fn fetch_to(url: &str, path: &Path, progress: Progress) -> std::result::Result<String, String> {
-    let stall = stall_timeout();
+/// A failed request in words: a server that never answers, one that hangs up, anything else.
+fn request_error(e: ureq::Error, stall: std::time::Duration) -> String {
+    match e {
+        ureq::Error::Timeout(_) => {
+            format!("the server did not answer within {} s", stall.as_secs())
+        }
+        ureq::Error::Io(io) => read_error(&io, 0, stall),
+        other => other.to_string(),
+    }
+}
+
+/// A failed read of the body in words, after `done` bytes.
+fn read_error(e: &std::io::Error, done: u64, stall: std::time::Duration) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        TimedOut | WouldBlock => format!(
+            "stalled: no data for {} s after {done} bytes",
+            stall.as_secs()
+        ),
+        ConnectionReset | ConnectionAborted | UnexpectedEof | BrokenPipe => {
+            format!("the server closed the connection after {done} bytes")
+        }
+        _ => format!("connection lost after {done} bytes: {e}"),
+    }
+}
+
+/// Streams the body of `url` into `path`, returning its md5 as hex. Fails when a read waits
+/// longer than `stall` or a whole `stall` period brings less than `MIN_RATE` a second.
+fn fetch_to(
+    url: &str,
+    path: &Path,
+    stall: std::time::Duration,
+    progress: Progress,
+) -> std::result::Result<String, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(stall))
         .timeout_per_read(Some(stall))
         .build()
         .into();
-    let response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let response = agent.get(url).call().map_err(|e| request_error(e, stall))?;
     let total = response
         .headers()
         .get("content-length")
@@ -106,13 +152,21 @@ fn fetch_to(url: &str, path: &Path, progress: Progress) -> std::result::Result<S
     let mut hasher = Md5::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut done = 0u64;
+    let mut window = (std::time::Instant::now(), 0u64);
     progress(0, total);
     loop {
         let n = body.read(&mut buf).map_err(|e| {
-            format!(
-                "connection lost or stalled (no data for {} s): {e}",
-                stall.as_secs()
-            )
+            match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            {
+                Some(ureq::Error::Timeout(_)) => read_error(
+                    &std::io::Error::from(std::io::ErrorKind::TimedOut),
+                    done,
+                    stall,
+                ),
+                _ => read_error(&e, done, stall),
+            }
         })?;
         if n == 0 {
             break;
@@ -122,6 +176,18 @@ fn fetch_to(url: &str, path: &Path, progress: Progress) -> std::result::Result<S
             .map_err(|e| format!("{}: {e}", path.display()))?;
         done += n as u64;
         progress(done, total);
+        let elapsed = window.0.elapsed();
+        if elapsed >= stall {
+            let rate = (done - window.1) as f64 / elapsed.as_secs_f64();
+            if rate < MIN_RATE as f64 {
+                return Err(format!(
+                    "too slow: {:.0} bytes a second over the last {} s (under {MIN_RATE}), after {done} bytes",
+                    rate,
+                    elapsed.as_secs()
+                ));
+            }
+            window = (std::time::Instant::now(), done);
+        }
     }
     if let Some(total) = total {
         if done != total {

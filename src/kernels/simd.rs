@@ -47,9 +47,11 @@ impl Level {
                 "baseline" => Level::BASELINE,
                 "avx2" => Level::AVX2,
                 "avx512" => Level::AVX512,
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "{SIMD_ENV}={v}: one of avx512, avx2, baseline (or unset for the CPU's best)"
-                )),
+                ))
+                }
             },
         };
         Ok(Some(asked.min(Level::cpu())))

@@ -425,7 +425,7 @@ fn field(v: Option<f64>) -> String {
 fn metrics_csv(runs: &[Labelled]) -> String {
     let mut out = String::from("run_id,event,step,epoch,loss,acc,test_loss,test_acc,lr,time\n");
     for run in runs {
-        for e in &run.run.events {
+        for e in run.run.history() {
             let (mut epoch, mut loss, mut acc, mut test_loss, mut test_acc, mut lr) =
                 (None, None, None, None, None, None);
             match &e.kind {

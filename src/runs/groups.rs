@@ -1,5 +1,5 @@
 //! Groups of runs that differ only by seed: the same preset, the same settings but `seed`, the
-//! same parent. A group has n, the mean and standard deviation of its runs' best and final
+//! same parent, and each a seed of its own (runs of one seed are repeats, in groups apart). A group has n, the mean and standard deviation of its runs' best and final
 //! test accuracy, and a band: its runs' curves averaged on common steps, with their minimum
 //! and maximum. The runs screen, `gradboard runs`, the compare screen and the export use it.
 
@@ -69,7 +69,17 @@ pub fn group_runs(records: &[RunRecord]) -> Vec<RunGroup> {
             Some(c) => group_key(&r.preset, c, r.parent.as_ref()),
             None => format!("run|{}", r.run_id),
         };
-        match groups.iter_mut().find(|g| g.0.key == key) {
+        // Runs that share a seed are repeats, not seeds: a run joins the first group of its
+        // settings that lacks its seed.
+        let seed = r.config.as_ref().map(|c| c.seed);
+        let joins = |g: &&mut (RunGroup, Vec<&RunRecord>)| {
+            g.0.key == key
+                && !g
+                    .1
+                    .iter()
+                    .any(|o| o.config.as_ref().map(|c| c.seed) == seed)
+        };
+        match groups.iter_mut().find(joins) {
             Some(g) => g.1.push(r),
             None => groups.push((
                 RunGroup {
@@ -193,6 +203,20 @@ mod tests {
         assert_eq!(groups[0].best_text(), "0.5200 ± 0.0200");
         assert_eq!(groups[1].runs, ["c"]);
         assert_eq!(groups[1].best_std, Some(0.0));
+    }
+
+    #[test]
+    fn runs_of_one_seed_are_repeats_not_a_group_of_seeds() {
+        let records = vec![
+            record("a", 42, 1e-3, 0.50),
+            record("b", 42, 1e-3, 0.52),
+            record("c", 43, 1e-3, 0.40),
+            record("d", 42, 1e-3, 0.54),
+        ];
+        let groups = group_runs(&records);
+        let seeds: Vec<Vec<u64>> = groups.iter().map(|g| g.seeds.clone()).collect();
+        assert_eq!(seeds, [vec![42, 43], vec![42], vec![42]]);
+        assert_eq!(groups[0].runs, ["a", "c"]);
     }
 
     #[test]

@@ -20,6 +20,10 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    if let Err(e) = gradboard::data::stall_timeout() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     gradboard::set_threads(threads);
     logging::init();
     logging::install_panic_hook();

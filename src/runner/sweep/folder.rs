@@ -246,9 +246,24 @@ impl SweepFolder {
         write_text_atomically(&self.dir.join(META_FILE), &text)
     }
 
-    /// Reads them.
+    /// Reads them; counts that no sweep could have written (a damaged file) are refused
+    /// before anything is sized by them.
     pub fn read_meta(&self) -> Result<SweepMeta> {
-        read_json(&self.dir.join(META_FILE))
+        use crate::config::sweep::{MAX_RUNS, MAX_SEEDS};
+        let meta: SweepMeta = read_json(&self.dir.join(META_FILE))?;
+        let fits = (1..=MAX_RUNS).contains(&meta.trials)
+            && (1..=MAX_SEEDS).contains(&meta.seeds)
+            && meta.groups.checked_mul(meta.seeds) == Some(meta.trials);
+        if !fits {
+            return Err(crate::Error::Other(format!(
+                "{}: damaged: {} trials of {} configurations x {} seeds (a sweep has 1 to {MAX_RUNS} trials, 1 to {MAX_SEEDS} seeds)",
+                self.dir.join(META_FILE).display(),
+                meta.trials,
+                meta.groups,
+                meta.seeds
+            )));
+        }
+        Ok(meta)
     }
 
     fn group_path(&self, group: usize) -> PathBuf {

@@ -18,9 +18,12 @@ pub fn read(dir: &Path) -> Result<SweepState> {
     let field = |k: &str| value.get(k).cloned().unwrap_or_default();
     let mut queue: Vec<super::QueueEntry> =
         serde_json::from_value(field("queue")).map_err(|e| bad(e.to_string()))?;
+    let recorded_best = value.get("sampler").is_some();
     for e in queue.iter_mut() {
-        e.group = e.index;
-        e.best = e.best_test_acc;
+        if !recorded_best {
+            e.group = e.index;
+            e.best = e.best_test_acc;
+        }
     }
     let running = lock_held_file(&dir.join(SWEEP_LOCK));
     let runs_dir = dir.parent().and_then(Path::parent).unwrap_or(Path::new(""));
@@ -46,6 +49,15 @@ pub fn read(dir: &Path) -> Result<SweepState> {
         }
     }
     let finished = !running;
+    // A folder whose plan.json is gone still says in results.json how it was run; only a
+    // folder from before sweeps kept their plan lacks it (a grid chosen on test accuracy).
+    let said = |k: &str| field(k).as_str().map(str::to_string);
+    let kept_plan = said("sampler").is_some();
+    let objective = match said("objective").as_deref() {
+        Some("val_acc") => Objective::ValAcc,
+        _ => Objective::TestAcc,
+    };
+    let pruning = field("pruning").as_bool().unwrap_or(false);
     Ok(SweepState {
         id: field("sweep_id").as_str().unwrap_or_default().to_string(),
         name: field("name").as_str().unwrap_or_default().to_string(),
@@ -54,18 +66,25 @@ pub fn read(dir: &Path) -> Result<SweepState> {
         } else {
             SweepStatus::Finished
         },
-        sampler: "grid".into(),
-        pruner: if field("pruning").as_bool().unwrap_or(false) {
-            "median".into()
-        } else {
-            "off".into()
-        },
-        seeds: 1,
-        objective: Some(Objective::TestAcc),
+        sampler: said("sampler").unwrap_or_else(|| "grid".into()),
+        pruner: said("pruner").unwrap_or_else(|| if pruning { "median" } else { "off" }.into()),
+        seeds: field("seeds").as_u64().map_or(1, |s| s.max(1) as usize),
+        objective: Some(objective),
         swept_keys: serde_json::from_value(field("swept_keys")).unwrap_or_default(),
-        pruning: field("pruning").as_bool().unwrap_or(false),
+        pruning,
         finished,
         queue,
+        notice: Some(if kept_plan {
+            format!(
+                "{}: plan.json is missing; shown from results.json as last written",
+                dir.display()
+            )
+        } else {
+            format!(
+                "{}: a sweep folder from before plans were kept: shown from results.json",
+                dir.display()
+            )
+        }),
         ..SweepState::default()
     })
 }

@@ -23,6 +23,7 @@ pub use trial::{write_results_of, Forward, SweepCore};
 
 use super::{Observer, Runner};
 use crate::config::sweep::SweepPlan;
+use crate::events::RunStatus;
 use crate::train::{Command, Control};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -451,6 +452,27 @@ pub fn run_task(
     };
     core.write_results(Local::default());
     Ok(outcome)
+}
+
+/// The runs of the sweep in `core`'s folder that `sweep resume` continues: never started,
+/// stopped, or lost with their process; not those that ended otherwise, were cancelled or
+/// refused, or train elsewhere now.
+pub fn unfinished(core: &SweepCore) -> Vec<usize> {
+    let mut book = core.book.lock().expect("sweep book");
+    book.refresh();
+    (0..core.plan.trials())
+        .filter(|&i| {
+            matches!(
+                book.status(i),
+                QueueState::Pending
+                    | QueueState::Crashed { .. }
+                    | QueueState::Ended {
+                        status: RunStatus::Stopped,
+                        ..
+                    }
+            )
+        })
+        .collect()
 }
 
 /// What a cluster task did.

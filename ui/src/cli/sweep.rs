@@ -118,6 +118,16 @@ pub enum SweepAction {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Continue a sweep whose process was killed: every run that never started, was stopped
+    /// or was lost with its process trains (a lost or stopped one resumes its checkpoint),
+    /// one after another, here.
+    Resume {
+        /// The sweep's folder.
+        sweep_dir: PathBuf,
+        /// The data set (default: GRADBOARD_DATA).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Stop a sweep wherever it runs: scancel for a cluster's, its process's queue otherwise.
     Cancel {
         /// The sweep's folder.
@@ -262,6 +272,9 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
             index,
             data,
         }) => return trial(sweep_dir, *index, data.as_deref(), compute, threads),
+        Some(SweepAction::Resume { sweep_dir, data }) => {
+            return resume(sweep_dir, data.as_deref(), compute, threads)
+        }
         Some(SweepAction::Cancel { sweep_dir }) => {
             println!("{}", gradboard::runner::sweep::cancel_sweep(sweep_dir)?);
             return Ok(ExitCode::SUCCESS);
@@ -433,9 +446,10 @@ fn trial(
                 summary.step,
                 figure(summary.final_test_acc)
             );
-            if requeue.load(Ordering::SeqCst)
-                && summary.status == gradboard::events::RunStatus::Stopped
-            {
+            if summary.status == gradboard::events::RunStatus::Stopped {
+                if !requeue.load(Ordering::SeqCst) {
+                    return Ok(ExitCode::from(130));
+                }
                 slurm::requeue_this_task()?;
                 println!("{name}: requeued; the next start resumes it");
             }
@@ -445,6 +459,85 @@ fn trial(
         TaskOutcome::Cancelled => println!("{name}: the sweep was cancelled"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `sweep resume`: every unfinished run of a killed local sweep, one after another, then the
+/// results. Ctrl-C stops the run in training (resumable again) and exits 130.
+fn resume(
+    dir: &std::path::Path,
+    data: Option<&std::path::Path>,
+    compute: Compute,
+    threads: usize,
+) -> Result<ExitCode> {
+    use gradboard::runner::sweep::{run_task, unfinished, SweepCore, TaskOutcome};
+    if !dir.is_dir() {
+        anyhow::bail!("{}: no such sweep folder", dir.display());
+    }
+    let core = Arc::new(SweepCore::open(dir)?);
+    if core.folder.cancelled() {
+        anyhow::bail!("sweep {}: it was cancelled; start a new one", core.id);
+    }
+    if core.folder.running() {
+        anyhow::bail!("sweep {}: a process runs it now", core.id);
+    }
+    let _running = core.folder.lock_running()?;
+    let todo = unfinished(&core);
+    if todo.is_empty() {
+        println!("sweep {}: every run has ended; nothing to resume", core.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = crate::data_setup::ensure_data(data)?;
+    let data = Arc::new(Cifar10::load(&path)?);
+    let runner = Runner::new(data, &path, &core.folder.runs_dir(), compute, threads);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let current: Arc<std::sync::Mutex<Option<Arc<gradboard::train::Control>>>> = Arc::default();
+    let (stop_flag, stop_current) = (stop.clone(), current.clone());
+    let _ = ctrlc::set_handler(move || {
+        stop_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(c) = stop_current.lock().expect("current run").as_ref() {
+            c.send(gradboard::train::Command::Stop);
+        }
+    });
+    println!(
+        "sweep {}: resuming {} of {} runs ({})",
+        core.id,
+        todo.len(),
+        core.plan.trials(),
+        todo.iter()
+            .map(|i| format!("#{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for index in todo {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        let control = Arc::new(gradboard::train::Control::new());
+        *current.lock().expect("current run") = Some(control.clone());
+        let forward: gradboard::runner::sweep::Forward =
+            Arc::new(std::sync::Mutex::new(Box::new(|_| {})));
+        let name = format!("run {index}");
+        match run_task(&core, &runner, index, control, forward) {
+            Ok(TaskOutcome::Trained(s)) => println!(
+                "{name}: {} at step {}, test acc {}",
+                s.status.as_str(),
+                s.step,
+                figure(s.final_test_acc)
+            ),
+            Ok(TaskOutcome::AlreadyDone) => println!("{name}: already trained"),
+            Ok(TaskOutcome::Claimed) => println!("{name}: another process trains it"),
+            Ok(TaskOutcome::Cancelled) => break,
+            Err(e) => println!("{name}: refused: {e}"),
+        }
+    }
+    drop(_running);
+    let state = read_sweep(dir)?;
+    print!("\n{}{}", table(&state), summary(&state));
+    Ok(if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `sweep show`: the state from the folder.
@@ -470,6 +563,9 @@ fn show(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
             state.objective_label(),
             state.pruner
         );
+        if let Some(n) = &state.notice {
+            println!("note: {n}");
+        }
         print!("\n{}{}", table(&state), summary(&state));
     }
     Ok(ExitCode::SUCCESS)

@@ -8,7 +8,7 @@ use gradboard::data::Cifar10;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
 use gradboard::runner::{From, RunRequest, Runner};
-use gradboard::runs::StoredRun;
+use gradboard::runs::{RunState, StoredRun};
 use gradboard::train::{Command, Fault};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -46,12 +46,12 @@ pub struct TrainArgs {
 }
 
 /// Shows the run on the terminal: JSON lines on stdout, or a progress bar on stderr.
+/// Prints a run's events (`--json`) and its progress bar, both from the run's events folded
+/// into its state as every front end folds them (a resumed run's history first).
 struct Printer {
     json: bool,
     bar: ProgressBar,
-    last_test_acc: Option<f64>,
-    last_val_acc: Option<f64>,
-    offset: usize,
+    state: RunState,
 }
 
 impl Printer {
@@ -61,30 +61,20 @@ impl Printer {
             // A closed stdout (e.g. `| head`) must not end the run: the store still records it.
             let _ = writeln!(out, "{}", event.to_json()).and_then(|_| out.flush());
         }
+        self.state.apply(event);
+        let s = &self.state;
+        self.bar.set_length(s.config.steps as u64);
+        self.bar
+            .set_position(s.step.saturating_sub(s.first_step) as u64);
         match &event.kind {
-            EventKind::Start(info) => {
-                self.offset = info.parent.as_ref().map_or(0, |p| p.step);
-                self.bar.set_length(info.config.steps as u64);
-            }
-            EventKind::Resume { step } => self.bar.set_position(*step as u64),
-            EventKind::Train { step, loss, .. } => {
-                self.bar.set_position((step - self.offset) as u64);
-                let acc = self
-                    .last_test_acc
-                    .map(|a| format!("{a:.4}"))
-                    .unwrap_or_else(|| "-".into());
-                let val = self
-                    .last_val_acc
+            EventKind::Train { loss, .. } => {
+                let acc = gradboard::runs::accuracy_text(s.final_test_acc());
+                let val = s
+                    .final_val_acc()
                     .map(|a| format!(" val acc {a:.4}"))
                     .unwrap_or_default();
                 self.bar
                     .set_message(format!("loss {loss:.4} test acc {acc}{val}"));
-            }
-            EventKind::Eval {
-                test_acc, val_acc, ..
-            } => {
-                self.last_test_acc = Some(*test_acc);
-                self.last_val_acc = *val_acc;
             }
             EventKind::Done { .. } => self.bar.finish_and_clear(),
             _ => {}
@@ -120,12 +110,16 @@ pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode
         Ok(text) if !text.is_empty() => Some(Fault::parse(&text)?),
         _ => None,
     };
+    let mut prior = RunState::new("", RunConfig::default());
     let (request, runs_dir) = match &args.resume {
         Some(dir) => {
             if !dir.is_dir() {
                 bail!("{}: no such run folder", dir.display());
             }
             let stored = StoredRun::load(dir)?;
+            for e in stored.history() {
+                prior.apply(e);
+            }
             let preset = stored.start().map(|s| s.preset.clone()).unwrap_or_default();
             let runs_dir = dir.parent().map(PathBuf::from).unwrap_or_default();
             let mut request = RunRequest::new(&preset, stored.config, None);
@@ -163,9 +157,7 @@ pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode
     let mut printer = Printer {
         json: args.json,
         bar,
-        last_test_acc: None,
-        last_val_acc: None,
-        offset: 0,
+        state: prior,
     };
     for event in rx {
         printer.show(&event);

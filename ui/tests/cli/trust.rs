@@ -259,3 +259,120 @@ fn the_memory_check_sees_the_address_space_limit_and_runs_at_once() {
         "no run or sweep folder is made"
     );
 }
+
+#[test]
+fn a_download_timeout_it_does_not_take_is_refused_not_replaced() {
+    let home = tempfile::tempdir().unwrap();
+    for value in ["abc", "-1", "0", "1.5", "99999"] {
+        let out = gradboard(home.path())
+            .env("GRADBOARD_DOWNLOAD_TIMEOUT", value)
+            .arg("presets")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+        assert!(
+            err.starts_with(&format!("error: GRADBOARD_DOWNLOAD_TIMEOUT={value}:"))
+                && err.trim_end().lines().count() == 1,
+            "{value}: {err}"
+        );
+    }
+}
+
+/// A local sweep killed outright (SIGKILL mid-run) continues with `sweep resume`: the lost run
+/// resumes from its checkpoint, the runs that never started train, and the export of the
+/// resumed run has each step once.
+#[test]
+fn a_killed_sweep_resumes_every_unfinished_run() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let mut child = gradboard(home.path())
+        .args(["sweep", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .args([
+            "--grid",
+            "lr=1e-4,2e-4,3e-4",
+            "--set",
+            "steps=3000",
+            "--set",
+            "eval_every=50",
+            "--set",
+            "batch_size=20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        let e: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if e["event"] == "train" && e["step"].as_u64().unwrap() >= 60 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let sweeps = home.path().join("runs/sweeps");
+    let dir = std::fs::read_dir(&sweeps)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = gradboard(home.path())
+        .args(["sweep", "resume", "--data"])
+        .arg(&data)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}{text}", stderr(&out));
+    assert!(text.contains("resuming 3 of 3 runs (#0 #1 #2)"), "{text}");
+    let listed = runs_json(home.path());
+    assert_eq!(
+        listed.len(),
+        3,
+        "one folder a run: the lost one resumed in its own"
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|r| r["status"] == "completed" && r["step"] == 3000),
+        "{listed:?}"
+    );
+    let again = gradboard(home.path())
+        .args(["sweep", "resume"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to resume"));
+    // The resumed run's export: every train step once, in order.
+    let first = listed.iter().find(|r| r["sweep"]["index"] == 0).unwrap();
+    let run_dir = home
+        .path()
+        .join("runs")
+        .join(first["run_id"].as_str().unwrap());
+    let events = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
+    assert!(
+        events.contains("\"event\":\"resume\""),
+        "the lost run was resumed"
+    );
+    let out_dir = home.path().join("export");
+    let export = gradboard(home.path())
+        .args(["export"])
+        .arg(&run_dir)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{}", stderr(&export));
+    let csv = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
+    let steps: Vec<u64> = csv
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some("train"))
+        .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    let repeat = steps.windows(2).find(|w| w[0] >= w[1]);
+    assert_eq!(repeat, None, "each step once");
+    assert_eq!(steps.last(), Some(&3000));
+}
