@@ -143,6 +143,21 @@ pub fn remove_temporaries(dir: &Path) -> Vec<String> {
     removed
 }
 
+/// Makes folder `path` and its parents; when a part of it is a file, the error names that
+/// part ("is a file, not a folder") instead of the system's "File exists".
+pub fn create_folder(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| {
+        let file = path
+            .ancestors()
+            .find(|a| a.exists() && !a.is_dir())
+            .map(Path::to_path_buf);
+        match file {
+            Some(f) => Error::data(f, "is a file, not a folder"),
+            None => Error::io(path, e),
+        }
+    })
+}
+
 /// Whether `path` is a regular file or a folder (a FIFO, a device or a socket would block or
 /// make no sense as data); the error says what it is.
 pub fn check_readable_kind(path: &Path) -> Result<()> {

@@ -610,3 +610,41 @@ fn listing_shows_status_and_old_run_folders_still_load() {
     assert_eq!(running.wait().status, RunStatus::Stopped);
     assert_eq!(list_runs(&runs).unwrap()[0].status.as_str(), "stopped");
 }
+
+/// A run folder renamed while the run trains: the run fails, and its `done` still carries what
+/// it measured (its evaluations and its seconds), as the summary does.
+#[test]
+fn a_run_whose_folder_is_renamed_keeps_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path());
+    let request = RunRequest::new("mlp-default", small("mlp-default", &[]), None);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let runs_dir = runner.runs_dir().to_path_buf();
+    let handle = runner
+        .start(
+            request,
+            Box::new(move |e: &Event| {
+                if let EventKind::Eval { step: 10, .. } = e.kind {
+                    let from = runs_dir.join(&e.run_id);
+                    std::fs::rename(&from, from.with_extension("moved")).unwrap();
+                }
+                drop(tx.send(e.clone()));
+            }),
+        )
+        .unwrap();
+    let summary = handle.wait();
+    let events: Vec<Event> = rx.iter().collect();
+    let measured = eval_curve(&events.iter().collect::<Vec<_>>());
+    assert!(!measured.is_empty());
+    assert_eq!(summary.status, RunStatus::Failed, "{summary:?}");
+    assert_eq!(summary.final_test_acc, Some(measured.last().unwrap().2));
+    assert!(summary.seconds > 0.0, "{summary:?}");
+    let done = dones(&events);
+    assert_eq!(done.len(), 1);
+    match &done[0].kind {
+        EventKind::Done { final_test_acc, .. } => {
+            assert_eq!(*final_test_acc, summary.final_test_acc)
+        }
+        _ => unreachable!(),
+    }
+}

@@ -121,7 +121,7 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
         })
         .collect();
     let groups = fold(&labelled);
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    crate::files::create_folder(out)?;
     let mut files = Vec::new();
     let png = out.join("curves.png");
     super::write_atomically(&png, |tmp| {

@@ -38,6 +38,9 @@ impl StoredRun {
     /// Reads a run folder: its config.toml (or, failing that, its `start` event's config)
     /// and its events.
     pub fn load(dir: &Path) -> Result<Self> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::data(dir, "is a file, not a run folder"));
+        }
         let events_path = dir.join(EVENTS_FILE);
         let mut bytes = Vec::new();
         crate::files::open_read(&events_path)?

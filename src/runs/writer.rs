@@ -48,7 +48,7 @@ impl RunWriter {
     /// Creates a new folder `runs_dir/<new id>/` exclusively (drawing another id if one by
     /// that name exists), locks it, and writes its config.toml and an empty events.jsonl.
     pub fn create(runs_dir: &Path, preset: &str, config: &RunConfig) -> Result<Self> {
-        std::fs::create_dir_all(runs_dir).map_err(|e| Error::io(runs_dir, e))?;
+        crate::files::create_folder(runs_dir)?;
         let (run_id, dir) = loop {
             let id = new_run_id(preset);
             let dir = runs_dir.join(&id);
@@ -58,14 +58,24 @@ impl RunWriter {
                 Err(e) => return Err(Error::io(&dir, e)),
             }
         };
-        let lock = lock(&dir)?;
-        write_text_atomically(&dir.join(CONFIG_FILE), &config.to_toml(None))?;
-        Ok(RunWriter {
-            run_id,
-            events: open_events(&dir)?,
-            dir,
-            _lock: lock,
-        })
+        // A folder whose start failed (a full disk, say) holds no run: it is removed rather
+        // than left to be listed as crashed for ever.
+        let made = lock(&dir).and_then(|lock| {
+            write_text_atomically(&dir.join(CONFIG_FILE), &config.to_toml(None))?;
+            Ok((lock, open_events(&dir)?))
+        });
+        match made {
+            Ok((lock, events)) => Ok(RunWriter {
+                run_id,
+                events,
+                dir,
+                _lock: lock,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
     }
 
     /// Opens an existing run folder to append to it (resume); fails while another process

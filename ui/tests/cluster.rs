@@ -325,6 +325,15 @@ fn a_requeued_task_resumes_its_run_to_the_uninterrupted_curve() {
             .output()
             .unwrap();
         if String::from_utf8_lossy(&reason.stdout).contains("BeginTime") {
+            // While SLURM holds the task, the trial reads requeued and the sweep running.
+            let stopped_at = Instant::now();
+            while !events(&run_dir).iter().any(|e| e["event"] == "done") {
+                assert!(stopped_at.elapsed() < Duration::from_secs(20), "no done");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let state = show(home.path(), &dir);
+            assert_eq!(state["trials"][0]["status"], "requeued", "{state}");
+            assert_eq!(state["status"], "running", "{state}");
             // slurmd refuses a launch whose credential is from the second in which the job was
             // killed (credential times have whole seconds: "Job credential revoked"), so the
             // task starts again in the next second at the earliest.

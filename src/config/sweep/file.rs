@@ -88,7 +88,15 @@ fn values_of(value: &toml::Value) -> Option<Vec<String>> {
 /// Parses a sweep file's text; an unknown entry is an error that names it.
 pub(super) fn parse(text: &str, name: &str, origin: &str) -> Result<SweepSpec> {
     let bad = |why: String| Error::Config(format!("{origin}: {why}"));
-    let file: SweepFile = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+    let file: SweepFile = toml::from_str(text).map_err(|e| {
+        // The line and its text, so the user sees which entry is wrong.
+        let at = e.span().map(|span| {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let source = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line} (`{source}`): ")
+        });
+        bad(format!("{}{}", at.unwrap_or_default(), e.message()))
+    })?;
     let mut spec = SweepSpec::new(name, &file.preset);
     spec.description = file.description;
     spec.seed = file.seed;
@@ -258,9 +266,10 @@ fn overrides(table: &toml::Table) -> Result<Vec<String>> {
     table
         .iter()
         .map(|(k, v)| {
-            key(k)?;
+            let spec = key(k)?;
             let text = value_text(v)
                 .ok_or_else(|| Error::Config(format!("{k}: unsupported value {v}")))?;
+            spec.set(&mut crate::config::RunConfig::default(), &text)?;
             Ok(format!("{k}={text}"))
         })
         .collect()

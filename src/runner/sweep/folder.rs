@@ -162,7 +162,7 @@ impl SweepFolder {
     /// Makes `RUNS/sweeps/<time>-sweep-<name>-<4 hex>` exclusively, with its subfolders.
     pub fn create(runs_dir: &Path, name: &str) -> Result<(String, Self)> {
         let parent = runs_dir.join(SWEEPS_DIR);
-        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        crate::files::create_folder(&parent)?;
         loop {
             let id = new_run_id(&format!("sweep-{name}"));
             let dir = parent.join(&id);
@@ -220,7 +220,7 @@ impl SweepFolder {
     /// long as the file is open, so a process killed outright leaves none.
     pub fn claim(&self, index: usize) -> Result<Option<File>> {
         let dir = self.dir.join(CLAIMS_DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        crate::files::create_folder(&dir)?;
         let path = dir.join(format!("{index:06}.lock"));
         let file = open_write(&path)?;
         match file.try_lock() {

@@ -128,20 +128,17 @@ pub fn submit(
     let dir = core.folder.dir().to_path_buf();
     let script = job_script(&name, &dir, trials, o);
     let path = dir.join(JOB_SCRIPT);
-    crate::files::write_text_atomically(&path, &script)?;
-    std::fs::create_dir_all(dir.join("slurm")).map_err(|e| Error::io(&dir, e))?;
-    let out = Command::new("sbatch")
-        .arg("--parsable")
-        .arg(&path)
-        .output()
-        .map_err(|e| Error::Other(format!("cannot run sbatch: {e} (is SLURM installed here?)")))?;
-    if !out.status.success() {
-        return Err(Error::Other(format!(
-            "sbatch refused the job: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let submitted = crate::files::write_text_atomically(&path, &script)
+        .and_then(|()| crate::files::create_folder(&dir.join("slurm")))
+        .and_then(|()| sbatch(&path));
+    // A sweep no job runs is no sweep: its folder goes with the failed submission.
+    let text = match submitted {
+        Ok(text) => text,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
     let job_id = text.trim().split(';').next().unwrap_or("").to_string();
     let job = SlurmJob {
         job_id,
@@ -157,6 +154,22 @@ pub fn submit(
         script,
         job: Some(job),
     })
+}
+
+/// Submits the job script at `path`; sbatch's `--parsable` answer.
+fn sbatch(path: &Path) -> Result<String> {
+    let out = Command::new("sbatch")
+        .arg("--parsable")
+        .arg(path)
+        .output()
+        .map_err(|e| Error::Other(format!("cannot run sbatch: {e} (is SLURM installed here?)")))?;
+    if !out.status.success() {
+        return Err(Error::Other(format!(
+            "sbatch refused the job: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The job that runs the sweep in `folder`, when a cluster runs it.

@@ -47,6 +47,12 @@ pub enum QueueState {
         /// Its run id.
         run_id: String,
     },
+    /// Stopped or lost on a cluster whose scheduler holds its task to start again (a requeue
+    /// after the time limit or a node lost): the task resumes the run.
+    Requeued {
+        /// Its run id.
+        run_id: String,
+    },
 }
 
 /// One row of a sweep's queue and results table.
@@ -99,7 +105,8 @@ impl QueueEntry {
         match &self.state {
             QueueState::Running { run_id }
             | QueueState::Ended { run_id, .. }
-            | QueueState::Crashed { run_id } => Some(run_id).filter(|r| !r.is_empty()),
+            | QueueState::Crashed { run_id }
+            | QueueState::Requeued { run_id } => Some(run_id).filter(|r| !r.is_empty()),
             _ => None,
         }
         .map(String::as_str)
@@ -114,6 +121,7 @@ impl QueueEntry {
             QueueState::Ended { status, .. } => status.as_str().into(),
             QueueState::Refused { .. } => "refused".into(),
             QueueState::Crashed { .. } => "crashed".into(),
+            QueueState::Requeued { .. } => "requeued".into(),
         }
     }
 
@@ -261,9 +269,12 @@ impl SweepState {
         let queue: Vec<QueueEntry> = (0..meta.trials)
             .map(|i| entry(book, local, i, running_here))
             .collect();
-        let finished = queue
-            .iter()
-            .all(|e| !matches!(e.state, QueueState::Pending | QueueState::Running { .. }));
+        let finished = queue.iter().all(|e| {
+            !matches!(
+                e.state,
+                QueueState::Pending | QueueState::Running { .. } | QueueState::Requeued { .. }
+            )
+        });
         let status = if running_here && !finished {
             SweepStatus::Running
         } else if queue.iter().all(|e| {
@@ -669,6 +680,21 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
             state = QueueState::Cancelled;
         }
     }
+    // A run whose task the scheduler still holds will go on: a requeue, not an end.
+    let waits = local.queued.contains_key(&index);
+    state = match state {
+        QueueState::Ended {
+            run_id,
+            status: RunStatus::Stopped,
+            ..
+        }
+        | QueueState::Crashed { run_id }
+            if waits =>
+        {
+            QueueState::Requeued { run_id }
+        }
+        other => other,
+    };
     let run = book.run(index);
     let mut swept = conf.map(|c| c.swept.clone()).unwrap_or_default();
     let mut label = conf.map(|c| c.label.clone()).unwrap_or_default();

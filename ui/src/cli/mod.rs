@@ -74,6 +74,21 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let compute = || -> Result<Compute> { Ok(Compute::from_name(&cli.device)?) };
     if let Some(command) = &cli.command {
         refuse_dashboard_options(&cli.dashboard, command)?;
+        let computes = matches!(
+            command,
+            Command::Train(_)
+                | Command::Eval(_)
+                | Command::Bench(_)
+                | Command::Sweep(_)
+                | Command::Analyze(_)
+                | Command::LrFind(_)
+        );
+        if !computes && cli.device != "cpu" {
+            anyhow::bail!(
+                "--device {}: this command computes nothing; --device applies to train, eval, bench, sweep, analyze, lr-find and the dashboard",
+                cli.device
+            );
+        }
     }
     match cli.command {
         None => crate::dashboard::run(cli.dashboard, compute()?, threads),

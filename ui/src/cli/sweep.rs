@@ -172,14 +172,21 @@ fn request(args: &SweepArgs) -> SweepRequest {
 pub fn table(state: &SweepState) -> String {
     let with_expected = state.queue.iter().any(|e| e.expected.is_some());
     let label_width = state.label_width().clamp(8, 60);
-    let objective = state.objective_label();
+    // A sweep chosen on validation shows its objective beside the test figures; one chosen
+    // on test accuracy has its objective in the best-test column already.
+    let on_val = state.objective == Some(gradboard::config::sweep::Objective::ValAcc);
+    let column = |text: &str| format!("  {text:>9}");
     let mut out = format!(
-        "{:>3}  {:label_width$}  {:16}  {:>6}  {:>9}  {:>9}  {:>9}{}  run\n",
+        "{:>3}  {:label_width$}  {:16}  {:>6}{}  {:>9}  {:>9}{}  run\n",
         "#",
         "settings",
         "status",
         "steps",
-        format!("best {}", objective.split(' ').next().unwrap_or("")),
+        if on_val {
+            column("best val")
+        } else {
+            String::new()
+        },
         "best test",
         "final test",
         if with_expected { "   report" } else { "" }
@@ -193,10 +200,14 @@ pub fn table(state: &SweepState) -> String {
         };
         let label: String = e.label.chars().take(label_width).collect();
         out.push_str(&format!(
-            "{:>3}  {label:label_width$}  {status:16}  {:>6}  {:>9}  {:>9}  {:>9}{}  {}\n",
+            "{:>3}  {label:label_width$}  {status:16}  {:>6}{}  {:>9}  {:>9}{}  {}\n",
             e.index,
             e.step,
-            figure(e.best),
+            if on_val {
+                column(&figure(e.best))
+            } else {
+                String::new()
+            },
             figure(e.best_test_acc),
             figure(e.final_test_acc),
             if with_expected {

@@ -376,3 +376,76 @@ fn a_killed_sweep_resumes_every_unfinished_run() {
     assert_eq!(repeat, None, "each step once");
     assert_eq!(steps.last(), Some(&3000));
 }
+
+#[test]
+fn a_cluster_submission_that_fails_leaves_no_sweep_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["sweep", "--preset", "mlp-default", "--grid", "lr=1e-3,2e-3"])
+        .args([
+            "--set",
+            "steps=10",
+            "--set",
+            "batch_size=20",
+            "--on",
+            "slurm",
+        ])
+        .args(["--sbatch=--no-such-sbatch-option", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("sbatch"), "{err}");
+    let sweeps = home.path().join("runs/sweeps");
+    let left = std::fs::read_dir(&sweeps).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "no folder for a sweep no job runs");
+}
+
+#[test]
+fn commands_that_compute_nothing_refuse_a_device_and_a_file_is_no_runs_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["--device", "gpu", "runs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--device gpu: this command computes nothing"));
+    std::fs::write(home.path().join("runsfile"), "").unwrap();
+    for args in [
+        vec![
+            "train",
+            "--preset",
+            "mlp-default",
+            "--runs-dir",
+            "runsfile",
+            "--set",
+            "steps=5",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        vec![
+            "sweep",
+            "--preset",
+            "mlp-default",
+            "--runs-dir",
+            "runsfile",
+            "--grid",
+            "lr=1e-3,2e-3",
+            "--set",
+            "batch_size=20",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        vec!["export", "runsfile", "--out", "x"],
+    ] {
+        let out = gradboard(home.path()).args(&args).output().unwrap();
+        let err = stderr(&out);
+        assert!(
+            err.contains("runsfile: is a file, not a") && err.trim_end().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -25,6 +25,7 @@ fn state_style(e: &QueueEntry) -> Style {
         QueueState::Pending => Style::new().fg(Color::Gray),
         QueueState::Cancelled | QueueState::Refused { .. } => Style::new().fg(Color::DarkGray),
         QueueState::Crashed { .. } => Style::new().fg(Color::Red),
+        QueueState::Requeued { .. } => Style::new().fg(Color::Yellow).italic(),
         QueueState::Running { .. } => Style::new().fg(Color::Green).bold(),
         QueueState::Ended { status, .. } => match status {
             RunStatus::Completed => Style::new().fg(Color::Cyan),
