@@ -364,3 +364,19 @@ fn trickling_closing_and_silent_servers_end_with_words_that_say_which() {
         );
     }
 }
+
+/// `mean` is open to callers: one of the wrong size is refused (a panic), never a read of
+/// values that were not written.
+#[test]
+fn preprocessing_refuses_a_mean_image_of_the_wrong_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.tar.gz");
+    write_archive(&path, &files(5, 5)).unwrap();
+    let mut data = Cifar10::load(&path).unwrap();
+    assert_eq!(data.preprocess(&data.train, &[0, 1]).len(), 2 * IMAGE_BYTES);
+    data.mean.truncate(10);
+    let short = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        data.preprocess(&data.train, &[0, 1])
+    }));
+    assert!(short.is_err());
+}

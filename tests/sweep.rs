@@ -892,3 +892,23 @@ fn a_damaged_sweep_folder_is_bounded_and_read_for_what_it_says() {
         "best is the objective's"
     );
 }
+
+#[test]
+fn a_sweep_file_error_names_its_line_and_a_set_value_its_key() {
+    let err = SweepSpec::from_toml(
+        "preset = \"mlp-default\"\ntrials = 2.5\n[grid]\nlr = [1e-3, 2e-3]\n",
+        "t",
+        "t.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("t.toml: line 2 (`trials = 2.5`)"), "{err}");
+    let err = SweepSpec::from_toml(
+        "preset = \"mlp-default\"\n[set]\nlr = -5\n[grid]\nsteps = [10, 20]\n",
+        "t",
+        "t.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("t.toml: set: lr: -5"), "{err}");
+}

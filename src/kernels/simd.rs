@@ -142,3 +142,17 @@ macro_rules! multiversion {
 
 /// Lanes a kernel processes at once: one AVX-512 register of f32.
 pub const LANES: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cap_is_never_above_the_cpus_level() {
+        // Safe to set here: the cap only ever lowers the level, and AVX-512 is the highest.
+        std::env::set_var(SIMD_ENV, "avx512");
+        let cap = Level::cap_from_env().unwrap().unwrap();
+        assert!(cap <= Level::cpu(), "{cap:?} above {:?}", Level::cpu());
+        assert!(Level::detected() <= Level::cpu());
+    }
+}
