@@ -59,14 +59,23 @@ pub fn estimate(config: &RunConfig) -> Estimate {
             (parameters, per_image, 100)
         }
     };
-    let training = (config.batch_size as u64)
+    let bytes = step_bytes(parameters, per_image, config.batch_size, eval_chunk);
+    Estimate { parameters, bytes }
+}
+
+/// Bytes a run needs for a network of `parameters` trainable values whose layers output
+/// `per_image` values an image, training at `batch` and evaluating `eval_chunk` images at a
+/// time (saturating).
+pub fn step_bytes(parameters: u64, per_image: u64, batch: usize, eval_chunk: u64) -> u64 {
+    let training = (batch as u64)
         .saturating_mul(per_image)
         .saturating_mul(ACTIVATION_COPIES * F32);
-    let evaluation = eval_chunk * per_image * EVAL_COPIES * F32;
-    let bytes = parameters
+    let evaluation = eval_chunk
+        .saturating_mul(per_image)
+        .saturating_mul(EVAL_COPIES * F32);
+    parameters
         .saturating_mul(PARAM_COPIES * F32)
-        .saturating_add(training.max(evaluation));
-    Estimate { parameters, bytes }
+        .saturating_add(training.max(evaluation))
 }
 
 /// The memory a new allocation can have now: the smallest of what the machine has available

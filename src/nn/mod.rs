@@ -10,6 +10,7 @@ pub mod dropout;
 pub mod init;
 pub mod linear;
 pub mod mlp;
+pub mod net;
 pub mod norm;
 
 pub use batch_norm::{Backward, BatchNorm1d};

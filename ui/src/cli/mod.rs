@@ -8,6 +8,7 @@ mod eval;
 mod export;
 mod gradcheck;
 mod lr_find;
+mod net;
 mod presets;
 mod runs;
 mod sweep;
@@ -66,6 +67,12 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// The learning-rate finder: loss against an exponential lr ramp, and a suggestion.
     LrFind(lr_find::LrFindArgs),
+    /// Networks as data: list the nets, or show one's layers, shapes, parameters and FLOP.
+    Net {
+        /// What to do.
+        #[command(subcommand)]
+        action: net::NetAction,
+    },
 }
 
 /// Runs what the command line asked for.
@@ -103,6 +110,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Sweep(args)) => sweep::run(*args, compute()?, threads),
         Some(Command::Analyze(args)) => analyze::run(args, compute()?),
         Some(Command::LrFind(args)) => lr_find::run(args, compute()?),
+        Some(Command::Net { action }) => net::run(action),
     }
 }
 

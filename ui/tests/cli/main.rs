@@ -3,6 +3,7 @@
 
 mod data;
 mod faults;
+mod net;
 mod sweep;
 mod tools;
 mod train;

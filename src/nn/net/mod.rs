@@ -1,0 +1,227 @@
+//! Networks as data: a net description (TOML: variables, a list of layers, named blocks with
+//! parameters and `repeat`) read into a tree of `Layer`s, and its summary for a data shape:
+//! each layer's output shape, parameters and FLOP an image, the totals, and the memory a
+//! training step needs. `../shared/DESIGN.md` ("Networks") holds the format.
+//!
+//! ```toml
+//! vars = { width = 64 }
+//! layers = [ { conv = "$width", k = 3 }, "bn", "relu", { block = "res", c = "$width" },
+//!            "gap", { linear = "classes" } ]
+//! [blocks.res]
+//! layers = [ { residual = [ { conv = "$c" }, "bn", "relu", { conv = "$c" }, "bn" ] }, "relu" ]
+//! ```
+
+mod parse;
+mod summary;
+
+pub use parse::{parse_net, NetError};
+pub use summary::{summarise, Shape, Summary, SummaryRow};
+
+use crate::config::PresetDirs;
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How many units a layer's output: a count, or the data's class count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Units {
+    /// This many.
+    Count(usize),
+    /// As many as the data has classes.
+    Classes,
+}
+
+/// One layer of a net, its variables resolved and its blocks expanded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layer {
+    /// A 2-d convolution: output channels, kernel side, stride, padding, bias.
+    Conv {
+        /// Output channels.
+        out: usize,
+        /// Kernel side.
+        k: usize,
+        /// Stride.
+        stride: usize,
+        /// Zero padding on each side.
+        pad: usize,
+        /// Whether it adds a bias.
+        bias: bool,
+    },
+    /// A fully connected layer (a flatten before it when its input is maps).
+    Linear {
+        /// Outputs.
+        out: Units,
+        /// Whether it adds a bias.
+        bias: bool,
+    },
+    /// Batch norm: a scale and a shift a channel (a feature after a flatten).
+    BatchNorm,
+    /// max(x, 0).
+    Relu,
+    /// max(x, slope x).
+    LeakyRelu {
+        /// The slope below zero.
+        slope: f64,
+    },
+    /// GELU.
+    Gelu,
+    /// tanh.
+    Tanh,
+    /// Max or average pooling.
+    Pool {
+        /// Max (else average).
+        max: bool,
+        /// Window side.
+        k: usize,
+        /// Stride.
+        stride: usize,
+        /// Zero padding on each side.
+        pad: usize,
+    },
+    /// Global average pooling: maps to one value a channel.
+    GlobalAvgPool,
+    /// Maps to a flat vector.
+    Flatten,
+    /// Dropout with probability `p`; `None` follows the run's `dropout` key.
+    Dropout {
+        /// The probability, when the net fixes it.
+        p: Option<f64>,
+    },
+    /// Multiplies by a constant.
+    Scale {
+        /// The factor.
+        factor: f64,
+    },
+    /// x + body(x), with a 1x1 convolution and a batch norm on the shortcut where the body
+    /// changes the shape.
+    Residual {
+        /// The body.
+        body: Vec<Layer>,
+    },
+    /// A frozen patch-whitening convolution (k x k patches, no padding) whose filters come
+    /// from the training set's patch covariance: 2 C k² output channels (each eigenvector and
+    /// its negative); only its bias trains.
+    Whiten {
+        /// Patch side.
+        k: usize,
+    },
+}
+
+impl Layer {
+    /// Its kind as a description writes it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Layer::Conv { .. } => "conv",
+            Layer::Linear { .. } => "linear",
+            Layer::BatchNorm => "bn",
+            Layer::Relu => "relu",
+            Layer::LeakyRelu { .. } => "leaky_relu",
+            Layer::Gelu => "gelu",
+            Layer::Tanh => "tanh",
+            Layer::Pool { max: true, .. } => "maxpool",
+            Layer::Pool { max: false, .. } => "avgpool",
+            Layer::GlobalAvgPool => "gap",
+            Layer::Flatten => "flatten",
+            Layer::Dropout { .. } => "dropout",
+            Layer::Scale { .. } => "scale",
+            Layer::Residual { .. } => "residual",
+            Layer::Whiten { .. } => "whiten",
+        }
+    }
+}
+
+/// A net description read and resolved: its name, its variables (as given and as set) and its
+/// layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Net {
+    /// Its name (the file's stem, or `inline`).
+    pub name: String,
+    /// One line saying what it is.
+    pub description: String,
+    /// Its variables with the values in force.
+    pub vars: BTreeMap<String, f64>,
+    /// Its layers, input to output.
+    pub layers: Vec<Layer>,
+}
+
+/// The folders nets are looked for in: `nets/` in each preset folder (the built-in one
+/// first), then the user's `~/.config/gradboard/nets/`.
+pub fn net_dirs(presets: &PresetDirs) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = presets.dirs.iter().map(|d| d.join("nets")).collect();
+    if let Some(config) = presets.user_dir().parent() {
+        dirs.push(config.join("nets"));
+    }
+    dirs.dedup();
+    dirs
+}
+
+/// The names of the nets in `dirs`, sorted, each once (the first folder's wins).
+pub fn list_nets(dirs: &[PathBuf]) -> Vec<(String, PathBuf)> {
+    let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "toml") {
+                if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                    found.entry(stem.to_string()).or_insert(path);
+                }
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Reads net `name_or_path` (a name in `dirs`, or a path to a `.toml` file) with variables
+/// `set` (`VAR=VALUE`, the `net.` prefix taken off) in force.
+pub fn load_net(name_or_path: &str, dirs: &[PathBuf], set: &[(String, String)]) -> Result<Net> {
+    let as_path = Path::new(name_or_path);
+    let path = if name_or_path.ends_with(".toml") || as_path.components().count() > 1 {
+        as_path.to_path_buf()
+    } else {
+        list_nets(dirs)
+            .into_iter()
+            .find(|(n, _)| n == name_or_path)
+            .map(|(_, p)| p)
+            .ok_or_else(|| {
+                let known: Vec<String> = list_nets(dirs).into_iter().map(|(n, _)| n).collect();
+                Error::Config(format!(
+                    "net {name_or_path:?}: no such net (known: {}; or give a .toml file)",
+                    known.join(", ")
+                ))
+            })?
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| Error::Config(format!("net {}: {}", path.display(), e.message())))?;
+    // A net file holds the net at its top, or under [net] as a preset does.
+    let table = match table.get("net") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => table,
+    };
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("net")
+        .to_string();
+    Ok(parse_net(&name, &table, set)?)
+}
+
+/// Splits `net.VAR=VALUE` assignments into (VAR, VALUE); anything else is an error.
+pub fn net_overrides(sets: &[String]) -> Result<Vec<(String, String)>> {
+    sets.iter()
+        .map(|s| {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| Error::Config(format!("--set {s:?}: expected net.VAR=VALUE")))?;
+            let var = k.trim().strip_prefix("net.").ok_or_else(|| {
+                Error::Config(format!(
+                    "--set {s:?}: a net's variables are set as net.VAR=VALUE"
+                ))
+            })?;
+            Ok((var.to_string(), v.trim().to_string()))
+        })
+        .collect()
+}

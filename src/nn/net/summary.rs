@@ -1,0 +1,433 @@
+//! A net's summary for a data shape, as torchinfo or Keras print one: each layer's output
+//! shape, parameters (weights and biases of convolutions and linear layers, a batch norm's
+//! two a channel; running statistics and frozen weights are not parameters) and FLOP an image
+//! (a multiply-add counts two; the products of convolutions and linear layers, element-wise
+//! work left out as `model::flops` leaves it), with the totals. Shapes that cannot follow
+//! (a map that shrinks to nothing, a residual no projection can match) are errors naming the
+//! layer.
+
+use super::{Layer, Net, NetError, Units};
+use serde_json::json;
+
+/// What flows between layers: maps (channels, height, width) or a flat vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Channels, height, width.
+    Maps(usize, usize, usize),
+    /// Features.
+    Flat(usize),
+}
+
+impl Shape {
+    /// Values an image.
+    pub fn elements(&self) -> u64 {
+        match *self {
+            Shape::Maps(c, h, w) => c as u64 * h as u64 * w as u64,
+            Shape::Flat(n) => n as u64,
+        }
+    }
+
+    /// As a list: [C, H, W] or [N].
+    pub fn dims(&self) -> Vec<usize> {
+        match *self {
+            Shape::Maps(c, h, w) => vec![c, h, w],
+            Shape::Flat(n) => vec![n],
+        }
+    }
+}
+
+/// One row of the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    /// Its place: `3`, or `3.1` inside a residual (`3.shortcut` for its projection).
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its output's shape.
+    pub out: Shape,
+    /// Trainable values.
+    pub params: u64,
+    /// FLOP an image, forward.
+    pub flops: u64,
+    /// How deep inside residuals.
+    pub depth: usize,
+}
+
+/// A net's summary for one input shape and class count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// The rows, input to output.
+    pub rows: Vec<SummaryRow>,
+    /// The input's shape.
+    pub input: Shape,
+    /// The output's shape.
+    pub output: Shape,
+    /// Trainable values in all.
+    pub params: u64,
+    /// FLOP an image, forward.
+    pub flops: u64,
+    /// Values every layer's output holds an image (what a training step keeps for backward).
+    pub activations: u64,
+}
+
+impl Summary {
+    /// Bytes a training step at `batch` images needs, by the estimate that refuses runs which
+    /// cannot fit (`model::memory`).
+    pub fn training_bytes(&self, batch: usize) -> u64 {
+        let convolutional = self.rows.iter().any(|r| r.kind == "conv");
+        let eval_chunk = if convolutional { 100 } else { 1000 };
+        crate::model::memory::step_bytes(self.params, self.activations, batch, eval_chunk)
+    }
+
+    /// The contract's JSON: `{"layers":[{"name","kind","out","params","flops"}],"params","flops"}`
+    /// and the input, output, activations and the memory at `batch`.
+    pub fn json(&self, batch: usize) -> serde_json::Value {
+        json!({
+            "layers": self.rows.iter().map(|r| json!({
+                "name": r.name,
+                "kind": r.kind,
+                "out": r.out.dims(),
+                "params": r.params,
+                "flops": r.flops,
+            })).collect::<Vec<_>>(),
+            "params": self.params,
+            "flops": self.flops,
+            "input": self.input.dims(),
+            "output": self.output.dims(),
+            "activations": self.activations,
+            "batch_size": batch,
+            "training_bytes": self.training_bytes(batch),
+        })
+    }
+
+    /// The table for a terminal.
+    pub fn table(&self, batch: usize) -> String {
+        let mut out = format!(
+            "{:<14} {:<11} {:>16} {:>12} {:>14}\n",
+            "layer", "kind", "output", "params", "FLOP/image"
+        );
+        out.push_str(&format!(
+            "{:<14} {:<11} {:>16}\n",
+            "input",
+            "",
+            shape_text(&self.input)
+        ));
+        for r in &self.rows {
+            let name = format!("{}{}", "  ".repeat(r.depth), r.name);
+            out.push_str(&format!(
+                "{name:<14} {:<11} {:>16} {:>12} {:>14}\n",
+                r.kind,
+                shape_text(&r.out),
+                thousands(r.params),
+                thousands(r.flops)
+            ));
+        }
+        out.push_str(&format!(
+            "\ntotal: {} parameters ({:.1} MB of f32), {} MFLOP an image forward ({:.2} GFLOP a training step of {batch}, about 3x forward)\n",
+            thousands(self.params),
+            self.params as f64 * 4.0 / 1e6,
+            fmt_m(self.flops),
+            3.0 * self.flops as f64 * batch as f64 / 1e9,
+        ));
+        out.push_str(&format!(
+            "memory: a training step at batch {batch} needs about {:.2} GB ({} activation values an image)\n",
+            self.training_bytes(batch) as f64 / 1e9,
+            thousands(self.activations)
+        ));
+        out
+    }
+}
+
+fn fmt_m(flops: u64) -> String {
+    format!("{:.2}", flops as f64 / 1e6)
+}
+
+fn shape_text(s: &Shape) -> String {
+    let dims: Vec<String> = s.dims().iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+/// 1234567 as "1,234,567".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// The summary of `net` on inputs of `input`'s shape with `classes` classes.
+pub fn summarise(net: &Net, input: Shape, classes: usize) -> Result<Summary, NetError> {
+    let mut walker = Walker {
+        net: &net.name,
+        classes,
+        rows: Vec::new(),
+    };
+    let output = walker.walk(&net.layers, input, "", 0)?;
+    let rows = walker.rows;
+    Ok(Summary {
+        params: rows.iter().map(|r| r.params).sum(),
+        flops: rows.iter().map(|r| r.flops).sum(),
+        activations: rows.iter().map(|r| r.out.elements()).sum(),
+        rows,
+        input,
+        output,
+    })
+}
+
+struct Walker<'a> {
+    net: &'a str,
+    classes: usize,
+    rows: Vec<SummaryRow>,
+}
+
+/// A map side after a window of `k` at `stride` with `pad`; `None` when nothing is left.
+fn side(n: usize, k: usize, stride: usize, pad: usize) -> Option<usize> {
+    (n + 2 * pad).checked_sub(k).map(|d| d / stride + 1)
+}
+
+impl Walker<'_> {
+    fn walk(
+        &mut self,
+        layers: &[Layer],
+        mut shape: Shape,
+        prefix: &str,
+        depth: usize,
+    ) -> Result<Shape, NetError> {
+        for (i, layer) in layers.iter().enumerate() {
+            let name = format!("{prefix}{i}");
+            let fail = |why: String| NetError {
+                net: self.net.to_string(),
+                at: Some(format!("layer {name} ({})", layer.kind())),
+                why,
+            };
+            let maps = |shape: Shape| match shape {
+                Shape::Maps(c, h, w) => Ok((c, h, w)),
+                Shape::Flat(n) => Err(fail(format!(
+                    "needs maps [C, H, W]; its input is a flat vector of {n}"
+                ))),
+            };
+            let window = |h: usize, w: usize, k: usize, stride: usize, pad: usize| match (
+                side(h, k, stride, pad),
+                side(w, k, stride, pad),
+            ) {
+                (Some(ho), Some(wo)) => Ok((ho, wo)),
+                _ => Err(fail(format!(
+                    "a {k}x{k} window on a {h}x{w} map (pad {pad}) shrinks it to nothing"
+                ))),
+            };
+            let (out, params, flops) = match layer {
+                Layer::Conv {
+                    out,
+                    k,
+                    stride,
+                    pad,
+                    bias,
+                } => {
+                    let (c, h, w) = maps(shape)?;
+                    let (ho, wo) = window(h, w, *k, *stride, *pad)?;
+                    let weights = (c * k * k * out) as u64;
+                    let flops = 2 * weights * (ho * wo) as u64;
+                    (
+                        Shape::Maps(*out, ho, wo),
+                        weights + if *bias { *out as u64 } else { 0 },
+                        flops,
+                    )
+                }
+                Layer::Whiten { k } => {
+                    let (c, h, w) = maps(shape)?;
+                    let (ho, wo) = window(h, w, *k, 1, 0)?;
+                    let out = 2 * c * k * k;
+                    let flops = 2 * (c * k * k * out) as u64 * (ho * wo) as u64;
+                    (Shape::Maps(out, ho, wo), out as u64, flops)
+                }
+                Layer::Linear { out, bias } => {
+                    let n = shape.elements();
+                    let out = match out {
+                        Units::Count(n) => *n,
+                        Units::Classes => self.classes,
+                    };
+                    let weights = n * out as u64;
+                    (
+                        Shape::Flat(out),
+                        weights + if *bias { out as u64 } else { 0 },
+                        2 * weights,
+                    )
+                }
+                Layer::BatchNorm => {
+                    let channels = match shape {
+                        Shape::Maps(c, ..) => c,
+                        Shape::Flat(n) => n,
+                    };
+                    (shape, 2 * channels as u64, 0)
+                }
+                Layer::Pool { k, stride, pad, .. } => {
+                    let (c, h, w) = maps(shape)?;
+                    let (ho, wo) = window(h, w, *k, *stride, *pad)?;
+                    (Shape::Maps(c, ho, wo), 0, 0)
+                }
+                Layer::GlobalAvgPool => {
+                    let (c, ..) = maps(shape)?;
+                    (Shape::Flat(c), 0, 0)
+                }
+                Layer::Flatten => (Shape::Flat(shape.elements() as usize), 0, 0),
+                Layer::Residual { body } => {
+                    let rows_before = self.rows.len();
+                    self.rows.push(SummaryRow {
+                        name: name.clone(),
+                        kind: "residual",
+                        out: shape,
+                        params: 0,
+                        flops: 0,
+                        depth,
+                    });
+                    let body_out = self.walk(body, shape, &format!("{name}."), depth + 1)?;
+                    if body_out != shape {
+                        let (c, h, w) = maps(shape).map_err(|_| {
+                            fail(format!(
+                                "its body turns {:?} into {:?}, which no projection can match on a flat vector",
+                                shape.dims(),
+                                body_out.dims()
+                            ))
+                        })?;
+                        let Shape::Maps(co, ho, wo) = body_out else {
+                            return Err(fail(format!(
+                                "its body ends flat ({:?}) where its input is maps",
+                                body_out.dims()
+                            )));
+                        };
+                        let projects = (1..=h.max(w))
+                            .any(|s| side(h, 1, s, 0) == Some(ho) && side(w, 1, s, 0) == Some(wo));
+                        if !projects {
+                            return Err(fail(format!(
+                                "its body turns {h}x{w} maps into {ho}x{wo}, which no strided 1x1 projection gives"
+                            )));
+                        }
+                        let weights = (c * co) as u64;
+                        self.rows.push(SummaryRow {
+                            name: format!("{name}.shortcut"),
+                            kind: "projection",
+                            out: body_out,
+                            params: weights + 2 * co as u64,
+                            flops: 2 * weights * (ho * wo) as u64,
+                            depth: depth + 1,
+                        });
+                    }
+                    // The residual's own row shows its output, after the body and shortcut.
+                    self.rows[rows_before].out = body_out;
+                    shape = body_out;
+                    continue;
+                }
+                Layer::Relu
+                | Layer::LeakyRelu { .. }
+                | Layer::Gelu
+                | Layer::Tanh
+                | Layer::Dropout { .. }
+                | Layer::Scale { .. } => (shape, 0, 0),
+            };
+            self.rows.push(SummaryRow {
+                name,
+                kind: layer.kind(),
+                out,
+                params,
+                flops,
+                depth,
+            });
+            shape = out;
+        }
+        Ok(shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_net;
+    use super::*;
+
+    fn summary(text: &str) -> Result<Summary, NetError> {
+        let net = parse_net("t", &toml::from_str(text).unwrap(), &[]).unwrap();
+        summarise(&net, Shape::Maps(3, 32, 32), 10)
+    }
+
+    /// A residual block, a stride-2 convolution, GELU, dropout and global average pooling,
+    /// counted by hand.
+    #[test]
+    fn parameters_flops_and_shapes_are_counted_as_by_hand() {
+        let s = summary(
+            r#"
+layers = [
+  { conv = 16, k = 3 }, "bn", "relu",
+  { residual = [ { conv = 16, k = 3, bias = false }, "bn", "relu", { conv = 16, k = 3, bias = false }, "bn" ] },
+  { conv = 32, k = 3, stride = 2 }, "gelu",
+  { residual = [ { conv = 64, k = 3, stride = 2, bias = false }, "bn" ] },
+  { dropout = 0.2 }, "gap", { linear = "classes" },
+]"#,
+        )
+        .unwrap();
+        let conv1 = 3 * 9 * 16 + 16;
+        let bn1 = 2 * 16;
+        let res1 = 2 * (16 * 9 * 16 + 2 * 16);
+        let conv2 = 16 * 9 * 32 + 32;
+        let res2 = (32 * 9 * 64 + 2 * 64) + (32 * 64 + 2 * 64);
+        let linear = 64 * 10 + 10;
+        assert_eq!(
+            s.params,
+            (conv1 + bn1 + res1 + conv2 + res2 + linear) as u64
+        );
+        let flops = 2 * (3 * 9 * 16) * 32 * 32
+            + 2 * 2 * (16 * 9 * 16) * 32 * 32
+            + 2 * (16 * 9 * 32) * 16 * 16
+            + 2 * (32 * 9 * 64) * 8 * 8
+            + 2 * (32 * 64) * 8 * 8
+            + 2 * 64 * 10;
+        assert_eq!(s.flops, flops as u64);
+        assert_eq!(s.output, Shape::Flat(10));
+        let shortcut = s.rows.iter().find(|r| r.name == "6.shortcut").unwrap();
+        assert_eq!(
+            (shortcut.kind, shortcut.out),
+            ("projection", Shape::Maps(64, 8, 8))
+        );
+        let conv2_row = s.rows.iter().find(|r| r.name == "4").unwrap();
+        assert_eq!(conv2_row.out, Shape::Maps(32, 16, 16));
+        let json = s.json(128);
+        assert_eq!(json["params"], s.params);
+        assert_eq!(json["layers"][0]["out"], json!([16, 32, 32]));
+        assert!(s.table(128).contains("total:"));
+    }
+
+    #[test]
+    fn shapes_that_cannot_follow_name_their_layer() {
+        for (text, wanted) in [
+            (
+                "layers = [{ maxpool = 2 }, { maxpool = 2 }, { maxpool = 2 }, { maxpool = 2 }, { maxpool = 2 }, { maxpool = 2 }]",
+                "net t: layer 5 (maxpool): a 2x2 window on a 1x1 map (pad 0) shrinks it to nothing",
+            ),
+            (
+                "layers = [\"gap\", { conv = 8 }]",
+                "net t: layer 1 (conv): needs maps [C, H, W]; its input is a flat vector of 3",
+            ),
+            (
+                "layers = [{ residual = [{ conv = 8, k = 5, pad = 0 }] }]",
+                "net t: layer 0 (residual): its body turns 32x32 maps into 28x28",
+            ),
+            (
+                "layers = [{ residual = [\"gap\"] }]",
+                "net t: layer 0 (residual): its body ends flat",
+            ),
+        ] {
+            let e = summary(text).unwrap_err().to_string();
+            assert!(e.starts_with(wanted), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(9_228_362), "9,228,362");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+    }
+}

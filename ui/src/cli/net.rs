@@ -1,0 +1,83 @@
+//! `gradboard net`: the nets of the preset folders, and a net's summary (each layer's output
+//! shape, parameters and FLOP an image, the totals, a training step's memory), as torchinfo or
+//! Keras print one.
+
+use anyhow::Result;
+use gradboard::config::PresetDirs;
+use gradboard::data::Cifar10;
+use gradboard::nn::net::{list_nets, load_net, net_dirs, net_overrides, summarise, Shape};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// CIFAR-10's image shape and classes, the summary's default input.
+const CIFAR: (Shape, usize) = (Shape::Maps(3, 32, 32), 10);
+
+/// What `gradboard net` does.
+#[derive(Debug, clap::Subcommand)]
+pub enum NetAction {
+    /// List the nets (presets/nets/ and ~/.config/gradboard/nets/) with their descriptions.
+    List,
+    /// A net's summary: each layer's kind, output shape, parameters and FLOP an image; the
+    /// totals; the memory a training step needs at the batch size.
+    Show {
+        /// A net's name, or a .toml file.
+        net: String,
+        /// A net variable: net.VAR=VALUE (repeatable).
+        #[arg(long = "set", value_name = "net.VAR=VALUE")]
+        sets: Vec<String>,
+        /// Take the input's shape and class count from this data set (default: CIFAR-10's
+        /// [3, 32, 32] and 10 classes, nothing read).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The batch size the memory is worked out for.
+        #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        batch_size: u32,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Lists the nets or prints one's summary.
+pub fn run(action: NetAction) -> Result<ExitCode> {
+    let dirs = net_dirs(&PresetDirs::discover());
+    match action {
+        NetAction::List => {
+            let nets = list_nets(&dirs);
+            let width = nets.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+            for (name, path) in nets {
+                let line = match load_net(&path.display().to_string(), &dirs, &[]) {
+                    Ok(net) => net.description,
+                    Err(e) => format!("(unreadable: {e})"),
+                };
+                println!("{name:width$}  {line}");
+            }
+        }
+        NetAction::Show {
+            net,
+            sets,
+            data,
+            batch_size,
+            json,
+        } => {
+            let net = load_net(&net, &dirs, &net_overrides(&sets)?)?;
+            let (input, classes) = match data {
+                None => CIFAR,
+                // Every data set read today is CIFAR-10's shape; reading it checks the path.
+                Some(path) => {
+                    Cifar10::load(&path)?;
+                    CIFAR
+                }
+            };
+            let summary = summarise(&net, input, classes)?;
+            let batch = batch_size as usize;
+            if json {
+                println!("{}", summary.json(batch));
+            } else {
+                println!("net {}: {}\n", net.name, net.description);
+                print!("{}", summary.table(batch));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
