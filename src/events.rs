@@ -144,6 +144,12 @@ pub struct StartInfo {
     /// The sweep this run belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepRef>,
+    /// The network's trainable values (weights, biases, batch norms' scales and shifts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<u64>,
+    /// Its FLOP an image, forward (a multiply-add counts two; products only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flops: Option<f64>,
 }
 
 /// One event of a run.

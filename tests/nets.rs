@@ -2,8 +2,9 @@
 //! lab's networks written as descriptions count the parameters and FLOP the engine counts for
 //! its built-in models.
 
+use gradboard::config::net::{list_nets, load_net, net_dirs};
 use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::nn::net::{list_nets, load_net, net_dirs, summarise, Shape};
+use gradboard::model::summary::{summarise, Shape};
 use std::path::PathBuf;
 
 fn dirs() -> Vec<PathBuf> {
@@ -46,11 +47,10 @@ fn the_lab_networks_as_descriptions_count_what_the_engine_counts() {
     let mlp = load_net("mlp-best", &dirs(), &[]).unwrap();
     let s = summarise(&mlp, Shape::Maps(3, 32, 32), 10).unwrap();
     let best = preset("mlp-best");
-    let norms = 2 * (800 + 400 + 200 + 100);
-    assert_eq!(
-        s.params,
-        gradboard::model::memory::estimate(&best).parameters + norms
-    );
+    // Hidden layers without a bias (their batch norm removes it), two values a unit in the norms.
+    let units = 800 + 400 + 200 + 100;
+    let weights = 3072 * 800 + 800 * 400 + 400 * 200 + 200 * 100 + 100 * 10;
+    assert_eq!(s.params, weights + 10 + 2 * units);
     assert_eq!(
         s.flops as f64,
         gradboard::model::flops::forward(&best, 1).useful
@@ -75,4 +75,63 @@ fn a_net_variable_is_set_by_name_and_an_unknown_one_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("no such net") && e.contains("lab-vgg"), "{e}");
+}
+
+/// The lab's network and its description given the same weights (copied in registration
+/// order, shape by shape): the same logits, in training (batch statistics) and evaluation.
+fn same_logits(lab_preset: &str, net: &str, images: usize, tolerance: f32, modes: &[bool]) {
+    use candle_core::{Device, Tensor};
+    use gradboard::model::Compute;
+    use rand::SeedableRng;
+    let lab = preset(lab_preset);
+    let mut described = lab.clone();
+    described.set("net", net).unwrap();
+    described.norm = gradboard::config::Norm::None;
+    described.validate().unwrap();
+    let compute = Compute::cpu();
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+    let mut a = gradboard::train::build_network(&lab, &mut rng, &compute).unwrap();
+    let mut b = gradboard::train::build_network(&described, &mut rng, &compute).unwrap();
+    let (from, to) = (
+        a.params().snapshot().unwrap(),
+        b.params().snapshot().unwrap(),
+    );
+    assert_eq!(from.len(), to.len(), "{net}: as many tensors");
+    let mut copied = std::collections::HashMap::new();
+    for ((name_a, t), (name_b, u)) in from.iter().zip(&to) {
+        assert_eq!(t.dims(), u.dims(), "{name_a} against {name_b}");
+        copied.insert(name_b.clone(), t.clone());
+    }
+    b.params()
+        .restore(&copied, std::path::Path::new("test"))
+        .unwrap();
+    let x = (Tensor::rand(-1f32, 1f32, (images, 3072), &Device::Cpu).unwrap() * 60.0).unwrap();
+    for &train in modes {
+        let ya = a.forward(&x, train).unwrap();
+        let yb = b.forward(&x, train).unwrap();
+        let diff: f32 = (ya - yb)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(
+            diff < tolerance,
+            "{net} (train {train}): logits differ by {diff}"
+        );
+    }
+}
+
+#[test]
+fn the_lab_mlp_and_its_description_give_the_same_logits() {
+    same_logits("mlp-default", "mlp-default", 16, 1e-4, &[true, false]);
+    // Batch norm and dropout (evaluation: the masks are each model's own draws).
+    same_logits("mlp-best", "mlp-best", 16, 1e-4, &[false]);
+}
+
+#[test]
+fn the_lab_vgg_and_its_description_give_the_same_logits() {
+    same_logits("convnet", "lab-vgg", 4, 2e-3, &[true, false]);
 }

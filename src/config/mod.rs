@@ -4,6 +4,7 @@
 
 mod choice;
 pub mod keys;
+pub mod net;
 mod presets;
 pub mod sweep;
 
@@ -31,6 +32,8 @@ choice::choice_enum! {
         Mlp = "mlp",
         /// The small VGG of section 4.
         Convnet = "convnet",
+        /// A network described as data (`net`: a name in presets/nets/, a file, or a table).
+        Net = "net",
     }
 }
 
@@ -204,6 +207,9 @@ pub struct RunConfig {
     pub val_split: usize,
     /// Steps between `layers` events (per-layer statistics), 0 = off.
     pub diag_every: usize,
+    /// The network as data (with `model = net`), its variables at the values in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<net::NetConfig>,
 }
 
 impl Default for RunConfig {
@@ -239,8 +245,19 @@ impl Default for RunConfig {
             early_stop: None,
             val_split: 0,
             diag_every: DEFAULT_DIAG_EVERY,
+            net: None,
         }
     }
+}
+
+/// The key naming a run's net.
+pub const NET_KEY: &str = "net";
+/// The prefix of a net variable's key: `net.width`.
+pub const NET_VAR_PREFIX: &str = "net.";
+
+/// Whether `name` is the net or one of its variables (keys outside the key table).
+pub fn is_net_key(name: &str) -> bool {
+    name == NET_KEY || name.starts_with(NET_VAR_PREFIX)
 }
 
 /// Steps between `layers` events unless a preset or `--set` says otherwise.
@@ -253,21 +270,64 @@ impl RunConfig {
     /// The first network key (`NETWORK_KEYS`) on which `self` and `other` differ, with
     /// `self`'s value and `other`'s; `None` when weights of one fit the other.
     pub fn network_difference(&self, other: &RunConfig) -> Option<(&'static str, String, String)> {
-        NETWORK_KEYS.iter().find_map(|&k| {
+        let keys = NETWORK_KEYS.iter().find_map(|&k| {
             let spec = key(k).expect("a network key is a key");
             let (mine, theirs) = (spec.get(self), spec.get(other));
             (mine != theirs).then_some((k, mine, theirs))
-        })
+        });
+        let name = |c: &RunConfig| c.get(NET_KEY).unwrap_or_default();
+        keys.or_else(|| (self.net != other.net).then(|| (NET_KEY, name(self), name(other))))
     }
 
     /// Sets one key from its text form (`--set key=value`, a preset, the dashboard's editor).
     /// The value is checked on its own; `validate` checks the combination.
     pub fn set(&mut self, name: &str, text: &str) -> Result<()> {
+        if name == NET_KEY {
+            return self.set_net(text);
+        }
+        if let Some(var) = name.strip_prefix(NET_VAR_PREFIX) {
+            let net = self.net.as_mut().ok_or_else(|| {
+                Error::Config(format!(
+                    "{name}: the run has no net; set net=NAME first (gradboard net list)"
+                ))
+            })?;
+            return net.set_var(var, text.trim());
+        }
         key(name)?.set(self, text)
+    }
+
+    /// `net=NAME|FILE` (a net from the preset folders' `nets/` or a file, which then makes the
+    /// model), or `net=none` (back to `model`'s own network).
+    fn set_net(&mut self, text: &str) -> Result<()> {
+        let text = text.trim();
+        if matches!(text, "none" | "off" | "") {
+            self.net = None;
+            if self.model == ModelKind::Net {
+                self.model = ModelKind::Mlp;
+            }
+            return Ok(());
+        }
+        let dirs = net::net_dirs(&PresetDirs::discover());
+        self.net = Some(net::NetConfig::load(text, &dirs)?);
+        self.model = ModelKind::Net;
+        Ok(())
     }
 
     /// The text form of one key's value, as `set` reads it back.
     pub fn get(&self, name: &str) -> Result<String> {
+        if name == NET_KEY {
+            return Ok(self.net.as_ref().map_or("none".into(), |n| n.name.clone()));
+        }
+        if let Some(var) = name.strip_prefix(NET_VAR_PREFIX) {
+            return self
+                .net
+                .as_ref()
+                .and_then(|n| n.var(var))
+                .map(format_float)
+                .ok_or_else(|| {
+                    Error::Config(format!("{name}: the run's net has no such variable"))
+                });
+        }
         Ok(key(name)?.get(self))
     }
 
@@ -278,6 +338,12 @@ impl RunConfig {
                 "--set {assignment:?}: expected key=value, e.g. lr=0.001"
             ))
         })?;
+        let is_net = key.trim() == NET_KEY || key.trim().starts_with(NET_VAR_PREFIX);
+        if value.trim().is_empty() && is_net {
+            return Err(Error::Config(format!(
+                "--set {assignment:?}: no value (an unset shell variable?)"
+            )));
+        }
         if value.trim().is_empty() {
             let off = match crate::config::key(key.trim())?.kind() {
                 KeyKind::IntegerList => format!("; {}=[] for none", key.trim()),
@@ -333,6 +399,27 @@ impl RunConfig {
                 )));
             }
         }
+        match (self.model == ModelKind::Net, &self.net) {
+            (true, None) => {
+                return Err(Error::Config(
+                    "model = net needs a net: --set net=NAME or a file (gradboard net list)".into(),
+                ))
+            }
+            (false, Some(n)) => {
+                return Err(Error::Config(format!(
+                    "net {}: a net is the model; model = {} cannot be beside it",
+                    n.name,
+                    self.model.name()
+                )))
+            }
+            _ => {}
+        }
+        if self.model == ModelKind::Net && self.norm != Norm::None {
+            return Err(Error::Config(format!(
+                "norm = {}: a net says its own norms (bn layers); norm = none with a net",
+                self.norm.name()
+            )));
+        }
         if self.model == ModelKind::Convnet
             && matches!(self.norm, Norm::CustomAutograd | Norm::CustomManual)
         {
@@ -346,13 +433,15 @@ impl RunConfig {
                 "norm: needs at least one hidden layer (hidden is empty)".into(),
             ));
         }
-        if self.conv_init != ConvInit::Default && self.model != ModelKind::Convnet {
+        if self.conv_init != ConvInit::Default
+            && !matches!(self.model, ModelKind::Convnet | ModelKind::Net)
+        {
             return Err(Error::Config(format!(
                 "conv_init: {} needs model = convnet (the MLP has no convolutions)",
                 self.conv_init.name()
             )));
         }
-        if self.norm_bias_lr != 1.0 && self.norm == Norm::None {
+        if self.norm_bias_lr != 1.0 && self.norm == Norm::None && self.model != ModelKind::Net {
             return Err(Error::Config(
                 "norm_bias_lr: needs a batch norm (norm = none has no shifts)".into(),
             ));
@@ -380,6 +469,14 @@ impl RunConfig {
         let mut config = RunConfig::default();
         for (key, value) in &table {
             if key == "description" {
+                continue;
+            }
+            if let (NET_KEY, toml::Value::Table(t)) = (key.as_str(), value) {
+                config.net = Some(
+                    net::NetConfig::from_table("inline", t.clone())
+                        .map_err(|e| Error::Config(format!("{origin}: {e}")))?,
+                );
+                config.model = ModelKind::Net;
                 continue;
             }
             let text = toml_value_text(value).ok_or_else(|| {

@@ -97,6 +97,30 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
                 })
                 .collect()
         }
+        ModelKind::Net => super::summary::of_config(config)
+            .map(|s| {
+                s.rows
+                    .iter()
+                    .filter(|r| r.flops > 0)
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let (c, side) = match r.out {
+                            super::summary::Shape::Maps(c, h, _) => (c, h),
+                            super::summary::Shape::Flat(n) => (n, 1),
+                        };
+                        Layer {
+                            name: r.name.clone(),
+                            shape: (0, c, side),
+                            conv: r.kind != "linear",
+                            method: "candle",
+                            first: i == 0,
+                            forward: r.flops as f64,
+                            saving: 1.0,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         ModelKind::Convnet => {
             let (convs, c, side) = super::architecture::convnet_convs();
             let mut out: Vec<Layer> = convs

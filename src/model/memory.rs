@@ -35,9 +35,17 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 .into_iter()
                 .map(|w| w as u64)
                 .collect();
+            // A hidden layer that feeds a batch norm has no bias; the norm has two values a
+            // unit (a scale and a shift).
+            let normed = config.norm != crate::config::Norm::None;
+            let last = widths.len().saturating_sub(2);
             let parameters = widths
                 .windows(2)
-                .map(|w| w[0].saturating_mul(w[1]).saturating_add(w[1]))
+                .enumerate()
+                .map(|(i, w)| {
+                    let extra = if normed && i < last { 2 * w[1] } else { w[1] };
+                    w[0].saturating_mul(w[1]).saturating_add(extra)
+                })
                 .fold(0u64, u64::saturating_add);
             let per_image = widths
                 .iter()
@@ -45,6 +53,17 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 .fold(INPUTS as u64, |a, &w| a.saturating_add(w));
             (parameters, per_image, 1000)
         }
+        ModelKind::Net => match super::summary::of_config(config) {
+            Some(s) => {
+                let convolutional = s.rows.iter().any(|r| r.kind == "conv");
+                (
+                    s.params,
+                    s.activations,
+                    if convolutional { 100 } else { 1000 },
+                )
+            }
+            None => (0, 0, 0),
+        },
         ModelKind::Convnet => {
             let (convs, c, side) = super::architecture::convnet_convs();
             let parameters = convs

@@ -8,6 +8,7 @@ pub mod flops;
 pub mod memory;
 mod network;
 mod params;
+pub mod summary;
 mod trainer;
 
 pub use architecture::{convnet_convs, convnet_maps, ConvShape, CONVNET};

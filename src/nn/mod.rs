@@ -16,3 +16,4 @@ pub mod norm;
 pub use batch_norm::{Backward, BatchNorm1d};
 pub use convnet::ConvNet;
 pub use mlp::AutogradMlp;
+pub use net::NetModel;

@@ -205,6 +205,8 @@ impl Runner {
             changed,
             parent,
             sweep: request.sweep.clone(),
+            params: Some(crate::model::memory::estimate(&config).parameters),
+            flops: Some(crate::model::flops::forward(&config, 1).useful),
         };
         let thread_control = control.clone();
         let data = self.data.clone();

@@ -5,7 +5,7 @@ use super::AutogradTrainer;
 use crate::config::{Engine, ModelKind, RunConfig};
 use crate::manual::{ManualMlp, ManualTrainer};
 use crate::model::{Compute, Network, Trainer};
-use crate::nn::{AutogradMlp, ConvNet};
+use crate::nn::{AutogradMlp, ConvNet, NetModel};
 use crate::Result;
 use rand::rngs::SmallRng;
 
@@ -22,6 +22,7 @@ pub fn build_network(
         (Engine::Manual, _) => Box::new(ManualMlp::from_config(config, rng, compute)?),
         (Engine::Autograd, ModelKind::Mlp) => Box::new(AutogradMlp::new(config, rng, compute)?),
         (Engine::Autograd, ModelKind::Convnet) => Box::new(ConvNet::new(config, rng, compute)?),
+        (Engine::Autograd, ModelKind::Net) => Box::new(NetModel::new(config, rng, compute)?),
     })
 }
 

@@ -54,6 +54,11 @@ fn backward(y: &Tensor, dy: &Tensor) -> Result<()> {
 /// times each. The backward is driven by sum(y dy), whose own cost (timed on a tensor of the
 /// layer's output shape) is taken off.
 pub fn time_layers(config: &RunConfig, repeats: usize) -> Result<Vec<LayerTime>> {
+    if config.model == crate::config::ModelKind::Net {
+        return Err(crate::Error::Config(
+            "bench --layers times the hand-written kernels of the lab's networks; a net's layers run on candle's ops (time its steps without --layers)".into(),
+        ));
+    }
     let batch = config.batch_size;
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut out = Vec::new();

@@ -210,14 +210,23 @@ impl Range {
     }
 
     fn check(&self) -> Result<()> {
-        let spec = key(&self.key)?;
-        if !matches!(
-            spec.kind(),
-            KeyKind::Float(_)
-                | KeyKind::OptionalFloat(..)
-                | KeyKind::Integer(..)
-                | KeyKind::OptionalInteger(..)
-        ) {
+        if self.key == crate::config::NET_KEY {
+            return Err(Error::Config(
+                "range net: nets are chosen, not drawn from a range; --grid net=a,b or --choice net=a,b"
+                    .into(),
+            ));
+        }
+        let net_var = crate::config::is_net_key(&self.key);
+        let spec = if net_var { None } else { Some(key(&self.key)?) };
+        if spec.is_some_and(|spec| {
+            !matches!(
+                spec.kind(),
+                KeyKind::Float(_)
+                    | KeyKind::OptionalFloat(..)
+                    | KeyKind::Integer(..)
+                    | KeyKind::OptionalInteger(..)
+            )
+        }) {
             return Err(Error::Config(format!(
                 "range {}: a range needs a numeric key; list the values of a choice with --choice",
                 self.key
@@ -250,7 +259,11 @@ impl Range {
                 }
             )));
         }
-        // Both ends must be values the key accepts.
+        // Both ends must be values the key accepts (a net variable's, the net checks when the
+        // runs are planned).
+        let Some(spec) = spec else {
+            return Ok(());
+        };
         let mut probe = RunConfig::default();
         for end in [self.lo, self.hi] {
             let text = if self.integer() {
@@ -263,8 +276,11 @@ impl Range {
         Ok(())
     }
 
-    /// Whether the key takes whole numbers.
+    /// Whether the key takes whole numbers (a net variable: when both ends are whole).
     pub fn integer(&self) -> bool {
+        if crate::config::is_net_key(&self.key) {
+            return self.lo.fract() == 0.0 && self.hi.fract() == 0.0;
+        }
         key(&self.key).is_ok_and(|s| {
             matches!(
                 s.kind(),
@@ -603,7 +619,7 @@ fn split_values(flag: &str, text: &str) -> Result<(String, Vec<String>)> {
         ))
     })?;
     let name = name.trim();
-    let sep = if key(name)?.kind() == KeyKind::IntegerList {
+    let sep = if !crate::config::is_net_key(name) && key(name)?.kind() == KeyKind::IntegerList {
         ';'
     } else {
         ','
@@ -614,10 +630,13 @@ fn split_values(flag: &str, text: &str) -> Result<(String, Vec<String>)> {
 
 /// Each value must be one the key accepts.
 fn check_values(what: &str, name: &str, values: &[String]) -> Result<()> {
-    let spec = key(name)?;
     if values.is_empty() || values.iter().any(|v| v.is_empty()) {
         return Err(Error::Config(format!("{what} {name}: an empty value")));
     }
+    if crate::config::is_net_key(name) {
+        return check_net_values(what, name, values);
+    }
+    let spec = key(name)?;
     let mut probe = RunConfig::default();
     let mut seen: Vec<String> = Vec::new();
     for v in values {
@@ -630,6 +649,35 @@ fn check_values(what: &str, name: &str, values: &[String]) -> Result<()> {
             )));
         }
         seen.push(value);
+    }
+    Ok(())
+}
+
+/// Values of `net` (nets, each read) or of a net variable (numbers), each given once; whether
+/// a variable exists is checked against the net when the runs are planned.
+fn check_net_values(what: &str, name: &str, values: &[String]) -> Result<()> {
+    let mut seen: Vec<String> = Vec::new();
+    for v in values {
+        let canonical = if name == crate::config::NET_KEY {
+            let dirs = crate::config::net::net_dirs(&PresetDirs::discover());
+            crate::config::net::NetConfig::load(v, &dirs)
+                .map_err(|e| Error::Config(format!("{what} {name}: {e}")))?;
+            v.trim().to_string()
+        } else {
+            let x: f64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|x: &f64| x.is_finite())
+                .ok_or_else(|| Error::Config(format!("{what} {name}: {v} is not a number")))?;
+            crate::config::format_float(x)
+        };
+        if seen.contains(&canonical) {
+            return Err(Error::Config(format!(
+                "{what} {name}: {v} is given twice; each value once"
+            )));
+        }
+        seen.push(canonical);
     }
     Ok(())
 }

@@ -340,7 +340,12 @@ impl SweepPlan {
         for s in self.spec.set.iter().chain(&conf.extra) {
             config.apply_override(s)?;
         }
-        for (k, v) in &conf.swept {
+        // A swept net first, so that its variables swept beside it apply to it.
+        let (nets, rest): (Vec<_>, Vec<_>) = conf
+            .swept
+            .iter()
+            .partition(|(k, _)| k == crate::config::NET_KEY);
+        for (k, v) in nets.into_iter().chain(rest) {
             config.set(k, v)?;
         }
         config.seed = config.seed.wrapping_add(offset as u64);

@@ -3,9 +3,10 @@
 //! Keras print one.
 
 use anyhow::Result;
+use gradboard::config::net::{list_nets, load_net, net_dirs, net_overrides};
 use gradboard::config::PresetDirs;
 use gradboard::data::Cifar10;
-use gradboard::nn::net::{list_nets, load_net, net_dirs, net_overrides, summarise, Shape};
+use gradboard::model::summary::{summarise, Shape};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

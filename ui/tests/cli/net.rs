@@ -74,3 +74,99 @@ layers = [
     let out = show(&["--set", "width=3"]);
     assert!(stderr(&out).contains("net.VAR=VALUE"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_described_net_trains_and_its_variables_are_swept() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let file = home.path().join("small.toml");
+    std::fs::write(
+        &file,
+        r#"vars = { width = 8 }
+layers = [
+  { conv = "$width", bias = false }, "bn", "relu", { maxpool = 2 },
+  { residual = [ { conv = "$width", bias = false }, "bn", "gelu" ] },
+  { conv = 16, stride = 2 }, "relu", { dropout = 0.1 }, "gap", { linear = "classes" },
+]
+"#,
+    )
+    .unwrap();
+    let out = gradboard(home.path())
+        .args(["train", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .arg("--set")
+        .arg(format!("net={}", file.display()))
+        .args([
+            "--set",
+            "net.width=4",
+            "--set",
+            "steps=20",
+            "--set",
+            "eval_every=10",
+        ])
+        .args([
+            "--set",
+            "batch_size=20",
+            "--set",
+            "optimizer=adam",
+            "--set",
+            "lr=1e-3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run_events = events(&out.stdout);
+    let start = &run_events[0];
+    assert_eq!(start["config"]["model"], "net");
+    assert_eq!(start["config"]["net"]["vars"]["width"], 4);
+    let by_hand = (3 * 9 * 4) + 2 * 4 + (4 * 9 * 4 + 2 * 4) + (4 * 9 * 16 + 16) + (16 * 10 + 10);
+    assert_eq!(start["params"], by_hand);
+    assert!(start["flops"].as_f64().unwrap() > 0.0);
+    let done = run_events.last().unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+    // The run folder rebuilds its net without the file: eval reads the stored description.
+    std::fs::remove_file(&file).unwrap();
+    let run = &run_dirs(&home.path().join("runs"))[0];
+    let eval = gradboard(home.path())
+        .args(["eval", "--data"])
+        .arg(&data)
+        .arg(run)
+        .output()
+        .unwrap();
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    // A grid over a shipped net's variable: each run trains its own width.
+    let out = gradboard(home.path())
+        .args(["sweep", "--preset", "mlp-default", "--json", "--data"])
+        .arg(&data)
+        .args(["--set", "net=mlp-default", "--grid", "net.width=8,16"])
+        .args(["--set", "steps=10", "--set", "batch_size=20"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let widths: Vec<Value> = events(&out.stdout)
+        .iter()
+        .filter(|e| e["event"] == "start")
+        .map(|e| e["config"]["net"]["vars"]["width"].clone())
+        .collect();
+    assert_eq!(widths, [serde_json::json!(8), serde_json::json!(16)]);
+    // A bad net or variable: one line, and no run folder.
+    let before = run_dirs(&home.path().join("runs")).len();
+    for (set, wanted) in [
+        ("net=no-such-net", "no such net"),
+        ("net.width=8", "the run has no net"),
+    ] {
+        let out = gradboard(home.path())
+            .args(["train", "--preset", "mlp-default", "--data"])
+            .arg(&data)
+            .args(["--set", set])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(wanted) && err.trim_end().lines().count() == 1,
+            "{err}"
+        );
+    }
+    assert_eq!(run_dirs(&home.path().join("runs")).len(), before);
+}

@@ -147,6 +147,8 @@ pub fn start_info(config: RunConfig, preset: &str, parent: Option<(&str, usize)>
             step,
         }),
         sweep: None,
+        params: None,
+        flops: None,
     }
 }
 

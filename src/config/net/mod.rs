@@ -1,7 +1,7 @@
 //! Networks as data: a net description (TOML: variables, a list of layers, named blocks with
-//! parameters and `repeat`) read into a tree of `Layer`s, and its summary for a data shape:
-//! each layer's output shape, parameters and FLOP an image, the totals, and the memory a
-//! training step needs. `../shared/DESIGN.md` ("Networks") holds the format.
+//! parameters and `repeat`) read into a tree of `Layer`s (`model::summary` works out its
+//! shapes, parameters and FLOP; `nn::net` builds it). `../shared/DESIGN.md` ("Networks")
+//! holds the format.
 //!
 //! ```toml
 //! vars = { width = 64 }
@@ -12,10 +12,8 @@
 //! ```
 
 mod parse;
-mod summary;
 
 pub use parse::{parse_net, NetError};
-pub use summary::{summarise, Shape, Summary, SummaryRow};
 
 use crate::config::PresetDirs;
 use crate::{Error, Result};
@@ -177,6 +175,14 @@ pub fn list_nets(dirs: &[PathBuf]) -> Vec<(String, PathBuf)> {
 /// Reads net `name_or_path` (a name in `dirs`, or a path to a `.toml` file) with variables
 /// `set` (`VAR=VALUE`, the `net.` prefix taken off) in force.
 pub fn load_net(name_or_path: &str, dirs: &[PathBuf], set: &[(String, String)]) -> Result<Net> {
+    let (name, table) = read_net_table(name_or_path, dirs)?;
+    let mut table = table;
+    table.remove("name");
+    Ok(parse_net(&name, &table, set)?)
+}
+
+/// The description table of net `name_or_path` and its name (the file's stem).
+fn read_net_table(name_or_path: &str, dirs: &[PathBuf]) -> Result<(String, toml::Table)> {
     let as_path = Path::new(name_or_path);
     let path = if name_or_path.ends_with(".toml") || as_path.components().count() > 1 {
         as_path.to_path_buf()
@@ -206,7 +212,7 @@ pub fn load_net(name_or_path: &str, dirs: &[PathBuf], set: &[(String, String)]) 
         .and_then(|s| s.to_str())
         .unwrap_or("net")
         .to_string();
-    Ok(parse_net(&name, &table, set)?)
+    Ok((name, table))
 }
 
 /// Splits `net.VAR=VALUE` assignments into (VAR, VALUE); anything else is an error.
@@ -224,4 +230,120 @@ pub fn net_overrides(sets: &[String]) -> Result<Vec<(String, String)>> {
             Ok((var.to_string(), v.trim().to_string()))
         })
         .collect()
+}
+
+/// A run's network as data: the description as read, its variables at the values in force,
+/// kept whole in the run's settings so a run folder rebuilds its net without the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetConfig {
+    /// Where it came from: the net's name, a file's stem, or `inline`.
+    pub name: String,
+    /// The description (`vars`, `layers`, `blocks`, `description`).
+    pub table: toml::Table,
+}
+
+impl NetConfig {
+    /// Net `name_or_path` from `dirs` (or a file), read and checked.
+    pub fn load(name_or_path: &str, dirs: &[PathBuf]) -> Result<Self> {
+        let (name, table) = read_net_table(name_or_path, dirs)?;
+        Self::from_table(&name, table)
+    }
+
+    /// A description given as a table (a preset's `[net]`, a stored run's settings, where a
+    /// `name` entry says where it came from), checked.
+    pub fn from_table(default_name: &str, mut table: toml::Table) -> Result<Self> {
+        let name = match table.remove("name") {
+            Some(toml::Value::String(n)) => n,
+            _ => default_name.to_string(),
+        };
+        let config = NetConfig { name, table };
+        config.net()?;
+        Ok(config)
+    }
+
+    /// The layers, variables resolved.
+    pub fn net(&self) -> Result<Net> {
+        Ok(parse_net(&self.name, &self.table, &[])?)
+    }
+
+    /// Variable `var`'s value in force.
+    pub fn var(&self, var: &str) -> Option<f64> {
+        self.table
+            .get("vars")
+            .and_then(toml::Value::as_table)
+            .and_then(|v| v.get(var))
+            .and_then(|v| match v {
+                toml::Value::Integer(i) => Some(*i as f64),
+                toml::Value::Float(f) => Some(*f),
+                _ => None,
+            })
+    }
+
+    /// Its variables and their values, in order.
+    pub fn vars(&self) -> Vec<(String, f64)> {
+        let names: Vec<String> = self
+            .table
+            .get("vars")
+            .and_then(toml::Value::as_table)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        names
+            .into_iter()
+            .filter_map(|n| Some((n.clone(), self.var(&n)?)))
+            .collect()
+    }
+
+    /// Sets variable `var` from its text; the net is checked again with it.
+    pub fn set_var(&mut self, var: &str, text: &str) -> Result<()> {
+        let mut next = self.clone();
+        let parsed = parse_net(
+            &self.name,
+            &self.table,
+            &[(var.to_string(), text.to_string())],
+        )?;
+        let value = parsed.vars[var];
+        let as_toml = if value.fract() == 0.0 && value.abs() < 1e15 {
+            toml::Value::Integer(value as i64)
+        } else {
+            toml::Value::Float(value)
+        };
+        next.table
+            .entry("vars")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("vars is a table: the net parsed")
+            .insert(var.to_string(), as_toml);
+        *self = next;
+        Ok(())
+    }
+
+    /// The description with its `name`, as stored in a run's settings.
+    pub fn stored(&self) -> toml::Table {
+        let mut t = toml::Table::new();
+        t.insert("name".into(), toml::Value::String(self.name.clone()));
+        t.extend(self.table.clone());
+        t
+    }
+}
+
+impl serde::Serialize for NetConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.stored().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NetConfig {
+    /// A stored description (a table with its `name`), or a net's name or file, read now.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(name) => {
+                NetConfig::load(&name, &net_dirs(&PresetDirs::discover())).map_err(D::Error::custom)
+            }
+            toml::Value::Table(t) => NetConfig::from_table("inline", t).map_err(D::Error::custom),
+            other => Err(D::Error::custom(format!(
+                "net: a name, a file or a table, not {other}"
+            ))),
+        }
+    }
 }

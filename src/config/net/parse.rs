@@ -192,48 +192,49 @@ impl Reader<'_> {
         index: &str,
         depth: usize,
     ) -> Result<Vec<Layer>, NetError> {
-        let (kind, value, args) =
-            match entry {
-                toml::Value::String(kind) => (kind.as_str(), None, toml::Table::new()),
-                toml::Value::Table(t) => {
-                    let kinds: Vec<&str> = t
-                        .keys()
-                        .map(String::as_str)
-                        .filter(|k| KINDS.iter().any(|(name, _)| name == k))
-                        .collect();
-                    let kind = match kinds.as_slice() {
-                        [one] => *one,
-                        [] => {
-                            return Err(NetError {
-                                net: self.net.to_string(),
-                                at: Some(format!("layer {index}")),
-                                why: format!(
-                                    "no kind among {:?}; kinds: {}",
-                                    t.keys().collect::<Vec<_>>(),
-                                    KINDS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
-                                ),
-                            })
-                        }
-                        several => {
-                            return Err(NetError {
-                                net: self.net.to_string(),
-                                at: Some(format!("layer {index}")),
-                                why: format!("one kind an entry, not {}", several.join(" and ")),
-                            })
-                        }
-                    };
-                    let mut args = t.clone();
-                    let value = args.remove(kind);
-                    (kind, value, args)
-                }
-                other => return Err(NetError {
+        let (kind, value, args) = match entry {
+            toml::Value::String(kind) => (kind.as_str(), None, toml::Table::new()),
+            toml::Value::Table(t) => {
+                let kinds: Vec<&str> = t
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| KINDS.iter().any(|(name, _)| name == k))
+                    .collect();
+                let kind = match kinds.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        return Err(NetError {
+                            net: self.net.to_string(),
+                            at: Some(format!("layer {index}")),
+                            why: format!(
+                                "no kind among {:?}; kinds: {}",
+                                t.keys().collect::<Vec<_>>(),
+                                KINDS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+                            ),
+                        })
+                    }
+                    several => {
+                        return Err(NetError {
+                            net: self.net.to_string(),
+                            at: Some(format!("layer {index}")),
+                            why: format!("one kind an entry, not {}", several.join(" and ")),
+                        })
+                    }
+                };
+                let mut args = t.clone();
+                let value = args.remove(kind);
+                (kind, value, args)
+            }
+            other => {
+                return Err(NetError {
                     net: self.net.to_string(),
                     at: Some(format!("layer {index}")),
                     why: format!(
                         "{other} is not a layer: a kind (\"relu\") or a table ({{ conv = 64 }})"
                     ),
-                }),
-            };
+                })
+            }
+        };
         let at = format!("layer {index} ({kind})");
         let fail = |why: String| NetError {
             net: self.net.to_string(),

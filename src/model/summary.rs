@@ -6,7 +6,7 @@
 //! (a map that shrinks to nothing, a residual no projection can match) are errors naming the
 //! layer.
 
-use super::{Layer, Net, NetError, Units};
+use crate::config::net::{Layer, Net, NetError, Units};
 use serde_json::json;
 
 /// What flows between layers: maps (channels, height, width) or a flat vector.
@@ -158,6 +158,16 @@ fn thousands(n: u64) -> String {
         out.push(ch);
     }
     out
+}
+
+/// The shape of the images every run trains on today (CIFAR-10's) and its class count.
+pub const CIFAR: (Shape, usize) = (Shape::Maps(3, 32, 32), 10);
+
+/// The summary of a run's net (with `model = net`) on CIFAR-10's shape; `None` without a net
+/// or for a net that cannot take it (validation says why).
+pub fn of_config(config: &crate::config::RunConfig) -> Option<Summary> {
+    let net = config.net.as_ref()?.net().ok()?;
+    summarise(&net, CIFAR.0, CIFAR.1).ok()
 }
 
 /// The summary of `net` on inputs of `input`'s shape with `classes` classes.
@@ -345,8 +355,8 @@ impl Walker<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse_net;
     use super::*;
+    use crate::config::net::parse_net;
 
     fn summary(text: &str) -> Result<Summary, NetError> {
         let net = parse_net("t", &toml::from_str(text).unwrap(), &[]).unwrap();

@@ -1,0 +1,429 @@
+//! A network built from a net description (`config::net`): each layer on candle's tensor ops
+//! in candle's (batch, channels, height, width) layout, linear products on the kernels'
+//! path, batch norm as candle-nn's (running statistics kept), dropout from the run's seeded
+//! generator. Parameters are named `layers.PATH.weight` (`layers.3.0.weight` inside a
+//! residual, `layers.3.shortcut.conv.weight` for its projection), drawn as PyTorch draws them.
+
+use super::dropout::{apply_mask, dropout_mask};
+use super::init;
+use super::linear::Linear;
+use super::norm::register_norm;
+use crate::config::net::{Layer, Units};
+use crate::config::{ConvInit, RunConfig};
+use crate::kernels::bn_act::leaky_relu;
+use crate::kernels::norm::NormParams;
+use crate::model::summary::{Shape, CIFAR};
+use crate::model::{Compute, Network, Params};
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor, Var};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+/// One built layer.
+enum Built {
+    Conv {
+        weight: Var,
+        bias: Option<Var>,
+        stride: usize,
+        pad: usize,
+    },
+    Linear(Linear),
+    Norm(NormParams),
+    Relu,
+    Leaky(f64),
+    Gelu,
+    Tanh,
+    Pool {
+        max: bool,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    },
+    Gap,
+    Flatten,
+    Dropout(Option<f64>),
+    Scale(f64),
+    Residual {
+        body: Vec<Built>,
+        /// The projection (1x1 conv at a stride, then batch norm) where the body changes shape.
+        shortcut: Option<(Var, usize, NormParams)>,
+    },
+}
+
+/// A net description's network.
+pub struct NetModel {
+    params: Params,
+    layers: Vec<Built>,
+    input: Shape,
+    dropout: f64,
+    dropout_rng: SmallRng,
+    convolutional: bool,
+}
+
+/// What building needs beside the layers.
+struct Builder<'a> {
+    params: Params,
+    rng: &'a mut SmallRng,
+    device: Device,
+    kernels: crate::kernels::Kernels,
+    classes: usize,
+    dirac: bool,
+    init_std: Option<f64>,
+    convs: usize,
+    linears_left: usize,
+}
+
+impl NetModel {
+    /// The network of `config.net` on CIFAR-10's shape, weights drawn from `rng`.
+    pub fn new(config: &RunConfig, rng: &mut SmallRng, compute: &Compute) -> Result<Self> {
+        let net = config
+            .net
+            .as_ref()
+            .ok_or_else(|| Error::Config("model = net needs a net".into()))?
+            .net()?;
+        let (input, classes) = CIFAR;
+        // Checks every shape (and names the layer that cannot follow) before any weight.
+        crate::model::summary::summarise(&net, input, classes)?;
+        let linears = count(&net.layers, &|l| matches!(l, Layer::Linear { .. }));
+        let mut b = Builder {
+            params: Params::new(),
+            rng,
+            device: compute.device().clone(),
+            kernels: compute.kernels(),
+            classes,
+            dirac: config.conv_init == ConvInit::Dirac,
+            init_std: config.init_std,
+            convs: 0,
+            linears_left: linears,
+        };
+        let layers = b.list(&net.layers, input, "layers.")?.0;
+        Ok(NetModel {
+            params: b.params,
+            layers,
+            input,
+            dropout: config.dropout,
+            dropout_rng: SmallRng::seed_from_u64(config.seed),
+            convolutional: count(&net.layers, &|l| matches!(l, Layer::Conv { .. })) > 0,
+        })
+    }
+
+    fn run(
+        &mut self,
+        x: &Tensor,
+        train: bool,
+        probe: bool,
+    ) -> Result<(Tensor, Vec<(String, Tensor)>)> {
+        let h = match self.input {
+            Shape::Maps(c, hh, w) => x.reshape((x.dim(0)?, c, hh, w))?,
+            Shape::Flat(_) => x.clone(),
+        };
+        let mut seen = Vec::new();
+        let mut ctx = Pass {
+            train,
+            drop: train && !probe,
+            dropout: self.dropout,
+            rng: &mut self.dropout_rng,
+            probe: probe.then_some(&mut seen),
+        };
+        let y = ctx.list(&self.layers, h, "layers.")?;
+        Ok((y, seen))
+    }
+}
+
+/// How many layers of `layers` (residual bodies included) `which` picks.
+fn count(layers: &[Layer], which: &dyn Fn(&Layer) -> bool) -> usize {
+    layers
+        .iter()
+        .map(|l| match l {
+            Layer::Residual { body } => count(body, which),
+            other => usize::from(which(other)),
+        })
+        .sum()
+}
+
+impl Builder<'_> {
+    fn list(
+        &mut self,
+        layers: &[Layer],
+        mut shape: Shape,
+        prefix: &str,
+    ) -> Result<(Vec<Built>, Shape)> {
+        let mut out = Vec::new();
+        for (i, layer) in layers.iter().enumerate() {
+            let name = format!("{prefix}{i}");
+            let (built, next) = self.layer(layer, shape, &name)?;
+            out.push(built);
+            shape = next;
+        }
+        Ok((out, shape))
+    }
+
+    fn conv(&mut self, name: &str, c_in: usize, out: usize, k: usize) -> Result<(Var, Tensor)> {
+        let (mut w, b) = init::torch_default(
+            self.rng,
+            &[out, c_in, k, k],
+            c_in * k * k,
+            out,
+            &self.device,
+        )?;
+        if self.dirac && self.convs > 0 && k % 2 == 1 {
+            w = init::dirac(&w)?;
+        }
+        self.convs += 1;
+        Ok((self.params.var(format!("{name}.weight"), &w)?, b))
+    }
+
+    fn norm(&mut self, name: &str, channels: usize) -> Result<NormParams> {
+        register_norm(&mut self.params, name, channels, (DType::F32, &self.device))
+    }
+
+    fn layer(&mut self, layer: &Layer, shape: Shape, name: &str) -> Result<(Built, Shape)> {
+        let maps = |shape: Shape| match shape {
+            Shape::Maps(c, h, w) => Ok((c, h, w)),
+            Shape::Flat(n) => Err(Error::Config(format!(
+                "{name}: needs maps; its input is a flat vector of {n}"
+            ))),
+        };
+        let side = |n: usize, k: usize, s: usize, p: usize| (n + 2 * p - k) / s + 1;
+        Ok(match layer {
+            Layer::Conv {
+                out,
+                k,
+                stride,
+                pad,
+                bias,
+            } => {
+                let (c, h, w) = maps(shape)?;
+                let (weight, b) = self.conv(name, c, *out, *k)?;
+                let bias = match bias {
+                    true => Some(self.params.var(format!("{name}.bias"), &b)?),
+                    false => None,
+                };
+                (
+                    Built::Conv {
+                        weight,
+                        bias,
+                        stride: *stride,
+                        pad: *pad,
+                    },
+                    Shape::Maps(*out, side(h, *k, *stride, *pad), side(w, *k, *stride, *pad)),
+                )
+            }
+            Layer::Linear { out, bias } => {
+                let n = shape.elements() as usize;
+                let out = match out {
+                    Units::Count(n) => *n,
+                    Units::Classes => self.classes,
+                };
+                self.linears_left -= 1;
+                // The last linear layer takes `init_std` when set, as the lab's networks do.
+                let init = match (self.linears_left, self.init_std) {
+                    (0, Some(std)) => init::linear(self.rng, n, out, Some(std), &self.device)?,
+                    _ => init::torch_default(self.rng, &[n, out], n, out, &self.device)?,
+                };
+                // Only the network's first layer reads the images, whose gradient nobody needs.
+                let first = name == "layers.0";
+                let linear = Linear::register(&mut self.params, name, init, *bias)?
+                    .computed_on(self.kernels, first);
+                (Built::Linear(linear), Shape::Flat(out))
+            }
+            Layer::BatchNorm => {
+                let channels = match shape {
+                    Shape::Maps(c, ..) => c,
+                    Shape::Flat(n) => n,
+                };
+                (Built::Norm(self.norm(name, channels)?), shape)
+            }
+            Layer::Relu => (Built::Relu, shape),
+            Layer::LeakyRelu { slope } => (Built::Leaky(*slope), shape),
+            Layer::Gelu => (Built::Gelu, shape),
+            Layer::Tanh => (Built::Tanh, shape),
+            Layer::Pool {
+                max,
+                k,
+                stride,
+                pad,
+            } => {
+                let (c, h, w) = maps(shape)?;
+                (
+                    Built::Pool {
+                        max: *max,
+                        k: *k,
+                        stride: *stride,
+                        pad: *pad,
+                    },
+                    Shape::Maps(c, side(h, *k, *stride, *pad), side(w, *k, *stride, *pad)),
+                )
+            }
+            Layer::GlobalAvgPool => {
+                let (c, ..) = maps(shape)?;
+                (Built::Gap, Shape::Flat(c))
+            }
+            Layer::Flatten => (Built::Flatten, Shape::Flat(shape.elements() as usize)),
+            Layer::Dropout { p } => (Built::Dropout(*p), shape),
+            Layer::Scale { factor } => (Built::Scale(*factor), shape),
+            Layer::Residual { body } => {
+                let (body, out) = self.list(body, shape, &format!("{name}."))?;
+                let shortcut = if out == shape {
+                    None
+                } else {
+                    let ((c, h, _), (co, ho, _)) = (maps(shape)?, maps(out)?);
+                    let stride = (1..=h).find(|&s| (h - 1) / s + 1 == ho).unwrap_or(1);
+                    let prefix = format!("{name}.shortcut");
+                    let (w, _) = self.conv(&format!("{prefix}.conv"), c, co, 1)?;
+                    let bn = self.norm(&format!("{prefix}.bn"), co)?;
+                    Some((w, stride, bn))
+                };
+                (Built::Residual { body, shortcut }, out)
+            }
+            Layer::Whiten { .. } => {
+                return Err(Error::Config(format!(
+                    "{name} (whiten): its filters come from the training set's patches, which \
+                     this build does not compute yet; use a conv"
+                )))
+            }
+        })
+    }
+}
+
+/// One forward pass's state.
+struct Pass<'a> {
+    train: bool,
+    /// Whether dropout draws masks (training, not probing).
+    drop: bool,
+    dropout: f64,
+    rng: &'a mut SmallRng,
+    probe: Option<&'a mut Vec<(String, Tensor)>>,
+}
+
+/// `x` padded by `pad` on both sides of its last two dimensions with `value`.
+fn pad_maps(x: &Tensor, pad: usize, value: f32) -> Result<Tensor> {
+    if pad == 0 {
+        return Ok(x.clone());
+    }
+    let (b, c, h, w) = x.dims4()?;
+    let side = |dims: (usize, usize, usize, usize)| -> Result<Tensor> {
+        Ok(Tensor::full(value, dims, x.device())?.to_dtype(x.dtype())?)
+    };
+    let rows = Tensor::cat(&[&side((b, c, h, pad))?, x, &side((b, c, h, pad))?], 3)?;
+    let w = w + 2 * pad;
+    Ok(Tensor::cat(
+        &[&side((b, c, pad, w))?, &rows, &side((b, c, pad, w))?],
+        2,
+    )?)
+}
+
+impl Pass<'_> {
+    fn list(&mut self, layers: &[Built], mut h: Tensor, prefix: &str) -> Result<Tensor> {
+        for (i, layer) in layers.iter().enumerate() {
+            h = self.layer(layer, h, &format!("{prefix}{i}"))?;
+        }
+        Ok(h)
+    }
+
+    fn layer(&mut self, layer: &Built, h: Tensor, name: &str) -> Result<Tensor> {
+        let activation = matches!(
+            layer,
+            Built::Relu | Built::Leaky(_) | Built::Gelu | Built::Tanh
+        );
+        let y = match layer {
+            Built::Conv {
+                weight,
+                bias,
+                stride,
+                pad,
+            } => {
+                let y = h.conv2d(weight.as_tensor(), *pad, *stride, 1, 1)?;
+                match bias {
+                    Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1, 1))?)?,
+                    None => y,
+                }
+            }
+            Built::Linear(l) => {
+                let flat = if h.rank() > 2 { h.flatten_from(1)? } else { h };
+                l.forward(&flat.contiguous()?)?
+            }
+            Built::Norm(n) => {
+                use candle_core::ModuleT;
+                n.candle()?.forward_t(&h, self.train)?
+            }
+            Built::Relu => h.relu()?,
+            Built::Leaky(slope) => leaky_relu(&h, *slope)?,
+            Built::Gelu => h.gelu_erf()?,
+            Built::Tanh => h.tanh()?,
+            Built::Pool {
+                max,
+                k,
+                stride,
+                pad,
+            } => {
+                let fill = if *max { f32::NEG_INFINITY } else { 0.0 };
+                let padded = pad_maps(&h, *pad, fill)?;
+                match max {
+                    true => padded.max_pool2d_with_stride(*k, *stride)?,
+                    false => padded.avg_pool2d_with_stride(*k, *stride)?,
+                }
+            }
+            Built::Gap => h.mean((2, 3))?,
+            Built::Flatten => h.flatten_from(1)?,
+            Built::Dropout(p) => {
+                let p = p.unwrap_or(self.dropout);
+                if self.drop && p > 0.0 {
+                    let mask = dropout_mask(h.elem_count(), p, self.rng);
+                    apply_mask(&h, Some(mask))?
+                } else {
+                    h
+                }
+            }
+            Built::Scale(f) => h.affine(*f, 0.0)?,
+            Built::Residual { body, shortcut } => {
+                let y = self.list(body, h.clone(), &format!("{name}."))?;
+                let s = match shortcut {
+                    None => h,
+                    Some((w, stride, bn)) => {
+                        use candle_core::ModuleT;
+                        let p = h.conv2d(w.as_tensor(), 0, *stride, 1, 1)?;
+                        bn.candle()?.forward_t(&p, self.train)?
+                    }
+                };
+                (y + s)?
+            }
+        };
+        if activation {
+            if let Some(seen) = self.probe.as_deref_mut() {
+                seen.push((name.to_string(), y.detach()));
+            }
+        }
+        Ok(y)
+    }
+}
+
+impl Network for NetModel {
+    fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.run(x, train, false)?.0)
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn probe(&mut self, x: &Tensor) -> Result<Vec<(String, Tensor)>> {
+        Ok(self.run(x, true, true)?.1)
+    }
+
+    fn eval_chunk(&self) -> usize {
+        if self.convolutional {
+            100
+        } else {
+            1000
+        }
+    }
+
+    fn set_dropout(&mut self, p: f64) {
+        self.dropout = p;
+    }
+
+    fn reseed(&mut self, seed: u64) {
+        self.dropout_rng = SmallRng::seed_from_u64(seed);
+    }
+}
