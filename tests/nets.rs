@@ -135,3 +135,28 @@ fn the_lab_mlp_and_its_description_give_the_same_logits() {
 fn the_lab_vgg_and_its_description_give_the_same_logits() {
     same_logits("convnet", "lab-vgg", 4, 2e-3, &[true, false]);
 }
+
+#[test]
+fn a_runs_net_round_trips_through_toml_and_json() {
+    let mut c = preset("resnet-small");
+    assert_eq!(c.model, gradboard::config::ModelKind::Net);
+    c.set("net.w2", "48").unwrap();
+    let back = RunConfig::from_toml(&c.to_toml(Some("x")), "t").unwrap();
+    assert_eq!(back, c, "TOML");
+    let json = serde_json::to_string(&c).unwrap();
+    let back: RunConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, c, "JSON");
+    assert_eq!(c.get("net.w2").unwrap(), "48");
+    assert_eq!(c.get("net").unwrap(), "resnet-small");
+    // Back to the preset's own network, and a net beside another model refused.
+    let mut d = c.clone();
+    d.set("net", "none").unwrap();
+    assert!(d.net.is_none());
+    let mut e = c.clone();
+    e.model = gradboard::config::ModelKind::Convnet;
+    assert!(e
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("a net is the model"));
+}

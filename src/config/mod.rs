@@ -414,6 +414,15 @@ impl RunConfig {
             }
             _ => {}
         }
+        if let Some(n) = &self.net {
+            let layers = n.net()?.layers;
+            if net::contains(&layers, &|l| matches!(l, net::Layer::Whiten { .. })) {
+                return Err(Error::Config(format!(
+                    "net {}: whiten's filters come from the training set's patches, which this build does not compute yet (net show summarises it); use a conv",
+                    n.name
+                )));
+            }
+        }
         if self.model == ModelKind::Net && self.norm != Norm::None {
             return Err(Error::Config(format!(
                 "norm = {}: a net says its own norms (bn layers); norm = none with a net",

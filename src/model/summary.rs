@@ -189,6 +189,94 @@ pub fn summarise(net: &Net, input: Shape, classes: usize) -> Result<Summary, Net
     })
 }
 
+/// The shape a layer (not a residual, whose shape its body gives) makes of `input`, or what
+/// stops it; `classes` is what `linear = "classes"` outputs. The summary and the built
+/// network both take shapes from here.
+pub fn output_shape(layer: &Layer, input: Shape, classes: usize) -> Result<Shape, String> {
+    let maps = || match input {
+        Shape::Maps(c, h, w) => Ok((c, h, w)),
+        Shape::Flat(n) => Err(format!(
+            "needs maps [C, H, W]; its input is a flat vector of {n}"
+        )),
+    };
+    let window = |h: usize, w: usize, k: usize, stride: usize, pad: usize| match (
+        side(h, k, stride, pad),
+        side(w, k, stride, pad),
+    ) {
+        (Some(ho), Some(wo)) => Ok((ho, wo)),
+        _ => Err(format!(
+            "a {k}x{k} window on a {h}x{w} map (pad {pad}) shrinks it to nothing"
+        )),
+    };
+    Ok(match layer {
+        Layer::Conv {
+            out,
+            k,
+            stride,
+            pad,
+            ..
+        } => {
+            let (_, h, w) = maps()?;
+            let (ho, wo) = window(h, w, *k, *stride, *pad)?;
+            Shape::Maps(*out, ho, wo)
+        }
+        Layer::Whiten { k } => {
+            let (c, h, w) = maps()?;
+            let (ho, wo) = window(h, w, *k, 1, 0)?;
+            Shape::Maps(2 * c * k * k, ho, wo)
+        }
+        Layer::Linear { out, .. } => Shape::Flat(match out {
+            Units::Count(n) => *n,
+            Units::Classes => classes,
+        }),
+        Layer::Pool { k, stride, pad, .. } => {
+            let (c, h, w) = maps()?;
+            let (ho, wo) = window(h, w, *k, *stride, *pad)?;
+            Shape::Maps(c, ho, wo)
+        }
+        Layer::GlobalAvgPool => Shape::Flat(maps()?.0),
+        Layer::Flatten => Shape::Flat(input.elements() as usize),
+        Layer::Residual { .. } => return Err("a residual's shape is its body's".into()),
+        Layer::BatchNorm
+        | Layer::Relu
+        | Layer::LeakyRelu { .. }
+        | Layer::Gelu
+        | Layer::Tanh
+        | Layer::Dropout { .. }
+        | Layer::Scale { .. } => input,
+    })
+}
+
+/// A layer's trainable values and forward FLOP an image, from its input and output shapes.
+fn cost(layer: &Layer, input: Shape, out: Shape) -> (u64, u64) {
+    let c_in = match input {
+        Shape::Maps(c, ..) | Shape::Flat(c) => c as u64,
+    };
+    let out_elements = out.elements();
+    match layer {
+        Layer::Conv { k, bias, .. } => {
+            let Shape::Maps(c_out, ..) = out else {
+                return (0, 0);
+            };
+            let weights = c_in * (k * k * c_out) as u64;
+            let bias = if *bias { c_out as u64 } else { 0 };
+            (weights + bias, 2 * c_in * (k * k) as u64 * out_elements)
+        }
+        Layer::Whiten { k } => {
+            let Shape::Maps(c_out, ..) = out else {
+                return (0, 0);
+            };
+            (c_out as u64, 2 * c_in * (k * k) as u64 * out_elements)
+        }
+        Layer::Linear { bias, .. } => {
+            let weights = input.elements() * out_elements;
+            (weights + if *bias { out_elements } else { 0 }, 2 * weights)
+        }
+        Layer::BatchNorm => (2 * c_in, 0),
+        _ => (0, 0),
+    }
+}
+
 struct Walker<'a> {
     net: &'a str,
     classes: usize,
@@ -215,130 +303,17 @@ impl Walker<'_> {
                 at: Some(format!("layer {name} ({})", layer.kind())),
                 why,
             };
-            let maps = |shape: Shape| match shape {
-                Shape::Maps(c, h, w) => Ok((c, h, w)),
-                Shape::Flat(n) => Err(fail(format!(
-                    "needs maps [C, H, W]; its input is a flat vector of {n}"
-                ))),
-            };
-            let window = |h: usize, w: usize, k: usize, stride: usize, pad: usize| match (
-                side(h, k, stride, pad),
-                side(w, k, stride, pad),
-            ) {
-                (Some(ho), Some(wo)) => Ok((ho, wo)),
-                _ => Err(fail(format!(
-                    "a {k}x{k} window on a {h}x{w} map (pad {pad}) shrinks it to nothing"
-                ))),
-            };
-            let (out, params, flops) = match layer {
-                Layer::Conv {
-                    out,
-                    k,
-                    stride,
-                    pad,
-                    bias,
-                } => {
-                    let (c, h, w) = maps(shape)?;
-                    let (ho, wo) = window(h, w, *k, *stride, *pad)?;
-                    let weights = (c * k * k * out) as u64;
-                    let flops = 2 * weights * (ho * wo) as u64;
-                    (
-                        Shape::Maps(*out, ho, wo),
-                        weights + if *bias { *out as u64 } else { 0 },
-                        flops,
-                    )
-                }
-                Layer::Whiten { k } => {
-                    let (c, h, w) = maps(shape)?;
-                    let (ho, wo) = window(h, w, *k, 1, 0)?;
-                    let out = 2 * c * k * k;
-                    let flops = 2 * (c * k * k * out) as u64 * (ho * wo) as u64;
-                    (Shape::Maps(out, ho, wo), out as u64, flops)
-                }
-                Layer::Linear { out, bias } => {
-                    let n = shape.elements();
-                    let out = match out {
-                        Units::Count(n) => *n,
-                        Units::Classes => self.classes,
-                    };
-                    let weights = n * out as u64;
-                    (
-                        Shape::Flat(out),
-                        weights + if *bias { out as u64 } else { 0 },
-                        2 * weights,
-                    )
-                }
-                Layer::BatchNorm => {
-                    let channels = match shape {
-                        Shape::Maps(c, ..) => c,
-                        Shape::Flat(n) => n,
-                    };
-                    (shape, 2 * channels as u64, 0)
-                }
-                Layer::Pool { k, stride, pad, .. } => {
-                    let (c, h, w) = maps(shape)?;
-                    let (ho, wo) = window(h, w, *k, *stride, *pad)?;
-                    (Shape::Maps(c, ho, wo), 0, 0)
-                }
-                Layer::GlobalAvgPool => {
-                    let (c, ..) = maps(shape)?;
-                    (Shape::Flat(c), 0, 0)
-                }
-                Layer::Flatten => (Shape::Flat(shape.elements() as usize), 0, 0),
-                Layer::Residual { body } => {
-                    let rows_before = self.rows.len();
-                    self.rows.push(SummaryRow {
-                        name: name.clone(),
-                        kind: "residual",
-                        out: shape,
-                        params: 0,
-                        flops: 0,
-                        depth,
-                    });
-                    let body_out = self.walk(body, shape, &format!("{name}."), depth + 1)?;
-                    if body_out != shape {
-                        let (c, h, w) = maps(shape).map_err(|_| {
-                            fail(format!(
-                                "its body turns {:?} into {:?}, which no projection can match on a flat vector",
-                                shape.dims(),
-                                body_out.dims()
-                            ))
-                        })?;
-                        let Shape::Maps(co, ho, wo) = body_out else {
-                            return Err(fail(format!(
-                                "its body ends flat ({:?}) where its input is maps",
-                                body_out.dims()
-                            )));
-                        };
-                        let projects = (1..=h.max(w))
-                            .any(|s| side(h, 1, s, 0) == Some(ho) && side(w, 1, s, 0) == Some(wo));
-                        if !projects {
-                            return Err(fail(format!(
-                                "its body turns {h}x{w} maps into {ho}x{wo}, which no strided 1x1 projection gives"
-                            )));
-                        }
-                        let weights = (c * co) as u64;
-                        self.rows.push(SummaryRow {
-                            name: format!("{name}.shortcut"),
-                            kind: "projection",
-                            out: body_out,
-                            params: weights + 2 * co as u64,
-                            flops: 2 * weights * (ho * wo) as u64,
-                            depth: depth + 1,
-                        });
-                    }
-                    // The residual's own row shows its output, after the body and shortcut.
-                    self.rows[rows_before].out = body_out;
-                    shape = body_out;
-                    continue;
-                }
-                Layer::Relu
-                | Layer::LeakyRelu { .. }
-                | Layer::Gelu
-                | Layer::Tanh
-                | Layer::Dropout { .. }
-                | Layer::Scale { .. } => (shape, 0, 0),
-            };
+            if let Layer::Residual { body } = layer {
+                shape = self
+                    .residual(body, shape, &name, depth)
+                    .map_err(|e| match e {
+                        Fault::Own(why) => fail(why),
+                        Fault::Inner(e) => e,
+                    })?;
+                continue;
+            }
+            let out = output_shape(layer, shape, self.classes).map_err(fail)?;
+            let (params, flops) = cost(layer, shape, out);
             self.rows.push(SummaryRow {
                 name,
                 kind: layer.kind(),
@@ -351,6 +326,73 @@ impl Walker<'_> {
         }
         Ok(shape)
     }
+
+    /// A residual's rows (its own, its body's, its projection's where the body changes the
+    /// shape) and its output's shape.
+    fn residual(
+        &mut self,
+        body: &[Layer],
+        shape: Shape,
+        name: &str,
+        depth: usize,
+    ) -> Result<Shape, Fault> {
+        let own = self.rows.len();
+        self.rows.push(SummaryRow {
+            name: name.to_string(),
+            kind: "residual",
+            out: shape,
+            params: 0,
+            flops: 0,
+            depth,
+        });
+        let out = self
+            .walk(body, shape, &format!("{name}."), depth + 1)
+            .map_err(Fault::Inner)?;
+        if out != shape {
+            let (c, h, w, co, ho, wo) = match (shape, out) {
+                (Shape::Maps(c, h, w), Shape::Maps(co, ho, wo)) => (c, h, w, co, ho, wo),
+                (Shape::Maps(..), Shape::Flat(_)) => {
+                    return Err(Fault::Own(format!(
+                        "its body ends flat ({:?}) where its input is maps",
+                        out.dims()
+                    )))
+                }
+                _ => return Err(Fault::Own(format!(
+                    "its body turns {:?} into {:?}, which no projection can match on a flat vector",
+                    shape.dims(),
+                    out.dims()
+                ))),
+            };
+            if projection_stride((h, w), (ho, wo)).is_none() {
+                return Err(Fault::Own(format!(
+                    "its body turns {h}x{w} maps into {ho}x{wo}, which no strided 1x1 projection gives"
+                )));
+            }
+            let weights = (c * co) as u64;
+            self.rows.push(SummaryRow {
+                name: format!("{name}.shortcut"),
+                kind: "projection",
+                out,
+                params: weights + 2 * co as u64,
+                flops: 2 * weights * (ho * wo) as u64,
+                depth: depth + 1,
+            });
+        }
+        // The residual's own row shows its output, after the body and the shortcut.
+        self.rows[own].out = out;
+        Ok(out)
+    }
+}
+
+/// A residual's fault: its own (named after it), or one of its body's (named already).
+enum Fault {
+    Own(String),
+    Inner(NetError),
+}
+
+/// The stride of the 1x1 convolution that takes `h` x `w` maps to `ho` x `wo`, if one does.
+pub fn projection_stride((h, w): (usize, usize), (ho, wo): (usize, usize)) -> Option<usize> {
+    (1..=h.max(w)).find(|&s| side(h, 1, s, 0) == Some(ho) && side(w, 1, s, 0) == Some(wo))
 }
 
 #[cfg(test)]

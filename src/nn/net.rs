@@ -8,11 +8,11 @@ use super::dropout::{apply_mask, dropout_mask};
 use super::init;
 use super::linear::Linear;
 use super::norm::register_norm;
-use crate::config::net::{Layer, Units};
+use crate::config::net::Layer;
 use crate::config::{ConvInit, RunConfig};
 use crate::kernels::bn_act::leaky_relu;
 use crate::kernels::norm::NormParams;
-use crate::model::summary::{Shape, CIFAR};
+use crate::model::summary::{output_shape, projection_stride, Shape, CIFAR};
 use crate::model::{Compute, Network, Params};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var};
@@ -26,6 +26,11 @@ enum Built {
         bias: Option<Var>,
         stride: usize,
         pad: usize,
+        /// A 3x3 "same" convolution on the CPU: the hand-written kernel (Winograd or im2col,
+        /// `kernels::conv`) in its (C, H, W, B) layout, else candle's conv2d.
+        kernel: bool,
+        /// The network's first layer (its input needs no gradient).
+        first: bool,
     },
     Linear(Linear),
     Norm(NormParams),
@@ -103,7 +108,9 @@ impl NetModel {
             input,
             dropout: config.dropout,
             dropout_rng: SmallRng::seed_from_u64(config.seed),
-            convolutional: count(&net.layers, &|l| matches!(l, Layer::Conv { .. })) > 0,
+            convolutional: crate::config::net::contains(&net.layers, &|l| {
+                matches!(l, Layer::Conv { .. })
+            }),
         })
     }
 
@@ -178,111 +185,97 @@ impl Builder<'_> {
     }
 
     fn layer(&mut self, layer: &Layer, shape: Shape, name: &str) -> Result<(Built, Shape)> {
-        let maps = |shape: Shape| match shape {
-            Shape::Maps(c, h, w) => Ok((c, h, w)),
-            Shape::Flat(n) => Err(Error::Config(format!(
-                "{name}: needs maps; its input is a flat vector of {n}"
-            ))),
+        if let Layer::Residual { body } = layer {
+            let (body, out) = self.list(body, shape, &format!("{name}."))?;
+            let shortcut = match (shape, out) {
+                (a, b) if a == b => None,
+                (Shape::Maps(c, h, w), Shape::Maps(co, ho, wo)) => {
+                    let stride = projection_stride((h, w), (ho, wo)).ok_or_else(|| {
+                        Error::Config(format!("{name}: no projection matches its body"))
+                    })?;
+                    let prefix = format!("{name}.shortcut");
+                    let (w, _) = self.conv(&format!("{prefix}.conv"), c, co, 1)?;
+                    let bn = self.norm(&format!("{prefix}.bn"), co)?;
+                    Some((w, stride, bn))
+                }
+                _ => {
+                    return Err(Error::Config(format!(
+                        "{name}: no projection matches its body"
+                    )))
+                }
+            };
+            return Ok((Built::Residual { body, shortcut }, out));
+        }
+        let out = output_shape(layer, shape, self.classes)
+            .map_err(|why| Error::Config(format!("{name} ({}): {why}", layer.kind())))?;
+        let c_in = match shape {
+            Shape::Maps(c, ..) | Shape::Flat(c) => c,
         };
-        let side = |n: usize, k: usize, s: usize, p: usize| (n + 2 * p - k) / s + 1;
-        Ok(match layer {
+        let built = match layer {
             Layer::Conv {
-                out,
+                out: c_out,
                 k,
                 stride,
                 pad,
                 bias,
             } => {
-                let (c, h, w) = maps(shape)?;
-                let (weight, b) = self.conv(name, c, *out, *k)?;
+                let (weight, b) = self.conv(name, c_in, *c_out, *k)?;
                 let bias = match bias {
                     true => Some(self.params.var(format!("{name}.bias"), &b)?),
                     false => None,
                 };
-                (
-                    Built::Conv {
-                        weight,
-                        bias,
-                        stride: *stride,
-                        pad: *pad,
-                    },
-                    Shape::Maps(*out, side(h, *k, *stride, *pad), side(w, *k, *stride, *pad)),
-                )
+                Built::Conv {
+                    weight,
+                    bias,
+                    stride: *stride,
+                    pad: *pad,
+                    kernel: self.kernels.cpu() && (*k, *stride, *pad) == (3, 1, 1),
+                    first: name == "layers.0",
+                }
             }
-            Layer::Linear { out, bias } => {
-                let n = shape.elements() as usize;
-                let out = match out {
-                    Units::Count(n) => *n,
-                    Units::Classes => self.classes,
-                };
+            Layer::Linear { bias, .. } => {
+                let (n, o) = (shape.elements() as usize, out.elements() as usize);
                 self.linears_left -= 1;
                 // The last linear layer takes `init_std` when set, as the lab's networks do.
                 let init = match (self.linears_left, self.init_std) {
-                    (0, Some(std)) => init::linear(self.rng, n, out, Some(std), &self.device)?,
-                    _ => init::torch_default(self.rng, &[n, out], n, out, &self.device)?,
+                    (0, Some(std)) => init::linear(self.rng, n, o, Some(std), &self.device)?,
+                    _ => init::torch_default(self.rng, &[n, o], n, o, &self.device)?,
                 };
                 // Only the network's first layer reads the images, whose gradient nobody needs.
                 let first = name == "layers.0";
                 let linear = Linear::register(&mut self.params, name, init, *bias)?
                     .computed_on(self.kernels, first);
-                (Built::Linear(linear), Shape::Flat(out))
+                Built::Linear(linear)
             }
-            Layer::BatchNorm => {
-                let channels = match shape {
-                    Shape::Maps(c, ..) => c,
-                    Shape::Flat(n) => n,
-                };
-                (Built::Norm(self.norm(name, channels)?), shape)
-            }
-            Layer::Relu => (Built::Relu, shape),
-            Layer::LeakyRelu { slope } => (Built::Leaky(*slope), shape),
-            Layer::Gelu => (Built::Gelu, shape),
-            Layer::Tanh => (Built::Tanh, shape),
+            Layer::BatchNorm => Built::Norm(self.norm(name, c_in)?),
+            Layer::Relu => Built::Relu,
+            Layer::LeakyRelu { slope } => Built::Leaky(*slope),
+            Layer::Gelu => Built::Gelu,
+            Layer::Tanh => Built::Tanh,
             Layer::Pool {
                 max,
                 k,
                 stride,
                 pad,
-            } => {
-                let (c, h, w) = maps(shape)?;
-                (
-                    Built::Pool {
-                        max: *max,
-                        k: *k,
-                        stride: *stride,
-                        pad: *pad,
-                    },
-                    Shape::Maps(c, side(h, *k, *stride, *pad), side(w, *k, *stride, *pad)),
-                )
-            }
-            Layer::GlobalAvgPool => {
-                let (c, ..) = maps(shape)?;
-                (Built::Gap, Shape::Flat(c))
-            }
-            Layer::Flatten => (Built::Flatten, Shape::Flat(shape.elements() as usize)),
-            Layer::Dropout { p } => (Built::Dropout(*p), shape),
-            Layer::Scale { factor } => (Built::Scale(*factor), shape),
-            Layer::Residual { body } => {
-                let (body, out) = self.list(body, shape, &format!("{name}."))?;
-                let shortcut = if out == shape {
-                    None
-                } else {
-                    let ((c, h, _), (co, ho, _)) = (maps(shape)?, maps(out)?);
-                    let stride = (1..=h).find(|&s| (h - 1) / s + 1 == ho).unwrap_or(1);
-                    let prefix = format!("{name}.shortcut");
-                    let (w, _) = self.conv(&format!("{prefix}.conv"), c, co, 1)?;
-                    let bn = self.norm(&format!("{prefix}.bn"), co)?;
-                    Some((w, stride, bn))
-                };
-                (Built::Residual { body, shortcut }, out)
-            }
+            } => Built::Pool {
+                max: *max,
+                k: *k,
+                stride: *stride,
+                pad: *pad,
+            },
+            Layer::GlobalAvgPool => Built::Gap,
+            Layer::Flatten => Built::Flatten,
+            Layer::Dropout { p } => Built::Dropout(*p),
+            Layer::Scale { factor } => Built::Scale(*factor),
+            Layer::Residual { .. } => unreachable!("built above"),
             Layer::Whiten { .. } => {
                 return Err(Error::Config(format!(
                     "{name} (whiten): its filters come from the training set's patches, which \
                      this build does not compute yet; use a conv"
                 )))
             }
-        })
+        };
+        Ok((built, out))
     }
 }
 
@@ -332,8 +325,22 @@ impl Pass<'_> {
                 bias,
                 stride,
                 pad,
+                kernel,
+                first,
             } => {
-                let y = h.conv2d(weight.as_tensor(), *pad, *stride, 1, 1)?;
+                let y = if *kernel {
+                    let xl = h.permute((1, 2, 3, 0))?.contiguous()?;
+                    let yl = crate::kernels::conv::conv2d(
+                        crate::kernels::Kernels::Cpu,
+                        &xl,
+                        weight.as_tensor(),
+                        *first,
+                        self.train,
+                    )?;
+                    yl.permute((3, 0, 1, 2))?.contiguous()?
+                } else {
+                    h.conv2d(weight.as_tensor(), *pad, *stride, 1, 1)?
+                };
                 match bias {
                     Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1, 1))?)?,
                     None => y,

@@ -186,11 +186,17 @@ impl Runner {
         let run_id = writer.run_id().to_string();
         let dir = writer.dir().to_path_buf();
         let changed: BTreeMap<String, serde_json::Value> = match &request.base {
-            Some(base) => config
-                .differences(base)
-                .into_iter()
-                .filter_map(|(k, _)| key(k).ok().map(|spec| (k.to_string(), spec.json(&config))))
-                .collect(),
+            Some(base) => {
+                let mut changed: BTreeMap<String, serde_json::Value> = config
+                    .differences(base)
+                    .into_iter()
+                    .filter_map(|(k, _)| {
+                        key(k).ok().map(|spec| (k.to_string(), spec.json(&config)))
+                    })
+                    .collect();
+                changed.extend(net_differences(&config, base));
+                changed
+            }
             None => BTreeMap::new(),
         };
         let start = StartInfo {
@@ -341,6 +347,35 @@ impl Runner {
             }
         }
     }
+}
+
+/// The net and its variables where `config`'s differ from `base`'s, as `changed` lists them.
+fn net_differences(config: &RunConfig, base: &RunConfig) -> Vec<(String, serde_json::Value)> {
+    let Some(net) = &config.net else {
+        return Vec::new();
+    };
+    let same_net = base.net.as_ref().is_some_and(|b| b.name == net.name);
+    let mut out = Vec::new();
+    // The variables are compared with the base's net, or with the net's own file.
+    let reference = match same_net {
+        true => base.net.clone(),
+        false => {
+            out.push(("net".to_string(), serde_json::json!(net.name)));
+            let dirs = crate::config::net::net_dirs(&crate::config::PresetDirs::discover());
+            crate::config::net::NetConfig::load(&net.name, &dirs).ok()
+        }
+    };
+    for (var, value) in net.vars() {
+        let before = reference.as_ref().and_then(|b| b.var(&var));
+        if before != Some(value) {
+            let number = match value.fract() == 0.0 && value.abs() < 1e15 {
+                true => serde_json::json!(value as i64),
+                false => serde_json::json!(value),
+            };
+            out.push((format!("net.{var}"), number));
+        }
+    }
+    out
 }
 
 /// Checks settings against each other and against a training set of `train_len` images.

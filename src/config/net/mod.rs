@@ -128,6 +128,14 @@ impl Layer {
     }
 }
 
+/// Whether `layers` (residual bodies included) hold a layer that `which` picks.
+pub fn contains(layers: &[Layer], which: &dyn Fn(&Layer) -> bool) -> bool {
+    layers.iter().any(|l| match l {
+        Layer::Residual { body } => contains(body, which),
+        other => which(other),
+    })
+}
+
 /// A net description read and resolved: its name, its variables (as given and as set) and its
 /// layers.
 #[derive(Debug, Clone, PartialEq)]
