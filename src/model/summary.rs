@@ -102,26 +102,8 @@ impl Summary {
 
     /// The table for a terminal.
     pub fn table(&self, batch: usize) -> String {
-        let mut out = format!(
-            "{:<14} {:<11} {:>16} {:>12} {:>14}\n",
-            "layer", "kind", "output", "params", "FLOP/image"
-        );
-        out.push_str(&format!(
-            "{:<14} {:<11} {:>16}\n",
-            "input",
-            "",
-            shape_text(&self.input)
-        ));
-        for r in &self.rows {
-            let name = format!("{}{}", "  ".repeat(r.depth), r.name);
-            out.push_str(&format!(
-                "{name:<14} {:<11} {:>16} {:>12} {:>14}\n",
-                r.kind,
-                shape_text(&r.out),
-                thousands(r.params),
-                thousands(r.flops)
-            ));
-        }
+        let mut out = self.row_lines(false, false).join("\n");
+        out.push('\n');
         out.push_str(&format!(
             "\ntotal: {} parameters ({:.1} MB of f32), {} MFLOP an image forward ({:.2} GFLOP a training step of {batch}, about 3x forward)\n",
             thousands(self.params),
@@ -138,6 +120,38 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// The table's header, input and layer lines; `compact` leaves out the element-wise
+    /// layers (activations, dropout, scale), which change no shape and hold no parameter, and
+    /// `top` the layers inside residuals.
+    pub fn row_lines(&self, compact: bool, top: bool) -> Vec<String> {
+        let mut out = vec![
+            format!(
+                "{:<14} {:<11} {:>16} {:>12} {:>14}",
+                "layer", "kind", "output", "params", "FLOP/image"
+            ),
+            format!("{:<14} {:<11} {:>16}", "input", "", shape_text(&self.input)),
+        ];
+        let elementwise = ["relu", "leaky_relu", "gelu", "tanh", "dropout", "scale"];
+        for r in self
+            .rows
+            .iter()
+            .filter(|r| !compact || !elementwise.contains(&r.kind))
+            .filter(|r| !top || r.depth == 0)
+        {
+            let name = format!("{}{}", "  ".repeat(r.depth), r.name);
+            out.push(format!(
+                "{name:<14} {:<11} {:>16} {:>12} {:>14}",
+                r.kind,
+                shape_text(&r.out),
+                thousands(r.params),
+                thousands(r.flops)
+            ));
+        }
+        out
+    }
+}
+
 fn fmt_m(flops: u64) -> String {
     format!("{:.2}", flops as f64 / 1e6)
 }
@@ -148,7 +162,7 @@ fn shape_text(s: &Shape) -> String {
 }
 
 /// 1234567 as "1,234,567".
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
@@ -357,11 +371,13 @@ impl Walker<'_> {
                         out.dims()
                     )))
                 }
-                _ => return Err(Fault::Own(format!(
+                _ => {
+                    return Err(Fault::Own(format!(
                     "its body turns {:?} into {:?}, which no projection can match on a flat vector",
                     shape.dims(),
                     out.dims()
-                ))),
+                )))
+                }
             };
             if projection_stride((h, w), (ho, wo)).is_none() {
                 return Err(Fault::Own(format!(

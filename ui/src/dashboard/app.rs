@@ -288,6 +288,10 @@ impl App {
                 screen.on_presets(result, cx);
                 vec![]
             }),
+            Msg::Nets(result) => delegate!(self, live, |screen, cx| {
+                screen.on_nets(result, cx);
+                vec![]
+            }),
             Msg::PresetSaved(result) => delegate!(self, live, |screen, cx| {
                 screen.on_preset_saved(result, cx);
                 vec![]
@@ -324,11 +328,16 @@ impl App {
                     form.error = Some(reason.clone());
                 }
             }
-            Job::Files => self.live.picker = None,
+            Job::Files => {
+                self.live.picker = None;
+                self.live.nets = None;
+            }
             Job::Scanner => self.shared.listing.error = Some(reason.clone()),
             Job::Start | Job::Export => {}
         }
-        if self.mode == Mode::Presets && self.live.picker.is_none() {
+        if (self.mode == Mode::Presets && self.live.picker.is_none())
+            || (self.mode == Mode::Nets && self.live.nets.is_none())
+        {
             self.mode = Mode::Normal;
         }
         self.shared.warn(reason);
@@ -430,6 +439,7 @@ impl App {
                 delegate!(self, live, |screen, cx| screen.on_save_key(action, key, cx))
             }
             Mode::Presets => delegate!(self, live, |screen, cx| screen.on_picker_key(action, cx)),
+            Mode::Nets => delegate!(self, live, |screen, cx| screen.on_nets_key(action, cx)),
             Mode::Filtering => delegate!(self, runs, |screen, cx| screen
                 .on_filter_key(action, key, cx)),
             Mode::SweepForm => delegate!(self, sweep, |screen, cx| screen

@@ -12,6 +12,8 @@ pub enum Context {
     Screen(Screen),
     /// The preset picker.
     Presets,
+    /// The architecture panel.
+    Nets,
     /// The quit question.
     ConfirmQuit,
     /// The learning-rate finder's popup.
@@ -31,6 +33,7 @@ impl Context {
             Mode::Normal => Context::Screen(screen),
             Mode::Editing | Mode::SaveName | Mode::Filtering => Context::Field,
             Mode::Presets => Context::Presets,
+            Mode::Nets => Context::Nets,
             Mode::ConfirmQuit => Context::ConfirmQuit,
             Mode::LrFinder => Context::LrFinder,
             Mode::SweepForm => Context::Form,
@@ -48,6 +51,7 @@ impl Context {
             Context::Screen(Screen::Analysis) => ANALYSIS,
             Context::Screen(Screen::Layers) => LAYERS,
             Context::Presets => PRESETS,
+            Context::Nets => NETS,
             Context::ConfirmQuit => CONFIRM,
             Context::LrFinder => LR_FINDER,
             Context::Field => FIELD,
@@ -69,6 +73,7 @@ const FIELD: u16 = 256;
 const FORM: u16 = 512;
 const HELP: u16 = 1024;
 const LAYERS: u16 = 2048;
+const NETS: u16 = 4096;
 const CHARTS: u16 = LIVE | COMPARE;
 const SCREENS: u16 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS | LAYERS;
 
@@ -103,6 +108,12 @@ pub enum Action {
     LrDown,
     /// Open the preset picker.
     Presets,
+    /// Open the architecture panel.
+    Nets,
+    /// The architecture panel's selected variable times two.
+    VarUp,
+    /// The architecture panel's selected variable halved.
+    VarDown,
     /// Save the settings as a user preset.
     SavePreset,
     /// Smoothing on or off.
@@ -247,17 +258,17 @@ pub const KEYMAP: &[Binding] = &[
         Some("stop"),
     ),
     bind(
-        SCREENS | PRESETS,
+        SCREENS | PRESETS | NETS,
         &[KeyCode::Up, Char('k')],
         Action::Up,
-        "previous setting / run / preset",
+        "previous setting / run / preset / net",
         None,
     ),
     bind(
-        SCREENS | PRESETS,
+        SCREENS | PRESETS | NETS,
         &[KeyCode::Down, Char('j')],
         Action::Down,
-        "next setting / run / preset",
+        "next setting / run / preset / net",
         None,
     ),
     bind(
@@ -301,6 +312,41 @@ pub const KEYMAP: &[Binding] = &[
         Action::Presets,
         "load a preset",
         Some("presets"),
+    ),
+    bind(
+        LIVE,
+        &[Char('N')],
+        Action::Nets,
+        "architecture: pick a net, change its variables, see its layers, parameters, FLOP and memory",
+        Some("nets"),
+    ),
+    bind(
+        NETS,
+        &[KeyCode::Left, KeyCode::BackTab],
+        Action::Left,
+        "the previous variable of the net",
+        None,
+    ),
+    bind(
+        NETS,
+        &[KeyCode::Right, KeyCode::Tab],
+        Action::Right,
+        "the next variable of the net",
+        None,
+    ),
+    bind(
+        NETS,
+        &[Char('+'), Char('=')],
+        Action::VarUp,
+        "the variable x2",
+        Some("x2"),
+    ),
+    bind(
+        NETS,
+        &[Char('-')],
+        Action::VarDown,
+        "the variable /2",
+        Some("/2"),
     ),
     bind(
         LIVE,
@@ -573,10 +619,10 @@ pub const KEYMAP: &[Binding] = &[
         None,
     ),
     bind(
-        PRESETS | FIELD | FORM,
+        PRESETS | NETS | FIELD | FORM,
         &[KeyCode::Enter],
         Action::Accept,
-        "take it (the preset starts; the value, name or filter is kept; the sweep starts)",
+        "take it (the preset starts; the net goes to the settings, r starts it; the value, name or filter is kept; the sweep starts)",
         Some("take"),
     ),
     bind(
@@ -594,14 +640,14 @@ pub const KEYMAP: &[Binding] = &[
         Some("use it"),
     ),
     bind(
-        PRESETS | FIELD | FORM | LR_FINDER,
+        PRESETS | NETS | FIELD | FORM | LR_FINDER,
         &[KeyCode::Esc],
         Action::Cancel,
         "close (the finder: stop it; the filter: clear it)",
         Some("close"),
     ),
     bind(
-        PRESETS | LR_FINDER,
+        PRESETS | NETS | LR_FINDER,
         &[Char('q')],
         Action::Cancel,
         "close",

@@ -88,6 +88,8 @@ pub enum Mode {
     SweepForm,
     /// The learning-rate finder's popup.
     LrFinder,
+    /// The architecture panel: picking a net and its variables.
+    Nets,
 }
 
 /// Where the data set stands.
@@ -116,6 +118,17 @@ pub struct PresetItem {
     pub description: String,
     /// Settings.
     pub config: RunConfig,
+}
+
+/// A net as the architecture panel lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetItem {
+    /// Its name (presets/nets/ or the user's nets folder).
+    pub name: String,
+    /// One-line description.
+    pub description: String,
+    /// The description itself, its variables at their defaults.
+    pub net: gradboard::config::net::NetConfig,
 }
 
 /// The run the next `r` forks from, as its newest checkpoint left it.
@@ -246,6 +259,8 @@ pub enum Msg {
     Presets(Result<Vec<PresetItem>, String>),
     /// A preset was saved under this name to this file, or why not.
     PresetSaved(Result<(String, PathBuf), String>),
+    /// The nets the architecture panel lists, or why they could not be read.
+    Nets(Result<Vec<NetItem>, String>),
     /// A fork's parent read from its checkpoint, or why it cannot be forked.
     ForkReady(Result<Box<ForkTarget>, String>),
     /// A helper thread failed (a panic): which, and why.
@@ -291,6 +306,8 @@ pub enum Effect {
     StopLrFind,
     /// Read the presets for the picker.
     ListPresets,
+    /// Read the nets for the architecture panel.
+    ListNets,
     /// Save settings as a user preset.
     SavePreset {
         name: String,

@@ -205,6 +205,7 @@ impl Runtime {
                 }
                 Effect::CancelSweep(dir) => workers::cancel_sweep(dir, &self.tx),
                 Effect::ListPresets => workers::list_presets(app.shared.presets.clone(), &self.tx),
+                Effect::ListNets => workers::list_nets(app.shared.presets.clone(), &self.tx),
                 Effect::SavePreset {
                     name,
                     description,

@@ -2,7 +2,7 @@
 //! or computes runs here, never on the screen's thread. Each catches its own panic and reports
 //! it as one line (`Msg::WorkerFailed`) so that nothing the screen waits for waits forever.
 
-use super::msg::{Analysed, DataState, ForkTarget, Job, Msg, PresetItem, SweepRead};
+use super::msg::{Analysed, DataState, ForkTarget, Job, Msg, NetItem, PresetItem, SweepRead};
 use gradboard::config::sweep::SweepRequest;
 use gradboard::config::{PresetDirs, RunConfig};
 use gradboard::data::{download, resolve_data_path, Cifar10, DataSource};
@@ -290,6 +290,53 @@ pub fn list_presets(presets: PresetDirs, tx: &Sender<Msg>) {
     spawn(Job::Files, tx, move |tx| {
         let _ = tx.blocking_send(presets_read(&presets));
     });
+}
+
+/// Reads every net for the architecture panel.
+pub fn list_nets(presets: PresetDirs, tx: &Sender<Msg>) {
+    spawn(Job::Files, tx, move |tx| {
+        let _ = tx.blocking_send(nets_read(&presets));
+    });
+}
+
+/// The nets the architecture panel lists, as a message (a net that cannot be read is named
+/// in the error when none can).
+pub fn nets_read(presets: &PresetDirs) -> Msg {
+    use gradboard::config::net::{list_nets, net_dirs, NetConfig};
+    let dirs = net_dirs(presets);
+    let mut items = Vec::new();
+    let mut broken = Vec::new();
+    for (name, path) in list_nets(&dirs) {
+        match NetConfig::load(&path.display().to_string(), &dirs) {
+            Ok(net) => items.push(NetItem {
+                name,
+                description: net
+                    .table
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                net,
+            }),
+            Err(e) => broken.push(e.to_string()),
+        }
+    }
+    Msg::Nets(if items.is_empty() {
+        Err(format!(
+            "no net could be read in {}{}",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            if broken.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", broken.join("; "))
+            }
+        ))
+    } else {
+        Ok(items)
+    })
 }
 
 /// The presets the picker lists, as a message.

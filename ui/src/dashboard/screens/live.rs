@@ -4,7 +4,7 @@
 
 use super::{Ctx, Field};
 use crate::dashboard::keymap::Action;
-use crate::dashboard::msg::{Effect, ForkTarget, Mode, PresetItem};
+use crate::dashboard::msg::{Effect, ForkTarget, Mode, NetItem, PresetItem};
 use crate::dashboard::store::{RunView, Status};
 use crossterm::event::KeyEvent;
 use gradboard::config::{format_float, key, KeySpec, RunConfig, KEYS};
@@ -19,6 +19,27 @@ pub struct Picker {
     pub items: Option<Vec<PresetItem>>,
     /// The row under the cursor.
     pub selected: usize,
+}
+
+/// The architecture panel: the nets once read, the one under the cursor and its variable
+/// under the cursor (each net keeps the values given to it while the panel is open).
+#[derive(Debug, Clone, Default)]
+pub struct NetPicker {
+    /// The nets, `None` while they are being read.
+    pub items: Option<Vec<NetItem>>,
+    /// The row under the cursor.
+    pub selected: usize,
+    /// The variable under the cursor.
+    pub var: usize,
+    /// Why the last change was refused (a variable that breaks the net).
+    pub error: Option<String>,
+}
+
+impl NetPicker {
+    /// The net under the cursor.
+    pub fn current(&self) -> Option<&NetItem> {
+        self.items.as_ref()?.get(self.selected)
+    }
 }
 
 /// The live screen's state.
@@ -42,6 +63,8 @@ pub struct LiveScreen {
     pub picker: Option<Picker>,
     /// The name of a preset to save.
     pub save_name: Option<Field>,
+    /// The architecture panel.
+    pub nets: Option<NetPicker>,
 }
 
 impl LiveScreen {
@@ -58,6 +81,7 @@ impl LiveScreen {
             editor: None,
             picker: None,
             save_name: None,
+            nets: None,
         }
     }
 
@@ -133,6 +157,11 @@ impl LiveScreen {
                 self.picker = Some(Picker::default());
                 *cx.mode = Mode::Presets;
                 vec![Effect::ListPresets]
+            }
+            Action::Nets => {
+                self.nets = Some(NetPicker::default());
+                *cx.mode = Mode::Nets;
+                vec![Effect::ListNets]
             }
             Action::SavePreset => {
                 self.save_name = Some(Field::new(""));
@@ -383,6 +412,107 @@ impl LiveScreen {
         }
         self.picker = Some(picker);
         *cx.mode = Mode::Presets;
+        vec![]
+    }
+
+    /// The nets the architecture panel lists, once read (the settings' own net selected, with
+    /// its variables as the settings have them).
+    pub fn on_nets(&mut self, result: Result<Vec<NetItem>, String>, cx: &mut Ctx) {
+        if *cx.mode != Mode::Nets {
+            return;
+        }
+        match result {
+            Ok(mut items) => {
+                let current = self.config.net.as_ref();
+                let selected = current
+                    .and_then(|n| items.iter().position(|i| i.name == n.name))
+                    .unwrap_or(0);
+                if let (Some(n), Some(item)) = (current, items.get_mut(selected)) {
+                    if item.name == n.name {
+                        item.net = n.clone();
+                    }
+                }
+                self.nets = Some(NetPicker {
+                    items: Some(items),
+                    selected,
+                    ..NetPicker::default()
+                });
+            }
+            Err(e) => {
+                cx.shared.warn(e);
+                self.nets = None;
+                *cx.mode = Mode::Normal;
+            }
+        }
+    }
+
+    /// A key while the architecture panel is open: ↑↓ a net, ←→ a variable, + - change it,
+    /// Enter puts the net in the settings (r starts a run with it).
+    pub fn on_nets_key(&mut self, action: Option<Action>, cx: &mut Ctx) -> Vec<Effect> {
+        let Some(mut panel) = self.nets.take() else {
+            *cx.mode = Mode::Normal;
+            return vec![];
+        };
+        let n = panel.items.as_ref().map_or(0, Vec::len);
+        let vars = panel.current().map_or(0, |i| i.net.vars().len());
+        match action {
+            Some(Action::Cancel) => {
+                *cx.mode = Mode::Normal;
+                return vec![];
+            }
+            Some(Action::Up) if n > 0 => {
+                panel.selected = (panel.selected + n - 1) % n;
+                panel.var = 0;
+            }
+            Some(Action::Down) if n > 0 => {
+                panel.selected = (panel.selected + 1) % n;
+                panel.var = 0;
+            }
+            Some(Action::Left) if vars > 0 => panel.var = (panel.var + vars - 1) % vars,
+            Some(Action::Right) if vars > 0 => panel.var = (panel.var + 1) % vars,
+            Some(action @ (Action::VarUp | Action::VarDown)) if vars > 0 => {
+                let factor = if action == Action::VarUp { 2.0 } else { 0.5 };
+                let item = &mut panel.items.as_mut().expect("items")[panel.selected];
+                let (name, value) = item.net.vars()[panel.var].clone();
+                let next = if value.fract() == 0.0 {
+                    (value * factor).round().max(1.0)
+                } else {
+                    value * factor
+                };
+                panel.error = item
+                    .net
+                    .set_var(&name, &format_float(next))
+                    .err()
+                    .map(|e| e.to_string());
+            }
+            Some(Action::Accept) if n > 0 => {
+                let item = panel.current().expect("a net under the cursor").clone();
+                let mut config = self.config.clone();
+                config.net = Some(item.net.clone());
+                config.model = gradboard::config::ModelKind::Net;
+                config.engine = gradboard::config::Engine::Autograd;
+                config.norm = gradboard::config::Norm::None;
+                match config.validate() {
+                    Ok(()) => {
+                        let params = gradboard::model::summary::thousands(
+                            gradboard::model::memory::estimate(&config).parameters,
+                        );
+                        self.config = config;
+                        self.fork = None;
+                        cx.shared.notify(format!(
+                            "net {} ({params} parameters) in the settings: r starts a run with it",
+                            item.name
+                        ));
+                        *cx.mode = Mode::Normal;
+                        return vec![];
+                    }
+                    Err(e) => panel.error = Some(e.to_string()),
+                }
+            }
+            _ => {}
+        }
+        self.nets = Some(panel);
+        *cx.mode = Mode::Nets;
         vec![]
     }
 

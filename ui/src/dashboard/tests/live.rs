@@ -457,3 +457,68 @@ fn a_folder_whose_name_is_not_its_run_id_still_shows_its_run() {
     });
     assert!(!screen(&app, 140, 40).contains("Reading the run's events"));
 }
+
+/// The architecture panel: the nets are read off the screen thread, the selected one's layers,
+/// parameters, FLOP and memory are shown, its variables change with + and -, and Enter puts it
+/// in the settings that r starts.
+#[test]
+fn the_architecture_panel_picks_a_net_and_its_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    assert_eq!(key(&mut app, KeyCode::Char('N')), vec![Effect::ListNets]);
+    assert!(screen(&app, 160, 45).contains("Reading the nets"));
+    let more = app.update(workers::nets_read(&app.shared.presets.clone()));
+    assert!(more.is_empty());
+    let target = app
+        .live
+        .nets
+        .as_ref()
+        .and_then(|p| p.items.as_ref())
+        .unwrap()
+        .iter()
+        .position(|n| n.name == "resnet-small")
+        .unwrap();
+    while app.live.nets.as_ref().unwrap().selected != target {
+        key(&mut app, KeyCode::Down);
+    }
+    let text = screen(&app, 160, 45);
+    assert!(
+        text.contains("resnet-small")
+            && text.contains("variables: w1=32  w2=64  w3=128")
+            && text.contains("696,618 parameters")
+            && text.contains("[128, 8, 8]"),
+        "{text}"
+    );
+    // The second variable doubled: the summary follows.
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Char('+'));
+    let text = screen(&app, 160, 45);
+    assert!(text.contains("w2=128"), "{text}");
+    assert!(
+        !text.contains("696,618 parameters"),
+        "the count follows the variable"
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Normal);
+    let net = app.live.config.net.clone().unwrap();
+    assert_eq!(
+        (net.name.as_str(), net.var("w2")),
+        ("resnet-small", Some(128.0))
+    );
+    assert!(
+        notice(&app).contains("r starts a run with it"),
+        "{}",
+        notice(&app)
+    );
+    let effects = key(&mut app, KeyCode::Char('r'));
+    assert!(
+        matches!(effects.last(), Some(Effect::Start { config, .. }) if config.model == gradboard::config::ModelKind::Net),
+        "{effects:?}"
+    );
+    // Esc closes without touching the settings.
+    key(&mut app, KeyCode::Char('N'));
+    app.update(workers::nets_read(&app.shared.presets.clone()));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.live.config.net.as_ref().unwrap().var("w2"), Some(128.0));
+}

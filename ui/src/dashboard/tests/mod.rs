@@ -102,6 +102,7 @@ pub fn answer(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
         let presets = app.shared.presets.clone();
         let msg = match effect {
             Effect::ListPresets => workers::presets_read(&presets),
+            Effect::ListNets => workers::nets_read(&presets),
             Effect::SavePreset {
                 name,
                 description,

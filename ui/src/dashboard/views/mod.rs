@@ -8,6 +8,7 @@ mod layers;
 mod layout;
 mod live;
 mod lr_finder;
+mod nets;
 mod popups;
 mod progress;
 mod runs;

@@ -46,6 +46,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Some((items, selected)) => draw_presets(frame, area, items, selected),
             None => popup_text(frame, area, "Presets", "Reading the presets...", 40, 3),
         },
+        Mode::Nets => {
+            if let Some(panel) = &app.live.nets {
+                super::nets::draw(frame, area, panel, app.live.config.batch_size);
+            }
+        }
         Mode::SaveName => {
             if let Some(field) = &app.live.save_name {
                 draw_save_name(frame, area, field);
