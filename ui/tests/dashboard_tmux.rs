@@ -230,3 +230,83 @@ fn closing_the_terminal_stops_the_run_and_keeps_it() {
     assert!(run.join("model.safetensors").is_file());
     assert!(run.join("checkpoint-last.safetensors").is_file());
 }
+
+/// `train --resume` in a terminal: the progress bar has the run's length and counts on from
+/// the step it resumed at (it read "100/0" when the printer folded events on its own).
+#[test]
+fn a_resumed_runs_progress_bar_counts_from_its_checkpoint() {
+    if !tmux_here() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("tiny.tar.gz");
+    write_archive(&data, &files(100, 100)).unwrap();
+    let runs = home.path().join("runs");
+    let bin = env!("CARGO_BIN_EXE_gradboard");
+    let presets = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../presets");
+    let mut child = Command::new(bin)
+        .env("GRADBOARD_PRESETS", &presets)
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .args(["--threads", "1", "train", "--preset", "numpy-mlp", "--data"])
+        .arg(&data)
+        .arg("--runs-dir")
+        .arg(&runs)
+        .args([
+            "--set",
+            "steps=100000",
+            "--set",
+            "eval_every=50",
+            "--set",
+            "batch_size=20",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let found = std::fs::read_dir(&runs).ok().and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.join("checkpoint-last.safetensors").is_file())
+        });
+        if let Some(run) = found {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let script = format!(
+        "GRADBOARD_PRESETS={presets} XDG_STATE_HOME={state} {bin} --threads 1 train --resume {run} --data {data}; sleep 30",
+        presets = presets.display(),
+        state = home.path().join("state").display(),
+        run = run.display(),
+        data = data.display(),
+    );
+    let session = format!("gradboard-resume-{}", std::process::id());
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "120",
+            "-y",
+            "10",
+            &script,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let tmux = Tmux { session };
+    let screen = tmux.wait_for("the progress bar", |s| s.contains("/100000 steps"));
+    let pos: usize = screen
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix("/100000"))
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    assert!(pos >= 50, "counts on from the checkpoint's step: {screen}");
+}
