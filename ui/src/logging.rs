@@ -68,15 +68,60 @@ pub fn install_panic_hook() {
         let thread = std::thread::current();
         let on_ui = UI_THREAD.get() == Some(&thread.id());
         let reported = gradboard::threads::is_reported();
-        if !on_ui && (reported || TERMINAL_ACTIVE.load(Ordering::SeqCst)) {
-            tracing::error!(thread = thread.name().unwrap_or(""), "{info}");
-            return;
-        }
-        if on_ui && TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
-            ratatui::restore();
+        match on_panic(on_ui, reported, TERMINAL_ACTIVE.load(Ordering::SeqCst)) {
+            OnPanic::Log => {
+                tracing::error!(thread = thread.name().unwrap_or(""), "{info}");
+                return;
+            }
+            OnPanic::RestoreAndReport => {
+                if TERMINAL_ACTIVE.swap(false, Ordering::SeqCst) {
+                    ratatui::restore();
+                }
+            }
+            OnPanic::Report => {}
         }
         if let Some(default) = DEFAULT.get() {
             default(info);
         }
     }));
+}
+
+/// What the hook does with a panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnPanic {
+    /// Log it: whoever waits on the thread reports it (the terminal stays the dashboard's).
+    Log,
+    /// Give the terminal back, then report as usual (the UI thread itself panicked).
+    RestoreAndReport,
+    /// Report as usual (no dashboard owns the terminal).
+    Report,
+}
+
+/// The hook's rule: only the UI thread's own panic takes the terminal back; a thread whose
+/// panic is reported by its waiter, or any other while the dashboard runs, is logged.
+fn on_panic(on_ui: bool, reported: bool, terminal_active: bool) -> OnPanic {
+    match (on_ui, reported || terminal_active) {
+        (true, _) if terminal_active => OnPanic::RestoreAndReport,
+        (true, _) => OnPanic::Report,
+        (false, true) => OnPanic::Log,
+        (false, false) => OnPanic::Report,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_ui_threads_panic_takes_the_terminal_back() {
+        // The dashboard runs: a run's, a sweep's or a pool worker's panic is logged and the
+        // screen goes on; the UI thread's own restores the terminal.
+        assert_eq!(on_panic(false, true, true), OnPanic::Log);
+        assert_eq!(on_panic(false, false, true), OnPanic::Log);
+        assert_eq!(on_panic(true, false, true), OnPanic::RestoreAndReport);
+        // Headless: a reported thread's panic is its run's done; anything else prints.
+        assert_eq!(on_panic(false, true, false), OnPanic::Log);
+        assert_eq!(on_panic(false, false, false), OnPanic::Report);
+        assert_eq!(on_panic(true, false, false), OnPanic::Report);
+    }
 }
