@@ -56,6 +56,20 @@ fn print_keys() {
         let when = if k.live { "live" } else { "restart" };
         println!("{:name_w$}  {v:value_w$}  {when:7}  {}", k.name, k.help);
     }
+    for (name, values, help) in [
+        (
+            "net",
+            "NAME, FILE.toml or none",
+            "a network as data (gradboard net list; makes model = net)",
+        ),
+        (
+            "net.VAR",
+            "a number",
+            "a variable of the run's net (gradboard net show NET)",
+        ),
+    ] {
+        println!("{name:name_w$}  {values:value_w$}  {:7}  {help}", "restart");
+    }
     println!("\nWhat each value of a choice means:");
     for k in KEYS {
         let values = k.value_help();
