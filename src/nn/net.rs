@@ -11,7 +11,11 @@ use super::norm::register_norm;
 use crate::config::net::Layer;
 use crate::config::{ConvInit, RunConfig};
 use crate::kernels::bn_act::leaky_relu;
+use crate::kernels::bn_relu::bn_relu;
+use crate::kernels::conv::{add_channel_bias, conv2d, rows};
 use crate::kernels::norm::NormParams;
+use crate::kernels::pool::{max_pool, PoolGeometry};
+use crate::kernels::Kernels;
 use crate::model::summary::{output_shape, projection_stride, Shape, CIFAR};
 use crate::model::{Compute, Network, Params};
 use crate::{Error, Result};
@@ -59,6 +63,7 @@ enum Built {
 pub struct NetModel {
     params: Params,
     layers: Vec<Built>,
+    kernels: Kernels,
     input: Shape,
     dropout: f64,
     dropout_rng: SmallRng,
@@ -70,7 +75,7 @@ struct Builder<'a> {
     params: Params,
     rng: &'a mut SmallRng,
     device: Device,
-    kernels: crate::kernels::Kernels,
+    kernels: Kernels,
     classes: usize,
     dirac: bool,
     init_std: Option<f64>,
@@ -105,6 +110,7 @@ impl NetModel {
         Ok(NetModel {
             params: b.params,
             layers,
+            kernels: compute.kernels(),
             input,
             dropout: config.dropout,
             dropout_rng: SmallRng::seed_from_u64(config.seed),
@@ -120,12 +126,20 @@ impl NetModel {
         train: bool,
         probe: bool,
     ) -> Result<(Tensor, Vec<(String, Tensor)>)> {
+        // Maps flow in the kernels' layout: (C, H, W, B) on the CPU, (B, C, H, W) elsewhere.
         let h = match self.input {
-            Shape::Maps(c, hh, w) => x.reshape((x.dim(0)?, c, hh, w))?,
+            Shape::Maps(c, hh, w) => {
+                let x = x.reshape((x.dim(0)?, c, hh, w))?;
+                match self.kernels {
+                    Kernels::Cpu => x.permute((1, 2, 3, 0))?.contiguous()?,
+                    Kernels::Reference => x,
+                }
+            }
             Shape::Flat(_) => x.clone(),
         };
         let mut seen = Vec::new();
         let mut ctx = Pass {
+            kernels: self.kernels,
             train,
             drop: train && !probe,
             dropout: self.dropout,
@@ -281,6 +295,8 @@ impl Builder<'_> {
 
 /// One forward pass's state.
 struct Pass<'a> {
+    /// The path, and with it the layout of maps.
+    kernels: Kernels,
     train: bool,
     /// Whether dropout draws masks (training, not probing).
     drop: bool,
@@ -289,7 +305,7 @@ struct Pass<'a> {
     probe: Option<&'a mut Vec<(String, Tensor)>>,
 }
 
-/// `x` padded by `pad` on both sides of its last two dimensions with `value`.
+/// `x` (B, C, H, W) padded by `pad` on both sides of its last two dimensions with `value`.
 fn pad_maps(x: &Tensor, pad: usize, value: f32) -> Result<Tensor> {
     if pad == 0 {
         return Ok(x.clone());
@@ -307,18 +323,54 @@ fn pad_maps(x: &Tensor, pad: usize, value: f32) -> Result<Tensor> {
 }
 
 impl Pass<'_> {
+    /// Maps in the path's layout as candle's (B, C, H, W).
+    fn nchw(&self, h: &Tensor) -> Result<Tensor> {
+        Ok(match self.kernels {
+            Kernels::Cpu => h.permute((3, 0, 1, 2))?,
+            Kernels::Reference => h.clone(),
+        })
+    }
+
+    /// Candle's (B, C, H, W) maps in the path's layout.
+    fn path(&self, y: Tensor) -> Result<Tensor> {
+        Ok(match self.kernels {
+            Kernels::Cpu => y.permute((1, 2, 3, 0))?.contiguous()?,
+            Kernels::Reference => y,
+        })
+    }
+
+    /// `f` on candle's layout, for layers without a kernel in the CPU's.
+    fn on_nchw(&self, h: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+        let x = self.nchw(h)?.contiguous()?;
+        self.path(f(&x)?)
+    }
+
     fn list(&mut self, layers: &[Built], mut h: Tensor, prefix: &str) -> Result<Tensor> {
-        for (i, layer) in layers.iter().enumerate() {
-            h = self.layer(layer, h, &format!("{prefix}{i}"))?;
+        let mut i = 0;
+        while i < layers.len() {
+            // Batch norm then ReLU on maps: one fused kernel on the CPU, as the lab's VGG.
+            if let (true, Built::Norm(n), Some(Built::Relu), 4) =
+                (self.kernels.cpu(), &layers[i], layers.get(i + 1), h.rank())
+            {
+                h = bn_relu(self.kernels, &h, n, self.train)?;
+                self.seen(&format!("{prefix}{}", i + 1), &h);
+                i += 2;
+                continue;
+            }
+            h = self.layer(&layers[i], h, &format!("{prefix}{i}"))?;
+            i += 1;
         }
         Ok(h)
     }
 
+    fn seen(&mut self, name: &str, y: &Tensor) {
+        if let Some(seen) = self.probe.as_deref_mut() {
+            seen.push((name.to_string(), y.detach()));
+        }
+    }
+
     fn layer(&mut self, layer: &Built, h: Tensor, name: &str) -> Result<Tensor> {
-        let activation = matches!(
-            layer,
-            Built::Relu | Built::Leaky(_) | Built::Gelu | Built::Tanh
-        );
+        let maps = h.rank() == 4;
         let y = match layer {
             Built::Conv {
                 weight,
@@ -329,50 +381,63 @@ impl Pass<'_> {
                 first,
             } => {
                 let y = if *kernel {
-                    let xl = h.permute((1, 2, 3, 0))?.contiguous()?;
-                    let yl = crate::kernels::conv::conv2d(
-                        crate::kernels::Kernels::Cpu,
-                        &xl,
-                        weight.as_tensor(),
-                        *first,
-                        self.train,
-                    )?;
-                    yl.permute((3, 0, 1, 2))?.contiguous()?
+                    conv2d(self.kernels, &h, weight.as_tensor(), *first, self.train)?
                 } else {
-                    h.conv2d(weight.as_tensor(), *pad, *stride, 1, 1)?
+                    self.on_nchw(&h, |x| {
+                        Ok(x.conv2d(weight.as_tensor(), *pad, *stride, 1, 1)?)
+                    })?
                 };
                 match bias {
-                    Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1, 1))?)?,
+                    Some(b) => add_channel_bias(self.kernels, &y, b.as_tensor())?,
                     None => y,
                 }
             }
             Built::Linear(l) => {
-                let flat = if h.rank() > 2 { h.flatten_from(1)? } else { h };
+                let flat = if maps { rows(self.kernels, &h)? } else { h };
                 l.forward(&flat.contiguous()?)?
             }
             Built::Norm(n) => {
                 use candle_core::ModuleT;
-                n.candle()?.forward_t(&h, self.train)?
+                let bn = n.candle()?;
+                match maps {
+                    true => self.on_nchw(&h, |x| Ok(bn.forward_t(x, self.train)?))?,
+                    false => bn.forward_t(&h, self.train)?,
+                }
             }
             Built::Relu => h.relu()?,
             Built::Leaky(slope) => leaky_relu(&h, *slope)?,
             Built::Gelu => h.gelu_erf()?,
             Built::Tanh => h.tanh()?,
             Built::Pool {
-                max,
+                max: true,
                 k,
                 stride,
                 pad,
-            } => {
-                let fill = if *max { f32::NEG_INFINITY } else { 0.0 };
-                let padded = pad_maps(&h, *pad, fill)?;
-                match max {
-                    true => padded.max_pool2d_with_stride(*k, *stride)?,
-                    false => padded.avg_pool2d_with_stride(*k, *stride)?,
-                }
-            }
-            Built::Gap => h.mean((2, 3))?,
-            Built::Flatten => h.flatten_from(1)?,
+            } => max_pool(
+                self.kernels,
+                &h,
+                PoolGeometry {
+                    kernel: *k,
+                    stride: *stride,
+                    padding: *pad,
+                },
+            )?,
+            Built::Pool {
+                max: false,
+                k,
+                stride,
+                pad,
+            } => self.on_nchw(&h, |x| {
+                Ok(pad_maps(x, *pad, 0.0)?.avg_pool2d_with_stride(*k, *stride)?)
+            })?,
+            Built::Gap => match self.kernels {
+                Kernels::Cpu => h.mean((1, 2))?.t()?.contiguous()?,
+                Kernels::Reference => h.mean((2, 3))?,
+            },
+            Built::Flatten => match maps {
+                true => rows(self.kernels, &h)?.contiguous()?,
+                false => h,
+            },
             Built::Dropout(p) => {
                 let p = p.unwrap_or(self.dropout);
                 if self.drop && p > 0.0 {
@@ -389,17 +454,21 @@ impl Pass<'_> {
                     None => h,
                     Some((w, stride, bn)) => {
                         use candle_core::ModuleT;
-                        let p = h.conv2d(w.as_tensor(), 0, *stride, 1, 1)?;
-                        bn.candle()?.forward_t(&p, self.train)?
+                        let bn = bn.candle()?;
+                        self.on_nchw(&h, |x| {
+                            let p = x.conv2d(w.as_tensor(), 0, *stride, 1, 1)?;
+                            Ok(bn.forward_t(&p, self.train)?)
+                        })?
                     }
                 };
                 (y + s)?
             }
         };
-        if activation {
-            if let Some(seen) = self.probe.as_deref_mut() {
-                seen.push((name.to_string(), y.detach()));
-            }
+        if matches!(
+            layer,
+            Built::Relu | Built::Leaky(_) | Built::Gelu | Built::Tanh
+        ) {
+            self.seen(name, &y);
         }
         Ok(y)
     }
