@@ -10,7 +10,7 @@ use super::linear::Linear;
 use super::norm::register_norm;
 use crate::config::net::Layer;
 use crate::config::{ConvInit, RunConfig};
-use crate::kernels::bn_act::leaky_relu;
+use crate::kernels::bn_act::{bn_leaky_dropout, leaky_relu};
 use crate::kernels::bn_relu::bn_relu;
 use crate::kernels::conv::{add_channel_bias, conv2d, rows};
 use crate::kernels::norm::NormParams;
@@ -127,7 +127,11 @@ impl NetModel {
         probe: bool,
     ) -> Result<(Tensor, Vec<(String, Tensor)>)> {
         // Maps flow in the kernels' layout: (C, H, W, B) on the CPU, (B, C, H, W) elsewhere.
+        // A net that starts flat (an MLP) takes the images as the rows they are: (c, h, w)
+        // order is the flatten's.
+        let flat_start = matches!(self.layers.first(), Some(Built::Linear(_) | Built::Flatten));
         let h = match self.input {
+            Shape::Maps(..) if flat_start => x.clone(),
             Shape::Maps(c, hh, w) => {
                 let x = x.reshape((x.dim(0)?, c, hh, w))?;
                 match self.kernels {
@@ -357,6 +361,28 @@ impl Pass<'_> {
                 i += 2;
                 continue;
             }
+            // Batch norm over features, then an activation and dropout: the MLPs' fused
+            // kernel (a norm alone is one with slope 1).
+            if let (Built::Norm(n), 2) = (&layers[i], h.rank()) {
+                let slope = match layers.get(i + 1) {
+                    Some(Built::Relu) => Some(0.0),
+                    Some(Built::Leaky(s)) => Some(*s),
+                    _ => None,
+                };
+                let p = match (slope, layers.get(i + 2)) {
+                    (Some(_), Some(Built::Dropout(p))) => Some(p.unwrap_or(self.dropout)),
+                    _ => None,
+                };
+                let mask = p
+                    .filter(|&p| self.drop && p > 0.0)
+                    .map(|p| dropout_mask(h.elem_count(), p, self.rng));
+                h = bn_leaky_dropout(self.kernels, &h, n, slope.unwrap_or(1.0), mask, self.train)?;
+                if slope.is_some() {
+                    self.seen(&format!("{prefix}{}", i + 1), &h);
+                }
+                i += 1 + usize::from(slope.is_some()) + usize::from(p.is_some());
+                continue;
+            }
             h = self.layer(&layers[i], h, &format!("{prefix}{i}"))?;
             i += 1;
         }
@@ -436,7 +462,7 @@ impl Pass<'_> {
             },
             Built::Flatten => match maps {
                 true => rows(self.kernels, &h)?.contiguous()?,
-                false => h,
+                false => h.flatten_from(1)?,
             },
             Built::Dropout(p) => {
                 let p = p.unwrap_or(self.dropout);
