@@ -719,6 +719,22 @@ fn cancelling_a_sweep_from_its_folder_stops_its_process() {
     assert!(e.contains("not a sweep folder"), "{e}");
 }
 
+/// TPE over lr (1e-4 to 0.1, log) with successive halving (eta 2, first rung at step 10):
+/// `trials` configurations of `seeds` seeds, `steps` steps each.
+fn tpe_halving(steps: usize, trials: usize, seeds: usize) -> SweepSpec {
+    let mut spec = small_spec(steps);
+    spec.sampler = SamplerKind::Tpe;
+    spec.trials = trials;
+    spec.seeds = seeds;
+    spec.add_range(Range::parse("lr=1e-4..1e-1:log").unwrap())
+        .unwrap();
+    spec.prune = Some(PrunerSpec::Asha {
+        eta: 2,
+        min_steps: Some(10),
+    });
+    spec
+}
+
 /// Successive halving with seeds: every decision in `rungs.jsonl`, replayed in the order it
 /// was taken, equals one recomputed from the runs' own `eval` events, each configuration's
 /// figure the mean of its runs' own values counted once (not a mean of running means).
@@ -726,17 +742,7 @@ fn cancelling_a_sweep_from_its_folder_stops_its_process() {
 fn halving_with_seeds_averages_each_runs_own_figure_once() {
     let dir = tempfile::tempdir().unwrap();
     let (runner, runs_dir) = tiny_runner(dir.path());
-    let mut spec = small_spec(40);
-    spec.sampler = SamplerKind::Tpe;
-    spec.trials = 4;
-    spec.seeds = 3;
-    spec.add_range(Range::parse("lr=1e-4..1e-1:log").unwrap())
-        .unwrap();
-    spec.prune = Some(PrunerSpec::Asha {
-        eta: 2,
-        min_steps: Some(10),
-    });
-    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let plan = SweepPlan::new(tpe_halving(40, 4, 3), &presets()).unwrap();
     let (sweep, _events) = start_recording(&runner, plan);
     let sweep_dir = sweep.dir.clone();
     let (state, failed) = sweep.wait();
@@ -848,16 +854,7 @@ fn a_crashed_runs_seconds_end_at_its_last_event() {
 fn a_damaged_sweep_folder_is_bounded_and_read_for_what_it_says() {
     let dir = tempfile::tempdir().unwrap();
     let (runner, _runs_dir) = tiny_runner(dir.path());
-    let mut spec = small_spec(30);
-    spec.sampler = SamplerKind::Tpe;
-    spec.trials = 3;
-    spec.add_range(Range::parse("lr=1e-4..1e-1:log").unwrap())
-        .unwrap();
-    spec.prune = Some(PrunerSpec::Asha {
-        eta: 2,
-        min_steps: Some(10),
-    });
-    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let plan = SweepPlan::new(tpe_halving(30, 3, 1), &presets()).unwrap();
     let (sweep, _events) = start_recording(&runner, plan);
     let sweep_dir = sweep.dir.clone();
     sweep.wait().1.unwrap();
