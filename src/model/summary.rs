@@ -194,9 +194,13 @@ pub fn summarise(net: &Net, input: Shape, classes: usize) -> Result<Summary, Net
     let output = walker.walk(&net.layers, input, "", 0)?;
     let rows = walker.rows;
     Ok(Summary {
-        params: rows.iter().map(|r| r.params).sum(),
-        flops: rows.iter().map(|r| r.flops).sum(),
-        activations: rows.iter().map(|r| r.out.elements()).sum(),
+        // Saturating: an absurd net gives an absurd figure (which the memory check refuses),
+        // never an overflow.
+        params: rows.iter().fold(0, |a, r| a.saturating_add(r.params)),
+        flops: rows.iter().fold(0, |a, r| a.saturating_add(r.flops)),
+        activations: rows
+            .iter()
+            .fold(0, |a, r| a.saturating_add(r.out.elements())),
         rows,
         input,
         output,

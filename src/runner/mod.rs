@@ -17,7 +17,6 @@ use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::{Command, Control, Fault, Origin, Session, Summary};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -182,7 +181,13 @@ impl Runner {
         observer: Observer,
         control: Arc<Control>,
     ) -> Result<RunHandle> {
-        let (writer, config, origin, parent) = self.prepare(&request)?;
+        let Prepared {
+            writer,
+            config,
+            origin,
+            parent,
+            measured,
+        } = self.prepare(&request)?;
         let run_id = writer.run_id().to_string();
         let dir = writer.dir().to_path_buf();
         let changed: BTreeMap<String, serde_json::Value> = match &request.base {
@@ -220,16 +225,6 @@ impl Runner {
         let threads = self.threads;
         let fault = request.fault;
         let thread_id = run_id.clone();
-        // What the run measured, folded as it goes (a resumed run's history first), so a
-        // failure that loses the session's own summary still reports it.
-        let mut measured = crate::runs::RunState::new(&run_id, config.clone());
-        if let From::Resume(dir) = &request.from {
-            if let Ok(stored) = crate::runs::StoredRun::load(dir) {
-                for e in stored.history() {
-                    measured.apply(e);
-                }
-            }
-        }
         let thread = crate::threads::spawn(format!("{RUN_THREAD_PREFIX}-{run_id}"), move || {
             let mut sink = Tee {
                 writer,
@@ -248,7 +243,7 @@ impl Runner {
                 control: &thread_control,
                 fault,
             };
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let outcome = crate::threads::catch(|| {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .thread_name(|i| format!("{RUN_THREAD_PREFIX}-worker-{i}"))
@@ -256,12 +251,12 @@ impl Runner {
                     .build()
                     .map_err(|e| Error::Other(format!("cannot start the compute threads: {e}")))?;
                 pool.install(|| session.run(&mut sink))
-            }));
+            });
             let failure = match outcome {
                 Ok(Ok(summary)) if sink.done_sent => return summary,
                 Ok(Ok(_)) => "the run ended without its done event".to_string(),
                 Ok(Err(e)) => e.to_string(),
-                Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
+                Err(panic) => panic,
             };
             tracing::error!(run = %thread_id, "run failed: {failure}");
             let summary = sink.failed(failure);
@@ -286,15 +281,17 @@ impl Runner {
     }
 
     /// The folder writer, the settings, where the run starts from, and its parent.
-    fn prepare(
-        &self,
-        request: &RunRequest,
-    ) -> Result<(RunWriter, RunConfig, Origin, Option<ParentRef>)> {
+    fn prepare(&self, request: &RunRequest) -> Result<Prepared> {
         match &request.from {
             From::New => {
                 self.check(&request.config)?;
                 let writer = RunWriter::create(&self.runs_dir, &request.preset, &request.config)?;
-                Ok((writer, request.config.clone(), Origin::Fresh, None))
+                Ok(Prepared::new(
+                    writer,
+                    request.config.clone(),
+                    Origin::Fresh,
+                    None,
+                ))
             }
             From::Fork(parent_dir) => {
                 self.check(&request.config)?;
@@ -314,7 +311,7 @@ impl Runner {
                     step: cp.state.step,
                 };
                 let writer = RunWriter::create(&self.runs_dir, &request.preset, &request.config)?;
-                Ok((
+                Ok(Prepared::new(
                     writer,
                     request.config.clone(),
                     Origin::Fork(Box::new(cp)),
@@ -338,12 +335,16 @@ impl Runner {
                 let cp = read_checkpoint(dir)?;
                 let writer = RunWriter::reopen(dir)?;
                 let parent = stored.start().and_then(|s| s.parent.clone());
-                Ok((
+                let mut prepared = Prepared::new(
                     writer,
                     cp.state.config.clone(),
                     Origin::Resume(Box::new(cp)),
                     parent,
-                ))
+                );
+                for e in stored.history() {
+                    prepared.measured.apply(e);
+                }
+                Ok(prepared)
             }
         }
     }
@@ -395,7 +396,34 @@ fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
     checkpoint::read(&path)
 }
 
-pub use crate::threads::panic_message;
+/// A run ready to start: its folder's writer, its settings, where it starts from, its parent,
+/// and what it measured before (a resumed run's history, folded), so that a failure that loses
+/// the session's own summary still reports it.
+struct Prepared {
+    writer: RunWriter,
+    config: RunConfig,
+    origin: Origin,
+    parent: Option<ParentRef>,
+    measured: crate::runs::RunState,
+}
+
+impl Prepared {
+    fn new(
+        writer: RunWriter,
+        config: RunConfig,
+        origin: Origin,
+        parent: Option<ParentRef>,
+    ) -> Self {
+        let measured = crate::runs::RunState::new(writer.run_id(), config.clone());
+        Prepared {
+            writer,
+            config,
+            origin,
+            parent,
+            measured,
+        }
+    }
+}
 
 /// The run's sink: the store first, then the observer; it remembers whether `done` went out.
 struct Tee {

@@ -256,16 +256,12 @@ impl Session<'_> {
         // weights may be half-updated, so the model saved is the last checkpoint's.
         let mut panicked = false;
         if let Some(t) = trainer.as_mut() {
-            let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.train(t.as_mut(), &mut progress, sink)
-            }));
-            match trained {
+            match crate::threads::catch(|| self.train(t.as_mut(), &mut progress, sink)) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => progress.end(RunStatus::Failed, e.to_string()),
                 Err(panic) => {
                     panicked = true;
-                    let text = crate::runner::panic_message(panic.as_ref());
-                    progress.end(RunStatus::Failed, format!("panic: {text}"));
+                    progress.end(RunStatus::Failed, panic);
                 }
             }
         }
