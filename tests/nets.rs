@@ -58,6 +58,29 @@ fn the_lab_networks_as_descriptions_count_what_the_engine_counts() {
 }
 
 #[test]
+fn the_lab_models_shorthand_expands_to_the_shipped_descriptions() {
+    // model = "mlp" with hidden, and model = "convnet", are the nets in presets/nets/.
+    for (preset_name, net_name) in [("mlp-best", "mlp-best"), ("convnet", "lab-vgg")] {
+        let config = preset(preset_name);
+        let expanded = gradboard::model::described(&config).unwrap();
+        let shipped = load_net(net_name, &dirs(), &[]).unwrap();
+        assert_eq!(expanded.layers, shipped.layers, "{preset_name}");
+    }
+    let config = preset("mlp-best");
+    assert_eq!(
+        gradboard::model::described(&config).unwrap().name,
+        "mlp 800-400-200-100"
+    );
+    // The section-1 engine has no dropout; its hidden layers keep their bias.
+    let numpy = preset("numpy-mlp");
+    let net = gradboard::model::described(&numpy).unwrap();
+    let s = summarise(&net, Shape::Maps(3, 32, 32), 10).unwrap();
+    let widths = gradboard::model::mlp_widths(&numpy.hidden);
+    let expected: usize = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
+    assert_eq!(s.params, expected as u64);
+}
+
+#[test]
 fn a_net_variable_is_set_by_name_and_an_unknown_one_is_refused() {
     let set = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
     let narrow = load_net("resnet-small", &dirs(), &set("w1", "16")).unwrap();

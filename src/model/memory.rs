@@ -2,8 +2,7 @@
 //! a network or batch that cannot fit is refused with one line instead of aborting the process
 //! (or filling memory until the kernel kills it).
 
-use super::network::{mlp_widths, INPUTS};
-use crate::config::{ModelKind, RunConfig};
+use crate::config::RunConfig;
 use crate::{Error, Result};
 
 /// Bytes of an f32.
@@ -29,54 +28,14 @@ pub struct Estimate {
 /// The estimate for `config` (saturating: absurd settings give an absurd figure, never an
 /// overflow).
 pub fn estimate(config: &RunConfig) -> Estimate {
-    let (parameters, per_image, eval_chunk) = match config.model {
-        ModelKind::Mlp => {
-            let widths: Vec<u64> = mlp_widths(&config.hidden)
-                .into_iter()
-                .map(|w| w as u64)
-                .collect();
-            // A hidden layer that feeds a batch norm has no bias; the norm has two values a
-            // unit (a scale and a shift).
-            let normed = config.norm != crate::config::Norm::None;
-            let last = widths.len().saturating_sub(2);
-            let parameters = widths
-                .windows(2)
-                .enumerate()
-                .map(|(i, w)| {
-                    let extra = if normed && i < last { 2 * w[1] } else { w[1] };
-                    w[0].saturating_mul(w[1]).saturating_add(extra)
-                })
-                .fold(0u64, u64::saturating_add);
-            let per_image = widths
-                .iter()
-                .skip(1)
-                .fold(INPUTS as u64, |a, &w| a.saturating_add(w));
-            (parameters, per_image, 1000)
+    // Every model reads its description's summary (the lab models' shorthand expanded).
+    let (parameters, per_image, eval_chunk) = match super::summary::of_config(config) {
+        Some(s) => {
+            let convolutional = s.rows.iter().any(|r| r.kind == "conv");
+            let chunk = if convolutional { 100 } else { 1000 };
+            (s.params, s.activations, chunk)
         }
-        ModelKind::Net => match super::summary::of_config(config) {
-            Some(s) => {
-                let convolutional = s.rows.iter().any(|r| r.kind == "conv");
-                (
-                    s.params,
-                    s.activations,
-                    if convolutional { 100 } else { 1000 },
-                )
-            }
-            None => (0, 0, 0),
-        },
-        ModelKind::Convnet => {
-            let (convs, c, side) = super::architecture::convnet_convs();
-            let parameters = convs
-                .iter()
-                .map(|v| (v.c_in * v.c_out * 9 + 2 * v.c_out) as u64)
-                .sum::<u64>()
-                + (c * side * side * 10 + 10) as u64;
-            let per_image = super::architecture::convnet_maps()
-                .iter()
-                .map(|(c, s)| (c * s * s) as u64)
-                .sum();
-            (parameters, per_image, 100)
-        }
+        None => (0, 0, 0),
     };
     let bytes = step_bytes(parameters, per_image, config.batch_size, eval_chunk);
     Estimate { parameters, bytes }
@@ -230,6 +189,7 @@ pub fn check_fits_together(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ModelKind;
 
     #[test]
     fn the_presets_fit_and_absurd_networks_do_not() {

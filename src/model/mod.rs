@@ -11,7 +11,7 @@ mod params;
 pub mod summary;
 mod trainer;
 
-pub use architecture::{convnet_convs, convnet_maps, ConvShape, CONVNET};
+pub use architecture::{convnet_convs, convnet_maps, described, ConvShape, CONVNET};
 pub use compute::{Compute, DEVICES};
 pub use network::{load_weights, mlp_widths, Network, CLASSES, INPUTS};
 pub use params::{read_safetensors, write_safetensors, Param, Params};

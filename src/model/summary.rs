@@ -180,7 +180,7 @@ pub const CIFAR: (Shape, usize) = (Shape::Maps(3, 32, 32), 10);
 /// The summary of a run's net (with `model = net`) on CIFAR-10's shape; `None` without a net
 /// or for a net that cannot take it (validation says why).
 pub fn of_config(config: &crate::config::RunConfig) -> Option<Summary> {
-    let net = config.net.as_ref()?.net().ok()?;
+    let net = super::described(config)?;
     summarise(&net, CIFAR.0, CIFAR.1).ok()
 }
 
@@ -276,19 +276,24 @@ fn cost(layer: &Layer, input: Shape, out: Shape) -> (u64, u64) {
             let Shape::Maps(c_out, ..) = out else {
                 return (0, 0);
             };
-            let weights = c_in * (k * k * c_out) as u64;
+            let taps = (k * k) as u64;
+            let weights = c_in.saturating_mul(taps).saturating_mul(c_out as u64);
             let bias = if *bias { c_out as u64 } else { 0 };
-            (weights + bias, 2 * c_in * (k * k) as u64 * out_elements)
+            let flops = (2 * c_in).saturating_mul(taps).saturating_mul(out_elements);
+            (weights.saturating_add(bias), flops)
         }
         Layer::Whiten { k } => {
             let Shape::Maps(c_out, ..) = out else {
                 return (0, 0);
             };
-            (c_out as u64, 2 * c_in * (k * k) as u64 * out_elements)
+            let taps = (k * k) as u64;
+            let flops = (2 * c_in).saturating_mul(taps).saturating_mul(out_elements);
+            (c_out as u64, flops)
         }
         Layer::Linear { bias, .. } => {
-            let weights = input.elements() * out_elements;
-            (weights + if *bias { out_elements } else { 0 }, 2 * weights)
+            let weights = input.elements().saturating_mul(out_elements);
+            let bias = if *bias { out_elements } else { 0 };
+            (weights.saturating_add(bias), weights.saturating_mul(2))
         }
         Layer::BatchNorm => (2 * c_in, 0),
         _ => (0, 0),

@@ -168,6 +168,7 @@ mod tests {
         RunRecord {
             run_id: id.into(),
             preset: "mlp-default".into(),
+            net: String::new(),
             status: ListedStatus::Ended(crate::events::RunStatus::Completed),
             step: 100,
             final_test_acc: Some(best - 0.01),

@@ -48,6 +48,9 @@ pub struct RunRecord {
     pub run_id: String,
     /// The preset its settings came from.
     pub preset: String,
+    /// The name of the network it trains: its net's, or the lab model's as a net
+    /// (`mlp 800-400-200-100`, `convnet`); empty where its settings cannot be read.
+    pub net: String,
     /// Its status.
     pub status: ListedStatus,
     /// The last step it reached.
@@ -172,8 +175,14 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
         "" => preset_from_id(&run_id),
         p => p.to_string(),
     };
+    let config = state.start.as_ref().map(|s| s.config.clone());
     Ok(RunRecord {
         preset,
+        net: config
+            .as_ref()
+            .and_then(crate::model::described)
+            .map(|n| n.name)
+            .unwrap_or_default(),
         status,
         step: state.step,
         final_test_acc: state.final_test_acc(),
@@ -192,7 +201,7 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
         sweep: state.sweep().cloned(),
         reason: problem.or_else(|| state.ended.as_ref().and_then(|e| e.reason.clone())),
         warnings: state.warning_names(),
-        config: state.start.as_ref().map(|s| s.config.clone()),
+        config,
         dir: dir.to_path_buf(),
         run_id,
     })

@@ -394,9 +394,10 @@ pub const KEYMAP: &[Binding] = &[
             Char('6'),
             Char('7'),
             Char('8'),
+            Char('9'),
         ],
         Action::Sort,
-        "sort by column 1-8 (again: reverse)",
+        "sort by column 1-9 (again: reverse)",
         Some("sort"),
     ),
     bind(

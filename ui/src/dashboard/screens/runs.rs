@@ -24,6 +24,8 @@ pub enum Column {
     Run,
     /// The preset.
     Preset,
+    /// The network.
+    Net,
     /// The keys that differ from the preset.
     Changed,
     /// The status.
@@ -40,9 +42,10 @@ pub enum Column {
 
 impl Column {
     /// Every column, in display order.
-    pub const ALL: [Column; 8] = [
+    pub const ALL: [Column; 9] = [
         Column::Run,
         Column::Preset,
+        Column::Net,
         Column::Changed,
         Column::Status,
         Column::Steps,
@@ -56,6 +59,7 @@ impl Column {
         match self {
             Column::Run => "run",
             Column::Preset => "preset",
+            Column::Net => "net",
             Column::Changed => "changed",
             Column::Status => "status",
             Column::Steps => "steps",
@@ -91,6 +95,7 @@ fn compare(column: Column, a: &RunRecord, b: &RunRecord) -> Ordering {
             .total_cmp(&b.started)
             .then(a.run_id.cmp(&b.run_id)),
         Column::Preset => a.preset.cmp(&b.preset),
+        Column::Net => a.net.cmp(&b.net),
         Column::Changed => changed_text(a).cmp(&changed_text(b)),
         Column::Status => a.status.as_str().cmp(b.status.as_str()),
         Column::Steps => a.step.cmp(&b.step),
@@ -145,6 +150,7 @@ impl RunsScreen {
         [
             r.run_id.as_str(),
             r.preset.as_str(),
+            r.net.as_str(),
             r.status.as_str(),
             &changed_text(r),
         ]
@@ -459,6 +465,7 @@ mod tests {
                 "mlp-default"
             }
             .into(),
+            net: String::new(),
             status,
             step: started as usize,
             final_test_acc: best,

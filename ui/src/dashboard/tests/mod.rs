@@ -225,6 +225,7 @@ pub fn record(
     gradboard::runs::RunRecord {
         run_id: id.into(),
         preset: "numpy-mlp".into(),
+        net: "mlp 100".into(),
         status: gradboard::runs::ListedStatus::Ended(RunStatus::Completed),
         step: 300,
         final_test_acc: Some(best - 0.01),

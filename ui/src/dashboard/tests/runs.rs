@@ -39,10 +39,10 @@ fn the_runs_screen_sorts_filters_and_marks() {
             .clone()
     };
     // Sort by best (column 6): the best run first; again reverses.
-    key(&mut app, KeyCode::Char('6'));
+    key(&mut app, KeyCode::Char('7'));
     assert_eq!(current(&app), "20261127-100100-numpy-mlp-bbbb");
-    assert!(screen(&app, 150, 30).contains("6:best ▼"));
-    key(&mut app, KeyCode::Char('6'));
+    assert!(screen(&app, 150, 30).contains("7:best ▼"));
+    key(&mut app, KeyCode::Char('7'));
     assert_eq!(current(&app), "20261127-100000-numpy-mlp-aaaa");
     // Filter by typing.
     key(&mut app, KeyCode::Char('/'));

@@ -7,7 +7,7 @@ use crate::dashboard::app::App;
 use crate::dashboard::screens::layers::LayerStat;
 use gradboard::diag::watch::is_matrix;
 use gradboard::events::Quantiles;
-use gradboard::runs::export::ramp;
+use gradboard::runs::figure_style::ramp;
 use gradboard::runs::state::LayersPoint;
 use gradboard::runs::RunState;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -51,6 +51,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Row::new(vec![
                 Cell::from(id),
                 Cell::from(r.preset.clone()),
+                Cell::from(r.net.clone()),
                 Cell::from(format!("{}{parent}", changed_text(r))),
                 Cell::from(Span::styled(
                     match r.warnings.len() {
@@ -91,6 +92,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         [
             Constraint::Length(38),
             Constraint::Length(12),
+            Constraint::Length(14),
             Constraint::Min(16),
             Constraint::Length(11),
             Constraint::Length(9),
@@ -114,7 +116,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Span::raw("  Enter keeps it, Esc clears it"),
         ]),
         _ if !screen.filter.is_empty() => Line::from(format!(" filter: {}  (/ changes it)", screen.filter)),
-        _ => Line::from(" / filters, 1-8 sort, space marks for compare, c compares, f forks, R resumes, E exports"),
+        _ => Line::from(" / filters, 1-9 sort, space marks for compare, c compares, f forks, R resumes, E exports"),
     };
     frame.render_widget(Paragraph::new(filter), filter_area);
 }
@@ -137,6 +139,7 @@ fn group_row<'a>(app: &App, r: &RunRecord, g: &RunGroup) -> Row<'a> {
     Row::new(vec![
         Cell::from(format!("{}{name}", if all { "● " } else { "  " })),
         Cell::from(r.preset.clone()),
+        Cell::from(r.net.clone()),
         Cell::from(format!("{} seeds {}", changed.join(" "), seeds.join(","))),
         Cell::from(format!("n={}", g.n)),
         Cell::from(r.step.to_string()),

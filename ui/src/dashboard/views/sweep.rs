@@ -6,7 +6,7 @@
 use crate::dashboard::app::App;
 use gradboard::runner::sweep::parallel::Parallel;
 use gradboard::runner::sweep::{QueueEntry, QueueState, SweepState};
-use gradboard::runs::export::ramp;
+use gradboard::runs::figure_style::ramp;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
