@@ -14,7 +14,7 @@ use gradboard::kernels::pool::{max_pool2d_reference, max_pool_chwn, LAB_POOL};
 use gradboard::kernels::simd::Level;
 use gradboard::kernels::Kernels;
 use gradboard::model::{Hyper, Params};
-use gradboard::nn::norm::register_norm;
+use gradboard::nn::norm_params::register_norm;
 use gradboard::optim::Optimizer;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -252,7 +252,7 @@ mod optimizer {
             + (b.as_tensor() * &gb).unwrap().sum_all().unwrap())
         .unwrap();
         let grads = loss.backward().unwrap();
-        let mut opt = Optimizer::new(OptimizerKind::Adam, &params, kernels);
+        let mut opt = Optimizer::new(OptimizerKind::Adam, &params, kernels).unwrap();
         let hyper = Hyper::new(1e-4, 0.9, 0.0);
         bencher.bench_local(|| opt.step(&grads, &hyper).unwrap());
     }

@@ -3,7 +3,8 @@
 //! `cargo run --release -p gradboard --example sgemm_shapes -- [threads]` (Linux: the CPU
 //! column reads CLOCK_PROCESS_CPUTIME_ID).
 use candle_core::{Device, Tensor};
-use gradboard::kernels::sgemm::matmul_tensors;
+use gradboard::kernels::sgemm::matmul;
+use gradboard::kernels::Kernels;
 use std::time::Instant;
 
 fn cpu_now() -> f64 {
@@ -71,24 +72,32 @@ fn main() -> candle_core::Result<()> {
     if std::env::args().nth(2).as_deref() == Some("profile") {
         return gradboard::on_compute_pool(|| -> candle_core::Result<()> {
             for _ in 0..2000 {
-                matmul_tensors(&x, &w)?;
+                matmul(Kernels::Cpu, &x, &w)?;
             }
             Ok(())
         });
     }
     gradboard::on_compute_pool(|| -> candle_core::Result<()> {
         time("candle x @ w", || x.matmul(&w), f);
-        time("sgemm  x @ w", || matmul_tensors(&x, &w), f);
+        time("sgemm  x @ w", || matmul(Kernels::Cpu, &x, &w), f);
         time("candle x.t() @ dy", || x.t()?.matmul(&dy), f);
-        time("sgemm  x.t() @ dy", || matmul_tensors(&x.t()?, &dy), f);
+        time(
+            "sgemm  x.t() @ dy",
+            || matmul(Kernels::Cpu, &x.t()?, &dy),
+            f,
+        );
         time("candle eval 1000 @ w", || xe.matmul(&w), f * 5.0);
-        time("sgemm  eval 1000 @ w", || matmul_tensors(&xe, &w), f * 5.0);
+        time(
+            "sgemm  eval 1000 @ w",
+            || matmul(Kernels::Cpu, &xe, &w),
+            f * 5.0,
+        );
         time("candle x @ w800", || x.matmul(&w8), f * 8.0);
-        time("sgemm  x @ w800", || matmul_tensors(&x, &w8), f * 8.0);
+        time("sgemm  x @ w800", || matmul(Kernels::Cpu, &x, &w8), f * 8.0);
         time("candle x.t() @ dy800", || x.t()?.matmul(&dy8), f * 8.0);
         time(
             "sgemm  x.t() @ dy800",
-            || matmul_tensors(&x.t()?, &dy8),
+            || matmul(Kernels::Cpu, &x.t()?, &dy8),
             f * 8.0,
         );
         Ok(())

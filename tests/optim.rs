@@ -62,7 +62,7 @@ fn run(
     } else {
         Kernels::Reference
     };
-    let mut opt = Optimizer::new(kind, &params, kernels);
+    let mut opt = Optimizer::new(kind, &params, kernels).unwrap();
     let hyper = Hyper::new(lr, momentum, weight_decay);
     let mut out = Vec::new();
     for _ in 0..steps {
@@ -221,7 +221,7 @@ fn the_fused_update_matches_the_reference_on_large_odd_shapes() {
             let b = params
                 .var("b", &Tensor::new(small.as_slice(), &Device::Cpu).unwrap())
                 .unwrap();
-            let mut opt = Optimizer::new(kind, &params, kernels);
+            let mut opt = Optimizer::new(kind, &params, kernels).unwrap();
             let hyper = Hyper::new(0.01, 0.9, 0.01);
             for (ga, gb) in &grads {
                 // Gradient of sum(p * g) is g.
@@ -275,7 +275,7 @@ fn state_round_trips_for_checkpoints() {
             .unwrap();
         opt.step(&g, &hyper).unwrap();
     };
-    let mut a = Optimizer::new(OptimizerKind::Adam, &params, Kernels::Cpu);
+    let mut a = Optimizer::new(OptimizerKind::Adam, &params, Kernels::Cpu).unwrap();
     step(&mut a);
     let (steps, state) = a.state().unwrap();
     assert_eq!((steps, state.len()), (1, 2));
@@ -283,7 +283,7 @@ fn state_round_trips_for_checkpoints() {
     step(&mut a);
     let after_a = p.as_tensor().to_vec1::<f32>().unwrap();
     gradboard::kernels::inplace::assign(p.as_tensor(), &snapshot).unwrap();
-    let mut b = Optimizer::new(OptimizerKind::Adam, &params, Kernels::Cpu);
+    let mut b = Optimizer::new(OptimizerKind::Adam, &params, Kernels::Cpu).unwrap();
     b.load_state(steps, &state).unwrap();
     step(&mut b);
     assert_eq!(p.as_tensor().to_vec1::<f32>().unwrap(), after_a);

@@ -3,7 +3,8 @@
 //! fused SGD step of the manual MLP against the separate backward and update.
 
 use candle_core::{DType, Device, Tensor};
-use gradboard::kernels::sgemm::{add_product, matmul_tensors};
+use gradboard::kernels::sgemm::{add_product, matmul};
+use gradboard::kernels::Kernels;
 use gradboard::manual::{one_hot, ManualMlp};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -49,7 +50,7 @@ fn products_match_candle_on_training_and_odd_shapes() {
     ] {
         let a = random(m, k, 1);
         let b = random(k, n, 2);
-        let diff = max_rel_diff(&matmul_tensors(&a, &b).unwrap(), &reference(&a, &b));
+        let diff = max_rel_diff(&matmul(Kernels::Cpu, &a, &b).unwrap(), &reference(&a, &b));
         assert!(diff < 1e-5, "{m}x{k}x{n}: relative difference {diff}");
     }
 }
@@ -65,7 +66,7 @@ fn transposed_views_are_read_correctly() {
         (w.t().unwrap(), x.t().unwrap()),
     ];
     for (a, b) in pairs {
-        let diff = max_rel_diff(&matmul_tensors(&a, &b).unwrap(), &reference(&a, &b));
+        let diff = max_rel_diff(&matmul(Kernels::Cpu, &a, &b).unwrap(), &reference(&a, &b));
         assert!(diff < 1e-5, "{:?} x {:?}: {diff}", a.dims(), b.dims());
     }
 }
@@ -84,6 +85,7 @@ fn add_product_updates_in_place_like_axpy_of_the_product() {
     .unwrap();
     let shared = w.clone();
     add_product(
+        Kernels::Cpu,
         &w,
         -0.01,
         &random(200, 3072, 7).t().unwrap(),
@@ -97,10 +99,12 @@ fn add_product_updates_in_place_like_axpy_of_the_product() {
 }
 
 #[test]
-fn f64_falls_back_to_candle() {
+fn the_cpu_path_refuses_f64_and_the_reference_takes_it() {
     let a = random(5, 7, 9).to_dtype(DType::F64).unwrap();
     let b = random(7, 3, 10).to_dtype(DType::F64).unwrap();
-    let got = matmul_tensors(&a, &b).unwrap();
+    let err = matmul(Kernels::Cpu, &a, &b).unwrap_err().to_string();
+    assert!(err.contains("f32") && err.contains("reference"), "{err}");
+    let got = matmul(Kernels::Reference, &a, &b).unwrap();
     assert_eq!(got.dtype(), DType::F64);
     let diff = (got - a.matmul(&b).unwrap())
         .unwrap()
@@ -115,7 +119,14 @@ fn f64_falls_back_to_candle() {
 fn fused_sgd_step_equals_backward_then_update() {
     let build = || {
         let mut rng = SmallRng::seed_from_u64(11);
-        ManualMlp::new(&[48, 20, 10], 0.02, 0.1, &mut rng, DType::F32, &Device::Cpu).unwrap()
+        ManualMlp::new(
+            &[48, 20, 10],
+            (0.02, 0.1),
+            &mut rng,
+            (DType::F32, &Device::Cpu),
+            Kernels::Cpu,
+        )
+        .unwrap()
     };
     let (mut fused, mut reference) = (build(), build());
     let labels: Vec<u8> = (0..16).map(|i| (i * 7 % 10) as u8).collect();

@@ -4,6 +4,7 @@
 
 mod kernels;
 
+use crate::kernels::Kernels;
 use crate::manual::{one_hot, CrossEntropy, LeakyReLU, Linear, ManualMlp, SoftMax};
 use crate::Result;
 use candle_core::{DType, Device, Tensor, Var};
@@ -108,20 +109,29 @@ pub fn check_linear(rng: &mut SmallRng) -> Result<Vec<Check>> {
     let w = randn(rng, (fan_in, fan_out), 1.0)?;
     let b = randn(rng, (1, fan_out), 1.0)?.flatten_all()?;
     let dy = randn(rng, (batch, fan_out), 1.0)?;
-    let mut layer = Linear::from_parts(w.clone(), b.clone());
+    let mut layer = Linear::from_parts(w.clone(), b.clone(), Kernels::Reference);
     layer.forward(&x)?;
     let dx = layer.backward(&dy, true)?.expect("dx was asked for");
     let dw = layer.grad_weight.clone().expect("backward sets dW");
     let db = layer.grad_bias.clone().expect("backward sets db");
 
     let num_dx = numeric_gradient(&x, |x| {
-        dot(&Linear::from_parts(w.clone(), b.clone()).infer(x)?, &dy)
+        dot(
+            &Linear::from_parts(w.clone(), b.clone(), Kernels::Reference).infer(x)?,
+            &dy,
+        )
     })?;
     let num_dw = numeric_gradient(&w, |w| {
-        dot(&Linear::from_parts(w.clone(), b.clone()).infer(&x)?, &dy)
+        dot(
+            &Linear::from_parts(w.clone(), b.clone(), Kernels::Reference).infer(&x)?,
+            &dy,
+        )
     })?;
     let num_db = numeric_gradient(&b, |b| {
-        dot(&Linear::from_parts(w.clone(), b.clone()).infer(&x)?, &dy)
+        dot(
+            &Linear::from_parts(w.clone(), b.clone(), Kernels::Reference).infer(&x)?,
+            &dy,
+        )
     })?;
 
     let (vx, vw, vb) = (
@@ -246,11 +256,10 @@ pub fn check_mlp(rng: &mut SmallRng) -> Result<Vec<Check>> {
     let hidden = [rng.random_range(3..8), rng.random_range(3..8)];
     let mut mlp = ManualMlp::new(
         &[inputs, hidden[0], hidden[1], classes],
-        0.1,
-        0.5,
+        (0.1, 0.5),
         rng,
-        DType::F64,
-        &Device::Cpu,
+        (DType::F64, &Device::Cpu),
+        Kernels::Reference,
     )?;
     let x = randn(rng, (batch, inputs), 1.0)?;
     let labels: Vec<u8> = (0..batch)

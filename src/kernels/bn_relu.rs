@@ -218,17 +218,6 @@ fn cpu(x: &Tensor, norm: &NormParams) -> Result<Tensor> {
     Ok(y)
 }
 
-/// Inference of a convolution followed by batch norm and ReLU on channel-major maps `x`
-/// (C_in, H, W, B), the norm's running statistics folded into a scale and a shift that the
-/// convolution applies as it writes its output (`conv::conv2d_chwn_affine_relu`): one pass
-/// fewer over the maps. CPU path, f32.
-pub fn conv_bn_relu_inference(x: &Tensor, weight: &Tensor, norm: &NormParams) -> Result<Tensor> {
-    let (scale, shift) = norm
-        .running
-        .scale_shift(norm.weight.as_tensor(), norm.bias.as_tensor())?;
-    super::conv::conv2d_chwn_affine_relu(x, weight, &scale.to_vec1()?, &shift.to_vec1()?)
-}
-
 /// The CPU op on channel-major `x` (C, B, ...) with the running statistics folded into
 /// `scale` and `shift`: one pass, max(0, x scale + shift), channels in parallel.
 fn inference(x: &Tensor, scale: &[f32], shift: &[f32]) -> Result<Tensor> {

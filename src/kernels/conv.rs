@@ -9,10 +9,12 @@
 //! `grad_sink`. The reference (`conv2d_same`) is candle's conv2d on (batch, channels, height,
 //! width), which every device has.
 
+use super::bn_relu::scale_shift_relu_rows;
 use super::cpu::{f32_slice, with_f32};
 use super::gemm::{batched, product, View};
 use super::grad_sink;
 use super::im2col::{col2im, im2col};
+use super::norm::NormParams;
 use super::simd::Level;
 use super::taps;
 use super::winograd::{self, Tile};
@@ -358,6 +360,17 @@ fn winograd_forward(
     (y, u, v)
 }
 
+/// Inference of a convolution followed by batch norm and ReLU on channel-major maps `x`
+/// (C_in, H, W, B), the norm's running statistics folded into a scale and a shift that the
+/// convolution applies as it writes its output (`conv2d_chwn_affine_relu`): one pass
+/// fewer over the maps. CPU path, f32.
+pub fn conv_bn_relu_inference(x: &Tensor, weight: &Tensor, norm: &NormParams) -> Result<Tensor> {
+    let (scale, shift) = norm
+        .running
+        .scale_shift(norm.weight.as_tensor(), norm.bias.as_tensor())?;
+    conv2d_chwn_affine_relu(x, weight, &scale.to_vec1()?, &shift.to_vec1()?)
+}
+
 /// Inference: max(0, conv(x, weight) scale + shift) for each output channel, on
 /// batch-innermost `x` (C_in, H, W, B): an evaluation's convolution, batch norm (its running
 /// statistics folded into `scale` and `shift`) and ReLU, applied as the convolution writes its
@@ -387,7 +400,7 @@ pub fn conv2d_chwn_affine_relu(
             }
             Method::Taps => {
                 let y = taps::forward(xs, ws, dims, k, kh);
-                super::bn_relu::scale_shift_relu_rows(&y, scale, shift)
+                scale_shift_relu_rows(&y, scale, shift)
             }
             Method::Im2col => {
                 let cols = im2col(xs, dims, kh);
@@ -397,7 +410,7 @@ pub fn conv2d_chwn_affine_relu(
                     1.0,
                 );
                 drop(cols);
-                super::bn_relu::scale_shift_relu_rows(&y, scale, shift)
+                scale_shift_relu_rows(&y, scale, shift)
             }
         })
     })???;

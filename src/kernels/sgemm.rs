@@ -1,12 +1,13 @@
 //! Section 1's matrix products as candle ops on `kernels::gemm`: `a b` without a backward
 //! (the manual engine computes its own), and C += alpha A B in place, which adds the SGD step
-//! -lr x^T dy straight into W (no dW tensor, no separate update pass). f32 on the CPU; other
-//! dtypes and devices take candle's matmul, which is also the reference the tests check these
-//! against.
+//! -lr x^T dy straight into W (no dW tensor, no separate update pass). The CPU path takes f32
+//! on the CPU and refuses the rest; the reference path is candle's matmul, which the tests
+//! check the CPU path against.
 
-use super::gemm::{matmul, product, View};
+use super::gemm::{self, product, View};
+use super::Kernels;
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, InplaceOp3, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, DType, InplaceOp3, Layout, Result, Shape, Tensor};
 
 /// The 2-d f32 matrix a storage and layout describe.
 fn view<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<View<'a>> {
@@ -38,20 +39,32 @@ fn fits(a: &View, b: &View) -> Result<()> {
     Ok(())
 }
 
-/// `a.matmul(b)` for 2-d tensors: `kernels::gemm` for f32 on the CPU, candle's otherwise.
-/// The result has no backward: the manual engine computes its own.
-pub fn matmul_tensors(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let fast = a.dtype() == candle_core::DType::F32
-        && b.dtype() == candle_core::DType::F32
-        && a.device().is_cpu()
-        && b.device().is_cpu()
-        && a.rank() == 2
-        && b.rank() == 2;
-    if fast {
-        a.apply_op2_no_bwd(b, &Matmul)
-    } else {
-        a.matmul(b)
+/// `a.matmul(b)` for 2-d tensors on the path `kernels` names: `kernels::gemm` (f32 on the
+/// CPU; anything else is refused) or candle's matmul. The result has no backward: the manual
+/// engine computes its own.
+pub fn matmul(kernels: Kernels, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    match kernels {
+        Kernels::Cpu => {
+            cpu_f32_2d(&[a, b], "product")?;
+            a.apply_op2_no_bwd(b, &Matmul)
+        }
+        Kernels::Reference => a.matmul(b),
     }
+}
+
+/// Refuses tensors the CPU products cannot take (they need 2-d f32 on the CPU).
+fn cpu_f32_2d(tensors: &[&Tensor], what: &str) -> Result<()> {
+    for t in tensors {
+        if t.dtype() != DType::F32 || !t.device().is_cpu() || t.rank() != 2 {
+            candle_core::bail!(
+                "sgemm {what}: the CPU kernel takes 2-d f32 on the CPU, not {:?} {:?} on {:?} (the reference path takes the rest)",
+                t.dtype(),
+                t.dims(),
+                t.device().location()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The product as a candle op without backward.
@@ -77,13 +90,15 @@ impl CustomOp2 for Matmul {
 }
 
 /// C += alpha A B in place, for 2-d tensors (every clone of C, a `Var` included, sees it):
-/// section 1's SGD step, W -= lr x^T dy, without a gradient tensor or a second pass. f32 on
-/// the CPU accumulates into C's storage; other dtypes add candle's product.
-pub fn add_product(c: &Tensor, alpha: f64, a: &Tensor, b: &Tensor) -> Result<()> {
-    if c.dtype() == candle_core::DType::F32 && c.device().is_cpu() && c.rank() == 2 {
-        c.inplace_op3(a, b, &AddProduct { alpha })
-    } else {
-        super::inplace::axpy(super::Kernels::Reference, c, &a.matmul(b)?, alpha)
+/// section 1's SGD step, W -= lr x^T dy, without a gradient tensor or a second pass. The CPU
+/// path accumulates into C's storage (f32 on the CPU); the reference adds candle's product.
+pub fn add_product(kernels: Kernels, c: &Tensor, alpha: f64, a: &Tensor, b: &Tensor) -> Result<()> {
+    match kernels {
+        Kernels::Cpu => {
+            cpu_f32_2d(&[c, a, b], "update")?;
+            c.inplace_op3(a, b, &AddProduct { alpha })
+        }
+        Kernels::Reference => super::inplace::axpy(Kernels::Reference, c, &a.matmul(b)?, alpha),
     }
 }
 
@@ -122,7 +137,7 @@ impl InplaceOp3 for AddProduct {
             candle_core::bail!("sgemm: f32 only, got {:?}", c.dtype())
         };
         let c = crate::kernels::inplace::contiguous_mut(data, cl, "sgemm")?;
-        matmul(c, a, b, self.alpha as f32, true);
+        gemm::matmul(c, a, b, self.alpha as f32, true);
         Ok(())
     }
 }

@@ -1,8 +1,8 @@
 //! Linear layer: y = x W + b, with W stored (in, out) so the forward matmul reads it
 //! contiguously (measured 1.30 ms against 1.78 ms for x W^T on the section 1 shapes).
 
-use crate::kernels::inplace::{axpy, axpy_row_sums};
-use crate::kernels::sgemm::{add_product, matmul_tensors};
+use crate::kernels::inplace::axpy_row_sums;
+use crate::kernels::sgemm::{add_product, matmul};
 use crate::kernels::Kernels;
 use candle_core::{DType, Device, Result, Tensor};
 use rand::Rng;
@@ -27,14 +27,14 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Weights drawn from N(0, std^2) with `rng`, biases zero.
+    /// Weights drawn from N(0, std^2) with `rng`, biases zero, products on the path
+    /// `kernels` names.
     pub fn new(
-        in_features: usize,
-        out_features: usize,
+        (in_features, out_features): (usize, usize),
         std: f64,
         rng: &mut impl Rng,
-        dtype: DType,
-        device: &Device,
+        (dtype, device): (DType, &Device),
+        kernels: Kernels,
     ) -> Result<Self> {
         let normal = Normal::new(0.0, std).expect("std is positive");
         let data: Vec<f64> = (0..in_features * out_features)
@@ -43,32 +43,24 @@ impl Linear {
         let weight =
             Tensor::from_vec(data, (in_features, out_features), device)?.to_dtype(dtype)?;
         let bias = Tensor::zeros(out_features, dtype, device)?;
-        Ok(Self::from_parts(weight, bias))
+        Ok(Self::from_parts(weight, bias, kernels))
     }
 
-    /// A layer with the given weight and bias.
-    pub fn from_parts(weight: Tensor, bias: Tensor) -> Self {
+    /// A layer with the given weight and bias, products on the path `kernels` names.
+    pub fn from_parts(weight: Tensor, bias: Tensor, kernels: Kernels) -> Self {
         Linear {
             weight,
             bias,
             grad_weight: None,
             grad_bias: None,
-            kernels: Kernels::Cpu,
+            kernels,
             input: None,
         }
     }
 
     /// y = x W + b, without keeping anything for a backward pass.
     pub fn infer(&self, x: &Tensor) -> Result<Tensor> {
-        self.product(x, &self.weight)?.broadcast_add(&self.bias)
-    }
-
-    fn product(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        if self.kernels.cpu() {
-            matmul_tensors(a, b)
-        } else {
-            a.matmul(b)
-        }
+        matmul(self.kernels, x, &self.weight)?.broadcast_add(&self.bias)
     }
 
     /// y = x W + b; keeps x for the backward pass.
@@ -81,7 +73,7 @@ impl Linear {
     /// dW = x^T dy, db = sum over the batch of dy, and, when `need_dx`, dx = dy W^T.
     pub fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
         let x = self.saved_input()?;
-        self.grad_weight = Some(self.product(&x.t()?, dy)?);
+        self.grad_weight = Some(matmul(self.kernels, &x.t()?, dy)?);
         self.grad_bias = Some(dy.sum(0)?);
         self.input_grad(dy, need_dx)
     }
@@ -92,11 +84,7 @@ impl Linear {
     pub fn backward_sgd(&mut self, dy: &Tensor, need_dx: bool, lr: f64) -> Result<Option<Tensor>> {
         let dx = self.input_grad(dy, need_dx)?;
         let x = self.saved_input()?;
-        if self.kernels.cpu() {
-            add_product(&self.weight, -lr, &x.t()?, dy)?;
-        } else {
-            axpy(Kernels::Reference, &self.weight, &x.t()?.matmul(dy)?, -lr)?;
-        }
+        add_product(self.kernels, &self.weight, -lr, &x.t()?, dy)?;
         axpy_row_sums(self.kernels, &self.bias, dy, -lr)?;
         self.grad_weight = None;
         self.grad_bias = None;
@@ -111,7 +99,7 @@ impl Linear {
 
     fn input_grad(&self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
         if need_dx {
-            Ok(Some(self.product(dy, &self.weight.t()?)?))
+            Ok(Some(matmul(self.kernels, dy, &self.weight.t()?)?))
         } else {
             Ok(None)
         }

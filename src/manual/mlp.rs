@@ -4,6 +4,7 @@
 use super::{one_hot, CrossEntropy, LeakyReLU, Linear, SoftMax};
 use crate::config::RunConfig;
 use crate::kernels::inplace::axpy;
+use crate::kernels::Kernels;
 use crate::model::{mlp_widths, Compute, Network, Params};
 use candle_core::{DType, Device, Result, Tensor};
 use rand::Rng;
@@ -28,16 +29,15 @@ impl ManualMlp {
     /// Layers of `widths` (inputs, hidden..., classes), weights N(0, std^2), biases zero.
     pub fn new(
         widths: &[usize],
-        neg_slope: f64,
-        std: f64,
+        (neg_slope, std): (f64, f64),
         rng: &mut impl Rng,
-        dtype: DType,
-        device: &Device,
+        (dtype, device): (DType, &Device),
+        kernels: Kernels,
     ) -> Result<Self> {
         assert!(widths.len() >= 2, "an MLP needs input and output widths");
         let linears = widths
             .windows(2)
-            .map(|w| Linear::new(w[0], w[1], std, rng, dtype, device))
+            .map(|w| Linear::new((w[0], w[1]), std, rng, (dtype, device), kernels))
             .collect::<Result<Vec<_>>>()?;
         let mut params = Params::new();
         for (i, l) in linears.iter().enumerate() {
@@ -64,18 +64,13 @@ impl ManualMlp {
         compute: &Compute,
     ) -> crate::Result<Self> {
         let std = config.init_std.unwrap_or(LAB_INIT_STD);
-        let mut mlp = ManualMlp::new(
+        Ok(ManualMlp::new(
             &mlp_widths(&config.hidden),
-            config.neg_slope,
-            std,
+            (config.neg_slope, std),
             rng,
-            DType::F32,
-            compute.device(),
-        )?;
-        for l in &mut mlp.linears {
-            l.kernels = compute.kernels();
-        }
-        Ok(mlp)
+            (DType::F32, compute.device()),
+            compute.kernels(),
+        )?)
     }
 
     /// Logits (the last Linear's output), keeping nothing.

@@ -12,9 +12,10 @@
 
 use super::init;
 use super::linear::Linear;
-use super::norm::register_norm;
+use super::norm_params::register_norm;
 use crate::config::{ConvInit, Norm, RunConfig};
-use crate::kernels::bn_relu::{bn_relu, conv_bn_relu_inference};
+use crate::kernels::bn_relu::bn_relu;
+use crate::kernels::conv::conv_bn_relu_inference;
 use crate::kernels::conv::{add_channel_bias, conv2d, maps, rows};
 use crate::kernels::norm::NormParams;
 use crate::kernels::pool::{max_pool, LAB_POOL};
@@ -99,8 +100,13 @@ impl ConvNet {
             Some(_) => init::linear(rng, 512, 10, config.init_std, device)?,
             None => init::torch_default(rng, &[512, 10], 512, 10, device)?,
         };
-        let linear = Linear::register(&mut params, "linear", init, true)?
-            .computed_on(compute.kernels(), false);
+        let linear = Linear::register(
+            &mut params,
+            "linear",
+            init,
+            true,
+            (compute.kernels(), false),
+        )?;
         Ok(ConvNet {
             params,
             layers,

@@ -26,12 +26,15 @@ pub struct Linear {
 
 impl Linear {
     /// A layer registered as `PREFIX.weight` (and `PREFIX.bias` when `with_bias`), from
-    /// initial values (the bias's are drawn either way, so the weights do not depend on it).
+    /// initial values (the bias's are drawn either way, so the weights do not depend on it),
+    /// its product on the path `kernels` names; `input` marks the network's first layer (its
+    /// input needs no gradient).
     pub fn register(
         params: &mut Params,
         prefix: &str,
         (weight, bias): (Tensor, Tensor),
         with_bias: bool,
+        (kernels, input): (Kernels, bool),
     ) -> Result<Self> {
         Ok(Linear {
             weight: params.var(format!("{prefix}.weight"), &weight)?,
@@ -40,8 +43,8 @@ impl Linear {
             } else {
                 None
             },
-            kernels: Kernels::Reference,
-            input: false,
+            kernels,
+            input,
         })
     }
 
@@ -53,17 +56,10 @@ impl Linear {
         (fan_in, fan_out): (usize, usize),
         std: Option<f64>,
         (device, with_bias): (&Device, bool),
+        path: (Kernels, bool),
     ) -> Result<Self> {
         let init = init::linear(rng, fan_in, fan_out, std, device)?;
-        Self::register(params, prefix, init, with_bias)
-    }
-
-    /// Its product on the path `kernels` names; `input` marks the network's first layer (its
-    /// input needs no gradient).
-    pub fn computed_on(mut self, kernels: Kernels, input: bool) -> Self {
-        self.kernels = kernels;
-        self.input = input;
-        self
+        Self::register(params, prefix, init, with_bias, path)
     }
 
     /// y = x W + b.

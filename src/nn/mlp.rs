@@ -45,8 +45,9 @@ impl AutogradMlp {
                 (widths[i], widths[i + 1]),
                 config.init_std,
                 (device, bias),
+                (compute.kernels(), i == 0),
             )?;
-            Ok::<_, crate::Error>(linear.computed_on(compute.kernels(), i == 0))
+            Ok::<_, crate::Error>(linear)
         };
         for i in 0..widths.len() - 2 {
             let linear = layer(&mut params, &format!("fc{}", i + 1), rng, i, with_bias)?;

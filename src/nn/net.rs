@@ -7,7 +7,7 @@
 use super::dropout::{apply_mask, dropout_mask};
 use super::init;
 use super::linear::Linear;
-use super::norm::register_norm;
+use super::norm_params::register_norm;
 use crate::config::net::Layer;
 use crate::config::{ConvInit, RunConfig};
 use crate::kernels::bn_act::{bn_leaky_dropout, leaky_relu};
@@ -261,8 +261,8 @@ impl Builder<'_> {
                 };
                 // Only the network's first layer reads the images, whose gradient nobody needs.
                 let first = name == "layers.0";
-                let linear = Linear::register(&mut self.params, name, init, *bias)?
-                    .computed_on(self.kernels, first);
+                let linear =
+                    Linear::register(&mut self.params, name, init, *bias, (self.kernels, first))?;
                 Built::Linear(linear)
             }
             Layer::BatchNorm => Built::Norm(self.norm(name, c_in)?),

@@ -26,25 +26,30 @@ pub struct Optimizer {
     norm_shifts: Vec<bool>,
     slots: Vec<Slots>,
     steps: u64,
-    /// The CPU op when every parameter is f32 on the CPU, else the reference.
+    /// The CPU op (every parameter f32 on the CPU) or the reference.
     kernels: Kernels,
 }
 
 impl Optimizer {
     /// An optimizer of `kind` for the trainable parameters of `params`, updating them on the
-    /// path `kernels` names (the CPU op needs every parameter f32 on the CPU).
-    pub fn new(kind: OptimizerKind, params: &Params, kernels: Kernels) -> Self {
+    /// path `kernels` names; the CPU op refuses a parameter that is not f32 on the CPU (it
+    /// says so rather than quietly taking the reference path).
+    pub fn new(kind: OptimizerKind, params: &Params, kernels: Kernels) -> Result<Self> {
         let trainable: Vec<_> = params.trainable().collect();
-        let fused = kernels.cpu()
-            && trainable
+        if kernels.cpu() {
+            let odd = trainable
                 .iter()
-                .all(|p| p.tensor.device().is_cpu() && p.tensor.dtype() == DType::F32);
-        let kernels = if fused {
-            Kernels::Cpu
-        } else {
-            Kernels::Reference
-        };
-        Optimizer {
+                .find(|p| !p.tensor.device().is_cpu() || p.tensor.dtype() != DType::F32);
+            if let Some(p) = odd {
+                return Err(Error::Config(format!(
+                    "the CPU update kernel needs every parameter f32 on the CPU; {} is {:?} on {:?}",
+                    p.name,
+                    p.tensor.dtype(),
+                    p.tensor.device().location()
+                )));
+            }
+        }
+        Ok(Optimizer {
             kind,
             names: trainable.iter().map(|p| p.name.clone()).collect(),
             params: trainable.iter().map(|p| p.tensor.clone()).collect(),
@@ -52,7 +57,7 @@ impl Optimizer {
             slots: vec![Slots::default(); trainable.len()],
             steps: 0,
             kernels,
-        }
+        })
     }
 
     /// One update of every parameter that has a gradient in `grads`.

@@ -204,6 +204,7 @@ impl Runner {
             }
             None => BTreeMap::new(),
         };
+        let summary = crate::model::summary::of_config(&config);
         let start = StartInfo {
             config: config.clone(),
             schema: SCHEMA,
@@ -216,8 +217,8 @@ impl Runner {
             changed,
             parent,
             sweep: request.sweep.clone(),
-            params: Some(crate::model::memory::estimate(&config).parameters),
-            flops: Some(crate::model::flops::forward(&config, 1).useful),
+            params: summary.as_ref().map(|s| s.params),
+            flops: summary.as_ref().map(|s| s.flops as f64),
         };
         let thread_control = control.clone();
         let data = self.data.clone();
@@ -275,9 +276,7 @@ impl Runner {
     /// The one gate before a run's folder is made: settings against each other and the data
     /// set, the device, and the memory the run needs.
     pub fn check(&self, config: &RunConfig) -> Result<()> {
-        check_run(config, self.data.train.len())?;
-        self.compute.check(config)?;
-        crate::model::memory::check_fits(config, crate::model::memory::available())
+        crate::train::check(config, Some(self.data.train.len()), &self.compute)
     }
 
     /// The folder writer, the settings, where the run starts from, and its parent.
@@ -333,6 +332,7 @@ impl Runner {
                 // A checkpoint at the last step (killed after its last evaluation) resumes
                 // too: the session trains nothing, writes the model and the `done`.
                 let cp = read_checkpoint(dir)?;
+                self.check(&cp.state.config)?;
                 let writer = RunWriter::reopen(dir)?;
                 let parent = stored.start().and_then(|s| s.parent.clone());
                 let mut prepared = Prepared::new(
@@ -377,12 +377,6 @@ fn net_differences(config: &RunConfig, base: &RunConfig) -> Vec<(String, serde_j
         }
     }
     out
-}
-
-/// Checks settings against each other and against a training set of `train_len` images.
-pub fn check_run(config: &RunConfig, train_len: usize) -> Result<()> {
-    config.validate()?;
-    crate::data::Holdout::check(train_len, config.val_split, config.batch_size)
 }
 
 fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {

@@ -13,7 +13,6 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// Figure size in pixels.
 pub const FIGURE_SIZE: (u32, u32) = (1400, 560);
@@ -154,41 +153,6 @@ pub fn export(dirs: &[PathBuf], out: &Path) -> Result<Exported> {
     Ok(Exported { files })
 }
 
-/// The colour at `t` (0..1) of a ramp from dark blue (low) through teal to yellow (high): the
-/// figures' and the dashboard's colour for a value.
-pub fn ramp(t: f64) -> (u8, u8, u8) {
-    const STOPS: [(f64, (f64, f64, f64)); 5] = [
-        (0.0, (68.0, 1.0, 84.0)),
-        (0.25, (59.0, 82.0, 139.0)),
-        (0.5, (33.0, 145.0, 140.0)),
-        (0.75, (94.0, 201.0, 98.0)),
-        (1.0, (253.0, 231.0, 37.0)),
-    ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let i = STOPS.iter().rposition(|s| s.0 <= t).unwrap_or(0).min(3);
-    let (t0, a) = STOPS[i];
-    let (t1, b) = STOPS[i + 1];
-    let f = (t - t0) / (t1 - t0);
-    let mix = |x: f64, y: f64| (x + f * (y - x)).round() as u8;
-    (mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
-}
-
-/// Registers the embedded font the figures use (once).
-pub(crate) fn register_font() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            dejavu::sans::regular(),
-        );
-    });
-}
-
 fn range(sets: &[&[Point]], pick: impl Fn(&Point) -> f64) -> (f64, f64) {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
@@ -257,7 +221,7 @@ fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    register_font();
+    super::figure_style::register_font();
     root.fill(&WHITE).map_err(plot_error)?;
     let (left, right) = root.split_horizontally(FIGURE_SIZE.0 / 2);
     type Pick = fn(&Curves) -> (&[Point], &[Point]);

@@ -103,7 +103,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, id: &str, run: &RunSt
 where
     DB::ErrorType: 'static,
 {
-    super::export::register_font();
+    super::figure_style::register_font();
     root.fill(&WHITE).map_err(plot_error)?;
     let (left, right) = root.split_horizontally(SIZE.0 * 55 / 100);
     let names: Vec<String> = run
@@ -143,7 +143,7 @@ where
             } else {
                 0.0
             };
-            let (red, green, blue) = super::export::ramp(v);
+            let (red, green, blue) = super::figure_style::ramp(v);
             Some(Rectangle::new(
                 [(c, r), (c + 1, r + 1)],
                 RGBColor(red, green, blue).filled(),

@@ -5,6 +5,7 @@
 
 pub mod curves;
 pub mod export;
+pub mod figure_style;
 mod follow;
 pub mod groups;
 mod ids;

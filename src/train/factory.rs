@@ -1,5 +1,5 @@
-//! The network and the trainer a configuration describes, on a device that can run it as its
-//! keys mean it.
+//! The gate a run's settings pass before anything is allocated or any folder made, and the
+//! network and the trainer settings that passed it describe.
 
 use super::AutogradTrainer;
 use crate::config::{Engine, ModelKind, RunConfig};
@@ -9,15 +9,34 @@ use crate::nn::{AutogradMlp, ConvNet, NetModel};
 use crate::Result;
 use rand::rngs::SmallRng;
 
-/// The network a configuration describes (any engine), initial weights drawn from `rng`.
+/// The one gate for train, sweeps, the dashboard, the LR finder and bench: settings that fit
+/// together, a held-out split a training set of `train_len` images can give (`None`: no data
+/// set, as bench's random batches), a device that runs them as their keys mean, and the
+/// memory they need.
+pub fn check(config: &RunConfig, train_len: Option<usize>, compute: &Compute) -> Result<()> {
+    check_settings(config, train_len)?;
+    compute.check(config)?;
+    crate::model::memory::check_fits(config, crate::model::memory::available())
+}
+
+/// The first half of `check`, which needs no device: settings that fit together and a
+/// held-out split a training set of `train_len` images can give (a sweep's plan is checked
+/// this way before its runs' devices are known, its memory counted together).
+pub fn check_settings(config: &RunConfig, train_len: Option<usize>) -> Result<()> {
+    config.validate()?;
+    match train_len {
+        Some(n) => crate::data::Holdout::check(n, config.val_split, config.batch_size),
+        None => Ok(()),
+    }
+}
+
+/// The network settings that passed `check` describe (any engine), initial weights drawn
+/// from `rng`.
 pub fn build_network(
     config: &RunConfig,
     rng: &mut SmallRng,
     compute: &Compute,
 ) -> Result<Box<dyn Network>> {
-    config.validate()?;
-    compute.check(config)?;
-    crate::model::memory::check_fits(config, crate::model::memory::available())?;
     Ok(match (config.engine, config.model) {
         (Engine::Manual, _) => Box::new(ManualMlp::from_config(config, rng, compute)?),
         (Engine::Autograd, ModelKind::Mlp) => Box::new(AutogradMlp::new(config, rng, compute)?),
@@ -26,15 +45,12 @@ pub fn build_network(
     })
 }
 
-/// The trainer a configuration describes, initial weights drawn from `rng`.
+/// The trainer settings that passed `check` describe, initial weights drawn from `rng`.
 pub fn build_trainer(
     config: &RunConfig,
     rng: &mut SmallRng,
     compute: &Compute,
 ) -> Result<Box<dyn Trainer>> {
-    config.validate()?;
-    compute.check(config)?;
-    crate::model::memory::check_fits(config, crate::model::memory::available())?;
     Ok(match config.engine {
         Engine::Manual => Box::new(ManualTrainer::new(ManualMlp::from_config(
             config, rng, compute,
@@ -43,6 +59,6 @@ pub fn build_trainer(
             build_network(config, rng, compute)?,
             config,
             compute,
-        )),
+        )?),
     })
 }

@@ -179,6 +179,7 @@ pub fn network_with(
     origin: &Path,
     compute: &Compute,
 ) -> Result<Box<dyn Network>> {
+    super::check(config, None, compute)?;
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
     let net = super::build_network(config, &mut rng, compute)?;
     load_weights(net.as_ref(), tensors, origin)?;

@@ -116,6 +116,7 @@ pub fn find_lr(
     stop: &dyn Fn() -> bool,
     mut progress: impl FnMut(usize, f64, f64),
 ) -> Result<LrFinding> {
+    super::check(config, Some(data.train.len()), compute)?;
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut trainer = build_trainer(config, &mut rng, compute)?;
     if let Some(start) = start {

@@ -14,7 +14,7 @@ pub mod session;
 mod trainer;
 
 pub use control::{Command, Control};
-pub use factory::{build_network, build_trainer};
+pub use factory::{build_network, build_trainer, check, check_settings};
 pub use inference::{evaluate, load_network, predict, EvalStats, Prediction};
 pub use session::{Fault, Origin, Session, Summary, FAULT_ENV};
 pub use trainer::AutogradTrainer;

@@ -382,9 +382,7 @@ impl Session<'_> {
 
     /// The trainer, with the checkpoint's weights and optimizer state when forking or resuming.
     fn prepare(&self, progress: &mut Progress) -> Result<Box<dyn Trainer>> {
-        progress.config.validate()?;
-        let c = &progress.config;
-        Holdout::check(self.data.train.len(), c.val_split, c.batch_size)?;
+        // The settings passed `Runner::check` before the session was made.
         let mut rng = SmallRng::seed_from_u64(progress.config.seed);
         let mut trainer = build_trainer(&progress.config, &mut rng, &self.compute)?;
         if let Origin::Fork(cp) | Origin::Resume(cp) = &self.origin {

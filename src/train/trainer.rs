@@ -25,15 +25,15 @@ pub struct AutogradTrainer {
 
 impl AutogradTrainer {
     /// A trainer for `net` with the optimizer `config` names.
-    pub fn new(net: Box<dyn Network>, config: &RunConfig, compute: &Compute) -> Self {
-        let optimizer = Optimizer::new(config.optimizer, net.params(), compute.kernels());
-        AutogradTrainer {
+    pub fn new(net: Box<dyn Network>, config: &RunConfig, compute: &Compute) -> Result<Self> {
+        let optimizer = Optimizer::new(config.optimizer, net.params(), compute.kernels())?;
+        Ok(AutogradTrainer {
             net,
             optimizer,
             kernels: compute.kernels(),
             keep: false,
             kept: Vec::new(),
-        }
+        })
     }
 }
 

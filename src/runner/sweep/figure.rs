@@ -3,7 +3,7 @@
 
 use super::parallel::Parallel;
 use crate::files::write_atomically;
-use crate::runs::export::ramp;
+use crate::runs::figure_style::ramp;
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -41,7 +41,7 @@ fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    crate::runs::export::register_font();
+    crate::runs::figure_style::register_font();
     root.fill(&WHITE).map_err(plot_error)?;
     let (w, h) = (SIZE.0 as i32, SIZE.1 as i32);
     let (left, right, top, bottom) = (90, 90, 70, 60);

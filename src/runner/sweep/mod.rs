@@ -274,7 +274,7 @@ pub fn fit_plan(plan: &mut SweepPlan, train_len: usize, at_once: usize) -> Resul
     let notice = plan.fit(train_len);
     let available = crate::model::memory::available();
     for run in plan.sample_runs()? {
-        super::check_run(&run.config, train_len)
+        crate::train::check_settings(&run.config, Some(train_len))
             .and_then(|()| {
                 crate::model::memory::check_fits_together(&run.config, at_once, available)
             })

@@ -66,6 +66,7 @@ pub struct BenchArgs {
 /// Prints the median training-step time of a preset on random data.
 pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
     let (name, _, config) = super::load_config(&args.preset, &args.overrides)?;
+    gradboard::train::check(&config, None, &compute)?;
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut trainer = build_trainer(&config, &mut rng, &compute)?;
     let batch = config.batch_size;
