@@ -24,6 +24,8 @@ fn the_runs_screen_sorts_filters_and_marks() {
     for expected in [
         "3 of 3 shown",
         "1:run ▼",
+        "3:net",
+        "mlp 100",
         "lr=0.002",
         "completed",
         "0.4500",

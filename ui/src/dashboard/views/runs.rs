@@ -92,7 +92,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         [
             Constraint::Length(38),
             Constraint::Length(12),
-            Constraint::Length(14),
+            Constraint::Length(20),
             Constraint::Min(16),
             Constraint::Length(11),
             Constraint::Length(9),
