@@ -272,7 +272,7 @@ mod augment {
     use gradboard::config::Augment;
     use gradboard::data::augment::Seeds;
     use gradboard::data::synthetic::{files, write_folder};
-    use gradboard::data::Cifar10;
+    use gradboard::data::Dataset;
 
     const SEEDS: Seeds = Seeds {
         run: 1,
@@ -280,10 +280,10 @@ mod augment {
         epoch: 0,
     };
 
-    fn data() -> Cifar10 {
+    fn data() -> Dataset {
         let dir = tempfile::tempdir().unwrap();
         write_folder(dir.path(), &files(200, 10)).unwrap();
-        Cifar10::load(dir.path()).unwrap()
+        Dataset::load(dir.path()).unwrap()
     }
 
     /// An evaluation chunk's preprocessing: 1000 test images to f32 minus the mean image.
@@ -291,7 +291,7 @@ mod augment {
     fn preprocess_eval_chunk(bencher: divan::Bencher) {
         let dir = tempfile::tempdir().unwrap();
         write_folder(dir.path(), &files(10, 1000)).unwrap();
-        let data = Cifar10::load(dir.path()).unwrap();
+        let data = Dataset::load(dir.path()).unwrap();
         let indices: Vec<u32> = (0..1000).collect();
         bencher.bench(|| data.preprocess(&data.test, &indices));
     }

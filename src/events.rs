@@ -48,6 +48,23 @@ pub struct DataInfo {
     pub train: usize,
     /// Test images.
     pub test: usize,
+    /// Its format (`cifar-10`, `cifar-100`, `idx`, `image-folder`); empty in runs written
+    /// before data sets other than CIFAR-10.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub format: String,
+    /// Its images' [C, H, W].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shape: Vec<usize>,
+    /// Its class count.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub classes: usize,
+    /// Its class names, by label.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The run a fork started from.

@@ -1,10 +1,12 @@
 //! The analysis of a run's model on a small data set it writes itself, and the learning-rate
 //! finder on it.
 
-use gradboard::analysis::{analyze_run, K};
+use gradboard::analysis::analyze_run;
+
+const K: usize = 10;
 use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::model::Compute;
 use gradboard::runner::{RunRequest, Runner};
 use gradboard::runs::{run_weights, Prefer};
@@ -27,10 +29,10 @@ fn preset(name: &str, sets: &[&str]) -> gradboard::config::RunConfig {
 }
 
 /// A data set of 40 training and `test` test images written in `dir`, and a runner on it.
-fn tiny_runner(dir: &Path, test: usize) -> (Arc<Cifar10>, Runner) {
+fn tiny_runner(dir: &Path, test: usize) -> (Arc<Dataset>, Runner) {
     let path = dir.join("tiny.tar.gz");
     write_archive(&path, &files(40, test)).unwrap();
-    let data = Arc::new(Cifar10::load(&path).unwrap());
+    let data = Arc::new(Dataset::load(&path).unwrap());
     let runner = Runner::new(data.clone(), &path, &dir.join("runs"), Compute::cpu(), 1);
     (data, runner)
 }
@@ -92,7 +94,7 @@ fn the_lr_finder_ramps_and_stops_when_the_loss_blows_up() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny.tar.gz");
     write_archive(&path, &files(40, 20)).unwrap();
-    let data = Cifar10::load(&path).unwrap();
+    let data = Dataset::load(&path).unwrap();
     let config = preset("mlp-default", &["batch_size=20"]);
     let mut seen = Vec::new();
     let finding = find_lr(

@@ -70,7 +70,9 @@ fn every_key_round_trips_through_set_and_the_preset_toml() {
             KeyKind::Float(b) | KeyKind::OptionalFloat(b, _) => {
                 format!("{}", b.lo + (b.hi - b.lo) * 0.37)
             }
-            KeyKind::Integer(lo, _) | KeyKind::OptionalInteger(lo, _, _) => (lo + 7).to_string(),
+            KeyKind::Integer(lo, hi) | KeyKind::OptionalInteger(lo, hi, _) => {
+                (lo + 7).min(hi).to_string()
+            }
             KeyKind::IntegerList => "64,32".into(),
         };
         c.apply_override(&format!("{}={value}", key.name)).unwrap();

@@ -38,11 +38,18 @@ fn a_dirac_start_passes_each_channel_through_every_convolution_after_the_first()
     config.conv_init = gradboard::config::ConvInit::Dirac;
     let drawn = build_network(
         &preset("convnet"),
+        gradboard::data::DataShape::CIFAR10,
         &mut SmallRng::seed_from_u64(3),
         &Compute::cpu(),
     )
     .unwrap();
-    let net = build_network(&config, &mut SmallRng::seed_from_u64(3), &Compute::cpu()).unwrap();
+    let net = build_network(
+        &config,
+        gradboard::data::DataShape::CIFAR10,
+        &mut SmallRng::seed_from_u64(3),
+        &Compute::cpu(),
+    )
+    .unwrap();
     // The first convolution (3 -> 64) is drawn as without it.
     let first = max_abs_diff(
         &weight(net.as_ref(), "conv1.weight"),
@@ -100,7 +107,13 @@ fn a_dirac_start_is_refused_for_the_mlp() {
 #[test]
 fn weights_saved_with_conv_biases_load_with_the_bias_in_the_running_mean() {
     let config = preset("convnet");
-    let net = build_network(&config, &mut SmallRng::seed_from_u64(1), &Compute::cpu()).unwrap();
+    let net = build_network(
+        &config,
+        gradboard::data::DataShape::CIFAR10,
+        &mut SmallRng::seed_from_u64(1),
+        &Compute::cpu(),
+    )
+    .unwrap();
     let names: Vec<String> = net.params().iter().map(|p| p.name.clone()).collect();
     assert!(names.contains(&"conv1.weight".to_string()));
     assert!(!names.iter().any(|n| n == "conv1.bias"));

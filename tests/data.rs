@@ -1,13 +1,13 @@
 //! The CIFAR-10 reader and downloader on archives these tests write themselves.
 
 use gradboard::data::synthetic::{files, write_archive, write_folder};
-use gradboard::data::{download, md5_file, Cifar10, IMAGE_BYTES, OFFICIAL_MD5, RECORD_BYTES};
+use gradboard::data::{download, md5_file, Dataset, IMAGE_BYTES, OFFICIAL_MD5, RECORD_BYTES};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 fn error_of(path: &Path) -> String {
-    Cifar10::load(path)
+    Dataset::load(path)
         .expect_err("loading should fail")
         .to_string()
 }
@@ -19,9 +19,9 @@ fn reads_an_archive_and_a_folder_alike() {
     let archive = dir.path().join("c.tar.gz");
     write_archive(&archive, &set).unwrap();
     write_folder(dir.path(), &set).unwrap();
-    let a = Cifar10::load(&archive).unwrap();
-    let b = Cifar10::load(dir.path()).unwrap();
-    let c = Cifar10::load(&dir.path().join("cifar-10-batches-bin")).unwrap();
+    let a = Dataset::load(&archive).unwrap();
+    let b = Dataset::load(dir.path()).unwrap();
+    let c = Dataset::load(&dir.path().join("cifar-10-batches-bin")).unwrap();
     assert_eq!(a.train.len(), 100);
     assert_eq!(a.test.len(), 30);
     assert_eq!(a.train.labels(), b.train.labels());
@@ -43,7 +43,7 @@ fn augmented_batches_keep_their_labels_and_sizes_and_follow_the_seed() {
     use gradboard::data::augment::{apply, draws, Seeds};
     let dir = tempfile::tempdir().unwrap();
     write_folder(dir.path(), &files(20, 10)).unwrap();
-    let data = Cifar10::load(dir.path()).unwrap();
+    let data = Dataset::load(dir.path()).unwrap();
     let indices: Vec<u32> = vec![3, 17, 42, 99, 0, 56];
     let seeds = Seeds {
         run: 11,
@@ -70,7 +70,7 @@ fn augmented_batches_keep_their_labels_and_sizes_and_follow_the_seed() {
             .zip(draws(kind, &indices, seeds))
         {
             let mut expected = base.to_vec();
-            apply(&mut expected, draw);
+            apply(&mut expected, draw, (32, 32));
             assert_eq!(row, expected.as_slice(), "{kind:?}");
         }
         assert_eq!(data.training_batch(&indices, kind, seeds).0, rows);
@@ -82,7 +82,7 @@ fn preprocessing_subtracts_the_training_mean_image() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("c.tar.gz");
     write_archive(&archive, &files(4, 10)).unwrap();
-    let data = Cifar10::load(&archive).unwrap();
+    let data = Dataset::load(&archive).unwrap();
     let all: Vec<u32> = (0..data.train.len() as u32).collect();
     let x = data.preprocess(&data.train, &all);
     assert_eq!(x.len(), 20 * IMAGE_BYTES);
@@ -174,7 +174,7 @@ fn the_real_archive_when_present() {
         eprintln!("skipped: {} is not here", path.display());
         return;
     }
-    let data = Cifar10::load(&path).unwrap();
+    let data = Dataset::load(&path).unwrap();
     assert_eq!(data.train.len(), 50_000);
     assert_eq!(data.test.len(), 10_000);
     for f in &data.files {
@@ -225,7 +225,7 @@ fn download_verifies_md5_and_leaves_nothing_half_written() {
     let mut last = (0, None);
     download(&url, &md5, &dest, &mut |done, total| last = (done, total)).unwrap();
     assert_eq!(last, (bytes.len() as u64, Some(bytes.len() as u64)));
-    assert_eq!(Cifar10::load(&dest).unwrap().train.len(), 25);
+    assert_eq!(Dataset::load(&dest).unwrap().train.len(), 25);
     std::fs::remove_file(&dest).unwrap();
 
     // Truncated transfer: an error, and no file at all.
@@ -372,7 +372,7 @@ fn preprocessing_refuses_a_mean_image_of_the_wrong_size() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny.tar.gz");
     write_archive(&path, &files(5, 5)).unwrap();
-    let mut data = Cifar10::load(&path).unwrap();
+    let mut data = Dataset::load(&path).unwrap();
     assert_eq!(data.preprocess(&data.train, &[0, 1]).len(), 2 * IMAGE_BYTES);
     data.mean.truncate(10);
     let short = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

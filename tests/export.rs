@@ -3,7 +3,7 @@
 
 use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::model::Compute;
 use gradboard::runner::{RunRequest, Runner};
 use gradboard::runs::export::{export, FIGURE_SIZE};
@@ -16,7 +16,7 @@ fn two_runs_export_to_a_figure_a_table_and_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("tiny.tar.gz");
     write_archive(&archive, &files(40, 50)).unwrap();
-    let data = Arc::new(Cifar10::load(&archive).unwrap());
+    let data = Arc::new(Dataset::load(&archive).unwrap());
     let runner = Runner::new(data, &archive, &dir.path().join("runs"), Compute::cpu(), 1);
     let base = PresetDirs {
         dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")],
@@ -94,7 +94,7 @@ fn seeds_export_as_a_group_and_a_sweeps_runs_with_its_importance() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("tiny.tar.gz");
     write_archive(&archive, &files(40, 50)).unwrap();
-    let data = Arc::new(Cifar10::load(&archive).unwrap());
+    let data = Arc::new(Dataset::load(&archive).unwrap());
     let runs_dir = dir.path().join("runs");
     let runner = Runner::new(data, &archive, &runs_dir, Compute::cpu(), 1);
     let presets = PresetDirs {
@@ -152,7 +152,7 @@ fn runs_with_layers_events_export_them() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("tiny.tar.gz");
     write_archive(&archive, &files(40, 50)).unwrap();
-    let data = Arc::new(Cifar10::load(&archive).unwrap());
+    let data = Arc::new(Dataset::load(&archive).unwrap());
     let runner = Runner::new(data, &archive, &dir.path().join("runs"), Compute::cpu(), 1);
     let mut c = PresetDirs {
         dirs: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")],

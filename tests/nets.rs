@@ -39,7 +39,8 @@ fn the_lab_networks_as_descriptions_count_what_the_engine_counts() {
     let convnet = preset("convnet");
     assert_eq!(
         s.params,
-        gradboard::model::memory::estimate(&convnet).parameters
+        gradboard::model::memory::estimate(&convnet, gradboard::data::DataShape::CIFAR10)
+            .parameters
     );
     assert_eq!(s.params, 9_228_362, "the lab's 9.2 M with batch norm");
     let engine = gradboard::model::flops::forward(&convnet, 1).useful;
@@ -75,7 +76,7 @@ fn the_lab_models_shorthand_expands_to_the_shipped_descriptions() {
     let numpy = preset("numpy-mlp");
     let net = gradboard::model::described(&numpy).unwrap();
     let s = summarise(&net, Shape::Maps(3, 32, 32), 10).unwrap();
-    let widths = gradboard::model::mlp_widths(&numpy.hidden);
+    let widths = gradboard::model::mlp_widths(&numpy.hidden, gradboard::data::DataShape::CIFAR10);
     let expected: usize = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
     assert_eq!(s.params, expected as u64);
 }
@@ -113,8 +114,20 @@ fn same_logits(lab_preset: &str, net: &str, images: usize, tolerance: f32, modes
     described.validate().unwrap();
     let compute = Compute::cpu();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
-    let mut a = gradboard::train::build_network(&lab, &mut rng, &compute).unwrap();
-    let mut b = gradboard::train::build_network(&described, &mut rng, &compute).unwrap();
+    let mut a = gradboard::train::build_network(
+        &lab,
+        gradboard::data::DataShape::CIFAR10,
+        &mut rng,
+        &compute,
+    )
+    .unwrap();
+    let mut b = gradboard::train::build_network(
+        &described,
+        gradboard::data::DataShape::CIFAR10,
+        &mut rng,
+        &compute,
+    )
+    .unwrap();
     let (from, to) = (
         a.params().snapshot().unwrap(),
         b.params().snapshot().unwrap(),
@@ -182,4 +195,60 @@ fn a_runs_net_round_trips_through_toml_and_json() {
         .unwrap_err()
         .to_string()
         .contains("a net is the model"));
+}
+
+/// The lab's models and the nets their shorthand names train step for step to the same
+/// losses, bit for bit: the same draws from the seed (weights, dropout masks), the same
+/// kernels. `steps` steps at batch `batch` on seeded random images.
+fn same_training(lab_preset: &str, net: &str, batch: usize, steps: usize) {
+    use candle_core::{Device, Tensor};
+    use gradboard::model::{Compute, Hyper};
+    use rand::{Rng, SeedableRng};
+    let mut lab = preset(lab_preset);
+    lab.batch_size = batch;
+    let mut described = lab.clone();
+    described.set("net", net).unwrap();
+    described.norm = gradboard::config::Norm::None;
+    described.validate().unwrap();
+    let shape = gradboard::data::DataShape::CIFAR10;
+    let mut data_rng = rand::rngs::SmallRng::seed_from_u64(9);
+    let batches: Vec<(Tensor, Vec<u8>)> = (0..steps)
+        .map(|_| {
+            let x: Vec<f32> = (0..batch * shape.image_bytes())
+                .map(|_| data_rng.random_range(-100.0f32..100.0))
+                .collect();
+            let labels: Vec<u8> = (0..batch).map(|_| data_rng.random_range(0..10)).collect();
+            let x = Tensor::from_vec(x, (batch, shape.image_bytes()), &Device::Cpu).unwrap();
+            (x, labels)
+        })
+        .collect();
+    let losses = |config: &RunConfig| -> Vec<f64> {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(config.seed);
+        let mut trainer =
+            gradboard::train::build_trainer(config, shape, &mut rng, &Compute::cpu()).unwrap();
+        let hyper = Hyper::of(config);
+        batches
+            .iter()
+            .enumerate()
+            .map(|(i, (x, labels))| {
+                trainer.network().reseed(100 + i as u64);
+                trainer.step(x, labels, &hyper).unwrap().loss
+            })
+            .collect()
+    };
+    assert_eq!(
+        losses(&lab),
+        losses(&described),
+        "{lab_preset} against net {net}"
+    );
+}
+
+#[test]
+fn the_lab_mlp_and_its_description_train_to_the_same_losses() {
+    same_training("mlp-best", "mlp-best", 64, 6);
+}
+
+#[test]
+fn the_lab_vgg_and_its_description_train_to_the_same_losses() {
+    same_training("convnet", "lab-vgg", 8, 3);
 }

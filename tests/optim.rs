@@ -437,7 +437,13 @@ fn one_step<T>(
     .unwrap();
     let labels: Vec<u8> = (0..8).map(|i| i % 10).collect();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
-    let mut trainer = build_trainer(config, &mut rng, compute).unwrap();
+    let mut trainer = build_trainer(
+        config,
+        gradboard::data::DataShape::CIFAR10,
+        &mut rng,
+        compute,
+    )
+    .unwrap();
     let before = read(trainer.network_ref().params());
     let report = trainer.step(&x, &labels, hyper).unwrap();
     (before, read(trainer.network_ref().params()), report)

@@ -63,7 +63,13 @@ fn compare(config: &RunConfig, batch: usize, steps: usize, loss_tol: f64, param_
     let mut runs = Vec::new();
     for compute in [Compute::cpu(), Compute::cpu_reference()] {
         let mut rng = SmallRng::seed_from_u64(config.seed);
-        let mut trainer = build_trainer(config, &mut rng, &compute).unwrap();
+        let mut trainer = build_trainer(
+            config,
+            gradboard::data::DataShape::CIFAR10,
+            &mut rng,
+            &compute,
+        )
+        .unwrap();
         let mut losses = Vec::new();
         for (i, (x, labels)) in batches.iter().enumerate() {
             trainer.network().reseed(100 + i as u64);

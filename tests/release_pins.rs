@@ -5,7 +5,7 @@
 //! it beside the project).
 
 use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::events::EventKind;
 use gradboard::model::Compute;
 use gradboard::runner::{RunRequest, Runner};
@@ -137,7 +137,7 @@ fn the_lab_presets_train_bit_for_bit_as_release_140408b() {
         eprintln!("skipped: {} is not here", path.display());
         return;
     }
-    let data = Arc::new(Cifar10::load(&path).unwrap());
+    let data = Arc::new(Dataset::load(&path).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let runner = Runner::new(data, &path, dir.path(), Compute::cpu(), 2);
     // Test-time augmentation changes no training loss; without it the evaluation is short.

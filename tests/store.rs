@@ -353,10 +353,15 @@ fn weights_that_are_not_finite_are_refused_by_evaluation() {
     let named: Vec<(String, candle_core::Tensor)> = tensors.into_iter().collect();
     gradboard::model::write_safetensors(&named, &weights).unwrap();
     let config = StoredRun::load(&run_dir).unwrap().state().config;
-    let e = gradboard::train::load_network(&config, &weights, &Compute::cpu())
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = gradboard::train::load_network(
+        &config,
+        gradboard::data::DataShape::CIFAR10,
+        &weights,
+        &Compute::cpu(),
+    )
+    .err()
+    .expect("refused")
+    .to_string();
     assert!(e.contains("not finite"), "{e}");
     let data = runner.data().clone();
     assert!(gradboard::analysis::analyze_run(&run_dir, &data, &Compute::cpu(), &|| false).is_err());

@@ -9,7 +9,7 @@ use gradboard::config::sweep::{
 };
 use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
 use gradboard::runner::sweep::{
@@ -349,7 +349,7 @@ fn a_sweep_holds_images_out_and_chooses_on_them_unless_it_says_otherwise() {
 fn tiny_runner(dir: &Path) -> (Runner, PathBuf) {
     let path = dir.join("tiny.tar.gz");
     write_archive(&path, &files(40, 50)).unwrap();
-    let data = Arc::new(Cifar10::load(&path).unwrap());
+    let data = Arc::new(Dataset::load(&path).unwrap());
     let runs_dir = dir.join("runs");
     (
         Runner::new(data, &path, &runs_dir, Compute::cpu(), 1),

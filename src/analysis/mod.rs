@@ -1,15 +1,12 @@
 //! What a trained model gets wrong on the test set: the confusion matrix, per-class accuracy,
 //! precision and recall, and the misclassified images of each cell, most confident first.
 
-use crate::data::{Cifar10, CLASSES};
+use crate::data::Dataset;
 use crate::model::Compute;
 use crate::train::{predict, Prediction};
 use crate::Result;
 use serde::Serialize;
 use std::path::Path;
-
-/// Classes of CIFAR-10.
-pub const K: usize = 10;
 
 /// One class's figures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -27,22 +24,25 @@ pub struct ClassFigures {
 /// A model's analysis on the test set.
 #[derive(Debug, Clone)]
 pub struct Analysis {
+    /// The class names, by label.
+    pub names: Vec<String>,
     /// Counts: row = true class, column = predicted class.
-    pub confusion: [[usize; K]; K],
+    pub confusion: Vec<Vec<usize>>,
     /// Per class, in class order.
-    pub classes: [ClassFigures; K],
+    pub classes: Vec<ClassFigures>,
     /// Every test image's prediction, in test-set order.
     pub predictions: Vec<Prediction>,
 }
 
 impl Analysis {
-    /// The analysis of a list of predictions.
-    pub fn from_predictions(predictions: Vec<Prediction>) -> Self {
-        let mut confusion = [[0usize; K]; K];
+    /// The analysis of a list of predictions over the classes `names` (by label).
+    pub fn from_predictions(predictions: Vec<Prediction>, names: Vec<String>) -> Self {
+        let k = names.len().max(1);
+        let mut confusion = vec![vec![0usize; k]; k];
         for p in &predictions {
-            confusion[p.label as usize % K][p.predicted as usize % K] += 1;
+            confusion[p.label as usize % k][p.predicted as usize % k] += 1;
         }
-        let classes = std::array::from_fn(|c| {
+        let classes = (0..k).map(|c| {
             let row: usize = confusion[c].iter().sum();
             let column: usize = confusion.iter().map(|r| r[c]).sum();
             let hit = confusion[c][c];
@@ -54,11 +54,18 @@ impl Analysis {
                 recall: ratio(hit, row),
             }
         });
+        let classes = classes.collect();
         Analysis {
+            names,
             confusion,
             classes,
             predictions,
         }
+    }
+
+    /// Classes.
+    pub fn k(&self) -> usize {
+        self.confusion.len()
     }
 
     /// Images analysed.
@@ -68,7 +75,7 @@ impl Analysis {
 
     /// Fraction predicted right.
     pub fn accuracy(&self) -> f64 {
-        let hits: usize = (0..K).map(|c| self.confusion[c][c]).sum();
+        let hits: usize = (0..self.k()).map(|c| self.confusion[c][c]).sum();
         hits as f64 / self.count().max(1) as f64
     }
 
@@ -90,7 +97,7 @@ impl Analysis {
         let classes: Vec<serde_json::Value> = self
             .classes
             .iter()
-            .zip(CLASSES)
+            .zip(&self.names)
             .map(|(f, name)| {
                 serde_json::json!({
                     "name": name,
@@ -116,16 +123,23 @@ impl Analysis {
 /// analysed, and `None` when `stop` asked to stop.
 pub fn analyze_run(
     run_dir: &Path,
-    data: &Cifar10,
+    data: &Dataset,
     compute: &Compute,
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<(usize, Analysis)>> {
     let config = crate::runs::StoredRun::load(run_dir)?.state().config;
     let weights = crate::runs::run_weights(run_dir, crate::runs::Prefer::Saved)?;
-    let mut net =
-        crate::train::inference::network_with(&config, weights.tensors, &weights.origin, compute)?;
+    let mut net = crate::train::inference::network_with(
+        &config,
+        data.shape,
+        weights.tensors,
+        &weights.origin,
+        compute,
+    )?;
     Ok(
-        predict(net.as_mut(), data, &data.test, compute, config.tta, stop)?
-            .map(|p| (weights.step, Analysis::from_predictions(p))),
+        predict(net.as_mut(), data, &data.test, compute, config.tta, stop)?.map(|p| {
+            let names = data.class_names.clone();
+            (weights.step, Analysis::from_predictions(p, names))
+        }),
     )
 }

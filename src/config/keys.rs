@@ -3,7 +3,7 @@
 //! settings panel and its help, and `gradboard presets --keys` all go through this table.
 
 use super::{
-    Augment, Choice, ConvInit, DropoutAt, Engine, ModelKind, Norm, OptimizerKind, RunConfig,
+    Augment, Choice, ConvInit, DropoutAt, Engine, Label, ModelKind, Norm, OptimizerKind, RunConfig,
     Schedule, Tta,
 };
 use crate::{Error, Result};
@@ -412,6 +412,47 @@ pub const KEYS: &[KeySpec] = &[
             1_000_000,
             |c| c.val_split as u64,
             |c, v| c.val_split = v as usize,
+        ),
+    },
+    KeySpec {
+        name: "image_size",
+        help: "side the images are resized to (square), or own: the data's own size",
+        live: false,
+        access: Access::OptionalInteger(
+            2,
+            1024,
+            "own",
+            |c| c.image_size.map(|v| v as u64),
+            |c, v| c.image_size = v.map(|v| v as usize),
+        ),
+    },
+    KeySpec {
+        name: "channels",
+        help: "1 (grey) or 3 (colour): the images converted, or own: the data's own",
+        live: false,
+        access: Access::OptionalInteger(
+            1,
+            3,
+            "own",
+            |c| c.channels.map(|v| v as u64),
+            |c, v| c.channels = v.map(|v| v as usize),
+        ),
+    },
+    KeySpec {
+        name: "label",
+        help: "CIFAR-100's labels: fine (100 classes) or coarse (20)",
+        live: false,
+        access: choice!(label, Label, "label"),
+    },
+    KeySpec {
+        name: "test_split",
+        help: "images held out as the test set of one class-folder tree (a fixed draw)",
+        live: false,
+        access: Access::Integer(
+            0,
+            10_000_000,
+            |c| c.test_split as u64,
+            |c, v| c.test_split = v as usize,
         ),
     },
 ];

@@ -125,6 +125,16 @@ choice::choice_enum! {
 }
 
 choice::choice_enum! {
+    /// Which of CIFAR-100's labels a run learns.
+    Label {
+        /// The 100 fine classes.
+        Fine = "fine",
+        /// The 20 coarse superclasses.
+        Coarse = "coarse",
+    }
+}
+
+choice::choice_enum! {
     /// Test-time augmentation for evaluations.
     Tta {
         /// Each test image once.
@@ -207,6 +217,16 @@ pub struct RunConfig {
     pub val_split: usize,
     /// Steps between `layers` events (per-layer statistics), 0 = off.
     pub diag_every: usize,
+    /// Side the images are resized to (square), absent = their own size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<usize>,
+    /// Channels the images are converted to (1 or 3), absent = their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
+    /// CIFAR-100's labels: fine (100 classes) or coarse (20).
+    pub label: Label,
+    /// Images held out as the test set of a single class-folder tree (a fixed draw).
+    pub test_split: usize,
     /// The network as data (with `model = net`), its variables at the values in force.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub net: Option<net::NetConfig>,
@@ -244,6 +264,10 @@ impl Default for RunConfig {
             tta: Tta::None,
             early_stop: None,
             val_split: 0,
+            image_size: None,
+            channels: None,
+            label: Label::Fine,
+            test_split: 0,
             diag_every: DEFAULT_DIAG_EVERY,
             net: None,
         }
@@ -264,7 +288,15 @@ pub fn is_net_key(name: &str) -> bool {
 pub const DEFAULT_DIAG_EVERY: usize = 100;
 
 /// The keys that shape a network: weights saved under one value of them fit no other.
-pub const NETWORK_KEYS: &[&str] = &["engine", "model", "hidden", "norm"];
+pub const NETWORK_KEYS: &[&str] = &[
+    "engine",
+    "model",
+    "hidden",
+    "norm",
+    "image_size",
+    "channels",
+    "label",
+];
 
 impl RunConfig {
     /// The first network key (`NETWORK_KEYS`) on which `self` and `other` differ, with
@@ -367,8 +399,23 @@ impl RunConfig {
             .collect()
     }
 
+    /// The settings the data set is read with.
+    pub fn data_options(&self) -> crate::data::DataOptions {
+        crate::data::DataOptions {
+            image_size: self.image_size,
+            channels: self.channels,
+            label: self.label,
+            test_split: self.test_split,
+        }
+    }
+
     /// Checks that the keys fit together (each key was range-checked when set).
     pub fn validate(&self) -> Result<()> {
+        if self.channels == Some(2) {
+            return Err(Error::Config(
+                "channels = 2: images are converted to 1 (grey) or 3 (colour) channels".into(),
+            ));
+        }
         if self.engine == Engine::Manual {
             let mut wrong = Vec::new();
             if self.model != ModelKind::Mlp {

@@ -1,5 +1,5 @@
-//! Training-time augmentation of preprocessed images (rows of 3x32x32 values, channel-major):
-//! a left-right mirror with probability 1/2 and, for `crop-flip`, a random 32x32 crop of the
+//! Training-time augmentation of preprocessed images (rows of C x H x W values, channel-major):
+//! a left-right mirror with probability 1/2 and, for `crop-flip`, a random H x W crop of the
 //! image padded by 4 pixels of zeros (the mean image's colour, since the mean is subtracted);
 //! `alt-flip` mirrors each image in every other epoch instead, starting mirrored or not by a
 //! seeded coin of its own. Each image's draw comes from one seeded generator, in order, so a
@@ -7,17 +7,14 @@
 //! parallel.
 
 use super::batches::derive_seed;
-use super::IMAGE_BYTES;
+use super::DataShape;
 use crate::config::{Augment, Tta};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-/// Side of a CIFAR-10 image.
-pub const SIDE: usize = 32;
 /// Pixels of padding around an image before a random crop.
 pub const PAD: usize = 4;
-const CHANNELS: usize = IMAGE_BYTES / (SIDE * SIDE);
 
 /// What is done to one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,9 +71,9 @@ pub fn draws(kind: Augment, indices: &[u32], seeds: Seeds) -> Vec<Draw> {
         .collect()
 }
 
-/// Applies `draw` to one image row: the crop, then the mirror.
-pub fn apply(row: &mut [f32], draw: Draw) {
-    if draw == Draw::NONE {
+/// Applies `draw` to one image row of `(height, width)` planes: the crop, then the mirror.
+pub fn apply(row: &mut [f32], draw: Draw, (height, width): (usize, usize)) {
+    if draw == Draw::NONE || height == 0 || width == 0 {
         return;
     }
     let (dy, dx) = (
@@ -84,19 +81,19 @@ pub fn apply(row: &mut [f32], draw: Draw) {
         draw.offset.1 as isize - PAD as isize,
     );
     // Columns of the output that come from inside the image: [lo, hi).
-    let lo = (-dx).clamp(0, SIDE as isize) as usize;
-    let hi = (SIDE as isize - dx).clamp(0, SIDE as isize) as usize;
-    let mut plane = [0f32; SIDE * SIDE];
-    for out in row.chunks_exact_mut(SIDE * SIDE).take(CHANNELS) {
+    let lo = (-dx).clamp(0, width as isize) as usize;
+    let hi = (width as isize - dx).clamp(0, width as isize) as usize;
+    let mut plane = vec![0f32; height * width];
+    for out in row.chunks_exact_mut(height * width) {
         if dy != 0 || dx != 0 {
             plane.copy_from_slice(out);
-            for (y, line) in out.chunks_exact_mut(SIDE).enumerate() {
+            for (y, line) in out.chunks_exact_mut(width).enumerate() {
                 let sy = y as isize + dy;
-                if !(0..SIDE as isize).contains(&sy) || lo >= hi {
+                if !(0..height as isize).contains(&sy) || lo >= hi {
                     line.fill(0.0);
                     continue;
                 }
-                let src = &plane[sy as usize * SIDE..][..SIDE];
+                let src = &plane[sy as usize * width..][..width];
                 line[..lo].fill(0.0);
                 line[hi..].fill(0.0);
                 line[lo..hi].copy_from_slice(
@@ -105,21 +102,22 @@ pub fn apply(row: &mut [f32], draw: Draw) {
             }
         }
         if draw.flip {
-            out.chunks_exact_mut(SIDE).for_each(<[f32]>::reverse);
+            out.chunks_exact_mut(width).for_each(<[f32]>::reverse);
         }
     }
 }
 
-/// Augments the rows of training images `indices` in place with `kind`, drawn from `seeds`.
-pub fn augment(rows: &mut [f32], kind: Augment, indices: &[u32], seeds: Seeds) {
+/// Augments the rows of training images `indices` (of `shape`) in place with `kind`, drawn
+/// from `seeds`.
+pub fn augment(rows: &mut [f32], kind: Augment, indices: &[u32], seeds: Seeds, shape: DataShape) {
     if kind == Augment::None {
         return;
     }
     let draws = draws(kind, indices, seeds);
-    rows.par_chunks_exact_mut(IMAGE_BYTES)
+    rows.par_chunks_exact_mut(shape.image_bytes().max(1))
         .zip(draws)
         .with_min_len(16)
-        .for_each(|(row, draw)| apply(row, draw));
+        .for_each(|(row, draw)| apply(row, draw, (shape.height, shape.width)));
 }
 
 /// The views test-time augmentation `tta` averages, each with its weight in the mean of the
@@ -145,26 +143,31 @@ pub fn tta_views(tta: Tta) -> Vec<(Draw, f64)> {
     }
 }
 
-/// A batch of image rows with `draw` applied to each (a test-time view).
-pub fn viewed(rows: &[f32], draw: Draw) -> Vec<f32> {
+/// A batch of image rows (of `shape`) with `draw` applied to each (a test-time view).
+pub fn viewed(rows: &[f32], draw: Draw, shape: DataShape) -> Vec<f32> {
     let mut out = rows.to_vec();
-    view_in_place(&mut out, draw);
+    view_in_place(&mut out, draw, shape);
     out
 }
 
-/// Applies `draw` to each image row of `rows`, in place (nothing for the identity).
-pub fn view_in_place(rows: &mut [f32], draw: Draw) {
+/// Applies `draw` to each image row (of `shape`) of `rows`, in place (nothing for the
+/// identity).
+pub fn view_in_place(rows: &mut [f32], draw: Draw, shape: DataShape) {
     if draw == Draw::NONE {
         return;
     }
-    rows.par_chunks_exact_mut(IMAGE_BYTES)
+    rows.par_chunks_exact_mut(shape.image_bytes().max(1))
         .with_min_len(16)
-        .for_each(|row| apply(row, draw));
+        .for_each(|row| apply(row, draw, (shape.height, shape.width)));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::IMAGE_BYTES;
+
+    const SIDE: usize = 32;
+    const HW: (usize, usize) = (SIDE, SIDE);
 
     fn image(seed: u64) -> Vec<f32> {
         let mut rng = SmallRng::seed_from_u64(seed);
@@ -185,7 +188,7 @@ mod tests {
             flip: true,
             ..Draw::NONE
         };
-        apply(&mut row, flip);
+        apply(&mut row, flip, HW);
         for c in 0..3 {
             for y in [0, 7, 31] {
                 for x in [0, 5, 31] {
@@ -193,8 +196,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(viewed(&original, flip), row);
-        apply(&mut row, flip);
+        assert_eq!(viewed(&original, flip, DataShape::CIFAR10), row);
+        apply(&mut row, flip, HW);
         assert_eq!(row, original);
     }
 
@@ -209,6 +212,7 @@ mod tests {
                 flip: false,
                 offset: (1, 7),
             },
+            HW,
         );
         assert_eq!(row.len(), IMAGE_BYTES, "still 3x32x32");
         for c in 0..3 {
@@ -280,12 +284,30 @@ mod tests {
         let images = [4, 8, 15, 16, 23];
         let mut a = batch.clone();
         let mut b = batch.clone();
-        augment(&mut a, Augment::CropFlip, &images, seeds(3, 1, 0));
-        augment(&mut b, Augment::CropFlip, &images, seeds(3, 1, 0));
+        augment(
+            &mut a,
+            Augment::CropFlip,
+            &images,
+            seeds(3, 1, 0),
+            DataShape::CIFAR10,
+        );
+        augment(
+            &mut b,
+            Augment::CropFlip,
+            &images,
+            seeds(3, 1, 0),
+            DataShape::CIFAR10,
+        );
         assert_eq!(a, b);
         assert_ne!(a, batch);
         let mut none = batch.clone();
-        augment(&mut none, Augment::None, &images, seeds(3, 1, 0));
+        augment(
+            &mut none,
+            Augment::None,
+            &images,
+            seeds(3, 1, 0),
+            DataShape::CIFAR10,
+        );
         assert_eq!(none, batch);
     }
 
@@ -302,7 +324,7 @@ mod tests {
         let moved: Vec<Vec<f32>> = views
             .iter()
             .filter(|(d, _)| !d.flip && *d != Draw::NONE)
-            .map(|(d, _)| viewed(&original, *d))
+            .map(|(d, _)| viewed(&original, *d, DataShape::CIFAR10))
             .collect();
         assert_eq!(moved.len(), 2);
         // Pixel (y, x) shows the image's (y - 1, x - 1) (the image moved down-right), then

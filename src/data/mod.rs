@@ -1,15 +1,23 @@
-//! CIFAR-10: reading the official binary layout, downloading it, preprocessing, augmentation
-//! and batching.
+//! The data sets: CIFAR-10 (downloaded on first use), CIFAR-100, MNIST-style idx files and
+//! image folders, told apart by their content (`detect`), held as u8 images of one shape;
+//! preprocessing, augmentation and batching.
 
 pub mod augment;
 mod batches;
+mod cifar100;
+pub mod detect;
 mod download;
+mod folder;
 mod holdout;
+mod idx;
+pub mod inspect;
 mod reader;
+pub mod resample;
 mod source;
 pub mod synthetic;
 
 pub use batches::{derive_seed, Batch, BatchSampler, SamplerPosition};
+pub use detect::{DataFormat, DataOptions, Label};
 pub use download::{
     download, md5_file, stall_timeout, Progress, OFFICIAL_MD5, OFFICIAL_URL, TIMEOUT_ENV,
 };
@@ -19,7 +27,7 @@ pub use source::{cache_archive_path, resolve_data_path, DataSource, DATA_ENV};
 
 use std::path::PathBuf;
 
-/// Bytes of one image: 3 channels of 32x32, channel-major (red, green, blue planes).
+/// Bytes of one CIFAR image: 3 channels of 32x32, channel-major (red, green, blue planes).
 pub const IMAGE_BYTES: usize = 3 * 32 * 32;
 /// Bytes of one record: the label byte, then the image.
 pub const RECORD_BYTES: usize = IMAGE_BYTES + 1;
@@ -51,36 +59,93 @@ pub const CLASSES: [&str; 10] = [
     "truck",
 ];
 
-/// One split of the data set, kept as the raw records of its batch files (label byte, then
-/// the image channel-major), so that loading never holds two copies of the pixels.
-#[derive(Debug, Clone, Default)]
+/// What a network sees of a data set: its images' channels, height and width, and its class
+/// count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DataShape {
+    /// Channels (1 or 3).
+    pub channels: usize,
+    /// Rows.
+    pub height: usize,
+    /// Columns.
+    pub width: usize,
+    /// Classes.
+    pub classes: usize,
+}
+
+impl DataShape {
+    /// CIFAR-10's: 3 x 32 x 32, 10 classes (the lab's networks are written for it).
+    pub const CIFAR10: DataShape = DataShape {
+        channels: 3,
+        height: 32,
+        width: 32,
+        classes: 10,
+    };
+
+    /// Values of one image.
+    pub fn image_bytes(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// [C, H, W].
+    pub fn dims(&self) -> [usize; 3] {
+        [self.channels, self.height, self.width]
+    }
+}
+
+/// One split of the data set, kept as the raw records of its files (label byte, then the
+/// image channel-major), so that loading never holds two copies of the pixels.
+#[derive(Debug, Clone)]
 pub struct Split {
     files: Vec<Vec<u8>>,
     /// Index of the first image of each file, and the total at the end.
     starts: Vec<usize>,
     labels: Vec<u8>,
+    /// Bytes of one image.
+    image_bytes: usize,
+}
+
+impl Default for Split {
+    fn default() -> Self {
+        Split::empty(IMAGE_BYTES)
+    }
 }
 
 impl Split {
-    /// Appends the records of one validated batch file.
+    /// A split of no image whose images will hold `image_bytes` bytes.
+    pub fn empty(image_bytes: usize) -> Self {
+        Split {
+            files: Vec::new(),
+            starts: Vec::new(),
+            labels: Vec::new(),
+            image_bytes,
+        }
+    }
+
+    /// Appends the records (label byte, then `image_bytes` pixels) of one validated file.
     pub(crate) fn push_file(&mut self, records: Vec<u8>) {
         if self.starts.is_empty() {
             self.starts.push(0);
         }
         self.labels
-            .extend(records.chunks_exact(RECORD_BYTES).map(|r| r[0]));
+            .extend(records.chunks_exact(self.image_bytes + 1).map(|r| r[0]));
         self.starts.push(self.labels.len());
         self.files.push(records);
     }
 
-    /// Builds a split from images and labels (tests and tools).
+    /// Builds a split of CIFAR-sized images from images and labels (tests and tools).
     pub fn from_images(images: &[u8], labels: &[u8]) -> Self {
-        let mut records = Vec::with_capacity(labels.len() * RECORD_BYTES);
-        for (image, &label) in images.chunks_exact(IMAGE_BYTES).zip(labels) {
+        Self::from_sized(images, labels, IMAGE_BYTES)
+    }
+
+    /// Builds a split from images of `image_bytes` bytes each and their labels.
+    pub fn from_sized(images: &[u8], labels: &[u8], image_bytes: usize) -> Self {
+        let mut records = Vec::with_capacity(labels.len() * (image_bytes + 1));
+        for (image, &label) in images.chunks_exact(image_bytes.max(1)).zip(labels) {
             records.push(label);
             records.extend_from_slice(image);
         }
-        let mut split = Split::default();
+        let mut split = Split::empty(image_bytes);
         split.push_file(records);
         split
     }
@@ -95,7 +160,12 @@ impl Split {
         self.labels.is_empty()
     }
 
-    /// Labels 0..9, one per image.
+    /// Bytes of one image.
+    pub fn image_bytes(&self) -> usize {
+        self.image_bytes
+    }
+
+    /// Labels, one per image.
     pub fn labels(&self) -> &[u8] {
         &self.labels
     }
@@ -103,81 +173,118 @@ impl Split {
     /// The pixels of image `i`.
     pub fn image(&self, i: usize) -> &[u8] {
         let file = self.starts.partition_point(|&s| s <= i) - 1;
-        let offset = (i - self.starts[file]) * RECORD_BYTES + 1;
-        &self.files[file][offset..offset + IMAGE_BYTES]
+        let offset = (i - self.starts[file]) * (self.image_bytes + 1) + 1;
+        &self.files[file][offset..offset + self.image_bytes]
     }
 
     /// The images `indices`, in that order, as a split of their own (a copy).
     pub fn subset(&self, indices: &[u32]) -> Split {
-        let mut records = Vec::with_capacity(indices.len() * RECORD_BYTES);
+        let mut records = Vec::with_capacity(indices.len() * (self.image_bytes + 1));
         for &i in indices {
             records.push(self.labels[i as usize]);
             records.extend_from_slice(self.image(i as usize));
         }
-        let mut split = Split::default();
+        let mut split = Split::empty(self.image_bytes);
         split.push_file(records);
         split
     }
 
     /// Every image in order.
     pub fn images(&self) -> impl Iterator<Item = &[u8]> {
+        let record = self.image_bytes + 1;
         self.files
             .iter()
-            .flat_map(|f| f.chunks_exact(RECORD_BYTES).map(|r| &r[1..]))
+            .flat_map(move |f| f.chunks_exact(record).map(|r| &r[1..]))
+    }
+
+    /// Images per class, for `classes` classes.
+    pub fn per_class(&self, classes: usize) -> Vec<usize> {
+        let mut counts = vec![0usize; classes];
+        for &l in &self.labels {
+            if let Some(c) = counts.get_mut(l as usize) {
+                *c += 1;
+            }
+        }
+        counts
     }
 }
 
-/// CIFAR-10 in memory, with the training set's mean image for preprocessing.
+/// A data set in memory: its splits as u8 images of one shape, its class names, and the
+/// training set's mean image for preprocessing.
 #[derive(Debug, Clone)]
-pub struct Cifar10 {
-    /// The 50,000 training images (fewer in small test sets).
+pub struct Dataset {
+    /// The training images.
     pub train: Split,
-    /// The 10,000 test images.
+    /// The test images.
     pub test: Split,
     /// Mean training image on the 0..255 scale, per pixel and channel.
     pub mean: Vec<f32>,
     /// Where the data came from.
     pub source: PathBuf,
-    /// What was found in each batch file.
+    /// What was found in each file of a binary format (CIFAR, idx).
     pub files: Vec<BatchFileReport>,
+    /// Its images' shape and class count.
+    pub shape: DataShape,
+    /// The class names, by label.
+    pub class_names: Vec<String>,
+    /// The format it was read from.
+    pub format: DataFormat,
+    /// The settings it was read with (size, channels, label, test split).
+    pub options: DataOptions,
 }
 
-impl Cifar10 {
-    /// Reads and validates the archive or folder at `path`.
+impl Dataset {
+    /// Reads and validates the data set at `path` with the default options (its own size and
+    /// channels, CIFAR-100's fine labels).
     pub fn load(path: &std::path::Path) -> crate::Result<Self> {
-        let (train, test, files) = read_cifar(path)?;
-        let mean = mean_image(&train);
-        Ok(Cifar10 {
-            train,
-            test,
+        Self::load_with(path, &DataOptions::default())
+    }
+
+    /// Reads and validates the data set at `path`, told apart by its content, with `options`.
+    pub fn load_with(path: &std::path::Path, options: &DataOptions) -> crate::Result<Self> {
+        let read = detect::read(path, options)?;
+        let mean = mean_image(&read.train);
+        Ok(Dataset {
+            train: read.train,
+            test: read.test,
             mean,
             source: path.to_path_buf(),
-            files,
+            files: read.files,
+            shape: read.shape,
+            class_names: read.class_names,
+            format: read.format,
+            options: options.clone(),
         })
     }
 
+    /// Values of one image.
+    pub fn image_bytes(&self) -> usize {
+        self.shape.image_bytes()
+    }
+
     /// Images `indices` of `split` with the lab's preprocessing: f32 on the 0..255 scale minus
-    /// the mean training image, one row of `IMAGE_BYTES` values per image.
+    /// the mean training image, one row of `image_bytes` values per image.
     pub fn preprocess(&self, split: &Split, indices: &[u32]) -> Vec<f32> {
         use rayon::prelude::*;
-        // Every row is written whole only when the mean and each image hold IMAGE_BYTES
-        // values: both are checked, since `mean` and the splits are open to callers.
-        assert_eq!(self.mean.len(), IMAGE_BYTES, "the mean image's size");
-        let len = indices.len() * IMAGE_BYTES;
+        let bytes = self.image_bytes();
+        // Every row is written whole only when the mean and each image hold `bytes` values:
+        // both are checked, since `mean` and the splits are open to callers.
+        assert_eq!(self.mean.len(), bytes, "the mean image's size");
+        let len = indices.len() * bytes;
         let mut out: Vec<f32> = Vec::with_capacity(len);
         out.spare_capacity_mut()[..len]
-            .par_chunks_exact_mut(IMAGE_BYTES)
+            .par_chunks_exact_mut(bytes.max(1))
             .zip(indices)
             .with_min_len(32)
             .for_each(|(row, &i)| {
                 let image = split.image(i as usize);
-                assert_eq!(image.len(), IMAGE_BYTES, "image {i}'s size");
+                assert_eq!(image.len(), bytes, "image {i}'s size");
                 for ((o, &p), &m) in row.iter_mut().zip(image).zip(&self.mean) {
                     o.write(p as f32 - m);
                 }
             });
-        // SAFETY: the loop above wrote all `len` values, one whole row of IMAGE_BYTES per
-        // index (the asserts hold each row's length; a panic leaves `out` empty).
+        // SAFETY: the loop above wrote all `len` values, one whole row of `bytes` per index
+        // (the asserts hold each row's length; a panic leaves `out` empty).
         unsafe { out.set_len(len) };
         out
     }
@@ -191,7 +298,7 @@ impl Cifar10 {
         seeds: augment::Seeds,
     ) -> (Vec<f32>, Vec<u8>) {
         let mut rows = self.preprocess(&self.train, indices);
-        augment::augment(&mut rows, kind, indices, seeds);
+        augment::augment(&mut rows, kind, indices, seeds, self.shape);
         let labels = indices
             .iter()
             .map(|&i| self.train.labels()[i as usize])
@@ -202,7 +309,7 @@ impl Cifar10 {
 
 /// Mean image of a split (exact: summed in integers, divided once).
 pub fn mean_image(split: &Split) -> Vec<f32> {
-    let mut sum = vec![0u64; IMAGE_BYTES];
+    let mut sum = vec![0u64; split.image_bytes()];
     for image in split.images() {
         for (s, &p) in sum.iter_mut().zip(image) {
             *s += p as u64;

@@ -15,7 +15,7 @@ pub struct BatchFileReport {
     /// Number of records.
     pub records: usize,
     /// Images per class, by label.
-    pub per_class: [usize; 10],
+    pub per_class: Vec<usize>,
 }
 
 /// Reads the training and test splits from an archive or folder, checking sizes and labels.
@@ -24,11 +24,19 @@ pub fn read_cifar(path: &Path) -> Result<(Split, Split, Vec<BatchFileReport>)> {
         return Err(Error::data(path, "no such file or folder"));
     }
     crate::files::check_readable_kind(path)?;
-    let mut files = if path.is_dir() {
+    let files = if path.is_dir() {
         read_folder(path)?
     } else {
-        read_archive(path)?
+        read_archive(path, &wanted)?
     };
+    cifar10_from(path, files)
+}
+
+/// CIFAR-10's splits from its batch files (read from `path`).
+pub(crate) fn cifar10_from(
+    path: &Path,
+    mut files: Files,
+) -> Result<(Split, Split, Vec<BatchFileReport>)> {
     let mut train = Split::default();
     let mut test = Split::default();
     let mut reports = Vec::new();
@@ -68,7 +76,7 @@ fn check_records(origin: &Path, name: &str, bytes: &[u8]) -> Result<BatchFileRep
             format!("wrong size: {records} records, at most {OFFICIAL_RECORDS_PER_FILE} expected"),
         ));
     }
-    let mut per_class = [0usize; 10];
+    let mut per_class = vec![0usize; 10];
     for (i, record) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
         let label = record[0];
         if label > 9 {
@@ -86,9 +94,11 @@ fn check_records(origin: &Path, name: &str, bytes: &[u8]) -> Result<BatchFileRep
     })
 }
 
-type Files = HashMap<String, (PathBuf, Vec<u8>)>;
+/// Files by name: where each came from and its bytes.
+pub(crate) type Files = HashMap<String, (PathBuf, Vec<u8>)>;
 
-fn wanted(name: &str) -> bool {
+/// CIFAR-10's batch files.
+pub(crate) fn wanted(name: &str) -> bool {
     TRAIN_FILES.contains(&name) || name == TEST_FILE
 }
 
@@ -112,8 +122,8 @@ fn read_folder(path: &Path) -> Result<Files> {
     Ok(files)
 }
 
-/// Reads the batch files out of a gzip-compressed tar archive.
-fn read_archive(path: &Path) -> Result<Files> {
+/// Reads the files `wanted` names out of a gzip-compressed tar archive.
+pub(crate) fn read_archive(path: &Path, wanted: &dyn Fn(&str) -> bool) -> Result<Files> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::data(path, e.to_string()))?;
     let mut magic = [0u8; 2];
     let got = file
@@ -151,7 +161,7 @@ fn read_archive(path: &Path) -> Result<Files> {
     if files.is_empty() {
         return Err(Error::data(
             path,
-            format!("no CIFAR-10 batch files in this archive (expected {BATCH_DIR}/*.bin)"),
+            format!("no data files in this archive (expected CIFAR-10's {BATCH_DIR}/*.bin or CIFAR-100's train.bin and test.bin)"),
         ));
     }
     Ok(files)

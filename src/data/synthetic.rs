@@ -70,3 +70,99 @@ pub fn write_folder(dir: &Path, files: &[(String, Vec<u8>)]) -> std::io::Result<
     }
     Ok(())
 }
+
+/// Writes `train` and `test` (CIFAR-sized images, labels 0..99) as CIFAR-100's binary folder:
+/// `dir/cifar-100-binary/{train,test}.bin` of `<coarse><fine><3072 px>` records (coarse =
+/// fine / 5) and the two label-name files.
+pub fn write_cifar100(
+    dir: &Path,
+    train: &super::Split,
+    test: &super::Split,
+) -> std::io::Result<()> {
+    let folder = dir.join(super::cifar100::FOLDER);
+    std::fs::create_dir_all(&folder)?;
+    for (name, split) in [("train.bin", train), ("test.bin", test)] {
+        let mut out = Vec::with_capacity(split.len() * super::cifar100::RECORD);
+        for (image, &fine) in split.images().zip(split.labels()) {
+            out.extend_from_slice(&[fine / 5, fine]);
+            out.extend_from_slice(image);
+        }
+        std::fs::write(folder.join(name), out)?;
+    }
+    let names = |n: usize, what: &str| (0..n).map(|i| format!("{what}{i}\n")).collect::<String>();
+    std::fs::write(folder.join("fine_label_names.txt"), names(100, "fine"))?;
+    std::fs::write(folder.join("coarse_label_names.txt"), names(20, "coarse"))
+}
+
+/// Writes `train` and `test` (one channel, `height` x `width`) as MNIST's four idx files in
+/// `dir`, gzipped (`.gz`) or not.
+pub fn write_idx(
+    dir: &Path,
+    train: &super::Split,
+    test: &super::Split,
+    (height, width): (usize, usize),
+    gzip: bool,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let be = |n: usize| (n as u32).to_be_bytes();
+    for (stem, split) in [("train", train), ("t10k", test)] {
+        let mut images = vec![0, 0, 8, 3];
+        images.extend(be(split.len()));
+        images.extend(be(height));
+        images.extend(be(width));
+        split.images().for_each(|im| images.extend_from_slice(im));
+        let mut labels = vec![0, 0, 8, 1];
+        labels.extend(be(split.len()));
+        labels.extend_from_slice(split.labels());
+        for (name, bytes) in [
+            (format!("{stem}-images-idx3-ubyte"), images),
+            (format!("{stem}-labels-idx1-ubyte"), labels),
+        ] {
+            if gzip {
+                let file = std::fs::File::create(dir.join(format!("{name}.gz")))?;
+                let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+                gz.write_all(&bytes)?;
+                gz.finish()?;
+            } else {
+                std::fs::write(dir.join(name), bytes)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `train` and `test` (images of `shape`) as image folders in torchvision's layout,
+/// `dir/{train,test}/<class name>/<index>.png`, the index zero-padded so that name order is
+/// the split's order within each class.
+pub fn write_image_folder(
+    dir: &Path,
+    train: &super::Split,
+    test: &super::Split,
+    shape: super::DataShape,
+    names: &[String],
+) -> std::io::Result<()> {
+    let dims = (shape.channels, shape.height, shape.width);
+    for (part, split) in [("train", train), ("test", test)] {
+        for name in names {
+            std::fs::create_dir_all(dir.join(part).join(name))?;
+        }
+        for (i, (image, &label)) in split.images().zip(split.labels()).enumerate() {
+            let path = dir
+                .join(part)
+                .join(&names[label as usize])
+                .join(format!("{i:07}.png"));
+            super::resample::to_image(image, dims)
+                .save_with_format(&path, image::ImageFormat::Png)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The images of `split` reordered class by class (each class's in their order): the order an
+/// image folder of them is read in.
+pub fn class_major(split: &super::Split) -> super::Split {
+    let mut order: Vec<u32> = (0..split.len() as u32).collect();
+    order.sort_by_key(|&i| (split.labels()[i as usize], i));
+    split.subset(&order)
+}

@@ -60,12 +60,13 @@ impl ManualMlp {
     /// The network `config` describes (engine manual), in f32 on `compute`'s device.
     pub fn from_config(
         config: &RunConfig,
+        data: crate::data::DataShape,
         rng: &mut impl Rng,
         compute: &Compute,
     ) -> crate::Result<Self> {
         let std = config.init_std.unwrap_or(LAB_INIT_STD);
         Ok(ManualMlp::new(
-            &mlp_widths(&config.hidden),
+            &mlp_widths(&config.hidden, data),
             (config.neg_slope, std),
             rng,
             (DType::F32, compute.device()),

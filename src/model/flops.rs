@@ -82,7 +82,7 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
     };
     match config.model {
         ModelKind::Mlp => {
-            let widths = mlp_widths(&config.hidden);
+            let widths = mlp_widths(&config.hidden, crate::data::DataShape::CIFAR10);
             let last = widths.len() - 2;
             widths
                 .windows(2)
@@ -97,7 +97,7 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
                 })
                 .collect()
         }
-        ModelKind::Net => super::summary::of_config(config)
+        ModelKind::Net => super::summary::of_config(config, crate::data::DataShape::CIFAR10)
             .map(|s| {
                 s.rows
                     .iter()

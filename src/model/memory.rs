@@ -3,6 +3,7 @@
 //! (or filling memory until the kernel kills it).
 
 use crate::config::RunConfig;
+use crate::data::DataShape;
 use crate::{Error, Result};
 
 /// Bytes of an f32.
@@ -27,9 +28,9 @@ pub struct Estimate {
 
 /// The estimate for `config` (saturating: absurd settings give an absurd figure, never an
 /// overflow).
-pub fn estimate(config: &RunConfig) -> Estimate {
+pub fn estimate(config: &RunConfig, data: DataShape) -> Estimate {
     // Every model reads its description's summary (the lab models' shorthand expanded).
-    let (parameters, per_image, eval_chunk) = match super::summary::of_config(config) {
+    let (parameters, per_image, eval_chunk) = match super::summary::of_config(config, data) {
         Some(s) => {
             let convolutional = s.rows.iter().any(|r| r.kind == "conv");
             let chunk = if convolutional { 100 } else { 1000 };
@@ -151,22 +152,23 @@ fn group_room(dir: &std::path::Path, (max, current, inactive): (&str, &str, &str
     Some(limit.saturating_sub(used.saturating_sub(reclaimable)))
 }
 
-/// An error when a run of `config` needs more memory than `available` bytes.
-pub fn check_fits(config: &RunConfig, available: Option<u64>) -> Result<()> {
-    check_fits_together(config, 1, available)
+/// An error when a run of `config` on `data` needs more memory than `available` bytes.
+pub fn check_fits(config: &RunConfig, data: DataShape, available: Option<u64>) -> Result<()> {
+    check_fits_together(config, data, 1, available)
 }
 
-/// An error when `at_once` runs of `config` training together need more memory than
-/// `available` bytes.
+/// An error when `at_once` runs of `config` on `data` training together need more memory
+/// than `available` bytes.
 pub fn check_fits_together(
     config: &RunConfig,
+    data: DataShape,
     at_once: usize,
     available: Option<u64>,
 ) -> Result<()> {
     let Some(available) = available else {
         return Ok(());
     };
-    let e = estimate(config);
+    let e = estimate(config, data);
     let needed = e.bytes.saturating_mul(at_once.max(1) as u64);
     if needed <= available {
         return Ok(());
@@ -198,7 +200,7 @@ mod tests {
             batch_size: 512,
             ..RunConfig::default()
         };
-        let e = estimate(&mlp);
+        let e = estimate(&mlp, DataShape::CIFAR10);
         assert_eq!(
             e.parameters,
             3072 * 800 + 800 + 800 * 400 + 400 + 400 * 200 + 200 + 200 * 100 + 100 + 100 * 10 + 10
@@ -210,19 +212,19 @@ mod tests {
             ..RunConfig::default()
         };
         assert_eq!(
-            estimate(&conv).parameters,
+            estimate(&conv, DataShape::CIFAR10).parameters,
             9_228_362,
             "the lab's 9.2 M with batch norm"
         );
         assert!(
-            estimate(&conv).bytes < 1_500_000_000,
+            estimate(&conv, DataShape::CIFAR10).bytes < 1_500_000_000,
             "{:?}",
-            estimate(&conv)
+            estimate(&conv, DataShape::CIFAR10)
         );
-        check_fits(&mlp, Some(2_000_000_000)).unwrap();
+        check_fits(&mlp, DataShape::CIFAR10, Some(2_000_000_000)).unwrap();
         let mut huge = mlp.clone();
         huge.hidden = vec![16_384; 16];
-        let err = check_fits(&huge, Some(24_000_000_000))
+        let err = check_fits(&huge, DataShape::CIFAR10, Some(24_000_000_000))
             .unwrap_err()
             .to_string();
         assert!(
@@ -230,7 +232,7 @@ mod tests {
             "{err}"
         );
         conv.batch_size = 50_000;
-        assert!(check_fits(&conv, Some(24_000_000_000)).is_err());
-        check_fits(&huge, None).unwrap();
+        assert!(check_fits(&conv, DataShape::CIFAR10, Some(24_000_000_000)).is_err());
+        check_fits(&huge, DataShape::CIFAR10, None).unwrap();
     }
 }

@@ -52,10 +52,10 @@ pub fn load_weights(
     net.params().restore(&tensors, origin)
 }
 
-/// Layer widths of an MLP on CIFAR-10: inputs, the hidden widths, classes.
-pub fn mlp_widths(hidden: &[usize]) -> Vec<usize> {
-    std::iter::once(INPUTS)
+/// Layer widths of an MLP on `data`: its image's values, the hidden widths, its classes.
+pub fn mlp_widths(hidden: &[usize], data: crate::data::DataShape) -> Vec<usize> {
+    std::iter::once(data.image_bytes())
         .chain(hidden.iter().copied())
-        .chain(std::iter::once(CLASSES))
+        .chain(std::iter::once(data.classes))
         .collect()
 }

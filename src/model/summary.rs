@@ -174,14 +174,41 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The shape of the images every run trains on today (CIFAR-10's) and its class count.
+/// CIFAR-10's image shape and class count: what `net show` assumes without `--data`.
 pub const CIFAR: (Shape, usize) = (Shape::Maps(3, 32, 32), 10);
 
-/// The summary of a run's net (with `model = net`) on CIFAR-10's shape; `None` without a net
-/// or for a net that cannot take it (validation says why).
-pub fn of_config(config: &crate::config::RunConfig) -> Option<Summary> {
+/// A data set's image shape as a net's input, and its class count.
+pub fn input_of(data: crate::data::DataShape) -> (Shape, usize) {
+    (
+        Shape::Maps(data.channels, data.height, data.width),
+        data.classes,
+    )
+}
+
+/// The summary of the network `config` trains (its net, or the lab model's expansion) on
+/// `data`; `None` for a net that cannot take it (`check_net` says why).
+pub fn of_config(
+    config: &crate::config::RunConfig,
+    data: crate::data::DataShape,
+) -> Option<Summary> {
     let net = super::described(config)?;
-    summarise(&net, CIFAR.0, CIFAR.1).ok()
+    let (input, classes) = input_of(data);
+    summarise(&net, input, classes).ok()
+}
+
+/// Whether the network `config` trains takes `data`'s shape: the one line naming the layer
+/// that cannot.
+pub fn check_net(
+    config: &crate::config::RunConfig,
+    data: crate::data::DataShape,
+) -> Result<(), NetError> {
+    match super::described(config) {
+        Some(net) => {
+            let (input, classes) = input_of(data);
+            summarise(&net, input, classes).map(|_| ())
+        }
+        None => Ok(()),
+    }
 }
 
 /// The summary of `net` on inputs of `input`'s shape with `classes` classes.

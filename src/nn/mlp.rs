@@ -32,7 +32,7 @@ pub struct AutogradMlp {
 impl AutogradMlp {
     /// The network of `config`, initial weights drawn from `rng`.
     pub fn new(config: &RunConfig, rng: &mut SmallRng, compute: &Compute) -> Result<Self> {
-        let widths = mlp_widths(&config.hidden);
+        let widths = mlp_widths(&config.hidden, crate::data::DataShape::CIFAR10);
         let device = compute.device();
         let with_bias = config.norm == Norm::None;
         let mut params = Params::new();

@@ -8,15 +8,16 @@ use super::dropout::{apply_mask, dropout_mask};
 use super::init;
 use super::linear::Linear;
 use super::norm_params::register_norm;
-use crate::config::net::Layer;
+use crate::config::net::{Layer, Net};
 use crate::config::{ConvInit, RunConfig};
+use crate::data::DataShape;
 use crate::kernels::bn_act::{bn_leaky_dropout, leaky_relu};
 use crate::kernels::bn_relu::bn_relu;
 use crate::kernels::conv::{add_channel_bias, conv2d, rows};
 use crate::kernels::norm::NormParams;
 use crate::kernels::pool::{max_pool, PoolGeometry};
 use crate::kernels::Kernels;
-use crate::model::summary::{output_shape, projection_stride, Shape, CIFAR};
+use crate::model::summary::{input_of, output_shape, projection_stride, Shape};
 use crate::model::{Compute, Network, Params};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var};
@@ -81,20 +82,26 @@ struct Builder<'a> {
     init_std: Option<f64>,
     convs: usize,
     linears_left: usize,
+    /// No convolution anywhere: linear layers are drawn as the lab's MLP draws them.
+    flat: bool,
 }
 
 impl NetModel {
-    /// The network of `config.net` on CIFAR-10's shape, weights drawn from `rng`.
-    pub fn new(config: &RunConfig, rng: &mut SmallRng, compute: &Compute) -> Result<Self> {
-        let net = config
-            .net
-            .as_ref()
-            .ok_or_else(|| Error::Config("model = net needs a net".into()))?
-            .net()?;
-        let (input, classes) = CIFAR;
+    /// The network `net` describes on `data`'s shape and classes, with `config`'s dropout,
+    /// seed and initialisation; weights drawn from `rng`.
+    pub fn new(
+        net: &Net,
+        config: &RunConfig,
+        data: DataShape,
+        rng: &mut SmallRng,
+        compute: &Compute,
+    ) -> Result<Self> {
+        let (input, classes) = input_of(data);
         // Checks every shape (and names the layer that cannot follow) before any weight.
-        crate::model::summary::summarise(&net, input, classes)?;
+        crate::model::summary::summarise(net, input, classes)?;
         let linears = count(&net.layers, &|l| matches!(l, Layer::Linear { .. }));
+        let convolutional =
+            crate::config::net::contains(&net.layers, &|l| matches!(l, Layer::Conv { .. }));
         let mut b = Builder {
             params: Params::new(),
             rng,
@@ -105,6 +112,7 @@ impl NetModel {
             init_std: config.init_std,
             convs: 0,
             linears_left: linears,
+            flat: !convolutional,
         };
         let layers = b.list(&net.layers, input, "layers.")?.0;
         Ok(NetModel {
@@ -114,9 +122,7 @@ impl NetModel {
             input,
             dropout: config.dropout,
             dropout_rng: SmallRng::seed_from_u64(config.seed),
-            convolutional: crate::config::net::contains(&net.layers, &|l| {
-                matches!(l, Layer::Conv { .. })
-            }),
+            convolutional,
         })
     }
 
@@ -254,9 +260,13 @@ impl Builder<'_> {
             Layer::Linear { bias, .. } => {
                 let (n, o) = (shape.elements() as usize, out.elements() as usize);
                 self.linears_left -= 1;
-                // The last linear layer takes `init_std` when set, as the lab's networks do.
-                let init = match (self.linears_left, self.init_std) {
-                    (0, Some(std)) => init::linear(self.rng, n, o, Some(std), &self.device)?,
+                // As the lab's networks draw them: a net without convolutions draws every
+                // linear layer as the lab's MLP (N(0, init_std²), else N(0, 2 / fan_in)); one
+                // with convolutions as the lab's ConvNet (PyTorch's default, the last layer
+                // N(0, init_std²) when set).
+                let init = match (self.flat, self.linears_left, self.init_std) {
+                    (true, _, std) => init::linear(self.rng, n, o, std, &self.device)?,
+                    (false, 0, Some(std)) => init::linear(self.rng, n, o, Some(std), &self.device)?,
                     _ => init::torch_default(self.rng, &[n, o], n, o, &self.device)?,
                 };
                 // Only the network's first layer reads the images, whose gradient nobody needs.

@@ -7,7 +7,7 @@
 pub mod sweep;
 
 use crate::config::{key, RunConfig};
-use crate::data::Cifar10;
+use crate::data::Dataset;
 use crate::events::{
     DataInfo, Event, EventKind, EventSink, ParentRef, RunStatus, StartInfo, SweepRef, SCHEMA,
 };
@@ -72,7 +72,7 @@ pub type Observer = Box<dyn FnMut(&Event) + Send>;
 /// Starts runs on one data set, in one runs folder.
 #[derive(Clone)]
 pub struct Runner {
-    data: Arc<Cifar10>,
+    data: Arc<Dataset>,
     data_info: DataInfo,
     runs_dir: PathBuf,
     compute: Compute,
@@ -121,7 +121,7 @@ impl Runner {
     /// A runner training on `data` (read from `data_path`), writing to `runs_dir`, with
     /// `threads` CPU threads a run.
     pub fn new(
-        data: Arc<Cifar10>,
+        data: Arc<Dataset>,
         data_path: &Path,
         runs_dir: &Path,
         compute: Compute,
@@ -132,6 +132,10 @@ impl Runner {
                 path: data_path.display().to_string(),
                 train: data.train.len(),
                 test: data.test.len(),
+                format: data.format.name().to_string(),
+                shape: data.shape.dims().to_vec(),
+                classes: data.shape.classes,
+                class_names: data.class_names.clone(),
             },
             data,
             runs_dir: runs_dir.to_path_buf(),
@@ -164,7 +168,7 @@ impl Runner {
     }
 
     /// The data set.
-    pub fn data(&self) -> &Arc<Cifar10> {
+    pub fn data(&self) -> &Arc<Dataset> {
         &self.data
     }
 
@@ -204,7 +208,7 @@ impl Runner {
             }
             None => BTreeMap::new(),
         };
-        let summary = crate::model::summary::of_config(&config);
+        let summary = crate::model::summary::of_config(&config, self.data.shape);
         let start = StartInfo {
             config: config.clone(),
             schema: SCHEMA,
@@ -276,7 +280,13 @@ impl Runner {
     /// The one gate before a run's folder is made: settings against each other and the data
     /// set, the device, and the memory the run needs.
     pub fn check(&self, config: &RunConfig) -> Result<()> {
-        crate::train::check(config, Some(self.data.train.len()), &self.compute)
+        self.data.options.check_same(&config.data_options())?;
+        crate::train::check(
+            config,
+            self.data.shape,
+            Some(self.data.train.len()),
+            &self.compute,
+        )
     }
 
     /// The folder writer, the settings, where the run starts from, and its parent.

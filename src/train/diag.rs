@@ -2,17 +2,17 @@
 //! tensor's weights before and after the step and the step's gradient, each hidden layer's
 //! output on a fixed probe batch, and the warnings they call for (`diag::Watch`).
 
-use crate::data::{Cifar10, IMAGE_BYTES};
+use crate::data::Dataset;
 use crate::diag::{act_stats, param_stats, Watch};
 use crate::events::EventKind;
 use crate::model::{Compute, Trainer};
 
 /// The probe batch: training images `indices` of `data`, preprocessed, never augmented.
-pub fn probe_batch(data: &Cifar10, indices: &[u32], compute: &Compute) -> Result<Tensor> {
+pub fn probe_batch(data: &Dataset, indices: &[u32], compute: &Compute) -> Result<Tensor> {
     let rows = data.preprocess(&data.train, indices);
     Ok(Tensor::from_vec(
         rows,
-        (indices.len(), IMAGE_BYTES),
+        (indices.len(), data.image_bytes()),
         compute.device(),
     )?)
 }

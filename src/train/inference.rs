@@ -4,7 +4,7 @@
 
 use crate::config::{RunConfig, Tta};
 use crate::data::augment::{tta_views, view_in_place, viewed};
-use crate::data::{Cifar10, Split, IMAGE_BYTES};
+use crate::data::{DataShape, Dataset, Split};
 use crate::kernels::loss::cross_entropy;
 use crate::model::{load_weights, read_safetensors, Compute, Network};
 use crate::{Error, Result};
@@ -52,7 +52,7 @@ pub struct Prediction {
 /// and its logits. `None` when `stop` asked to stop between chunks.
 fn for_each_chunk(
     net: &mut dyn Network,
-    data: &Cifar10,
+    data: &Dataset,
     split: &Split,
     compute: &Compute,
     tta: Tta,
@@ -69,17 +69,21 @@ fn for_each_chunk(
         }
         let mut rows = Some(data.preprocess(split, chunk));
         let labels = &split.labels()[chunk[0] as usize..chunk[0] as usize + chunk.len()];
-        let shape = (chunk.len(), IMAGE_BYTES);
+        let shape = (chunk.len(), data.image_bytes());
         let mut logits: Option<Tensor> = None;
         let views = tta_views(tta);
         for (i, &(draw, weight)) in views.iter().enumerate() {
             // The last view takes the rows themselves: no copy of the chunk without TTA.
             let values = if i + 1 == views.len() {
                 let mut own = rows.take().expect("rows until the last view");
-                view_in_place(&mut own, draw);
+                view_in_place(&mut own, draw, data.shape);
                 own
             } else {
-                viewed(rows.as_ref().expect("rows until the last view"), draw)
+                viewed(
+                    rows.as_ref().expect("rows until the last view"),
+                    draw,
+                    data.shape,
+                )
             };
             let x = Tensor::from_vec(values, shape, compute.device())?;
             // Detached, the view's logits no longer hold its forward pass's activations.
@@ -100,7 +104,7 @@ fn for_each_chunk(
 /// weighted mean of each image's views' (`tta_views`). `None` when `stop` asked to stop.
 pub fn evaluate(
     net: &mut dyn Network,
-    data: &Cifar10,
+    data: &Dataset,
     split: &Split,
     compute: &Compute,
     tta: Tta,
@@ -120,7 +124,7 @@ pub fn evaluate(
 /// Every image's prediction over a whole split, in order. `None` when `stop` asked to stop.
 pub fn predict(
     net: &mut dyn Network,
-    data: &Cifar10,
+    data: &Dataset,
     split: &Split,
     compute: &Compute,
     tta: Tta,
@@ -162,26 +166,29 @@ pub fn predict(
     Ok(done.map(|_| out))
 }
 
-/// The network `config` describes with the weights in `weights` (a run's model.safetensors).
+/// The network `config` describes on `data` with the weights in `weights` (a run's
+/// model.safetensors).
 pub fn load_network(
     config: &RunConfig,
+    data: DataShape,
     weights: &Path,
     compute: &Compute,
 ) -> Result<Box<dyn Network>> {
-    network_with(config, read_safetensors(weights)?, weights, compute)
+    network_with(config, data, read_safetensors(weights)?, weights, compute)
 }
 
 /// The network `config` describes holding `tensors` (read from `origin`); an error when they
 /// are not all finite (a diverged run's), which would otherwise evaluate to chance.
 pub fn network_with(
     config: &RunConfig,
+    data: DataShape,
     tensors: std::collections::HashMap<String, Tensor>,
     origin: &Path,
     compute: &Compute,
 ) -> Result<Box<dyn Network>> {
-    super::check(config, None, compute)?;
+    super::check(config, data, None, compute)?;
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
-    let net = super::build_network(config, &mut rng, compute)?;
+    let net = super::build_network(config, data, &mut rng, compute)?;
     load_weights(net.as_ref(), tensors, origin)?;
     if !net.params().all_finite()? {
         return Err(Error::data(

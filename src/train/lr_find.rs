@@ -7,7 +7,7 @@ use super::build_trainer;
 use super::checkpoint::Weights;
 use crate::config::RunConfig;
 use crate::data::augment::Seeds;
-use crate::data::{derive_seed, BatchSampler, Cifar10, Holdout, IMAGE_BYTES};
+use crate::data::{derive_seed, BatchSampler, Dataset, Holdout};
 use crate::model::{load_weights, Compute, Hyper};
 use crate::Result;
 use candle_core::Tensor;
@@ -109,16 +109,16 @@ pub fn round_lr(lr: f64) -> f64 {
 /// finder's own: nothing it trains is written back. `stop` ends it between steps.
 pub fn find_lr(
     config: &RunConfig,
-    data: &Cifar10,
+    data: &Dataset,
     compute: &Compute,
     ramp: Ramp,
     start: Option<&Weights>,
     stop: &dyn Fn() -> bool,
     mut progress: impl FnMut(usize, f64, f64),
 ) -> Result<LrFinding> {
-    super::check(config, Some(data.train.len()), compute)?;
+    super::check(config, data.shape, Some(data.train.len()), compute)?;
     let mut rng = SmallRng::seed_from_u64(config.seed);
-    let mut trainer = build_trainer(config, &mut rng, compute)?;
+    let mut trainer = build_trainer(config, data.shape, &mut rng, compute)?;
     if let Some(start) = start {
         load_weights(trainer.network(), start.tensors.clone(), &start.origin)?;
     }
@@ -141,7 +141,7 @@ pub fn find_lr(
             epoch: sampler.epoch(),
         };
         let (rows, labels) = data.training_batch(&indices, config.augment, seeds);
-        let x = Tensor::from_vec(rows, (indices.len(), IMAGE_BYTES), compute.device())?;
+        let x = Tensor::from_vec(rows, (indices.len(), data.image_bytes()), compute.device())?;
         trainer.network().reseed(derive_seed(config.seed, i as u64));
         let hyper = Hyper {
             lr,

@@ -11,7 +11,7 @@ use super::diag::{probe_batch, Diag, PROBE_IMAGES};
 use super::inference::evaluate;
 use crate::config::{key, RunConfig};
 use crate::data::augment::Seeds;
-use crate::data::{derive_seed, BatchSampler, Cifar10, Holdout, Split};
+use crate::data::{derive_seed, BatchSampler, Dataset, Holdout, Split};
 use crate::events::{Event, EventKind, EventSink, RunStatus, StartInfo};
 use crate::files::WEIGHTS_FILE;
 use crate::model::{load_weights, write_safetensors, Compute, Hyper, Network, StepReport, Trainer};
@@ -138,7 +138,7 @@ pub struct Session<'a> {
     /// What the `start` event records besides the configuration (ignored on resume).
     pub start: StartInfo,
     /// The data set.
-    pub data: &'a Cifar10,
+    pub data: &'a Dataset,
     /// Device and kernels.
     pub compute: Compute,
     /// The run folder, where weights and checkpoints go; `None` keeps nothing.
@@ -384,7 +384,8 @@ impl Session<'_> {
     fn prepare(&self, progress: &mut Progress) -> Result<Box<dyn Trainer>> {
         // The settings passed `Runner::check` before the session was made.
         let mut rng = SmallRng::seed_from_u64(progress.config.seed);
-        let mut trainer = build_trainer(&progress.config, &mut rng, &self.compute)?;
+        let mut trainer =
+            build_trainer(&progress.config, self.data.shape, &mut rng, &self.compute)?;
         if let Origin::Fork(cp) | Origin::Resume(cp) = &self.origin {
             let origin = self.folder.clone().unwrap_or_default();
             load_weights(trainer.network(), cp.model.clone(), &origin)?;
@@ -422,7 +423,7 @@ impl Session<'_> {
             let (rows, labels) = self.data.training_batch(&indices, p.config.augment, seeds);
             let x = Tensor::from_vec(
                 rows,
-                (indices.len(), crate::data::IMAGE_BYTES),
+                (indices.len(), self.data.image_bytes()),
                 self.compute.device(),
             )?;
             trainer.network().reseed(derive_seed(

@@ -4,7 +4,7 @@
 
 use gradboard::config::{PresetDirs, RunConfig};
 use gradboard::data::synthetic::{files, write_archive};
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
 use gradboard::runner::{RunRequest, Runner};
@@ -14,10 +14,10 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 /// A data set of 40 training and 50 test images written in `dir`.
-pub fn data(dir: &Path) -> (Arc<Cifar10>, PathBuf) {
+pub fn data(dir: &Path) -> (Arc<Dataset>, PathBuf) {
     let path = dir.join("tiny.tar.gz");
     write_archive(&path, &files(40, 50)).unwrap();
-    (Arc::new(Cifar10::load(&path).unwrap()), path)
+    (Arc::new(Dataset::load(&path).unwrap()), path)
 }
 
 /// A runner on `data`, writing into `dir/runs`, one thread.

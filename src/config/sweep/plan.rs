@@ -180,6 +180,15 @@ impl SweepPlan {
         &self.bases
     }
 
+    /// The data settings its runs read the data set with: the first run's (a run whose
+    /// settings differ is refused by `Runner::check`, naming the key).
+    pub fn data_options(&self) -> crate::data::DataOptions {
+        self.sample_runs()
+            .ok()
+            .and_then(|runs| runs.first().map(|r| r.config.data_options()))
+            .unwrap_or_default()
+    }
+
     /// A data set smaller than a sweep's default split takes a tenth of its training images
     /// instead; says so when it does.
     pub fn fit(&mut self, train_len: usize) -> Option<String> {

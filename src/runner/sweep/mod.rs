@@ -213,7 +213,12 @@ pub fn start_sweep(
     observer: Observer,
 ) -> Result<SweepHandle> {
     let parallel = parallel.clamp(1, plan.trials().max(1));
-    let notice = fit_plan(&mut plan, runner.data().train.len(), parallel)?;
+    let notice = fit_plan(
+        &mut plan,
+        runner.data().shape,
+        runner.data().train.len(),
+        parallel,
+    )?;
     let core = Arc::new(SweepCore::create(runner.runs_dir(), plan, notice)?);
     let lock = core.folder.lock_running()?;
     let trials = core.plan.trials();
@@ -270,13 +275,18 @@ fn not_a_sweep(dir: &Path) -> Error {
 /// against it, before any folder is made: a sweep none of whose runs could start is one
 /// line, not a folder of refusals. `at_once` runs train together here: their memory is
 /// counted together.
-pub fn fit_plan(plan: &mut SweepPlan, train_len: usize, at_once: usize) -> Result<Option<String>> {
+pub fn fit_plan(
+    plan: &mut SweepPlan,
+    data: crate::data::DataShape,
+    train_len: usize,
+    at_once: usize,
+) -> Result<Option<String>> {
     let notice = plan.fit(train_len);
     let available = crate::model::memory::available();
     for run in plan.sample_runs()? {
-        crate::train::check_settings(&run.config, Some(train_len))
+        crate::train::check_settings(&run.config, data, Some(train_len))
             .and_then(|()| {
-                crate::model::memory::check_fits_together(&run.config, at_once, available)
+                crate::model::memory::check_fits_together(&run.config, data, at_once, available)
             })
             .map_err(|e| Error::Config(format!("sweep run {:?}: {e}", run.label)))?;
     }

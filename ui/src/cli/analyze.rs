@@ -3,8 +3,8 @@
 //! most; `--json` for one object with `confusion`, `classes`, `accuracy` and `count`.
 
 use anyhow::Result;
-use gradboard::analysis::{analyze_run, Analysis, K};
-use gradboard::data::{Cifar10, CLASSES};
+use gradboard::analysis::{analyze_run, Analysis};
+use gradboard::data::Dataset;
 use gradboard::model::Compute;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,19 +24,21 @@ pub struct AnalyzeArgs {
 
 /// The analysis as text tables.
 pub fn render(a: &Analysis) -> String {
-    let short = |c: usize| CLASSES[c].chars().take(5).collect::<String>();
+    let k = a.k();
+    let name = |c: usize| a.names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let short = |c: usize| name(c).chars().take(5).collect::<String>();
     let mut out = format!(
         "test accuracy {:.4} on {} images\n\nconfusion (row = true class, column = predicted)\n{:>11}",
         a.accuracy(),
         a.count(),
         ""
     );
-    for c in 0..K {
+    for c in 0..k {
         out.push_str(&format!("{:>6}", short(c)));
     }
     out.push('\n');
     for (r, row) in a.confusion.iter().enumerate() {
-        out.push_str(&format!("{:>11}", CLASSES[r]));
+        out.push_str(&format!("{:>11}", name(r)));
         for v in row {
             out.push_str(&format!("{v:>6}"));
         }
@@ -49,11 +51,14 @@ pub fn render(a: &Analysis) -> String {
     for (c, f) in a.classes.iter().enumerate() {
         out.push_str(&format!(
             "{:>11}  {:>8.3}  {:>9.3}  {:>6.3}\n",
-            CLASSES[c], f.accuracy, f.precision, f.recall
+            name(c),
+            f.accuracy,
+            f.precision,
+            f.recall
         ));
     }
-    let mut mixups: Vec<(usize, usize, usize)> = (0..K)
-        .flat_map(|r| (0..K).filter(move |&p| p != r).map(move |p| (r, p)))
+    let mut mixups: Vec<(usize, usize, usize)> = (0..k)
+        .flat_map(|r| (0..k).filter(move |&p| p != r).map(move |p| (r, p)))
         .map(|(r, p)| (a.confusion[r][p], r, p))
         .collect();
     mixups.sort_by(|x, y| y.cmp(x));
@@ -61,7 +66,7 @@ pub fn render(a: &Analysis) -> String {
     let top: Vec<String> = mixups
         .iter()
         .take(3)
-        .map(|(n, r, p)| format!("{} as {} ({n})", CLASSES[*r], CLASSES[*p]))
+        .map(|(n, r, p)| format!("{} as {} ({n})", name(*r), name(*p)))
         .collect();
     out.push_str(&top.join(", "));
     out.push('\n');
@@ -71,7 +76,7 @@ pub fn render(a: &Analysis) -> String {
 /// Analyses the run and prints the result.
 pub fn run(args: AnalyzeArgs, compute: Compute) -> Result<ExitCode> {
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Cifar10::load(&path)?;
+    let data = Dataset::load(&path)?;
     let (step, analysis) =
         gradboard::on_compute_pool(|| analyze_run(&args.run_dir, &data, &compute, &|| false))?
             .expect("an analysis that is never stopped ends");

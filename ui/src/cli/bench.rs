@@ -66,9 +66,11 @@ pub struct BenchArgs {
 /// Prints the median training-step time of a preset on random data.
 pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
     let (name, _, config) = super::load_config(&args.preset, &args.overrides)?;
-    gradboard::train::check(&config, None, &compute)?;
+    // Random batches of CIFAR-10's shape: the lab's networks on their own kernels.
+    let shape = gradboard::data::DataShape::CIFAR10;
+    gradboard::train::check(&config, shape, None, &compute)?;
     let mut rng = SmallRng::seed_from_u64(config.seed);
-    let mut trainer = build_trainer(&config, &mut rng, &compute)?;
+    let mut trainer = build_trainer(&config, shape, &mut rng, &compute)?;
     let batch = config.batch_size;
     let inputs: Vec<f32> = (0..batch * INPUTS)
         .map(|_| rng.random_range(-128.0..128.0))

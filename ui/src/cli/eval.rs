@@ -1,7 +1,7 @@
 //! `gradboard eval RUN_DIR`: the saved weights of a run, evaluated again on the test set.
 
 use anyhow::Result;
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::events::EventKind;
 use gradboard::model::Compute;
 use gradboard::runs::{StoredRun, WEIGHTS_FILE};
@@ -33,9 +33,9 @@ pub fn run(args: EvalArgs, compute: Compute) -> Result<ExitCode> {
     }
     // The settings the run ended with (its live changes applied), as `analyze` uses them.
     let config = stored.state().config;
-    let mut net = load_network(&config, &weights, &compute)?;
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Cifar10::load(&path)?;
+    let data = Dataset::load_with(&path, &config.data_options())?;
+    let mut net = load_network(&config, data.shape, &weights, &compute)?;
     let stats = gradboard::on_compute_pool(|| {
         evaluate(
             net.as_mut(),

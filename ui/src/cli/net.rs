@@ -5,13 +5,12 @@
 use anyhow::Result;
 use gradboard::config::net::{list_nets, load_net, net_dirs, net_overrides};
 use gradboard::config::PresetDirs;
-use gradboard::data::Cifar10;
-use gradboard::model::summary::{summarise, Shape};
+use gradboard::data::Dataset;
+use gradboard::model::summary::summarise;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// CIFAR-10's image shape and classes, the summary's default input.
-const CIFAR: (Shape, usize) = (Shape::Maps(3, 32, 32), 10);
+use gradboard::model::summary::CIFAR;
 
 /// What `gradboard net` does.
 #[derive(Debug, clap::Subcommand)]
@@ -23,7 +22,8 @@ pub enum NetAction {
     Show {
         /// A net's name, or a .toml file.
         net: String,
-        /// A net variable: net.VAR=VALUE (repeatable).
+        /// A net variable, net.VAR=VALUE, or a data key (image_size, channels, label,
+        /// test_split) for --data (repeatable).
         #[arg(long = "set", value_name = "net.VAR=VALUE")]
         sets: Vec<String>,
         /// Take the input's shape and class count from this data set (default: CIFAR-10's
@@ -61,13 +61,22 @@ pub fn run(action: NetAction) -> Result<ExitCode> {
             batch_size,
             json,
         } => {
-            let net = load_net(&net, &dirs, &net_overrides(&sets)?)?;
+            // net.VAR sets the net's variables; the data keys (image_size, channels, label,
+            // test_split) how --data is read.
+            let (net_sets, data_sets): (Vec<String>, Vec<String>) = sets
+                .into_iter()
+                .partition(|s| s.trim_start().starts_with("net."));
+            let net = load_net(&net, &dirs, &net_overrides(&net_sets)?)?;
+            if let Some(s) = data_sets.first().filter(|_| data.is_none()) {
+                anyhow::bail!("--set {s}: a net's variables are set as net.VAR=VALUE (data keys go with --data)");
+            }
+            let reading = super::data::reading(&data_sets)
+                .map_err(|e| anyhow::anyhow!("{e} (a net's variables: net.VAR=VALUE)"))?;
             let (input, classes) = match data {
                 None => CIFAR,
-                // Every data set read today is CIFAR-10's shape; reading it checks the path.
                 Some(path) => {
-                    Cifar10::load(&path)?;
-                    CIFAR
+                    let data = Dataset::load_with(&path, &reading)?;
+                    gradboard::model::summary::input_of(data.shape)
                 }
             };
             let summary = summarise(&net, input, classes)?;

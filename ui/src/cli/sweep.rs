@@ -7,7 +7,7 @@
 use anyhow::Result;
 use gradboard::config::sweep::{PrunerOptions, SweepPlan, SweepRequest};
 use gradboard::config::PresetDirs;
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::events::{unix_now, Event, EventKind};
 use gradboard::model::Compute;
 use gradboard::runner::sweep::{bar, read_sweep, start_sweep, SweepCommand, SweepState};
@@ -301,7 +301,7 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
         None => {}
     }
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Arc::new(Cifar10::load(&path)?);
+    let data = Arc::new(Dataset::load_with(&path, &plan.data_options())?);
     let runner = Runner::new(data, &path, &args.runs_dir, compute, threads);
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let sweep = start_sweep(
@@ -386,8 +386,8 @@ fn on_slurm(args: &SweepArgs, mut plan: SweepPlan, threads: usize) -> Result<Exi
     use gradboard::runner::sweep::slurm::{submit, SlurmOptions};
     // The data every task reads: a path (a download here would not reach the nodes).
     let data = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let train = Cifar10::load(&data)?.train.len();
-    let notice = gradboard::runner::sweep::fit_plan(&mut plan, train, 1)?;
+    let read = Dataset::load_with(&data, &plan.data_options())?;
+    let notice = gradboard::runner::sweep::fit_plan(&mut plan, read.shape, read.train.len(), 1)?;
     let options = SlurmOptions {
         parallel: args.parallel as usize,
         sbatch: args.sbatch.clone(),
@@ -430,7 +430,7 @@ fn trial(
     use std::sync::atomic::{AtomicBool, Ordering};
     let core = Arc::new(SweepCore::open(dir)?);
     let path = crate::data_setup::ensure_data(data)?;
-    let data = Arc::new(Cifar10::load(&path)?);
+    let data = Arc::new(Dataset::load_with(&path, &core.plan.data_options())?);
     let runner = Runner::new(data, &path, &core.folder.runs_dir(), compute, threads);
     let control = Arc::new(gradboard::train::Control::new());
     let stop = control.clone();
@@ -498,7 +498,7 @@ fn resume(
         return Ok(ExitCode::SUCCESS);
     }
     let path = crate::data_setup::ensure_data(data)?;
-    let data = Arc::new(Cifar10::load(&path)?);
+    let data = Arc::new(Dataset::load_with(&path, &core.plan.data_options())?);
     let runner = Runner::new(data, &path, &core.folder.runs_dir(), compute, threads);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let current: Arc<std::sync::Mutex<Option<Arc<gradboard::train::Control>>>> = Arc::default();

@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Result};
 use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
 use gradboard::runner::{From, RunRequest, Runner};
@@ -138,7 +138,14 @@ pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode
     let mut request = request;
     request.fault = fault;
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Arc::new(Cifar10::load(&path)?);
+    let options = match &request.from {
+        From::Resume(dir) => gradboard::runs::StoredRun::load(dir)?
+            .state()
+            .config
+            .data_options(),
+        _ => request.config.data_options(),
+    };
+    let data = Arc::new(Dataset::load_with(&path, &options)?);
     let runner = Runner::new(data, &path, &runs_dir, compute, threads);
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let handle = runner.start(request, Box::new(move |e| drop(tx.send(e.clone()))))?;

@@ -6,7 +6,7 @@ use crossterm::event::KeyEvent;
 use gradboard::analysis::Analysis;
 use gradboard::config::sweep::{SweepRequest, SweepSpec};
 use gradboard::config::RunConfig;
-use gradboard::data::Cifar10;
+use gradboard::data::Dataset;
 use gradboard::events::Event;
 use gradboard::runner::sweep::{SweepCommand, SweepState};
 use gradboard::runner::From;
@@ -104,6 +104,10 @@ pub enum DataState {
         source: String,
         train: usize,
         test: usize,
+        /// Its images' shape and class count.
+        shape: gradboard::data::DataShape,
+        /// Its format's name.
+        format: &'static str,
     },
     /// Could not be had: the reason and how to fix it.
     Failed(String),
@@ -158,7 +162,7 @@ pub struct Analysed {
     /// What was found.
     pub analysis: Arc<Analysis>,
     /// The data set, for the test images.
-    pub data: Arc<Cifar10>,
+    pub data: Arc<Dataset>,
 }
 
 impl std::fmt::Debug for Analysed {

@@ -62,6 +62,7 @@ pub async fn event_loop(
     let runner: Arc<OnceLock<Runner>> = Arc::new(OnceLock::new());
     workers::load_data(
         args.data.clone(),
+        app.live.config.data_options(),
         args.runs_dir.clone(),
         compute,
         threads,

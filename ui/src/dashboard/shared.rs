@@ -194,6 +194,14 @@ impl Shared {
         matches!(self.data, DataState::Ready { .. })
     }
 
+    /// The loaded data set's shape, CIFAR-10's before it is loaded.
+    pub fn data_shape(&self) -> gradboard::data::DataShape {
+        match self.data {
+            DataState::Ready { shape, .. } => shape,
+            _ => gradboard::data::DataShape::CIFAR10,
+        }
+    }
+
     /// Asks for a run's events when they are not loaded or on their way.
     pub fn ensure_loaded(&mut self, run_id: &str) -> Vec<Effect> {
         if self.runs.get(run_id).is_some() || self.loading.iter().any(|l| l == run_id) {

@@ -5,7 +5,7 @@
 use super::msg::{Analysed, DataState, ForkTarget, Job, Msg, NetItem, PresetItem, SweepRead};
 use gradboard::config::sweep::SweepRequest;
 use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::data::{download, resolve_data_path, Cifar10, DataSource};
+use gradboard::data::{download, resolve_data_path, DataSource, Dataset};
 use gradboard::runner::Runner;
 use gradboard::runs::{run_weights, Follower, ListingCache, Prefer};
 use gradboard::train::checkpoint;
@@ -129,6 +129,7 @@ pub fn load(run_id: String, dir: PathBuf, followers: Followers, tx: &Sender<Msg>
 /// Finds the data set (downloading it on first use), reads it and makes the runner.
 pub fn load_data(
     flag: Option<PathBuf>,
+    options: gradboard::data::DataOptions,
     runs_dir: PathBuf,
     compute: gradboard::model::Compute,
     threads: usize,
@@ -157,15 +158,18 @@ pub fn load_data(
             }
         };
         send(DataState::Loading(path.display().to_string()));
-        match Cifar10::load(&path) {
+        match Dataset::load_with(&path, &options) {
             Ok(data) => {
-                let (train, test) = (data.train.len(), data.test.len());
+                let (train, test, shape) = (data.train.len(), data.test.len(), data.shape);
+                let format = data.format.name();
                 let runner = Runner::new(Arc::new(data), &path, &runs_dir, compute, threads);
                 let _ = slot.set(runner);
                 send(DataState::Ready {
                     source: path.display().to_string(),
                     train,
                     test,
+                    shape,
+                    format,
                 });
             }
             Err(e) => send(DataState::Failed(e.to_string())),

@@ -495,7 +495,8 @@ impl LiveScreen {
                 match config.validate() {
                     Ok(()) => {
                         let params = gradboard::model::summary::thousands(
-                            gradboard::model::memory::estimate(&config).parameters,
+                            gradboard::model::memory::estimate(&config, cx.shared.data_shape())
+                                .parameters,
                         );
                         self.config = config;
                         self.fork = None;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 fn analysed(dir: &Path) -> Analysed {
     write_folder(dir, &files(10, 40)).unwrap();
-    let data = Arc::new(gradboard::data::Cifar10::load(dir).unwrap());
+    let data = Arc::new(gradboard::data::Dataset::load(dir).unwrap());
     // Every cat (3) predicted dog (5), the rest right.
     let predictions: Vec<Prediction> = data
         .test
@@ -29,7 +29,10 @@ fn analysed(dir: &Path) -> Analysed {
     Analysed {
         run_id: "run-a".into(),
         step: 300,
-        analysis: Arc::new(Analysis::from_predictions(predictions)),
+        analysis: Arc::new(Analysis::from_predictions(
+            predictions,
+            data.class_names.clone(),
+        )),
         data,
     }
 }
@@ -115,7 +118,7 @@ fn the_page_size_the_screen_uses_is_the_one_the_view_draws() {
         app.update(Msg::Analyzed(Ok(Box::new(a))));
         app.screen = Screen::Analysis;
         // Every image of the page is drawn, each with its caption.
-        let (per_row, rows) = gallery_grid((w, h));
+        let (per_row, rows) = gallery_grid((w, h), 10);
         let shown = (per_row * rows).min(4);
         let s = screen(&app, w, h);
         assert_eq!(

@@ -38,6 +38,8 @@ pub fn ready() -> DataState {
         source: "tiny.tar.gz".into(),
         train: 1000,
         test: 200,
+        shape: gradboard::data::DataShape::CIFAR10,
+        format: "cifar-10",
     }
 }
 

@@ -5,10 +5,8 @@
 //! graphics where the terminal answered that it has them, half-blocks elsewhere.
 
 use crate::dashboard::app::App;
-use crate::dashboard::screens::analysis::{AnalysisScreen, AnalysisView, IMAGE_CELLS};
-use gradboard::analysis::K;
-use gradboard::data::CLASSES;
-use image::{DynamicImage, RgbImage};
+use crate::dashboard::screens::analysis::{AnalysisScreen, AnalysisView, IMAGE_CELLS, MATRIX_ROWS};
+use image::DynamicImage;
 use ratatui::layout::Size;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -37,10 +35,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             return;
         }
     };
+    // Many classes (CIFAR-100's) show the rows and columns that fit, the gallery below.
+    let k = view.analysed.analysis.k().min(MATRIX_ROWS) as u16;
     let [top, gallery] =
-        Layout::vertical([Constraint::Length(K as u16 + 4), Constraint::Min(0)]).areas(area);
+        Layout::vertical([Constraint::Length(k + 4), Constraint::Min(0)]).areas(area);
     let [matrix_area, bars_area] = Layout::horizontal([
-        Constraint::Length(11 + 6 * K as u16 + 2),
+        Constraint::Length((11 + 6 * k + 2).min(area.width / 2)),
         Constraint::Min(30),
     ])
     .areas(top);
@@ -65,10 +65,11 @@ fn heat(share: f64) -> Color {
 
 fn draw_matrix(frame: &mut Frame, view: &AnalysisView, area: Rect) {
     let a = &view.analysed.analysis;
-    let short = |c: usize| CLASSES[c].chars().take(5).collect::<String>();
+    let k = a.k();
+    let short = |c: usize| short(a, c);
     let mut lines = vec![Line::from(
         std::iter::once(Span::raw(format!("{:>11}", "true \\ pred")))
-            .chain((0..K).map(|c| {
+            .chain((0..k).map(|c| {
                 let style = if c == view.column {
                     Style::new().bold().fg(Color::Yellow)
                 } else {
@@ -78,7 +79,7 @@ fn draw_matrix(frame: &mut Frame, view: &AnalysisView, area: Rect) {
             }))
             .collect::<Vec<_>>(),
     )];
-    for (r, name) in CLASSES.iter().enumerate() {
+    for (r, name) in a.names.iter().enumerate() {
         let total = a.classes[r].count.max(1) as f64;
         let mut spans = vec![Span::styled(
             format!("{name:>11}"),
@@ -88,7 +89,7 @@ fn draw_matrix(frame: &mut Frame, view: &AnalysisView, area: Rect) {
                 Style::new().bold()
             },
         )];
-        for c in 0..K {
+        for c in 0..k {
             let n = a.confusion[r][c];
             let share = n as f64 / total;
             let bg = heat(share);
@@ -136,11 +137,12 @@ fn draw_bars(frame: &mut Frame, view: &AnalysisView, area: Rect) {
         ),
         Style::new().bold(),
     ))];
-    for (c, f) in view.analysed.analysis.classes.iter().enumerate() {
+    let a = &view.analysed.analysis;
+    for (c, f) in a.classes.iter().enumerate() {
         let selected = c == view.row;
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{:>11} ", CLASSES[c]),
+                format!("{:>11} ", name(a, c)),
                 if selected {
                     Style::new().bold().fg(Color::Yellow)
                 } else {
@@ -161,19 +163,18 @@ fn draw_bars(frame: &mut Frame, view: &AnalysisView, area: Rect) {
     );
 }
 
-/// A CIFAR image (3 planes of 32x32, channel-major) as an RGB image.
-pub fn rgb_image(pixels: &[u8]) -> RgbImage {
-    const SIDE: u32 = 32;
-    let plane = (SIDE * SIDE) as usize;
-    RgbImage::from_fn(SIDE, SIDE, |x, y| {
-        let at = (y * SIDE + x) as usize;
-        image::Rgb([pixels[at], pixels[plane + at], pixels[2 * plane + at]])
-    })
-}
-
-/// Draws an image into `area` (32x16 cells) through the terminal's graphics protocol.
-fn draw_image(frame: &mut Frame, picker: &Picker, pixels: &[u8], area: Rect) {
-    let image = DynamicImage::ImageRgb8(rgb_image(pixels));
+/// Draws an image (channel-major planes of `shape`) into `area` (32x16 cells) through the
+/// terminal's graphics protocol, at its own size and channels.
+fn draw_image(
+    frame: &mut Frame,
+    picker: &Picker,
+    pixels: &[u8],
+    shape: gradboard::data::DataShape,
+    area: Rect,
+) {
+    let dims = (shape.channels, shape.height, shape.width);
+    let image =
+        DynamicImage::ImageRgb8(gradboard::data::resample::to_image(pixels, dims).to_rgb8());
     let size = Size::new(area.width, area.height);
     match picker.new_protocol(image, size, Resize::Scale(Some(FilterType::Nearest))) {
         Ok(protocol) => frame.render_widget(Image::new(&protocol), area),
@@ -183,7 +184,8 @@ fn draw_image(frame: &mut Frame, picker: &Picker, pixels: &[u8], area: Rect) {
 
 fn draw_gallery(frame: &mut Frame, picker: &Picker, view: &AnalysisView, area: Rect) {
     let images = view.cell();
-    let (true_name, predicted_name) = (CLASSES[view.row], CLASSES[view.column]);
+    let a = &view.analysed.analysis;
+    let (true_name, predicted_name) = (name(a, view.row), name(a, view.column));
     let block = Block::bordered();
     let inner = block.inner(area);
     let (w, h) = IMAGE_CELLS;
@@ -223,12 +225,19 @@ fn draw_gallery(frame: &mut Frame, picker: &Picker, view: &AnalysisView, area: R
         let x = inner.x + col * w;
         let y = inner.y + row * h;
         let pixels = view.analysed.data.test.image(p.index as usize);
-        draw_image(frame, picker, pixels, Rect::new(x + 1, y, w - 2, h - 2));
+        let shape = view.analysed.data.shape;
+        draw_image(
+            frame,
+            picker,
+            pixels,
+            shape,
+            Rect::new(x + 1, y, w - 2, h - 2),
+        );
         let caption = format!(
             "#{} {}→{} {:.0}%",
             p.index,
-            short(p.label as usize),
-            short(p.predicted as usize),
+            short(a, p.label as usize),
+            short(a, p.predicted as usize),
             p.confidence * 100.0
         );
         frame.render_widget(
@@ -238,6 +247,12 @@ fn draw_gallery(frame: &mut Frame, picker: &Picker, view: &AnalysisView, area: R
     }
 }
 
-fn short(c: usize) -> String {
-    CLASSES[c].chars().take(5).collect()
+/// Class `c`'s name (its number where the analysis has none).
+fn name(a: &gradboard::analysis::Analysis, c: usize) -> String {
+    a.names.get(c).cloned().unwrap_or_else(|| c.to_string())
+}
+
+/// Class `c`'s name cut to 5 characters.
+fn short(a: &gradboard::analysis::Analysis, c: usize) -> String {
+    name(a, c).chars().take(5).collect()
 }

@@ -192,7 +192,12 @@ fn status_line(app: &App) -> Paragraph<'static> {
             source,
             train,
             test,
-        } => format!("data {source} ({train} train / {test} test)"),
+            shape,
+            format,
+        } => format!(
+            "data {source} ({train} train / {test} test) {format} {}x{}x{}, {} classes",
+            shape.channels, shape.height, shape.width, shape.classes
+        ),
         DataState::Loading(p) => format!("loading {p}"),
         DataState::Downloading { .. } => "downloading CIFAR-10".into(),
         DataState::Failed(_) => "no data set".into(),

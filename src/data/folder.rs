@@ -1,0 +1,240 @@
+//! Image folders in torchvision's layout: `train/<class>/*` and `test/<class>/*` (or `val/`),
+//! or one `<class>/*` tree whose `test_split` images (a fixed draw) are the test set. Classes
+//! are the training folder's sorted sub-folder names; each class folder's files are read in
+//! name order, decoded in parallel (every format the `image` crate reads here: PNG, JPEG, BMP,
+//! WebP, GIF) and brought to one shape: `channels` (else the images' own, which must agree)
+//! and `image_size` (else their own size, which must agree).
+
+use super::detect::{DataOptions, Decoded};
+use super::resample::to_planes;
+use super::Split;
+use crate::{Error, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// The seed of a single tree's test draw: fixed, so every run of the folder tests on the same
+/// images whatever its own seed.
+const TEST_DRAW_SEED: u64 = 0x7e57;
+
+/// One split's files: (class, path) in class then name order, and the class names.
+type Listing = Vec<(u8, PathBuf)>;
+
+/// The class folders of `dir`, sorted by name (hidden entries skipped).
+fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::data(dir, e.to_string()))? {
+        let entry = entry.map_err(|e| Error::data(dir, e.to_string()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            out.push((name, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The files of a class folder in name order (hidden entries and sub-folders skipped).
+fn class_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::data(dir, e.to_string()))? {
+        let entry = entry.map_err(|e| Error::data(dir, e.to_string()))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if !path.is_dir() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(Error::data(dir, "empty class folder: no image files"));
+    }
+    Ok(out)
+}
+
+/// Every file of the class folders of `dir`, labelled by `names`' order; a class folder that
+/// `names` lacks is an error.
+fn listing(dir: &Path, names: &[String]) -> Result<Listing> {
+    let mut out = Vec::new();
+    for (name, path) in class_dirs(dir)? {
+        let Some(label) = names.iter().position(|n| *n == name) else {
+            return Err(Error::data(
+                &path,
+                "a test class that the training set lacks",
+            ));
+        };
+        for file in class_files(&path)? {
+            out.push((label as u8, file));
+        }
+    }
+    Ok(out)
+}
+
+/// The layout at `root`: (training files, test files, class names).
+fn layout(root: &Path, options: &DataOptions) -> Result<(Listing, Listing, Vec<String>)> {
+    let train_dir = root.join("train");
+    let test_dir = ["test", "val"]
+        .iter()
+        .map(|n| root.join(n))
+        .find(|p| p.is_dir());
+    let (tree, split) = match (train_dir.is_dir(), test_dir) {
+        (true, Some(test)) => (train_dir, Some(test)),
+        (true, None) => {
+            return Err(Error::data(
+                root,
+                "a train/ folder without test/ or val/: add one, or make the class folders the top level and set test_split",
+            ))
+        }
+        (false, _) => (root.to_path_buf(), None),
+    };
+    let classes = class_dirs(&tree)?;
+    if classes.is_empty() {
+        return Err(Error::data(
+            &tree,
+            "not a data set: no CIFAR or idx files and no class folders of images",
+        ));
+    }
+    if classes.len() > 256 {
+        return Err(Error::data(
+            &tree,
+            format!("{} class folders: at most 256 are supported", classes.len()),
+        ));
+    }
+    let names: Vec<String> = classes.iter().map(|(n, _)| n.clone()).collect();
+    let train = listing(&tree, &names)?;
+    match split {
+        Some(test) => {
+            let test = listing(&test, &names)?;
+            Ok((train, test, names))
+        }
+        None => {
+            let n = options.test_split;
+            if n == 0 || n >= train.len() {
+                return Err(Error::data(
+                    root,
+                    format!(
+                        "one class-folder tree of {} images: set test_split to the images to hold out as the test set (1..{})",
+                        train.len(),
+                        train.len().saturating_sub(1)
+                    ),
+                ));
+            }
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            order.shuffle(&mut rand::rngs::SmallRng::seed_from_u64(TEST_DRAW_SEED));
+            let mut held: Vec<usize> = order[..n].to_vec();
+            held.sort_unstable();
+            let mut is_test = vec![false; train.len()];
+            held.iter().for_each(|&i| is_test[i] = true);
+            let (test, train): (Vec<_>, Vec<_>) = train
+                .into_iter()
+                .enumerate()
+                .partition(|(i, _)| is_test[*i]);
+            let strip = |v: Vec<(usize, (u8, PathBuf))>| v.into_iter().map(|(_, f)| f).collect();
+            Ok((strip(train), strip(test), names))
+        }
+    }
+}
+
+/// A decoded image's own channels (1 for grey, else 3) and size.
+struct Own {
+    channels: usize,
+    height: usize,
+    width: usize,
+}
+
+fn decode_file(path: &Path) -> Result<(image::DynamicImage, Own)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("unreadable: {e}")))?;
+    let image = image::load_from_memory(&bytes)
+        .map_err(|e| Error::data(path, format!("not a readable image ({e})")))?;
+    let channels = match image.color().channel_count() {
+        1 | 2 => 1,
+        _ => 3,
+    };
+    let own = Own {
+        channels,
+        height: image.height() as usize,
+        width: image.width() as usize,
+    };
+    Ok((image, own))
+}
+
+/// The images of `root` brought to one shape.
+pub fn decode(root: &Path, options: &DataOptions) -> Result<Decoded> {
+    let (train, test, names) = layout(root, options)?;
+    let all: Vec<&(u8, PathBuf)> = train.iter().chain(&test).collect();
+    // First pass: every header and size, so that a shape that does not agree is one line
+    // before any image is resized.
+    let decoded: Vec<(image::DynamicImage, Own)> = all
+        .par_iter()
+        .map(|(_, path)| decode_file(path))
+        .collect::<Result<_>>()?;
+    let first = &decoded[0].1;
+    let channels = match options.channels {
+        Some(c) => c,
+        None => {
+            if let Some(i) = decoded
+                .iter()
+                .position(|(_, o)| o.channels != first.channels)
+            {
+                return Err(Error::data(
+                    &all[i].1,
+                    format!(
+                        "has {} channel(s), {} has {}: set channels = 1 or 3",
+                        decoded[i].1.channels,
+                        all[0].1.display(),
+                        first.channels
+                    ),
+                ));
+            }
+            first.channels
+        }
+    };
+    let (height, width) = match options.image_size {
+        Some(s) => (s, s),
+        None => {
+            let odd = decoded
+                .iter()
+                .position(|(_, o)| (o.height, o.width) != (first.height, first.width));
+            if let Some(i) = odd {
+                return Err(Error::data(
+                    &all[i].1,
+                    format!(
+                        "is {}x{}, {} is {}x{}: set image_size to resize them all",
+                        decoded[i].1.width,
+                        decoded[i].1.height,
+                        all[0].1.display(),
+                        first.width,
+                        first.height
+                    ),
+                ));
+            }
+            (first.height, first.width)
+        }
+    };
+    let dims = (channels, height, width);
+    let planes: Vec<Vec<u8>> = decoded
+        .into_par_iter()
+        .map(|(image, _)| to_planes(&image, dims))
+        .collect();
+    let bytes = channels * height * width;
+    let build = |range: std::ops::Range<usize>, files: &Listing| {
+        let mut flat = Vec::with_capacity(files.len() * bytes);
+        planes[range].iter().for_each(|p| flat.extend_from_slice(p));
+        let labels: Vec<u8> = files.iter().map(|(l, _)| *l).collect();
+        Split::from_sized(&flat, &labels, bytes)
+    };
+    Ok(Decoded {
+        train: build(0..train.len(), &train),
+        test: build(train.len()..all.len(), &test),
+        files: Vec::new(),
+        dims,
+        class_names: names,
+    })
+}
