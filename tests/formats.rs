@@ -25,6 +25,20 @@ fn images() -> (Split, Split) {
     (split(60, 1), split(20, 2))
 }
 
+/// One cache folder for the whole test binary (prepared image folders go there, never into
+/// the user's): every test that reads an image folder calls this first.
+fn cache() -> &'static Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            // SAFETY: every test sets the same value before reading it.
+            unsafe { std::env::set_var("XDG_CACHE_HOME", dir.path()) };
+            dir
+        })
+        .path()
+}
+
 fn names() -> Vec<String> {
     gradboard::data::CLASSES
         .iter()
@@ -38,6 +52,7 @@ fn error(path: &Path, options: &DataOptions) -> String {
 
 #[test]
 fn an_image_folder_and_its_cifar_twin_are_the_same_data() {
+    cache();
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = images();
     let (train, test) = (class_major(&train), class_major(&test));
@@ -139,6 +154,7 @@ fn idx_files_read_gzipped_or_not_and_their_counts_are_checked() {
 
 #[test]
 fn one_class_tree_holds_out_test_split_images_by_a_fixed_draw() {
+    cache();
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = images();
     write_image_folder(dir.path(), &train, &test, DataShape::CIFAR10, &names()).unwrap();
@@ -165,6 +181,7 @@ fn one_class_tree_holds_out_test_split_images_by_a_fixed_draw() {
 
 #[test]
 fn bad_image_folders_are_one_line_naming_the_file_or_folder() {
+    cache();
     let (train, test) = images();
     let fresh = || {
         let dir = tempfile::tempdir().unwrap();
@@ -225,6 +242,7 @@ fn bad_image_folders_are_one_line_naming_the_file_or_folder() {
 
 #[test]
 fn a_symlink_loop_is_an_error_not_a_hang() {
+    cache();
     let dir = tempfile::tempdir().unwrap();
     let (train, test) = images();
     write_image_folder(dir.path(), &train, &test, DataShape::CIFAR10, &names()).unwrap();
@@ -243,4 +261,40 @@ fn a_symlink_loop_is_an_error_not_a_hang() {
     .unwrap();
     let e = error(dir.path(), &DataOptions::default());
     assert!(e.contains("dangling.png"), "{e}");
+}
+
+#[test]
+fn an_image_folder_is_decoded_once_then_mapped_and_a_change_prepares_anew() {
+    let cache = cache();
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = images();
+    write_image_folder(dir.path(), &train, &test, DataShape::CIFAR10, &names()).unwrap();
+    let first = Dataset::load(dir.path()).unwrap();
+    let file = first.prepared.clone().expect("a prepared file");
+    assert!(file.starts_with(cache), "{}", file.display());
+    let second = Dataset::load(dir.path()).unwrap();
+    assert!(second.train.is_mapped() && second.test.is_mapped());
+    assert_eq!(second.prepared.as_ref(), Some(&file));
+    for i in 0..60 {
+        assert_eq!(second.train.image(i), first.train.image(i));
+    }
+    assert_eq!(second.train.labels(), first.train.labels());
+    assert_eq!(second.mean, first.mean);
+    // Other settings, or a changed image: another prepared file.
+    let small = DataOptions {
+        image_size: Some(16),
+        ..DataOptions::default()
+    };
+    let resized = Dataset::load_with(dir.path(), &small).unwrap();
+    assert_ne!(resized.prepared.as_ref(), Some(&file));
+    let png = dir.path().join("train/cat/0000003.png");
+    image::RgbImage::from_pixel(32, 32, image::Rgb([9, 9, 9]))
+        .save(&png)
+        .unwrap();
+    let changed = Dataset::load(dir.path()).unwrap();
+    assert_ne!(changed.prepared.as_ref(), Some(&file));
+    // A damaged prepared file is not used: the folder is decoded again.
+    std::fs::write(&file, b"GBDATA01 cut").unwrap();
+    std::fs::copy(dir.path().join("train/cat/0000013.png"), &png).unwrap();
+    let _ = Dataset::load(dir.path()).unwrap();
 }

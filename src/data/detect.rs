@@ -1,8 +1,9 @@
 //! Which format a data path holds, told apart by its content, and reading it into splits of
 //! one shape with the run's data settings (`image_size`, `channels`, `label`, `test_split`).
 
+use super::folder::Progress;
 use super::reader::{self, BatchFileReport, Files};
-use super::{cifar100, folder, idx, resample, DataShape, Split, BATCH_DIR, CLASSES};
+use super::{cifar100, idx, resample, DataShape, Split, BATCH_DIR, CLASSES};
 pub use crate::config::Label;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,7 @@ pub(crate) struct Read {
     pub shape: DataShape,
     pub class_names: Vec<String>,
     pub format: DataFormat,
+    pub prepared: Option<std::path::PathBuf>,
 }
 
 /// Images as a format gives them, before `image_size` and `channels` apply.
@@ -113,19 +115,22 @@ fn archive_wanted(name: &str) -> bool {
     reader::wanted(name) || cifar100::wanted(name)
 }
 
-/// Reads the data set at `path` with `options`.
-pub(crate) fn read(path: &Path, options: &DataOptions) -> Result<Read> {
+/// Reads the data set at `path` with `options`, telling `progress` as images are decoded.
+pub(crate) fn read(path: &Path, options: &DataOptions, progress: Progress) -> Result<Read> {
     if !path.exists() {
         return Err(Error::data(path, "no such file or folder"));
     }
     crate::files::check_readable_kind(path)?;
+    let mut prepared = None;
     let (format, decoded) = if path.is_dir() {
-        read_dir(path, options)?
+        read_dir(path, options, progress, &mut prepared)?
     } else {
         let files = reader::read_archive(path, &archive_wanted)?;
         from_archive(path, files, options)?
     };
-    finish(path, format, decoded, options)
+    let mut read = finish(path, format, decoded, options)?;
+    read.prepared = prepared;
+    Ok(read)
 }
 
 fn from_archive(path: &Path, files: Files, options: &DataOptions) -> Result<(DataFormat, Decoded)> {
@@ -149,7 +154,12 @@ fn cifar10(path: &Path, files: Files) -> Result<Decoded> {
     })
 }
 
-fn read_dir(path: &Path, options: &DataOptions) -> Result<(DataFormat, Decoded)> {
+fn read_dir(
+    path: &Path,
+    options: &DataOptions,
+    progress: Progress,
+    prepared: &mut Option<std::path::PathBuf>,
+) -> Result<(DataFormat, Decoded)> {
     let has = |name: &str| path.join(name).is_file();
     if path.join(BATCH_DIR).is_dir() || has(super::TRAIN_FILES[0]) {
         let (train, test, files) = reader::read_cifar(path)?;
@@ -172,7 +182,9 @@ fn read_dir(path: &Path, options: &DataOptions) -> Result<(DataFormat, Decoded)>
     if let Some(found) = idx::find(path) {
         return Ok((DataFormat::Idx, idx::decode(&found)?));
     }
-    Ok((DataFormat::ImageFolder, folder::decode(path, options)?))
+    let (decoded, file) = super::prepared::load(path, options, progress)?;
+    *prepared = file;
+    Ok((DataFormat::ImageFolder, decoded))
 }
 
 /// Applies `image_size` and `channels` and checks what the format gave.
@@ -215,5 +227,6 @@ fn finish(path: &Path, format: DataFormat, d: Decoded, options: &DataOptions) ->
         },
         class_names: d.class_names,
         format,
+        prepared: None,
     })
 }

@@ -18,8 +18,21 @@ use std::path::{Path, PathBuf};
 /// images whatever its own seed.
 const TEST_DRAW_SEED: u64 = 0x7e57;
 
-/// One split's files: (class, path) in class then name order, and the class names.
-type Listing = Vec<(u8, PathBuf)>;
+/// One split's files: (class, path) in class then name order.
+pub type Listing = Vec<(u8, PathBuf)>;
+
+/// An image folder's files and classes, before any image is read.
+pub struct Layout {
+    /// The training files.
+    pub train: Listing,
+    /// The test files.
+    pub test: Listing,
+    /// The class names, by label.
+    pub names: Vec<String>,
+}
+
+/// Reports images decoded so far and the total, from any thread.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
 /// The class folders of `dir`, sorted by name (hidden entries skipped).
 fn class_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
@@ -77,8 +90,8 @@ fn listing(dir: &Path, names: &[String]) -> Result<Listing> {
     Ok(out)
 }
 
-/// The layout at `root`: (training files, test files, class names).
-fn layout(root: &Path, options: &DataOptions) -> Result<(Listing, Listing, Vec<String>)> {
+/// The layout at `root`: its training and test files and class names.
+pub fn layout(root: &Path, options: &DataOptions) -> Result<Layout> {
     let train_dir = root.join("train");
     let test_dir = ["test", "val"]
         .iter()
@@ -112,7 +125,7 @@ fn layout(root: &Path, options: &DataOptions) -> Result<(Listing, Listing, Vec<S
     match split {
         Some(test) => {
             let test = listing(&test, &names)?;
-            Ok((train, test, names))
+            Ok(Layout { train, test, names })
         }
         None => {
             let n = options.test_split;
@@ -137,7 +150,11 @@ fn layout(root: &Path, options: &DataOptions) -> Result<(Listing, Listing, Vec<S
                 .enumerate()
                 .partition(|(i, _)| is_test[*i]);
             let strip = |v: Vec<(usize, (u8, PathBuf))>| v.into_iter().map(|(_, f)| f).collect();
-            Ok((strip(train), strip(test), names))
+            Ok(Layout {
+                train: strip(train),
+                test: strip(test),
+                names,
+            })
         }
     }
 }
@@ -165,15 +182,24 @@ fn decode_file(path: &Path) -> Result<(image::DynamicImage, Own)> {
     Ok((image, own))
 }
 
-/// The images of `root` brought to one shape.
-pub fn decode(root: &Path, options: &DataOptions) -> Result<Decoded> {
-    let (train, test, names) = layout(root, options)?;
+/// The images of `layout` decoded on every core and brought to one shape, `progress` told
+/// as they are decoded.
+pub(crate) fn decode(layout: Layout, options: &DataOptions, progress: Progress) -> Result<Decoded> {
+    let Layout { train, test, names } = layout;
     let all: Vec<&(u8, PathBuf)> = train.iter().chain(&test).collect();
-    // First pass: every header and size, so that a shape that does not agree is one line
-    // before any image is resized.
+    // First every image is decoded and its size read, so that a shape that does not agree is
+    // one line before any image is resized.
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let decoded: Vec<(image::DynamicImage, Own)> = all
         .par_iter()
-        .map(|(_, path)| decode_file(path))
+        .map(|(_, path)| {
+            let out = decode_file(path);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n.is_multiple_of(256) || n == all.len() {
+                progress(n, all.len());
+            }
+            out
+        })
         .collect::<Result<_>>()?;
     let first = &decoded[0].1;
     let channels = match options.channels {

@@ -7,10 +7,11 @@ mod batches;
 mod cifar100;
 pub mod detect;
 mod download;
-mod folder;
+pub mod folder;
 mod holdout;
 mod idx;
 pub mod inspect;
+pub mod prepared;
 mod reader;
 pub mod resample;
 mod source;
@@ -93,11 +94,40 @@ impl DataShape {
     }
 }
 
+/// Bytes a split's records live in: read into memory, or a range of a memory-mapped file
+/// (a prepared image folder, paged in by the system as it is read).
+#[derive(Clone)]
+pub enum Bytes {
+    /// In memory.
+    Owned(Vec<u8>),
+    /// A range of a mapped file.
+    Mapped(std::sync::Arc<memmap2::Mmap>, std::ops::Range<usize>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped(map, range) => &map[range.clone()],
+        }
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bytes::Owned(v) => write!(f, "Owned({} bytes)", v.len()),
+            Bytes::Mapped(_, r) => write!(f, "Mapped({r:?})"),
+        }
+    }
+}
+
 /// One split of the data set, kept as the raw records of its files (label byte, then the
 /// image channel-major), so that loading never holds two copies of the pixels.
 #[derive(Debug, Clone)]
 pub struct Split {
-    files: Vec<Vec<u8>>,
+    files: Vec<Bytes>,
     /// Index of the first image of each file, and the total at the end.
     starts: Vec<usize>,
     labels: Vec<u8>,
@@ -124,6 +154,11 @@ impl Split {
 
     /// Appends the records (label byte, then `image_bytes` pixels) of one validated file.
     pub(crate) fn push_file(&mut self, records: Vec<u8>) {
+        self.push_bytes(Bytes::Owned(records));
+    }
+
+    /// Appends records held in `bytes` (in memory or mapped).
+    pub(crate) fn push_bytes(&mut self, records: Bytes) {
         if self.starts.is_empty() {
             self.starts.push(0);
         }
@@ -131,6 +166,16 @@ impl Split {
             .extend(records.chunks_exact(self.image_bytes + 1).map(|r| r[0]));
         self.starts.push(self.labels.len());
         self.files.push(records);
+    }
+
+    /// The records, file by file (label byte, then the image).
+    pub(crate) fn record_files(&self) -> impl Iterator<Item = &[u8]> {
+        self.files.iter().map(|f| &f[..])
+    }
+
+    /// Whether any of its records are memory-mapped.
+    pub fn is_mapped(&self) -> bool {
+        self.files.iter().any(|f| matches!(f, Bytes::Mapped(..)))
     }
 
     /// Builds a split of CIFAR-sized images from images and labels (tests and tools).
@@ -231,6 +276,8 @@ pub struct Dataset {
     pub format: DataFormat,
     /// The settings it was read with (size, channels, label, test split).
     pub options: DataOptions,
+    /// The prepared file an image folder's decoded images are mapped from.
+    pub prepared: Option<PathBuf>,
 }
 
 impl Dataset {
@@ -242,7 +289,16 @@ impl Dataset {
 
     /// Reads and validates the data set at `path`, told apart by its content, with `options`.
     pub fn load_with(path: &std::path::Path, options: &DataOptions) -> crate::Result<Self> {
-        let read = detect::read(path, options)?;
+        Self::load_with_progress(path, options, &|_, _| {})
+    }
+
+    /// `load_with`, telling `progress` (images done, total) as an image folder is decoded.
+    pub fn load_with_progress(
+        path: &std::path::Path,
+        options: &DataOptions,
+        progress: folder::Progress,
+    ) -> crate::Result<Self> {
+        let read = detect::read(path, options, progress)?;
         let mean = mean_image(&read.train);
         Ok(Dataset {
             train: read.train,
@@ -254,6 +310,7 @@ impl Dataset {
             class_names: read.class_names,
             format: read.format,
             options: options.clone(),
+            prepared: read.prepared,
         })
     }
 

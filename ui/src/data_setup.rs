@@ -52,3 +52,27 @@ pub fn ensure_data(flag: Option<&Path>) -> Result<PathBuf> {
         }
     }
 }
+
+/// Reads the data set at `path` with `options`, with a progress bar on a terminal while an
+/// image folder is decoded (the first time: later runs map the prepared images).
+pub fn load_data(
+    path: &Path,
+    options: &gradboard::data::DataOptions,
+) -> Result<gradboard::data::Dataset> {
+    let bar: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
+    let data = gradboard::data::Dataset::load_with_progress(path, options, &|done, total| {
+        let bar = bar.get_or_init(|| {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("decoding images once {bar:40} {pos}/{len} ETA {eta}")
+                    .expect("valid template"),
+            );
+            bar
+        });
+        bar.set_position(done as u64);
+    });
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    Ok(data?)
+}

@@ -4,7 +4,6 @@
 
 use anyhow::Result;
 use gradboard::analysis::{analyze_run, Analysis};
-use gradboard::data::Dataset;
 use gradboard::model::Compute;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,7 +75,11 @@ pub fn render(a: &Analysis) -> String {
 /// Analyses the run and prints the result.
 pub fn run(args: AnalyzeArgs, compute: Compute) -> Result<ExitCode> {
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Dataset::load(&path)?;
+    // The data read as the run read it (its size, channels, labels).
+    let config = gradboard::runs::StoredRun::load(&args.run_dir)?
+        .state()
+        .config;
+    let data = crate::data_setup::load_data(&path, &config.data_options())?;
     let (step, analysis) =
         gradboard::on_compute_pool(|| analyze_run(&args.run_dir, &data, &compute, &|| false))?
             .expect("an analysis that is never stopped ends");

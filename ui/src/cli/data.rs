@@ -21,6 +21,16 @@ pub enum DataAction {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+    /// Decode an image folder once into its prepared file (mapped by every later run), so
+    /// that the first run starts at once.
+    Prepare {
+        /// The image folder.
+        path: PathBuf,
+        /// A data key (image_size, channels, label, test_split) the data is read with, as the
+        /// runs will read it.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
     /// What a data set holds: format, shape, class names, images per class in each split,
     /// test images that are exact copies of training images, and a grid of samples a class.
     Inspect {
@@ -42,6 +52,7 @@ pub enum DataAction {
 pub fn run(action: DataAction) -> Result<ExitCode> {
     match action {
         DataAction::Verify { data, sets } => verify(data.as_deref(), &sets),
+        DataAction::Prepare { path, sets } => prepare(&path, &sets),
         DataAction::Inspect {
             path,
             sets,
@@ -68,10 +79,33 @@ pub fn reading(sets: &[String]) -> Result<gradboard::data::DataOptions> {
 /// The keys that say how a data set is read.
 pub const DATA_KEYS: [&str; 4] = ["image_size", "channels", "label", "test_split"];
 
+/// Prepares an image folder (or says that a binary format needs no preparing).
+fn prepare(path: &Path, sets: &[String]) -> Result<ExitCode> {
+    let data = crate::data_setup::load_data(path, &reading(sets)?)?;
+    match &data.prepared {
+        Some(file) => println!(
+            "{}: {} + {} images of {}x{}x{} prepared in {} (mapped by every run that reads the folder with these settings)",
+            path.display(),
+            data.train.len(),
+            data.test.len(),
+            data.shape.channels,
+            data.shape.height,
+            data.shape.width,
+            file.display()
+        ),
+        None => println!(
+            "{}: {} is read as it is; nothing to prepare",
+            path.display(),
+            data.format.name()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Loads the data set and prints its files, counts per class and checksum.
 pub fn verify(flag: Option<&Path>, sets: &[String]) -> Result<ExitCode> {
     let path = crate::data_setup::ensure_data(flag)?;
-    let data = Dataset::load_with(&path, &reading(sets)?)?;
+    let data = crate::data_setup::load_data(&path, &reading(sets)?)?;
     println!("data set: {} ({})", path.display(), data.format.name());
     if path.is_file() {
         let md5 = md5_file(&path)?;
@@ -117,7 +151,7 @@ pub fn verify(flag: Option<&Path>, sets: &[String]) -> Result<ExitCode> {
 /// `data inspect`: the report as text or JSON, the grid as a PNG when asked, and a grid of
 /// samples (one row a class, drawn with half blocks) when the text goes to a terminal.
 fn inspect_data(path: &Path, sets: &[String], grid: Option<&Path>, json: bool) -> Result<ExitCode> {
-    let data = Dataset::load_with(path, &reading(sets)?)?;
+    let data = crate::data_setup::load_data(path, &reading(sets)?)?;
     let report = inspect(&data);
     if let Some(file) = grid {
         write_grid(&data, 8, file)?;

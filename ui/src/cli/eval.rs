@@ -1,7 +1,6 @@
 //! `gradboard eval RUN_DIR`: the saved weights of a run, evaluated again on the test set.
 
 use anyhow::Result;
-use gradboard::data::Dataset;
 use gradboard::events::EventKind;
 use gradboard::model::Compute;
 use gradboard::runs::{StoredRun, WEIGHTS_FILE};
@@ -34,7 +33,7 @@ pub fn run(args: EvalArgs, compute: Compute) -> Result<ExitCode> {
     // The settings the run ended with (its live changes applied), as `analyze` uses them.
     let config = stored.state().config;
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Dataset::load_with(&path, &config.data_options())?;
+    let data = crate::data_setup::load_data(&path, &config.data_options())?;
     let mut net = load_network(&config, data.shape, &weights, &compute)?;
     let stats = gradboard::on_compute_pool(|| {
         evaluate(

@@ -4,7 +4,6 @@
 
 use anyhow::Result;
 use gradboard::config::format_float;
-use gradboard::data::Dataset;
 use gradboard::model::Compute;
 use gradboard::runs::{run_weights, Prefer};
 use gradboard::train::lr_find::{find_lr, round_lr, Ramp};
@@ -66,7 +65,7 @@ pub fn run(args: LrFindArgs, compute: Compute) -> Result<ExitCode> {
         (None, None) => anyhow::bail!("lr-find: give --preset or --from"),
     };
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Dataset::load_with(&path, &config.data_options())?;
+    let data = crate::data_setup::load_data(&path, &config.data_options())?;
     let ramp = Ramp {
         start: args.start,
         end: args.end,

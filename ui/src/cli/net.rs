@@ -5,7 +5,6 @@
 use anyhow::Result;
 use gradboard::config::net::{list_nets, load_net, net_dirs, net_overrides};
 use gradboard::config::PresetDirs;
-use gradboard::data::Dataset;
 use gradboard::model::summary::summarise;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,7 +74,7 @@ pub fn run(action: NetAction) -> Result<ExitCode> {
             let (input, classes) = match data {
                 None => CIFAR,
                 Some(path) => {
-                    let data = Dataset::load_with(&path, &reading)?;
+                    let data = crate::data_setup::load_data(&path, &reading)?;
                     gradboard::model::summary::input_of(data.shape)
                 }
             };

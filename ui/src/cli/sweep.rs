@@ -7,7 +7,6 @@
 use anyhow::Result;
 use gradboard::config::sweep::{PrunerOptions, SweepPlan, SweepRequest};
 use gradboard::config::PresetDirs;
-use gradboard::data::Dataset;
 use gradboard::events::{unix_now, Event, EventKind};
 use gradboard::model::Compute;
 use gradboard::runner::sweep::{bar, read_sweep, start_sweep, SweepCommand, SweepState};
@@ -301,7 +300,7 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
         None => {}
     }
     let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Arc::new(Dataset::load_with(&path, &plan.data_options())?);
+    let data = Arc::new(crate::data_setup::load_data(&path, &plan.data_options())?);
     let runner = Runner::new(data, &path, &args.runs_dir, compute, threads);
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let sweep = start_sweep(
@@ -386,7 +385,7 @@ fn on_slurm(args: &SweepArgs, mut plan: SweepPlan, threads: usize) -> Result<Exi
     use gradboard::runner::sweep::slurm::{submit, SlurmOptions};
     // The data every task reads: a path (a download here would not reach the nodes).
     let data = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let read = Dataset::load_with(&data, &plan.data_options())?;
+    let read = crate::data_setup::load_data(&data, &plan.data_options())?;
     let notice = gradboard::runner::sweep::fit_plan(&mut plan, read.shape, read.train.len(), 1)?;
     let options = SlurmOptions {
         parallel: args.parallel as usize,
@@ -430,7 +429,10 @@ fn trial(
     use std::sync::atomic::{AtomicBool, Ordering};
     let core = Arc::new(SweepCore::open(dir)?);
     let path = crate::data_setup::ensure_data(data)?;
-    let data = Arc::new(Dataset::load_with(&path, &core.plan.data_options())?);
+    let data = Arc::new(crate::data_setup::load_data(
+        &path,
+        &core.plan.data_options(),
+    )?);
     let runner = Runner::new(data, &path, &core.folder.runs_dir(), compute, threads);
     let control = Arc::new(gradboard::train::Control::new());
     let stop = control.clone();
@@ -498,7 +500,10 @@ fn resume(
         return Ok(ExitCode::SUCCESS);
     }
     let path = crate::data_setup::ensure_data(data)?;
-    let data = Arc::new(Dataset::load_with(&path, &core.plan.data_options())?);
+    let data = Arc::new(crate::data_setup::load_data(
+        &path,
+        &core.plan.data_options(),
+    )?);
     let runner = Runner::new(data, &path, &core.folder.runs_dir(), compute, threads);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let current: Arc<std::sync::Mutex<Option<Arc<gradboard::train::Control>>>> = Arc::default();

@@ -4,7 +4,6 @@
 
 use anyhow::{bail, Result};
 use gradboard::config::{PresetDirs, RunConfig};
-use gradboard::data::Dataset;
 use gradboard::events::{Event, EventKind, RunStatus};
 use gradboard::model::Compute;
 use gradboard::runner::{From, RunRequest, Runner};
@@ -145,7 +144,7 @@ pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode
             .data_options(),
         _ => request.config.data_options(),
     };
-    let data = Arc::new(Dataset::load_with(&path, &options)?);
+    let data = Arc::new(crate::data_setup::load_data(&path, &options)?);
     let runner = Runner::new(data, &path, &runs_dir, compute, threads);
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let handle = runner.start(request, Box::new(move |e| drop(tx.send(e.clone()))))?;
