@@ -159,61 +159,58 @@ pub fn layout(root: &Path, options: &DataOptions) -> Result<Layout> {
     }
 }
 
-/// A decoded image's own channels (1 for grey, else 3) and size.
+/// An image's own channels (1 for grey, else 3) and size, from its header.
 struct Own {
     channels: usize,
     height: usize,
     width: usize,
 }
 
-fn decode_file(path: &Path) -> Result<(image::DynamicImage, Own)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("unreadable: {e}")))?;
-    let image = image::load_from_memory(&bytes)
+/// Reads `path`'s header: its own channels and size, nothing decoded.
+fn probe_file(path: &Path) -> Result<Own> {
+    use image::ImageDecoder;
+    let reader = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| Error::data(path, format!("unreadable: {e}")))?;
+    let decoder = reader
+        .into_decoder()
         .map_err(|e| Error::data(path, format!("not a readable image ({e})")))?;
-    let channels = match image.color().channel_count() {
+    let (width, height) = decoder.dimensions();
+    let channels = match decoder.color_type().channel_count() {
         1 | 2 => 1,
         _ => 3,
     };
-    let own = Own {
+    Ok(Own {
         channels,
-        height: image.height() as usize,
-        width: image.width() as usize,
-    };
-    Ok((image, own))
+        height: height as usize,
+        width: width as usize,
+    })
 }
 
-/// The images of `layout` decoded on every core and brought to one shape, `progress` told
-/// as they are decoded.
-pub(crate) fn decode(layout: Layout, options: &DataOptions, progress: Progress) -> Result<Decoded> {
-    let Layout { train, test, names } = layout;
-    let all: Vec<&(u8, PathBuf)> = train.iter().chain(&test).collect();
-    // First every image is decoded and its size read, so that a shape that does not agree is
-    // one line before any image is resized.
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let decoded: Vec<(image::DynamicImage, Own)> = all
+/// Every file of `layout`, training then test.
+pub(crate) fn files(layout: &Layout) -> Vec<&(u8, PathBuf)> {
+    layout.train.iter().chain(&layout.test).collect()
+}
+
+/// The shape (channels, height, width) the images of `layout` are brought to: `channels`
+/// and `image_size` when set, else their own, which must agree (one line naming a file that
+/// does not). Reads headers only, on every core.
+pub(crate) fn shape(layout: &Layout, options: &DataOptions) -> Result<(usize, usize, usize)> {
+    let all = files(layout);
+    let own: Vec<Own> = all
         .par_iter()
-        .map(|(_, path)| {
-            let out = decode_file(path);
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n.is_multiple_of(256) || n == all.len() {
-                progress(n, all.len());
-            }
-            out
-        })
+        .map(|(_, path)| probe_file(path))
         .collect::<Result<_>>()?;
-    let first = &decoded[0].1;
+    let first = &own[0];
     let channels = match options.channels {
         Some(c) => c,
         None => {
-            if let Some(i) = decoded
-                .iter()
-                .position(|(_, o)| o.channels != first.channels)
-            {
+            if let Some(i) = own.iter().position(|o| o.channels != first.channels) {
                 return Err(Error::data(
                     &all[i].1,
                     format!(
                         "has {} channel(s), {} has {}: set channels = 1 or 3",
-                        decoded[i].1.channels,
+                        own[i].channels,
                         all[0].1.display(),
                         first.channels
                     ),
@@ -225,16 +222,16 @@ pub(crate) fn decode(layout: Layout, options: &DataOptions, progress: Progress) 
     let (height, width) = match options.image_size {
         Some(s) => (s, s),
         None => {
-            let odd = decoded
+            let odd = own
                 .iter()
-                .position(|(_, o)| (o.height, o.width) != (first.height, first.width));
+                .position(|o| (o.height, o.width) != (first.height, first.width));
             if let Some(i) = odd {
                 return Err(Error::data(
                     &all[i].1,
                     format!(
                         "is {}x{}, {} is {}x{}: set image_size to resize them all",
-                        decoded[i].1.width,
-                        decoded[i].1.height,
+                        own[i].width,
+                        own[i].height,
                         all[0].1.display(),
                         first.width,
                         first.height
@@ -244,23 +241,66 @@ pub(crate) fn decode(layout: Layout, options: &DataOptions, progress: Progress) 
             (first.height, first.width)
         }
     };
-    let dims = (channels, height, width);
-    let planes: Vec<Vec<u8>> = decoded
-        .into_par_iter()
-        .map(|(image, _)| to_planes(&image, dims))
-        .collect();
-    let bytes = channels * height * width;
-    let build = |range: std::ops::Range<usize>, files: &Listing| {
-        let mut flat = Vec::with_capacity(files.len() * bytes);
-        planes[range].iter().for_each(|p| flat.extend_from_slice(p));
-        let labels: Vec<u8> = files.iter().map(|(l, _)| *l).collect();
-        Split::from_sized(&flat, &labels, bytes)
+    Ok((channels, height, width))
+}
+
+/// Decodes `path` and writes its record (the label, then the image brought to `dims`) into
+/// `record`.
+pub(crate) fn decode_record(
+    (label, path): &(u8, PathBuf),
+    dims: (usize, usize, usize),
+    record: &mut [u8],
+) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::data(path, format!("unreadable: {e}")))?;
+    let image = image::load_from_memory(&bytes)
+        .map_err(|e| Error::data(path, format!("not a readable image ({e})")))?;
+    record[0] = *label;
+    record[1..].copy_from_slice(&to_planes(&image, dims));
+    Ok(())
+}
+
+/// Decodes every file of `layout` into `records` (one record a file, in `files` order) on
+/// every core, telling `progress`.
+pub(crate) fn decode_records(
+    layout: &Layout,
+    dims: (usize, usize, usize),
+    records: &mut [u8],
+    progress: Progress,
+) -> Result<()> {
+    let all = files(layout);
+    let record = dims.0 * dims.1 * dims.2 + 1;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    records
+        .par_chunks_mut(record)
+        .zip(all.par_iter())
+        .try_for_each(|(out, file)| {
+            decode_record(file, dims, out)?;
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n.is_multiple_of(256) || n == all.len() {
+                progress(n, all.len());
+            }
+            Ok(())
+        })
+}
+
+/// The images of `layout` decoded in memory (where no prepared file can be written).
+pub(crate) fn decode(layout: Layout, options: &DataOptions, progress: Progress) -> Result<Decoded> {
+    let dims = shape(&layout, options)?;
+    let record = dims.0 * dims.1 * dims.2 + 1;
+    let n_train = layout.train.len();
+    let mut records = vec![0u8; files(&layout).len() * record];
+    decode_records(&layout, dims, &mut records, progress)?;
+    let test = records.split_off(n_train * record);
+    let split = |bytes: Vec<u8>| {
+        let mut s = Split::empty(record - 1);
+        s.push_file(bytes);
+        s
     };
     Ok(Decoded {
-        train: build(0..train.len(), &train),
-        test: build(train.len()..all.len(), &test),
+        train: split(records),
+        test: split(test),
         files: Vec::new(),
         dims,
-        class_names: names,
+        class_names: layout.names,
     })
 }

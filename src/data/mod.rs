@@ -168,11 +168,6 @@ impl Split {
         self.files.push(records);
     }
 
-    /// The records, file by file (label byte, then the image).
-    pub(crate) fn record_files(&self) -> impl Iterator<Item = &[u8]> {
-        self.files.iter().map(|f| &f[..])
-    }
-
     /// Whether any of its records are memory-mapped.
     pub fn is_mapped(&self) -> bool {
         self.files.iter().any(|f| matches!(f, Bytes::Mapped(..)))

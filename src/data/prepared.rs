@@ -15,7 +15,6 @@ use super::{Bytes, Split};
 use crate::{Error, Result};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -77,47 +76,66 @@ pub(crate) fn load(
     if let Ok(decoded) = map(&path) {
         return Ok((decoded, Some(path)));
     }
-    let decoded = folder::decode(layout, options, progress)?;
-    match write(&path, &decoded) {
+    let dims = folder::shape(&layout, options)?;
+    match write(&path, &layout, dims, progress) {
         Ok(()) => Ok((map(&path)?, Some(path))),
+        // A bad image is the data's fault: said as it is.
+        Err(e @ Error::Data { .. }) => Err(e),
         Err(e) => {
             tracing::warn!(
                 "{}: not prepared ({e}); the images stay in memory",
                 path.display()
             );
-            Ok((decoded, None))
+            Ok((folder::decode(layout, options, progress)?, None))
         }
     }
 }
 
-fn write(path: &Path, d: &Decoded) -> Result<()> {
+/// Decodes `layout`'s images straight into a mapped temporary file of their final size (a
+/// folder larger than memory is paged out as it is written), then renames it to `path`.
+fn write(
+    path: &Path,
+    layout: &Layout,
+    dims: (usize, usize, usize),
+    progress: Progress,
+) -> Result<()> {
     let dir = path.parent().expect("a file in the cache folder");
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let header = serde_json::to_vec(&Header {
-        dims: d.dims,
-        class_names: d.class_names.clone(),
-        train: d.train.len(),
-        test: d.test.len(),
+        dims,
+        class_names: layout.names.clone(),
+        train: layout.train.len(),
+        test: layout.test.len(),
     })
     .map_err(|e| Error::Other(e.to_string()))?;
+    let record = dims.0 * dims.1 * dims.2 + 1;
+    let start = 16 + header.len();
+    let len = start + (layout.train.len() + layout.test.len()) * record;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        f.write_all(MAGIC)?;
-        f.write_all(&(header.len() as u64).to_le_bytes())?;
-        f.write_all(&header)?;
-        for split in [&d.train, &d.test] {
-            for records in split.record_files() {
-                f.write_all(records)?;
-            }
-        }
-        f.into_inner()?.sync_all()
+    let result = (|| -> Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?;
+        file.set_len(len as u64).map_err(|e| Error::io(&tmp, e))?;
+        // SAFETY: the file was created above under a name of this process's own and nothing
+        // else maps or writes it until it is renamed.
+        let mut map =
+            unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(|e| Error::io(&tmp, e))?;
+        map[..8].copy_from_slice(MAGIC);
+        map[8..16].copy_from_slice(&(header.len() as u64).to_le_bytes());
+        map[16..start].copy_from_slice(&header);
+        folder::decode_records(layout, dims, &mut map[start..], progress)?;
+        map.flush().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
-    if let Err(e) = result.and_then(|()| std::fs::rename(&tmp, path)) {
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
     }
-    Ok(())
+    result
 }
 
 /// A prepared file's images, mapped; an error for a missing, foreign or cut file.
