@@ -292,6 +292,18 @@ impl App {
                 screen.on_nets(result, cx);
                 vec![]
             }),
+            Msg::DataSources(sources) => {
+                if let Some(picker) = self.live.data.as_mut() {
+                    picker.on_sources(sources);
+                }
+                vec![]
+            }
+            Msg::DataOpened(result) => {
+                if let Some(picker) = self.live.data.as_mut() {
+                    picker.on_opened(result);
+                }
+                vec![]
+            }
             Msg::PresetSaved(result) => delegate!(self, live, |screen, cx| {
                 screen.on_preset_saved(result, cx);
                 vec![]
@@ -440,6 +452,16 @@ impl App {
             }
             Mode::Presets => delegate!(self, live, |screen, cx| screen.on_picker_key(action, cx)),
             Mode::Nets => delegate!(self, live, |screen, cx| screen.on_nets_key(action, cx)),
+            Mode::Data => {
+                let options = self.live.config.data_options();
+                delegate!(self, live, |screen, cx| match screen.data.as_mut() {
+                    Some(picker) => picker.on_key(action, key, options, cx),
+                    None => {
+                        *cx.mode = Mode::Normal;
+                        vec![]
+                    }
+                })
+            }
             Mode::Filtering => delegate!(self, runs, |screen, cx| screen
                 .on_filter_key(action, key, cx)),
             Mode::SweepForm => delegate!(self, sweep, |screen, cx| screen

@@ -14,6 +14,8 @@ pub enum Context {
     Presets,
     /// The architecture panel.
     Nets,
+    /// The data picker.
+    Data,
     /// The quit question.
     ConfirmQuit,
     /// The learning-rate finder's popup.
@@ -34,6 +36,7 @@ impl Context {
             Mode::Editing | Mode::SaveName | Mode::Filtering => Context::Field,
             Mode::Presets => Context::Presets,
             Mode::Nets => Context::Nets,
+            Mode::Data => Context::Data,
             Mode::ConfirmQuit => Context::ConfirmQuit,
             Mode::LrFinder => Context::LrFinder,
             Mode::SweepForm => Context::Form,
@@ -52,6 +55,7 @@ impl Context {
             Context::Screen(Screen::Layers) => LAYERS,
             Context::Presets => PRESETS,
             Context::Nets => NETS,
+            Context::Data => DATA,
             Context::ConfirmQuit => CONFIRM,
             Context::LrFinder => LR_FINDER,
             Context::Field => FIELD,
@@ -74,6 +78,7 @@ const FORM: u16 = 512;
 const HELP: u16 = 1024;
 const LAYERS: u16 = 2048;
 const NETS: u16 = 4096;
+const DATA: u16 = 8192;
 const CHARTS: u16 = LIVE | COMPARE;
 const SCREENS: u16 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS | LAYERS;
 
@@ -110,6 +115,8 @@ pub enum Action {
     Presets,
     /// Open the architecture panel.
     Nets,
+    /// Open the data picker.
+    Data,
     /// The architecture panel's selected variable times two.
     VarUp,
     /// The architecture panel's selected variable halved.
@@ -320,6 +327,21 @@ pub const KEYMAP: &[Binding] = &[
         "architecture: pick a net, change its variables, see its layers, parameters, FLOP and memory",
         Some("nets"),
     ),
+    bind(
+        LIVE,
+        &[Char('D')],
+        Action::Data,
+        "data: CIFAR-10, a recent source or a typed path; its format, classes and samples before training",
+        Some("data"),
+    ),
+    bind(
+        DATA,
+        &[KeyCode::Up],
+        Action::Up,
+        "the previous source",
+        None,
+    ),
+    bind(DATA, &[KeyCode::Down], Action::Down, "the next source", None),
     bind(
         NETS,
         &[KeyCode::Left, KeyCode::BackTab],
@@ -620,10 +642,10 @@ pub const KEYMAP: &[Binding] = &[
         None,
     ),
     bind(
-        PRESETS | NETS | FIELD | FORM,
+        PRESETS | NETS | DATA | FIELD | FORM,
         &[KeyCode::Enter],
         Action::Accept,
-        "take it (the preset starts; the net goes to the settings, r starts it; the value, name or filter is kept; the sweep starts)",
+        "take it (the preset starts; the net goes to the settings, r starts it; the data: read it, again: train on it; the value, name or filter is kept; the sweep starts)",
         Some("take"),
     ),
     bind(
@@ -641,7 +663,7 @@ pub const KEYMAP: &[Binding] = &[
         Some("use it"),
     ),
     bind(
-        PRESETS | NETS | FIELD | FORM | LR_FINDER,
+        PRESETS | NETS | DATA | FIELD | FORM | LR_FINDER,
         &[KeyCode::Esc],
         Action::Cancel,
         "close (the finder: stop it; the filter: clear it)",

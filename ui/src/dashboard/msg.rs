@@ -90,6 +90,8 @@ pub enum Mode {
     LrFinder,
     /// The architecture panel: picking a net and its variables.
     Nets,
+    /// The data picker: a source, its summary and samples.
+    Data,
 }
 
 /// Where the data set stands.
@@ -265,10 +267,31 @@ pub enum Msg {
     PresetSaved(Result<(String, PathBuf), String>),
     /// The nets the architecture panel lists, or why they could not be read.
     Nets(Result<Vec<NetItem>, String>),
+    /// The data sources the picker lists: the default CIFAR-10 and the recent ones.
+    DataSources(Vec<PathBuf>),
+    /// A data set the picker read, with its summary, or why it could not be read.
+    DataOpened(Result<Box<OpenedData>, String>),
     /// A fork's parent read from its checkpoint, or why it cannot be forked.
     ForkReady(Result<Box<ForkTarget>, String>),
     /// A helper thread failed (a panic): which, and why.
     WorkerFailed(Job, String),
+}
+
+/// A data set read for the picker: where from, the data and its summary.
+#[derive(Debug, Clone)]
+pub struct OpenedData {
+    /// Its path.
+    pub path: PathBuf,
+    /// The data.
+    pub data: std::sync::Arc<gradboard::data::Dataset>,
+    /// What `data inspect` says of it.
+    pub report: gradboard::data::inspect::Inspection,
+}
+
+impl PartialEq for OpenedData {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.report == other.report
+    }
 }
 
 /// What the app asks of the runtime after an update.
@@ -312,6 +335,15 @@ pub enum Effect {
     ListPresets,
     /// Read the nets for the architecture panel.
     ListNets,
+    /// List the data sources for the picker.
+    ListData,
+    /// Read a data set for the picker (with the settings' data keys).
+    OpenData {
+        path: PathBuf,
+        options: gradboard::data::DataOptions,
+    },
+    /// Train on this data set from now on (its runner replaces the one in use).
+    UseData(Box<OpenedData>),
     /// Save settings as a user preset.
     SavePreset {
         name: String,

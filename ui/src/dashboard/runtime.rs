@@ -4,7 +4,7 @@
 //! written its weights and its `done`.
 
 use super::app::App;
-use super::msg::{Effect, Job, Msg};
+use super::msg::{DataState, Effect, Job, Msg, OpenedData};
 use super::views;
 use super::workers::{self, Followers};
 use super::DashboardArgs;
@@ -19,7 +19,7 @@ use gradboard::runner::{RunHandle, RunRequest, Runner};
 use gradboard::train::Command;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -38,7 +38,7 @@ enum Handed {
 struct Runtime {
     tx: mpsc::Sender<Msg>,
     handed: mpsc::UnboundedSender<Handed>,
-    runner: Arc<OnceLock<Runner>>,
+    runner: workers::RunnerSlot,
     followers: Followers,
     runs: HashMap<String, RunHandle>,
     sweep: Option<Arc<SweepHandle>>,
@@ -47,6 +47,9 @@ struct Runtime {
     lr_stop: Option<Arc<AtomicBool>>,
     quitting: bool,
     args: DashboardArgs,
+    /// The device and threads a runner of a newly picked data set gets.
+    compute: Compute,
+    threads: usize,
 }
 
 /// Runs the dashboard until it quits.
@@ -59,12 +62,12 @@ pub async fn event_loop(
 ) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let (handed, mut handed_rx) = mpsc::unbounded_channel::<Handed>();
-    let runner: Arc<OnceLock<Runner>> = Arc::new(OnceLock::new());
+    let runner: workers::RunnerSlot = Arc::default();
     workers::load_data(
         args.data.clone(),
         app.live.config.data_options(),
         args.runs_dir.clone(),
-        compute,
+        compute.clone(),
         threads,
         runner.clone(),
         &tx,
@@ -85,6 +88,8 @@ pub async fn event_loop(
         lr_stop: None,
         quitting: false,
         args,
+        compute,
+        threads,
     };
     if let Ok(size) = terminal.size() {
         app.update(Msg::Resize(size.width, size.height));
@@ -207,6 +212,9 @@ impl Runtime {
                 Effect::CancelSweep(dir) => workers::cancel_sweep(dir, &self.tx),
                 Effect::ListPresets => workers::list_presets(app.shared.presets.clone(), &self.tx),
                 Effect::ListNets => workers::list_nets(app.shared.presets.clone(), &self.tx),
+                Effect::ListData => workers::list_data(self.args.data.clone(), &self.tx),
+                Effect::OpenData { path, options } => workers::open_data(path, options, &self.tx),
+                Effect::UseData(opened) => self.use_data(*opened, app),
                 Effect::SavePreset {
                     name,
                     description,
@@ -240,7 +248,8 @@ impl Runtime {
                 | Effect::StartSweep(_)
                 | Effect::Analyze { .. }
                 | Effect::LrFind { .. } => {
-                    let Some(runner) = self.runner.get().cloned() else {
+                    let runner = self.runner.lock().expect("runner slot").clone();
+                    let Some(runner) = runner else {
                         let not_ready = "the data set is not ready yet".to_string();
                         let msg = match effect {
                             Effect::Start { .. } => Msg::StartFailed(not_ready),
@@ -256,6 +265,46 @@ impl Runtime {
             }
         }
         false
+    }
+
+    /// Trains on `opened` from the next run: its runner replaces the one in use, unless a run
+    /// or a sweep is under way (they keep theirs: the switch waits until they end).
+    fn use_data(&mut self, opened: OpenedData, app: &mut App) {
+        let busy = self.starting > 0
+            || self.runs.values().any(|h| !h.is_finished())
+            || self.sweep.as_ref().is_some_and(|s| !s.is_finished());
+        if busy {
+            app.shared
+                .warn("a run or sweep is under way: stop it, then pick the data again".to_string());
+            return;
+        }
+        let OpenedData { path, data, .. } = opened;
+        let shape = data.shape;
+        let (train, test, format) = (data.train.len(), data.test.len(), data.format.name());
+        let runner = Runner::new(
+            data,
+            &path,
+            &self.args.runs_dir,
+            self.compute.clone(),
+            self.threads,
+        );
+        *self.runner.lock().expect("runner slot") = Some(runner);
+        workers::remember_source(&path);
+        app.update(Msg::Data(DataState::Ready {
+            source: path.display().to_string(),
+            train,
+            test,
+            shape,
+            format,
+        }));
+        app.shared.notify(format!(
+            "training on {} from the next run ({format}, {}x{}x{}, {} classes)",
+            path.display(),
+            shape.channels,
+            shape.height,
+            shape.width,
+            shape.classes
+        ));
     }
 
     /// The effects that need the data set, once it is loaded.

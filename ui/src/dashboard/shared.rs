@@ -194,6 +194,14 @@ impl Shared {
         matches!(self.data, DataState::Ready { .. })
     }
 
+    /// Where the data set in use was read from (empty before it is).
+    pub fn data_source(&self) -> String {
+        match &self.data {
+            DataState::Ready { source, .. } | DataState::Loading(source) => source.clone(),
+            _ => String::new(),
+        }
+    }
+
     /// The loaded data set's shape, CIFAR-10's before it is loaded.
     pub fn data_shape(&self) -> gradboard::data::DataShape {
         match self.data {

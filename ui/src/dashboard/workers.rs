@@ -13,7 +13,7 @@ use gradboard::train::lr_find::{find_lr, Ramp};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::Sender;
 
@@ -126,6 +126,9 @@ pub fn load(run_id: String, dir: PathBuf, followers: Followers, tx: &Sender<Msg>
     });
 }
 
+/// The runner of the data set in use, once it is read (the data picker replaces it).
+pub type RunnerSlot = Arc<Mutex<Option<Runner>>>;
+
 /// Finds the data set (downloading it on first use), reads it and makes the runner.
 pub fn load_data(
     flag: Option<PathBuf>,
@@ -133,7 +136,7 @@ pub fn load_data(
     runs_dir: PathBuf,
     compute: gradboard::model::Compute,
     threads: usize,
-    slot: Arc<OnceLock<Runner>>,
+    slot: RunnerSlot,
     tx: &Sender<Msg>,
 ) {
     spawn(Job::Data, tx, move |tx| {
@@ -163,7 +166,8 @@ pub fn load_data(
                 let (train, test, shape) = (data.train.len(), data.test.len(), data.shape);
                 let format = data.format.name();
                 let runner = Runner::new(Arc::new(data), &path, &runs_dir, compute, threads);
-                let _ = slot.set(runner);
+                *slot.lock().expect("runner slot") = Some(runner);
+                remember_source(&path);
                 send(DataState::Ready {
                     source: path.display().to_string(),
                     train,
@@ -293,6 +297,79 @@ pub fn export(dirs: Vec<PathBuf>, runs_dir: &Path, tx: &Sender<Msg>) {
 pub fn list_presets(presets: PresetDirs, tx: &Sender<Msg>) {
     spawn(Job::Files, tx, move |tx| {
         let _ = tx.blocking_send(presets_read(&presets));
+    });
+}
+
+/// The file the recent data sources are kept in, newest first.
+fn recent_file() -> PathBuf {
+    dirs::state_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("gradboard")
+        .join("recent-data")
+}
+
+/// The recent data sources, newest first (at most 8).
+pub fn recent_sources() -> Vec<PathBuf> {
+    std::fs::read_to_string(recent_file())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(PathBuf::from)
+        .take(8)
+        .collect()
+}
+
+/// Puts `path` first among the recent data sources (written to a temporary name and renamed;
+/// a failure is logged, nothing else).
+pub fn remember_source(path: &Path) {
+    let mut list = vec![path.to_path_buf()];
+    list.extend(recent_sources().into_iter().filter(|p| p != path));
+    list.truncate(8);
+    let text: String = list.iter().map(|p| format!("{}\n", p.display())).collect();
+    let file = recent_file();
+    let result = file
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            let tmp = file.with_extension("tmp");
+            std::fs::write(&tmp, text)?;
+            std::fs::rename(&tmp, &file)
+        });
+    if let Err(e) = result {
+        tracing::warn!("{}: recent data sources not kept ({e})", file.display());
+    }
+}
+
+/// The picker's sources: CIFAR-10's (the flag, GRADBOARD_DATA or the cache folder's
+/// archive), then the recent ones.
+pub fn list_data(flag: Option<PathBuf>, tx: &Sender<Msg>) {
+    spawn(Job::Files, tx, move |tx| {
+        let cifar = gradboard::data::cache_archive_path();
+        let mut sources = vec![cifar.clone()];
+        if let DataSource::Given(p) = resolve_data_path(flag.as_deref()) {
+            sources.push(p);
+        }
+        sources.extend(recent_sources());
+        let mut seen = std::collections::HashSet::new();
+        sources.retain(|p| seen.insert(p.clone()));
+        let _ = tx.blocking_send(Msg::DataSources(sources));
+    });
+}
+
+/// Reads a data set for the picker and inspects it.
+pub fn open_data(path: PathBuf, options: gradboard::data::DataOptions, tx: &Sender<Msg>) {
+    spawn(Job::Files, tx, move |tx| {
+        let result = Dataset::load_with(&path, &options)
+            .map(|data| {
+                let report = gradboard::data::inspect::inspect(&data);
+                Box::new(super::msg::OpenedData {
+                    path: path.clone(),
+                    data: Arc::new(data),
+                    report,
+                })
+            })
+            .map_err(|e| e.to_string());
+        let _ = tx.blocking_send(Msg::DataOpened(result));
     });
 }
 

@@ -65,6 +65,8 @@ pub struct LiveScreen {
     pub save_name: Option<Field>,
     /// The architecture panel.
     pub nets: Option<NetPicker>,
+    /// The data picker.
+    pub data: Option<super::data::DataPicker>,
 }
 
 impl LiveScreen {
@@ -82,6 +84,7 @@ impl LiveScreen {
             picker: None,
             save_name: None,
             nets: None,
+            data: None,
         }
     }
 
@@ -162,6 +165,11 @@ impl LiveScreen {
                 self.nets = Some(NetPicker::default());
                 *cx.mode = Mode::Nets;
                 vec![Effect::ListNets]
+            }
+            Action::Data => {
+                self.data = Some(super::data::DataPicker::new(&cx.shared.data_source()));
+                *cx.mode = Mode::Data;
+                vec![Effect::ListData]
             }
             Action::SavePreset => {
                 self.save_name = Some(Field::new(""));

@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod compare;
+pub mod data;
 pub mod layers;
 pub mod live;
 pub mod lr_finder;

@@ -522,3 +522,71 @@ fn the_architecture_panel_picks_a_net_and_its_variables() {
     assert_eq!(app.mode, Mode::Normal);
     assert_eq!(app.live.config.net.as_ref().unwrap().var("w2"), Some(128.0));
 }
+
+#[test]
+fn the_data_picker_reads_a_typed_path_shows_its_summary_then_trains_on_it() {
+    use crate::dashboard::msg::OpenedData;
+    use gradboard::data::synthetic::{records, write_idx};
+    use gradboard::data::{resample, Dataset, Split};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    assert_eq!(key(&mut app, KeyCode::Char('D')), vec![Effect::ListData]);
+    app.update(Msg::DataSources(vec![
+        dir.path().join("cifar-10-binary.tar.gz"),
+        PathBuf::from("tiny.tar.gz"),
+    ]));
+    let text = screen(&app, 140, 45);
+    assert!(
+        text.contains("CIFAR-10's download: the default") && text.contains("tiny.tar.gz  (in use)"),
+        "{text}"
+    );
+    // A typed path (letters that are keys elsewhere go into the field), then Enter reads it.
+    let idx = dir.path().join("digits");
+    chars(&mut app, &idx.display().to_string());
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::OpenData { path, .. }] if *path == idx),
+        "{effects:?}"
+    );
+    // What the worker reads: a small idx set.
+    let r = records(30, 1);
+    let (images, labels): (Vec<u8>, Vec<u8>) = (
+        r.chunks_exact(3073).flat_map(|c| c[1..].to_vec()).collect(),
+        r.chunks_exact(3073).map(|c| c[0]).collect(),
+    );
+    let grey = resample::split(
+        &Split::from_images(&images, &labels),
+        (3, 32, 32),
+        (1, 32, 32),
+    );
+    write_idx(&idx, &grey, &grey, (32, 32), false).unwrap();
+    let data = Dataset::load(&idx).unwrap();
+    let report = gradboard::data::inspect::inspect(&data);
+    app.update(Msg::DataOpened(Ok(Box::new(OpenedData {
+        path: idx.clone(),
+        data: std::sync::Arc::new(data),
+        report,
+    }))));
+    let text = screen(&app, 140, 45);
+    assert!(
+        text.contains("idx 1x32x32, 10 classes; train 30 images, test 30")
+            && text.contains("30 test image(s) copy a training image")
+            && text.contains("Enter trains on it"),
+        "{text}"
+    );
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&effects[..], [Effect::UseData(o)] if o.path == idx),
+        "{effects:?}"
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    // A path that cannot be read: the reason in the picker, which stays open.
+    key(&mut app, KeyCode::Char('D'));
+    chars(&mut app, "/nowhere");
+    key(&mut app, KeyCode::Enter);
+    app.update(Msg::DataOpened(Err(
+        "/nowhere: no such file or folder".into()
+    )));
+    assert!(screen(&app, 140, 45).contains("/nowhere: no such file or folder"));
+    assert_eq!(app.mode, Mode::Data);
+}

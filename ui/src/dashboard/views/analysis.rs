@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [top, gallery] =
         Layout::vertical([Constraint::Length(k + 4), Constraint::Min(0)]).areas(area);
     let [matrix_area, bars_area] = Layout::horizontal([
-        Constraint::Length((11 + 6 * k + 2).min(area.width / 2)),
+        Constraint::Length((11 + 6 * k + 2).min(area.width.saturating_sub(30))),
         Constraint::Min(30),
     ])
     .areas(top);

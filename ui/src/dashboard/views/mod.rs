@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod chart;
 mod compare;
+mod data;
 mod layers;
 mod layout;
 mod live;

@@ -51,6 +51,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 super::nets::draw(frame, area, panel, app.live.config.batch_size);
             }
         }
+        Mode::Data => {
+            if let Some(picker) = &app.live.data {
+                super::data::draw(frame, area, picker);
+            }
+        }
         Mode::SaveName => {
             if let Some(field) = &app.live.save_name {
                 draw_save_name(frame, area, field);
