@@ -298,3 +298,29 @@ fn an_image_folder_is_decoded_once_then_mapped_and_a_change_prepares_anew() {
     std::fs::copy(dir.path().join("train/cat/0000013.png"), &png).unwrap();
     let _ = Dataset::load(dir.path()).unwrap();
 }
+
+#[test]
+fn jpeg_bmp_webp_and_gif_files_decode_beside_png() {
+    cache();
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = images();
+    write_image_folder(dir.path(), &train, &test, DataShape::CIFAR10, &names()).unwrap();
+    // Re-encode some of the training images in the other formats, under their own names.
+    let cat = dir.path().join("train/cat");
+    let mut files: Vec<_> = std::fs::read_dir(&cat)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for (file, ext) in files.iter().zip(["jpg", "bmp", "webp", "gif"]) {
+        let image = image::open(file).unwrap();
+        image.save(file.with_extension(ext)).unwrap();
+        std::fs::remove_file(file).unwrap();
+    }
+    let data = Dataset::load(dir.path()).unwrap();
+    assert_eq!(data.train.len(), 60);
+    assert_eq!(data.shape, DataShape::CIFAR10);
+    // BMP, WebP (lossless) and GIF keep a colour image's pixels well enough; JPEG is lossy.
+    let report = gradboard::data::inspect::inspect(&data);
+    assert_eq!(report.train.per_class[3], 6);
+}

@@ -187,6 +187,19 @@ fn probe_file(path: &Path) -> Result<Own> {
     })
 }
 
+/// The files of the image folder at `root` whose header cannot be read, with why (every one,
+/// where reading stops at the first): what `data inspect` lists.
+pub fn unreadable(root: &Path, options: &DataOptions) -> Result<Vec<(PathBuf, String)>> {
+    let layout = layout(root, options)?;
+    Ok(files(&layout)
+        .par_iter()
+        .filter_map(|(_, path)| match probe_file(path) {
+            Ok(_) => None,
+            Err(e) => Some((path.clone(), e.to_string())),
+        })
+        .collect())
+}
+
 /// Every file of `layout`, training then test.
 pub(crate) fn files(layout: &Layout) -> Vec<&(u8, PathBuf)> {
     layout.train.iter().chain(&layout.test).collect()

@@ -151,7 +151,27 @@ pub fn verify(flag: Option<&Path>, sets: &[String]) -> Result<ExitCode> {
 /// `data inspect`: the report as text or JSON, the grid as a PNG when asked, and a grid of
 /// samples (one row a class, drawn with half blocks) when the text goes to a terminal.
 fn inspect_data(path: &Path, sets: &[String], grid: Option<&Path>, json: bool) -> Result<ExitCode> {
-    let data = crate::data_setup::load_data(path, &reading(sets)?)?;
+    let options = reading(sets)?;
+    let data = match crate::data_setup::load_data(path, &options) {
+        Ok(data) => data,
+        Err(e) => {
+            // An image folder with unreadable files: every one of them, not just the first.
+            let bad = gradboard::data::folder::unreadable(path, &options).unwrap_or_default();
+            if bad.len() < 2 {
+                return Err(e);
+            }
+            if json {
+                let list: Vec<String> = bad.iter().map(|(p, _)| p.display().to_string()).collect();
+                println!("{}", serde_json::json!({ "unreadable": list }));
+            } else {
+                println!("{}: {} unreadable files:", path.display(), bad.len());
+                for (_, why) in &bad {
+                    println!("  {why}");
+                }
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
     let report = inspect(&data);
     if let Some(file) = grid {
         write_grid(&data, 8, file)?;

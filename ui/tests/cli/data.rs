@@ -310,3 +310,35 @@ fn data_keys_shape_what_is_read_and_a_net_that_cannot_take_it_is_one_line() {
         "no folder for a refused net"
     );
 }
+
+#[test]
+fn inspect_lists_every_unreadable_image_and_train_names_the_first() {
+    let home = tempfile::tempdir().unwrap();
+    let png = every_format(home.path())[1].1.clone();
+    let cat = png.join("train/cat");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&cat)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    std::fs::write(&files[0], b"not an image").unwrap();
+    std::fs::write(png.join("test/dog/broken.jpg"), b"\xff\xd8 cut").unwrap();
+    let out = gradboard(home.path())
+        .args(["data", "inspect", "--json"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = report["unreadable"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{report}");
+    let out = gradboard(home.path())
+        .args(["train", "--preset", "mlp-default", "--data"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("not a readable image"), "{err}");
+}
