@@ -16,6 +16,7 @@ pub mod events;
 pub mod files;
 pub mod gradcheck;
 pub mod kernels;
+pub mod logs;
 pub mod manual;
 pub mod model;
 pub mod nn;

@@ -21,6 +21,54 @@ pub struct RunsArgs {
     /// their best and final test accuracy.
     #[arg(long)]
     pub groups: bool,
+    /// Other programs' runs: every folder under DIR with TensorBoard event files or a
+    /// metrics.jsonl (and gradboard's run folders), their settings and scalars.
+    #[arg(long, value_name = "DIR", conflicts_with = "groups")]
+    pub logdir: Option<PathBuf>,
+}
+
+/// `runs --logdir DIR`: a row a run (its id, source, settings and each tag's last value), or
+/// with `--json` an object a line (id, path, source, settings, scalars: {tag: {count, last,
+/// step, min, max}}).
+fn log_runs(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
+    let runs = gradboard::logs::scan(dir)?;
+    if runs.is_empty() {
+        anyhow::bail!(
+            "{}: no runs (a run is a folder with events.out.tfevents.* files or a metrics.jsonl)",
+            dir.display()
+        );
+    }
+    for run in &runs {
+        if json {
+            println!("{}", run.json());
+            continue;
+        }
+        let settings: Vec<String> = run
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
+            .collect();
+        let tags: Vec<String> = run
+            .summaries()
+            .iter()
+            .map(|(tag, s)| match s.last {
+                Some(v) => format!("{tag}={v:.4}@{}", s.step),
+                None => format!("{tag}=nan@{}", s.step),
+            })
+            .collect();
+        let skipped = match run.skipped {
+            0 => String::new(),
+            n => format!("  ({n} corrupt records or lines skipped)"),
+        };
+        println!(
+            "{:32} {:11} {}  {}{skipped}",
+            run.id,
+            format!("{:?}", run.source).to_lowercase(),
+            tags.join(" "),
+            settings.join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The settings a run changed from its preset, as `key=value` words (without its seed when
@@ -64,6 +112,9 @@ fn group_table(groups: &[&RunGroup], runs: &[RunRecord]) -> String {
 
 /// Lists the runs.
 pub fn run(args: RunsArgs) -> Result<ExitCode> {
+    if let Some(dir) = &args.logdir {
+        return log_runs(dir, args.json);
+    }
     let runs = list_runs(&args.runs_dir)?;
     let groups = group_runs(&runs);
     if args.groups {

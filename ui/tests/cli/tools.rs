@@ -215,3 +215,50 @@ fn bench_prints_the_peak_and_each_layer_against_it() {
         );
     }
 }
+
+#[test]
+fn runs_logdir_lists_other_programs_runs_and_an_empty_folder_is_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let logs = home.path().join("logs");
+    let tb = logs.join("a/events.out.tfevents.1.host");
+    std::fs::create_dir_all(tb.parent().unwrap()).unwrap();
+    let records: Vec<u8> = (0..3)
+        .flat_map(|s| {
+            gradboard::logs::tfrecord::frame(&gradboard::logs::tensorboard::scalar_event(
+                s,
+                0.0,
+                &[("loss", 1.0 / (s + 1) as f32)],
+            ))
+        })
+        .collect();
+    std::fs::write(&tb, records).unwrap();
+    std::fs::create_dir_all(logs.join("b")).unwrap();
+    std::fs::write(
+        logs.join("b/metrics.jsonl"),
+        "{\"step\": 7, \"acc\": 0.5}\n",
+    )
+    .unwrap();
+    let out = gradboard(home.path())
+        .args(["runs", "--json", "--logdir"])
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let runs = events(&out.stdout);
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["source"], "tensorboard");
+    assert_eq!(runs[0]["scalars"]["loss"]["count"], 3);
+    assert_eq!(runs[1]["source"], "jsonl");
+    assert_eq!(runs[1]["scalars"]["acc"]["step"], 7);
+    let empty = home.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = gradboard(home.path())
+        .args(["runs", "--logdir"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("no runs"), "{err}");
+}
