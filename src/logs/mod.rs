@@ -2,6 +2,7 @@
 //! (`events.out.tfevents.*`, TensorBoard's rule) or a `metrics.jsonl`, and gradboard's own run
 //! folders, read into one shape: settings and scalars by tag.
 
+pub mod export;
 pub mod jsonl;
 pub mod scan;
 pub mod tensorboard;

@@ -35,16 +35,7 @@ struct Labelled {
 }
 
 /// The colours of runs in figures, cycling.
-const COLOURS: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
+use super::figure_style::COLOURS;
 
 fn plot_error(e: impl std::fmt::Display) -> Error {
     Error::Other(format!("figure: {e}"))

@@ -1,6 +1,6 @@
 //! What every figure shares: the colour ramp for a value and the embedded font.
 
-use plotters::style::FontStyle;
+use plotters::style::{FontStyle, RGBColor};
 use std::sync::OnceLock;
 
 /// The colour at `t` (0..1) of a ramp from dark blue (low) through teal to yellow (high): the
@@ -37,3 +37,15 @@ pub fn register_font() {
         );
     });
 }
+
+/// One colour a run in the figures, in order.
+pub const COLOURS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];

@@ -250,6 +250,21 @@ fn runs_logdir_lists_other_programs_runs_and_an_empty_folder_is_one_line() {
     assert_eq!(runs[0]["scalars"]["loss"]["count"], 3);
     assert_eq!(runs[1]["source"], "jsonl");
     assert_eq!(runs[1]["scalars"]["acc"]["step"], 7);
+    // Exported: every point in metrics.csv, a figure.
+    let out_dir = home.path().join("exported");
+    let out = gradboard(home.path())
+        .args(["export", "--logdir"])
+        .arg(&logs)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3 + 1, "{csv}");
+    assert!(csv.contains("a,loss,2,0.33333"), "{csv}");
+    let png = std::fs::read(out_dir.join("curves.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
     let empty = home.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let out = gradboard(home.path())
