@@ -138,17 +138,9 @@ pub async fn event_loop(
             Some(h) = handed_rx.recv() => rt.take(h),
             _ = tick.tick() => {
                 effects.extend(app.update(Msg::Tick(unix_now())));
-                if let Some(s) = &rt.sweep {
-                    let finished = s.is_finished();
-                    let mut state = s.state();
-                    state.finished = finished;
-                    effects.extend(app.update(Msg::Sweep(state)));
-                    if finished {
-                        for failure in s.failures() {
-                            effects.extend(app.update(Msg::WorkerFailed(Job::Sweep, failure)));
-                        }
-                        rt.sweep = None;
-                    }
+                // The sweep's state comes from its watcher thread; here only whether it ended.
+                if rt.sweep.as_ref().is_some_and(|s| s.is_finished()) {
+                    rt.sweep = None;
                 }
                 dirty |= views::animating(&app);
             }
@@ -185,6 +177,7 @@ impl Runtime {
                     let s = sweep.clone();
                     workers::spawn(Job::Sweep, &self.tx, move |_| s.send(SweepCommand::StopAll));
                 }
+                workers::watch_sweep(sweep.clone(), TICK, &self.tx);
                 self.sweep = Some(sweep);
             }
             Handed::Run(None) | Handed::Sweep(None) => {}

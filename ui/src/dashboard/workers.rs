@@ -300,6 +300,31 @@ pub fn list_presets(presets: PresetDirs, tx: &Sender<Msg>) {
     });
 }
 
+/// Sends the state of the sweep this dashboard runs every `every` (and once more when it has
+/// finished, with what failed in its threads), off the UI thread: reading it waits on the
+/// sweep's locks, which TPE holds while it samples.
+pub fn watch_sweep(
+    sweep: Arc<gradboard::runner::sweep::SweepHandle>,
+    every: Duration,
+    tx: &Sender<Msg>,
+) {
+    spawn(Job::Sweep, tx, move |tx| loop {
+        let finished = sweep.is_finished();
+        let mut state = sweep.state();
+        state.finished = finished;
+        if tx.blocking_send(Msg::Sweep(state)).is_err() {
+            return;
+        }
+        if finished {
+            for failure in sweep.failures() {
+                let _ = tx.blocking_send(Msg::WorkerFailed(Job::Sweep, failure));
+            }
+            return;
+        }
+        std::thread::sleep(every);
+    });
+}
+
 /// The file the recent data sources are kept in, newest first.
 fn recent_file() -> PathBuf {
     dirs::state_dir()
