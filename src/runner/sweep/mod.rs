@@ -18,7 +18,10 @@ pub use folder::{
     Mark, RungRecord, SweepFolder, SweepMeta, TrialRecord, CANCEL_FILE, META_FILE, PARALLEL_PNG,
     PARALLEL_SVG, RESULTS_FILE, RESULTS_MD, SLURM_FILE, SPEC_FILE, SWEEPS_DIR, SWEEP_LOCK,
 };
-pub use state::{bar, Budget, GroupRow, Local, QueueEntry, QueueState, SweepState, SweepStatus};
+pub use state::{
+    bar, Budget, GroupRow, Local, QueueEntry, QueueState, ResultRow, ResultRows, SweepState,
+    SweepStatus,
+};
 pub use trial::{write_results_of, Forward, SweepCore};
 
 use super::{Observer, Runner};

@@ -216,6 +216,38 @@ pub struct Local {
     pub job: Option<String>,
 }
 
+/// One result row, its figures formatted once for every renderer.
+#[derive(Debug, Clone)]
+pub struct ResultRow<'a> {
+    /// The queue entry (index, label, state).
+    pub entry: &'a QueueEntry,
+    /// `pruned at STEP`, or its state.
+    pub status: String,
+    /// Best figure of the objective.
+    pub best: String,
+    /// Best test accuracy.
+    pub best_test: String,
+    /// Last test accuracy.
+    pub final_test: String,
+    /// The figure to compare with (a sweep file's report column).
+    pub expected: String,
+    /// Training seconds.
+    pub seconds: String,
+    /// Its run id, `-` before it starts.
+    pub run: String,
+}
+
+/// The result rows and the columns they need.
+#[derive(Debug, Clone)]
+pub struct ResultRows<'a> {
+    /// Chosen on validation: the best test accuracy is a column of its own.
+    pub on_val: bool,
+    /// Some run has a figure to compare with.
+    pub with_expected: bool,
+    /// The rows.
+    pub rows: Vec<ResultRow<'a>>,
+}
+
 /// A sweep's state.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SweepState {
@@ -328,6 +360,36 @@ impl SweepState {
             self.queue.iter().filter(|e| e.run_id().is_some()).collect();
         rows.sort_by(|a, b| b.best.unwrap_or(-1.0).total_cmp(&a.best.unwrap_or(-1.0)));
         rows
+    }
+
+    /// The results as every renderer shows them (the terminal table, `results.md`, the
+    /// dashboard): started runs best objective first (then, with `pending`, those not started
+    /// yet), each figure formatted once.
+    pub fn result_rows(&self, pending: bool) -> ResultRows<'_> {
+        let mut entries = self.results();
+        if pending {
+            entries.extend(self.queue.iter().filter(|e| e.run_id().is_none()));
+        }
+        ResultRows {
+            on_val: self.objective == Some(Objective::ValAcc),
+            with_expected: self.queue.iter().any(|e| e.expected.is_some()),
+            rows: entries
+                .into_iter()
+                .map(|e| ResultRow {
+                    status: match e.pruned_at {
+                        Some(s) => format!("pruned at {s}"),
+                        None => e.state_name(),
+                    },
+                    best: figure(e.best),
+                    best_test: figure(e.best_test_acc),
+                    final_test: figure(e.final_test_acc),
+                    expected: figure(e.expected),
+                    seconds: e.seconds.map(|s| format!("{s:.0}")).unwrap_or_default(),
+                    run: e.run_id().unwrap_or("-").to_string(),
+                    entry: e,
+                })
+                .collect(),
+        }
     }
 
     /// The best run by the objective.
@@ -555,59 +617,46 @@ impl SweepState {
         if let Some(n) = &self.notice {
             out.push_str(&format!("- note: {n}\n"));
         }
-        let with_expected = self.queue.iter().any(|e| e.expected.is_some());
+        let table = self.result_rows(false);
         let obj = objective.label();
         out.push_str(&format!(
             "\n## Runs\n\n| # | run | settings | status | steps | best {obj} |"
         ));
-        if objective == Objective::ValAcc {
+        if table.on_val {
             out.push_str(" best test acc |");
         }
         out.push_str(" final test acc |");
-        out.push_str(if with_expected { " expected |" } else { "" });
+        out.push_str(if table.with_expected {
+            " expected |"
+        } else {
+            ""
+        });
         out.push_str(" seconds |\n|---|---|---|---|---|---|");
-        if objective == Objective::ValAcc {
+        if table.on_val {
             out.push_str("---|");
         }
         out.push_str("---|");
-        out.push_str(if with_expected { "---|" } else { "" });
+        out.push_str(if table.with_expected { "---|" } else { "" });
         out.push_str("---|\n");
-        for e in self.results() {
-            let status = match e.pruned_at {
-                Some(s) => format!("pruned at {s}"),
-                None => e.state_name(),
-            };
+        for r in &table.rows {
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} |",
-                e.index,
-                e.run_id().unwrap_or("-"),
-                e.label,
-                status,
-                e.step,
-                figure(e.best)
+                r.entry.index, r.run, r.entry.label, r.status, r.entry.step, r.best
             ));
-            if objective == Objective::ValAcc {
-                out.push_str(&format!(" {} |", figure(e.best_test_acc)));
+            if table.on_val {
+                out.push_str(&format!(" {} |", r.best_test));
             }
-            out.push_str(&format!(" {} |", figure(e.final_test_acc)));
-            if with_expected {
-                out.push_str(&format!(" {} |", figure(e.expected)));
+            out.push_str(&format!(" {} |", r.final_test));
+            if table.with_expected {
+                out.push_str(&format!(" {} |", r.expected));
             }
-            out.push_str(&format!(
-                " {} |\n",
-                e.seconds.map(|s| format!("{s:.0}")).unwrap_or_default()
-            ));
+            out.push_str(&format!(" {} |\n", r.seconds));
         }
         if self.seeds > 1 && !self.groups.is_empty() {
             out.push_str(&format!(
                 "\n## Groups (runs that differ only by seed)\n\n| group | settings | n | best {obj} mean | std | final test acc mean | std |\n|---|---|---|---|---|---|---|\n"
             ));
-            let mut groups: Vec<&GroupRow> = self.groups.iter().collect();
-            groups.sort_by(|a, b| {
-                b.best_mean
-                    .unwrap_or(-1.0)
-                    .total_cmp(&a.best_mean.unwrap_or(-1.0))
-            });
+            let groups = self.ranked_groups();
             for g in groups {
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {} | {} |\n",

@@ -169,11 +169,10 @@ fn request(args: &SweepArgs) -> SweepRequest {
 
 /// The results table for the terminal.
 pub fn table(state: &SweepState) -> String {
-    let with_expected = state.queue.iter().any(|e| e.expected.is_some());
+    let table = state.result_rows(true);
     let label_width = state.label_width().clamp(8, 60);
     // A sweep chosen on validation shows its objective beside the test figures; one chosen
     // on test accuracy has its objective in the best-test column already.
-    let on_val = state.objective == Some(gradboard::config::sweep::Objective::ValAcc);
     let column = |text: &str| format!("  {text:>9}");
     let mut out = format!(
         "{:>3}  {:label_width$}  {:16}  {:>6}{}  {:>9}  {:>9}{}  run\n",
@@ -181,40 +180,35 @@ pub fn table(state: &SweepState) -> String {
         "settings",
         "status",
         "steps",
-        if on_val {
+        if table.on_val {
             column("best val")
         } else {
             String::new()
         },
         "best test",
         "final test",
-        if with_expected { "   report" } else { "" }
+        if table.with_expected { "   report" } else { "" }
     );
-    let mut rows = state.results();
-    rows.extend(state.queue.iter().filter(|e| e.run_id().is_none()));
-    for e in rows {
-        let status = match e.pruned_at {
-            Some(s) => format!("pruned at {s}"),
-            None => e.state_name(),
-        };
-        let label: String = e.label.chars().take(label_width).collect();
+    for r in &table.rows {
+        let label: String = r.entry.label.chars().take(label_width).collect();
         out.push_str(&format!(
-            "{:>3}  {label:label_width$}  {status:16}  {:>6}{}  {:>9}  {:>9}{}  {}\n",
-            e.index,
-            e.step,
-            if on_val {
-                column(&figure(e.best))
+            "{:>3}  {label:label_width$}  {:16}  {:>6}{}  {:>9}  {:>9}{}  {}\n",
+            r.entry.index,
+            r.status,
+            r.entry.step,
+            if table.on_val {
+                column(&r.best)
             } else {
                 String::new()
             },
-            figure(e.best_test_acc),
-            figure(e.final_test_acc),
-            if with_expected {
-                format!("  {:>7}", figure(e.expected))
+            r.best_test,
+            r.final_test,
+            if table.with_expected {
+                format!("  {:>7}", r.expected)
             } else {
                 String::new()
             },
-            e.run_id().unwrap_or("-")
+            r.run
         ));
     }
     out
@@ -229,12 +223,7 @@ pub fn summary(state: &SweepState) -> String {
             "\ngroups ({} seeds each): n, best {objective} mean ± std, final test acc mean ± std\n",
             state.seeds
         ));
-        let mut groups: Vec<_> = state.groups.iter().collect();
-        groups.sort_by(|a, b| {
-            b.best_mean
-                .unwrap_or(-1.0)
-                .total_cmp(&a.best_mean.unwrap_or(-1.0))
-        });
+        let groups = state.ranked_groups();
         for g in groups {
             out.push_str(&format!(
                 "{:>3}  {:40}  n={}  {} ± {}  {} ± {}\n",

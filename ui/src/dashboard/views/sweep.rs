@@ -217,7 +217,8 @@ fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>
 fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parallel, area: Rect) {
     let objective = state.objective_label();
     let short = objective.split(' ').next().unwrap_or("best");
-    let with_expected = state.queue.iter().any(|e| e.expected.is_some());
+    let table = state.result_rows(false);
+    let with_expected = table.with_expected;
     let inside: Option<Vec<usize>> = app.sweep.brushing().then(|| app.sweep.brushed(lines));
     let mut header = vec![
         short.to_string(),
@@ -236,12 +237,7 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
             "final".into(),
             format!("n  settings ({} seeds)", state.seeds),
         ];
-        let mut groups: Vec<_> = state.groups.iter().collect();
-        groups.sort_by(|a, b| {
-            b.best_mean
-                .unwrap_or(-1.0)
-                .total_cmp(&a.best_mean.unwrap_or(-1.0))
-        });
+        let groups = state.ranked_groups();
         groups
             .into_iter()
             .map(|g| {
@@ -254,19 +250,19 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
             })
             .collect()
     } else {
-        state
-            .results()
+        table
+            .rows
             .into_iter()
-            .filter(|e| inside.as_ref().is_none_or(|i| i.contains(&e.index)))
-            .map(|e| {
+            .filter(|r| inside.as_ref().is_none_or(|i| i.contains(&r.entry.index)))
+            .map(|r| {
                 let mut cells = vec![
-                    Cell::from(figure(e.best)),
-                    Cell::from(figure(e.best_test_acc)),
-                    Cell::from(figure(e.final_test_acc)),
-                    Cell::from(Span::styled(e.label.clone(), state_style(e))),
+                    Cell::from(r.best),
+                    Cell::from(r.best_test),
+                    Cell::from(r.final_test),
+                    Cell::from(Span::styled(r.entry.label.clone(), state_style(r.entry))),
                 ];
                 if with_expected {
-                    cells.insert(3, Cell::from(figure(e.expected)));
+                    cells.insert(3, Cell::from(r.expected));
                 }
                 Row::new(cells)
             })
