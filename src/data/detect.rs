@@ -187,6 +187,22 @@ fn read_dir(
     Ok((DataFormat::ImageFolder, decoded))
 }
 
+/// An error naming `path` when `bytes` of images cannot be held in the memory this process
+/// may use (the machine's, `ulimit -v`, the cgroup's).
+pub(crate) fn fits_in_memory(path: &Path, bytes: u64) -> Result<()> {
+    match crate::model::memory::available() {
+        Some(free) if bytes > free => Err(Error::data(
+            path,
+            format!(
+                "the images at this size need {:.1} GB, more than the {:.1} GB of memory available: a smaller image_size",
+                bytes as f64 / 1e9,
+                free as f64 / 1e9
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Applies `image_size` and `channels` and checks what the format gave.
 fn finish(path: &Path, format: DataFormat, d: Decoded, options: &DataOptions) -> Result<Read> {
     if d.train.is_empty() {
@@ -210,6 +226,8 @@ fn finish(path: &Path, format: DataFormat, d: Decoded, options: &DataOptions) ->
     let (train, test) = if to == d.dims {
         (d.train, d.test)
     } else {
+        let bytes = (d.train.len() + d.test.len()) as u64 * (to.0 * to.1 * to.2 + 1) as u64;
+        fits_in_memory(path, bytes)?;
         (
             resample::split(&d.train, d.dims, to),
             resample::split(&d.test, d.dims, to),

@@ -301,6 +301,11 @@ pub(crate) fn decode(layout: Layout, options: &DataOptions, progress: Progress) 
     let dims = shape(&layout, options)?;
     let record = dims.0 * dims.1 * dims.2 + 1;
     let n_train = layout.train.len();
+    let root = layout
+        .train
+        .first()
+        .map_or(Path::new("."), |(_, p)| p.as_path());
+    super::detect::fits_in_memory(root, (files(&layout).len() * record) as u64)?;
     let mut records = vec![0u8; files(&layout).len() * record];
     decode_records(&layout, dims, &mut records, progress)?;
     let test = records.split_off(n_train * record);

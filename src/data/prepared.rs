@@ -111,6 +111,18 @@ fn write(
     let record = dims.0 * dims.1 * dims.2 + 1;
     let start = 16 + header.len();
     let len = start + (layout.train.len() + layout.test.len()) * record;
+    if let Some(free) = free_disk(dir) {
+        if len as u64 > free {
+            return Err(Error::data(
+                path,
+                format!(
+                    "the prepared images need {:.1} GB, more than the {:.1} GB free here: a smaller image_size, or room in the cache folder",
+                    len as f64 / 1e9,
+                    free as f64 / 1e9
+                ),
+            ));
+        }
+    }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let result = (|| -> Result<()> {
         let file = std::fs::OpenOptions::new()
@@ -136,6 +148,16 @@ fn write(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Bytes free for this user on the file system of `dir`.
+fn free_disk(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a NUL-terminated string and `stat` a struct statvfs to fill.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
 /// A prepared file's images, mapped; an error for a missing, foreign or cut file.
