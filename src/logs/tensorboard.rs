@@ -193,7 +193,12 @@ impl Decoded {
         };
         for (name, v) in start.hparams {
             let value = if let Some(n) = v.number_value {
-                serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, Into::into)
+                // Protobuf keeps every number a double: a whole one reads back as an integer.
+                if n.fract() == 0.0 && n.abs() < 1e15 {
+                    (n as i64).into()
+                } else {
+                    serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, Into::into)
+                }
             } else if let Some(s) = v.string_value {
                 s.into()
             } else if let Some(b) = v.bool_value {
