@@ -134,6 +134,20 @@ fn idx_files_read_gzipped_or_not_and_their_counts_are_checked() {
         let im = rgb.train.image(0);
         assert_eq!(&im[..256], &im[256..512], "grey in every channel");
     }
+    // EMNIST's names: a prefix, and test- for t10k-.
+    let dir = tempfile::tempdir().unwrap();
+    write_idx(dir.path(), &grey(&train), &grey(&test), (32, 32), true).unwrap();
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let path = f.unwrap().path();
+        let name = path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace("t10k", "test");
+        std::fs::rename(&path, dir.path().join(format!("emnist-digits-{name}"))).unwrap();
+    }
+    let emnist = Dataset::load(dir.path()).unwrap();
+    assert_eq!((emnist.train.len(), emnist.test.len()), (60, 20));
     // Labels that disagree with the images' count.
     let dir = tempfile::tempdir().unwrap();
     let short = grey(&test).subset(&[0, 1, 2]);

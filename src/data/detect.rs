@@ -6,12 +6,10 @@ use super::reader::{self, BatchFileReport, Files};
 use super::{cifar100, idx, resample, DataShape, Split, BATCH_DIR, CLASSES};
 pub use crate::config::Label;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The formats a data path can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// The formats a data path can hold (`name` is how events and `data inspect` write them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataFormat {
     /// CIFAR-10's binary batches.
     Cifar10,

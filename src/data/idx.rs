@@ -1,7 +1,7 @@
 //! MNIST-style idx files (MNIST, Fashion-MNIST, KMNIST, EMNIST): `train-images-idx3-ubyte`,
 //! `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, each gzipped
-//! (`.gz`) or not, with `-` or `.` before `idx`. Images are u8 (magic 0x00000803: n, rows,
-//! columns, big-endian), labels u8 (0x00000801: n). Classes are 0..max label, named by number.
+//! (`.gz`) or not, under any prefix (EMNIST's `emnist-digits-`, with `test-` for `t10k-`).
+//! Images are u8 (magic 0x00000803: n, rows, columns, big-endian), labels u8 (0x00000801: n). Classes are 0..max label, named by number.
 
 use super::detect::Decoded;
 use super::reader::BatchFileReport;
@@ -19,31 +19,48 @@ pub struct IdxFiles {
     test_labels: PathBuf,
 }
 
-/// The file of `stem` (e.g. `train-images`, kind `idx3-ubyte`) in `dir`, in any of the
-/// spellings the releases use.
-fn file(dir: &Path, stem: &str, kind: &str) -> Option<PathBuf> {
-    for sep in ["-", "."] {
-        for gz in ["", ".gz"] {
-            let p = dir.join(format!("{stem}{sep}{kind}{gz}"));
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
-
-/// The idx files in `dir` when its training images are there.
+/// The idx files in `dir` when its training images are there: a file whose name holds
+/// `train-images` and `idx3` (`train-images-idx3-ubyte`, `train-images.idx3-ubyte.gz`, EMNIST's
+/// `emnist-letters-train-images-idx3-ubyte`), the others named alike (`train-labels` and
+/// `idx1`; `t10k-` or `test-`), gzipped or not.
 pub fn find(dir: &Path) -> Option<IdxFiles> {
-    let train_images = file(dir, "train-images", "idx3-ubyte")?;
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let train_images = names
+        .iter()
+        .find(|n| n.contains("train-images") && n.contains("idx3"))?
+        .clone();
+    // The first spelling present (as named, then gzipped or not), else the first as named.
+    let sibling = |stems: &[&str], labels: bool| -> PathBuf {
+        let named: Vec<String> = stems
+            .iter()
+            .map(|stem| {
+                let name = train_images.replace("train-images", stem);
+                if labels {
+                    name.replace("idx3", "idx1")
+                } else {
+                    name
+                }
+            })
+            .collect();
+        let toggled = named.iter().map(|n| match n.strip_suffix(".gz") {
+            Some(plain) => plain.to_string(),
+            None => format!("{n}.gz"),
+        });
+        let all: Vec<String> = named.iter().cloned().chain(toggled).collect();
+        let found = all.iter().find(|n| names.contains(n)).unwrap_or(&all[0]);
+        dir.join(found)
+    };
     Some(IdxFiles {
-        train_images,
-        train_labels: file(dir, "train-labels", "idx1-ubyte")
-            .unwrap_or_else(|| dir.join("train-labels-idx1-ubyte")),
-        test_images: file(dir, "t10k-images", "idx3-ubyte")
-            .unwrap_or_else(|| dir.join("t10k-images-idx3-ubyte")),
-        test_labels: file(dir, "t10k-labels", "idx1-ubyte")
-            .unwrap_or_else(|| dir.join("t10k-labels-idx1-ubyte")),
+        train_images: dir.join(&train_images),
+        train_labels: sibling(&["train-labels"], true),
+        test_images: sibling(&["t10k-images", "test-images"], false),
+        test_labels: sibling(&["t10k-labels", "test-labels"], true),
     })
 }
 
