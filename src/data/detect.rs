@@ -70,7 +70,7 @@ impl DataOptions {
         match differs {
             None => Ok(()),
             Some((key, read, want)) => Err(Error::Config(format!(
-                "{key} = {want}, but the data set was read with {key} = {read}: the data settings are read once (set them in the preset or with --set before the data loads)"
+                "{key} = {want}, but the data set was read with {key} = {read}: the data is read with its settings once (on the command line --set them; a sweep cannot vary them; in the dashboard D reads the data again)"
             ))),
         }
     }

@@ -216,12 +216,7 @@ pub fn start_sweep(
     observer: Observer,
 ) -> Result<SweepHandle> {
     let parallel = parallel.clamp(1, plan.trials().max(1));
-    let notice = fit_plan(
-        &mut plan,
-        runner.data().shape,
-        runner.data().train.len(),
-        parallel,
-    )?;
+    let notice = fit_plan(&mut plan, runner.data(), parallel)?;
     let core = Arc::new(SweepCore::create(runner.runs_dir(), plan, notice)?);
     let lock = core.folder.lock_running()?;
     let trials = core.plan.trials();
@@ -273,23 +268,25 @@ fn not_a_sweep(dir: &Path) -> Error {
     ))
 }
 
-/// Fits the plan's held-out split to a training set of `train_len` images (the notice says
-/// when it changed), then checks each configuration fixed in advance (for TPE, a draw)
-/// against it, before any folder is made: a sweep none of whose runs could start is one
+/// Fits the plan's held-out split to `data`'s training set (the notice says when it
+/// changed), then checks each configuration fixed in advance (for TPE, a draw) against it
+/// (its data settings the data's own, its network one that takes the data's shape), before any folder is made: a sweep none of whose runs could start is one
 /// line, not a folder of refusals. `at_once` runs train together here: their memory is
 /// counted together.
 pub fn fit_plan(
     plan: &mut SweepPlan,
-    data: crate::data::DataShape,
-    train_len: usize,
+    data: &crate::data::Dataset,
     at_once: usize,
 ) -> Result<Option<String>> {
+    let (shape, train_len) = (data.shape, data.train.len());
     let notice = plan.fit(train_len);
     let available = crate::model::memory::available();
     for run in plan.sample_runs()? {
-        crate::train::check_settings(&run.config, data, Some(train_len))
+        data.options
+            .check_same(&run.config.data_options())
+            .and_then(|()| crate::train::check_settings(&run.config, shape, Some(train_len)))
             .and_then(|()| {
-                crate::model::memory::check_fits_together(&run.config, data, at_once, available)
+                crate::model::memory::check_fits_together(&run.config, shape, at_once, available)
             })
             .map_err(|e| Error::Config(format!("sweep run {:?}: {e}", run.label)))?;
     }

@@ -375,7 +375,7 @@ fn on_slurm(args: &SweepArgs, mut plan: SweepPlan, threads: usize) -> Result<Exi
     // The data every task reads: a path (a download here would not reach the nodes).
     let data = crate::data_setup::ensure_data(args.data.as_deref())?;
     let read = crate::data_setup::load_data(&data, &plan.data_options())?;
-    let notice = gradboard::runner::sweep::fit_plan(&mut plan, read.shape, read.train.len(), 1)?;
+    let notice = gradboard::runner::sweep::fit_plan(&mut plan, &read, 1)?;
     let options = SlurmOptions {
         parallel: args.parallel as usize,
         sbatch: args.sbatch.clone(),
