@@ -74,8 +74,9 @@ pub fn convnet_maps() -> Vec<(usize, usize)> {
 /// expanded (`model = "mlp"` with `hidden`: each hidden width a linear layer, the run's norm,
 /// LeakyReLU at `neg_slope` and dropout following the `dropout` key; `model = "convnet"`: the
 /// VGG above). The summary, the `start` event's parameters and FLOP, the memory estimate and
-/// the runs screen read this one description; the lab models train on their own code, which
-/// a test holds to the description's logits.
+/// the runs screen read this one description. On CIFAR-10's shape the lab models train on
+/// their own code (tests hold it and the description to the same losses); on other data this
+/// description is the network that trains.
 pub fn described(config: &RunConfig) -> Option<Net> {
     let (name, layers) = match config.model {
         ModelKind::Net => return config.net.as_ref()?.net().ok(),
