@@ -123,6 +123,7 @@ fn write(
             ));
         }
     }
+    remove_dead_temporaries(path);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let result = (|| -> Result<()> {
         let file = std::fs::OpenOptions::new()
@@ -148,6 +149,30 @@ fn write(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Removes what preparations of `path` killed before their rename left (`KEY.tmpPID` whose
+/// process is gone): a killed preparation leaves no half-written file behind for long.
+fn remove_dead_temporaries(path: &Path) {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
+        return;
+    };
+    let prefix = format!("{}.tmp", stem.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let alive = pid
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Bytes free for this user on the file system of `dir`.
@@ -200,6 +225,18 @@ fn map(path: &Path) -> Result<Decoded> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_killed_preparations_temporary_goes_and_a_live_ones_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.gbdata");
+        let dead = dir.path().join("key.tmp4000000000");
+        let live = dir.path().join(format!("key.tmp{}", std::process::id()));
+        std::fs::write(&dead, b"half").unwrap();
+        std::fs::write(&live, b"being written").unwrap();
+        remove_dead_temporaries(&path);
+        assert!(!dead.exists() && live.exists());
+    }
 
     #[test]
     fn a_foreign_or_cut_file_is_not_used() {
