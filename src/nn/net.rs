@@ -1,9 +1,9 @@
 //! A network built from a net description (`config::net`) on the data's shape: the one
 //! dispatch of a net's layers by pattern. On the CPU maps flow in the kernels' (C, H, W, B)
 //! layout: 3x3 "same" convolutions (Winograd, im2col or taps, `kernels::conv`), batch norm
-//! + ReLU fused, max-pools and the linear products on the hand-written kernels, batch norm +
-//! activation + dropout over features on the MLPs' fused kernel; every other layer on candle's
-//! ops in its (batch, channels, height, width) layout. Dropout draws from the run's seeded
+//! and ReLU fused, max-pools and the linear products on the hand-written kernels, batch norm
+//! with its activation and dropout over features on the MLPs' fused kernel; every other layer
+//! on candle's ops in its (batch, channels, height, width) layout. Dropout draws from the run's seeded
 //! generator. Parameters are named `layers.PATH.weight` (`layers.3.0.weight` inside a residual,
 //! `layers.3.shortcut.conv.weight` for its projection) and drawn as the lab's models draw
 //! theirs, so the lab's descriptions train as the lab's models do.
