@@ -238,6 +238,25 @@ fn runs_logdir_lists_other_programs_runs_and_an_empty_folder_is_one_line() {
         "{\"step\": 7, \"acc\": 0.5}\n",
     )
     .unwrap();
+    // And one of gradboard's own runs beside them.
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args([
+            "train",
+            "--preset",
+            "numpy-mlp",
+            "--set",
+            "steps=4",
+            "--set",
+            "eval_every=2",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .arg("--runs-dir")
+        .arg(logs.join("c"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = gradboard(home.path())
         .args(["runs", "--json", "--logdir"])
         .arg(&logs)
@@ -245,11 +264,15 @@ fn runs_logdir_lists_other_programs_runs_and_an_empty_folder_is_one_line() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let runs = events(&out.stdout);
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 3);
     assert_eq!(runs[0]["source"], "tensorboard");
     assert_eq!(runs[0]["scalars"]["loss"]["count"], 3);
     assert_eq!(runs[1]["source"], "jsonl");
     assert_eq!(runs[1]["scalars"]["acc"]["step"], 7);
+    assert_eq!(runs[2]["source"], "gradboard");
+    assert_eq!(runs[2]["settings"]["engine"], "manual");
+    assert_eq!(runs[2]["scalars"]["loss"]["count"], 4);
+    assert_eq!(runs[2]["scalars"]["test_acc"]["step"], 4);
     // Exported: every point in metrics.csv, a figure.
     let out_dir = home.path().join("exported");
     let out = gradboard(home.path())
@@ -261,7 +284,7 @@ fn runs_logdir_lists_other_programs_runs_and_an_empty_folder_is_one_line() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = std::fs::read_to_string(out_dir.join("metrics.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 3 + 1, "{csv}");
+    assert!(csv.lines().count() > 1 + 3 + 1, "{csv}");
     assert!(csv.contains("a,loss,2,0.33333"), "{csv}");
     let png = std::fs::read(out_dir.join("curves.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG"));
