@@ -143,6 +143,36 @@ pub fn remove_temporaries(dir: &Path) -> Vec<String> {
     removed
 }
 
+/// Removes the temporaries `write_atomically` left for `path` whose writer process is gone
+/// (killed before its rename), where no lock keeps other writers out: those of a live
+/// process are being written and stay.
+pub fn remove_dead_temporaries(path: &Path) {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
+        return;
+    };
+    let prefix = format!(".{}{TEMPORARY}", stem.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        // A killed process not yet reaped is a zombie: gone as a writer.
+        let alive = pid.is_some_and(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| stat.rsplit(')').next().map(|s| s.trim_start().to_string()))
+                .is_some_and(|state| !state.starts_with('Z'))
+        });
+        if !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Makes folder `path` and its parents; when a part of it is a file, the error names that
 /// part ("is a file, not a folder") instead of the system's "File exists".
 pub fn create_folder(path: &Path) -> Result<()> {
@@ -184,6 +214,22 @@ pub fn check_readable_kind(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_killed_writers_temporary_goes_and_a_live_ones_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.gbdata");
+        let dead = dir
+            .path()
+            .join(format!(".key{TEMPORARY}4000000000-0.gbdata"));
+        let live = dir
+            .path()
+            .join(format!(".key{TEMPORARY}{}-0.gbdata", std::process::id()));
+        std::fs::write(&dead, b"half").unwrap();
+        std::fs::write(&live, b"being written").unwrap();
+        remove_dead_temporaries(&path);
+        assert!(!dead.exists() && live.exists());
+    }
 
     #[test]
     fn a_torn_line_is_ended_and_a_whole_one_left_alone() {

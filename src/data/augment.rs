@@ -72,7 +72,13 @@ pub fn draws(kind: Augment, indices: &[u32], seeds: Seeds) -> Vec<Draw> {
 }
 
 /// Applies `draw` to one image row of `(height, width)` planes: the crop, then the mirror.
-pub fn apply(row: &mut [f32], draw: Draw, (height, width): (usize, usize)) {
+pub fn apply(row: &mut [f32], draw: Draw, hw: (usize, usize)) {
+    apply_with(row, draw, hw, &mut Vec::new());
+}
+
+/// `apply` with `plane` as the scratch a shift copies each plane to (kept by the caller across
+/// images, so a batch allocates it once a thread, and a mirror alone never).
+fn apply_with(row: &mut [f32], draw: Draw, (height, width): (usize, usize), plane: &mut Vec<f32>) {
     if draw == Draw::NONE || height == 0 || width == 0 {
         return;
     }
@@ -83,10 +89,10 @@ pub fn apply(row: &mut [f32], draw: Draw, (height, width): (usize, usize)) {
     // Columns of the output that come from inside the image: [lo, hi).
     let lo = (-dx).clamp(0, width as isize) as usize;
     let hi = (width as isize - dx).clamp(0, width as isize) as usize;
-    let mut plane = vec![0f32; height * width];
     for out in row.chunks_exact_mut(height * width) {
         if dy != 0 || dx != 0 {
-            plane.copy_from_slice(out);
+            plane.clear();
+            plane.extend_from_slice(out);
             for (y, line) in out.chunks_exact_mut(width).enumerate() {
                 let sy = y as isize + dy;
                 if !(0..height as isize).contains(&sy) || lo >= hi {
@@ -117,7 +123,9 @@ pub fn augment(rows: &mut [f32], kind: Augment, indices: &[u32], seeds: Seeds, s
     rows.par_chunks_exact_mut(shape.image_bytes().max(1))
         .zip(draws)
         .with_min_len(16)
-        .for_each(|(row, draw)| apply(row, draw, (shape.height, shape.width)));
+        .for_each_init(Vec::new, |plane, (row, draw)| {
+            apply_with(row, draw, (shape.height, shape.width), plane)
+        });
 }
 
 /// The views test-time augmentation `tta` averages, each with its weight in the mean of the
@@ -158,7 +166,9 @@ pub fn view_in_place(rows: &mut [f32], draw: Draw, shape: DataShape) {
     }
     rows.par_chunks_exact_mut(shape.image_bytes().max(1))
         .with_min_len(16)
-        .for_each(|row| apply(row, draw, (shape.height, shape.width)));
+        .for_each_init(Vec::new, |plane, row| {
+            apply_with(row, draw, (shape.height, shape.width), plane)
+        });
 }
 
 #[cfg(test)]

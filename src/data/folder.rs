@@ -296,15 +296,17 @@ pub(crate) fn decode_records(
         })
 }
 
-/// The images of `layout` decoded in memory (where no prepared file can be written).
-pub(crate) fn decode(layout: Layout, options: &DataOptions, progress: Progress) -> Result<Decoded> {
+/// The images of `layout` (the folder at `root`) decoded in memory, where no prepared file
+/// can be written.
+pub(crate) fn decode(
+    root: &Path,
+    layout: Layout,
+    options: &DataOptions,
+    progress: Progress,
+) -> Result<Decoded> {
     let dims = shape(&layout, options)?;
     let record = dims.0 * dims.1 * dims.2 + 1;
     let n_train = layout.train.len();
-    let root = layout
-        .train
-        .first()
-        .map_or(Path::new("."), |(_, p)| p.as_path());
     super::detect::fits_in_memory(root, (files(&layout).len() * record) as u64)?;
     let mut records = vec![0u8; files(&layout).len() * record];
     decode_records(&layout, dims, &mut records, progress)?;

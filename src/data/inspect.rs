@@ -87,6 +87,24 @@ pub fn samples(data: &Dataset, per_class: usize) -> Vec<Vec<usize>> {
     rows
 }
 
+/// The first `per_class` training images of each class as `side` x `side` RGB thumbnails, one
+/// row a class: what `data inspect` and the dashboard's data picker draw in the terminal.
+pub fn thumbnails(data: &Dataset, per_class: usize, side: u32) -> Vec<Vec<image::RgbImage>> {
+    let dims = (data.shape.channels, data.shape.height, data.shape.width);
+    samples(data, per_class)
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|&i| {
+                    super::resample::to_image(data.train.image(i), dims)
+                        .resize_exact(side, side, image::imageops::FilterType::Triangle)
+                        .to_rgb8()
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Writes a PNG grid of `per_class` training images a class (one row a class, a 2-pixel gap),
 /// written to a temporary name and renamed.
 pub fn write_grid(data: &Dataset, per_class: usize, path: &Path) -> Result<()> {
@@ -105,9 +123,9 @@ pub fn write_grid(data: &Dataset, per_class: usize, path: &Path) -> Result<()> {
             }
         }
     }
-    let tmp = path.with_extension("png.tmp");
-    canvas
-        .save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| Error::io(&tmp, std::io::Error::other(e.to_string())))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::files::write_atomically(path, |tmp| {
+        canvas
+            .save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(|e| Error::io(tmp, std::io::Error::other(e.to_string())))
+    })
 }

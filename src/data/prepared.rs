@@ -2,8 +2,9 @@
 //! (`$XDG_CACHE_HOME/gradboard/prepared/<key>.gbdata`) that later runs memory-map instead of
 //! decoding again. The key is the md5 of the folder's path, every image file's path, size
 //! and modification time, and the data settings, so a changed file or setting prepares anew.
-//! The file is written to a temporary name and renamed: a killed preparation leaves nothing
-//! half-written.
+//! The file is written to a temporary name and renamed (`files::write_atomically`): a killed
+//! preparation leaves nothing half-written, and its temporary goes at the next read of the
+//! same folder and settings.
 //!
 //! Layout: `GBDATA01`, the header's length (u64 little-endian), the header (JSON: shape,
 //! class names, image counts), then the training records and the test records (a label byte,
@@ -73,6 +74,7 @@ pub(crate) fn load(
 ) -> Result<(Decoded, Option<PathBuf>)> {
     let layout = folder::layout(root, options)?;
     let path = cache_dir().join(format!("{}.gbdata", key(root, &layout, options)?));
+    crate::files::remove_dead_temporaries(&path);
     if let Ok(decoded) = map(&path) {
         return Ok((decoded, Some(path)));
     }
@@ -86,7 +88,7 @@ pub(crate) fn load(
                 "{}: not prepared ({e}); the images stay in memory",
                 path.display()
             );
-            Ok((folder::decode(layout, options, progress)?, None))
+            Ok((folder::decode(root, layout, options, progress)?, None))
         }
     }
 }
@@ -123,56 +125,24 @@ fn write(
             ));
         }
     }
-    remove_dead_temporaries(path);
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let result = (|| -> Result<()> {
+    crate::files::write_atomically(path, |tmp| {
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&tmp)
-            .map_err(|e| Error::io(&tmp, e))?;
-        file.set_len(len as u64).map_err(|e| Error::io(&tmp, e))?;
-        // SAFETY: the file was created above under a name of this process's own and nothing
-        // else maps or writes it until it is renamed.
-        let mut map =
-            unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(|e| Error::io(&tmp, e))?;
+            .open(tmp)
+            .map_err(|e| Error::io(tmp, e))?;
+        file.set_len(len as u64).map_err(|e| Error::io(tmp, e))?;
+        // SAFETY: the temporary was created above under a name of this process's own and
+        // nothing else maps or writes it until it is renamed.
+        let mut map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(|e| Error::io(tmp, e))?;
         map[..8].copy_from_slice(MAGIC);
         map[8..16].copy_from_slice(&(header.len() as u64).to_le_bytes());
         map[16..start].copy_from_slice(&header);
         folder::decode_records(layout, dims, &mut map[start..], progress)?;
-        map.flush().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Removes what preparations of `path` killed before their rename left (`KEY.tmpPID` whose
-/// process is gone): a killed preparation leaves no half-written file behind for long.
-fn remove_dead_temporaries(path: &Path) {
-    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
-        return;
-    };
-    let prefix = format!("{}.tmp", stem.to_string_lossy());
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(|e| e.ok()) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(&prefix) else {
-            continue;
-        };
-        let alive = pid
-            .parse::<u32>()
-            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-        if !alive {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+        map.flush().map_err(|e| Error::io(tmp, e))
+    })
 }
 
 /// Bytes free for this user on the file system of `dir`.
@@ -225,18 +195,6 @@ fn map(path: &Path) -> Result<Decoded> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_killed_preparations_temporary_goes_and_a_live_ones_stays() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("key.gbdata");
-        let dead = dir.path().join("key.tmp4000000000");
-        let live = dir.path().join(format!("key.tmp{}", std::process::id()));
-        std::fs::write(&dead, b"half").unwrap();
-        std::fs::write(&live, b"being written").unwrap();
-        remove_dead_temporaries(&path);
-        assert!(!dead.exists() && live.exists());
-    }
 
     #[test]
     fn a_foreign_or_cut_file_is_not_used() {

@@ -28,42 +28,50 @@ impl Metrics {
             if line.trim().is_empty() {
                 continue;
             }
-            let Ok(serde_json::Value::Object(map)) = serde_json::from_str(line) else {
-                self.skipped += 1;
+            match serde_json::from_str(line) {
+                Ok(value) => self.add_value(n, value),
+                Err(_) => self.skipped += 1,
+            }
+        }
+    }
+
+    /// Adds one line's object (`n`: its line number, the step where it names none).
+    pub fn add_value(&mut self, n: usize, value: serde_json::Value) {
+        let serde_json::Value::Object(map) = value else {
+            self.skipped += 1;
+            return;
+        };
+        if let Some(serde_json::Value::Object(config)) = map.get("config") {
+            self.settings.extend(config.clone());
+            return;
+        }
+        let step = map.get("step").and_then(|s| s.as_i64()).unwrap_or(n as i64);
+        let wall_time = ["time", "wall_time"]
+            .iter()
+            .find_map(|k| map.get(*k).and_then(|v| v.as_f64()))
+            .unwrap_or(0.0);
+        let mut any = false;
+        for (k, v) in &map {
+            if matches!(k.as_str(), "step" | "time" | "wall_time") {
                 continue;
+            }
+            // JSON has no NaN: a string "nan"/"inf" stands for one.
+            let value = match v {
+                serde_json::Value::Number(x) => x.as_f64(),
+                serde_json::Value::String(s) => s.parse::<f64>().ok(),
+                _ => None,
             };
-            if let Some(serde_json::Value::Object(config)) = map.get("config") {
-                self.settings.extend(config.clone());
-                continue;
+            if let Some(value) = value {
+                any = true;
+                self.scalars.entry(k.clone()).or_default().push(Point {
+                    step,
+                    value,
+                    wall_time,
+                });
             }
-            let step = map.get("step").and_then(|s| s.as_i64()).unwrap_or(n as i64);
-            let wall_time = ["time", "wall_time"]
-                .iter()
-                .find_map(|k| map.get(*k).and_then(|v| v.as_f64()))
-                .unwrap_or(0.0);
-            let mut any = false;
-            for (k, v) in &map {
-                if matches!(k.as_str(), "step" | "time" | "wall_time") {
-                    continue;
-                }
-                // JSON has no NaN: a string "nan"/"inf" stands for one.
-                let value = match v {
-                    serde_json::Value::Number(x) => x.as_f64(),
-                    serde_json::Value::String(s) => s.parse::<f64>().ok(),
-                    _ => None,
-                };
-                if let Some(value) = value {
-                    any = true;
-                    self.scalars.entry(k.clone()).or_default().push(Point {
-                        step,
-                        value,
-                        wall_time,
-                    });
-                }
-            }
-            if !any {
-                self.skipped += 1;
-            }
+        }
+        if !any {
+            self.skipped += 1;
         }
     }
 }

@@ -190,7 +190,7 @@ fn read_gradboard(id: String, dir: &Path) -> LogRun {
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(stored.state().config) {
             settings = map;
         }
-        for e in stored.history() {
+        for (n, e) in stored.history().iter().enumerate() {
             let Ok(serde_json::Value::Object(map)) = serde_json::to_value(e) else {
                 continue;
             };
@@ -200,12 +200,11 @@ fn read_gradboard(id: String, dir: &Path) -> LogRun {
             ) {
                 continue;
             }
-            let line = serde_json::Value::Object(
-                map.into_iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "event" | "run_id" | "epoch"))
-                    .collect(),
-            );
-            metrics.add_text(&format!("{line}\n"));
+            let figures = map
+                .into_iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "event" | "run_id" | "epoch"))
+                .collect();
+            metrics.add_value(n, serde_json::Value::Object(figures));
         }
     } else {
         metrics.skipped += 1;

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use gradboard::config::RunConfig;
-use gradboard::data::inspect::{inspect, samples, write_grid};
+use gradboard::data::inspect::{inspect, write_grid};
 use gradboard::data::{md5_file, Dataset, OFFICIAL_MD5};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -214,25 +214,16 @@ fn inspect_data(path: &Path, sets: &[String], grid: Option<&Path>, json: bool) -
     Ok(ExitCode::SUCCESS)
 }
 
-/// Up to 10 classes' first `per_class` training images in the terminal, each shrunk to 16
-/// columns and drawn with upper half blocks (two pixel rows a line) in 24-bit colour.
+/// Up to 10 classes' first `per_class` training images in the terminal, each 16 columns wide,
+/// drawn with upper half blocks (two pixel rows a line) in 24-bit colour.
 fn terminal_grid(data: &Dataset, per_class: usize) -> String {
-    use image::imageops::FilterType;
-    let (c, h, w) = (data.shape.channels, data.shape.height, data.shape.width);
     let side = 16u32;
     let mut out = String::new();
-    for (class, row) in samples(data, per_class).iter().enumerate().take(10) {
+    let rows = gradboard::data::inspect::thumbnails(data, per_class, side);
+    for (class, images) in rows.iter().enumerate().take(10) {
         out.push_str(&format!("{}\n", data.class_names[class]));
-        let images: Vec<image::RgbImage> = row
-            .iter()
-            .map(|&i| {
-                gradboard::data::resample::to_image(data.train.image(i), (c, h, w))
-                    .resize_exact(side, side, FilterType::Triangle)
-                    .to_rgb8()
-            })
-            .collect();
         for y in (0..side).step_by(2) {
-            for image in &images {
+            for image in images {
                 for x in 0..side {
                     let (t, b) = (image.get_pixel(x, y), image.get_pixel(x, y + 1));
                     out.push_str(&format!(

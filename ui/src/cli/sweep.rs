@@ -288,9 +288,13 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
         Some(other) => anyhow::bail!("--on {other:?}: the runs train here, or --on slurm"),
         None => {}
     }
-    let path = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let data = Arc::new(crate::data_setup::load_data(&path, &plan.data_options())?);
-    let runner = Runner::new(data, &path, &args.runs_dir, compute, threads);
+    let runner = sweep_runner(
+        &plan,
+        args.data.as_deref(),
+        &args.runs_dir,
+        compute,
+        threads,
+    )?;
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let sweep = start_sweep(
         &runner,
@@ -369,6 +373,20 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
     })
 }
 
+/// The runner a sweep's runs train with: the data set (`data`, else GRADBOARD_DATA or the
+/// download) read with the plan's data settings, runs in `runs_dir`.
+fn sweep_runner(
+    plan: &SweepPlan,
+    data: Option<&std::path::Path>,
+    runs_dir: &std::path::Path,
+    compute: Compute,
+    threads: usize,
+) -> Result<Runner> {
+    let path = crate::data_setup::ensure_data(data)?;
+    let data = Arc::new(crate::data_setup::load_data(&path, &plan.data_options())?);
+    Ok(Runner::new(data, &path, runs_dir, compute, threads))
+}
+
 /// `--on slurm`: the folder written, the array job submitted (or its script printed).
 fn on_slurm(args: &SweepArgs, mut plan: SweepPlan, threads: usize) -> Result<ExitCode> {
     use gradboard::runner::sweep::slurm::{submit, SlurmOptions};
@@ -417,12 +435,7 @@ fn trial(
     use gradboard::runner::sweep::{run_task, slurm, SweepCore, TaskOutcome};
     use std::sync::atomic::{AtomicBool, Ordering};
     let core = Arc::new(SweepCore::open(dir)?);
-    let path = crate::data_setup::ensure_data(data)?;
-    let data = Arc::new(crate::data_setup::load_data(
-        &path,
-        &core.plan.data_options(),
-    )?);
-    let runner = Runner::new(data, &path, &core.folder.runs_dir(), compute, threads);
+    let runner = sweep_runner(&core.plan, data, &core.folder.runs_dir(), compute, threads)?;
     let control = Arc::new(gradboard::train::Control::new());
     let stop = control.clone();
     let _ = ctrlc::set_handler(move || stop.send(gradboard::train::Command::Stop));
@@ -488,12 +501,7 @@ fn resume(
         println!("sweep {}: every run has ended; nothing to resume", core.id);
         return Ok(ExitCode::SUCCESS);
     }
-    let path = crate::data_setup::ensure_data(data)?;
-    let data = Arc::new(crate::data_setup::load_data(
-        &path,
-        &core.plan.data_options(),
-    )?);
-    let runner = Runner::new(data, &path, &core.folder.runs_dir(), compute, threads);
+    let runner = sweep_runner(&core.plan, data, &core.folder.runs_dir(), compute, threads)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let current: Arc<std::sync::Mutex<Option<Arc<gradboard::train::Control>>>> = Arc::default();
     let (stop_flag, stop_current) = (stop.clone(), current.clone());

@@ -278,7 +278,7 @@ pub enum Msg {
 }
 
 /// A data set read for the picker: where from, the data and its summary.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OpenedData {
     /// Its path.
     pub path: PathBuf,
@@ -286,6 +286,18 @@ pub struct OpenedData {
     pub data: std::sync::Arc<gradboard::data::Dataset>,
     /// What `data inspect` says of it.
     pub report: gradboard::data::inspect::Inspection,
+    /// A few training images a class as thumbnails (`inspect::thumbnails`), made once here
+    /// rather than at every frame.
+    pub thumbnails: Vec<Vec<image::RgbImage>>,
+}
+
+impl std::fmt::Debug for OpenedData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedData")
+            .field("path", &self.path)
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PartialEq for OpenedData {

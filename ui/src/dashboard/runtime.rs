@@ -4,7 +4,7 @@
 //! written its weights and its `done`.
 
 use super::app::App;
-use super::msg::{DataState, Effect, Job, Msg, OpenedData};
+use super::msg::{Effect, Job, Msg, OpenedData};
 use super::views;
 use super::workers::{self, Followers};
 use super::DashboardArgs;
@@ -272,8 +272,7 @@ impl Runtime {
             return;
         }
         let OpenedData { path, data, .. } = opened;
-        let shape = data.shape;
-        let (train, test, format) = (data.train.len(), data.test.len(), data.format.name());
+        let (shape, format) = (data.shape, data.format.name());
         let runner = Runner::new(
             data,
             &path,
@@ -281,15 +280,7 @@ impl Runtime {
             self.compute.clone(),
             self.threads,
         );
-        *self.runner.lock().expect("runner slot") = Some(runner);
-        workers::remember_source(&path);
-        app.update(Msg::Data(DataState::Ready {
-            source: path.display().to_string(),
-            train,
-            test,
-            shape,
-            format,
-        }));
+        app.update(Msg::Data(workers::install(&self.runner, runner, &path)));
         app.shared.notify(format!(
             "training on {} from the next run ({format}, {}x{}x{}, {} classes)",
             path.display(),

@@ -129,6 +129,22 @@ pub fn load(run_id: String, dir: PathBuf, followers: Followers, tx: &Sender<Msg>
 /// The runner of the data set in use, once it is read (the data picker replaces it).
 pub type RunnerSlot = Arc<Mutex<Option<Runner>>>;
 
+/// Puts `runner` (of the data read from `path`) in the slot and among the recent sources;
+/// the state the dashboard shows for it.
+pub fn install(slot: &RunnerSlot, runner: Runner, path: &Path) -> DataState {
+    let data = runner.data();
+    let state = DataState::Ready {
+        source: path.display().to_string(),
+        train: data.train.len(),
+        test: data.test.len(),
+        shape: data.shape,
+        format: data.format.name(),
+    };
+    *slot.lock().expect("runner slot") = Some(runner);
+    remember_source(path);
+    state
+}
+
 /// Finds the data set (downloading it on first use), reads it and makes the runner.
 pub fn load_data(
     flag: Option<PathBuf>,
@@ -163,18 +179,8 @@ pub fn load_data(
         send(DataState::Loading(path.display().to_string()));
         match Dataset::load_with(&path, &options) {
             Ok(data) => {
-                let (train, test, shape) = (data.train.len(), data.test.len(), data.shape);
-                let format = data.format.name();
                 let runner = Runner::new(Arc::new(data), &path, &runs_dir, compute, threads);
-                *slot.lock().expect("runner slot") = Some(runner);
-                remember_source(&path);
-                send(DataState::Ready {
-                    source: path.display().to_string(),
-                    train,
-                    test,
-                    shape,
-                    format,
-                });
+                send(install(&slot, runner, &path));
             }
             Err(e) => send(DataState::Failed(e.to_string())),
         }
@@ -387,10 +393,16 @@ pub fn open_data(path: PathBuf, options: gradboard::data::DataOptions, tx: &Send
         let result = Dataset::load_with(&path, &options)
             .map(|data| {
                 let report = gradboard::data::inspect::inspect(&data);
+                let thumbnails = gradboard::data::inspect::thumbnails(
+                    &data,
+                    super::views::data::SAMPLES_A_CLASS,
+                    super::views::data::SIDE,
+                );
                 Box::new(super::msg::OpenedData {
                     path: path.clone(),
                     data: Arc::new(data),
                     report,
+                    thumbnails,
                 })
             })
             .map_err(|e| e.to_string());

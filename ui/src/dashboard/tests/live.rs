@@ -562,10 +562,12 @@ fn the_data_picker_reads_a_typed_path_shows_its_summary_then_trains_on_it() {
     write_idx(&idx, &grey, &grey, (32, 32), false).unwrap();
     let data = Dataset::load(&idx).unwrap();
     let report = gradboard::data::inspect::inspect(&data);
+    let thumbnails = gradboard::data::inspect::thumbnails(&data, 8, 16);
     app.update(Msg::DataOpened(Ok(Box::new(OpenedData {
         path: idx.clone(),
         data: std::sync::Arc::new(data),
         report,
+        thumbnails,
     }))));
     let text = screen(&app, 140, 45);
     assert!(

@@ -3,7 +3,6 @@
 //! and a few training images a class drawn with half blocks (two pixel rows a cell).
 
 use crate::dashboard::screens::data::DataPicker;
-use image::imageops::FilterType;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -11,7 +10,9 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 /// Side, in pixels, an image is drawn at (16 columns, 8 rows).
-const SIDE: u32 = 16;
+pub const SIDE: u32 = 16;
+/// Training images a class the picker shows at most.
+pub const SAMPLES_A_CLASS: usize = 8;
 
 /// Draws the picker over `area`.
 pub fn draw(frame: &mut Frame, area: Rect, picker: &DataPicker) {
@@ -110,23 +111,14 @@ fn draw_summary(frame: &mut Frame, area: Rect, opened: &crate::dashboard::msg::O
                 + if r.classes.len() > 20 { ", ..." } else { "" }
         )),
     ];
-    let data = &opened.data;
-    let rows = gradboard::data::inspect::samples(data, (area.width as usize / 17).clamp(1, 8));
-    let per_row = (area.height.saturating_sub(3) / 9) as usize;
-    for (class, row) in rows.iter().enumerate().take(per_row) {
-        lines.push(Line::from(format!(" {}", data.class_names[class])));
-        let images: Vec<image::RgbImage> = row
-            .iter()
-            .map(|&i| {
-                let dims = (data.shape.channels, data.shape.height, data.shape.width);
-                gradboard::data::resample::to_image(data.train.image(i), dims)
-                    .resize_exact(SIDE, SIDE, FilterType::Triangle)
-                    .to_rgb8()
-            })
-            .collect();
+    let fit = (area.width as usize / (SIDE as usize + 1)).clamp(1, SAMPLES_A_CLASS);
+    let classes_shown = (area.height.saturating_sub(3) / 9) as usize;
+    for (class, row) in opened.thumbnails.iter().enumerate().take(classes_shown) {
+        lines.push(Line::from(format!(" {}", opened.data.class_names[class])));
+        let images = &row[..row.len().min(fit)];
         for y in (0..SIDE).step_by(2) {
             let mut spans = vec![Span::raw(" ")];
-            for im in &images {
+            for im in images {
                 for x in 0..SIDE {
                     let (t, b) = (im.get_pixel(x, y), im.get_pixel(x, y + 1));
                     spans.push(Span::styled(

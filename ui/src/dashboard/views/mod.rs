@@ -4,7 +4,7 @@
 pub mod analysis;
 pub mod chart;
 mod compare;
-mod data;
+pub mod data;
 mod layers;
 mod layout;
 mod live;
