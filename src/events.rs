@@ -167,6 +167,9 @@ pub struct StartInfo {
     /// Its FLOP an image, forward (a multiply-add counts two; products only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flops: Option<f64>,
+    /// A command sweep's trial: the command it ran, each word as run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
 }
 
 /// One event of a run.
@@ -269,6 +272,13 @@ pub enum EventKind {
         /// One a hidden layer's output on the probe batch, input to output.
         acts: Vec<ActStats>,
     },
+    /// Figures another program reported (a command sweep's trial), by name, at its step.
+    Metrics {
+        /// The step the program gave (or the count of its reports).
+        step: usize,
+        /// Each metric's value (finite only).
+        values: BTreeMap<String, f64>,
+    },
     /// Something the user can act on, written once a kind and layer.
     Warning {
         /// The step it was noticed at.
@@ -343,6 +353,7 @@ impl Event {
             | EventKind::Prune { step, .. }
             | EventKind::Layers { step, .. }
             | EventKind::Warning { step, .. }
+            | EventKind::Metrics { step, .. }
             | EventKind::Done { step, .. } => *step,
         }
     }
@@ -359,6 +370,7 @@ impl Event {
             EventKind::Prune { .. } => "prune",
             EventKind::Layers { .. } => "layers",
             EventKind::Warning { .. } => "warning",
+            EventKind::Metrics { .. } => "metrics",
             EventKind::Done { .. } => "done",
         }
     }

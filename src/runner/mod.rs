@@ -4,6 +4,7 @@
 //! with exactly one `done`: a panic or an error on the run's thread is caught and written as
 //! `failed` with its message.
 
+pub mod command;
 pub mod sweep;
 
 use crate::config::{key, RunConfig};
@@ -223,6 +224,7 @@ impl Runner {
             sweep: request.sweep.clone(),
             params: summary.as_ref().map(|s| s.params),
             flops: summary.as_ref().map(|s| s.flops as f64),
+            command: None,
         };
         let thread_control = control.clone();
         let data = self.data.clone();

@@ -7,6 +7,7 @@ use crate::config::{key, RunConfig};
 use crate::events::{
     ActStats, Event, EventKind, ParamStats, ParentRef, RunStatus, StartInfo, SweepRef,
 };
+use std::collections::BTreeMap;
 
 /// A point: step and value.
 pub type Point = (f64, f64);
@@ -197,6 +198,8 @@ pub struct RunState {
     pub layers: Vec<LayersPoint>,
     /// Its warnings.
     pub warnings: Vec<RunWarning>,
+    /// Figures another program reported (`metrics` events): by name, (step, value).
+    pub scalars: BTreeMap<String, Vec<(usize, f64)>>,
 }
 
 impl RunState {
@@ -226,6 +229,7 @@ impl RunState {
             changes: Vec::new(),
             layers: Vec::new(),
             warnings: Vec::new(),
+            scalars: BTreeMap::new(),
         }
     }
 
@@ -386,6 +390,15 @@ impl RunState {
                 }
             }
             EventKind::Prune { step, .. } => self.pruned_at = Some(*step),
+            EventKind::Metrics { step, values } => {
+                self.step = self.step.max(*step);
+                for (name, value) in values {
+                    self.scalars
+                        .entry(name.clone())
+                        .or_default()
+                        .push((*step, *value));
+                }
+            }
             EventKind::Layers { step, params, acts } => {
                 if self.layers.len() >= LAYERS_CAPACITY {
                     let mut keep = false;
@@ -463,6 +476,9 @@ impl RunState {
         self.curves.truncate_after(step);
         self.layers.retain(|l| l.step <= step);
         self.warnings.retain(|w| w.step <= step);
+        for points in self.scalars.values_mut() {
+            points.retain(|p| p.0 <= step);
+        }
         self.step = step;
         self.ended = None;
         self.done_final = None;

@@ -35,11 +35,27 @@ pub struct RungDecision {
 impl RungDecision {
     /// The decision in words, for the queue and the `prune` event.
     pub fn text(&self) -> String {
+        self.text_as(1.0)
+    }
+
+    /// The decision in words, its figures `sign` times the scores (-1 for a minimised
+    /// metric).
+    pub fn text_as(&self, sign: f64) -> String {
         let verb = if self.promoted { "promoted" } else { "pruned" };
-        let top = if self.promoted { "in" } else { "below" };
+        let top = if self.promoted { "in" } else { "outside" };
+        let top = if sign > 0.0 && !self.promoted {
+            "below"
+        } else {
+            top
+        };
         format!(
             "{verb} at rung {} (step {}): {:.4} {top} the top {} of {} (cutoff {:.4})",
-            self.rung, self.rung_step, self.value, self.keep, self.competitors, self.cutoff
+            self.rung,
+            self.rung_step,
+            sign * self.value,
+            self.keep,
+            self.competitors,
+            sign * self.cutoff
         )
     }
 }

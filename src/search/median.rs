@@ -48,6 +48,18 @@ impl Median {
     /// Judges a trial from its evaluations so far (step, figure; the last is the newest),
     /// against the figures at that step of the finished trials (`finished_at`).
     pub fn judge(&self, curve: &[(usize, f64)], finished_at: &[f64], figure: &str) -> Verdict {
+        self.judge_as(curve, finished_at, figure, 1.0)
+    }
+
+    /// `judge` on scores (larger better) whose figures are `sign` times the scores (-1 for a
+    /// minimised metric): the words show the figures, the word "best" and "worse" as they are.
+    pub fn judge_as(
+        &self,
+        curve: &[(usize, f64)],
+        finished_at: &[f64],
+        figure: &str,
+        sign: f64,
+    ) -> Verdict {
         let Some(&(step, _)) = curve.last() else {
             return Verdict::Waiting("no evaluation yet".into());
         };
@@ -68,13 +80,15 @@ impl Median {
         let median = median(finished_at).unwrap_or(f64::NAN);
         let best = curve.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
         let n = finished_at.len();
+        let (shown, shown_median) = (sign * best, sign * median);
+        let worse = if sign < 0.0 { "above" } else { "below" };
         if best < median || !best.is_finite() {
             Verdict::Prune(format!(
-                "pruned at step {step}: best {figure} {best:.4} below the median {median:.4} of {n} earlier runs"
+                "pruned at step {step}: best {figure} {shown:.4} {worse} the median {shown_median:.4} of {n} earlier runs"
             ))
         } else {
             Verdict::Keep(format!(
-                "kept at step {step}: best {figure} {best:.4}, median {median:.4} of {n}"
+                "kept at step {step}: best {figure} {shown:.4}, median {shown_median:.4} of {n}"
             ))
         }
     }

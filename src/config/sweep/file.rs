@@ -26,8 +26,21 @@
 //! set = { hidden = "512,512" }
 //! expected = 0.534
 //! ```
+//!
+//! A sweep of another program names its command instead of a preset; its keys are the
+//! command's own:
+//!
+//! ```toml
+//! command = ["python", "train.py", "--lr", "{lr}", "--bs", "{batch_size}"]
+//! objective = "val_acc"   # the metric the command reports
+//! direction = "max"       # max | min
+//! kill_after = 10         # seconds between SIGTERM and SIGKILL
+//! ```
 
-use super::{ExplicitRun, PrunerKind, PrunerOptions, Range, SamplerKind, SweepSpec};
+use super::{
+    CommandSpec, ExplicitRun, PrunerKind, PrunerOptions, Range, SamplerKind, SweepSpec,
+    DEFAULT_KILL_AFTER,
+};
 use crate::config::{key, toml_value_text as value_text, Choice};
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -37,7 +50,12 @@ use serde::Deserialize;
 struct SweepFile {
     #[serde(default)]
     description: String,
-    preset: String,
+    preset: Option<String>,
+    command: Option<Vec<String>>,
+    objective: Option<String>,
+    direction: Option<String>,
+    kill_after: Option<f64>,
+    workdir: Option<std::path::PathBuf>,
     #[serde(default)]
     seed: u64,
     sampler: Option<String>,
@@ -97,10 +115,56 @@ pub(super) fn parse(text: &str, name: &str, origin: &str) -> Result<SweepSpec> {
         });
         bad(format!("{}{}", at.unwrap_or_default(), e.message()))
     })?;
-    let mut spec = SweepSpec::new(name, &file.preset);
+    let mut spec = match (&file.preset, file.command) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "preset and command: a sweep trains gradboard's runs or runs a command, not both"
+                    .into(),
+            ))
+        }
+        (Some(preset), None) => {
+            if file.objective.is_some()
+                || file.direction.is_some()
+                || file.kill_after.is_some()
+                || file.workdir.is_some()
+            {
+                return Err(bad(
+                    "objective, direction, kill_after and workdir are for a command sweep (command = [...])"
+                        .into(),
+                ));
+            }
+            SweepSpec::new(name, preset)
+        }
+        (None, Some(argv)) => {
+            let command = CommandSpec::new(
+                argv,
+                file.objective.as_deref().unwrap_or(""),
+                super::minimizes(file.direction.as_deref()).map_err(|e| bad(e.to_string()))?,
+                file.kill_after.unwrap_or(DEFAULT_KILL_AFTER),
+            )
+            .map_err(|e| bad(e.to_string()))?;
+            let command = CommandSpec {
+                workdir: file.workdir,
+                ..command
+            };
+            let mut spec = SweepSpec::of_command(command);
+            spec.name = name.to_string();
+            spec
+        }
+        (None, None) => {
+            return Err(bad(
+                "give preset = \"NAME\" (gradboard's runs) or command = [...] (your program)"
+                    .into(),
+            ))
+        }
+    };
     spec.description = file.description;
     spec.seed = file.seed;
-    spec.set = overrides(&file.set).map_err(|e| bad(format!("set: {e}")))?;
+    spec.set = match spec.free() {
+        true => free_overrides(&file.set),
+        false => overrides(&file.set),
+    }
+    .map_err(|e| bad(format!("set: {e}")))?;
     if file.grid.as_ref().is_some_and(|g| g.is_empty()) {
         return Err(bad("grid: an empty table; give key = [values]".into()));
     }
@@ -116,7 +180,7 @@ pub(super) fn parse(text: &str, name: &str, origin: &str) -> Result<SweepSpec> {
                 "range {key_name}: give \"lo..hi\" or \"lo..hi:log\""
             ))
         })?;
-        Range::parse(&format!("{key_name}={text}")).map_err(|e| bad(e.to_string()))
+        Range::read(&format!("{key_name}={text}")).map_err(|e| bad(e.to_string()))
     };
     for (key_name, value) in file.range.iter().flatten() {
         let range = range_text(key_name, value)?;
@@ -184,7 +248,24 @@ pub(super) fn parse(text: &str, name: &str, origin: &str) -> Result<SweepSpec> {
 pub(super) fn write(spec: &SweepSpec) -> String {
     let mut t = toml::Table::new();
     t.insert("description".into(), spec.description.clone().into());
-    t.insert("preset".into(), spec.preset.clone().into());
+    match &spec.command {
+        Some(c) => {
+            let argv: Vec<toml::Value> = c.argv.iter().map(|w| w.as_str().into()).collect();
+            t.insert("command".into(), argv.into());
+            t.insert("objective".into(), c.objective.clone().into());
+            t.insert(
+                "direction".into(),
+                if c.minimize { "min" } else { "max" }.into(),
+            );
+            t.insert("kill_after".into(), c.kill_after.into());
+            if let Some(w) = &c.workdir {
+                t.insert("workdir".into(), w.display().to_string().into());
+            }
+        }
+        None => {
+            t.insert("preset".into(), spec.preset.clone().into());
+        }
+    }
     t.insert("seed".into(), (spec.seed as i64).into());
     t.insert("sampler".into(), spec.sampler.name().into());
     if spec.trials > 0 {
@@ -259,6 +340,18 @@ pub(super) fn write(spec: &SweepSpec) -> String {
         t.insert("runs".into(), runs.into());
     }
     toml::to_string(&t).unwrap_or_default()
+}
+
+/// A command sweep's `[set]`: its own keys with their values, as text.
+fn free_overrides(table: &toml::Table) -> Result<Vec<String>> {
+    table
+        .iter()
+        .map(|(k, v)| {
+            let text = value_text(v)
+                .ok_or_else(|| Error::Config(format!("{k}: unsupported value {v}")))?;
+            Ok(format!("{k}={text}"))
+        })
+        .collect()
 }
 
 /// A table of `key = value` as `key=value` overrides, each key checked.

@@ -3,9 +3,12 @@
 //! trained with one or more seeds, judged by a pruner. A spec comes from the command line or
 //! from a TOML file (`presets/sweeps/NAME.toml`); `plan` turns it into the runs it trains.
 
+mod command;
 mod file;
 mod plan;
 mod request;
+
+pub use command::{is_key_name, minimizes, CommandSpec, DEFAULT_KILL_AFTER, SPECIAL_PLACES};
 
 pub use plan::{Bases, Configuration, Objective, PlannedRun, SweepPlan, SWEEP_VAL_SPLIT};
 pub use request::SweepRequest;
@@ -179,11 +182,23 @@ pub struct Range {
     pub hi: f64,
     /// Log-uniform instead of uniform.
     pub log: bool,
+    /// Both ends written as whole numbers (`16..256`, not `0.0..1.0`): what makes a command's
+    /// key draw integers.
+    pub whole: bool,
+    /// A command's key, not one of gradboard's settings.
+    pub free: bool,
 }
 
 impl Range {
-    /// Parses `key=lo..hi` or `key=lo..hi:log`.
+    /// Parses `key=lo..hi` or `key=lo..hi:log` for one of gradboard's keys, checked against
+    /// the key.
     pub fn parse(text: &str) -> Result<Self> {
+        Self::read(text)?.checked(false)
+    }
+
+    /// Parses `key=lo..hi` or `key=lo..hi:log` unchecked (`SweepSpec::add_range` checks it
+    /// against the sweep's kind of keys).
+    pub fn read(text: &str) -> Result<Self> {
         let bad = |why: &str| {
             Error::Config(format!(
                 "--range {text:?}: {why}; expected key=lo..hi or key=lo..hi:log, e.g. lr=1e-4..1e-2:log"
@@ -199,17 +214,37 @@ impl Range {
         }
         let (lo, hi) = span.split_once("..").ok_or_else(|| bad("no .."))?;
         let number = |t: &str| t.trim().parse::<f64>().map_err(|_| bad("not a number"));
-        let range = Range {
+        let whole_text = |t: &str| {
+            t.trim()
+                .trim_start_matches(['-', '+'])
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        };
+        Ok(Range {
             key: name.trim().to_string(),
             lo: number(lo)?,
             hi: number(hi)?,
             log,
-        };
-        range.check()?;
-        Ok(range)
+            whole: whole_text(lo) && whole_text(hi),
+            free: false,
+        })
+    }
+
+    /// The range checked: for one of gradboard's keys against the key; for a command's key
+    /// (`free`), its name and ends only.
+    pub fn checked(mut self, free: bool) -> Result<Self> {
+        self.free = free;
+        self.check()?;
+        Ok(self)
     }
 
     fn check(&self) -> Result<()> {
+        if self.free && !is_key_name(&self.key) {
+            return Err(Error::Config(format!(
+                "range {:?}: a key is a letter or _, then letters, digits, _, - or .",
+                self.key
+            )));
+        }
         if self.key == crate::config::NET_KEY {
             return Err(Error::Config(
                 "range net: nets are chosen, not drawn from a range; --grid net=a,b or --choice net=a,b"
@@ -217,7 +252,11 @@ impl Range {
             ));
         }
         let net_var = crate::config::is_net_key(&self.key);
-        let spec = if net_var { None } else { Some(key(&self.key)?) };
+        let spec = if net_var || self.free {
+            None
+        } else {
+            Some(key(&self.key)?)
+        };
         if spec.is_some_and(|spec| {
             !matches!(
                 spec.kind(),
@@ -278,6 +317,9 @@ impl Range {
 
     /// Whether the key takes whole numbers (a net variable: when both ends are whole).
     pub fn integer(&self) -> bool {
+        if self.free {
+            return self.whole;
+        }
         if crate::config::is_net_key(&self.key) {
             return self.lo.fract() == 0.0 && self.hi.fract() == 0.0;
         }
@@ -304,10 +346,15 @@ impl Range {
 
     /// As written: `lo..hi` or `lo..hi:log`.
     pub fn text(&self) -> String {
+        // A command's real-valued range keeps its point (0.0..1.0), so it reads back real.
+        let end = |x: f64| match self.free && !self.whole && x.fract() == 0.0 {
+            true => format!("{x:?}"),
+            false => format!("{x}"),
+        };
         format!(
             "{}..{}{}",
-            self.lo,
-            self.hi,
+            end(self.lo),
+            end(self.hi),
             if self.log { ":log" } else { "" }
         )
     }
@@ -355,6 +402,9 @@ pub struct SweepSpec {
     pub prune: Option<PrunerSpec>,
     /// Seed of the sampler's draws.
     pub seed: u64,
+    /// The command each trial runs, for a sweep of another program (its keys are the
+    /// command's own); `None` for gradboard's runs.
+    pub command: Option<CommandSpec>,
 }
 
 impl SweepSpec {
@@ -374,19 +424,32 @@ impl SweepSpec {
             seeds: 1,
             prune: None,
             seed: 0,
+            command: None,
         }
+    }
+
+    /// A spec of a command sweep with nothing swept yet, named after its script.
+    pub fn of_command(command: CommandSpec) -> Self {
+        let mut spec = SweepSpec::new(&command.name(), "");
+        spec.command = Some(command);
+        spec
+    }
+
+    /// Whether its keys are a command's own rather than gradboard's settings.
+    pub fn free(&self) -> bool {
+        self.command.is_some()
     }
 
     /// Adds `key=v1,v2,...` to the grid; a list key (`hidden`) takes `;` between its
     /// alternatives (`hidden=800,400;200,100`).
     pub fn add_grid(&mut self, text: &str) -> Result<()> {
-        let (name, values) = split_values("--grid", text)?;
+        let (name, values) = split_values("--grid", text, self.free())?;
         self.add_grid_values(&name, values)
     }
 
     /// Adds a grid key with its values, each checked.
     pub fn add_grid_values(&mut self, name: &str, values: Vec<String>) -> Result<()> {
-        check_values("grid", name, &values)?;
+        check_values("grid", name, &values, self.free())?;
         self.check_new_key("grid", name)?;
         self.grid.push((name.to_string(), values));
         Ok(())
@@ -394,13 +457,13 @@ impl SweepSpec {
 
     /// Adds `key=a,b,c` to the choices (list keys: `;` between alternatives).
     pub fn add_choice(&mut self, text: &str) -> Result<()> {
-        let (name, values) = split_values("--choice", text)?;
+        let (name, values) = split_values("--choice", text, self.free())?;
         self.add_choice_values(&name, values)
     }
 
     /// Adds a categorical key with its values, each checked.
     pub fn add_choice_values(&mut self, name: &str, values: Vec<String>) -> Result<()> {
-        check_values("choice", name, &values)?;
+        check_values("choice", name, &values, self.free())?;
         self.check_new_key("choice", name)?;
         self.choices.push((name.to_string(), values));
         Ok(())
@@ -408,6 +471,7 @@ impl SweepSpec {
 
     /// Adds a range.
     pub fn add_range(&mut self, range: Range) -> Result<()> {
+        let range = range.checked(self.free())?;
         self.check_new_key("range", &range.key)?;
         self.ranges.push(range);
         Ok(())
@@ -511,6 +575,26 @@ impl SweepSpec {
         if !(1..=MAX_SEEDS).contains(&self.seeds) {
             return bad(&format!("seeds {}: give 1 to {MAX_SEEDS}", self.seeds));
         }
+        if let Some(command) = &self.command {
+            if !self.runs.is_empty() {
+                return bad("a command sweep takes its values from a grid, ranges or choices, not explicit runs");
+            }
+            let mut set_keys = Vec::new();
+            for s in &self.set {
+                let Some((k, v)) = s.split_once('=') else {
+                    return bad(&format!("--set {s:?}: expected key=value"));
+                };
+                let k = k.trim();
+                if !is_key_name(k) {
+                    return bad(&format!("--set {s:?}: {k:?} is not a key"));
+                }
+                if k == "seed" && v.trim().parse::<u64>().is_err() {
+                    return bad(&format!("--set {s}: the seed is a whole number >= 0"));
+                }
+                set_keys.push(k.to_string());
+            }
+            command.check_keys(&self.swept_keys(), &set_keys)?;
+        }
         self.run_count().map(|_| ())
     }
 
@@ -612,26 +696,44 @@ impl SweepSpec {
 }
 
 /// `key=v1,v2` split into the key and its values (`;` between a list key's values).
-fn split_values(flag: &str, text: &str) -> Result<(String, Vec<String>)> {
+fn split_values(flag: &str, text: &str, free: bool) -> Result<(String, Vec<String>)> {
     let (name, values) = text.split_once('=').ok_or_else(|| {
         Error::Config(format!(
             "{flag} {text:?}: expected key=v1,v2,... (list keys: key=a,b;c,d)"
         ))
     })?;
     let name = name.trim();
-    let sep = if !crate::config::is_net_key(name) && key(name)?.kind() == KeyKind::IntegerList {
-        ';'
-    } else {
-        ','
-    };
+    let sep =
+        if !free && !crate::config::is_net_key(name) && key(name)?.kind() == KeyKind::IntegerList {
+            ';'
+        } else {
+            ','
+        };
     let values = values.split(sep).map(|v| v.trim().to_string()).collect();
     Ok((name.to_string(), values))
 }
 
 /// Each value must be one the key accepts.
-fn check_values(what: &str, name: &str, values: &[String]) -> Result<()> {
+fn check_values(what: &str, name: &str, values: &[String], free: bool) -> Result<()> {
     if values.is_empty() || values.iter().any(|v| v.is_empty()) {
         return Err(Error::Config(format!("{what} {name}: an empty value")));
+    }
+    if free {
+        if !is_key_name(name) {
+            return Err(Error::Config(format!(
+                "{what} {name:?}: a key is a letter or _, then letters, digits, _, - or ."
+            )));
+        }
+        if let Some(v) = values
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| values[..i].contains(v).then_some(v))
+        {
+            return Err(Error::Config(format!(
+                "{what} {name}: {v} is given twice; each value once"
+            )));
+        }
+        return Ok(());
     }
     if crate::config::is_net_key(name) {
         return check_net_values(what, name, values);

@@ -15,29 +15,62 @@ use std::collections::BTreeMap;
 pub const SWEEP_VAL_SPLIT: usize = 5000;
 
 /// The figure a sweep chooses by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {
     /// Accuracy on the held-out training images.
     ValAcc,
     /// Accuracy on the test set (a sweep without a validation split: the lab's protocol).
     TestAcc,
+    /// A metric a command sweep's program reports, by its name.
+    Metric {
+        /// The metric's name.
+        name: String,
+        /// Whether smaller is better.
+        minimize: bool,
+    },
 }
 
 impl Objective {
-    /// Its name in JSON: `val_acc` or `test_acc`.
-    pub fn name(self) -> &'static str {
+    /// Its name in JSON: `val_acc`, `test_acc`, or the metric's.
+    pub fn name(&self) -> &str {
         match self {
             Objective::ValAcc => "val_acc",
             Objective::TestAcc => "test_acc",
+            Objective::Metric { name, .. } => name,
         }
     }
 
-    /// Its name in tables: `val acc` or `test acc`.
-    pub fn label(self) -> &'static str {
+    /// Its name in tables: `val acc`, `test acc`, or the metric's.
+    pub fn label(&self) -> &str {
         match self {
             Objective::ValAcc => "val acc",
             Objective::TestAcc => "test acc",
+            Objective::Metric { name, .. } => name,
+        }
+    }
+
+    /// Whether smaller is better.
+    pub fn minimize(&self) -> bool {
+        matches!(self, Objective::Metric { minimize: true, .. })
+    }
+
+    /// A figure as the sweep ranks it, larger better (a minimised metric negated): what the
+    /// samplers and pruners compare.
+    pub fn score(&self, value: f64) -> f64 {
+        if self.minimize() {
+            -value
+        } else {
+            value
+        }
+    }
+
+    /// "max" or "min".
+    pub fn direction(&self) -> &'static str {
+        if self.minimize() {
+            "min"
+        } else {
+            "max"
         }
     }
 }
@@ -108,6 +141,9 @@ impl SweepPlan {
     pub fn new(mut spec: SweepSpec, presets: &PresetDirs) -> Result<Self> {
         spec.check()?;
         spec.run_count()?;
+        if spec.free() {
+            return Self::from_parts(spec, Bases::new());
+        }
         let mut bases = BTreeMap::new();
         let named = std::iter::once(spec.preset.clone())
             .chain(spec.runs.iter().filter_map(|r| r.preset.clone()));
@@ -159,7 +195,7 @@ impl SweepPlan {
     /// already settled) and the presets' names and settings.
     pub fn from_parts(spec: SweepSpec, bases: Bases) -> Result<Self> {
         spec.check()?;
-        if !bases.contains_key(&spec.preset) {
+        if !spec.free() && !bases.contains_key(&spec.preset) {
             return Err(Error::Config(format!(
                 "sweep {}: the folder's plan lacks preset {}",
                 spec.name, spec.preset
@@ -336,6 +372,14 @@ impl SweepPlan {
 
     /// The preset's name, its settings, and the run's.
     fn build(&self, conf: &Configuration, offset: usize) -> Result<(String, RunConfig, RunConfig)> {
+        if self.spec.free() {
+            // A command's trial: only its seed is gradboard's; its values are the command's.
+            let config = RunConfig {
+                seed: self.command_seed().wrapping_add(offset as u64),
+                ..RunConfig::default()
+            };
+            return Ok((self.spec.name.clone(), config.clone(), config));
+        }
         let (name, base) = match self.bases.get(&conf.preset) {
             Some(b) => b.clone(),
             None => {
@@ -367,15 +411,61 @@ impl SweepPlan {
     /// The settings every run shares before its own: the preset's with the sweep's
     /// overrides.
     fn common(&self) -> RunConfig {
-        let mut config = self.bases[&self.spec.preset].1.clone();
+        let Some((_, base)) = self.bases.get(&self.spec.preset) else {
+            return RunConfig::default();
+        };
+        let mut config = base.clone();
         for s in &self.spec.set {
             let _ = config.apply_override(s);
         }
         config
     }
 
-    /// The figure the sweep chooses by: validation accuracy when its runs hold images out.
+    /// A command sweep's first seed: its `--set seed=N`, else 0.
+    fn command_seed(&self) -> u64 {
+        self.spec
+            .set
+            .iter()
+            .filter_map(|s| s.split_once('='))
+            .find(|(k, _)| k.trim() == "seed")
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A command trial's values by key: the sweep's `--set`, the configuration's, its seed,
+    /// its index and its run folder (the places of `SPECIAL_PLACES`).
+    pub fn command_values(
+        &self,
+        index: usize,
+        conf: &Configuration,
+        run_dir: &std::path::Path,
+    ) -> BTreeMap<String, String> {
+        let mut values: BTreeMap<String, String> = self
+            .spec
+            .set
+            .iter()
+            .filter_map(|s| s.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        values.extend(conf.swept.iter().cloned());
+        let seed = self
+            .command_seed()
+            .wrapping_add(self.locate(index).1 as u64);
+        values.insert("seed".into(), seed.to_string());
+        values.insert("trial".into(), index.to_string());
+        values.insert("run_dir".into(), run_dir.display().to_string());
+        values
+    }
+
+    /// The figure the sweep chooses by: a command sweep's metric; else validation accuracy
+    /// when its runs hold images out.
     pub fn objective(&self) -> Objective {
+        if let Some(c) = &self.spec.command {
+            return Objective::Metric {
+                name: c.objective.clone(),
+                minimize: c.minimize,
+            };
+        }
         if self.common().val_split > 0 {
             Objective::ValAcc
         } else {
@@ -386,11 +476,18 @@ impl SweepPlan {
     /// The step of the runs' first evaluation (the first rung of successive halving unless
     /// set).
     pub fn first_eval(&self) -> usize {
+        if self.spec.free() {
+            // A command reports when it will: its first report is the first rung.
+            return 1;
+        }
         self.common().eval_every
     }
 
-    /// Steps a run trains (the common settings').
+    /// Steps a run trains (the common settings'); 0 for a command, whose steps are its own.
     pub fn steps(&self) -> usize {
+        if self.spec.free() {
+            return 0;
+        }
         self.common().steps
     }
 }

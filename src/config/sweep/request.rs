@@ -1,7 +1,10 @@
 //! A sweep as the command line's flags and the dashboard's form give it, assembled into a
 //! checked spec the same way for both.
 
-use super::{find_sweep, PrunerKind, PrunerOptions, Range, SamplerKind, SweepPlan, SweepSpec};
+use super::{
+    find_sweep, minimizes, CommandSpec, PrunerKind, PrunerOptions, Range, SamplerKind, SweepPlan,
+    SweepSpec, DEFAULT_KILL_AFTER,
+};
 use crate::config::{Choice, PresetDirs};
 use crate::{Error, Result};
 
@@ -35,29 +38,93 @@ pub struct SweepRequest {
     pub prune_options: PrunerOptions,
     /// Seed of the sampler's draws.
     pub seed: Option<u64>,
+    /// A command to run for each trial instead of gradboard's runs (one line, `{key}` places).
+    pub command: Option<String>,
+    /// A command sweep's objective: the metric's name.
+    pub objective: Option<String>,
+    /// A command sweep's direction: `max` or `min`.
+    pub direction: Option<String>,
+    /// A command sweep's grace between SIGTERM and SIGKILL, in seconds.
+    pub kill_after: Option<f64>,
 }
 
 impl SweepRequest {
+    /// Adds the grid keys, ranges and choices to `spec` (checked as its kind of keys).
+    fn add_swept(&self, spec: &mut SweepSpec) -> Result<()> {
+        for g in &self.grid {
+            spec.add_grid(g)?;
+        }
+        for r in &self.ranges {
+            spec.add_range(Range::read(r)?)?;
+        }
+        for c in &self.choices {
+            spec.add_choice(c)?;
+        }
+        Ok(())
+    }
+
     /// The spec, checked: every fixed run's settings are built (`SweepPlan::new`) and the
     /// count bounded.
     pub fn assemble(&self, presets: &PresetDirs) -> Result<SweepSpec> {
-        let mut spec = match &self.file {
-            Some(name) => find_sweep(presets, name)?,
-            None => {
+        let command_only =
+            self.objective.is_some() || self.direction.is_some() || self.kill_after.is_some();
+        let mut spec = match (&self.file, &self.command) {
+            (Some(_), Some(_)) => return Err(Error::Config(
+                "sweep: give a sweep file or --command, not both (a file holds command = [...])"
+                    .into(),
+            )),
+            (None, Some(line)) => {
+                if self.preset.is_some() {
+                    return Err(Error::Config(
+                        "sweep: --preset trains gradboard's runs; --command runs your program: give one".into(),
+                    ));
+                }
+                let command = CommandSpec::from_line(
+                    line,
+                    self.objective.as_deref().unwrap_or(""),
+                    minimizes(self.direction.as_deref())?,
+                    self.kill_after.unwrap_or(DEFAULT_KILL_AFTER),
+                )?;
+                let mut spec = SweepSpec::of_command(command);
+                self.add_swept(&mut spec)?;
+                spec
+            }
+            (Some(name), None) => {
+                let mut spec = find_sweep(presets, name)?;
+                match &mut spec.command {
+                    Some(c) => {
+                        // The file's command with the flags' objective, direction and grace.
+                        let minimize = match &self.direction {
+                            Some(d) => minimizes(Some(d))?,
+                            None => c.minimize,
+                        };
+                        let objective = self.objective.as_deref().unwrap_or(&c.objective);
+                        let kill_after = self.kill_after.unwrap_or(c.kill_after);
+                        *c = CommandSpec {
+                            workdir: c.workdir.clone(),
+                            ..CommandSpec::new(c.argv.clone(), objective, minimize, kill_after)?
+                        };
+                    }
+                    None if command_only => return Err(Error::Config(
+                        "sweep: --objective, --direction and --kill-after are for a command sweep"
+                            .into(),
+                    )),
+                    None => {}
+                }
+                spec
+            }
+            (None, None) => {
+                if command_only {
+                    return Err(Error::Config(
+                        "sweep: --objective, --direction and --kill-after are for a command sweep (--command '...')".into(),
+                    ));
+                }
                 let preset = self
                     .preset
                     .as_deref()
                     .ok_or_else(|| Error::Config("sweep: give a sweep file or a preset".into()))?;
                 let mut spec = SweepSpec::new(preset, preset);
-                for g in &self.grid {
-                    spec.add_grid(g)?;
-                }
-                for r in &self.ranges {
-                    spec.add_range(Range::parse(r)?)?;
-                }
-                for c in &self.choices {
-                    spec.add_choice(c)?;
-                }
+                self.add_swept(&mut spec)?;
                 spec
             }
         };

@@ -169,24 +169,39 @@ impl Book {
         }
     }
 
-    /// Run `index`'s evaluations of the objective: (step, figure).
+    /// Run `index`'s evaluations of the objective as the sweep ranks them, larger better (a
+    /// minimised metric negated: `Objective::score`): (step, score).
     pub fn curve(&self, index: usize) -> Vec<(usize, f64)> {
         let Some(run) = self.run(index) else {
             return Vec::new();
         };
-        let points = match self.meta.objective {
-            Objective::ValAcc => &run.curves.val_acc,
-            Objective::TestAcc => &run.curves.test_acc,
+        let points: Vec<(f64, f64)> = match &self.meta.objective {
+            Objective::ValAcc => run.curves.val_acc.clone(),
+            Objective::TestAcc => run.curves.test_acc.clone(),
+            Objective::Metric { name, .. } => run
+                .scalars
+                .get(name)
+                .map(|v| v.iter().map(|&(s, x)| (s as f64, x)).collect())
+                .unwrap_or_default(),
         };
-        points.iter().map(|p| (p.0 as usize, p.1)).collect()
+        points
+            .iter()
+            .map(|p| (p.0 as usize, self.meta.objective.score(p.1)))
+            .collect()
     }
 
-    /// Run `index`'s best figure of the objective.
+    /// Run `index`'s best score of the objective (larger better).
     pub fn best(&self, index: usize) -> Option<f64> {
         let run = self.run(index)?;
-        match self.meta.objective {
+        match &self.meta.objective {
             Objective::ValAcc => run.best_val_acc(),
             Objective::TestAcc => run.best_test_acc(),
+            Objective::Metric { .. } => self
+                .curve(index)
+                .iter()
+                .map(|p| p.1)
+                .filter(|v| v.is_finite())
+                .reduce(f64::max),
         }
     }
 

@@ -25,6 +25,38 @@ pub use state::{
 pub use trial::{write_results_of, Forward, SweepCore};
 
 use super::{Observer, Runner};
+
+/// What a sweep's trials run on: gradboard's engine, or a command.
+#[derive(Clone)]
+pub enum Launcher {
+    /// gradboard's runs, trained on a data set.
+    Engine(Runner),
+    /// A command sweep's trials, each a process whose run folder goes in `runs_dir`.
+    Command {
+        /// The runs folder.
+        runs_dir: PathBuf,
+    },
+}
+
+impl Launcher {
+    /// The runs folder.
+    pub fn runs_dir(&self) -> &Path {
+        match self {
+            Launcher::Engine(runner) => runner.runs_dir(),
+            Launcher::Command { runs_dir } => runs_dir,
+        }
+    }
+
+    /// The same launcher for one of `parallel` runs at once (the engine's threads shared).
+    fn share(&self, parallel: usize) -> Launcher {
+        match self {
+            Launcher::Engine(runner) => {
+                Launcher::Engine(runner.with_threads(runner.threads() / parallel.max(1)))
+            }
+            other => other.clone(),
+        }
+    }
+}
 use crate::config::sweep::SweepPlan;
 use crate::events::RunStatus;
 use crate::train::{Command, Control};
@@ -216,11 +248,53 @@ pub fn start_sweep(
     observer: Observer,
 ) -> Result<SweepHandle> {
     let parallel = parallel.clamp(1, plan.trials().max(1));
-    let notice = fit_plan(&mut plan, runner.data(), parallel)?;
-    let core = Arc::new(SweepCore::create(runner.runs_dir(), plan, notice)?);
+    // A command sweep's trials read their own data.
+    let notice = match plan.spec.command.is_some() {
+        true => None,
+        false => fit_plan(&mut plan, runner.data(), parallel)?,
+    };
+    launch(
+        &Launcher::Engine(runner.clone()),
+        plan,
+        parallel,
+        observer,
+        notice,
+    )
+}
+
+/// Starts a command sweep here (`plan.spec.command`): each trial runs the command in a run
+/// folder of `runs_dir`, `parallel` at a time.
+pub fn start_command_sweep(
+    runs_dir: &Path,
+    plan: SweepPlan,
+    parallel: usize,
+    observer: Observer,
+) -> Result<SweepHandle> {
+    if plan.spec.command.is_none() {
+        return Err(Error::Config(format!(
+            "sweep {}: no command to run",
+            plan.spec.name
+        )));
+    }
+    let parallel = parallel.clamp(1, plan.trials().max(1));
+    let launcher = Launcher::Command {
+        runs_dir: runs_dir.to_path_buf(),
+    };
+    launch(&launcher, plan, parallel, observer, None)
+}
+
+/// Writes the sweep's folder and starts its workers.
+fn launch(
+    launcher: &Launcher,
+    plan: SweepPlan,
+    parallel: usize,
+    observer: Observer,
+    notice: Option<String>,
+) -> Result<SweepHandle> {
+    let core = Arc::new(SweepCore::create(launcher.runs_dir(), plan, notice)?);
     let lock = core.folder.lock_running()?;
     let trials = core.plan.trials();
-    let worker_runner = runner.with_threads(runner.threads() / parallel);
+    let worker_runner = launcher.share(parallel);
     let shared = Arc::new(Shared {
         _lock: lock,
         core: core.clone(),
@@ -328,7 +402,7 @@ fn next_run(shared: &Shared) -> Option<usize> {
 /// the folder as a cluster task claims it.
 /// Trains the queue's runs one after another. A panic while one is started or waited for
 /// refuses that run with its message and is kept for `wait`; the queue goes on.
-fn work(runner: &Runner, shared: &Arc<Shared>) {
+fn work(runner: &Launcher, shared: &Arc<Shared>) {
     while let Some(index) = next_run(shared) {
         if let Err(failure) = crate::threads::catch(|| train_one(runner, shared, index)) {
             tracing::error!("sweep {} run {index}: {failure}", shared.core.id);
@@ -344,7 +418,7 @@ fn work(runner: &Runner, shared: &Arc<Shared>) {
 }
 
 /// Claims, starts and waits for run `index`.
-fn train_one(runner: &Runner, shared: &Arc<Shared>, index: usize) {
+fn train_one(runner: &Launcher, shared: &Arc<Shared>, index: usize) {
     if std::env::var(crate::train::FAULT_ENV).ok() == Some(format!("sweep-panic@{index}")) {
         panic!("injected fault: sweep thread panic at run {index}");
     }
@@ -434,7 +508,7 @@ pub fn cancel_sweep(dir: &Path) -> Result<String> {
 /// rewritten after.
 pub fn run_task(
     core: &Arc<SweepCore>,
-    runner: &Runner,
+    runner: &Launcher,
     index: usize,
     control: Arc<Control>,
     forward: Forward,

@@ -37,8 +37,8 @@ pub struct SlurmOptions {
     pub sbatch: Vec<String>,
     /// CPU threads a task trains with (its `--cpus-per-task` unless the options say).
     pub threads: usize,
-    /// The data set every task reads (a path every node sees).
-    pub data: PathBuf,
+    /// The data set every task reads (a path every node sees); none for a command sweep.
+    pub data: Option<PathBuf>,
     /// The gradboard binary every task runs (a path every node sees).
     pub exe: PathBuf,
 }
@@ -91,10 +91,12 @@ pub fn job_script(name: &str, dir: &Path, trials: usize, o: &SlurmOptions) -> St
     s.push_str(
         "# One run of the sweep a task: claimed in the sweep folder, resumed after a requeue.\n",
     );
-    s.push_str(&format!(
-        "export GRADBOARD_DATA={}\n",
-        quote(&absolute(&o.data))
-    ));
+    if let Some(data) = &o.data {
+        s.push_str(&format!(
+            "export GRADBOARD_DATA={}\n",
+            quote(&absolute(data))
+        ));
+    }
     s.push_str(&format!(
         "exec {} --threads \"${{SLURM_CPUS_PER_TASK:-1}}\" sweep trial {} --index \"$SLURM_ARRAY_TASK_ID\"\n",
         quote(&absolute(&o.exe)),
@@ -251,7 +253,7 @@ mod tests {
             parallel: 2,
             sbatch: vec!["--partition=gpu".into(), "--gres=gpu:1".into()],
             threads: 4,
-            data: "/shared/cifar.tar.gz".into(),
+            data: Some("/shared/cifar.tar.gz".into()),
             exe: "/opt/gradboard".into(),
         };
         let s = job_script("grid", Path::new("/shared/runs/sweeps/x"), 6, &o);

@@ -242,6 +242,8 @@ pub struct ResultRow<'a> {
 pub struct ResultRows<'a> {
     /// Chosen on validation: the best test accuracy is a column of its own.
     pub on_val: bool,
+    /// Chosen on a command's metric: no test columns (its runs have none).
+    pub on_metric: bool,
     /// Some run has a figure to compare with.
     pub with_expected: bool,
     /// The rows.
@@ -329,7 +331,7 @@ impl SweepState {
                 .prune
                 .map_or("off".to_string(), |p| p.describe(meta.first_eval)),
             seeds: meta.seeds,
-            objective: Some(meta.objective),
+            objective: Some(meta.objective.clone()),
             swept_keys: spec.swept_keys(),
             groups: Vec::new(),
             importance: Vec::new(),
@@ -350,15 +352,38 @@ impl SweepState {
     }
 
     /// The objective's name in tables.
-    pub fn objective_label(&self) -> &'static str {
-        self.objective.unwrap_or(Objective::TestAcc).label()
+    pub fn objective_label(&self) -> &str {
+        self.objective.as_ref().map_or("test acc", |o| o.label())
+    }
+
+    /// The run a fork of the sweep's best starts from: the best run of the best group of
+    /// seeds, else the best run.
+    pub fn best_member(&self) -> Option<&QueueEntry> {
+        match self.best_group() {
+            Some(g) if self.seeds > 1 => g
+                .runs
+                .iter()
+                .filter_map(|&i| self.queue.get(i))
+                .filter(|e| e.best.is_some())
+                .max_by(|a, b| self.rank(a.best).total_cmp(&self.rank(b.best))),
+            _ => self.best_run(),
+        }
+    }
+
+    /// A figure of the objective as it ranks, larger better; none ranks last.
+    pub fn rank(&self, value: Option<f64>) -> f64 {
+        match (value, &self.objective) {
+            (Some(v), Some(o)) if v.is_finite() => o.score(v),
+            (Some(v), None) if v.is_finite() => v,
+            _ => f64::NEG_INFINITY,
+        }
     }
 
     /// The results table: started runs, best objective first.
     pub fn results(&self) -> Vec<&QueueEntry> {
         let mut rows: Vec<&QueueEntry> =
             self.queue.iter().filter(|e| e.run_id().is_some()).collect();
-        rows.sort_by(|a, b| b.best.unwrap_or(-1.0).total_cmp(&a.best.unwrap_or(-1.0)));
+        rows.sort_by(|a, b| self.rank(b.best).total_cmp(&self.rank(a.best)));
         rows
     }
 
@@ -372,6 +397,7 @@ impl SweepState {
         }
         ResultRows {
             on_val: self.objective == Some(Objective::ValAcc),
+            on_metric: matches!(self.objective, Some(Objective::Metric { .. })),
             with_expected: self.queue.iter().any(|e| e.expected.is_some()),
             rows: entries
                 .into_iter()
@@ -400,11 +426,7 @@ impl SweepState {
     /// The groups, best mean objective first.
     pub fn ranked_groups(&self) -> Vec<&GroupRow> {
         let mut groups: Vec<&GroupRow> = self.groups.iter().collect();
-        groups.sort_by(|a, b| {
-            b.best_mean
-                .unwrap_or(-1.0)
-                .total_cmp(&a.best_mean.unwrap_or(-1.0))
-        });
+        groups.sort_by(|a, b| self.rank(b.best_mean).total_cmp(&self.rank(a.best_mean)));
         groups
     }
 
@@ -413,11 +435,7 @@ impl SweepState {
         self.groups
             .iter()
             .filter(|g| g.best_mean.is_some())
-            .max_by(|a, b| {
-                a.best_mean
-                    .unwrap_or(-1.0)
-                    .total_cmp(&b.best_mean.unwrap_or(-1.0))
-            })
+            .max_by(|a, b| self.rank(a.best_mean).total_cmp(&self.rank(b.best_mean)))
     }
 
     /// Characters of the longest run label (0 for an empty queue), for tables to fit them.
@@ -477,7 +495,27 @@ impl SweepState {
 
     fn budget(&self) -> Budget {
         let mut b = Budget::default();
+        // A command's trials say their length only by running: the longest completed one's.
+        let full = self
+            .queue
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.state,
+                    QueueState::Ended {
+                        status: RunStatus::Completed,
+                        ..
+                    }
+                )
+            })
+            .map(|e| e.step)
+            .max()
+            .unwrap_or(0);
         for e in self.queue.iter().filter(|e| e.run_id().is_some()) {
+            let e = &QueueEntry {
+                steps: if e.steps == 0 { full } else { e.steps },
+                ..e.clone()
+            };
             let seconds = e.seconds.unwrap_or(0.0);
             b.steps_spent += e.step;
             b.seconds_spent += seconds;
@@ -575,7 +613,8 @@ impl SweepState {
             "sweep_id": self.id,
             "name": self.name,
             "status": self.status.as_str(),
-            "objective": self.objective.unwrap_or(Objective::TestAcc).name(),
+            "objective": self.objective.as_ref().map_or("test_acc", |o| o.name()),
+            "direction": self.objective.as_ref().map_or("max", |o| o.direction()),
             "sampler": self.sampler,
             "pruner": self.pruner,
             "seeds": self.seeds,
@@ -600,9 +639,13 @@ impl SweepState {
     /// The results as Markdown: how it searched, the budget, the runs, the groups, what
     /// mattered, the parallel-coordinates figure.
     pub fn markdown(&self) -> String {
-        let objective = self.objective.unwrap_or(Objective::TestAcc);
+        let objective = self.objective.clone().unwrap_or(Objective::TestAcc);
         let mut out = format!("# Sweep {}\n\n", self.id);
-        out.push_str(&match objective {
+        out.push_str(&match &objective {
+            Objective::Metric { name, minimize } => format!(
+                "Chosen on {name} as the command reported it ({} is better).\n\n",
+                if *minimize { "smaller" } else { "larger" }
+            ),
             Objective::ValAcc => "Chosen on validation accuracy (held-out training images); test accuracy is shown beside it and never used to choose.\n\n".to_string(),
             Objective::TestAcc => "Chosen on test accuracy: no validation split (the lab's protocol).\n\n".to_string(),
         });
@@ -619,38 +662,50 @@ impl SweepState {
         }
         let table = self.result_rows(false);
         let obj = objective.label();
-        out.push_str(&format!(
-            "\n## Runs\n\n| # | run | settings | status | steps | best {obj} |"
-        ));
-        if table.on_val {
-            out.push_str(" best test acc |");
-        }
-        out.push_str(" final test acc |");
-        out.push_str(if table.with_expected {
-            " expected |"
-        } else {
-            ""
-        });
-        out.push_str(" seconds |\n|---|---|---|---|---|---|");
-        if table.on_val {
-            out.push_str("---|");
-        }
-        out.push_str("---|");
-        out.push_str(if table.with_expected { "---|" } else { "" });
-        out.push_str("---|\n");
-        for r in &table.rows {
+        if table.on_metric {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |",
-                r.entry.index, r.run, r.entry.label, r.status, r.entry.step, r.best
+                "\n## Runs\n\n| # | run | settings | status | steps | best {obj} | seconds |\n|---|---|---|---|---|---|---|\n"
+            ));
+            for r in &table.rows {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    r.entry.index, r.run, r.entry.label, r.status, r.entry.step, r.best, r.seconds
+                ));
+            }
+        } else {
+            out.push_str(&format!(
+                "\n## Runs\n\n| # | run | settings | status | steps | best {obj} |"
             ));
             if table.on_val {
-                out.push_str(&format!(" {} |", r.best_test));
+                out.push_str(" best test acc |");
             }
-            out.push_str(&format!(" {} |", r.final_test));
-            if table.with_expected {
-                out.push_str(&format!(" {} |", r.expected));
+            out.push_str(" final test acc |");
+            out.push_str(if table.with_expected {
+                " expected |"
+            } else {
+                ""
+            });
+            out.push_str(" seconds |\n|---|---|---|---|---|---|");
+            if table.on_val {
+                out.push_str("---|");
             }
-            out.push_str(&format!(" {} |\n", r.seconds));
+            out.push_str("---|");
+            out.push_str(if table.with_expected { "---|" } else { "" });
+            out.push_str("---|\n");
+            for r in &table.rows {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} |",
+                    r.entry.index, r.run, r.entry.label, r.status, r.entry.step, r.best
+                ));
+                if table.on_val {
+                    out.push_str(&format!(" {} |", r.best_test));
+                }
+                out.push_str(&format!(" {} |", r.final_test));
+                if table.with_expected {
+                    out.push_str(&format!(" {} |", r.expected));
+                }
+                out.push_str(&format!(" {} |\n", r.seconds));
+            }
         }
         if self.seeds > 1 && !self.groups.is_empty() {
             out.push_str(&format!(
@@ -770,7 +825,7 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
                 keep: r.keep,
                 promoted: r.promoted,
             }
-            .text()
+            .text_as(book.meta.objective.score(1.0))
         })
         .or_else(|| local.notes.get(&index).cloned())
         .or_else(|| {
@@ -786,10 +841,23 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
         label,
         swept,
         state,
-        step: run.map_or(0, |r| r.step.saturating_sub(r.first_step)),
+        // A command's trial counts in its objective's steps (its other figures may count
+        // batches).
+        step: match (&book.meta.objective, run) {
+            (Objective::Metric { name, .. }, Some(r)) => r
+                .scalars
+                .get(name)
+                .and_then(|c| c.iter().map(|p| p.0).max())
+                .unwrap_or(0),
+            (_, r) => r.map_or(0, |r| r.step.saturating_sub(r.first_step)),
+        },
         steps: run.map_or(book.meta.steps, |r| r.config.steps),
-        curve: book.curve(index),
-        best: book.best(index),
+        curve: book
+            .curve(index)
+            .into_iter()
+            .map(|(s, v)| (s, book.meta.objective.score(v)))
+            .collect(),
+        best: book.best(index).map(|v| book.meta.objective.score(v)),
         best_val_acc: run.and_then(|r| r.best_val_acc()),
         final_val_acc: run.and_then(|r| r.final_val_acc()),
         best_test_acc: run.and_then(|r| r.best_test_acc()),

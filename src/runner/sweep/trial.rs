@@ -9,11 +9,13 @@ use super::folder::{
     Mark, RungRecord, SweepFolder, SweepMeta, TrialRecord, RESULTS_FILE, RESULTS_MD, SPEC_FILE,
 };
 use super::state::{Local, SweepState};
+use super::Launcher;
 use super::{figure, parallel};
 use crate::config::sweep::{Configuration, PrunerSpec, SamplerKind, SweepPlan, SweepSpec};
 use crate::data::derive_seed;
 use crate::events::{Event, EventKind, RunStatus, SweepRef};
-use crate::runner::{From, Observer, RunHandle, RunRequest, Runner};
+use crate::runner::command::{self, CommandRequest};
+use crate::runner::{From, Observer, RunHandle, RunRequest};
 use crate::search::median::Verdict;
 use crate::search::stats::mean;
 use crate::search::tpe::{Outcome, Tpe};
@@ -181,7 +183,7 @@ impl SweepCore {
     /// `forward`.
     pub fn start(
         self: &Arc<Self>,
-        runner: &Runner,
+        launcher: &Launcher,
         index: usize,
         control: Arc<Control>,
         forward: Forward,
@@ -199,6 +201,40 @@ impl SweepCore {
                         .and_then(|r| r.ended.as_ref().map(|e| e.status));
                     (run_id, ended)
                 })
+        };
+        let (core, observer_control) = (self.clone(), control.clone());
+        let observer: Observer = Box::new(move |event: &Event| {
+            core.observe(index, &observer_control, event);
+            (forward.lock().expect("sweep observer"))(event);
+        });
+        if let Some(spec) = &self.plan.spec.command {
+            let resume = match existing {
+                Some((_, Some(status))) if status != RunStatus::Stopped => return Ok(None),
+                Some((run_id, _)) => Some(self.folder.runs_dir().join(run_id)),
+                None => None,
+            };
+            let conf = self.configure(group)?;
+            let planned = self.plan.run(index, &conf)?;
+            let request = CommandRequest {
+                command: spec.clone(),
+                values: self.plan.command_values(index, &conf, Path::new("")),
+                changed: planned.swept.iter().cloned().collect(),
+                name: self.plan.spec.name.clone(),
+                seed: planned.config.seed,
+                sweep: Some(SweepRef {
+                    id: self.id.clone(),
+                    index,
+                    group: Some(group),
+                }),
+                resume,
+            };
+            return command::start(launcher.runs_dir(), request, observer, control).map(Some);
+        }
+        let Launcher::Engine(runner) = launcher else {
+            return Err(Error::Other(format!(
+                "sweep {}: its runs train on gradboard's engine, not a command",
+                self.id
+            )));
         };
         let request = match existing {
             Some((_, Some(status))) if status != RunStatus::Stopped => return Ok(None),
@@ -222,12 +258,35 @@ impl SweepCore {
                 request
             }
         };
-        let (core, observer_control) = (self.clone(), control.clone());
-        let observer: Observer = Box::new(move |event: &Event| {
-            core.observe(index, &observer_control, event);
-            (forward.lock().expect("sweep observer"))(event);
-        });
         runner.start_with(request, observer, control).map(Some)
+    }
+
+    /// A command sweep's trial `index` run again outside the sweep ("fork" for a command):
+    /// the same command with the same values, in a new run folder.
+    pub fn rerun_request(&self, index: usize) -> Result<CommandRequest> {
+        let Some(spec) = &self.plan.spec.command else {
+            return Err(Error::Other(format!(
+                "sweep {}: its runs are gradboard's; fork them instead",
+                self.id
+            )));
+        };
+        let (group, _) = self.plan.locate(index);
+        let conf = {
+            let mut book = self.book.lock().expect("sweep book");
+            book.refresh();
+            book.group(group).cloned()
+        }
+        .ok_or_else(|| Error::Other(format!("sweep {}: trial {index} has not started", self.id)))?;
+        let planned = self.plan.run(index, &conf)?;
+        Ok(CommandRequest {
+            command: spec.clone(),
+            values: self.plan.command_values(index, &conf, Path::new("")),
+            changed: planned.swept.iter().cloned().collect(),
+            name: self.plan.spec.name.clone(),
+            seed: planned.config.seed,
+            sweep: None,
+            resume: None,
+        })
     }
 
     /// A run's record is written at its `start` (before any evaluation); each evaluation but
@@ -237,6 +296,17 @@ impl SweepCore {
             EventKind::Start(info) => {
                 let run = (event.run_id.as_str(), info.config.seed);
                 self.record(index, Mark::Started, Some(run), None);
+            }
+            EventKind::Metrics { step, values } => {
+                let (Some(pruner), Some(c)) = (self.plan.spec.prune, &self.plan.spec.command)
+                else {
+                    return;
+                };
+                if values.contains_key(&c.objective) {
+                    if let Err(e) = self.judge(pruner, index, *step, control) {
+                        tracing::warn!("sweep pruner: {e}");
+                    }
+                }
             }
             EventKind::Eval { step, .. } => {
                 let Some(pruner) = self.plan.spec.prune else {
@@ -280,7 +350,9 @@ impl SweepCore {
         if at != step {
             return Ok(());
         }
-        let objective = book.meta.objective.label();
+        let objective = book.meta.objective.label().to_string();
+        let objective = objective.as_str();
+        let sign = book.meta.objective.score(1.0);
         let note = match pruner {
             PrunerSpec::Median(median) => {
                 let best_so_far = |curve: &[(usize, f64)]| {
@@ -320,7 +392,7 @@ impl SweepCore {
                         }
                     })
                     .collect();
-                let verdict = median.judge(&judged, &finished, objective);
+                let verdict = median.judge_as(&judged, &finished, objective, sign);
                 if let Verdict::Prune(reason) = &verdict {
                     control.send(Command::Prune {
                         reason: reason.clone(),
@@ -351,9 +423,11 @@ impl SweepCore {
                         promoted: d.promoted,
                     };
                     self.folder.append_rung(&record)?;
-                    note = Some(d.text());
+                    note = Some(d.text_as(sign));
                     if !d.promoted {
-                        control.send(Command::Prune { reason: d.text() });
+                        control.send(Command::Prune {
+                            reason: d.text_as(sign),
+                        });
                     }
                 }
                 book.refresh();

@@ -90,6 +90,16 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 | Command::Analyze(_)
                 | Command::LrFind(_)
         );
+        // A listing piped into `head` ends quietly when the reader goes, as other tools do
+        // (Rust ignores SIGPIPE, which makes println! panic); commands that run anything
+        // keep ignoring it, so that they end their runs and processes themselves.
+        if matches!(
+            command,
+            Command::Runs(_) | Command::Presets(_) | Command::Net { .. }
+        ) {
+            // SAFETY: signal(2) before any thread of this process writes.
+            unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        }
         if !computes && cli.device != "cpu" {
             anyhow::bail!(
                 "--device {}: this command computes nothing; --device applies to train, eval, bench, sweep, analyze, lr-find and the dashboard",
@@ -130,6 +140,9 @@ fn refuse_dashboard_options(
     }
     if dashboard.preset.is_some() {
         given.push("--preset");
+    }
+    if dashboard.logdir.is_some() {
+        given.push("--logdir");
     }
     if given.is_empty() {
         return Ok(());

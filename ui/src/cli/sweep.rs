@@ -29,8 +29,25 @@ pub struct SweepArgs {
     #[arg(conflicts_with_all = ["preset", "grid", "random", "ranges", "choices"])]
     pub sweep: Option<String>,
     /// The preset every run starts from.
-    #[arg(long, required_unless_present = "sweep")]
+    #[arg(long, required_unless_present_any = ["sweep", "command"])]
     pub preset: Option<String>,
+    /// Sweep your own program instead: a command line whose {key} places take each trial's
+    /// values ('python train.py --lr {lr} --bs {batch_size}'; also {seed}, {trial},
+    /// {run_dir}). Each trial runs in its own process group and run folder, with
+    /// GRADBOARD_TRIAL_ID, GRADBOARD_RUN_DIR and GRADBOARD_METRICS (a file to append JSON
+    /// lines to) in its environment; its figures come from that file, TensorBoard logs
+    /// under its run folder, and key=value lines on its stdout.
+    #[arg(long, value_name = "'CMD {key} ...'", conflicts_with = "preset")]
+    pub command: Option<String>,
+    /// A command sweep's objective: the name of the metric the command reports.
+    #[arg(long, value_name = "NAME")]
+    pub objective: Option<String>,
+    /// Whether the objective is better larger (max, the default) or smaller (min).
+    #[arg(long, value_name = "max|min")]
+    pub direction: Option<String>,
+    /// A stopped or pruned trial's processes get SIGTERM, then SIGKILL after S seconds.
+    #[arg(long, value_name = "S")]
+    pub kill_after: Option<f64>,
     /// A grid key and its values (repeatable): lr=1e-3,2e-3; list keys take ; between
     /// alternatives: 'hidden=800,400;200,100'.
     #[arg(long, value_name = "KEY=V1,V2,...")]
@@ -127,6 +144,16 @@ pub enum SweepAction {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Run a command sweep's trial again with its values, outside the sweep, in a new run
+    /// folder (a command's "fork": its program's checkpoints are its own). Without --index,
+    /// the best trial (of the best group of seeds).
+    Rerun {
+        /// The sweep's folder.
+        sweep_dir: PathBuf,
+        /// The trial's index in the sweep (default: the best).
+        #[arg(long)]
+        index: Option<usize>,
+    },
     /// Stop a sweep wherever it runs: scancel for a cluster's, its process's queue otherwise.
     Cancel {
         /// The sweep's folder.
@@ -164,6 +191,10 @@ fn request(args: &SweepArgs) -> SweepRequest {
             min_steps: args.prune_min_steps,
         },
         seed: args.seed,
+        command: args.command.clone(),
+        objective: args.objective.clone(),
+        direction: args.direction.clone(),
+        kill_after: args.kill_after,
     }
 }
 
@@ -171,6 +202,22 @@ fn request(args: &SweepArgs) -> SweepRequest {
 pub fn table(state: &SweepState) -> String {
     let table = state.result_rows(true);
     let label_width = state.label_width().clamp(8, 60);
+    if table.on_metric {
+        let objective = format!("best {}", state.objective_label());
+        let width = objective.chars().count().max(9);
+        let mut out = format!(
+            "{:>3}  {:label_width$}  {:16}  {:>6}  {objective:>width$}  {:>7}  run\n",
+            "#", "settings", "status", "steps", "seconds"
+        );
+        for r in &table.rows {
+            let label: String = r.entry.label.chars().take(label_width).collect();
+            out.push_str(&format!(
+                "{:>3}  {label:label_width$}  {:16}  {:>6}  {:>width$}  {:>7}  {}\n",
+                r.entry.index, r.status, r.entry.step, r.best, r.seconds, r.run
+            ));
+        }
+        return out;
+    }
     // A sweep chosen on validation shows its objective beside the test figures; one chosen
     // on test accuracy has its objective in the best-test column already.
     let column = |text: &str| format!("  {text:>9}");
@@ -249,7 +296,15 @@ pub fn summary(state: &SweepState) -> String {
         out.push_str(&format!("\nwhat mattered: {}\n", state.importance_basis));
     }
     out.push_str(&format!("\nbudget: {}\n", state.budget_text()));
-    if let Some(best) = state.best_run() {
+    if let (Some(best), true) = (state.best_run(), state.result_rows(false).on_metric) {
+        out.push_str(&format!(
+            "best: #{} {} ({objective} {}) run {}\n",
+            best.index,
+            best.label,
+            figure(best.best),
+            best.run_id().unwrap_or("-")
+        ));
+    } else if let Some(best) = state.best_run() {
         out.push_str(&format!(
             "best: #{} {} ({objective} {}, test acc {}) run {}\n",
             best.index,
@@ -274,6 +329,7 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
         Some(SweepAction::Resume { sweep_dir, data }) => {
             return resume(sweep_dir, data.as_deref(), compute, threads)
         }
+        Some(SweepAction::Rerun { sweep_dir, index }) => return rerun(sweep_dir, *index),
         Some(SweepAction::Cancel { sweep_dir }) => {
             println!("{}", gradboard::runner::sweep::cancel_sweep(sweep_dir)?);
             return Ok(ExitCode::SUCCESS);
@@ -281,27 +337,41 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
         None => {}
     }
     let presets = PresetDirs::discover();
-    let spec = request(&args).assemble(&presets)?;
+    let mut spec = request(&args).assemble(&presets)?;
+    if let Some(c) = &mut spec.command {
+        // The command runs where the sweep was started, wherever its trials run later.
+        let cwd = std::env::current_dir()?;
+        c.workdir = Some(match c.workdir.take() {
+            Some(w) => cwd.join(w),
+            None => cwd,
+        });
+    }
     let plan = SweepPlan::new(spec, &presets)?;
     match args.on.as_deref() {
         Some("slurm") => return on_slurm(&args, plan, threads),
         Some(other) => anyhow::bail!("--on {other:?}: the runs train here, or --on slurm"),
         None => {}
     }
-    let runner = sweep_runner(
-        &plan,
-        args.data.as_deref(),
-        &args.runs_dir,
-        compute,
-        threads,
-    )?;
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
-    let sweep = start_sweep(
-        &runner,
-        plan,
-        args.parallel as usize,
-        Box::new(move |e| drop(tx.send(e.clone()))),
-    )?;
+    let observer: gradboard::runner::Observer = Box::new(move |e| drop(tx.send(e.clone())));
+    let sweep = match plan.spec.command.is_some() {
+        true => gradboard::runner::sweep::start_command_sweep(
+            &args.runs_dir,
+            plan,
+            args.parallel as usize,
+            observer,
+        )?,
+        false => {
+            let runner = sweep_runner(
+                &plan,
+                args.data.as_deref(),
+                &args.runs_dir,
+                compute,
+                threads,
+            )?;
+            start_sweep(&runner, plan, args.parallel as usize, observer)?
+        }
+    };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop_flag = stop.clone();
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<SweepCommand>();
@@ -328,6 +398,7 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
     }
     let mut stdout = std::io::stdout().lock();
     let mut runs: HashMap<String, usize> = HashMap::new();
+    let mut bests: HashMap<String, f64> = HashMap::new();
     loop {
         while let Ok(command) = cmd_rx.try_recv() {
             sweep.send(command);
@@ -336,7 +407,9 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
             Ok(event) => {
                 if args.json {
                     let _ = writeln!(stdout, "{}", event.to_json()).and_then(|_| stdout.flush());
-                } else if let Some(line) = progress_line(&sweep, &mut runs, &event, total) {
+                } else if let Some(line) =
+                    progress_line(&sweep, &mut runs, &mut bests, &event, total)
+                {
                     let _ = writeln!(stdout, "{line}");
                 }
             }
@@ -387,13 +460,35 @@ fn sweep_runner(
     Ok(Runner::new(data, &path, runs_dir, compute, threads))
 }
 
+/// What an opened sweep's runs start with: its command, or the engine on its data.
+fn launcher(
+    core: &gradboard::runner::sweep::SweepCore,
+    data: Option<&std::path::Path>,
+    compute: Compute,
+    threads: usize,
+) -> Result<gradboard::runner::sweep::Launcher> {
+    use gradboard::runner::sweep::Launcher;
+    let runs_dir = core.folder.runs_dir();
+    Ok(match core.plan.spec.command.is_some() {
+        true => Launcher::Command { runs_dir },
+        false => Launcher::Engine(sweep_runner(&core.plan, data, &runs_dir, compute, threads)?),
+    })
+}
+
 /// `--on slurm`: the folder written, the array job submitted (or its script printed).
 fn on_slurm(args: &SweepArgs, mut plan: SweepPlan, threads: usize) -> Result<ExitCode> {
     use gradboard::runner::sweep::slurm::{submit, SlurmOptions};
-    // The data every task reads: a path (a download here would not reach the nodes).
-    let data = crate::data_setup::ensure_data(args.data.as_deref())?;
-    let read = crate::data_setup::load_data(&data, &plan.data_options())?;
-    let notice = gradboard::runner::sweep::fit_plan(&mut plan, &read, 1)?;
+    // The data every task reads: a path (a download here would not reach the nodes); a
+    // command reads its own.
+    let (data, notice) = match plan.spec.command.is_some() {
+        true => (None, None),
+        false => {
+            let data = crate::data_setup::ensure_data(args.data.as_deref())?;
+            let read = crate::data_setup::load_data(&data, &plan.data_options())?;
+            let notice = gradboard::runner::sweep::fit_plan(&mut plan, &read, 1)?;
+            (Some(data), notice)
+        }
+    };
     let options = SlurmOptions {
         parallel: args.parallel as usize,
         sbatch: args.sbatch.clone(),
@@ -435,7 +530,7 @@ fn trial(
     use gradboard::runner::sweep::{run_task, slurm, SweepCore, TaskOutcome};
     use std::sync::atomic::{AtomicBool, Ordering};
     let core = Arc::new(SweepCore::open(dir)?);
-    let runner = sweep_runner(&core.plan, data, &core.folder.runs_dir(), compute, threads)?;
+    let runner = launcher(&core, data, compute, threads)?;
     let control = Arc::new(gradboard::train::Control::new());
     let stop = control.clone();
     let _ = ctrlc::set_handler(move || stop.send(gradboard::train::Command::Stop));
@@ -455,11 +550,18 @@ fn trial(
     let name = format!("sweep {} run {index}", core.id);
     match outcome {
         TaskOutcome::Trained(summary) => {
+            let figures = match core.plan.spec.command.is_some() {
+                true => summary
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                false => format!(", test acc {}", figure(summary.final_test_acc)),
+            };
             println!(
-                "{name}: {} at step {}, test acc {}",
+                "{name}: {} at step {}{figures}",
                 summary.status.as_str(),
-                summary.step,
-                figure(summary.final_test_acc)
+                summary.step
             );
             if summary.status == gradboard::events::RunStatus::Stopped {
                 if !requeue.load(Ordering::SeqCst) {
@@ -501,7 +603,7 @@ fn resume(
         println!("sweep {}: every run has ended; nothing to resume", core.id);
         return Ok(ExitCode::SUCCESS);
     }
-    let runner = sweep_runner(&core.plan, data, &core.folder.runs_dir(), compute, threads)?;
+    let runner = launcher(&core, data, compute, threads)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let current: Arc<std::sync::Mutex<Option<Arc<gradboard::train::Control>>>> = Arc::default();
     let (stop_flag, stop_current) = (stop.clone(), current.clone());
@@ -553,6 +655,60 @@ fn resume(
     })
 }
 
+/// `sweep rerun`: a command sweep's trial again, its figures printed as they come; Ctrl-C
+/// stops it (its processes with it).
+fn rerun(dir: &std::path::Path, index: Option<usize>) -> Result<ExitCode> {
+    use gradboard::runner::sweep::SweepCore;
+    if !dir.is_dir() {
+        anyhow::bail!("{}: no such sweep folder", dir.display());
+    }
+    let core = SweepCore::open(dir)?;
+    let index = match index {
+        Some(i) => i,
+        None => read_sweep(dir)?
+            .best_member()
+            .map(|e| e.index)
+            .ok_or_else(|| anyhow::anyhow!("sweep {}: no trial has a figure yet", core.id))?,
+    };
+    let request = core.rerun_request(index)?;
+    let objective = core.plan.objective();
+    let control = Arc::new(gradboard::train::Control::new());
+    let stop = control.clone();
+    let _ = ctrlc::set_handler(move || stop.send(gradboard::train::Command::Stop));
+    let handle = gradboard::runner::command::start(
+        &core.folder.runs_dir(),
+        request,
+        Box::new(move |e: &Event| {
+            if let EventKind::Metrics { step, values } = &e.kind {
+                if let Some(v) = values.get(objective.name()) {
+                    println!("step {step}: {} {v}", objective.name());
+                }
+            }
+        }),
+        control,
+    )?;
+    println!(
+        "trial #{index} of sweep {} runs again as {}",
+        core.id, handle.run_id
+    );
+    let summary = handle.wait();
+    println!(
+        "{}: {} at step {}{}",
+        core.id,
+        summary.status.as_str(),
+        summary.step,
+        summary
+            .reason
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    Ok(match summary.status {
+        gradboard::events::RunStatus::Completed => ExitCode::SUCCESS,
+        gradboard::events::RunStatus::Stopped => ExitCode::from(130),
+        _ => ExitCode::FAILURE,
+    })
+}
+
 /// `sweep show`: the state from the folder.
 fn show(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     if !dir.is_dir() {
@@ -588,6 +744,7 @@ fn show(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
 fn progress_line(
     sweep: &gradboard::runner::sweep::SweepHandle,
     runs: &mut HashMap<String, usize>,
+    bests: &mut HashMap<String, f64>,
     event: &Event,
     total: usize,
 ) -> Option<String> {
@@ -597,6 +754,14 @@ fn progress_line(
         }
     }
     let index = *runs.get(&event.run_id)?;
+    if let (EventKind::Metrics { values, .. }, Some(c)) = (&event.kind, &sweep.plan().spec.command)
+    {
+        if let Some(&v) = values.get(&c.objective) {
+            let score = sweep.plan().objective().score(v);
+            let best = bests.entry(event.run_id.clone()).or_insert(score);
+            *best = best.max(score);
+        }
+    }
     let label = || {
         sweep
             .state()
@@ -609,6 +774,27 @@ fn progress_line(
     match &event.kind {
         EventKind::Start(_) => Some(format!("{}: started {}", head(label()), event.run_id)),
         EventKind::Prune { reason, .. } => Some(format!("{}: {reason}", head(label()))),
+        EventKind::Done {
+            status,
+            step,
+            reason,
+            ..
+        } if sweep.plan().spec.command.is_some() => {
+            let objective = sweep.plan().objective();
+            let best = bests.get(&event.run_id).map(|&b| objective.score(b));
+            Some(format!(
+                "{}: {} at step {step}, best {} {}{}",
+                head(label()),
+                status.as_str(),
+                objective.label(),
+                figure(best),
+                reason
+                    .as_ref()
+                    .filter(|_| *status != gradboard::events::RunStatus::Pruned)
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ))
+        }
         EventKind::Done {
             status,
             best_test_acc,

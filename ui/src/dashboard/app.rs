@@ -62,6 +62,8 @@ pub struct App {
     pub analysis: AnalysisScreen,
     /// The layers screen.
     pub layers: crate::dashboard::screens::layers::LayersScreen,
+    /// The logs screen (`--logdir`).
+    pub logs: crate::dashboard::screens::logs::LogsScreen,
     /// The learning-rate finder, while its popup is open.
     pub lr_finder: Option<LrFinderView>,
 }
@@ -86,6 +88,7 @@ impl App {
             sweep: SweepScreen::default(),
             analysis: AnalysisScreen::default(),
             layers: Default::default(),
+            logs: Default::default(),
             lr_finder: None,
         }
     }
@@ -246,6 +249,18 @@ impl App {
                 self.shared.warn(format!("sweep not cancelled: {e}"));
                 vec![]
             }
+            Msg::Logs(read) => {
+                self.logs.read(read);
+                vec![]
+            }
+            Msg::Reran(Ok(done)) => {
+                self.shared.notify(done);
+                vec![]
+            }
+            Msg::Reran(Err(e)) => {
+                self.shared.warn(format!("not run again: {e}"));
+                vec![]
+            }
             Msg::SweepFailed(reason) => {
                 self.shared.warn(format!("sweep not started: {reason}"));
                 vec![]
@@ -345,6 +360,7 @@ impl App {
                 self.live.nets = None;
             }
             Job::Scanner => self.shared.listing.error = Some(reason.clone()),
+            Job::Logs => self.logs.error = Some(format!("no longer followed: {reason}")),
             Job::Start | Job::Export => {}
         }
         if (self.mode == Mode::Presets && self.live.picker.is_none())
@@ -544,6 +560,7 @@ impl App {
                     delegate!(self, analysis, |screen, cx| screen.update(action, cx))
                 }
                 Screen::Layers => delegate!(self, layers, |screen, cx| screen.update(action, cx)),
+                Screen::Logs => delegate!(self, logs, |screen, cx| screen.update(action, cx)),
             },
         }
     }

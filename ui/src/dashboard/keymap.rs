@@ -53,6 +53,7 @@ impl Context {
             Context::Screen(Screen::Sweep) => SWEEP,
             Context::Screen(Screen::Analysis) => ANALYSIS,
             Context::Screen(Screen::Layers) => LAYERS,
+            Context::Screen(Screen::Logs) => LOGS,
             Context::Presets => PRESETS,
             Context::Nets => NETS,
             Context::Data => DATA,
@@ -79,8 +80,9 @@ const HELP: u16 = 1024;
 const LAYERS: u16 = 2048;
 const NETS: u16 = 4096;
 const DATA: u16 = 8192;
+const LOGS: u16 = 16384;
 const CHARTS: u16 = LIVE | COMPARE;
-const SCREENS: u16 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS | LAYERS;
+const SCREENS: u16 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS | LAYERS | LOGS;
 
 /// What a key does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,7 +242,7 @@ pub const KEYMAP: &[Binding] = &[
         SCREENS,
         &[KeyCode::Tab],
         Action::NextScreen,
-        "next screen (live, runs, compare, sweep, analysis)",
+        "next screen (live, runs, compare, sweep, analysis, layers, logs)",
         Some("screens"),
     ),
     bind(
@@ -385,12 +387,27 @@ pub const KEYMAP: &[Binding] = &[
         Some("open"),
     ),
     bind(
-        RUNS,
+        RUNS | LOGS,
         &[Char(' ')],
         Action::Mark,
         "mark / unmark for comparison",
         Some("mark"),
     ),
+    bind(
+        LOGS,
+        &[KeyCode::Left, Char('h')],
+        Action::Left,
+        "the previous tag (tags grouped by their prefix)",
+        Some("tag"),
+    ),
+    bind(
+        LOGS,
+        &[KeyCode::Right, Char('l')],
+        Action::Right,
+        "the next tag",
+        None,
+    ),
+    bind(LOGS, &[Char('g')], Action::ToggleLogScale, "log y axis", None),
     bind(
         RUNS,
         &[Char('c')],

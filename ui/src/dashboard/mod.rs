@@ -43,6 +43,10 @@ pub struct DashboardArgs {
     /// Preset to load at start.
     #[arg(long)]
     pub preset: Option<String>,
+    /// Follow other programs' runs under DIR (folders with TensorBoard event files or a
+    /// metrics.jsonl) on the logs screen, which the dashboard opens on.
+    #[arg(long, value_name = "DIR")]
+    pub logdir: Option<PathBuf>,
 }
 
 /// Environment variable that turns the terminal's graphics off (`halfblocks`): images are
@@ -76,6 +80,11 @@ pub fn run(args: DashboardArgs, compute: Compute, threads: usize) -> Result<Exit
             args.runs_dir.display()
         );
     }
+    if let Some(dir) = &args.logdir {
+        if !dir.is_dir() {
+            anyhow::bail!("--logdir {}: no such folder", dir.display());
+        }
+    }
     let presets = PresetDirs::discover();
     let (preset, config) = match &args.preset {
         Some(name) => {
@@ -103,6 +112,10 @@ pub fn run(args: DashboardArgs, compute: Compute, threads: usize) -> Result<Exit
     install_panic_hook();
     // Asked once, before any key is read: which graphics the terminal draws images with.
     let mut app = app;
+    if let Some(dir) = &args.logdir {
+        app.logs.dir = Some(dir.clone());
+        app.screen = crate::dashboard::msg::Screen::Logs;
+    }
     let answered = graphics_query_is_safe()
         .then(|| ratatui_image::picker::Picker::from_query_stdio().ok())
         .flatten();

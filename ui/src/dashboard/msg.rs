@@ -31,17 +31,20 @@ pub enum Screen {
     Analysis,
     /// Inside a run's network: per-layer statistics over its steps.
     Layers,
+    /// Other programs' runs under `--logdir`: their scalars by tag, compared.
+    Logs,
 }
 
 impl Screen {
     /// Every screen, in Tab order.
-    pub const ALL: [Screen; 6] = [
+    pub const ALL: [Screen; 7] = [
         Screen::Live,
         Screen::Runs,
         Screen::Compare,
         Screen::Sweep,
         Screen::Analysis,
         Screen::Layers,
+        Screen::Logs,
     ];
 
     /// Its name in the title line.
@@ -53,6 +56,7 @@ impl Screen {
             Screen::Sweep => "sweep",
             Screen::Analysis => "analysis",
             Screen::Layers => "layers",
+            Screen::Logs => "logs",
         }
     }
 
@@ -197,6 +201,8 @@ pub enum Job {
     Export,
     /// Reading or saving presets, reading a fork's checkpoint.
     Files,
+    /// Following a log folder's runs.
+    Logs,
 }
 
 /// A sweep read from its folder, and the sweeps of the runs folder (oldest first).
@@ -253,6 +259,10 @@ pub enum Msg {
     SweepFailed(String),
     /// A sweep from its folder was cancelled (what was done), or why not.
     SweepCancelled(Result<String, String>),
+    /// A read of the log folder's runs (`--logdir`), or why it failed.
+    Logs(Result<Vec<gradboard::logs::LogRun>, String>),
+    /// A command sweep's trial started again (`F`), in words, or why not.
+    Reran(Result<String, String>),
     /// An analysis finished (boxed: it holds the data set's handle), or why it failed.
     Analyzed(Result<Box<Analysed>, String>),
     /// What the learning-rate finder's model is a copy of.
@@ -333,6 +343,13 @@ pub enum Effect {
     StartSweep(Box<SweepSpec>),
     /// Tell the sweep something.
     Sweep(SweepCommand),
+    /// Run a command sweep's trial `index` again, with its values, outside the sweep.
+    Rerun {
+        /// The sweep's folder.
+        sweep: PathBuf,
+        /// The trial.
+        index: usize,
+    },
     /// Analyse a run's model.
     Analyze { run_id: String, dir: PathBuf },
     /// Run the learning-rate finder on these settings, from a copy of the run in `from`

@@ -25,6 +25,8 @@ use tokio::sync::mpsc;
 
 /// The clock's tick: the sweep's state is read and the clock advanced this often.
 const TICK: Duration = Duration::from_millis(250);
+/// How often a followed log folder is read again.
+const LOGS_EVERY: Duration = Duration::from_secs(1);
 /// The shortest time between two frames while messages pour in.
 const FRAME: Duration = Duration::from_millis(40);
 
@@ -77,6 +79,9 @@ pub async fn event_loop(
     let followers: Followers = Arc::default();
     workers::scanner(args.runs_dir.clone(), followers.clone(), &tx);
     workers::read_sweep(args.runs_dir.clone(), None, &tx);
+    if let Some(dir) = &args.logdir {
+        workers::watch_logs(dir.clone(), LOGS_EVERY, &tx);
+    }
     let mut rt = Runtime {
         tx,
         handed,
@@ -231,6 +236,36 @@ impl Runtime {
                     if let Some(s) = self.sweep.clone() {
                         workers::spawn(Job::Sweep, &self.tx, move |_| s.send(command));
                     }
+                }
+                Effect::Rerun { sweep, index } => {
+                    self.starting += 1;
+                    let (handed, runs_dir) = (self.handed.clone(), self.args.runs_dir.clone());
+                    workers::spawn(Job::Start, &self.tx, move |tx| {
+                        let started = gradboard::runner::sweep::SweepCore::open(&sweep)
+                            .and_then(|core| core.rerun_request(index))
+                            .and_then(|request| {
+                                let line = request.command.line();
+                                gradboard::runner::command::start(
+                                    &runs_dir,
+                                    request,
+                                    Box::new(|_| {}),
+                                    Arc::new(gradboard::train::Control::new()),
+                                )
+                                .map(|h| (h, line))
+                            });
+                        let (msg, handle) = match started {
+                            Ok((handle, line)) => (
+                                Ok(format!(
+                                    "trial #{index} runs again as {} ({line}); the runs screen follows it",
+                                    handle.run_id
+                                )),
+                                Some(handle),
+                            ),
+                            Err(e) => (Err(e.to_string()), None),
+                        };
+                        let _ = tx.blocking_send(Msg::Reran(msg));
+                        let _ = handed.send(Handed::Run(handle));
+                    });
                 }
                 Effect::StopLrFind => {
                     if let Some(stop) = self.lr_stop.take() {

@@ -47,6 +47,26 @@ pub fn spawn(job: Job, tx: &Sender<Msg>, work: impl FnOnce(&Sender<Msg>) + Send 
 /// Runs folded in as they are read, by the id the listing gives them.
 pub type Followers = Arc<Mutex<HashMap<String, Follower>>>;
 
+/// Reads the log folder's runs every `every`, sending each read (an error once a kind) until
+/// the dashboard ends.
+pub fn watch_logs(dir: PathBuf, every: std::time::Duration, tx: &Sender<Msg>) {
+    spawn(Job::Logs, tx, move |tx| {
+        let mut last: Option<Result<Vec<gradboard::logs::LogRun>, String>> = None;
+        loop {
+            let read = gradboard::logs::scan(&dir).map_err(|e| e.to_string());
+            if last.as_ref() != Some(&read) {
+                if tx.blocking_send(Msg::Logs(read.clone())).is_err() {
+                    return;
+                }
+                last = Some(read);
+            } else if tx.is_closed() {
+                return;
+            }
+            std::thread::sleep(every);
+        }
+    });
+}
+
 /// Lists the runs folder and reads what followed runs appended, every `SCAN`, until the
 /// dashboard is gone. The followers are taken out of their map while their files are read,
 /// so no lock is held during any read.

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod data;
 pub mod layers;
 pub mod live;
+pub mod logs;
 pub mod lr_finder;
 pub mod runs;
 pub mod sweep;

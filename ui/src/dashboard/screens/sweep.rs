@@ -133,6 +133,7 @@ impl SweepForm {
             seed: Some(number("seed")?),
             file,
             random: 0,
+            ..SweepRequest::default()
         })
     }
 }
@@ -483,19 +484,22 @@ impl SweepScreen {
                 }
             }
             Action::ForkBest => {
-                let best = self.state.as_ref().and_then(|s| match s.best_group() {
-                    Some(g) if s.seeds > 1 => g
-                        .runs
-                        .iter()
-                        .filter_map(|&i| s.queue.get(i))
-                        .filter(|e| e.best.is_some())
-                        .max_by(|a, b| a.best.unwrap_or(-1.0).total_cmp(&b.best.unwrap_or(-1.0)))
-                        .cloned(),
-                    _ => s.best_run().cloned(),
-                });
-                match best {
-                    Some(e) => return fork(e.run_id(), cx),
-                    None => cx.shared.warn("no run of this sweep has a figure yet"),
+                let best = self.state.as_ref().and_then(|s| s.best_member().cloned());
+                let command = self
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.result_rows(false).on_metric);
+                match (best, &self.folder) {
+                    // A command's trial is run again with its values: its program has no
+                    // checkpoint gradboard can read.
+                    (Some(e), Some((dir, _))) if command => {
+                        return vec![Effect::Rerun {
+                            sweep: dir.clone(),
+                            index: e.index,
+                        }]
+                    }
+                    (Some(e), _) => return fork(e.run_id(), cx),
+                    (None, _) => cx.shared.warn("no run of this sweep has a figure yet"),
                 }
             }
             Action::Open => {

@@ -6,6 +6,7 @@ mod analysis;
 mod compare;
 mod layers;
 mod live;
+mod logs;
 mod lr_finder;
 mod quit;
 mod runs;
@@ -152,6 +153,7 @@ pub fn start_info(config: RunConfig, preset: &str, parent: Option<(&str, usize)>
         sweep: None,
         params: None,
         flops: None,
+        command: None,
     }
 }
 

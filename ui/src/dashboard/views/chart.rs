@@ -385,7 +385,7 @@ pub fn draw(
             .graph_type(GraphType::Line)
             .style(Style::new().fg(t.test_color))
             .data(&t.test);
-        datasets.push(if traces.len() == 1 {
+        datasets.push(if traces.len() == 1 && !t.test.is_empty() {
             test.name(if log || title.contains("loss") {
                 "test loss"
             } else {

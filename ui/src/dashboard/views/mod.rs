@@ -8,6 +8,7 @@ pub mod data;
 mod layers;
 mod layout;
 mod live;
+mod logs;
 mod lr_finder;
 mod nets;
 mod popups;
@@ -75,6 +76,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Sweep => sweep::draw(frame, app, main),
         Screen::Analysis => analysis::draw(frame, app, main),
         Screen::Layers => layers::draw(frame, app, main),
+        Screen::Logs => logs::draw(frame, app, main),
     }
     frame.render_widget(notice_line(app), notice);
     frame.render_widget(status_line(app), status);

@@ -190,14 +190,23 @@ fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>
             Span::raw(e.label.clone()),
             Span::styled(format!("  {}{ended}", e.state_name()), state_style(e)),
         ]),
-        Line::from(format!(
-            "run {}  best {} {}  test {} (final {})",
-            e.run_id().unwrap_or("not started"),
-            state.objective_label(),
-            figure(e.best),
-            figure(e.best_test_acc),
-            figure(e.final_test_acc)
-        )),
+        Line::from(match state.result_rows(false).on_metric {
+            true => format!(
+                "run {}  best {} {}  step {}",
+                e.run_id().unwrap_or("not started"),
+                state.objective_label(),
+                figure(e.best),
+                e.step
+            ),
+            false => format!(
+                "run {}  best {} {}  test {} (final {})",
+                e.run_id().unwrap_or("not started"),
+                state.objective_label(),
+                figure(e.best),
+                figure(e.best_test_acc),
+                figure(e.final_test_acc)
+            ),
+        }),
         Line::from(format!(
             "pruner: {}",
             e.pruner.as_deref().unwrap_or("no decision yet")
@@ -219,11 +228,12 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
     let short = objective.split(' ').next().unwrap_or("best");
     let table = state.result_rows(false);
     let with_expected = table.with_expected;
+    let on_metric = table.on_metric;
     let inside: Option<Vec<usize>> = app.sweep.brushing().then(|| app.sweep.brushed(lines));
     let mut header = vec![
         short.to_string(),
-        "test".into(),
-        "final".into(),
+        if on_metric { "step" } else { "test" }.into(),
+        if on_metric { "secs" } else { "final" }.into(),
         "settings".into(),
     ];
     if with_expected {
@@ -255,10 +265,14 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
             .into_iter()
             .filter(|r| inside.as_ref().is_none_or(|i| i.contains(&r.entry.index)))
             .map(|r| {
+                let (second, third) = match table.on_metric {
+                    true => (r.entry.step.to_string(), r.seconds),
+                    false => (r.best_test, r.final_test),
+                };
                 let mut cells = vec![
                     Cell::from(r.best),
-                    Cell::from(r.best_test),
-                    Cell::from(r.final_test),
+                    Cell::from(second),
+                    Cell::from(third),
                     Cell::from(Span::styled(r.entry.label.clone(), state_style(r.entry))),
                 ];
                 if with_expected {
@@ -283,6 +297,7 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
             i.len()
         ),
         None if grouped => format!(" groups of seeds, best mean {objective} first "),
+        None if on_metric => format!(" results, best {objective} first "),
         None => format!(" results, best {objective} first (test beside it) "),
     };
     frame.render_widget(
