@@ -492,3 +492,129 @@ fn a_run_started_twice_trains_once() {
     assert!(resumed.contains("completed at step 4000"), "{resumed}");
     assert_eq!(test_curve(&run), whole);
 }
+
+/// A command sweep on the cluster: TPE with successive halving over a script's own figures,
+/// each task running the command as a local sweep does; a task requeued mid-trial starts the
+/// command again with GRADBOARD_RESUME=1, which goes on from its own checkpoint; when the job
+/// ends no process of any trial (the script's daemons included) runs on.
+#[test]
+fn a_command_sweep_on_the_cluster_prunes_resumes_a_requeued_trial_and_leaves_nothing_running() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_up() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let script = home.path().join("train.sh");
+    // score = step / q; a step a 0.4 s; its step kept in the run folder; a daemon left behind.
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+echo $! >> "$GRADBOARD_RUN_DIR/daemons"
+i=1
+if [ "$GRADBOARD_RESUME" = "1" ]; then i=$(( $(cat "$GRADBOARD_RUN_DIR/at") + 1 )); echo "resumed at $i" >&2; fi
+while [ $i -le 12 ]; do
+  echo "step=$i score=$(awk "BEGIN { print $i / $1 }")"
+  echo $i > "$GRADBOARD_RUN_DIR/at"
+  sleep 0.4
+  i=$((i + 1))
+done
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ok(gradboard(home.path())
+        .args([
+            "sweep",
+            "--command",
+            "./train.sh {q}",
+            "--objective",
+            "score",
+        ])
+        .args(["--sampler", "tpe", "--trials", "4", "--range", "q=1..20"])
+        .args(["--prune", "asha", "--prune-reduction", "2", "--on", "slurm"])
+        .output()
+        .unwrap());
+    let dir = sweep_dir(home.path());
+    let job = job_of(&dir);
+    // Once trial 0 has reported a few steps, requeue its task.
+    let start = Instant::now();
+    let run_dir = loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join("trials/000000.json")) {
+            let t: Value = serde_json::from_str(&text).unwrap();
+            let run = home.path().join("runs").join(t["run_id"].as_str().unwrap());
+            let reported = events(&run)
+                .iter()
+                .filter(|e| e["event"] == "metrics")
+                .count();
+            if reported >= 3 {
+                break run;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no trial started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    ok(Command::new("scontrol")
+        .args(["requeue", &format!("{job}_0")])
+        .output()
+        .unwrap());
+    let released = Instant::now();
+    loop {
+        let reason = Command::new("squeue")
+            .args(["-h", "-j", &format!("{job}_0"), "-o", "%r"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&reason.stdout).contains("BeginTime") {
+            std::thread::sleep(Duration::from_millis(1500));
+            ok(Command::new("scontrol")
+                .args(["update", &format!("jobid={job}_0"), "StartTime=now"])
+                .output()
+                .unwrap());
+            break;
+        }
+        assert!(released.elapsed() < Duration::from_secs(60), "not requeued");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    wait_job(&job);
+    let history = events(&run_dir);
+    assert_eq!(history.iter().filter(|e| e["event"] == "resume").count(), 1);
+    let stderr = std::fs::read_to_string(run_dir.join("stderr.log")).unwrap();
+    assert!(stderr.contains("resumed at"), "{stderr}");
+    let state = show(home.path(), &dir);
+    assert_eq!(state["objective"], "score");
+    assert_eq!(state["status"], "finished", "{state}");
+    let trials = state["trials"].as_array().unwrap();
+    assert_eq!(trials[0]["status"], "completed", "{state}");
+    assert_eq!(trials[0]["step"], 12);
+    let statuses: Vec<&str> = trials
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| ["completed", "pruned"].contains(s)),
+        "{statuses:?}"
+    );
+    // The best trial's best is the highest score it reported.
+    let best = &state["best"];
+    let index = best["index"].as_u64().unwrap() as usize;
+    let q: f64 = trials[index]["settings"]["q"].as_f64().unwrap();
+    let step = trials[index]["step"].as_f64().unwrap();
+    let reported = best["best"].as_f64().unwrap();
+    assert!((reported - step / q).abs() < 1e-4, "{state}");
+    // Nothing any trial started runs on.
+    for t in trials {
+        let run = home.path().join("runs").join(t["run_id"].as_str().unwrap());
+        let daemons = std::fs::read_to_string(run.join("daemons")).unwrap();
+        for pid in daemons.split_whitespace() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let live = stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'));
+            assert!(!live, "a daemon of {} runs on: {pid}", t["run_id"]);
+        }
+    }
+}

@@ -62,6 +62,19 @@ impl TrialProcess {
         if let Some(w) = workdir {
             command.current_dir(w);
         }
+        // Killed outright (kill -9, a lost node), gradboard cannot end its trials: the kernel
+        // tells the program with SIGTERM when the thread that started it is gone.
+        let parent = std::process::id() as i32;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                if libc::getppid() != parent {
+                    libc::raise(libc::SIGTERM);
+                }
+                Ok(())
+            });
+        }
         let mut child = command
             .spawn()
             .map_err(|e| Error::Other(format!("cannot start {}: {e}", argv[0])))?;

@@ -190,3 +190,80 @@ fn a_sweep_whose_runs_cannot_start_is_refused_before_its_folder() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("not a sweep folder"), "{err}");
 }
+
+/// `sweep --command`: a script's trials in the table with the objective's column, ranked by
+/// the direction, `sweep show --json`'s best the best figure reported; a template naming a
+/// key that is not swept is one line and makes no folder.
+#[test]
+fn a_command_sweep_ranks_the_scripts_trials_by_its_objective() {
+    let home = tempfile::tempdir().unwrap();
+    let script = home.path().join("fit.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"epoch=1 loss=$1\"\necho \"{\\\"step\\\": 2, \\\"loss\\\": $2}\" >> \"$GRADBOARD_METRICS\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = gradboard(home.path())
+        .args([
+            "sweep",
+            "--command",
+            "./fit.sh {a} {b}",
+            "--objective",
+            "loss",
+        ])
+        .args(["--direction", "min", "--grid", "a=3,1", "--grid", "b=2,5"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("chosen on loss"), "{text}");
+    assert!(text.contains("best loss"), "the objective's column: {text}");
+    assert!(!text.contains("best test"), "no test columns: {text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(rows[0].contains("a=1 b=2"), "smallest loss first: {text}");
+    assert!(text.contains("best: #2 a=1 b=2 (loss 1.0000)"), "{text}");
+    let dir = std::fs::read_dir(home.path().join("runs/sweeps"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = gradboard(home.path())
+        .args(["sweep", "show", "--json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let show: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(show["direction"], "min");
+    assert_eq!(show["best"]["best"], 1.0);
+    assert_eq!(show["trials"][1]["best"], 3.0, "a=3 b=5 reported 3 then 5");
+    // A key the template names but the sweep does not give.
+    let out = gradboard(home.path())
+        .args([
+            "sweep",
+            "--command",
+            "./fit.sh {a} {c}",
+            "--objective",
+            "loss",
+        ])
+        .args(["--grid", "a=1,2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("{c} is not swept"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(home.path().join("runs/sweeps"))
+            .unwrap()
+            .count(),
+        1,
+        "no folder for a refused sweep"
+    );
+}
