@@ -133,12 +133,6 @@ impl CommandSpec {
             .collect()
     }
 
-    /// The command as one line a shell reads back the same.
-    pub fn line(&self) -> String {
-        shlex::try_join(self.argv.iter().map(String::as_str))
-            .unwrap_or_else(|_| self.argv.join(" "))
-    }
-
     /// A short name for the sweep: the script's (`python train.py` is `train`), else the
     /// program's.
     pub fn name(&self) -> String {

@@ -20,7 +20,7 @@ pub struct NewPoints {
 pub struct Collector {
     run_dir: PathBuf,
     metrics_file: PathBuf,
-    /// Points handed on, by (source, name).
+    /// Points of the files handed on, by (source, name).
     emitted: HashMap<(String, String), usize>,
     /// What stdout said so far.
     stdout: Metrics,
@@ -28,8 +28,8 @@ pub struct Collector {
     stdout_counts: HashMap<String, usize>,
 }
 
-/// The source name of stdout's points.
-const STDOUT: &str = "stdout";
+/// Scalars by name, as a log reader gives them.
+type Scalars = BTreeMap<String, Vec<crate::logs::tensorboard::Point>>;
 
 impl Collector {
     /// A collector of the trial in `run_dir` that appends JSON lines to `metrics_file`.
@@ -52,7 +52,8 @@ impl Collector {
             .filter_map(|word| {
                 let (k, v) = word.split_once('=')?;
                 let v: f64 = v.parse().ok()?;
-                crate::config::sweep::is_key_name(k).then_some((k, v))
+                // TensorBoard-style names (`val/acc`) too.
+                crate::config::sweep::is_key_name(&k.replace('/', "_")).then_some((k, v))
             })
             .collect();
         if pairs.is_empty() {
@@ -85,43 +86,35 @@ impl Collector {
     /// Everything reported since the last call; `files` reads the files too (stdout's lines
     /// are in already).
     pub fn poll(&mut self, files: bool) -> NewPoints {
-        let mut sources: Vec<(
-            String,
-            BTreeMap<String, Vec<crate::logs::tensorboard::Point>>,
-        )> = vec![(STDOUT.into(), self.stdout.scalars.clone())];
-        if files {
-            let mut own = Metrics::default();
-            if let Ok(bytes) = std::fs::read(&self.metrics_file) {
-                own.add_text(&String::from_utf8_lossy(&bytes));
-            }
-            sources.push(("metrics".into(), own.scalars));
-            for run in scan(&self.run_dir).unwrap_or_default() {
-                let own_file = run.source == Source::Jsonl
-                    && run.path.join("metrics.jsonl") == self.metrics_file;
-                if run.source != Source::Gradboard && !own_file {
-                    sources.push((run.id.clone(), run.scalars));
-                }
+        let mut out = NewPoints::default();
+        // stdout's points are a buffer: handed on, then dropped (a chatty program has many).
+        for (name, points) in self.stdout.scalars.iter_mut() {
+            take(&mut out, name, points);
+            points.clear();
+        }
+        if !files {
+            return out;
+        }
+        let mut sources: Vec<(String, Scalars)> = Vec::new();
+        let mut own = Metrics::default();
+        if let Ok(bytes) = std::fs::read(&self.metrics_file) {
+            own.add_text(&String::from_utf8_lossy(&bytes));
+        }
+        sources.push(("metrics".into(), own.scalars));
+        for run in scan(&self.run_dir).unwrap_or_default() {
+            let own_file =
+                run.source == Source::Jsonl && run.path.join("metrics.jsonl") == self.metrics_file;
+            if run.source != Source::Gradboard && !own_file {
+                sources.push((run.id.clone(), run.scalars));
             }
         }
-        let mut out = NewPoints::default();
         for (source, scalars) in sources {
             for (name, points) in scalars {
                 let done = self
                     .emitted
                     .entry((source.clone(), name.clone()))
                     .or_default();
-                for p in points.iter().skip(*done) {
-                    let step = p.step.max(0) as usize;
-                    match p.value.is_finite() {
-                        true => {
-                            out.by_step
-                                .entry(step)
-                                .or_default()
-                                .insert(name.clone(), p.value);
-                        }
-                        false => out.non_finite.push((name.clone(), step)),
-                    }
-                }
+                take(&mut out, &name, points.get(*done..).unwrap_or_default());
                 *done = (*done).max(points.len());
             }
         }
@@ -136,6 +129,22 @@ impl Collector {
     }
 }
 
+/// Adds `points` of `name` to `out`.
+fn take(out: &mut NewPoints, name: &str, points: &[crate::logs::tensorboard::Point]) {
+    for p in points {
+        let step = p.step.max(0) as usize;
+        match p.value.is_finite() {
+            true => {
+                out.by_step
+                    .entry(step)
+                    .or_default()
+                    .insert(name.to_string(), p.value);
+            }
+            false => out.non_finite.push((name.to_string(), step)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,12 +154,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut c = Collector::new(dir.path(), &dir.path().join("metrics.jsonl"));
         c.add_line("Epoch 1/3: loading data...\n");
-        c.add_line("step=10 loss=2.5, val_acc=0.25\n");
+        c.add_line("step=10 loss=2.5, val_acc=0.25 val/top5=0.5\n");
         c.add_line("val_acc=0.5 lr=1e-3\n");
         c.add_line("epoch=7 val_acc=nan\n");
         let p = c.poll(false);
         assert_eq!(p.by_step[&10]["loss"], 2.5);
         assert_eq!(p.by_step[&10]["val_acc"], 0.25);
+        assert_eq!(p.by_step[&10]["val/top5"], 0.5, "TensorBoard-style names");
         assert_eq!(
             p.by_step[&2]["val_acc"], 0.5,
             "the second report of val_acc"

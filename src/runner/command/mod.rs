@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 pub const METRICS_FILE: &str = "metrics.jsonl";
 
 /// How often the trial's files are read for new figures.
-const FILE_POLL: Duration = Duration::from_millis(500);
+const FILE_POLL: Duration = Duration::from_secs(1);
 
 /// Lines of stderr a failed trial's reason quotes.
 const STDERR_LINES: usize = 3;
@@ -305,7 +305,7 @@ impl Trial {
                     let new = collector.poll(files);
                     // A pruned trial's figures end at the decision.
                     if !matches!(asked, Some((RunStatus::Pruned, _))) {
-                        self.report(sink, new, &mut step, &mut best, &mut non_finite);
+                        self.report(sink, control, new, &mut step, &mut best, &mut non_finite);
                     }
                     if let Some(status) = exited {
                         break match asked.take() {
@@ -334,9 +334,27 @@ impl Trial {
             }
             let new = collector.poll(true);
             if !pruned {
-                self.report(sink, new, &mut step, &mut best, &mut non_finite);
+                self.report(sink, control, new, &mut step, &mut best, &mut non_finite);
             }
             tail = process.stderr_tail(STDERR_LINES);
+        }
+        // The pruner may have judged the last figures after the program ended: its word stands.
+        let mut ending = ending;
+        if let Ending::Exited(_) = ending {
+            for command in control.drain() {
+                if let Command::Prune { reason } = command {
+                    let at = best.map_or(step, |b| b.0);
+                    sink.send(
+                        &run_id,
+                        EventKind::Prune {
+                            step: at,
+                            reason: reason.clone(),
+                        },
+                    );
+                    ending = Ending::Ended(RunStatus::Pruned, Some(reason));
+                    break;
+                }
+            }
         }
         let said = |tail: &str| match tail.is_empty() {
             true => String::new(),
@@ -390,6 +408,7 @@ impl Trial {
     fn report(
         &self,
         sink: &mut Sink,
+        control: &Control,
         new: metrics::NewPoints,
         step: &mut usize,
         best: &mut Option<(usize, f64)>,
@@ -405,6 +424,10 @@ impl Trial {
                 .find(|(name, _)| *name == self.objective);
         }
         for (at, values) in new.by_step {
+            // A trial stopped or pruned at a step records nothing after it.
+            if control.stop_requested() {
+                break;
+            }
             *step = (*step).max(at);
             if let Some(&v) = values.get(&self.objective) {
                 *best = Some((at, v));

@@ -244,7 +244,12 @@ impl Runtime {
                         let started = gradboard::runner::sweep::SweepCore::open(&sweep)
                             .and_then(|core| core.rerun_request(index))
                             .and_then(|request| {
-                                let line = request.command.line();
+                                let line = request
+                                    .changed
+                                    .iter()
+                                    .map(|(k, v)| format!("{k}={v}"))
+                                    .collect::<Vec<_>>()
+                                    .join(" ");
                                 gradboard::runner::command::start(
                                     &runs_dir,
                                     request,

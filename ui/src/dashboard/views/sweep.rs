@@ -86,7 +86,11 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
         .iter()
         .map(|e| {
             let step = if e.step > 0 {
-                format!("{}/{}", e.step, e.steps)
+                // A command's trial says its length only by ending.
+                match e.steps {
+                    0 => e.step.to_string(),
+                    steps => format!("{}/{steps}", e.step),
+                }
             } else {
                 format!("-/{}", e.steps)
             };
