@@ -173,6 +173,12 @@ struct Sink {
 }
 
 impl Sink {
+    /// The `prune` event of a pruner's decision at the objective's `step`.
+    fn pruned(&mut self, run_id: &str, step: usize, reason: &str) {
+        let reason = reason.to_string();
+        self.send(run_id, EventKind::Prune { step, reason });
+    }
+
     fn send(&mut self, run_id: &str, kind: EventKind) {
         let event = Event::now(run_id, kind);
         if let Err(e) = self.writer.emit(&event) {
@@ -260,14 +266,7 @@ impl Trial {
                                 process.terminate();
                             }
                             Command::Prune { reason } if asked.is_none() => {
-                                let at = best.map_or(step, |b| b.0);
-                                sink.send(
-                                    &run_id,
-                                    EventKind::Prune {
-                                        step: at,
-                                        reason: reason.clone(),
-                                    },
-                                );
+                                sink.pruned(&run_id, best.map_or(step, |b| b.0), &reason);
                                 asked = Some((RunStatus::Pruned, Some(reason)));
                                 process.terminate();
                             }
@@ -343,14 +342,7 @@ impl Trial {
         if let Ending::Exited(_) = ending {
             for command in control.drain() {
                 if let Command::Prune { reason } = command {
-                    let at = best.map_or(step, |b| b.0);
-                    sink.send(
-                        &run_id,
-                        EventKind::Prune {
-                            step: at,
-                            reason: reason.clone(),
-                        },
-                    );
+                    sink.pruned(&run_id, best.map_or(step, |b| b.0), &reason);
                     ending = Ending::Ended(RunStatus::Pruned, Some(reason));
                     break;
                 }
