@@ -83,6 +83,18 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 
 fn draw_runs(frame: &mut Frame, app: &App, dir: &str, area: Rect) {
     let logs = &app.logs;
+    let narrow = area.width < 60;
+    let skipped = logs.runs.iter().any(|r| r.skipped > 0);
+    // What the id gets: the panel less its border, the other columns and their gaps.
+    let others = if narrow {
+        1 + 5 + 4 + 6
+    } else {
+        1 + 11 + 4 + 7
+    } + if skipped { 7 } else { 0 };
+    let gaps = if skipped { 5 } else { 4 };
+    let id_width = (area.width as usize)
+        .saturating_sub(2 + others + gaps)
+        .max(8);
     let rows: Vec<Row> = logs
         .runs
         .iter()
@@ -98,19 +110,20 @@ fn draw_runs(frame: &mut Frame, app: &App, dir: &str, area: Rect) {
             } else {
                 Style::new()
             };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(mark),
-                Cell::from(r.id.clone()),
-                Cell::from(source_name(r.source)),
+                Cell::from(tail(&r.id, id_width)),
+                Cell::from(source_name(r.source, narrow)),
                 Cell::from(format!("{}", r.scalars.len())),
                 Cell::from(format!("{points}")),
-                Cell::from(if r.skipped > 0 {
-                    format!("{}", r.skipped)
-                } else {
-                    String::new()
-                }),
-            ])
-            .style(style)
+            ];
+            if skipped {
+                cells.push(Cell::from(match r.skipped {
+                    0 => String::new(),
+                    n => n.to_string(),
+                }));
+            }
+            Row::new(cells).style(style)
         })
         .collect();
     let title = match &logs.error {
@@ -121,16 +134,19 @@ fn draw_runs(frame: &mut Frame, app: &App, dir: &str, area: Rect) {
             if logs.runs.len() == 1 { "" } else { "s" }
         ),
     };
-    let header = Row::new(["", "run", "source", "tags", "points", "skipped"])
-        .style(Style::new().add_modifier(Modifier::BOLD));
-    let widths = [
+    let mut header = vec!["", "run", "source", "tags", "points"];
+    let mut widths = vec![
         Constraint::Length(1),
-        Constraint::Min(12),
-        Constraint::Length(11),
+        Constraint::Min(8),
+        Constraint::Length(if narrow { 5 } else { 11 }),
         Constraint::Length(4),
-        Constraint::Length(7),
-        Constraint::Length(7),
+        Constraint::Length(if narrow { 6 } else { 7 }),
     ];
+    if skipped {
+        header.push("skipped");
+        widths.push(Constraint::Length(7));
+    }
+    let header = Row::new(header).style(Style::new().add_modifier(Modifier::BOLD));
     let mut block = Block::bordered().title(title);
     if logs.runs.is_empty() && logs.error.is_none() {
         block = block.title_bottom(
@@ -140,12 +156,25 @@ fn draw_runs(frame: &mut Frame, app: &App, dir: &str, area: Rect) {
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 
-fn source_name(source: Source) -> &'static str {
-    match source {
-        Source::Tensorboard => "tensorboard",
-        Source::Jsonl => "jsonl",
-        Source::Gradboard => "gradboard",
+fn source_name(source: Source, short: bool) -> &'static str {
+    match (source, short) {
+        (Source::Tensorboard, false) => "tensorboard",
+        (Source::Tensorboard, true) => "tb",
+        (Source::Jsonl, _) => "jsonl",
+        (Source::Gradboard, false) => "gradboard",
+        (Source::Gradboard, true) => "gb",
     }
+}
+
+/// `text` in `width` characters: whole, or its end after an ellipsis (run ids differ at
+/// their ends: `cifar-lr0.01`, `cifar-lr0.1`).
+fn tail(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().skip(n + 1 - width).collect();
+    format!("…{kept}")
 }
 
 /// The tags, a line a prefix, the charted one highlighted.
