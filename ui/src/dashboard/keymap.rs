@@ -409,6 +409,13 @@ pub const KEYMAP: &[Binding] = &[
     ),
     bind(LOGS, &[Char('g')], Action::ToggleLogScale, "log y axis", None),
     bind(
+        LOGS,
+        &[Char('G')],
+        Action::ToggleGroups,
+        "fold the runs shown that differ only by seed into groups (mean, min-max band)",
+        Some("groups"),
+    ),
+    bind(
         RUNS,
         &[Char('c')],
         Action::Compare,

@@ -25,6 +25,8 @@ pub struct LogsScreen {
     pub tag: Option<String>,
     /// The y axis on a log scale.
     pub log: bool,
+    /// Runs that differ only by their seed folded into one curve.
+    pub grouped: bool,
 }
 
 impl LogsScreen {
@@ -108,10 +110,30 @@ impl LogsScreen {
                 self.tag = Some(tags[next].clone());
             }
             Action::ToggleLogScale => self.log = !self.log,
+            Action::ToggleGroups => self.grouped = !self.grouped,
             _ => {}
         }
         vec![]
     }
+}
+
+/// The runs shown folded into groups of runs whose settings differ only by `seed` (runs with
+/// no settings stay alone), in order of first appearance.
+pub fn seed_groups<'a>(runs: &[&'a LogRun]) -> Vec<Vec<&'a LogRun>> {
+    let key = |r: &LogRun| {
+        let mut s = r.settings.clone();
+        s.remove("seed");
+        (!s.is_empty()).then(|| serde_json::Value::Object(s).to_string())
+    };
+    let mut groups: Vec<(Option<String>, Vec<&LogRun>)> = Vec::new();
+    for &run in runs {
+        let k = key(run);
+        match groups.iter_mut().find(|g| k.is_some() && g.0 == k) {
+            Some(g) => g.1.push(run),
+            None => groups.push((k, vec![run])),
+        }
+    }
+    groups.into_iter().map(|g| g.1).collect()
 }
 
 /// A tag's group: what comes before its last `/` (TensorBoard's grouping), else itself.

@@ -112,3 +112,43 @@ fn without_a_log_folder_the_logs_screen_says_how_to_open_one() {
     let text = screen(&app, 100, 30);
     assert!(text.contains("--logdir DIR"), "{text}");
 }
+
+#[test]
+fn runs_that_differ_only_by_seed_fold_into_one_curve_with_its_band() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    app.logs.dir = Some(PathBuf::from("logs"));
+    app.screen = Screen::Logs;
+    let seeded = |id: &str, lr: f64, seed: u64, acc: &[f64]| {
+        let mut r = run(id, lr, &[("val/acc", acc)]);
+        r.settings.insert("seed".into(), serde_json::json!(seed));
+        r
+    };
+    app.update(Msg::Logs(Ok(vec![
+        seeded("lr0.1-s0", 0.1, 0, &[0.3, 0.5]),
+        seeded("lr0.1-s1", 0.1, 1, &[0.4, 0.6]),
+        seeded("lr0.01-s0", 0.01, 0, &[0.2, 0.3]),
+    ])));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char(' '));
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Char('G'));
+    let text = screen(&app, 160, 45);
+    assert!(
+        text.contains("val/acc (3 runs in 2 groups: mean, min-max band"),
+        "{text}"
+    );
+    assert!(text.contains("lr0.1-s0 +1 seeds (n=2)"), "{text}");
+    let shown = app.logs.shown();
+    let groups = crate::dashboard::screens::logs::seed_groups(&shown);
+    assert_eq!(
+        groups
+            .iter()
+            .map(|g| g.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        vec![vec!["lr0.1-s0", "lr0.1-s1"], vec!["lr0.01-s0"]]
+    );
+    key(&mut app, KeyCode::Char('G'));
+    assert!(screen(&app, 160, 45).contains("val/acc (3 runs)"));
+}

@@ -5,7 +5,7 @@
 use super::chart::{draw as draw_chart, Trace};
 use super::compare::PALETTE;
 use crate::dashboard::app::App;
-use crate::dashboard::screens::logs::prefix;
+use crate::dashboard::screens::logs::{prefix, seed_groups};
 use gradboard::logs::{LogRun, Source};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -39,37 +39,58 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_settings(frame, &shown, settings_area);
     let tag = logs.current_tag();
     draw_tags(frame, &logs.tags(), tag.as_deref(), tags_area);
-    let traces: Vec<Trace> = shown
+    let curve = |run: &LogRun| -> Vec<(f64, f64)> {
+        tag.as_ref()
+            .and_then(|t| run.scalars.get(t))
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p.value.is_finite() && (!logs.log || p.value > 0.0))
+                    .map(|p| {
+                        let y = if logs.log { p.value.log10() } else { p.value };
+                        (p.step as f64, y)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let groups: Vec<Vec<&LogRun>> = match logs.grouped {
+        true => seed_groups(&shown),
+        false => shown.iter().map(|r| vec![*r]).collect(),
+    };
+    let traces: Vec<Trace> = groups
         .iter()
         .enumerate()
-        .map(|(i, run)| {
-            let points: Vec<(f64, f64)> = tag
-                .as_ref()
-                .and_then(|t| run.scalars.get(t))
-                .map(|ps| {
-                    ps.iter()
-                        .filter(|p| p.value.is_finite() && (!logs.log || p.value > 0.0))
-                        .map(|p| {
-                            let y = if logs.log { p.value.log10() } else { p.value };
-                            (p.step as f64, y)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+        .map(|(i, members)| {
+            let curves: Vec<Vec<(f64, f64)>> = members.iter().map(|r| curve(r)).collect();
+            let (line, band) = match curves.len() {
+                1 => (curves[0].clone(), Vec::new()),
+                _ => mean_and_band(&curves),
+            };
+            let label = match members.len() {
+                1 => members[0].id.clone(),
+                n => format!("{} +{} seeds (n={n})", members[0].id, n - 1),
+            };
             Trace {
-                label: run.id.clone(),
+                label,
                 color: PALETTE[i % PALETTE.len()],
                 test_color: PALETTE[i % PALETTE.len()],
                 raw: Vec::new(),
-                train: points,
+                train: line,
                 test: Vec::new(),
                 best: None,
                 marks: Vec::new(),
-                band: Vec::new(),
+                band,
             }
         })
         .collect();
     let title = match &tag {
+        Some(t) if logs.grouped => format!(
+            " {t}{} ({} runs in {} group{}: mean, min-max band; G ungroups) ",
+            if logs.log { ", log10" } else { "" },
+            shown.len(),
+            traces.len(),
+            if traces.len() == 1 { "" } else { "s" }
+        ),
         Some(t) => format!(
             " {t}{} ({} run{}) ",
             if logs.log { ", log10" } else { "" },
@@ -79,6 +100,32 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         None => " no scalars yet ".to_string(),
     };
     draw_chart(frame, chart_area, title, &traces, "step", logs.log);
+}
+
+/// The mean of curves at the steps all of them reached, and their min-max band there.
+fn mean_and_band(curves: &[Vec<(f64, f64)>]) -> (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) {
+    let mut at: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+    for c in curves {
+        for &(x, y) in c {
+            at.entry(x.to_bits()).or_default().push(y);
+        }
+    }
+    let mut line = Vec::new();
+    let mut band = Vec::new();
+    let mut steps: Vec<(f64, Vec<f64>)> = at
+        .into_iter()
+        .filter(|(_, ys)| ys.len() == curves.len())
+        .map(|(x, ys)| (f64::from_bits(x), ys))
+        .collect();
+    steps.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (x, ys) in steps {
+        let mean = ys.iter().sum::<f64>() / ys.len() as f64;
+        let lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        line.push((x, mean));
+        band.push((x, lo, hi));
+    }
+    (line, band)
 }
 
 fn draw_runs(frame: &mut Frame, app: &App, dir: &str, area: Rect) {
