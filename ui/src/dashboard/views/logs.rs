@@ -39,7 +39,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_settings(frame, &shown, settings_area);
     let tag = logs.current_tag();
     draw_tags(frame, &logs.tags(), tag.as_deref(), tags_area);
-    let curve = |run: &LogRun| -> Vec<(f64, f64)> {
+    let curve = |run: &LogRun| -> Curve {
         tag.as_ref()
             .and_then(|t| run.scalars.get(t))
             .map(|ps| {
@@ -61,7 +61,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .iter()
         .enumerate()
         .map(|(i, members)| {
-            let curves: Vec<Vec<(f64, f64)>> = members.iter().map(|r| curve(r)).collect();
+            let curves: Vec<Curve> = members.iter().map(|r| curve(r)).collect();
             let (line, band) = match curves.len() {
                 1 => (curves[0].clone(), Vec::new()),
                 _ => mean_and_band(&curves),
@@ -102,8 +102,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_chart(frame, chart_area, title, &traces, "step", logs.log);
 }
 
+/// A curve's points, (x, y).
+type Curve = Vec<(f64, f64)>;
+
 /// The mean of curves at the steps all of them reached, and their min-max band there.
-fn mean_and_band(curves: &[Vec<(f64, f64)>]) -> (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) {
+fn mean_and_band(curves: &[Curve]) -> (Curve, Vec<(f64, f64, f64)>) {
     let mut at: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
     for c in curves {
         for &(x, y) in c {
