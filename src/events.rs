@@ -315,7 +315,26 @@ pub enum EventKind {
         /// Its per-layer warnings, `kind layer` each (the `warning` events').
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         warnings: Vec<String>,
+        /// The seconds (training and evaluation, pauses excluded) at which its evaluated
+        /// accuracy (validation with a split, else test) first reached each of
+        /// `TIME_TO_LEVELS`, by level (`"0.8"`); levels never reached are absent.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        time_to: BTreeMap<String, f64>,
     },
+}
+
+/// The accuracies whose first time a run's `done` records (`time_to`).
+pub const TIME_TO_LEVELS: [&str; 8] = ["0.5", "0.6", "0.7", "0.8", "0.85", "0.9", "0.93", "0.94"];
+
+/// Records in `time_to` the levels of `TIME_TO_LEVELS` that `accuracy` reaches for the first
+/// time, at `seconds`.
+pub fn reach(time_to: &mut BTreeMap<String, f64>, accuracy: f64, seconds: f64) {
+    for level in TIME_TO_LEVELS {
+        let at: f64 = level.parse().expect("a level is a number");
+        if accuracy >= at && !time_to.contains_key(level) {
+            time_to.insert(level.to_string(), seconds);
+        }
+    }
 }
 
 /// Unix seconds now.
@@ -396,6 +415,28 @@ impl<F: FnMut(&Event) -> crate::Result<()>> EventSink for F {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_to_keeps_the_first_time_each_level_is_reached() {
+        let mut t = BTreeMap::new();
+        reach(&mut t, 0.55, 10.0);
+        reach(&mut t, 0.52, 20.0);
+        reach(&mut t, 0.86, 30.0);
+        reach(&mut t, 0.935, 40.0);
+        let got: Vec<(&str, f64)> = t.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("0.5", 10.0),
+                ("0.6", 30.0),
+                ("0.7", 30.0),
+                ("0.8", 30.0),
+                ("0.85", 30.0),
+                ("0.9", 40.0),
+                ("0.93", 40.0)
+            ]
+        );
+    }
 
     #[test]
     fn the_event_tag_comes_first_and_time_and_run_id_are_on_every_event() {

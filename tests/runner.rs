@@ -314,8 +314,32 @@ fn a_validation_split_is_held_out_of_training_and_evaluated_beside_the_test_set(
         unreachable!()
     };
     assert!(best_val_acc.is_some() && final_val_acc.is_some());
+    // time_to: the levels the validation accuracy reached, each at its first evaluation's
+    // seconds, later levels no sooner, none past the run's end.
+    let EventKind::Done {
+        time_to, seconds, ..
+    } = &done.kind
+    else {
+        unreachable!()
+    };
+    let best = best_val_acc.unwrap();
+    assert!(
+        best >= 0.5,
+        "the small set's validation reaches 0.5: {best}"
+    );
+    for level in gradboard::events::TIME_TO_LEVELS {
+        let at: f64 = level.parse().unwrap();
+        assert_eq!(
+            time_to.contains_key(level),
+            best >= at,
+            "{level}: best {best}"
+        );
+    }
+    let times: Vec<f64> = time_to.values().copied().collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]) && times.iter().all(|t| t <= seconds));
     let listed = list_runs(&dir.path().join("runs")).unwrap();
     assert_eq!(listed.len(), 1);
+    assert_eq!(&listed[0].time_to, time_to, "the listing carries it");
     // A split that leaves less than a batch is one line before any folder is made.
     let bad = small("mlp-default", &["val_split=190", "batch_size=20"]);
     let e = runner

@@ -77,6 +77,9 @@ pub struct RunRecord {
     /// Its per-layer warnings (`kind layer` each): what the layers screen explains.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// When its evaluated accuracy first reached each level (`done`'s `time_to`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub time_to: BTreeMap<String, f64>,
     /// Its configuration as it started.
     #[serde(skip)]
     pub config: Option<RunConfig>,
@@ -201,6 +204,11 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
         sweep: state.sweep().cloned(),
         reason: problem.or_else(|| state.ended.as_ref().and_then(|e| e.reason.clone())),
         warnings: state.warning_names(),
+        time_to: state
+            .ended
+            .as_ref()
+            .map(|e| e.time_to.clone())
+            .unwrap_or_default(),
         config,
         dir: dir.to_path_buf(),
         run_id,

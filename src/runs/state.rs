@@ -145,6 +145,8 @@ pub struct Ending {
     pub seconds: f64,
     /// Its per-layer warnings, `kind layer` each.
     pub warnings: Vec<String>,
+    /// When its evaluated accuracy first reached each level (`done`'s `time_to`).
+    pub time_to: BTreeMap<String, f64>,
 }
 
 /// A run as its events so far tell it.
@@ -434,6 +436,7 @@ impl RunState {
                 seconds,
                 reason,
                 warnings,
+                time_to,
             } => {
                 self.step = *step;
                 self.paused_since = None;
@@ -448,6 +451,7 @@ impl RunState {
                     reason: reason.clone(),
                     seconds: *seconds,
                     warnings: warnings.clone(),
+                    time_to: time_to.clone(),
                 });
             }
         }

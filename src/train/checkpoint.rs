@@ -57,6 +57,9 @@ pub struct CheckpointState {
     /// The per-layer warnings given so far (kind, layer): a resumed run gives none twice.
     #[serde(default)]
     pub warned: Vec<(String, String)>,
+    /// When the evaluated accuracy first reached each level so far (`done`'s `time_to`).
+    #[serde(default)]
+    pub time_to: std::collections::BTreeMap<String, f64>,
 }
 
 /// A network's tensors read from a run folder, and where and at which step they were saved.

@@ -50,6 +50,8 @@ pub struct Summary {
     pub reason: Option<String>,
     /// Its per-layer warnings, `kind layer` each.
     pub warnings: Vec<String>,
+    /// When its evaluated accuracy first reached each level (`done`'s `time_to`).
+    pub time_to: std::collections::BTreeMap<String, f64>,
 }
 
 impl Summary {
@@ -65,6 +67,7 @@ impl Summary {
             seconds: 0.0,
             reason: Some(reason),
             warnings: Vec::new(),
+            time_to: Default::default(),
         }
     }
 
@@ -80,6 +83,7 @@ impl Summary {
             seconds: self.seconds,
             reason: self.reason.clone(),
             warnings: self.warnings.clone(),
+            time_to: self.time_to.clone(),
         }
     }
 }
@@ -323,6 +327,7 @@ impl Session<'_> {
                 final_val_acc: None,
                 best_val_acc: None,
                 seconds: 0.0,
+                time_to: Default::default(),
                 reason: None,
                 warnings: Vec::new(),
             },
@@ -363,6 +368,7 @@ impl Session<'_> {
                 progress.pending_eval = s.pending_eval;
                 progress.diag = Diag::new(s.warned.clone());
                 progress.active = Duration::from_secs_f64(s.seconds.max(0.0));
+                progress.summary.time_to = s.time_to.clone();
             }
         }
         let c = &progress.config;
@@ -565,6 +571,8 @@ impl Session<'_> {
         if best {
             p.best_step = p.step;
         }
+        let seconds = p.seconds();
+        crate::events::reach(&mut p.summary.time_to, figure, seconds);
         p.summary.final_test_acc = Some(test_acc);
         if p.summary.best_test_acc.is_none_or(|b| test_acc > b) {
             p.summary.best_test_acc = Some(test_acc);
@@ -629,6 +637,7 @@ impl Session<'_> {
             pending_eval: p.pending_eval,
             warned: p.diag.warned.clone(),
             seconds: p.seconds(),
+            time_to: p.summary.time_to.clone(),
         };
         let model = trainer.network_ref().params().snapshot()?;
         checkpoint::write(&folder.join(checkpoint::LAST), &state, &model, &optimizer)?;

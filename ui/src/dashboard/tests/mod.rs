@@ -212,6 +212,7 @@ pub fn done(run_id: &str, step: usize, status: RunStatus, reason: Option<&str>) 
             seconds: 3.0,
             reason: reason.map(String::from),
             warnings: Vec::new(),
+            time_to: Default::default(),
         },
     )
 }
