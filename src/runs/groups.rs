@@ -180,6 +180,7 @@ mod tests {
             sweep: None,
             reason: None,
             warnings: Vec::new(),
+            time_to: BTreeMap::new(),
             config: Some(config),
             dir: Default::default(),
         }

@@ -477,6 +477,7 @@ mod tests {
             sweep: None,
             reason: None,
             warnings: Vec::new(),
+            time_to: Default::default(),
             config: None,
             dir: id.into(),
         }

@@ -94,6 +94,7 @@ fn a_fork_reads_the_parents_checkpoint_and_compare_draws_it_leading_in() {
         pending_eval: false,
         seconds: 1.0,
         warned: Vec::new(),
+        time_to: Default::default(),
     };
     checkpoint::write(&rec.dir.join(checkpoint::LAST), &state, &[], &[]).unwrap();
     press(&mut app, KeyCode::Char('f'));

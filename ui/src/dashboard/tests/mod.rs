@@ -242,6 +242,7 @@ pub fn record(
         sweep: None,
         reason: None,
         warnings: Vec::new(),
+        time_to: Default::default(),
         config: Some(config),
         dir: dir.join(id),
     }
