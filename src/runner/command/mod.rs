@@ -218,10 +218,17 @@ impl Trial {
         let run_id = self.run_id.clone();
         let began = Instant::now();
         let mut step = 0;
+        // The objective's last report (step, value): its steps are what the sweep's rungs,
+        // prunes and budget count in.
+        let mut reported: Option<(usize, f64)> = None;
         let mut collector = Collector::new(&self.dir, &self.dir.join(METRICS_FILE));
         match self.history.take() {
             Some(state) => {
                 step = state.step;
+                reported = state
+                    .scalars
+                    .get(&self.objective)
+                    .and_then(|c| c.last().copied());
                 let counts = state
                     .scalars
                     .iter()
@@ -242,8 +249,6 @@ impl Trial {
             std::process::id(),
             crate::events::unix_now()
         );
-        // The objective's own steps: what the sweep's rungs, prunes and budget count in.
-        let mut best: Option<(usize, f64)> = None;
         let mut non_finite: Option<(String, usize)> = None;
         let mut paused_for = Duration::ZERO;
         let mut paused_at: Option<Instant> = None;
@@ -266,7 +271,7 @@ impl Trial {
                                 process.terminate();
                             }
                             Command::Prune { reason } if asked.is_none() => {
-                                sink.pruned(&run_id, best.map_or(step, |b| b.0), &reason);
+                                sink.pruned(&run_id, reported.map_or(step, |b| b.0), &reason);
                                 asked = Some((RunStatus::Pruned, Some(reason)));
                                 process.terminate();
                             }
@@ -304,7 +309,14 @@ impl Trial {
                     let new = collector.poll(files);
                     // A pruned trial's figures end at the decision.
                     if !matches!(asked, Some((RunStatus::Pruned, _))) {
-                        self.report(sink, control, new, &mut step, &mut best, &mut non_finite);
+                        self.report(
+                            sink,
+                            control,
+                            new,
+                            &mut step,
+                            &mut reported,
+                            &mut non_finite,
+                        );
                     }
                     if let Some(status) = exited {
                         break match asked.take() {
@@ -333,7 +345,14 @@ impl Trial {
             }
             let new = collector.poll(true);
             if !pruned {
-                self.report(sink, control, new, &mut step, &mut best, &mut non_finite);
+                self.report(
+                    sink,
+                    control,
+                    new,
+                    &mut step,
+                    &mut reported,
+                    &mut non_finite,
+                );
             }
             tail = process.stderr_tail(STDERR_LINES);
         }
@@ -342,7 +361,7 @@ impl Trial {
         if let Ending::Exited(_) = ending {
             for command in control.drain() {
                 if let Command::Prune { reason } = command {
-                    sink.pruned(&run_id, best.map_or(step, |b| b.0), &reason);
+                    sink.pruned(&run_id, reported.map_or(step, |b| b.0), &reason);
                     ending = Ending::Ended(RunStatus::Pruned, Some(reason));
                     break;
                 }
@@ -355,7 +374,7 @@ impl Trial {
         let (status, mut reason) = match ending {
             Ending::NotStarted(e) => (RunStatus::Failed, Some(e)),
             Ending::Ended(status, reason) => (status, reason),
-            Ending::Exited(exit) => match (&non_finite, exit.success(), best) {
+            Ending::Exited(exit) => match (&non_finite, exit.success(), reported) {
                 (Some((name, at)), _, _) => (
                     RunStatus::Diverged,
                     Some(format!("{name} reported as not a number at step {at}")),
@@ -385,7 +404,7 @@ impl Trial {
             paused_for += at.elapsed();
         }
         let summary = Summary {
-            step: best.map_or(step, |b| b.0),
+            step: reported.map_or(step, |b| b.0),
             status,
             seconds: began.elapsed().saturating_sub(paused_for).as_secs_f64(),
             reason,
@@ -403,7 +422,7 @@ impl Trial {
         control: &Control,
         new: metrics::NewPoints,
         step: &mut usize,
-        best: &mut Option<(usize, f64)>,
+        reported: &mut Option<(usize, f64)>,
         non_finite: &mut Option<(String, usize)>,
     ) {
         for (_, at) in &new.non_finite {
@@ -422,7 +441,7 @@ impl Trial {
             }
             *step = (*step).max(at);
             if let Some(&v) = values.get(&self.objective) {
-                *best = Some((at, v));
+                *reported = Some((at, v));
             }
             sink.send(&self.run_id, EventKind::Metrics { step: at, values });
         }
