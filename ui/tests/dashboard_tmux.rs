@@ -90,11 +90,16 @@ fn tmux_here() -> bool {
 
 /// The dashboard in a tmux session of its own on a small data set, with its runs folder.
 fn dashboard(home: &Path, name: &str) -> (Tmux, PathBuf) {
+    dashboard_with(home, name, "")
+}
+
+/// `dashboard` with more options on its command line.
+fn dashboard_with(home: &Path, name: &str, options: &str) -> (Tmux, PathBuf) {
     let data = home.join("tiny.tar.gz");
     write_archive(&data, &files(100, 100)).unwrap();
     let runs = home.join("runs");
     let script = format!(
-        "cd {home} && GRADBOARD_PRESETS={presets} XDG_CONFIG_HOME={home}/config XDG_CACHE_HOME={home}/cache XDG_STATE_HOME={home}/state {bin} --threads 1 --data {data} --runs-dir {runs}; echo GRADBOARD-EXITED $?; sleep 30",
+        "cd {home} && GRADBOARD_PRESETS={presets} XDG_CONFIG_HOME={home}/config XDG_CACHE_HOME={home}/cache XDG_STATE_HOME={home}/state {bin} --threads 1 --data {data} --runs-dir {runs} {options}; echo GRADBOARD-EXITED $?; sleep 30",
         home = home.display(),
         presets = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../presets").display(),
         bin = env!("CARGO_BIN_EXE_gradboard"),
@@ -309,4 +314,58 @@ fn a_resumed_runs_progress_bar_counts_from_its_checkpoint() {
         .and_then(|p| p.parse().ok())
         .unwrap();
     assert!(pos >= 50, "counts on from the checkpoint's step: {screen}");
+}
+
+/// `--logdir`: the logs screen follows another program's metrics as its file grows and a new
+/// run's folder as it appears.
+#[test]
+fn the_logs_screen_follows_a_growing_metrics_file_and_a_new_run() {
+    if !tmux_here() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let logs = home.path().join("logs");
+    std::fs::create_dir_all(logs.join("lr0.1")).unwrap();
+    let line = |step: usize| {
+        format!(
+            "{{\"step\": {step}, \"train/loss\": {}}}\n",
+            2.0 / step as f64
+        )
+    };
+    let metrics = logs.join("lr0.1/metrics.jsonl");
+    std::fs::write(&metrics, (1..=3).map(line).collect::<String>()).unwrap();
+    let (tmux, _) = dashboard_with(
+        home.path(),
+        "logdir",
+        &format!("--logdir {}", logs.display()),
+    );
+    tmux.wait_for("the run", |s| {
+        s.contains("logs: 1 run (followed live")
+            && s.contains("lr0.1")
+            && s.contains("train/loss (1 run)")
+    });
+    let row = |s: &str, id: &str| -> Option<String> {
+        s.lines()
+            .find(|l| l.contains(id))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+    };
+    assert!(row(&tmux.capture(), "lr0.1").unwrap().contains("jsonl 1 3"));
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&metrics)
+        .unwrap();
+    f.write_all((4..=5).map(line).collect::<String>().as_bytes())
+        .unwrap();
+    std::fs::create_dir_all(logs.join("lr0.01")).unwrap();
+    std::fs::write(logs.join("lr0.01/metrics.jsonl"), line(1)).unwrap();
+    let screen = tmux.wait_for("the new points and run", |s| {
+        s.contains("logs: 2 runs") && row(s, "lr0.1 ").is_some_and(|r| r.contains("jsonl 1 5"))
+    });
+    assert!(
+        row(&screen, "lr0.01").unwrap().contains("jsonl 1 1"),
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("GRADBOARD-EXITED 0"));
 }
