@@ -1,6 +1,8 @@
 //! The machine's limit: the f32 multiply-add rate a core reaches at an instruction-set level
 //! (independent fused multiply-adds on registers, enough chains to hide their latency), on
-//! every thread of the pool at once. `gradboard bench` sets a step's rate against it.
+//! every thread of the pool at once, and the bf16 dot-product rate (AVX512_BF16's VDPBF16PS,
+//! two bf16 products summed into each f32 lane) where the CPU has it. `gradboard bench` sets a
+//! step's rate against them.
 
 use super::simd::Level;
 use rayon::prelude::*;
@@ -30,6 +32,73 @@ pub fn fma_peak(level: Level, threads: usize) -> f64 {
             flops / seconds / 1e9
         })
         .fold(0.0, f64::max)
+}
+
+/// GFLOP/s (a multiply-add counts two) of `threads` threads each running `CHAINS`
+/// independent VDPBF16PS chains (32 bf16 multiply-adds an instruction into 16 f32 lanes): the
+/// best of three timings; `None` where the CPU lacks AVX512_BF16 (or it is capped off).
+pub fn bf16_peak(threads: usize) -> Option<f64> {
+    if !has_bf16() {
+        return None;
+    }
+    let threads = threads.max(1);
+    let per_thread = |_| {
+        let sink = bf16_chains(ROUNDS / 16);
+        std::hint::black_box(sink);
+    };
+    let best = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            (0..threads).into_par_iter().for_each(per_thread);
+            let seconds = start.elapsed().as_secs_f64();
+            let flops = 2.0 * (32 * CHAINS * ROUNDS / 16 * threads) as f64;
+            flops / seconds / 1e9
+        })
+        .fold(0.0, f64::max);
+    Some(best)
+}
+
+/// Whether the CPU has AVX512_BF16 and the level allows AVX-512.
+pub fn has_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        Level::detected().avx512() && std::arch::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn bf16_chains(rounds: usize) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: only called after `has_bf16`.
+        unsafe { avx512_bf16(rounds) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = rounds;
+        0.0
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn avx512_bf16(rounds: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let half = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5), _mm512_set1_ps(0.5));
+    let mut acc = [_mm512_set1_ps(1.0); CHAINS];
+    for _ in 0..rounds {
+        for a in acc.iter_mut() {
+            *a = _mm512_dpbf16_ps(*a, half, half);
+        }
+    }
+    let mut sum = _mm512_setzero_ps();
+    for a in acc {
+        sum = _mm512_add_ps(sum, a);
+    }
+    _mm512_reduce_add_ps(sum)
 }
 
 /// f32 lanes of a register at `level`.
@@ -136,6 +205,24 @@ unsafe fn sse(rounds: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bf16_rate_is_measured_exactly_where_the_cpu_has_avx512_bf16() {
+        match bf16_peak(1) {
+            Some(rate) => {
+                assert!(has_bf16());
+                assert!(rate.is_finite() && rate > 0.1, "{rate} GFLOP/s");
+            }
+            None => assert!(!has_bf16()),
+        }
+        // Each VDPBF16PS adds 32 products of halves into 16 lanes starting at 1: the chains'
+        // sum is exact, so the instruction did what the count assumes.
+        if has_bf16() {
+            let rounds = 1000;
+            let lanes_sum = 16.0 * CHAINS as f32 * (1.0 + 0.5 * rounds as f32);
+            assert_eq!(bf16_chains(rounds), lanes_sum);
+        }
+    }
 
     #[test]
     fn every_level_measures_a_rate_and_wider_registers_do_not_measure_slower() {

@@ -137,6 +137,16 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    match gradboard::on_compute_pool(|| gradboard::kernels::peak::bf16_peak(threads)) {
+        Some(bf16) => println!(
+            "{name}: bf16 dot-product peak (AVX512_BF16 VDPBF16PS, f32 sums) on {threads} threads: {bf16:.0} GFLOP/s, {:.2}x the f32 {} peak",
+            bf16 / peak,
+            level.name()
+        ),
+        None => println!(
+            "{name}: bf16 dot-product peak: no AVX512_BF16 here (the CPU lacks it, or GRADBOARD_SIMD caps it off)"
+        ),
+    }
     let work = flops::step(&config);
     let rate = |f: f64, seconds: f64| f / seconds / 1e9;
     println!(

@@ -201,6 +201,12 @@ fn bench_prints_the_peak_and_each_layer_against_it() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(text.contains("multiply-add peak on 1 threads"), "{text}");
+    // Beside it the bf16 rate, measured where the CPU has AVX512_BF16, else said absent.
+    assert!(
+        text.contains("bf16 dot-product peak (AVX512_BF16 VDPBF16PS, f32 sums) on 1 threads")
+            || text.contains("no AVX512_BF16 here"),
+        "{text}"
+    );
     assert!(text.contains("of the") && text.contains("peak"), "{text}");
     for (layer, shape) in [("fc1", "3072->32"), ("out", "32->10")] {
         assert!(
