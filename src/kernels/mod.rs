@@ -9,6 +9,7 @@
 //! `update` (the optimizers' rules). Below them: `gemm`, `sgemm`, `im2col`, `winograd`, `taps`,
 //! `reduce`, `inplace`, `grad_sink` (parameter gradients filed without candle's zero-fill), `simd` (instruction sets picked at run time) and `cpu` (storage access).
 
+pub mod amx;
 pub mod bn_act;
 pub mod bn_relu;
 pub mod conv;

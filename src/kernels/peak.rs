@@ -58,6 +58,30 @@ pub fn bf16_peak(threads: usize) -> Option<f64> {
     Some(best)
 }
 
+/// GFLOP/s of `threads` threads each running two independent AMX TDPBF16PS chains (bf16
+/// tiles, f32 accumulators): the best of three timings; `None` where AMX-BF16 is absent or
+/// not granted.
+pub fn amx_bf16_peak(threads: usize) -> Option<f64> {
+    if !super::amx::available() {
+        return None;
+    }
+    let threads = threads.max(1);
+    // Two tile products a round: 16,384 multiply-adds.
+    let rounds = ROUNDS / 200;
+    let best = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            (0..threads).into_par_iter().for_each(|_| {
+                std::hint::black_box(super::amx::tile_products(rounds));
+            });
+            let seconds = start.elapsed().as_secs_f64();
+            let flops = 2.0 * (2 * super::amx::MACS_PER_TILE_PRODUCT * rounds * threads) as f64;
+            flops / seconds / 1e9
+        })
+        .fold(0.0, f64::max);
+    Some(best)
+}
+
 /// Whether the CPU has AVX512_BF16 and the level allows AVX-512.
 pub fn has_bf16() -> bool {
     #[cfg(target_arch = "x86_64")]

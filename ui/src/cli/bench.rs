@@ -147,6 +147,15 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
             "{name}: bf16 dot-product peak: no AVX512_BF16 here (the CPU lacks it, or GRADBOARD_SIMD caps it off)"
         ),
     }
+    if let Some(amx) =
+        gradboard::on_compute_pool(|| gradboard::kernels::peak::amx_bf16_peak(threads))
+    {
+        println!(
+            "{name}: AMX bf16 tile-product peak (TDPBF16PS, f32 sums) on {threads} threads: {amx:.0} GFLOP/s, {:.1}x the f32 {} peak (no kernel of gradboard uses AMX yet)",
+            amx / peak,
+            level.name()
+        );
+    }
     let work = flops::step(&config);
     let rate = |f: f64, seconds: f64| f / seconds / 1e9;
     println!(
