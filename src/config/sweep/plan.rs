@@ -432,14 +432,9 @@ impl SweepPlan {
             .unwrap_or(0)
     }
 
-    /// A command trial's values by key: the sweep's `--set`, the configuration's, its seed,
-    /// its index and its run folder (the places of `SPECIAL_PLACES`).
-    pub fn command_values(
-        &self,
-        index: usize,
-        conf: &Configuration,
-        run_dir: &std::path::Path,
-    ) -> BTreeMap<String, String> {
+    /// A command trial's values by key: the sweep's `--set`, the configuration's, its seed
+    /// and its index (`{run_dir}` is filled once its folder exists).
+    pub fn command_values(&self, index: usize, conf: &Configuration) -> BTreeMap<String, String> {
         let mut values: BTreeMap<String, String> = self
             .spec
             .set
@@ -453,7 +448,6 @@ impl SweepPlan {
             .wrapping_add(self.locate(index).1 as u64);
         values.insert("seed".into(), seed.to_string());
         values.insert("trial".into(), index.to_string());
-        values.insert("run_dir".into(), run_dir.display().to_string());
         values
     }
 

@@ -214,20 +214,13 @@ impl SweepCore {
                 None => None,
             };
             let conf = self.configure(group)?;
-            let planned = self.plan.run(index, &conf)?;
-            let request = CommandRequest {
-                command: spec.clone(),
-                values: self.plan.command_values(index, &conf, Path::new("")),
-                changed: planned.swept.iter().cloned().collect(),
-                name: self.plan.spec.name.clone(),
-                seed: planned.config.seed,
-                sweep: Some(SweepRef {
-                    id: self.id.clone(),
-                    index,
-                    group: Some(group),
-                }),
-                resume,
-            };
+            let mut request = self.command_request(spec, index, &conf)?;
+            request.sweep = Some(SweepRef {
+                id: self.id.clone(),
+                index,
+                group: Some(group),
+            });
+            request.resume = resume;
             return command::start(launcher.runs_dir(), request, observer, control).map(Some);
         }
         let Launcher::Engine(runner) = launcher else {
@@ -277,10 +270,20 @@ impl SweepCore {
             book.group(group).cloned()
         }
         .ok_or_else(|| Error::Other(format!("sweep {}: trial {index} has not started", self.id)))?;
-        let planned = self.plan.run(index, &conf)?;
+        self.command_request(spec, index, &conf)
+    }
+
+    /// Trial `index` of configuration `conf` as a fresh command run outside any sweep.
+    fn command_request(
+        &self,
+        spec: &crate::config::sweep::CommandSpec,
+        index: usize,
+        conf: &Configuration,
+    ) -> Result<CommandRequest> {
+        let planned = self.plan.run(index, conf)?;
         Ok(CommandRequest {
             command: spec.clone(),
-            values: self.plan.command_values(index, &conf, Path::new("")),
+            values: self.plan.command_values(index, conf),
             changed: planned.swept.iter().cloned().collect(),
             name: self.plan.spec.name.clone(),
             seed: planned.config.seed,
