@@ -101,3 +101,230 @@ mod tests {
         assert_eq!(tile_products(1000), 1000.0 * 32.0 * 0.25);
     }
 }
+
+/// Rounds an f32 to bf16 (nearest, ties to even; a NaN stays a NaN).
+pub fn to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) as u16
+}
+
+/// The f32 a bf16 stands for.
+pub fn from_bf16(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// Rows of a tile; f32 columns of an accumulator tile; bf16 values along k of a tile row.
+const TILE_M: usize = 16;
+const TILE_N: usize = 16;
+const TILE_K: usize = 32;
+
+/// `a` (m x k, row-major) times `b` (k x n, row-major) into a new m x n f32 matrix, the
+/// products of bf16-rounded inputs summed in f32 on AMX tiles (what `precision = "bf16"` means
+/// for a product). Each thread of the pool takes whole 32-row bands. Call only when
+/// `available()`.
+pub fn matmul_bf16(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert!(available(), "AMX is not available here");
+    assert_eq!(a.len(), m * k, "a is m x k");
+    assert_eq!(b.len(), k * n, "b is k x n");
+    let round = |x: usize, to: usize| x.div_ceil(to) * to;
+    let (mp, kp, np) = (round(m, 2 * TILE_M), round(k, TILE_K), round(n, 2 * TILE_N));
+    // A as bf16 rows of kp values, zero-padded.
+    let mut ap = vec![0u16; mp * kp];
+    ap.par_chunks_mut(kp)
+        .take(m)
+        .enumerate()
+        .for_each(|(i, row)| {
+            for (dst, &x) in row.iter_mut().zip(&a[i * k..(i + 1) * k]) {
+                *dst = to_bf16(x);
+            }
+        });
+    // B in the tiles' pair layout: for each 16-column block and 32-deep block, 16 rows of
+    // (b[2r][j], b[2r+1][j]) for the block's 16 columns j: 1 KiB a tile, contiguous.
+    let blocks_k = kp / TILE_K;
+    let mut bp = vec![0u16; (np / TILE_N) * blocks_k * TILE_M * 2 * TILE_N];
+    // Each 32-deep block of B's rows, read row by row, fills that block's tile in every
+    // column block.
+    let tiles_per_kb: Vec<(usize, Vec<u16>)> = (0..blocks_k)
+        .into_par_iter()
+        .map(|kb| {
+            let mut strip = vec![0u16; (np / TILE_N) * 512];
+            for q in 0..TILE_K {
+                let kk = kb * TILE_K + q;
+                if kk >= k {
+                    break;
+                }
+                let (r, p) = (q / 2, q % 2);
+                for (j, &x) in b[kk * n..(kk + 1) * n].iter().enumerate() {
+                    let (jb, c) = (j / TILE_N, j % TILE_N);
+                    strip[jb * 512 + r * 32 + 2 * c + p] = to_bf16(x);
+                }
+            }
+            (kb, strip)
+        })
+        .collect();
+    for (kb, strip) in tiles_per_kb {
+        for jb in 0..np / TILE_N {
+            bp[(jb * blocks_k + kb) * 512..][..512].copy_from_slice(&strip[jb * 512..][..512]);
+        }
+    }
+    let mut cp = vec![0f32; mp * np];
+    cp.par_chunks_mut(2 * TILE_M * np)
+        .enumerate()
+        .for_each(|(band, c_band)| {
+            let a_band = &ap[band * 2 * TILE_M * kp..][..2 * TILE_M * kp];
+            // SAFETY: AMX is granted (asserted above); the band's buffers hold 32 rows of A
+            // (kp bf16 each) and C (np f32 each), and B's tiles are 1 KiB each.
+            unsafe { band_product(a_band, &bp, c_band, kp, np, blocks_k) };
+        });
+    let mut c = vec![0f32; m * n];
+    for i in 0..m {
+        c[i * n..(i + 1) * n].copy_from_slice(&cp[i * np..i * np + n]);
+    }
+    c
+}
+
+/// One 32-row band of C: for each pair of 16-column blocks, four accumulator tiles (tmm0-3)
+/// take the products of two A tiles (tmm4, tmm5) and two B tiles (tmm6, tmm7) along k.
+///
+/// # Safety
+/// AMX must be granted; `a` holds 32 rows of `kp` bf16, `c` 32 rows of `np` f32, `b` the
+/// packed B of `np / 16` column blocks of `blocks_k` tiles.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+unsafe fn band_product(a: &[u16], b: &[u16], c: &mut [f32], kp: usize, np: usize, blocks_k: usize) {
+    use std::arch::asm;
+    #[repr(C, align(64))]
+    struct Config([u8; 64]);
+    let mut config = Config([0; 64]);
+    config.0[0] = 1;
+    for tile in 0..8 {
+        config.0[16 + 2 * tile] = 64;
+        config.0[48 + tile] = 16;
+    }
+    let (a_stride, c_stride) = (kp * 2, np * 4);
+    asm!("ldtilecfg [{0}]", in(reg) config.0.as_ptr());
+    for jb in (0..np / TILE_N).step_by(2) {
+        asm!(
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3"
+        );
+        for kb in 0..blocks_k {
+            let a0 = a.as_ptr().add(kb * TILE_K);
+            let a1 = a0.add(TILE_M * kp);
+            let b0 = b.as_ptr().add((jb * blocks_k + kb) * 512);
+            let b1 = b.as_ptr().add(((jb + 1) * blocks_k + kb) * 512);
+            asm!(
+                "tileloadd tmm4, [{a0} + {sa}]",
+                "tileloadd tmm5, [{a1} + {sa}]",
+                "tileloadd tmm6, [{b0} + {sb}]",
+                "tileloadd tmm7, [{b1} + {sb}]",
+                "tdpbf16ps tmm0, tmm4, tmm6",
+                "tdpbf16ps tmm1, tmm4, tmm7",
+                "tdpbf16ps tmm2, tmm5, tmm6",
+                "tdpbf16ps tmm3, tmm5, tmm7",
+                a0 = in(reg) a0,
+                a1 = in(reg) a1,
+                b0 = in(reg) b0,
+                b1 = in(reg) b1,
+                sa = in(reg) a_stride,
+                sb = in(reg) 64usize,
+            );
+        }
+        let c00 = c.as_mut_ptr().add(jb * TILE_N);
+        let c01 = c00.add(TILE_N);
+        let c10 = c00.add(TILE_M * np);
+        let c11 = c10.add(TILE_N);
+        asm!(
+            "tilestored [{c00} + {sc}], tmm0",
+            "tilestored [{c01} + {sc}], tmm1",
+            "tilestored [{c10} + {sc}], tmm2",
+            "tilestored [{c11} + {sc}], tmm3",
+            c00 = in(reg) c00,
+            c01 = in(reg) c01,
+            c10 = in(reg) c10,
+            c11 = in(reg) c11,
+            sc = in(reg) c_stride,
+        );
+    }
+    asm!("tilerelease");
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+unsafe fn band_product(_: &[u16], _: &[u16], _: &mut [f32], _: usize, _: usize, _: usize) {
+    unreachable!("AMX is x86-64 Linux only here")
+}
+
+#[cfg(test)]
+mod product_tests {
+    use super::*;
+
+    #[test]
+    fn bf16_rounding_is_to_nearest_even() {
+        assert_eq!(from_bf16(to_bf16(1.0)), 1.0);
+        // 1 + 2^-8 is halfway between two bf16 values: it rounds to the even one, 1.0.
+        assert_eq!(from_bf16(to_bf16(1.0 + 1.0 / 256.0)), 1.0);
+        assert_eq!(from_bf16(to_bf16(1.0 + 3.0 / 256.0)), 1.0 + 4.0 / 256.0);
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+        for x in [2.5e-3f32, 3.7, 1e30, 6.1e-20] {
+            let r = from_bf16(to_bf16(x));
+            assert_eq!(from_bf16(to_bf16(-x)), -r, "symmetric");
+            assert!(
+                ((r - x) / x).abs() <= 1.0 / 256.0,
+                "{x} -> {r}: half a bf16 step at most"
+            );
+        }
+    }
+
+    #[test]
+    fn the_amx_product_equals_the_f32_product_of_the_rounded_inputs_at_every_edge() {
+        if !available() {
+            eprintln!("skipped: no AMX-BF16 here");
+            return;
+        }
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        for (m, k, n) in [
+            (1, 1, 1),
+            (16, 32, 16),
+            (33, 70, 17),
+            (200, 3072, 100),
+            (5, 40, 129),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
+            let got = matmul_bf16(&a, &b, m, k, n);
+            for i in 0..m {
+                for j in 0..n {
+                    let mut rounded = 0f64;
+                    let mut exact = 0f64;
+                    for p in 0..k {
+                        let (x, y) = (a[i * k + p], b[p * n + j]);
+                        rounded += from_bf16(to_bf16(x)) as f64 * from_bf16(to_bf16(y)) as f64;
+                        exact += x as f64 * y as f64;
+                    }
+                    let g = got[i * n + j] as f64;
+                    // f32 sums of exact bf16 products: only the summation rounds.
+                    assert!(
+                        (g - rounded).abs() <= 1e-5 * (k as f64).sqrt().max(1.0),
+                        "{m}x{k}x{n} [{i},{j}]: {g} vs {rounded}"
+                    );
+                    // Against f32 inputs: bf16's 8 bits of mantissa.
+                    assert!(
+                        (g - exact).abs() <= 0.01 * (k as f64).sqrt(),
+                        "{m}x{k}x{n} [{i},{j}]: {g} vs {exact}"
+                    );
+                }
+            }
+        }
+    }
+}
