@@ -65,8 +65,10 @@ pub async fn event_loop(
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let (handed, mut handed_rx) = mpsc::unbounded_channel::<Handed>();
     let runner: workers::RunnerSlot = Arc::default();
+    // Following other programs' logs needs no data set: none is downloaded for it.
     workers::load_data(
         args.data.clone(),
+        args.logdir.is_none(),
         app.live.config.data_options(),
         args.runs_dir.clone(),
         compute.clone(),

@@ -165,9 +165,11 @@ pub fn install(slot: &RunnerSlot, runner: Runner, path: &Path) -> DataState {
     state
 }
 
-/// Finds the data set (downloading it on first use), reads it and makes the runner.
+/// Finds the data set (downloading it on first use when `may_download`), reads it and makes
+/// the runner.
 pub fn load_data(
     flag: Option<PathBuf>,
+    may_download: bool,
     options: gradboard::data::DataOptions,
     runs_dir: PathBuf,
     compute: gradboard::model::Compute,
@@ -181,6 +183,11 @@ pub fn load_data(
         };
         let path = match resolve_data_path(flag.as_deref()) {
             DataSource::Given(p) | DataSource::Cached(p) => p,
+            DataSource::Download(_) if !may_download => {
+                return send(DataState::Failed(
+                    "no data set loaded: the logs screen needs none; D picks one to train here (or --data PATH, GRADBOARD_DATA)".into(),
+                ))
+            }
             DataSource::Download(dest) => {
                 let (url, md5) = crate::data_setup::download_source();
                 let mut last = Instant::now() - Duration::from_secs(1);
