@@ -67,8 +67,10 @@ pub async fn event_loop(
     let runner: workers::RunnerSlot = Arc::default();
     // Following other programs' logs needs no data set: none is downloaded for it.
     workers::load_data(
-        args.data.clone(),
-        args.logdir.is_none(),
+        workers::DataWanted {
+            flag: args.data.clone(),
+            may_download: args.logdir.is_none(),
+        },
         app.live.config.data_options(),
         args.runs_dir.clone(),
         compute.clone(),

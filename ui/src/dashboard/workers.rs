@@ -165,11 +165,19 @@ pub fn install(slot: &RunnerSlot, runner: Runner, path: &Path) -> DataState {
     state
 }
 
-/// Finds the data set (downloading it on first use when `may_download`), reads it and makes
-/// the runner.
+/// Where the first data set comes from: `--data` (else GRADBOARD_DATA or the cache), and
+/// whether CIFAR-10 may be downloaded when there is none.
+pub struct DataWanted {
+    /// `--data`.
+    pub flag: Option<PathBuf>,
+    /// Download on first use.
+    pub may_download: bool,
+}
+
+/// Finds the data set (downloading it on first use when asked), reads it and makes the
+/// runner.
 pub fn load_data(
-    flag: Option<PathBuf>,
-    may_download: bool,
+    wanted: DataWanted,
     options: gradboard::data::DataOptions,
     runs_dir: PathBuf,
     compute: gradboard::model::Compute,
@@ -181,9 +189,9 @@ pub fn load_data(
         let send = |state: DataState| {
             let _ = tx.blocking_send(Msg::Data(state));
         };
-        let path = match resolve_data_path(flag.as_deref()) {
+        let path = match resolve_data_path(wanted.flag.as_deref()) {
             DataSource::Given(p) | DataSource::Cached(p) => p,
-            DataSource::Download(_) if !may_download => {
+            DataSource::Download(_) if !wanted.may_download => {
                 return send(DataState::Failed(
                     "no data set loaded: the logs screen needs none; D picks one to train here (or --data PATH, GRADBOARD_DATA)".into(),
                 ))
