@@ -1,9 +1,10 @@
-//! Times the AMX bf16 product (`kernels::amx::matmul_bf16`: bf16-rounded inputs, f32 sums,
-//! packing and rounding included) against gradboard's f32 sgemm on the MLP's and an eval's
-//! shapes, on wall time: what a `precision = "bf16"` linear layer could gain on this CPU.
+//! Times the AMX bf16 product (`kernels::amx`: bf16-rounded inputs, f32 sums) against
+//! gradboard's f32 sgemm on the MLP's and an eval's shapes, on wall time: with both sides
+//! rounded and packed at every call, and with the right-hand side (a layer's weights) packed
+//! ahead: what a `precision = "bf16"` linear layer could gain on this CPU.
 //! `cargo run --release -p gradboard --example amx_shapes -- [threads]`.
 use candle_core::{Device, Tensor};
-use gradboard::kernels::amx::{available, matmul_bf16};
+use gradboard::kernels::amx::{available, matmul_bf16, matmul_bf16_packed, PackedB};
 use gradboard::kernels::sgemm::matmul;
 use gradboard::kernels::Kernels;
 use std::time::Instant;
@@ -50,13 +51,18 @@ fn main() -> candle_core::Result<()> {
             let flops = 2.0 * (m * k * n) as f64;
             let f32_s = median(|| drop(matmul(Kernels::Cpu, &a, &b).unwrap()));
             let bf16_s = median(|| drop(matmul_bf16(&av, &bv, m, k, n)));
+            let packed = PackedB::new(&bv, k, n);
+            let packed_s = median(|| drop(matmul_bf16_packed(&av, m, &packed)));
             println!(
-                "{m:5} x {k:5} x {n:4}: f32 sgemm {:7.3} ms ({:5.0} GFLOP/s), AMX bf16 {:7.3} ms ({:5.0} GFLOP/s): {:.2}x the f32 time",
+                "{m:5} x {k:5} x {n:4}: f32 sgemm {:7.3} ms ({:5.0} GFLOP/s); AMX bf16 {:7.3} ms ({:5.0} GFLOP/s, {:.2}x), with b packed ahead {:7.3} ms ({:5.0} GFLOP/s, {:.2}x the f32 time)",
                 f32_s * 1e3,
                 flops / f32_s / 1e9,
                 bf16_s * 1e3,
                 flops / bf16_s / 1e9,
-                bf16_s / f32_s
+                bf16_s / f32_s,
+                packed_s * 1e3,
+                flops / packed_s / 1e9,
+                packed_s / f32_s
             );
         }
         Ok(())

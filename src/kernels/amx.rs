@@ -123,68 +123,135 @@ const TILE_K: usize = 32;
 
 /// `a` (m x k, row-major) times `b` (k x n, row-major) into a new m x n f32 matrix, the
 /// products of bf16-rounded inputs summed in f32 on AMX tiles (what `precision = "bf16"` means
-/// for a product). Each thread of the pool takes whole 32-row bands. Call only when
-/// `available()`.
+/// for a product). Call only when `available()`.
 pub fn matmul_bf16(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    use rayon::prelude::*;
-    assert!(available(), "AMX is not available here");
-    assert_eq!(a.len(), m * k, "a is m x k");
-    assert_eq!(b.len(), k * n, "b is k x n");
-    let round = |x: usize, to: usize| x.div_ceil(to) * to;
-    let (mp, kp, np) = (round(m, 2 * TILE_M), round(k, TILE_K), round(n, 2 * TILE_N));
-    // A as bf16 rows of kp values, zero-padded.
-    let mut ap = vec![0u16; mp * kp];
-    ap.par_chunks_mut(kp)
-        .take(m)
-        .enumerate()
-        .for_each(|(i, row)| {
-            for (dst, &x) in row.iter_mut().zip(&a[i * k..(i + 1) * k]) {
-                *dst = to_bf16(x);
-            }
-        });
-    // B in the tiles' pair layout: for each 16-column block and 32-deep block, 16 rows of
-    // (b[2r][j], b[2r+1][j]) for the block's 16 columns j: 1 KiB a tile, contiguous.
-    let blocks_k = kp / TILE_K;
-    let mut bp = vec![0u16; (np / TILE_N) * blocks_k * TILE_M * 2 * TILE_N];
-    // Each 32-deep block of B's rows, read row by row, fills that block's tile in every
-    // column block.
-    let tiles_per_kb: Vec<(usize, Vec<u16>)> = (0..blocks_k)
-        .into_par_iter()
-        .map(|kb| {
-            let mut strip = vec![0u16; (np / TILE_N) * 512];
-            for q in 0..TILE_K {
-                let kk = kb * TILE_K + q;
-                if kk >= k {
-                    break;
+    matmul_bf16_packed(a, m, &PackedB::new(b, k, n))
+}
+
+/// A right-hand matrix rounded to bf16 and laid out for the tiles once, to multiply by many
+/// left-hand ones (a layer's weights between two optimizer steps).
+#[derive(Debug, Clone)]
+pub struct PackedB {
+    /// Its k and n.
+    k: usize,
+    n: usize,
+    /// k and n rounded up to whole tiles (32 deep, 32 wide: two accumulator tiles).
+    kp: usize,
+    np: usize,
+    /// For each 16-column block and 32-deep block, 16 rows of (b[2r][j], b[2r+1][j]) for the
+    /// block's 16 columns j: 1 KiB a tile, contiguous.
+    tiles: Vec<u16>,
+}
+
+impl PackedB {
+    /// `b` (k x n, row-major) rounded and laid out; the 32-deep blocks on the compute pool.
+    pub fn new(b: &[f32], k: usize, n: usize) -> Self {
+        use rayon::prelude::*;
+        assert_eq!(b.len(), k * n, "b is k x n");
+        let (kp, np) = (
+            k.div_ceil(TILE_K) * TILE_K,
+            n.div_ceil(2 * TILE_N) * 2 * TILE_N,
+        );
+        let (blocks_k, blocks_n) = (kp / TILE_K, np / TILE_N);
+        let strips: Vec<Vec<u16>> = (0..blocks_k)
+            .into_par_iter()
+            .map(|kb| {
+                let mut strip = vec![0u16; blocks_n * 512];
+                let mut row = vec![0u16; n];
+                for q in 0..TILE_K {
+                    let kk = kb * TILE_K + q;
+                    if kk >= k {
+                        break;
+                    }
+                    round_into(&b[kk * n..(kk + 1) * n], &mut row);
+                    let (r, p) = (q / 2, q % 2);
+                    for (j, &h) in row.iter().enumerate() {
+                        strip[(j / TILE_N) * 512 + r * 32 + 2 * (j % TILE_N) + p] = h;
+                    }
                 }
-                let (r, p) = (q / 2, q % 2);
-                for (j, &x) in b[kk * n..(kk + 1) * n].iter().enumerate() {
-                    let (jb, c) = (j / TILE_N, j % TILE_N);
-                    strip[jb * 512 + r * 32 + 2 * c + p] = to_bf16(x);
+                strip
+            })
+            .collect();
+        let mut tiles = vec![0u16; blocks_n * blocks_k * 512];
+        tiles
+            .par_chunks_mut(blocks_k * 512)
+            .enumerate()
+            .for_each(|(jb, column)| {
+                for (kb, strip) in strips.iter().enumerate() {
+                    column[kb * 512..][..512].copy_from_slice(&strip[jb * 512..][..512]);
                 }
-            }
-            (kb, strip)
-        })
-        .collect();
-    for (kb, strip) in tiles_per_kb {
-        for jb in 0..np / TILE_N {
-            bp[(jb * blocks_k + kb) * 512..][..512].copy_from_slice(&strip[jb * 512..][..512]);
+            });
+        PackedB {
+            k,
+            n,
+            kp,
+            np,
+            tiles,
         }
     }
-    let mut cp = vec![0f32; mp * np];
-    cp.par_chunks_mut(2 * TILE_M * np)
-        .enumerate()
-        .for_each(|(band, c_band)| {
-            let a_band = &ap[band * 2 * TILE_M * kp..][..2 * TILE_M * kp];
-            // SAFETY: AMX is granted (asserted above); the band's buffers hold 32 rows of A
-            // (kp bf16 each) and C (np f32 each), and B's tiles are 1 KiB each.
-            unsafe { band_product(a_band, &bp, c_band, kp, np, blocks_k) };
-        });
+}
+
+/// `a` (m x k) times a packed `b` into a new m x n f32 matrix on AMX tiles; each thread of the
+/// pool takes whole 32-row bands. Call only when `available()`.
+pub fn matmul_bf16_packed(a: &[f32], m: usize, b: &PackedB) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert!(available(), "AMX is not available here");
+    let (k, n, kp, np) = (b.k, b.n, b.kp, b.np);
+    assert_eq!(a.len(), m * k, "a is m x k");
+    let mp = m.div_ceil(2 * TILE_M) * 2 * TILE_M;
     let mut c = vec![0f32; m * n];
-    for i in 0..m {
-        c[i * n..(i + 1) * n].copy_from_slice(&cp[i * np..i * np + n]);
-    }
+    let bands: Vec<(usize, &mut [f32])> = c.chunks_mut(2 * TILE_M * n).enumerate().collect();
+    debug_assert_eq!(bands.len(), mp / (2 * TILE_M));
+    bands.into_par_iter().for_each(|(band, c_out)| {
+        // The band's rows of A as bf16, zero-padded to 32 rows of kp.
+        let mut a_band = vec![0u16; 2 * TILE_M * kp];
+        let rows = c_out.len() / n.max(1);
+        for r in 0..rows {
+            let i = band * 2 * TILE_M + r;
+            round_into(&a[i * k..(i + 1) * k], &mut a_band[r * kp..r * kp + k]);
+        }
+        let mut c_band = vec![0f32; 2 * TILE_M * np];
+        // SAFETY: AMX is granted (asserted above); the band's buffers hold 32 rows of A (kp
+        // bf16 each) and C (np f32 each), and B's tiles are 1 KiB each.
+        unsafe { band_product(&a_band, &b.tiles, &mut c_band, kp, np, kp / TILE_K) };
+        for r in 0..rows {
+            c_out[r * n..(r + 1) * n].copy_from_slice(&c_band[r * np..r * np + n]);
+        }
+    });
     c
+}
+
+/// `src` rounded to bf16 into `dst` (as long): 32 at a time with VCVTNE2PS2BF16 where the CPU
+/// has AVX512_BF16 (the same rounding, nearest even), else one at a time.
+fn round_into(src: &[f32], dst: &mut [u16]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::peak::has_bf16() {
+        // SAFETY: AVX512_BF16 and AVX-512F are present (`has_bf16`).
+        unsafe { round_into_avx512(src, dst) };
+        return;
+    }
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = to_bf16(x);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn round_into_avx512(src: &[f32], dst: &mut [u16]) {
+    use std::arch::x86_64::*;
+    let whole = src.len().min(dst.len()) / 32 * 32;
+    for i in (0..whole).step_by(32) {
+        let lo = _mm512_loadu_ps(src.as_ptr().add(i));
+        let hi = _mm512_loadu_ps(src.as_ptr().add(i + 16));
+        let pair = _mm512_cvtne2ps_pbh(hi, lo);
+        _mm512_storeu_si512(
+            dst.as_mut_ptr().add(i) as *mut __m512i,
+            std::mem::transmute::<__m512bh, __m512i>(pair),
+        );
+    }
+    for (d, &x) in dst[whole..].iter_mut().zip(&src[whole..]) {
+        *d = to_bf16(x);
+    }
 }
 
 /// One 32-row band of C: for each pair of 16-column blocks, four accumulator tiles (tmm0-3)
@@ -278,6 +345,53 @@ mod product_tests {
                 "{x} -> {r}: half a bf16 step at most"
             );
         }
+    }
+
+    #[test]
+    fn the_vector_rounding_equals_the_scalar_one() {
+        let src: Vec<f32> = (0..1000)
+            .map(|i| ((i as f32) * 0.37).sin() * 10f32.powi(i % 7 - 3))
+            .chain([f32::NAN, f32::INFINITY, -0.0, 1.0 + 1.0 / 256.0])
+            .collect();
+        let mut fast = vec![0u16; src.len()];
+        round_into(&src, &mut fast);
+        for (i, (&x, &h)) in src.iter().zip(&fast).enumerate() {
+            if x.is_nan() {
+                assert!(from_bf16(h).is_nan());
+            } else {
+                assert_eq!(h, to_bf16(x), "{i}: {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_packed_right_hand_side_gives_the_same_products() {
+        if !available() {
+            eprintln!("skipped: no AMX-BF16 here");
+            return;
+        }
+        let (m, k, n) = (70, 100, 45);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+            .collect();
+        let packed = PackedB::new(&b, k, n);
+        assert_eq!(
+            matmul_bf16_packed(&a, m, &packed),
+            matmul_bf16(&a, &b, m, k, n)
+        );
+        // Small whole multiples of powers of two are exact in bf16 and in f32 sums.
+        let mut want = vec![0f32; m * n];
+        for i in 0..m {
+            for p in 0..k {
+                for j in 0..n {
+                    want[i * n + j] += a[i * k + p] * b[p * n + j];
+                }
+            }
+        }
+        assert_eq!(matmul_bf16_packed(&a, m, &packed), want);
     }
 
     #[test]
