@@ -16,20 +16,21 @@ const ROUNDS: usize = 20_000_000;
 /// GFLOP/s (a multiply-add counts two) of `threads` threads at `level`, each running
 /// `CHAINS` independent multiply-add chains: the best of three timings.
 pub fn fma_peak(level: Level, threads: usize) -> f64 {
+    let flops = 2.0 * (lanes(level) * CHAINS * ROUNDS / 8) as f64;
+    best_rate(threads, flops, || chains(level, ROUNDS / 8))
+}
+
+/// GFLOP/s of `threads` threads each running `work` (`flops_each` a thread at once): the
+/// best of three timings.
+fn best_rate(threads: usize, flops_each: f64, work: impl Fn() -> f32 + Sync) -> f64 {
     let threads = threads.max(1);
-    let per_thread = |_| -> f64 {
-        let start = Instant::now();
-        let sink = chains(level, ROUNDS / 8);
-        std::hint::black_box(sink);
-        start.elapsed().as_secs_f64()
-    };
     (0..3)
         .map(|_| {
             let start = Instant::now();
-            let _: Vec<f64> = (0..threads).into_par_iter().map(per_thread).collect();
-            let seconds = start.elapsed().as_secs_f64();
-            let flops = 2.0 * (lanes(level) * CHAINS * ROUNDS / 8 * threads) as f64;
-            flops / seconds / 1e9
+            (0..threads).into_par_iter().for_each(|_| {
+                std::hint::black_box(work());
+            });
+            flops_each * threads as f64 / start.elapsed().as_secs_f64() / 1e9
         })
         .fold(0.0, f64::max)
 }
@@ -41,21 +42,8 @@ pub fn bf16_peak(threads: usize) -> Option<f64> {
     if !has_bf16() {
         return None;
     }
-    let threads = threads.max(1);
-    let per_thread = |_| {
-        let sink = bf16_chains(ROUNDS / 16);
-        std::hint::black_box(sink);
-    };
-    let best = (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            (0..threads).into_par_iter().for_each(per_thread);
-            let seconds = start.elapsed().as_secs_f64();
-            let flops = 2.0 * (32 * CHAINS * ROUNDS / 16 * threads) as f64;
-            flops / seconds / 1e9
-        })
-        .fold(0.0, f64::max);
-    Some(best)
+    let flops = 2.0 * (32 * CHAINS * ROUNDS / 16) as f64;
+    Some(best_rate(threads, flops, || bf16_chains(ROUNDS / 16)))
 }
 
 /// GFLOP/s of `threads` threads each running two independent AMX TDPBF16PS chains (bf16
@@ -65,21 +53,12 @@ pub fn amx_bf16_peak(threads: usize) -> Option<f64> {
     if !super::amx::available() {
         return None;
     }
-    let threads = threads.max(1);
     // Two tile products a round: 16,384 multiply-adds.
     let rounds = ROUNDS / 200;
-    let best = (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            (0..threads).into_par_iter().for_each(|_| {
-                std::hint::black_box(super::amx::tile_products(rounds));
-            });
-            let seconds = start.elapsed().as_secs_f64();
-            let flops = 2.0 * (2 * super::amx::MACS_PER_TILE_PRODUCT * rounds * threads) as f64;
-            flops / seconds / 1e9
-        })
-        .fold(0.0, f64::max);
-    Some(best)
+    let flops = 2.0 * (2 * super::amx::MACS_PER_TILE_PRODUCT * rounds) as f64;
+    Some(best_rate(threads, flops, || {
+        super::amx::tile_products(rounds)
+    }))
 }
 
 /// Whether the CPU has AVX512_BF16 and the level allows AVX-512.

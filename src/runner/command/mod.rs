@@ -217,15 +217,12 @@ impl Trial {
     fn supervise(mut self, sink: &mut Sink, control: &Control) -> Summary {
         let run_id = self.run_id.clone();
         let began = Instant::now();
-        let mut step = 0;
-        // The objective's last report (step, value): its steps are what the sweep's rungs,
-        // prunes and budget count in.
-        let mut reported: Option<(usize, f64)> = None;
+        let mut tally = Tally::default();
         let mut collector = Collector::new(&self.dir, &self.dir.join(METRICS_FILE));
         match self.history.take() {
             Some(state) => {
-                step = state.step;
-                reported = state
+                tally.step = state.step;
+                tally.last = state
                     .scalars
                     .get(&self.objective)
                     .and_then(|c| c.last().copied());
@@ -235,7 +232,7 @@ impl Trial {
                     .map(|(k, v)| (k.clone(), v.len()))
                     .collect();
                 collector.resume_from(&counts);
-                sink.send(&run_id, EventKind::Resume { step });
+                sink.send(&run_id, EventKind::Resume { step: tally.step });
             }
             None => {
                 let mut start = self.start.clone();
@@ -249,7 +246,6 @@ impl Trial {
             std::process::id(),
             crate::events::unix_now()
         );
-        let mut non_finite: Option<(String, usize)> = None;
         let mut paused_for = Duration::ZERO;
         let mut paused_at: Option<Instant> = None;
         let (ending, process) = match TrialProcess::start(
@@ -271,13 +267,14 @@ impl Trial {
                                 process.terminate();
                             }
                             Command::Prune { reason } if asked.is_none() => {
-                                sink.pruned(&run_id, reported.map_or(step, |b| b.0), &reason);
+                                sink.pruned(&run_id, tally.at(), &reason);
                                 asked = Some((RunStatus::Pruned, Some(reason)));
                                 process.terminate();
                             }
                             Command::Pause if paused_at.is_none() && asked.is_none() => {
                                 process.pause(true);
                                 paused_at = Some(Instant::now());
+                                let step = tally.step;
                                 sink.send(&run_id, EventKind::Paused { step, paused: true });
                             }
                             Command::Resume => {
@@ -287,7 +284,7 @@ impl Trial {
                                     sink.send(
                                         &run_id,
                                         EventKind::Paused {
-                                            step,
+                                            step: tally.step,
                                             paused: false,
                                         },
                                     );
@@ -309,14 +306,7 @@ impl Trial {
                     let new = collector.poll(files);
                     // A pruned trial's figures end at the decision.
                     if !matches!(asked, Some((RunStatus::Pruned, _))) {
-                        self.report(
-                            sink,
-                            control,
-                            new,
-                            &mut step,
-                            &mut reported,
-                            &mut non_finite,
-                        );
+                        tally.report(&self.objective, &run_id, sink, control, new);
                     }
                     if let Some(status) = exited {
                         break match asked.take() {
@@ -345,14 +335,7 @@ impl Trial {
             }
             let new = collector.poll(true);
             if !pruned {
-                self.report(
-                    sink,
-                    control,
-                    new,
-                    &mut step,
-                    &mut reported,
-                    &mut non_finite,
-                );
+                tally.report(&self.objective, &run_id, sink, control, new);
             }
             tail = process.stderr_tail(STDERR_LINES);
         }
@@ -361,7 +344,7 @@ impl Trial {
         if let Ending::Exited(_) = ending {
             for command in control.drain() {
                 if let Command::Prune { reason } = command {
-                    sink.pruned(&run_id, reported.map_or(step, |b| b.0), &reason);
+                    sink.pruned(&run_id, tally.at(), &reason);
                     ending = Ending::Ended(RunStatus::Pruned, Some(reason));
                     break;
                 }
@@ -374,7 +357,7 @@ impl Trial {
         let (status, mut reason) = match ending {
             Ending::NotStarted(e) => (RunStatus::Failed, Some(e)),
             Ending::Ended(status, reason) => (status, reason),
-            Ending::Exited(exit) => match (&non_finite, exit.success(), reported) {
+            Ending::Exited(exit) => match (&tally.non_finite, exit.success(), tally.last) {
                 (Some((name, at)), _, _) => (
                     RunStatus::Diverged,
                     Some(format!("{name} reported as not a number at step {at}")),
@@ -404,7 +387,7 @@ impl Trial {
             paused_for += at.elapsed();
         }
         let summary = Summary {
-            step: reported.map_or(step, |b| b.0),
+            step: tally.at(),
             status,
             seconds: began.elapsed().saturating_sub(paused_for).as_secs_f64(),
             reason,
@@ -413,37 +396,55 @@ impl Trial {
         sink.send(&run_id, summary.done_event());
         summary
     }
+}
 
-    /// Writes new figures as `metrics` events; keeps the last step, the objective's last
-    /// report (step, value) and the first non-finite objective.
+/// What a trial has reported so far.
+#[derive(Default)]
+struct Tally {
+    /// The last step of any figure.
+    step: usize,
+    /// The objective's last report (step, value): its steps are what the sweep's rungs,
+    /// prunes and budget count in.
+    last: Option<(usize, f64)>,
+    /// The objective's first non-finite report (name, step).
+    non_finite: Option<(String, usize)>,
+}
+
+impl Tally {
+    /// The step a decision or the end is recorded at: the objective's, else any figure's.
+    fn at(&self) -> usize {
+        self.last.map_or(self.step, |l| l.0)
+    }
+
+    /// Writes new figures as `metrics` events, until a stop or prune is asked, and keeps
+    /// count of them.
     fn report(
-        &self,
+        &mut self,
+        objective: &str,
+        run_id: &str,
         sink: &mut Sink,
         control: &Control,
         new: metrics::NewPoints,
-        step: &mut usize,
-        reported: &mut Option<(usize, f64)>,
-        non_finite: &mut Option<(String, usize)>,
     ) {
         for (_, at) in &new.non_finite {
-            *step = (*step).max(*at);
+            self.step = self.step.max(*at);
         }
-        if non_finite.is_none() {
-            *non_finite = new
+        if self.non_finite.is_none() {
+            self.non_finite = new
                 .non_finite
                 .into_iter()
-                .find(|(name, _)| *name == self.objective);
+                .find(|(name, _)| name == objective);
         }
         for (at, values) in new.by_step {
             // A trial stopped or pruned at a step records nothing after it.
             if control.stop_requested() {
                 break;
             }
-            *step = (*step).max(at);
-            if let Some(&v) = values.get(&self.objective) {
-                *reported = Some((at, v));
+            self.step = self.step.max(at);
+            if let Some(&v) = values.get(objective) {
+                self.last = Some((at, v));
             }
-            sink.send(&self.run_id, EventKind::Metrics { step: at, values });
+            sink.send(run_id, EventKind::Metrics { step: at, values });
         }
     }
 }

@@ -175,19 +175,19 @@ impl Book {
         let Some(run) = self.run(index) else {
             return Vec::new();
         };
-        let points: Vec<(f64, f64)> = match &self.meta.objective {
-            Objective::ValAcc => run.curves.val_acc.clone(),
-            Objective::TestAcc => run.curves.test_acc.clone(),
+        let score = |step: usize, v: f64| (step, self.meta.objective.score(v));
+        let accuracy = |points: &[(f64, f64)]| -> Vec<(usize, f64)> {
+            points.iter().map(|p| score(p.0 as usize, p.1)).collect()
+        };
+        match &self.meta.objective {
+            Objective::ValAcc => accuracy(&run.curves.val_acc),
+            Objective::TestAcc => accuracy(&run.curves.test_acc),
             Objective::Metric { name, .. } => run
                 .scalars
                 .get(name)
-                .map(|v| v.iter().map(|&(s, x)| (s as f64, x)).collect())
+                .map(|v| v.iter().map(|&(s, x)| score(s, x)).collect())
                 .unwrap_or_default(),
-        };
-        points
-            .iter()
-            .map(|p| (p.0 as usize, self.meta.objective.score(p.1)))
-            .collect()
+        }
     }
 
     /// Run `index`'s best score of the objective (larger better).
@@ -196,10 +196,11 @@ impl Book {
         match &self.meta.objective {
             Objective::ValAcc => run.best_val_acc(),
             Objective::TestAcc => run.best_test_acc(),
-            Objective::Metric { .. } => self
-                .curve(index)
+            Objective::Metric { name, .. } => run
+                .scalars
+                .get(name)?
                 .iter()
-                .map(|p| p.1)
+                .map(|p| self.meta.objective.score(p.1))
                 .filter(|v| v.is_finite())
                 .reduce(f64::max),
         }
