@@ -153,3 +153,38 @@ fn winograd_f4_rounds_within_bounds_of_the_exact_convolution() {
         }
     }
 }
+
+/// Odd maps (the airbench nets' 31, 15, 7 and 3) go to Winograd with tiles overhanging the
+/// edge: output and both gradients as exact as on even maps, for both tiles.
+#[test]
+fn odd_maps_on_overhanging_tiles_match_the_exact_convolution() {
+    use gradboard::kernels::conv::{choose, Method};
+    use gradboard::kernels::winograd::Tile;
+    for ((c, h, w, b), k, tile) in [
+        ((24, 15, 15, 3), 16, Tile::F4),
+        ((32, 7, 7, 4), 8, Tile::F4),
+        ((16, 3, 3, 5), 8, Tile::F2),
+        ((16, 5, 6, 2), 4, Tile::F2),
+    ] {
+        assert_eq!(choose(3, (c, h, w, b)), Method::Winograd(tile), "{h}x{w}");
+        for algorithm in [ConvAlgorithm::Auto, ConvAlgorithm::Winograd] {
+            let e = errors(algorithm, (c, h, w, b), k, 3);
+            for (i, what) in ["output", "input gradient", "kernel gradient"]
+                .iter()
+                .enumerate()
+            {
+                assert!(
+                    e[i] < 1e-5,
+                    "{h}x{w} {algorithm:?}: {what} error {:.2e}",
+                    e[i]
+                );
+            }
+        }
+    }
+    assert_eq!(choose(3, (24, 31, 31, 2)), Method::Winograd(Tile::F4));
+    assert_eq!(
+        choose(3, (3, 31, 31, 2)),
+        Method::Im2col,
+        "too few channels for Winograd"
+    );
+}

@@ -18,10 +18,10 @@ use std::sync::{Arc, Mutex};
 
 /// A channel's batch mean and 1/sqrt(var + eps), and its biased variance.
 #[derive(Debug, Clone, Copy, Default)]
-struct Stats {
-    mean: f32,
-    inv_std: f32,
-    var: f32,
+pub(super) struct Stats {
+    pub(super) mean: f32,
+    pub(super) inv_std: f32,
+    pub(super) var: f32,
 }
 
 /// Mean and biased variance of a row.
@@ -61,6 +61,77 @@ struct BnRelu {
     stats: Arc<Mutex<Vec<Stats>>>,
 }
 
+/// The forward pass of a batch norm and an activation on channel-major `x` (with gamma and
+/// beta): each channel's statistics (kept in `kept` for the backward pass), then
+/// `activate(level, row, out, scale, shift)` over its row; channels in parallel.
+pub(super) fn normalise_forward(
+    [(xs, xl), (gs, gl), (bs, bl)]: [(&CpuStorage, &Layout); 3],
+    kept: &Mutex<Vec<Stats>>,
+    activate: impl Fn(Level, &[f32], &mut [MaybeUninit<f32>], f32, f32) + Sync,
+) -> Result<(CpuStorage, Shape)> {
+    let (c, n) = channels(xl)?;
+    let x = f32_slice(xs, xl, "batch norm")?;
+    let (gamma, beta) = (
+        f32_slice(gs, gl, "batch norm")?,
+        f32_slice(bs, bl, "batch norm")?,
+    );
+    if gamma.len() != c || beta.len() != c {
+        candle_core::bail!("batch norm: gamma and beta must have {c} values");
+    }
+    let level = Level::detected();
+    let mut stats = vec![Stats::default(); c];
+    // SAFETY: every channel's row is written in full.
+    let y = unsafe {
+        written(c * n, |y| {
+            y.par_chunks_mut(n)
+                .zip(x.par_chunks(n))
+                .zip(stats.par_iter_mut())
+                .enumerate()
+                .for_each(|(ch, ((out, row), st))| {
+                    let (mean, var) = moments(level, row);
+                    let inv_std = (1.0 / (var + EPS).sqrt()) as f32;
+                    *st = Stats {
+                        mean: mean as f32,
+                        inv_std,
+                        var: var as f32,
+                    };
+                    let scale = gamma[ch] * inv_std;
+                    let shift = beta[ch] - mean as f32 * scale;
+                    activate(level, row, out, scale, shift);
+                })
+        })
+    };
+    *kept.lock().expect("batch norm state") = stats;
+    Ok((CpuStorage::F32(y), xl.shape().clone()))
+}
+
+/// A training batch norm op on channel-major `x`: `op(kept)` applied to x, gamma and beta,
+/// then the statistics it kept blended into the running ones.
+pub(super) fn train_with<Op: CustomOp3 + Send + Sync + 'static>(
+    x: &Tensor,
+    norm: &NormParams,
+    op: impl FnOnce(Arc<Mutex<Vec<Stats>>>) -> Op,
+) -> Result<Tensor> {
+    let c = x.dim(0)?;
+    let n = x.elem_count() / c.max(1);
+    let stats = Arc::new(Mutex::new(Vec::new()));
+    let y = x.contiguous()?.apply_op3(
+        norm.weight.as_tensor(),
+        norm.bias.as_tensor(),
+        op(stats.clone()),
+    )?;
+    let stats = stats.lock().expect("batch norm state").clone();
+    let mean: Vec<f32> = stats.iter().map(|s| s.mean).collect();
+    let var: Vec<f32> = stats.iter().map(|s| s.var).collect();
+    let device = x.device();
+    norm.running.update(
+        &Tensor::from_vec(mean, c, device)?,
+        &Tensor::from_vec(var, c, device)?,
+        n,
+    )?;
+    Ok(y)
+}
+
 fn channels(l: &Layout) -> Result<(usize, usize)> {
     let c = *l.dims().first().unwrap_or(&0);
     let total = l.shape().elem_count();
@@ -87,40 +158,7 @@ impl CustomOp3 for BnRelu {
         bs: &CpuStorage,
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (c, n) = channels(xl)?;
-        let x = f32_slice(xs, xl, "batch norm")?;
-        let (gamma, beta) = (
-            f32_slice(gs, gl, "batch norm")?,
-            f32_slice(bs, bl, "batch norm")?,
-        );
-        if gamma.len() != c || beta.len() != c {
-            candle_core::bail!("batch norm: gamma and beta must have {c} values");
-        }
-        let level = Level::detected();
-        let mut stats = vec![Stats::default(); c];
-        // SAFETY: every channel's row is written in full.
-        let y = unsafe {
-            written(c * n, |y| {
-                y.par_chunks_mut(n)
-                    .zip(x.par_chunks(n))
-                    .zip(stats.par_iter_mut())
-                    .enumerate()
-                    .for_each(|(ch, ((out, row), st))| {
-                        let (mean, var) = moments(level, row);
-                        let inv_std = (1.0 / (var + EPS).sqrt()) as f32;
-                        *st = Stats {
-                            mean: mean as f32,
-                            inv_std,
-                            var: var as f32,
-                        };
-                        let scale = gamma[ch] * inv_std;
-                        let shift = beta[ch] - mean as f32 * scale;
-                        scale_shift_relu(level, row, out, scale, shift);
-                    })
-            })
-        };
-        *self.stats.lock().expect("batch norm state") = stats;
-        Ok((CpuStorage::F32(y), xl.shape().clone()))
+        normalise_forward([(xs, xl), (gs, gl), (bs, bl)], &self.stats, scale_shift_relu)
     }
 
     /// With g = dL/dy where y > 0 (else 0), x_hat = (x - mean) inv_std, per channel:
@@ -196,26 +234,7 @@ pub fn bn_relu(kernels: Kernels, x: &Tensor, norm: &NormParams, train: bool) -> 
 
 /// The CPU op on channel-major `x` (C, B, ...), training.
 fn cpu(x: &Tensor, norm: &NormParams) -> Result<Tensor> {
-    let c = x.dim(0)?;
-    let n = x.elem_count() / c.max(1);
-    let stats = Arc::new(Mutex::new(Vec::new()));
-    let y = x.contiguous()?.apply_op3(
-        norm.weight.as_tensor(),
-        norm.bias.as_tensor(),
-        BnRelu {
-            stats: stats.clone(),
-        },
-    )?;
-    let stats = stats.lock().expect("batch norm state").clone();
-    let mean: Vec<f32> = stats.iter().map(|s| s.mean).collect();
-    let var: Vec<f32> = stats.iter().map(|s| s.var).collect();
-    let device = x.device();
-    norm.running.update(
-        &Tensor::from_vec(mean, c, device)?,
-        &Tensor::from_vec(var, c, device)?,
-        n,
-    )?;
-    Ok(y)
+    train_with(x, norm, |stats| BnRelu { stats })
 }
 
 /// The CPU op on channel-major `x` (C, B, ...) with the running statistics folded into

@@ -425,9 +425,9 @@ pub enum ConvAlgorithm {
     Auto,
     /// im2col and one product.
     Im2col,
-    /// Winograd F(2x2, 3x3) (3x3 kernels on even maps only).
+    /// Winograd F(2x2, 3x3) (3x3 kernels on maps of 2x2 or more).
     Winograd,
-    /// Winograd F(4x4, 3x3) (3x3 kernels on maps a multiple of 4 only).
+    /// Winograd F(4x4, 3x3) (3x3 kernels on maps of 4x4 or more).
     Winograd4,
     /// Direct, one product a kernel tap (`taps`; any odd kernel and map).
     Taps,
@@ -520,7 +520,7 @@ pub fn conv2d_chwn_using(
             };
             if !tile.fits(k, dims) {
                 candle_core::bail!(
-                    "winograd {}: needs a 3x3 kernel on maps a multiple of {}, got {k}x{k} on {dims:?}",
+                    "winograd {}: needs a 3x3 kernel on maps of {} or more, got {k}x{k} on {dims:?}",
                     tile.name(),
                     tile.m()
                 );

@@ -5,7 +5,8 @@
 //!
 //! Layers: `linear` (the linear layers' product), `bn_act` (the MLP's batch norm,
 //! LeakyReLU and dropout), `conv` (3x3 convolutions by im2col or Winograd), `bn_relu` (the
-//! ConvNet's batch norm and ReLU), `pool` (overlapping max-pool), `loss` (cross-entropy),
+//! ConvNet's batch norm and ReLU), `gelu` (GELU, alone and after a batch norm), `whiten`
+//! (the frozen patch-whitening first layer), `pool` (overlapping max-pool), `loss` (cross-entropy),
 //! `update` (the optimizers' rules). Below them: `gemm`, `sgemm`, `im2col`, `winograd`, `taps`,
 //! `reduce`, `inplace`, `grad_sink` (parameter gradients filed without candle's zero-fill), `simd` (instruction sets picked at run time) and `cpu` (storage access).
 
@@ -14,6 +15,7 @@ pub mod bn_act;
 pub mod bn_relu;
 pub mod conv;
 pub mod cpu;
+pub mod gelu;
 pub mod gemm;
 pub mod grad_sink;
 pub mod im2col;
@@ -28,6 +30,7 @@ pub mod sgemm;
 pub mod simd;
 pub mod taps;
 pub mod update;
+pub mod whiten;
 pub mod winograd;
 
 mod uninit;

@@ -109,6 +109,17 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// Batch norm backward's sums over one channel given the gradient `g` at its output: the
+    /// sum of g and of g (x - mean).
+    pub fn norm_sums(x: &[f32], g: &[f32], mean: f32) -> [f64; 2] {
+        lane_sums!(2, (x, g), |(xv, gv), acc| {
+            acc[0] += gv;
+            acc[1] += gv * (xv - mean);
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +142,10 @@ mod tests {
             assert_eq!(
                 relu_masked_sums(level, &v, &y, &v, 0.5),
                 relu_masked_sums(Level::BASELINE, &v, &y, &v, 0.5)
+            );
+            assert_eq!(
+                norm_sums(level, &v, &y, 0.5),
+                norm_sums(Level::BASELINE, &v, &y, 0.5)
             );
             assert!((sum(level, &v) - exact).abs() < 1e-6 * exact.abs().max(1.0));
         }

@@ -22,3 +22,12 @@ pub(crate) fn filled<T: Copy>(buf: &mut [MaybeUninit<T>], value: T) -> &mut [T] 
     // SAFETY: every element was just written.
     unsafe { &mut *(buf as *mut [MaybeUninit<T>] as *mut [T]) }
 }
+
+/// `buf` as initialised values, once every one of them has been written.
+///
+/// # Safety
+/// Every element of `buf` must have been written.
+pub(crate) unsafe fn assume_written<T>(buf: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: the caller promises every element was written.
+    unsafe { &mut *(buf as *mut [MaybeUninit<T>] as *mut [T]) }
+}

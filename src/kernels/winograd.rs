@@ -58,15 +58,22 @@ impl Tile {
         (9 * self.m() * self.m()) as f64 / self.positions() as f64
     }
 
-    /// Whether it applies: a 3x3 kernel on maps whose sides are multiples of m.
+    /// Whether it applies: a 3x3 kernel on maps of sides m or more (where a side is not a
+    /// multiple of m, the last tiles hang over the edge: their patches read zeros there and
+    /// their outputs there are dropped).
     pub fn fits(self, kernel: usize, (_, h, w, _): Dims) -> bool {
         let m = self.m();
-        kernel == 3 && h % m == 0 && w % m == 0 && h >= m && w >= m
+        kernel == 3 && h >= m && w >= m
+    }
+
+    /// Whether its tiles cover the maps exactly (sides multiples of m).
+    pub fn exact(self, (_, h, w, _): Dims) -> bool {
+        h % self.m() == 0 && w % self.m() == 0
     }
 
     /// Columns of the transform-domain matrices: tiles times images.
     pub fn columns(self, (_, h, w, b): Dims) -> usize {
-        (h / self.m()) * (w / self.m()) * b
+        h.div_ceil(self.m()) * w.div_ceil(self.m()) * b
     }
 
     /// Its name, as papers write it.
@@ -79,17 +86,25 @@ impl Tile {
 }
 
 /// The tile the convolutions take for a `kernel` x `kernel` convolution on `dims`
-/// (channels, height, width, batch), or `None` for im2col: F(4x4, 3x3) on maps of sides
-/// multiple of 4 from `F4_MIN_SIDE`, F(2x2, 3x3) on other even maps, both from `MIN_CHANNELS`
-/// input channels.
+/// (channels, height, width, batch), or `None` for im2col, from `MIN_CHANNELS` input
+/// channels: F(4x4, 3x3) on maps of sides multiple of 4 from `F4_MIN_SIDE`, F(2x2, 3x3) on
+/// other even maps; on maps with an odd side (the airbench nets' 31, 15, 7, 3) the tiles
+/// overhang the edge, F(4x4, 3x3) from one less than `F4_MIN_SIDE`, F(2x2, 3x3) from 3.
 pub fn choose(kernel: usize, dims @ (c, h, w, _): Dims) -> Option<Tile> {
-    if c < MIN_CHANNELS {
+    if c < MIN_CHANNELS || kernel != 3 {
         return None;
     }
-    if Tile::F4.fits(kernel, dims) && h.min(w) >= F4_MIN_SIDE {
+    let side = h.min(w);
+    if Tile::F4.exact(dims) && side >= F4_MIN_SIDE {
         return Some(Tile::F4);
     }
-    Tile::F2.fits(kernel, dims).then_some(Tile::F2)
+    if Tile::F2.exact(dims) {
+        return Tile::F2.fits(kernel, dims).then_some(Tile::F2);
+    }
+    if side + 1 >= F4_MIN_SIDE {
+        return Some(Tile::F4);
+    }
+    (side >= 3).then_some(Tile::F2)
 }
 
 /// The linear maps of one tile size along one axis. Vectors are padded to the largest size
@@ -458,8 +473,8 @@ multiversion! {
     /// One channel's V = B^T d B for every tile: `plane` is (h, w, b); `dst` its n² rows.
     fn input_channel<T: Transform>(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
         let (h, w, nb) = shape;
-        let tw = w / T::M;
-        for ty in 0..h / T::M {
+        let tw = w.div_ceil(T::M);
+        for ty in 0..h.div_ceil(T::M) {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
@@ -532,7 +547,7 @@ fn transformed_columns(tile: Tile, what: &str, buf: &[f32], channels: usize, dim
 fn check_maps(tile: Tile, x: &[f32], dims @ (c, h, w, b): Dims) {
     assert!(
         tile.fits(3, dims),
-        "winograd {}: needs maps a multiple of {}, got {h}x{w}",
+        "winograd {}: needs maps of {} or more, got {h}x{w}",
         tile.name(),
         tile.m()
     );
@@ -549,8 +564,8 @@ multiversion! {
     /// gradient; `rows` are its n² rows of dV.
     fn input_gradient_channel<T: Transform>(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [f32]) {
         let (h, w, nb) = shape;
-        let tw = w / T::M;
-        for ty in 0..h / T::M {
+        let tw = w.div_ceil(T::M);
+        for ty in 0..h.div_ceil(T::M) {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
@@ -601,8 +616,8 @@ multiversion! {
     fn output_channel<T: Transform>(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [MaybeUninit<f32>], epilogue: Option<(f32, f32)>) {
         let (h, w, nb) = shape;
         let (m_, n) = (T::M, T::N);
-        let tw = w / m_;
-        for ty in 0..h / m_ {
+        let tw = w.div_ceil(m_);
+        for ty in 0..h.div_ceil(m_) {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
@@ -645,7 +660,11 @@ multiversion! {
                                 }
                             }
                         }
-                        for (j, lanes) in y.iter().enumerate().take(m_) {
+                        // A ragged edge tile's outputs past the map are dropped.
+                        if m_ * ty + i >= h {
+                            continue;
+                        }
+                        for (j, lanes) in y.iter().enumerate().take(m_.min(w - m_ * tx)) {
                             let at_ = ((m_ * ty + i) * w + m_ * tx + j) * nb + start;
                             store(&mut plane[at_..], lanes, len);
                         }
@@ -705,15 +724,16 @@ multiversion! {
     fn output_gradient_channel<T: Transform>(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
         let (h, w, nb) = shape;
         let (m_, n) = (T::M, T::N);
-        let tw = w / m_;
-        for ty in 0..h / m_ {
+        let tw = w.div_ceil(m_);
+        for ty in 0..h.div_ceil(m_) {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
                     let mut d = [[[0f32; LANES]; 4]; 4];
-                    for (i, row) in d.iter_mut().enumerate().take(m_) {
-                        for (j, lanes) in row.iter_mut().enumerate().take(m_) {
+                    // A ragged edge tile's gradient past the map is zero.
+                    for (i, row) in d.iter_mut().enumerate().take(m_.min(h - m_ * ty)) {
+                        for (j, lanes) in row.iter_mut().enumerate().take(m_.min(w - m_ * tx)) {
                             let from = ((m_ * ty + i) * w + m_ * tx + j) * nb + start;
                             load(lanes, &plane[from..], len);
                         }
