@@ -50,8 +50,11 @@ pub fn set_threads(threads: usize) {
 
 /// Keeps freed large blocks in the heap instead of returning them to the kernel: training
 /// allocates the same megabyte-sized tensors every step, and with glibc's defaults each is a
-/// fresh mmap whose pages fault in again. One arena for all threads, because tensors are
-/// allocated on one rayon worker and freed on another. Call it first thing in `main`.
+/// fresh mmap whose pages fault in again. Blocks past glibc's largest mmap threshold (32 MiB:
+/// the speedrun's Winograd buffers at batch 64) come from the heap too, since mmap is turned
+/// off (their page faults and zeroing took 40% of a speedrun step's CPU time in the kernel).
+/// One arena for all threads, because tensors are allocated on one rayon worker and freed on
+/// another. Call it first thing in `main`.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator thresholds; it is called before any allocation
@@ -60,6 +63,7 @@ pub fn keep_freed_memory() {
         // 32 MiB is the largest threshold glibc accepts on 64-bit (HEAP_MAX_SIZE / 2).
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }

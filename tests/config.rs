@@ -117,7 +117,7 @@ fn bad_values_name_the_key_and_what_is_allowed() {
     );
     let e = error("optimizer=adagrad");
     assert!(
-        e.contains("optimizer") && e.contains("sgd, momentum, adam, adamw, rmsprop"),
+        e.contains("optimizer") && e.contains("sgd, momentum, nesterov, adam, adamw, rmsprop"),
         "{e}"
     );
     let e = error("lr=fast");

@@ -131,6 +131,19 @@ fn momentum_is_pytorch_heavy_ball() {
 }
 
 #[test]
+fn nesterov_is_pytorch_nesterov() {
+    for path in PATHS {
+        // b1 = g0 = 2 p0; p1 = p0 - 0.1 (g0 + 0.9 b1) = p0 - 0.1 * 3.8 p0 = 0.62 p0.
+        // g1 = 1.24 p0; b2 = 0.9 * 2 p0 + 1.24 p0 = 3.04 p0;
+        // p2 = 0.62 p0 - 0.1 (1.24 + 0.9 * 3.04) p0 = 0.62 p0 - 0.3976 p0 = 0.2224 p0.
+        let s = run(path, OptimizerKind::Nesterov, 0.1, 0.9, 0.0, 2);
+        for (step, factor) in [(0, 0.62), (1, 0.2224)] {
+            close(&s[step], &P0.map(|p| p * factor), path.tol(1e-12));
+        }
+    }
+}
+
+#[test]
 fn adam_first_steps_move_by_lr_times_the_sign() {
     for path in PATHS {
         // Step 1: m = 0.1 g, v = 0.001 g^2; m/(1-0.9) = g, v/(1-0.999) = g^2: p1 = p0 - lr g/(|g| + eps).
@@ -208,6 +221,7 @@ fn the_fused_update_matches_the_reference_on_large_odd_shapes() {
     for kind in [
         OptimizerKind::Sgd,
         OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
         OptimizerKind::Adam,
         OptimizerKind::Adamw,
         OptimizerKind::Rmsprop,

@@ -187,26 +187,42 @@ fn a_resumed_run_equals_one_that_was_never_interrupted() {
         &["augment=crop-flip"][..],
         &["augment=alt-flip", "val_split=60"][..],
     ] {
-        resumed_equals_whole(sets);
+        // Every lever that draws random numbers or depends on the step rides along.
+        let mut levers = vec![
+            "hidden=32,16",
+            "schedule=onecycle",
+            "label_smoothing=0.1",
+            "clip_norm=0.5",
+            "norm_bias_lr=10",
+            "tta=flip",
+        ];
+        levers.extend_from_slice(sets);
+        resumed_equals_whole("mlp-best", &levers);
     }
 }
 
-fn resumed_equals_whole(sets: &[&str]) {
+/// The speedrun's levers: whitening filters from the data, Nesterov momentum, random moves,
+/// the triangle schedule and lookahead pulls (whose moving average the checkpoint keeps).
+#[test]
+fn a_resumed_speedrun_equals_one_that_was_never_interrupted() {
+    resumed_equals_whole(
+        "speedrun",
+        &[
+            "net.w1=8",
+            "net.w2=8",
+            "net.w3=16",
+            "lookahead=5",
+            "lr=0.05",
+            "eval_every=20",
+        ],
+    );
+}
+
+fn resumed_equals_whole(preset: &str, levers: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let runner = runner(dir.path());
-    // Every lever that draws random numbers or depends on the step rides along.
-    let mut levers = vec![
-        "hidden=32,16",
-        "steps=40",
-        "schedule=onecycle",
-        "label_smoothing=0.1",
-        "clip_norm=0.5",
-        "norm_bias_lr=10",
-        "tta=flip",
-    ];
-    levers.extend_from_slice(sets);
-    let config = small("mlp-best", &levers);
-    let (whole, _) = start(&runner, RunRequest::new("mlp-best", config.clone(), None));
+    let config = small(preset, levers);
+    let (whole, _) = start(&runner, RunRequest::new(preset, config.clone(), None));
     let whole_dir = whole.dir.clone();
     whole.wait();
     // The same run stopped after step 23, between evaluations: the stop writes a checkpoint
@@ -216,7 +232,7 @@ fn resumed_equals_whole(sets: &[&str]) {
     let seen = control.clone();
     let cut = runner
         .start(
-            RunRequest::new("mlp-best", config, None),
+            RunRequest::new(preset, config, None),
             Box::new(move |e: &Event| {
                 if let EventKind::Train { step: 23, .. } = e.kind {
                     while seen.lock().unwrap().is_none() {
@@ -232,7 +248,7 @@ fn resumed_equals_whole(sets: &[&str]) {
     let cut_dir = cut.dir.clone();
     assert_eq!(cut.wait().status, RunStatus::Stopped);
     drop(rx);
-    let mut request = RunRequest::new("mlp-best", RunConfig::default(), None);
+    let mut request = RunRequest::new(preset, RunConfig::default(), None);
     request.from = From::Resume(cut_dir.clone());
     let (resumed, _) = start(&runner, request);
     assert_eq!(

@@ -72,7 +72,7 @@ fn a_grid_is_every_combination_and_list_keys_take_semicolons() {
     // Values are checked when given; a key is swept once; seed and val_split never.
     for bad in [
         "lr=0.1,-1",
-        "optimizer=adam,nesterov",
+        "optimizer=adam,adagrad",
         "nokey=1",
         "lr",
         "seed=1,2",

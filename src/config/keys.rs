@@ -225,7 +225,7 @@ pub const KEYS: &[KeySpec] = &[
     },
     KeySpec {
         name: "momentum",
-        help: "momentum (momentum, rmsprop)",
+        help: "momentum (momentum, nesterov, rmsprop)",
         live: true,
         access: Access::Float(
             Bounds::new(0.0, 1.0, false, true),
@@ -379,6 +379,17 @@ pub const KEYS: &[KeySpec] = &[
         help: "evaluate each test image and its mirror (flip), and moved 1 px (flip-shift)",
         live: true,
         access: choice!(tta, Tta, "tta"),
+    },
+    KeySpec {
+        name: "lookahead",
+        help: "steps between lookahead pulls to the weights' moving average (airbench's), 0 = off",
+        live: false,
+        access: Access::Integer(
+            0,
+            1_000_000,
+            |c| c.lookahead as u64,
+            |c, v| c.lookahead = v as usize,
+        ),
     },
     KeySpec {
         name: "early_stop",

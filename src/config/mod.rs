@@ -72,6 +72,9 @@ choice::choice_enum! {
         Sgd = "sgd",
         /// SGD with heavy-ball momentum (PyTorch's formula).
         Momentum = "momentum",
+        /// SGD with Nesterov momentum (PyTorch's formula: the step is the gradient plus
+        /// momentum times the new buffer).
+        Nesterov = "nesterov",
         /// Adam.
         Adam = "adam",
         /// Adam with decoupled weight decay.
@@ -95,6 +98,10 @@ choice::choice_enum! {
         /// One cycle: up from lr/25 to `lr` over the warm-up (30% of the run when
         /// `warmup_steps` is 0), then a cosine down to lr/250000 (PyTorch's OneCycleLR).
         Onecycle = "onecycle",
+        /// airbench's triangle: up in a straight line from lr/5 to `lr` over the warm-up (23%
+        /// of the run when `warmup_steps` is 0), then down in a straight line to 0.07 lr at
+        /// the last step.
+        Triangle = "triangle",
     }
 }
 
@@ -110,6 +117,9 @@ choice::choice_enum! {
         AltFlip = "alt-flip",
         /// A random 32x32 crop of the image padded by 4 pixels, then the flip.
         CropFlip = "crop-flip",
+        /// alt-flip, and each image moved by up to 2 pixels each way (a random crop of the
+        /// image padded by 2 pixels of zeros), drawn anew every time it is seen (airbench's).
+        AltFlipTranslate = "alt-flip-translate",
     }
 }
 
@@ -209,6 +219,10 @@ pub struct RunConfig {
     pub augment: Augment,
     /// Test-time augmentation of evaluations.
     pub tta: Tta,
+    /// Steps between lookahead pulls (the weights and running statistics pulled back to their
+    /// moving average, airbench's), 0 = off.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lookahead: usize,
     /// Evaluations without a new best test accuracy before the run ends, absent = off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stop: Option<usize>,
@@ -263,6 +277,7 @@ impl Default for RunConfig {
             augment: Augment::None,
             tta: Tta::None,
             early_stop: None,
+            lookahead: 0,
             val_split: 0,
             image_size: None,
             channels: None,
@@ -272,6 +287,10 @@ impl Default for RunConfig {
             net: None,
         }
     }
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 /// The key naming a run's net.
@@ -460,15 +479,6 @@ impl RunConfig {
                 )))
             }
             _ => {}
-        }
-        if let Some(n) = &self.net {
-            let layers = n.net()?.layers;
-            if net::contains(&layers, &|l| matches!(l, net::Layer::Whiten { .. })) {
-                return Err(Error::Config(format!(
-                    "net {}: whiten's filters come from the training set's patches, which this build does not compute yet (net show summarises it); use a conv",
-                    n.name
-                )));
-            }
         }
         if self.model == ModelKind::Net && self.norm != Norm::None {
             return Err(Error::Config(format!(

@@ -16,6 +16,9 @@ use rayon::prelude::*;
 /// Pixels of padding around an image before a random crop.
 pub const PAD: usize = 4;
 
+/// Pixels an image moves each way at most under `alt-flip-translate`.
+pub const TRANSLATE: usize = 2;
+
 /// What is done to one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Draw {
@@ -60,6 +63,14 @@ pub fn draws(kind: Augment, indices: &[u32], seeds: Seeds) -> Vec<Draw> {
                 flip: (derive_seed(seeds.run, u64::from(i)) ^ seeds.epoch as u64) & 1 == 1,
                 ..Draw::NONE
             },
+            Augment::AltFlipTranslate => {
+                let mut shift = || rng.random_range(PAD - TRANSLATE..=PAD + TRANSLATE);
+                let offset = (shift(), shift());
+                Draw {
+                    flip: (derive_seed(seeds.run, u64::from(i)) ^ seeds.epoch as u64) & 1 == 1,
+                    offset,
+                }
+            }
             Augment::CropFlip => {
                 let offset = (rng.random_range(0..=2 * PAD), rng.random_range(0..=2 * PAD));
                 Draw {
@@ -263,6 +274,27 @@ mod tests {
             .iter()
             .all(|d| d.offset == (PAD, PAD)));
         assert!(draws(Augment::None, 7, 0).iter().all(|d| *d == Draw::NONE));
+    }
+
+    /// airbench's augmentation: alt-flip's sides, and every move of up to 2 pixels each way,
+    /// drawn anew each step.
+    #[test]
+    fn alt_flip_translate_moves_at_most_two_pixels_and_flips_as_alt_flip() {
+        let images: Vec<u32> = (0..400).collect();
+        let a = draws(Augment::AltFlipTranslate, &images, seeds(5, 9, 0));
+        let offsets: std::collections::HashSet<_> = a.iter().map(|d| d.offset).collect();
+        assert_eq!(offsets.len(), 25, "every move of the 5x5 is drawn");
+        assert!(offsets
+            .iter()
+            .all(|&(y, x)| y.abs_diff(PAD) <= TRANSLATE && x.abs_diff(PAD) <= TRANSLATE));
+        let sides = |d: &[Draw]| d.iter().map(|d| d.flip).collect::<Vec<_>>();
+        assert_eq!(
+            sides(&a),
+            sides(&draws(Augment::AltFlip, &images, seeds(5, 9, 0)))
+        );
+        let next = draws(Augment::AltFlipTranslate, &images, seeds(5, 10, 0));
+        assert_ne!(a, next, "each step moves anew");
+        assert_eq!(sides(&a), sides(&next), "the side follows the epoch");
     }
 
     #[test]

@@ -70,6 +70,14 @@ impl BatchSampler {
         }
     }
 
+    /// The `n` smallest items (all when fewer), ascending: the data set's first images.
+    pub fn first(&self, n: usize) -> Vec<u32> {
+        let mut items = self.order.clone();
+        items.sort_unstable();
+        items.truncate(n);
+        items
+    }
+
     /// Items an epoch draws from.
     pub fn len(&self) -> usize {
         self.order.len()

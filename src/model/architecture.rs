@@ -115,7 +115,7 @@ fn mlp_layers(config: &RunConfig) -> Vec<Layer> {
             bias: !normed,
         });
         if normed {
-            layers.push(Layer::BatchNorm);
+            layers.push(Layer::BatchNorm { scale: true });
         }
         layers.push(Layer::LeakyRelu {
             slope: config.neg_slope,
@@ -145,7 +145,7 @@ fn convnet_layers() -> Vec<Layer> {
                     pad: 1,
                     bias: false,
                 },
-                Layer::BatchNorm,
+                Layer::BatchNorm { scale: true },
                 Layer::Relu,
             ]),
             None => layers.push(Layer::Pool {

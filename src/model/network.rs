@@ -36,6 +36,16 @@ pub trait Network: Send {
     /// Reseeds the network's own random source (dropout masks); the session does it every
     /// step from the run's seed and the step, so a resumed run draws the same masks.
     fn reseed(&mut self, _seed: u64) {}
+    /// Tells the network how many epochs of training precede the next step (a `whiten`
+    /// layer's bias stops training after its first epochs); networks without such a layer
+    /// ignore it.
+    fn set_epoch(&mut self, _epoch: f64) {}
+    /// Sets what the network takes from its training images (flat rows, as a batch gives
+    /// them) before its first step: the whitening filters of a `whiten` layer; nothing for
+    /// most networks. A resumed or forked run loads them from its checkpoint instead.
+    fn fit(&mut self, _images: &Tensor) -> Result<()> {
+        Ok(())
+    }
     /// Brings tensors saved by an earlier version of this network to its current names.
     fn adapt(&self, _tensors: &mut HashMap<String, Tensor>) -> Result<()> {
         Ok(())

@@ -74,6 +74,14 @@ impl Params {
         self.push(name.into(), tensor.clone(), trainable);
     }
 
+    /// Makes the entry `name` a buffer: saved, no longer trained (a batch norm whose scale
+    /// is fixed).
+    pub fn freeze(&mut self, name: &str) {
+        if let Some(p) = self.entries.iter_mut().find(|p| p.name == name) {
+            p.trainable = false;
+        }
+    }
+
     /// Every entry.
     pub fn iter(&self) -> impl Iterator<Item = &Param> {
         self.entries.iter()

@@ -282,7 +282,7 @@ pub fn output_shape(layer: &Layer, input: Shape, classes: usize) -> Result<Shape
         Layer::GlobalAvgPool => Shape::Flat(maps()?.0),
         Layer::Flatten => Shape::Flat(input.elements() as usize),
         Layer::Residual { .. } => return Err("a residual's shape is its body's".into()),
-        Layer::BatchNorm
+        Layer::BatchNorm { .. }
         | Layer::Relu
         | Layer::LeakyRelu { .. }
         | Layer::Gelu
@@ -322,7 +322,7 @@ fn cost(layer: &Layer, input: Shape, out: Shape) -> (u64, u64) {
             let bias = if *bias { out_elements } else { 0 };
             (weights.saturating_add(bias), weights.saturating_mul(2))
         }
-        Layer::BatchNorm => (2 * c_in, 0),
+        Layer::BatchNorm { scale } => (c_in * (1 + u64::from(*scale)), 0),
         _ => (0, 0),
     }
 }
@@ -361,6 +361,11 @@ impl Walker<'_> {
                         Fault::Inner(e) => e,
                     })?;
                 continue;
+            }
+            if matches!(layer, Layer::Whiten { .. }) && !name.is_empty() && name != "0" {
+                return Err(fail(
+                    "whitens the images, so it must be the net's first layer".into(),
+                ));
             }
             let out = output_shape(layer, shape, self.classes).map_err(fail)?;
             let (params, flops) = cost(layer, shape, out);

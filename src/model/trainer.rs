@@ -21,6 +21,10 @@ pub struct Hyper {
     pub label_smoothing: f64,
     /// Limit of the global gradient norm: a larger gradient is scaled down to it.
     pub clip_norm: Option<f64>,
+    /// After this step's update, a lookahead pull with this decay: the moving average of
+    /// the weights and running statistics becomes decay avg + (1 - decay) weights, and the
+    /// weights become it.
+    pub lookahead: Option<f64>,
 }
 
 impl Hyper {
@@ -33,6 +37,7 @@ impl Hyper {
             norm_bias_lr: 1.0,
             label_smoothing: 0.0,
             clip_norm: None,
+            lookahead: None,
         }
     }
 
@@ -45,6 +50,7 @@ impl Hyper {
             norm_bias_lr: config.norm_bias_lr,
             label_smoothing: config.label_smoothing,
             clip_norm: config.clip_norm,
+            lookahead: None,
         }
     }
 

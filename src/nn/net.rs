@@ -18,8 +18,10 @@ use crate::data::DataShape;
 use crate::kernels::bn_act::{bn_leaky_dropout, leaky_relu};
 use crate::kernels::bn_relu::bn_relu;
 use crate::kernels::conv::{add_channel_bias, conv2d, rows};
+use crate::kernels::gelu::{bn_gelu, gelu_op};
 use crate::kernels::norm::NormParams;
 use crate::kernels::pool::{max_pool, PoolGeometry};
+use crate::kernels::whiten::{filters, whiten};
 use crate::kernels::Kernels;
 use crate::model::summary::{input_of, output_shape, projection_stride, Shape};
 use crate::model::{Compute, Network, Params};
@@ -57,6 +59,12 @@ enum Built {
     Flatten,
     Dropout(Option<f64>),
     Scale(f64),
+    /// The patch-whitening first layer: frozen filters (a buffer `fit` sets), a bias trained
+    /// for the first `WHITEN_BIAS_EPOCHS` epochs.
+    Whiten {
+        weight: Var,
+        bias: Var,
+    },
     Residual {
         body: Vec<Built>,
         /// The projection (1x1 conv at a stride, then batch norm) where the body changes shape.
@@ -73,7 +81,12 @@ pub struct NetModel {
     dropout: f64,
     dropout_rng: SmallRng,
     convolutional: bool,
+    /// Whether a `whiten` layer's bias still trains (its first `WHITEN_BIAS_EPOCHS` epochs).
+    whiten_bias_trains: bool,
 }
+
+/// Epochs in which a `whiten` layer's bias trains before it is frozen (airbench's 3).
+pub const WHITEN_BIAS_EPOCHS: f64 = 3.0;
 
 /// What building needs beside the layers.
 struct Builder<'a> {
@@ -127,6 +140,7 @@ impl NetModel {
             dropout: config.dropout,
             dropout_rng: SmallRng::seed_from_u64(config.seed),
             convolutional,
+            whiten_bias_trains: true,
         })
     }
 
@@ -159,6 +173,7 @@ impl NetModel {
             dropout: self.dropout,
             rng: &mut self.dropout_rng,
             probe: probe.then_some(&mut seen),
+            whiten_bias_trains: self.whiten_bias_trains,
         };
         let y = ctx.list(&self.layers, h, "layers.")?;
         Ok((y, seen))
@@ -208,8 +223,12 @@ impl Builder<'_> {
         Ok((self.params.var(format!("{name}.weight"), &w)?, b))
     }
 
-    fn norm(&mut self, name: &str, channels: usize) -> Result<NormParams> {
-        register_norm(&mut self.params, name, channels, (DType::F32, &self.device))
+    fn norm(&mut self, name: &str, channels: usize, scale: bool) -> Result<NormParams> {
+        let n = register_norm(&mut self.params, name, channels, (DType::F32, &self.device))?;
+        if !scale {
+            self.params.freeze(&format!("{name}.weight"));
+        }
+        Ok(n)
     }
 
     fn layer(&mut self, layer: &Layer, shape: Shape, name: &str) -> Result<(Built, Shape)> {
@@ -223,7 +242,7 @@ impl Builder<'_> {
                     })?;
                     let prefix = format!("{name}.shortcut");
                     let (w, _) = self.conv(&format!("{prefix}.conv"), c, co, 1)?;
-                    let bn = self.norm(&format!("{prefix}.bn"), co)?;
+                    let bn = self.norm(&format!("{prefix}.bn"), co, true)?;
                     Some((w, stride, bn))
                 }
                 _ => {
@@ -279,7 +298,7 @@ impl Builder<'_> {
                     Linear::register(&mut self.params, name, init, *bias, (self.kernels, first))?;
                 Built::Linear(linear)
             }
-            Layer::BatchNorm => Built::Norm(self.norm(name, c_in)?),
+            Layer::BatchNorm { scale } => Built::Norm(self.norm(name, c_in, *scale)?),
             Layer::Relu => Built::Relu,
             Layer::LeakyRelu { slope } => Built::Leaky(*slope),
             Layer::Gelu => Built::Gelu,
@@ -300,11 +319,17 @@ impl Builder<'_> {
             Layer::Dropout { p } => Built::Dropout(*p),
             Layer::Scale { factor } => Built::Scale(*factor),
             Layer::Residual { .. } => unreachable!("built above"),
-            Layer::Whiten { .. } => {
-                return Err(Error::Config(format!(
-                    "{name} (whiten): its filters come from the training set's patches, which \
-                     this build does not compute yet; use a conv"
-                )))
+            Layer::Whiten { k } => {
+                // `summarise` has checked that it is the first layer.
+                let o = 2 * c_in * k * k;
+                let zeros = |dims: &[usize]| Tensor::zeros(dims, DType::F32, &self.device);
+                let weight = self
+                    .params
+                    .buffer(format!("{name}.weight"), &zeros(&[o, c_in, *k, *k])?)?;
+                let bias = self.params.var(format!("{name}.bias"), &zeros(&[o])?)?;
+                // The convolutions after it start as the identity under conv_init = dirac.
+                self.convs += 1;
+                Built::Whiten { weight, bias }
             }
         };
         Ok((built, out))
@@ -321,6 +346,8 @@ struct Pass<'a> {
     dropout: f64,
     rng: &'a mut SmallRng,
     probe: Option<&'a mut Vec<(String, Tensor)>>,
+    /// Whether a `whiten` layer's bias gets a gradient.
+    whiten_bias_trains: bool,
 }
 
 /// `x` (B, C, H, W) padded by `pad` on both sides of its last two dimensions with `value`.
@@ -371,6 +398,15 @@ impl Pass<'_> {
                 (self.kernels.cpu(), &layers[i], layers.get(i + 1), h.rank())
             {
                 h = bn_relu(self.kernels, &h, n, self.train)?;
+                self.seen(&format!("{prefix}{}", i + 1), &h);
+                i += 2;
+                continue;
+            }
+            // Batch norm then GELU on maps: the airbench nets' fused kernel.
+            if let (true, Built::Norm(n), Some(Built::Gelu), 4) =
+                (self.kernels.cpu(), &layers[i], layers.get(i + 1), h.rank())
+            {
+                h = bn_gelu(self.kernels, &h, n, self.train)?;
                 self.seen(&format!("{prefix}{}", i + 1), &h);
                 i += 2;
                 continue;
@@ -446,7 +482,14 @@ impl Pass<'_> {
             }
             Built::Relu => h.relu()?,
             Built::Leaky(slope) => leaky_relu(&h, *slope)?,
-            Built::Gelu => h.gelu_erf()?,
+            Built::Gelu => gelu_op(self.kernels, &h)?,
+            Built::Whiten { weight, bias } => {
+                let bias = match self.whiten_bias_trains {
+                    true => bias.as_tensor().clone(),
+                    false => bias.as_tensor().detach(),
+                };
+                whiten(self.kernels, &h, weight.as_tensor(), &bias)?
+            }
             Built::Tanh => h.tanh()?,
             Built::Pool {
                 max: true,
@@ -541,5 +584,25 @@ impl Network for NetModel {
 
     fn reseed(&mut self, seed: u64) {
         self.dropout_rng = SmallRng::seed_from_u64(seed);
+    }
+
+    fn set_epoch(&mut self, epoch: f64) {
+        self.whiten_bias_trains = epoch < WHITEN_BIAS_EPOCHS;
+    }
+
+    fn fit(&mut self, images: &Tensor) -> Result<()> {
+        let (Some(Built::Whiten { weight, .. }), Shape::Maps(c, h, w)) =
+            (self.layers.first(), self.input)
+        else {
+            return Ok(());
+        };
+        let k = weight.dim(3)?;
+        let rows = images
+            .to_device(&Device::Cpu)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let f = filters(&rows, (c, h, w), k);
+        weight.set(&Tensor::from_vec(f, weight.shape(), weight.device())?)?;
+        Ok(())
     }
 }

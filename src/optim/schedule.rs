@@ -11,6 +11,13 @@ pub const ONECYCLE_FINAL_DIV: f64 = 1e4;
 /// One-cycle's rise when `warmup_steps` is 0, as a fraction of the run (PyTorch's `pct_start`).
 pub const ONECYCLE_RISE: f64 = 0.3;
 
+/// The triangle's start, as a fraction of the peak.
+pub const TRIANGLE_START: f64 = 0.2;
+/// The triangle's end, as a fraction of the peak.
+pub const TRIANGLE_END: f64 = 0.07;
+/// The triangle's rise when `warmup_steps` is 0, as a fraction of the run.
+pub const TRIANGLE_RISE: f64 = 0.23;
+
 /// A run's schedule: which one, over how many steps, with what warm-up.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LrSchedule {
@@ -28,6 +35,9 @@ impl LrSchedule {
         let warmup = match config.schedule {
             Schedule::Onecycle if config.warmup_steps == 0 => {
                 ((steps as f64 * ONECYCLE_RISE).round() as usize).max(1)
+            }
+            Schedule::Triangle if config.warmup_steps == 0 => {
+                ((steps as f64 * TRIANGLE_RISE) as usize).max(1)
             }
             _ => config.warmup_steps,
         }
@@ -59,12 +69,21 @@ impl LrSchedule {
                 end + (1.0 - end) * cosine((t - w) as f64 / (n - w).max(1) as f64)
             };
         }
+        if self.kind == Schedule::Triangle {
+            // airbench counts from step 0: the factor at its step t - 1.
+            let s = (t - 1) as f64;
+            return if t <= w {
+                TRIANGLE_START + (1.0 - TRIANGLE_START) * s / w as f64
+            } else {
+                1.0 - (1.0 - TRIANGLE_END) * (s - w as f64) / (n - w).max(1) as f64
+            };
+        }
         if t <= w {
             return t as f64 / w as f64;
         }
         let after = (t - w) as f64;
         match self.kind {
-            Schedule::Constant | Schedule::Onecycle => 1.0,
+            Schedule::Constant | Schedule::Onecycle | Schedule::Triangle => 1.0,
             Schedule::Step => self
                 .decay_factor
                 .powi(((t - w - 1) / self.decay_every) as i32),
@@ -106,6 +125,17 @@ mod tests {
 
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+
+    #[test]
+    fn triangle_rises_from_a_fifth_and_falls_to_seven_hundredths() {
+        let s = schedule(&["steps=100", "schedule=triangle"]);
+        close(s.factor(1), 0.2);
+        close(s.factor(24), 1.0);
+        close(s.factor(100), 1.0 - 0.93 * 76.0 / 77.0);
+        assert!(s.factor(12) > 0.2 && s.factor(12) < 1.0);
+        let w = schedule(&["steps=100", "schedule=triangle", "warmup_steps=10"]);
+        close(w.factor(11), 1.0);
     }
 
     #[test]

@@ -133,6 +133,12 @@ pub enum Origin {
     Resume(Box<Checkpoint>),
 }
 
+/// The lookahead decay at the end of a run (0.95⁵: airbench's pull every 5 steps).
+const LOOKAHEAD_DECAY: f64 = 0.773_780_937_5;
+
+/// Training images a network's `fit` sees (airbench whitens on 5000).
+const FIT_IMAGES: usize = 5000;
+
 /// One run to be trained.
 pub struct Session<'a> {
     /// The run id carried by every event.
@@ -208,10 +214,20 @@ impl Progress {
         (self.active + self.resumed_at.elapsed()).as_secs_f64()
     }
 
-    /// The settings of the next step, its learning rate scheduled.
+    /// The settings of the next step, its learning rate scheduled, with a lookahead pull
+    /// every `lookahead` steps and at the last (airbench's decay, 0.95⁵ (t / T)³; 1 at the
+    /// last step, which leaves the average as the weights).
     fn hyper(&self) -> Hyper {
+        let t = self.step + 1 - self.first_step;
+        let every = self.config.lookahead;
+        let lookahead = (every > 0 && (t.is_multiple_of(every) || self.step + 1 == self.last_step))
+            .then(|| match self.step + 1 == self.last_step {
+                true => 1.0,
+                false => LOOKAHEAD_DECAY * (t as f64 / self.schedule.steps() as f64).powi(3),
+            });
         Hyper {
-            lr: self.config.lr * self.schedule.factor(self.step + 1 - self.first_step),
+            lr: self.config.lr * self.schedule.factor(t),
+            lookahead,
             ..Hyper::of(&self.config)
         }
     }
@@ -392,10 +408,31 @@ impl Session<'_> {
         let mut rng = SmallRng::seed_from_u64(progress.config.seed);
         let mut trainer =
             build_trainer(&progress.config, self.data.shape, &mut rng, &self.compute)?;
-        if let Origin::Fork(cp) | Origin::Resume(cp) = &self.origin {
-            let origin = self.folder.clone().unwrap_or_default();
-            load_weights(trainer.network(), cp.model.clone(), &origin)?;
-            trainer.load_optimizer_state(cp.state.optimizer_steps, &cp.optimizer)?;
+        match &self.origin {
+            Origin::Fork(cp) | Origin::Resume(cp) => {
+                let origin = self.folder.clone().unwrap_or_default();
+                load_weights(trainer.network(), cp.model.clone(), &origin)?;
+                trainer.load_optimizer_state(cp.state.optimizer_steps, &cp.optimizer)?;
+            }
+            Origin::Fresh => {
+                // What the network takes from its data (whitening filters): the first
+                // training images in the sampler's order, as a batch gives them unaugmented.
+                let indices = progress.sampler.first(FIT_IMAGES);
+                let seeds = Seeds {
+                    run: 0,
+                    step: 0,
+                    epoch: 0,
+                };
+                let (rows, _) =
+                    self.data
+                        .training_batch(&indices, crate::config::Augment::None, seeds);
+                let x = Tensor::from_vec(
+                    rows,
+                    (indices.len(), self.data.image_bytes()),
+                    self.compute.device(),
+                )?;
+                trainer.network().fit(&x)?;
+            }
         }
         trainer.network().set_dropout(progress.config.dropout);
         Ok(trainer)
@@ -432,6 +469,9 @@ impl Session<'_> {
                 (indices.len(), self.data.image_bytes()),
                 self.compute.device(),
             )?;
+            trainer
+                .network()
+                .set_epoch((p.step * p.config.batch_size) as f64 / train_size);
             trainer.network().reseed(derive_seed(
                 derive_seed(p.config.seed, DROPOUT_STREAM),
                 step as u64,

@@ -4,6 +4,7 @@
 
 use crate::config::RunConfig;
 use crate::kernels::grad_sink;
+use crate::kernels::inplace::assign;
 use crate::kernels::loss::cross_entropy;
 use crate::kernels::reduce::sum_squares;
 use crate::kernels::Kernels;
@@ -21,7 +22,13 @@ pub struct AutogradTrainer {
     /// Whether the next step keeps its gradients, and those it kept.
     keep: bool,
     kept: Vec<(String, Tensor)>,
+    /// The lookahead's moving average of every parameter and buffer (empty until the first
+    /// pull, which starts it at the weights of that step).
+    average: Vec<Tensor>,
 }
+
+/// Prefix of the lookahead average's tensors in the optimizer state of checkpoints.
+const AVERAGE_PREFIX: &str = "lookahead.";
 
 impl AutogradTrainer {
     /// A trainer for `net` with the optimizer `config` names.
@@ -33,7 +40,25 @@ impl AutogradTrainer {
             kernels: compute.kernels(),
             keep: false,
             kept: Vec::new(),
+            average: Vec::new(),
         })
+    }
+
+    /// The lookahead pull: average = decay average + (1 - decay) weights; weights = average.
+    fn pull(&mut self, decay: f64) -> Result<()> {
+        let params: Vec<Tensor> = self.net.params().iter().map(|p| p.tensor.clone()).collect();
+        if self.average.len() != params.len() {
+            self.average = params
+                .iter()
+                .map(|p| p.copy())
+                .collect::<candle_core::Result<_>>()?;
+        }
+        for (avg, p) in self.average.iter_mut().zip(&params) {
+            let blended = ((&*avg * decay)? + (p * (1.0 - decay))?)?;
+            assign(p, &blended)?;
+            *avg = blended;
+        }
+        Ok(())
     }
 }
 
@@ -68,6 +93,9 @@ impl Trainer for AutogradTrainer {
         }
         self.optimizer
             .step_scaled(&grads, hyper, hyper.clip_scale(norm))?;
+        if let Some(decay) = hyper.lookahead {
+            self.pull(decay)?;
+        }
         report.applied = true;
         Ok(report)
     }
@@ -81,11 +109,28 @@ impl Trainer for AutogradTrainer {
     }
 
     fn optimizer_state(&self) -> Result<(u64, Vec<(String, Tensor)>)> {
-        self.optimizer.state()
+        let (steps, mut state) = self.optimizer.state()?;
+        for (p, avg) in self.net.params().iter().zip(&self.average) {
+            state.push((format!("{AVERAGE_PREFIX}{}", p.name), avg.clone()));
+        }
+        Ok((steps, state))
     }
 
     fn load_optimizer_state(&mut self, steps: u64, state: &[(String, Tensor)]) -> Result<()> {
-        self.optimizer.load_state(steps, state)
+        self.optimizer.load_state(steps, state)?;
+        let saved: std::collections::HashMap<&str, &Tensor> =
+            state.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let average: Option<Vec<Tensor>> = self
+            .net
+            .params()
+            .iter()
+            .map(|p| {
+                let t = saved.get(format!("{AVERAGE_PREFIX}{}", p.name).as_str())?;
+                (t.shape() == p.tensor.shape()).then(|| t.to_device(p.tensor.device()).ok())?
+            })
+            .collect();
+        self.average = average.unwrap_or_default();
+        Ok(())
     }
 
     fn keep_gradients(&mut self) {

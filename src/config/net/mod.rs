@@ -53,7 +53,10 @@ pub enum Layer {
         bias: bool,
     },
     /// Batch norm: a scale and a shift a channel (a feature after a flatten).
-    BatchNorm,
+    BatchNorm {
+        /// Whether its scale trains; false fixes it at 1 (airbench's norms only shift).
+        scale: bool,
+    },
     /// max(x, 0).
     Relu,
     /// max(x, slope x).
@@ -111,7 +114,7 @@ impl Layer {
         match self {
             Layer::Conv { .. } => "conv",
             Layer::Linear { .. } => "linear",
-            Layer::BatchNorm => "bn",
+            Layer::BatchNorm { .. } => "bn",
             Layer::Relu => "relu",
             Layer::LeakyRelu { .. } => "leaky_relu",
             Layer::Gelu => "gelu",

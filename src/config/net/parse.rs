@@ -44,7 +44,7 @@ impl std::fmt::Display for NetError {
 const KINDS: &[(&str, &[&str])] = &[
     ("conv", &["k", "stride", "pad", "bias"]),
     ("linear", &["bias"]),
-    ("bn", &[]),
+    ("bn", &["learn_scale"]),
     ("relu", &[]),
     ("leaky_relu", &[]),
     ("gelu", &[]),
@@ -403,12 +403,21 @@ impl Reader<'_> {
                 let layers = block["layers"].as_array().expect("checked when read");
                 self.list(layers, &inner, &format!("{index}."), depth + 1)?
             }
+            "bn" => {
+                if !matches!(value, None | Some(toml::Value::Boolean(true))) {
+                    return Err(fail(
+                        "bn takes no value; write \"bn\", or { bn = true, learn_scale = false } for a norm that only shifts".into(),
+                    ));
+                }
+                vec![Layer::BatchNorm {
+                    scale: flag("learn_scale", true)?,
+                }]
+            }
             bare => {
                 if value.is_some() {
                     return Err(fail(format!("{bare} takes no value; write \"{bare}\"")));
                 }
                 vec![match bare {
-                    "bn" => Layer::BatchNorm,
                     "relu" => Layer::Relu,
                     "gelu" => Layer::Gelu,
                     "tanh" => Layer::Tanh,

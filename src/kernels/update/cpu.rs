@@ -66,13 +66,15 @@ multiversion! {
 }
 
 multiversion! {
-    /// b = g + wd p on first use, else mu b + g + wd p; p -= lr b.
-    fn momentum(p: &mut [f32], g: &[f32], b: &mut [f32], rule: [f32; 3], first_use: bool) {
+    /// d = g + wd p; b = d on first use, else mu b + d; p -= lr b, or with `nesterov`
+    /// p -= lr (d + mu b).
+    fn momentum(p: &mut [f32], g: &[f32], b: &mut [f32], rule: [f32; 3], flags: [bool; 2]) {
         let [lr, wd, mu] = rule;
+        let [first_use, nesterov] = flags;
         for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
             let d = g + wd * *p;
             *b = if first_use { d } else { mu * *b + d };
-            *p -= lr * *b;
+            *p -= lr * if nesterov { d + mu * *b } else { *b };
         }
     }
 }
@@ -155,11 +157,12 @@ impl Update<'_> {
             OptimizerKind::Sgd => for_chunks(p, g, &mut [], &mut [], |p, g, _, _| {
                 sgd(level, p, g, lr, wd)
             }),
-            OptimizerKind::Momentum => {
+            OptimizerKind::Momentum | OptimizerKind::Nesterov => {
                 let first_use = slots.first.is_none();
+                let nesterov = r.kind == OptimizerKind::Nesterov;
                 let buf = host(&mut slots.first, n);
                 for_chunks(p, g, buf, &mut [], |p, g, b, _| {
-                    momentum(level, p, g, b, [lr, wd, mu], first_use)
+                    momentum(level, p, g, b, [lr, wd, mu], [first_use, nesterov])
                 })
             }
             OptimizerKind::Adam | OptimizerKind::Adamw => {
@@ -254,7 +257,8 @@ mod tests {
                 init(0.2),
             );
             sgd(level, &mut p, &g, 0.1, 0.01);
-            momentum(level, &mut p, &g, &mut b, [0.1, 0.01, 0.9], false);
+            momentum(level, &mut p, &g, &mut b, [0.1, 0.01, 0.9], [false, false]);
+            momentum(level, &mut p, &g, &mut b, [0.1, 0.01, 0.9], [false, true]);
             adam(
                 level,
                 &mut p,

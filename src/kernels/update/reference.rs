@@ -35,13 +35,17 @@ pub(crate) fn update(param: &Tensor, grad: &Tensor, slots: &mut Slots, r: Rule) 
     let with_decay = |g: &Tensor| -> Result<Tensor> { Ok((g + (&p * wd)?)?) };
     let new = match r.kind {
         OptimizerKind::Sgd => (&p - (with_decay(&g)? * lr)?)?,
-        OptimizerKind::Momentum => {
+        OptimizerKind::Momentum | OptimizerKind::Nesterov => {
             let d = with_decay(&g)?;
             let b = match state(&slots.first, &p)? {
-                None => d,
-                Some(b) => ((b * mu)? + d)?,
+                None => d.clone(),
+                Some(b) => ((b * mu)? + &d)?,
             };
-            let new = (&p - (&b * lr)?)?;
+            let step = match r.kind {
+                OptimizerKind::Nesterov => (d + (&b * mu)?)?,
+                _ => b.clone(),
+            };
+            let new = (&p - (step * lr)?)?;
             slots.first = Some(Buffer::Device(b));
             new
         }
