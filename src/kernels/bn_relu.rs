@@ -158,7 +158,11 @@ impl CustomOp3 for BnRelu {
         bs: &CpuStorage,
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        normalise_forward([(xs, xl), (gs, gl), (bs, bl)], &self.stats, scale_shift_relu)
+        normalise_forward(
+            [(xs, xl), (gs, gl), (bs, bl)],
+            &self.stats,
+            scale_shift_relu,
+        )
     }
 
     /// With g = dL/dy where y > 0 (else 0), x_hat = (x - mean) inv_std, per channel:
@@ -250,6 +254,17 @@ fn inference(x: &Tensor, scale: &[f32], shift: &[f32]) -> Result<Tensor> {
 /// max(0, x scale + shift) over channel-major values `x` (one row a channel, one scale and
 /// one shift a row), rows in parallel.
 pub(crate) fn scale_shift_relu_rows(x: &[f32], scale: &[f32], shift: &[f32]) -> Result<Vec<f32>> {
+    scale_shift_rows(x, scale, shift, scale_shift_relu)
+}
+
+/// `activate(level, row, out, scale, shift)` over channel-major values `x` (one row a
+/// channel, one scale and one shift a row), rows in parallel: a batch norm at inference.
+pub(super) fn scale_shift_rows(
+    x: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+    activate: impl Fn(Level, &[f32], &mut [MaybeUninit<f32>], f32, f32) + Sync,
+) -> Result<Vec<f32>> {
     let c = scale.len();
     let n = x.len() / c.max(1);
     if c == 0 || shift.len() != c || n == 0 || n * c != x.len() {
@@ -267,9 +282,7 @@ pub(crate) fn scale_shift_relu_rows(x: &[f32], scale: &[f32], shift: &[f32]) -> 
             y.par_chunks_mut(n)
                 .zip(x.par_chunks(n))
                 .enumerate()
-                .for_each(|(ch, (out, row))| {
-                    scale_shift_relu(level, row, out, scale[ch], shift[ch])
-                })
+                .for_each(|(ch, (out, row))| activate(level, row, out, scale[ch], shift[ch]))
         })
     })
 }

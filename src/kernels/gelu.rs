@@ -6,8 +6,8 @@
 //! hand. The references are candle's `gelu_erf` (and candle-nn's batch norm before it),
 //! differentiated by autograd.
 
+use super::bn_relu::{normalise_forward, scale_shift_rows, train_with, Stats};
 use super::cpu::{f32_slice, with_f32};
-use super::bn_relu::{normalise_forward, train_with, Stats};
 use super::norm::NormParams;
 use super::reduce::norm_sums;
 use super::simd::Level;
@@ -165,7 +165,11 @@ impl CustomOp3 for BnGelu {
         bs: &CpuStorage,
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        normalise_forward([(xs, xl), (gs, gl), (bs, bl)], &self.stats, scale_shift_gelu)
+        normalise_forward(
+            [(xs, xl), (gs, gl), (bs, bl)],
+            &self.stats,
+            scale_shift_gelu,
+        )
     }
 
     /// With g = dL/dy GELU'(z) at the norm's output z, x_hat = (x - mean) inv_std, per
@@ -234,25 +238,7 @@ pub fn bn_gelu(kernels: Kernels, x: &Tensor, norm: &NormParams, train: bool) -> 
                 .running
                 .scale_shift(norm.weight.as_tensor(), norm.bias.as_tensor())?;
             let (scale, shift) = (scale.to_vec1::<f32>()?, shift.to_vec1::<f32>()?);
-            let c = scale.len();
-            if c != x.dim(0)? {
-                candle_core::bail!("batch norm: {c} scales for maps {:?}", x.dims());
-            }
-            let n = x.elem_count() / c.max(1);
-            let level = Level::detected();
-            let y = with_f32(x, |x| {
-                // SAFETY: every channel's row is written in full.
-                unsafe {
-                    written(c * n, |y| {
-                        y.par_chunks_mut(n)
-                            .zip(x.par_chunks(n))
-                            .enumerate()
-                            .for_each(|(ch, (o, row))| {
-                                scale_shift_gelu(level, row, o, scale[ch], shift[ch])
-                            })
-                    })
-                }
-            })?;
+            let y = with_f32(x, |x| scale_shift_rows(x, &scale, &shift, scale_shift_gelu))??;
             Tensor::from_vec(y, x.shape(), x.device())
         }
         (Kernels::Reference, _) => norm.candle()?.forward_t(x, train)?.gelu_erf(),
