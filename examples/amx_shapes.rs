@@ -1,19 +1,18 @@
-//! Times the AMX bf16 product (`kernels::amx`: bf16-rounded inputs, f32 sums) against
-//! gradboard's f32 sgemm on the MLP's and an eval's shapes, on wall time: with both sides
-//! rounded and packed at every call, and with the right-hand side (a layer's weights) packed
-//! ahead: what a `precision = "bf16"` linear layer could gain on this CPU.
+//! Times the bf16 product (`kernels::bf16`: bf16-rounded operands, f32 sums, on AMX tiles
+//! where the CPU has them) against gradboard's f32 product on the three products of each of
+//! the lab ConvNet's convolutions by im2col at batch 32 (forward W x cols, dW = dY x cols^T,
+//! dcols = W^T x dY) and on the MLP's shapes, rounding and packing included.
 //! `cargo run --release -p gradboard --example amx_shapes -- [threads]`.
-use candle_core::{Device, Tensor};
-use gradboard::kernels::amx::{available, matmul_bf16, matmul_bf16_packed, PackedB};
-use gradboard::kernels::sgemm::matmul;
-use gradboard::kernels::Kernels;
+use gradboard::config::Precision;
+use gradboard::kernels::bf16::{method, product};
+use gradboard::kernels::gemm::View;
 use std::time::Instant;
 
 fn median(mut f: impl FnMut()) -> f64 {
-    for _ in 0..3 {
+    for _ in 0..2 {
         f();
     }
-    let mut t: Vec<f64> = (0..25)
+    let mut t: Vec<f64> = (0..11)
         .map(|_| {
             let s = Instant::now();
             f();
@@ -24,47 +23,72 @@ fn median(mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
-fn main() -> candle_core::Result<()> {
+fn values(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * 7919 % 1009) as f32 - 504.0) / 504.0)
+        .collect()
+}
+
+fn main() {
     let threads = std::env::args()
         .nth(1)
         .map(|s| s.parse().unwrap())
         .unwrap_or(2);
     gradboard::set_threads(threads);
-    if !available() {
-        println!("no AMX-BF16 here: nothing to time");
-        return Ok(());
-    }
-    let d = Device::Cpu;
-    gradboard::on_compute_pool(|| -> candle_core::Result<()> {
-        for (m, k, n) in [
-            (512, 3072, 800),
-            (512, 800, 400),
-            (1000, 3072, 100),
-            (4096, 1152, 128),
-        ] {
-            let a = Tensor::randn(0f32, 1., (m, k), &d)?;
-            let b = Tensor::randn(0f32, 1., (k, n), &d)?;
-            let (av, bv) = (
-                a.flatten_all()?.to_vec1::<f32>()?,
-                b.flatten_all()?.to_vec1::<f32>()?,
-            );
-            let flops = 2.0 * (m * k * n) as f64;
-            let f32_s = median(|| drop(matmul(Kernels::Cpu, &a, &b).unwrap()));
-            let bf16_s = median(|| drop(matmul_bf16(&av, &bv, m, k, n)));
-            let packed = PackedB::new(&bv, k, n);
-            let packed_s = median(|| drop(matmul_bf16_packed(&av, m, &packed)));
-            println!(
-                "{m:5} x {k:5} x {n:4}: f32 sgemm {:7.3} ms ({:5.0} GFLOP/s); AMX bf16 {:7.3} ms ({:5.0} GFLOP/s, {:.2}x), with b packed ahead {:7.3} ms ({:5.0} GFLOP/s, {:.2}x the f32 time)",
-                f32_s * 1e3,
-                flops / f32_s / 1e9,
-                bf16_s * 1e3,
-                flops / bf16_s / 1e9,
-                bf16_s / f32_s,
-                packed_s * 1e3,
-                flops / packed_s / 1e9,
-                packed_s / f32_s
-            );
+    println!("bf16 products by {}", method());
+    gradboard::on_compute_pool(|| {
+        let batch = 32;
+        let convs = [
+            (3, 64, 32),
+            (64, 128, 16),
+            (128, 256, 8),
+            (256, 256, 8),
+            (256, 512, 4),
+            (512, 512, 4),
+            (512, 512, 2),
+        ];
+        let (mut f32_total, mut bf16_total) = (0.0, 0.0);
+        for (c, k, side) in convs {
+            let (kk, n) = (c * 9, side * side * batch);
+            let (w, cols, dy) = (values(k * kk), values(kk * n), values(k * n));
+            let products: [(&str, View, View); 4] = [
+                ("W cols", View::rows(&w, k, kk), View::rows(&cols, kk, n)),
+                (
+                    "dY cols^T",
+                    View::rows(&dy, k, n),
+                    View::rows(&cols, kk, n).t(),
+                ),
+                (
+                    "cols dY^T",
+                    View::rows(&cols, kk, n),
+                    View::rows(&dy, k, n).t(),
+                ),
+                ("W^T dY", View::rows(&w, k, kk).t(), View::rows(&dy, k, n)),
+            ];
+            for (name, a, b) in products {
+                let flops = 2.0 * (a.height() * a.width() * b.width()) as f64;
+                let f = median(|| drop(product(Precision::F32, a, b)));
+                let h = median(|| drop(product(Precision::Bf16, a, b)));
+                f32_total += f;
+                bf16_total += h;
+                println!(
+                    "{c:3}->{k:3} at {side:2}x{side:<2} {name:10} {:4}x{:5}x{:5}: f32 {:7.3} ms ({:4.0} GFLOP/s), bf16 {:7.3} ms ({:5.0} GFLOP/s), {:.2}x",
+                    a.height(),
+                    a.width(),
+                    b.width(),
+                    f * 1e3,
+                    flops / f / 1e9,
+                    h * 1e3,
+                    flops / h / 1e9,
+                    h / f
+                );
+            }
         }
-        Ok(())
-    })
+        println!(
+            "all: f32 {:.1} ms, bf16 {:.1} ms, {:.2}x",
+            f32_total * 1e3,
+            bf16_total * 1e3,
+            bf16_total / f32_total
+        );
+    });
 }

@@ -165,6 +165,10 @@ fn the_manual_engine_refuses_what_it_cannot_do() {
         e.contains("engine = manual") && e.contains("optimizer = sgd"),
         "{e}"
     );
+    let e = RunConfig::from_toml("engine = \"manual\"\nprecision = \"bf16\"", "p")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("precision = f32"), "{e}");
 }
 
 #[test]

@@ -175,3 +175,27 @@ fn the_convnet_matches_its_reference() {
     // Adam turns gradients that are zero up to rounding into steps of about lr either way.
     compare(&preset("convnet", &["lr=1e-4"]), 4, 3, 5e-3, 1e-3);
 }
+
+#[test]
+fn bf16_products_match_their_reference() {
+    // The reference rounds the operands by a cast to bf16 and back and multiplies in f32: the
+    // same products; its backward rounds each gradient after its product where the CPU rounds
+    // the output gradient before it. The two paths' f32 batch norms differ in the last bits,
+    // and a difference that small moves a value across a bf16 rounding boundary of the next
+    // product now and then: losses and logits agree to bf16's 2^-8, not f32's, and gradients
+    // to bf16's relative rounding (a step at lr 1e-3 keeps the parameters within 1e-3).
+    compare(
+        &preset("convnet", &["optimizer=sgd", "lr=1e-3", "precision=bf16"]),
+        4,
+        1,
+        2e-3,
+        1e-3,
+    );
+    compare(
+        &preset("mlp-default", &["hidden=64", "precision=bf16"]),
+        50,
+        3,
+        2e-3,
+        1e-3,
+    );
+}

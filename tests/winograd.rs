@@ -72,14 +72,13 @@ fn relative_error(ours: &[f32], exact: &[f64]) -> f64 {
     err / scale
 }
 
-/// [forward, input gradient, kernel gradient] relative errors of `algorithm`.
-fn errors(
-    algorithm: ConvAlgorithm,
-    dims: (usize, usize, usize, usize),
+/// The ConvNet's scales: rectified inputs, He-scaled kernels, small output gradients (x, the
+/// kernels, dy).
+fn operands(
+    (c, h, w, b): (usize, usize, usize, usize),
     k: usize,
     seed: u64,
-) -> [f64; 3] {
-    let (c, h, w, b) = dims;
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let he = (2.0 / (9.0 * c as f32)).sqrt();
     let x: Vec<f32> = (0..c * h * w * b)
@@ -91,6 +90,18 @@ fn errors(
     let dy: Vec<f32> = (0..k * h * w * b)
         .map(|_| rng.random_range(-1.0f32..1.0) * 1e-3)
         .collect();
+    (x, wt, dy)
+}
+
+/// [forward, input gradient, kernel gradient] relative errors of `algorithm`.
+fn errors(
+    algorithm: ConvAlgorithm,
+    dims: (usize, usize, usize, usize),
+    k: usize,
+    seed: u64,
+) -> [f64; 3] {
+    let (c, h, w, b) = dims;
+    let (x, wt, dy) = operands(dims, k, seed);
     let exact = direct(&x, &wt, &dy, dims, k);
     let xv = Var::from_tensor(&Tensor::from_vec(x, dims, &Device::Cpu).unwrap()).unwrap();
     let wv = Var::from_tensor(&Tensor::from_vec(wt, (k, c, 3, 3), &Device::Cpu).unwrap()).unwrap();
@@ -187,4 +198,54 @@ fn odd_maps_on_overhanging_tiles_match_the_exact_convolution() {
         Method::Im2col,
         "too few channels for Winograd"
     );
+}
+
+/// `precision = "bf16"`: the convolution and both its gradients are the direct convolution of
+/// the bf16-rounded operands (x, the kernels and the output gradient) summed in f32, on the
+/// ConvNet's scales, on an odd map and on three input channels; against the f32 operands the
+/// error stays within bf16's rounding (8 bits of mantissa).
+#[test]
+fn bf16_convolutions_are_the_direct_convolution_of_rounded_operands() {
+    use gradboard::kernels::bf16::round;
+    use gradboard::kernels::conv::conv2d_chwn_bf16;
+    for ((c, h, w, b), k) in [
+        ((64, 8, 8, 4), 32),
+        ((24, 7, 7, 3), 16),
+        ((3, 16, 16, 2), 8),
+    ] {
+        let dims = (c, h, w, b);
+        let (x, wt, dy) = operands(dims, k, 5);
+        let rounded = |v: &[f32]| v.iter().map(|&x| round(x)).collect::<Vec<f32>>();
+        let exact_rounded = direct(&rounded(&x), &rounded(&wt), &rounded(&dy), dims, k);
+        let exact = direct(&x, &wt, &dy, dims, k);
+        let xv = Var::from_tensor(&Tensor::from_vec(x, dims, &Device::Cpu).unwrap()).unwrap();
+        let wv =
+            Var::from_tensor(&Tensor::from_vec(wt, (k, c, 3, 3), &Device::Cpu).unwrap()).unwrap();
+        let dyt = Tensor::from_vec(dy, (k, h, w, b), &Device::Cpu).unwrap();
+        let y = conv2d_chwn_bf16(xv.as_tensor(), wv.as_tensor(), false, true).unwrap();
+        let grads = (&y * &dyt).unwrap().sum_all().unwrap().backward().unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let ours = [
+            flat(&y),
+            flat(grads.get(xv.as_tensor()).unwrap()),
+            flat(grads.get(wv.as_tensor()).unwrap()),
+        ];
+        for (i, (what, (r, e))) in ["output", "input gradient", "kernel gradient"]
+            .iter()
+            .zip([
+                (&exact_rounded.y, &exact.y),
+                (&exact_rounded.dx, &exact.dx),
+                (&exact_rounded.dw, &exact.dw),
+            ])
+            .enumerate()
+        {
+            let (to_rounded, to_f32) = (relative_error(&ours[i], r), relative_error(&ours[i], e));
+            eprintln!("{dims:?} -> {k} bf16 {what}: {to_rounded:.1e} from the rounded operands' convolution, {to_f32:.1e} from f32's");
+            assert!(to_rounded < 1e-5, "{dims:?}: bf16 {what} {to_rounded:.2e}");
+            assert!(
+                to_f32 < 1e-2,
+                "{dims:?}: bf16 {what} {to_f32:.2e} against f32"
+            );
+        }
+    }
 }

@@ -3,8 +3,8 @@
 //! settings panel and its help, and `gradboard presets --keys` all go through this table.
 
 use super::{
-    Augment, Choice, ConvInit, DropoutAt, Engine, Label, ModelKind, Norm, OptimizerKind, RunConfig,
-    Schedule, Tta,
+    Augment, Choice, ConvInit, DropoutAt, Engine, Label, ModelKind, Norm, OptimizerKind, Precision,
+    RunConfig, Schedule, Tta,
 };
 use crate::{Error, Result};
 
@@ -269,6 +269,12 @@ pub const KEYS: &[KeySpec] = &[
         help: "convnet filters: drawn, or identity after the first conv (dirac)",
         live: false,
         access: choice!(conv_init, ConvInit, "conv_init"),
+    },
+    KeySpec {
+        name: "precision",
+        help: "products of convs and linear layers: f32, or bf16 operands summed in f32",
+        live: false,
+        access: choice!(precision, Precision, "precision"),
     },
     KeySpec {
         name: "batch_size",

@@ -124,6 +124,18 @@ choice::choice_enum! {
 }
 
 choice::choice_enum! {
+    /// The number format of the convolutions' and linear layers' products (weights, losses,
+    /// batch norm, softmax and the optimizer stay f32: PyTorch's CPU autocast list).
+    Precision {
+        /// f32 operands and sums.
+        F32 = "f32",
+        /// Operands rounded to bf16 (nearest even), products summed in f32: on AMX tiles where
+        /// the CPU has them, else the same rounding on the f32 kernels.
+        Bf16 = "bf16",
+    }
+}
+
+choice::choice_enum! {
     /// How the convnet's convolution filters start.
     ConvInit {
         /// Every filter drawn as PyTorch draws it (`init_std` aside).
@@ -193,6 +205,9 @@ pub struct RunConfig {
     pub init_std: Option<f64>,
     /// How the convnet's convolution filters start.
     pub conv_init: ConvInit,
+    /// The number format of the convolutions' and linear layers' products.
+    #[serde(skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
     /// Images per training step.
     pub batch_size: usize,
     /// Training steps.
@@ -264,6 +279,7 @@ impl Default for RunConfig {
             norm_bias_lr: 1.0,
             init_std: None,
             conv_init: ConvInit::Default,
+            precision: Precision::F32,
             batch_size: 200,
             steps: 1500,
             eval_every: 100,
@@ -286,6 +302,12 @@ impl Default for RunConfig {
             diag_every: DEFAULT_DIAG_EVERY,
             net: None,
         }
+    }
+}
+
+impl Precision {
+    fn is_f32(&self) -> bool {
+        *self == Precision::F32
     }
 }
 
@@ -457,6 +479,9 @@ impl RunConfig {
             }
             if self.clip_norm.is_some() {
                 wrong.push("clip_norm = off");
+            }
+            if self.precision != Precision::F32 {
+                wrong.push("precision = f32");
             }
             if !wrong.is_empty() {
                 return Err(Error::Config(format!(

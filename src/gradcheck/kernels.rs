@@ -4,6 +4,7 @@
 //! reference defines, and both have the right gradients.
 
 use super::{numeric_gradient, randn, relative_error, Check};
+use crate::config::Precision;
 use crate::kernels::bn_act::bn_leaky_dropout;
 use crate::kernels::bn_relu::bn_relu;
 use crate::kernels::conv::{conv2d_chwn_using, conv2d_same, ConvAlgorithm};
@@ -256,7 +257,12 @@ pub fn check_input_matmul(rng: &mut SmallRng) -> Result<Vec<Check>> {
     let run = |kernels: Kernels| {
         move |t: &[Tensor]| -> Result<Tensor> {
             // x enters as a constant (the images): only W's gradient is compared.
-            Ok(linear_matmul(kernels, &t[1].detach(), &t[0], true)?)
+            Ok(linear_matmul(
+                (kernels, Precision::F32),
+                &t[1].detach(),
+                &t[0],
+                true,
+            )?)
         }
     };
     kernel_checks(
@@ -273,7 +279,14 @@ pub fn check_input_matmul(rng: &mut SmallRng) -> Result<Vec<Check>> {
 pub fn check_hidden_matmul(rng: &mut SmallRng) -> Result<Vec<Check>> {
     let (x, w, dy) = matmul_operands(rng)?;
     let run = |kernels: Kernels| {
-        move |t: &[Tensor]| -> Result<Tensor> { Ok(linear_matmul(kernels, &t[0], &t[1], false)?) }
+        move |t: &[Tensor]| -> Result<Tensor> {
+            Ok(linear_matmul(
+                (kernels, Precision::F32),
+                &t[0],
+                &t[1],
+                false,
+            )?)
+        }
     };
     kernel_checks(
         "hidden matmul",

@@ -9,6 +9,7 @@
 //! `grad_sink`. The reference (`conv2d_same`) is candle's conv2d on (batch, channels, height,
 //! width), which every device has.
 
+use super::bf16::{self, round_tensor};
 use super::bn_relu::scale_shift_relu_rows;
 use super::cpu::{f32_slice, with_f32};
 use super::gemm::{batched, product, View};
@@ -19,6 +20,7 @@ use super::simd::Level;
 use super::taps;
 use super::winograd::{self, Tile};
 use super::Kernels;
+use crate::config::Precision;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
 
@@ -47,17 +49,44 @@ pub fn rows(kernels: Kernels, maps: &Tensor) -> Result<Tensor> {
 /// Convolution of maps `x` in the path's layout with `weight` (C_out, C_in, k, k), no bias.
 /// `input` marks the network's input, whose gradient is skipped; `train` keeps what the
 /// backward pass needs.
+/// In `precision = "bf16"` the products take bf16-rounded operands: on the CPU by im2col and
+/// one product (`bf16::product`), elsewhere candle's conv2d of the rounded tensors.
 pub fn conv2d(
-    kernels: Kernels,
+    (kernels, precision): (Kernels, Precision),
     x: &Tensor,
     weight: &Tensor,
     input: bool,
     train: bool,
 ) -> Result<Tensor> {
-    match kernels {
-        Kernels::Cpu => conv2d_chwn(x, weight, input, train),
-        Kernels::Reference => conv2d_same(x, weight, None),
+    match (kernels, precision) {
+        (Kernels::Cpu, Precision::F32) => conv2d_chwn(x, weight, input, train),
+        (Kernels::Cpu, Precision::Bf16) => conv2d_chwn_bf16(x, weight, input, train),
+        (Kernels::Reference, _) => conv2d_same(
+            &round_tensor(precision, x)?,
+            &round_tensor(precision, weight)?,
+            None,
+        ),
     }
+}
+
+/// `conv2d_chwn` with bf16-rounded operands summed in f32: im2col and one product
+/// (`bf16::product`) for every kernel size and map, forward and backward.
+pub fn conv2d_chwn_bf16(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {
+    let kernel = weight.dim(3)?;
+    if kernel % 2 == 0 {
+        candle_core::bail!("conv: the kernel must be odd, got {kernel}");
+    }
+    x.contiguous()?.apply_op2(
+        &weight.contiguous()?,
+        ConvCm {
+            kernel,
+            level: Level::detected(),
+            precision: Precision::Bf16,
+            need_dx: !input,
+            keep: train,
+            cols: Mutex::new(None),
+        },
+    )
 }
 
 /// Maps in the path's layout plus a bias per channel.
@@ -93,6 +122,7 @@ pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result
 struct ConvCm {
     kernel: usize,
     level: Level,
+    precision: Precision,
     need_dx: bool,
     keep: bool,
     cols: Mutex<Option<Vec<f32>>>,
@@ -156,10 +186,10 @@ impl CustomOp2 for ConvCm {
         let x = f32_slice(xs, xl, "conv")?;
         let weight = f32_slice(ws, wl, "conv")?;
         let cols = im2col(x, dims, k);
-        let y = product(
+        let y = bf16::product(
+            self.precision,
             View::rows(weight, c_out, c * k * k),
             View::rows(&cols, c * k * k, b * h * w),
-            1.0,
         );
         if self.keep {
             *self.cols.lock().expect("conv state") = Some(cols);
@@ -183,11 +213,11 @@ impl CustomOp2 for ConvCm {
         };
         let (dw, dx) = with_f32(grad, |g| {
             let g = View::rows(g, c_out, n);
-            let dw = product(g, View::rows(&cols, kk, n).t(), 1.0);
+            let dw = bf16::product(self.precision, g, View::rows(&cols, kk, n).t());
             drop(cols);
             let dx = self.need_dx.then(|| {
                 with_f32(weight, |wv| {
-                    let dcols = product(View::rows(wv, c_out, kk).t(), g, 1.0);
+                    let dcols = bf16::product(self.precision, View::rows(wv, c_out, kk).t(), g);
                     col2im(self.level, &dcols, (c, h, w, b), k)
                 })
             });
@@ -552,6 +582,7 @@ pub fn conv2d_chwn_using(
             ConvCm {
                 kernel: k,
                 level,
+                precision: Precision::F32,
                 need_dx: !input,
                 keep: train,
                 cols: Mutex::new(None),

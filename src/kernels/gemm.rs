@@ -80,6 +80,23 @@ impl<'a> View<'a> {
     pub fn width(&self) -> usize {
         self.cols
     }
+
+    /// Element (i, j).
+    pub fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.row_stride + j * self.col_stride]
+    }
+
+    /// Row i as a slice, where its elements are adjacent.
+    pub fn row(&self, i: usize) -> Option<&'a [f32]> {
+        (self.col_stride == 1 || self.cols <= 1)
+            .then(|| &self.data[i * self.row_stride..][..self.cols])
+    }
+
+    /// Column j as a slice, where its elements are adjacent.
+    pub fn column(&self, j: usize) -> Option<&'a [f32]> {
+        (self.row_stride == 1 || self.rows <= 1)
+            .then(|| &self.data[j * self.col_stride..][..self.rows])
+    }
 }
 
 /// Products smaller than this many multiply-adds run on the calling thread.

@@ -5,9 +5,11 @@
 //! nobody reads, a third of the MLP's backward work. The products write fresh buffers (no
 //! zero-filled output first).
 
+use super::bf16::{product, round_tensor};
 use super::cpu::{f32_slice, with_f32};
-use super::gemm::{product, View};
+use super::gemm::View;
 use super::Kernels;
+use crate::config::Precision;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 /// x (batch, in) times W (in, out); the backward gives W its gradient, and x its own unless
@@ -15,6 +17,8 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 pub struct LinearMatmul {
     /// Whether x is the network's input (its gradient is skipped).
     pub input: bool,
+    /// The products' number format.
+    pub precision: Precision,
 }
 
 impl CustomOp2 for LinearMatmul {
@@ -43,7 +47,7 @@ impl CustomOp2 for LinearMatmul {
             f32_slice(x, xl, "linear-matmul")?,
             f32_slice(w, wl, "linear-matmul")?,
         );
-        let y = product(View::rows(x, m, k), View::rows(w, k, n), 1.0);
+        let y = product(self.precision, View::rows(x, m, k), View::rows(w, k, n));
         Ok((CpuStorage::F32(y), Shape::from((m, n))))
     }
 
@@ -58,7 +62,7 @@ impl CustomOp2 for LinearMatmul {
         let n = w.dim(1)?;
         let dw = with_f32(x, |x| {
             with_f32(grad, |g| {
-                product(View::rows(x, m, k).t(), View::rows(g, m, n), 1.0)
+                product(self.precision, View::rows(x, m, k).t(), View::rows(g, m, n))
             })
         })??;
         let dx = if self.input {
@@ -66,7 +70,7 @@ impl CustomOp2 for LinearMatmul {
         } else {
             let dx = with_f32(grad, |g| {
                 with_f32(w, |w| {
-                    product(View::rows(g, m, n), View::rows(w, k, n).t(), 1.0)
+                    product(self.precision, View::rows(g, m, n), View::rows(w, k, n).t())
                 })
             })??;
             Some(Tensor::from_vec(dx, (m, k), x.device())?)
@@ -76,11 +80,18 @@ impl CustomOp2 for LinearMatmul {
     }
 }
 
-/// x W on the path `kernels` names: the CPU op, or candle's matmul (whose backward computes
-/// dx even for the network's `input`).
-pub fn linear_matmul(kernels: Kernels, x: &Tensor, w: &Tensor, input: bool) -> Result<Tensor> {
+/// x W on the path `kernels` names in `precision`: the CPU op, or candle's matmul (of the
+/// bf16-rounded operands in bf16; its backward computes dx even for the network's `input`).
+pub fn linear_matmul(
+    (kernels, precision): (Kernels, Precision),
+    x: &Tensor,
+    w: &Tensor,
+    input: bool,
+) -> Result<Tensor> {
     match kernels {
-        Kernels::Cpu => x.contiguous()?.apply_op2(w, LinearMatmul { input }),
-        Kernels::Reference => x.matmul(w),
+        Kernels::Cpu => x
+            .contiguous()?
+            .apply_op2(w, LinearMatmul { input, precision }),
+        Kernels::Reference => round_tensor(precision, x)?.matmul(&round_tensor(precision, w)?),
     }
 }

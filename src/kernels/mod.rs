@@ -8,9 +8,10 @@
 //! ConvNet's batch norm and ReLU), `gelu` (GELU, alone and after a batch norm), `whiten`
 //! (the frozen patch-whitening first layer), `pool` (overlapping max-pool), `loss` (cross-entropy),
 //! `update` (the optimizers' rules). Below them: `gemm`, `sgemm`, `im2col`, `winograd`, `taps`,
-//! `reduce`, `inplace`, `grad_sink` (parameter gradients filed without candle's zero-fill), `simd` (instruction sets picked at run time) and `cpu` (storage access).
+//! `bf16` (products in bf16), `amx`, `reduce`, `inplace`, `grad_sink` (parameter gradients filed without candle's zero-fill), `simd` (instruction sets picked at run time) and `cpu` (storage access).
 
 pub mod amx;
+pub mod bf16;
 pub mod bn_act;
 pub mod bn_relu;
 pub mod conv;
@@ -50,3 +51,6 @@ impl Kernels {
         self == Kernels::Cpu
     }
 }
+
+/// Where a layer's products run and in which number format.
+pub type Products = (Kernels, crate::config::Precision);

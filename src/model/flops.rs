@@ -7,7 +7,7 @@
 //! count). Element-wise work (norms, activations, the update) is left out: it is a few percent.
 
 use super::network::mlp_widths;
-use crate::config::{ModelKind, RunConfig};
+use crate::config::{ModelKind, Precision, RunConfig};
 
 /// FLOP (a multiply-add counts two) of one piece of work.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -71,11 +71,12 @@ impl Layer {
 
 /// The layers of `config`'s network, the choice of method made at `batch` images.
 pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
+    let bf16 = config.precision == Precision::Bf16;
     let linear = |name: String, inputs: usize, outputs: usize, first: bool| Layer {
         name,
         shape: (inputs, outputs, 1),
         conv: false,
-        method: "gemm",
+        method: if bf16 { "gemm bf16" } else { "gemm" },
         first,
         forward: 2.0 * (inputs * outputs) as f64,
         saving: 1.0,
@@ -128,12 +129,19 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
                 .enumerate()
                 .map(|(i, v)| {
                     let dims = (v.c_in, v.side, v.side, batch);
-                    let method = conv::choose(3, dims);
+                    // bf16 convolutions all go by im2col (`conv::conv2d_chwn_bf16`).
+                    let method = match bf16 {
+                        true => conv::Method::Im2col,
+                        false => conv::choose(3, dims),
+                    };
                     Layer {
                         name: format!("conv{}", i + 1),
                         shape: (v.c_in, v.c_out, v.side),
                         conv: true,
-                        method: method.name(),
+                        method: match (bf16, method) {
+                            (true, _) => "im2col bf16",
+                            (false, m) => m.name(),
+                        },
                         first: i == 0,
                         forward: 2.0 * (v.side * v.side * v.c_out * v.c_in * 9) as f64,
                         saving: method.saving(3, dims),

@@ -13,7 +13,7 @@
 use super::init;
 use super::linear::Linear;
 use super::norm_params::register_norm;
-use crate::config::{ConvInit, Norm, RunConfig};
+use crate::config::{ConvInit, Norm, Precision, RunConfig};
 use crate::kernels::bn_relu::bn_relu;
 use crate::kernels::conv::conv_bn_relu_inference;
 use crate::kernels::conv::{add_channel_bias, conv2d, maps, rows};
@@ -51,6 +51,7 @@ pub struct ConvNet {
     layers: Vec<Option<ConvBlock>>,
     linear: Linear,
     kernels: Kernels,
+    precision: Precision,
 }
 
 impl ConvNet {
@@ -105,13 +106,14 @@ impl ConvNet {
             "linear",
             init,
             true,
-            (compute.kernels(), false),
+            ((compute.kernels(), config.precision), false),
         )?;
         Ok(ConvNet {
             params,
             layers,
             linear,
             kernels: compute.kernels(),
+            precision: config.precision,
         })
     }
 }
@@ -127,13 +129,13 @@ impl Network for ConvNet {
                     let weight = block.weight.as_tensor();
                     let input = std::mem::replace(&mut first, false);
                     match (&block.bn, &block.bias) {
-                        // An evaluation on the CPU: the norm and ReLU applied as the
+                        // An f32 evaluation on the CPU: the norm and ReLU applied as the
                         // convolution writes its output.
-                        (Some(bn), _) if k.cpu() && !train => {
+                        (Some(bn), _) if k.cpu() && !train && self.precision == Precision::F32 => {
                             conv_bn_relu_inference(&h, weight, bn)?
                         }
                         (bn, bias) => {
-                            let y = conv2d(k, &h, weight, input, train)?;
+                            let y = conv2d((k, self.precision), &h, weight, input, train)?;
                             match (bn, bias) {
                                 (Some(bn), _) => bn_relu(k, &y, bn, train)?,
                                 (None, Some(b)) => {
@@ -162,7 +164,13 @@ impl Network for ConvNet {
         for layer in &self.layers {
             h = match layer {
                 Some(block) => {
-                    let y = conv2d(k, &h, block.weight.as_tensor(), first, false)?;
+                    let y = conv2d(
+                        (k, self.precision),
+                        &h,
+                        block.weight.as_tensor(),
+                        first,
+                        false,
+                    )?;
                     first = false;
                     let a = match (&block.bn, &block.bias) {
                         (Some(bn), _) => bn_relu(k, &y, bn, true)?,

@@ -5,7 +5,7 @@
 
 use super::init;
 use crate::kernels::linear::linear_matmul;
-use crate::kernels::Kernels;
+use crate::kernels::Products;
 use crate::model::Params;
 use crate::Result;
 use candle_core::{Device, Tensor, Var};
@@ -18,8 +18,8 @@ pub struct Linear {
     pub weight: Var,
     /// Bias, (out), when the layer has one.
     pub bias: Option<Var>,
-    /// The path its product takes.
-    kernels: Kernels,
+    /// The path its product takes and its number format.
+    products: Products,
     /// Whether x is the network's input (its gradient is skipped).
     input: bool,
 }
@@ -27,14 +27,14 @@ pub struct Linear {
 impl Linear {
     /// A layer registered as `PREFIX.weight` (and `PREFIX.bias` when `with_bias`), from
     /// initial values (the bias's are drawn either way, so the weights do not depend on it),
-    /// its product on the path `kernels` names; `input` marks the network's first layer (its
+    /// its product on the path and in the format `products` names; `input` marks the network's first layer (its
     /// input needs no gradient).
     pub fn register(
         params: &mut Params,
         prefix: &str,
         (weight, bias): (Tensor, Tensor),
         with_bias: bool,
-        (kernels, input): (Kernels, bool),
+        (products, input): (Products, bool),
     ) -> Result<Self> {
         Ok(Linear {
             weight: params.var(format!("{prefix}.weight"), &weight)?,
@@ -43,7 +43,7 @@ impl Linear {
             } else {
                 None
             },
-            kernels,
+            products,
             input,
         })
     }
@@ -56,7 +56,7 @@ impl Linear {
         (fan_in, fan_out): (usize, usize),
         std: Option<f64>,
         (device, with_bias): (&Device, bool),
-        path: (Kernels, bool),
+        path: (Products, bool),
     ) -> Result<Self> {
         let init = init::linear(rng, fan_in, fan_out, std, device)?;
         Self::register(params, prefix, init, with_bias, path)
@@ -64,7 +64,7 @@ impl Linear {
 
     /// y = x W + b.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = linear_matmul(self.kernels, x, self.weight.as_tensor(), self.input)?;
+        let y = linear_matmul(self.products, x, self.weight.as_tensor(), self.input)?;
         match &self.bias {
             Some(b) => y.broadcast_add(b.as_tensor()),
             None => Ok(y),

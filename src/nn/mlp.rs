@@ -45,7 +45,7 @@ impl AutogradMlp {
                 (widths[i], widths[i + 1]),
                 config.init_std,
                 (device, bias),
-                (compute.kernels(), i == 0),
+                ((compute.kernels(), config.precision), i == 0),
             )?;
             Ok::<_, crate::Error>(linear)
         };

@@ -13,8 +13,9 @@ use super::init;
 use super::linear::Linear;
 use super::norm_params::register_norm;
 use crate::config::net::{Layer, Net};
-use crate::config::{ConvInit, RunConfig};
+use crate::config::{ConvInit, Precision, RunConfig};
 use crate::data::DataShape;
+use crate::kernels::bf16::round_tensor;
 use crate::kernels::bn_act::{bn_leaky_dropout, leaky_relu};
 use crate::kernels::bn_relu::bn_relu;
 use crate::kernels::conv::{add_channel_bias, conv2d, rows};
@@ -77,6 +78,8 @@ pub struct NetModel {
     params: Params,
     layers: Vec<Built>,
     kernels: Kernels,
+    /// The convolutions' and linear layers' number format.
+    precision: Precision,
     input: Shape,
     dropout: f64,
     dropout_rng: SmallRng,
@@ -94,6 +97,7 @@ struct Builder<'a> {
     rng: &'a mut SmallRng,
     device: Device,
     kernels: Kernels,
+    precision: Precision,
     classes: usize,
     dirac: bool,
     init_std: Option<f64>,
@@ -124,6 +128,7 @@ impl NetModel {
             rng,
             device: compute.device().clone(),
             kernels: compute.kernels(),
+            precision: config.precision,
             classes,
             dirac: config.conv_init == ConvInit::Dirac,
             init_std: config.init_std,
@@ -136,6 +141,7 @@ impl NetModel {
             params: b.params,
             layers,
             kernels: compute.kernels(),
+            precision: config.precision,
             input,
             dropout: config.dropout,
             dropout_rng: SmallRng::seed_from_u64(config.seed),
@@ -168,6 +174,7 @@ impl NetModel {
         let mut seen = Vec::new();
         let mut ctx = Pass {
             kernels: self.kernels,
+            precision: self.precision,
             train,
             drop: train && !probe,
             dropout: self.dropout,
@@ -294,8 +301,13 @@ impl Builder<'_> {
                 };
                 // Only the network's first layer reads the images, whose gradient nobody needs.
                 let first = name == "layers.0";
-                let linear =
-                    Linear::register(&mut self.params, name, init, *bias, (self.kernels, first))?;
+                let linear = Linear::register(
+                    &mut self.params,
+                    name,
+                    init,
+                    *bias,
+                    ((self.kernels, self.precision), first),
+                )?;
                 Built::Linear(linear)
             }
             Layer::BatchNorm { scale } => Built::Norm(self.norm(name, c_in, *scale)?),
@@ -340,6 +352,8 @@ impl Builder<'_> {
 struct Pass<'a> {
     /// The path, and with it the layout of maps.
     kernels: Kernels,
+    /// The convolutions' and linear layers' number format.
+    precision: Precision,
     train: bool,
     /// Whether dropout draws masks (training, not probing).
     drop: bool,
@@ -457,10 +471,12 @@ impl Pass<'_> {
                 first,
             } => {
                 let y = if *kernel {
-                    conv2d(self.kernels, &h, weight.as_tensor(), *first, self.train)?
+                    let products = (self.kernels, self.precision);
+                    conv2d(products, &h, weight.as_tensor(), *first, self.train)?
                 } else {
+                    let w = round_tensor(self.precision, weight.as_tensor())?;
                     self.on_nchw(&h, |x| {
-                        Ok(x.conv2d(weight.as_tensor(), *pad, *stride, 1, 1)?)
+                        Ok(round_tensor(self.precision, x)?.conv2d(&w, *pad, *stride, 1, 1)?)
                     })?
                 };
                 match bias {
@@ -538,8 +554,10 @@ impl Pass<'_> {
                     Some((w, stride, bn)) => {
                         use candle_core::ModuleT;
                         let bn = bn.candle()?;
+                        let w = round_tensor(self.precision, w.as_tensor())?;
                         self.on_nchw(&h, |x| {
-                            let p = x.conv2d(w.as_tensor(), 0, *stride, 1, 1)?;
+                            let x = round_tensor(self.precision, x)?;
+                            let p = x.conv2d(&w, 0, *stride, 1, 1)?;
                             Ok(bn.forward_t(&p, self.train)?)
                         })?
                     }

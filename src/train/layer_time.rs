@@ -3,7 +3,7 @@
 //! set against the layer's FLOP (`model::flops::layers`) by `gradboard bench --layers`.
 
 use crate::config::RunConfig;
-use crate::kernels::conv::conv2d_chwn;
+use crate::kernels::conv::conv2d;
 use crate::kernels::grad_sink;
 use crate::kernels::linear::linear_matmul;
 use crate::kernels::Kernels;
@@ -50,7 +50,7 @@ fn backward(y: &Tensor, dy: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// Times every layer of `config`'s network (CPU kernels, f32) at its batch size, `repeats`
+/// Times every layer of `config`'s network (CPU kernels, in its `precision`) at its batch size, `repeats`
 /// times each. The backward is driven by sum(y dy), whose own cost (timed on a tensor of the
 /// layer's output shape) is taken off.
 pub fn time_layers(config: &RunConfig, repeats: usize) -> Result<Vec<LayerTime>> {
@@ -82,10 +82,11 @@ pub fn time_layers(config: &RunConfig, repeats: usize) -> Result<Vec<LayerTime>>
         let w = Var::from_tensor(&random(&mut rng, &w_shape, 0.05)?)?;
         let dy = random(&mut rng, &y_shape, 1e-3)?;
         let total = median(repeats, || {
+            let products = (Kernels::Cpu, config.precision);
             let y = if layer.conv {
-                conv2d_chwn(&x, w.as_tensor(), layer.first, true)?
+                conv2d(products, &x, w.as_tensor(), layer.first, true)?
             } else {
-                linear_matmul(Kernels::Cpu, &x, w.as_tensor(), layer.first)?
+                linear_matmul(products, &x, w.as_tensor(), layer.first)?
             };
             backward(&y, &dy)
         })?;

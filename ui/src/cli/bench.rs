@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use candle_core::Tensor;
+use gradboard::config::Precision;
 use gradboard::kernels::peak::fma_peak;
 use gradboard::kernels::simd::Level;
 use gradboard::model::{flops, Network};
@@ -137,7 +138,8 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    match gradboard::on_compute_pool(|| gradboard::kernels::peak::bf16_peak(threads)) {
+    let bf16_peak = gradboard::on_compute_pool(|| gradboard::kernels::peak::bf16_peak(threads));
+    match bf16_peak {
         Some(bf16) => println!(
             "{name}: bf16 dot-product peak (AVX512_BF16 VDPBF16PS, f32 sums) on {threads} threads: {bf16:.0} GFLOP/s, {:.2}x the f32 {} peak",
             bf16 / peak,
@@ -147,36 +149,46 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
             "{name}: bf16 dot-product peak: no AVX512_BF16 here (the CPU lacks it, or GRADBOARD_SIMD caps it off)"
         ),
     }
-    if let Some(amx) =
-        gradboard::on_compute_pool(|| gradboard::kernels::peak::amx_bf16_peak(threads))
-    {
+    let amx_peak = gradboard::on_compute_pool(|| gradboard::kernels::peak::amx_bf16_peak(threads));
+    if let Some(amx) = amx_peak {
         println!(
-            "{name}: AMX bf16 tile-product peak (TDPBF16PS, f32 sums) on {threads} threads: {amx:.0} GFLOP/s, {:.1}x the f32 {} peak (no kernel of gradboard uses AMX yet)",
+            "{name}: AMX bf16 tile-product peak (TDPBF16PS, f32 sums) on {threads} threads: {amx:.0} GFLOP/s, {:.1}x the f32 {} peak",
             amx / peak,
             level.name()
         );
     }
+    // The roof a step is measured against: the peak of the precision its products run in.
+    let (peak, roof) = match (config.precision, amx_peak) {
+        (Precision::F32, _) => (peak, format!("f32 {}", level.name())),
+        (Precision::Bf16, Some(amx)) => (amx, "AMX bf16".to_string()),
+        (Precision::Bf16, None) => (
+            peak,
+            format!(
+                "f32 {} (bf16 products: {})",
+                level.name(),
+                gradboard::kernels::bf16::method()
+            ),
+        ),
+    };
     let work = flops::step(&config);
     let rate = |f: f64, seconds: f64| f / seconds / 1e9;
     println!(
-        "{name}: step {:.2} GFLOP useful (direct), {:.2} executed: {:.1} and {:.1} GFLOP/s, {:.0} % and {:.0} % of the {} peak",
+        "{name}: step {:.2} GFLOP useful (direct), {:.2} executed: {:.1} and {:.1} GFLOP/s, {:.1} % and {:.1} % of the {roof} peak",
         work.useful / 1e9,
         work.executed / 1e9,
         rate(work.useful, median),
         rate(work.executed, median),
         100.0 * rate(work.useful, median) / peak,
         100.0 * rate(work.executed, median) / peak,
-        level.name()
     );
     if args.eval {
         let seconds = eval_pass(trainer.network(), &compute)?;
         let work = flops::forward(&config, EVAL_IMAGES);
         println!(
-            "{name}: eval pass of {EVAL_IMAGES} images median {:.1} ms: {:.1} GFLOP/s useful, {:.0} % of the {} peak",
+            "{name}: eval pass of {EVAL_IMAGES} images median {:.1} ms: {:.1} GFLOP/s useful, {:.1} % of the {roof} peak",
             seconds * 1e3,
             rate(work.useful, seconds),
             100.0 * rate(work.useful, seconds) / peak,
-            level.name()
         );
     }
     if args.layers {
