@@ -30,6 +30,7 @@ fn values(len: usize) -> Vec<f32> {
 }
 
 fn main() {
+    gradboard::keep_freed_memory();
     let threads = std::env::args()
         .nth(1)
         .map(|s| s.parse().unwrap())

@@ -11,6 +11,9 @@ use gradboard::runs::StoredRun;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[path = "common/runs.rs"]
+mod runs;
+
 #[test]
 fn two_runs_export_to_a_figure_a_table_and_a_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -81,6 +84,52 @@ fn two_runs_export_to_a_figure_a_table_and_a_report() {
     assert!(
         !report.contains("| steps | 30"),
         "only the keys that differ:\n{report}"
+    );
+}
+
+/// A run whose loss reached the thousands beside a healthy one: the figure shows every point
+/// of both, the loss on a log axis (clipped at 1.5 times the start, the blown-up run read as a
+/// flat line at the top edge, "loss = 3.5").
+#[test]
+fn a_run_that_blew_up_is_drawn_whole_on_a_log_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runs::runner(dir.path());
+    let mut dirs = Vec::new();
+    for lr in ["1e-3", "2e-3"] {
+        let config = runs::small("mlp-default", &["steps=30", &format!("lr={lr}")]);
+        let (h, _) = runs::start(&runner, RunRequest::new("mlp-default", config, None));
+        dirs.push(h.dir.clone());
+        h.wait();
+    }
+    // The second run's train loss made to climb to about 2,000.
+    let events = dirs[1].join("events.jsonl");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let blown: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
+            if e["event"] == "train" {
+                let step = e["step"].as_f64().unwrap();
+                e["loss"] = (e["loss"].as_f64().unwrap() * step * step).into();
+            }
+            e.to_string()
+        })
+        .collect();
+    std::fs::write(&events, blown.join("\n") + "\n").unwrap();
+    let out = dir.path().join("export");
+    export(&dirs, &out).unwrap();
+    let svg = std::fs::read_to_string(out.join("curves.svg")).unwrap();
+    assert!(svg.contains("loss (log scale)"), "a log axis for the loss");
+    // Ticks reach the thousands (in the exponent form past 10,000, or plainly below).
+    let ticks: Vec<f64> = roxmltree::Document::parse(&svg)
+        .unwrap()
+        .descendants()
+        .filter_map(|n| n.text())
+        .filter_map(|t| t.trim().parse::<f64>().ok())
+        .collect();
+    assert!(
+        ticks.iter().any(|&t| t >= 500.0),
+        "the top of the loss axis shows the blown-up run: {ticks:?}"
     );
 }
 

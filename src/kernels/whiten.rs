@@ -14,7 +14,10 @@ use crate::multiversion;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-/// Added to each eigenvalue before its square root (airbench's).
+/// Added to each eigenvalue before its square root, as a fraction of the patches' mean
+/// variance: airbench's 5e-4 on its standardised pixels (variance 1), so the filters do not
+/// depend on the pixels' scale (gradboard's are 0-255 minus the mean image, variance ~4000,
+/// where a bare 5e-4 whitened the faintest, noisiest directions fully).
 pub const EPS: f64 = 5e-4;
 
 /// The symmetric `d` x `d` matrix `a` (row-major) as eigenvalues and eigenvectors (one a
@@ -76,8 +79,8 @@ pub fn symmetric_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
 
 /// The whitening filters (2 C k², C, k, k) of `images` (flat rows of C x H x W values in
 /// (c, h, w) order, as the network receives them): every k x k patch's uncentred covariance
-/// (patchesᵀ patches / n, as airbench), its eigenvectors over sqrt(eigenvalue + `EPS`),
-/// largest first, then their negatives.
+/// (patchesᵀ patches / n, as airbench), its eigenvectors over sqrt(eigenvalue + `EPS` times
+/// the mean of its diagonal), largest first, then their negatives.
 pub fn filters(images: &[f32], (c, h, w): (usize, usize, usize), k: usize) -> Vec<f32> {
     let d = c * k * k;
     let image = c * h * w;
@@ -125,12 +128,13 @@ pub fn filters(images: &[f32], (c, h, w): (usize, usize, usize), k: usize) -> Ve
             full[j * d + i] = cov[i * d + j] / n;
         }
     }
+    let eps = EPS * (0..d).map(|i| full[i * d + i]).sum::<f64>() / d as f64;
     let (values, vectors) = symmetric_eigen(&full, d);
     let scaled: Vec<f32> = values
         .iter()
         .zip(&vectors)
         .flat_map(|(&l, v)| {
-            let s = 1.0 / (l.max(0.0) + EPS).sqrt();
+            let s = 1.0 / (l.max(0.0) + eps).sqrt();
             v.iter().map(move |&x| (x * s) as f32)
         })
         .collect();
@@ -307,6 +311,16 @@ mod tests {
                     assert!(v.abs() < 1e-3, "({i},{j}) = {v}");
                 }
             }
+        }
+        // The same images in other units (0-255 against 0-1): the same whitened patches.
+        let scaled: Vec<f32> = images.iter().map(|x| x * 255.0).collect();
+        let g = filters(&scaled, (c, h, w), k);
+        for (a, b) in f.iter().zip(&g) {
+            assert!(
+                (a - b * 255.0).abs() <= 1e-4 * a.abs().max(1.0),
+                "{a} vs {}",
+                b * 255.0
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 //! `report.md` (the settings that differ, final and best figures, the figures) and, for runs
 //! with per-layer statistics, `layers.csv` and `layers.png`/`.svg`.
 
-use super::curves::{debiased_ema, Curves, Point};
+use super::curves::{debiased_ema, y_range, Curves, Point};
 use super::state::RunState;
 use super::StoredRun;
 use crate::config::{RunConfig, KEYS};
@@ -164,24 +164,12 @@ fn range(sets: &[&[Point]], pick: impl Fn(&Point) -> f64) -> (f64, f64) {
     (lo, hi)
 }
 
-/// The y range from the 1st to the 99th percentile of the values (outliers are clipped, as
-/// TensorBoard's "ignore outliers in chart scaling" does).
-fn robust_range(sets: &[&[Point]]) -> (f64, f64) {
-    let mut ys: Vec<f64> = sets
-        .iter()
-        .flat_map(|s| s.iter().map(|p| p.1))
-        .filter(|y| y.is_finite())
-        .collect();
-    if ys.len() < 50 {
-        return range(sets, |p| p.1);
-    }
-    ys.sort_by(f64::total_cmp);
-    let at = |q: f64| ys[((ys.len() - 1) as f64 * q).round() as usize];
-    let (lo, hi) = (at(0.01), at(0.99));
-    if hi - lo < 1e-9 {
-        (lo - 0.5, hi + 0.5)
+/// A y tick's text: two decimals, or the exponent form past 10,000 and below 0.01.
+fn tick_text(y: f64) -> String {
+    if y != 0.0 && (y.abs() >= 1e4 || y.abs() < 1e-2) {
+        format!("{y:.1e}")
     } else {
-        (lo, hi)
+        format!("{y:.2}")
     }
 }
 
@@ -229,27 +217,28 @@ where
             })
             .collect();
         let (x0, x1) = range(&all, |p| p.0);
-        let (y0, mut y1) = robust_range(&all);
-        if name == "loss" {
-            // A loss above 1.5 times where the runs started is a run blowing up: clip it, so
-            // the healthy curves keep the figure.
-            let start = runs
-                .iter()
-                .filter_map(|r| {
-                    r.state
-                        .curves
-                        .train_loss
-                        .points()
-                        .iter()
-                        .find(|p| p.1.is_finite())
-                        .map(|p| p.1)
-                })
-                .fold(f64::NEG_INFINITY, f64::max);
-            if start.is_finite() && start > y0 {
-                y1 = y1.min(1.5 * start);
+        // Every point is shown (no outliers ignored in a figure); a loss spanning more than
+        // a hundredfold goes on a log axis, so a run that blew up and the healthy ones both
+        // keep their shape.
+        let span = y_range(&all, None, false);
+        let log = name == "loss" && span.lo > 0.0 && span.hi > 100.0 * span.lo;
+        let view = move |pts: Vec<Point>| -> Vec<Point> {
+            match log {
+                true => pts.into_iter().map(|(x, y)| (x, y.log10())).collect(),
+                false => pts,
             }
-        }
+        };
+        let (y0, y1) = match log {
+            true => (span.lo.log10(), span.hi.log10()),
+            false => (span.lo, span.hi),
+        };
         let pad = (y1 - y0) * 0.05;
+        // A loss or an accuracy is never below 0: the padding stops there.
+        let floor = if span.lo >= 0.0 && !log {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(
                 format!("{name} (lines: train, smoothed; dots: test)"),
@@ -258,21 +247,15 @@ where
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1.max(x0 + 1.0), (y0 - pad)..(y1 + pad))
+            .build_cartesian_2d(x0..x1.max(x0 + 1.0), (y0 - pad).max(floor)..(y1 + pad))
             .map_err(plot_error)?;
         chart
             .configure_mesh()
             .x_desc("step")
-            .y_desc(name)
+            .y_desc(if log { "loss (log scale)" } else { name })
             .label_style(("sans-serif", 14))
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| {
-                if y.abs() >= 1e4 {
-                    format!("{y:.1e}")
-                } else {
-                    format!("{y:.2}")
-                }
-            })
+            .y_label_formatter(&|&y| tick_text(if log { 10f64.powf(y) } else { y }))
             .light_line_style(RGBColor(238, 238, 238))
             .draw()
             .map_err(plot_error)?;
@@ -302,7 +285,13 @@ where
                             }
                         })
                         .collect();
-                    let band = super::groups::band(&sets);
+                    let band: Vec<(f64, f64, f64, f64)> = super::groups::band(&sets)
+                        .into_iter()
+                        .map(|(x, mean, lo, hi)| match log {
+                            true => (x, mean.log10(), lo.log10(), hi.log10()),
+                            false => (x, mean, lo, hi),
+                        })
+                        .collect();
                     let outline: Vec<Point> = band
                         .iter()
                         .map(|b| (b.0, b.3))
@@ -335,11 +324,11 @@ where
             let (train, test) = pick(&run.state.curves);
             let raw: Vec<Point> = train.iter().copied().filter(|p| p.1.is_finite()).collect();
             chart
-                .draw_series(LineSeries::new(raw, colour.mix(0.2).stroke_width(1)))
+                .draw_series(LineSeries::new(view(raw), colour.mix(0.2).stroke_width(1)))
                 .map_err(plot_error)?;
             let smooth = chart
                 .draw_series(LineSeries::new(
-                    debiased_ema(train, SMOOTHING),
+                    view(debiased_ema(train, SMOOTHING)),
                     colour.stroke_width(2),
                 ))
                 .map_err(plot_error)?;
@@ -349,7 +338,7 @@ where
                     PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
                 });
             }
-            let test: Vec<Point> = test.iter().copied().filter(|p| p.1.is_finite()).collect();
+            let test: Vec<Point> = view(test.iter().copied().filter(|p| p.1.is_finite()).collect());
             chart
                 .draw_series(LineSeries::new(test.clone(), colour.stroke_width(1)))
                 .map_err(plot_error)?;

@@ -76,11 +76,13 @@ pub enum Command {
 }
 
 /// Runs what the command line asked for.
-pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+pub fn dispatch(mut cli: Cli) -> Result<ExitCode> {
     let threads = cli.threads.unwrap_or_else(gradboard::default_threads);
+    if let Some(command) = &mut cli.command {
+        forward_dashboard_options(&cli.dashboard, command)?;
+    }
     let compute = || -> Result<Compute> { Ok(Compute::from_name(&cli.device)?) };
     if let Some(command) = &cli.command {
-        refuse_dashboard_options(&cli.dashboard, command)?;
         let computes = matches!(
             command,
             Command::Train(_)
@@ -124,30 +126,92 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The dashboard's `--data`, `--runs-dir` and `--preset` given before a subcommand, which has
-/// its own: refused in one line rather than ignored (a run would land in ./runs, or the data
-/// be looked for elsewhere).
-fn refuse_dashboard_options(
+/// The dashboard's `--data`, `--runs-dir`, `--preset` and `--logdir` given before a
+/// subcommand become the subcommand's own where it takes them, as `--threads` and `--device`
+/// are taken on either side; given on both sides with different values, or before a
+/// subcommand that has no such option, they are refused in one line rather than ignored (a
+/// run would land in ./runs, or the data be looked for elsewhere).
+fn forward_dashboard_options(
     dashboard: &crate::dashboard::DashboardArgs,
-    command: &Command,
+    command: &mut Command,
 ) -> Result<()> {
-    let mut given = Vec::new();
-    if dashboard.data.is_some() {
-        given.push("--data");
+    use std::path::{Path, PathBuf};
+    let name = command_name(command);
+    let default_runs = Path::new(crate::dashboard::RUNS_DIR);
+    let mut refused = Vec::new();
+    // An option's value into the subcommand's slot for it, if it has one.
+    fn fill<T: PartialEq + Clone + std::fmt::Debug>(
+        option: &str,
+        given: &T,
+        slot: Option<&mut T>,
+        unset: &T,
+        refused: &mut Vec<String>,
+    ) -> Result<()> {
+        match slot {
+            None => refused.push(option.to_string()),
+            Some(slot) if *slot == *unset => *slot = given.clone(),
+            Some(slot) if *slot == *given => {}
+            Some(slot) => anyhow::bail!(
+                "{option} given twice, {given:?} before the subcommand and {slot:?} after it"
+            ),
+        }
+        Ok(())
     }
-    if dashboard.runs_dir != std::path::Path::new(crate::dashboard::RUNS_DIR) {
-        given.push("--runs-dir");
+    if let Some(data) = &dashboard.data {
+        let slot: Option<&mut Option<PathBuf>> = match command {
+            Command::Train(a) => Some(&mut a.data),
+            Command::Sweep(a) => Some(&mut a.data),
+            Command::Eval(a) => Some(&mut a.data),
+            Command::Analyze(a) => Some(&mut a.data),
+            Command::LrFind(a) => Some(&mut a.data),
+            _ => None,
+        };
+        fill("--data", &Some(data.clone()), slot, &None, &mut refused)?;
     }
-    if dashboard.preset.is_some() {
-        given.push("--preset");
+    if dashboard.runs_dir != default_runs {
+        let slot: Option<&mut PathBuf> = match command {
+            Command::Train(a) => Some(&mut a.runs_dir),
+            Command::Sweep(a) => Some(&mut a.runs_dir),
+            Command::Runs(a) => Some(&mut a.runs_dir),
+            _ => None,
+        };
+        let unset = default_runs.to_path_buf();
+        fill(
+            "--runs-dir",
+            &dashboard.runs_dir,
+            slot,
+            &unset,
+            &mut refused,
+        )?;
     }
-    if dashboard.logdir.is_some() {
-        given.push("--logdir");
+    if let Some(preset) = &dashboard.preset {
+        let slot: Option<&mut Option<String>> = match command {
+            Command::Train(a) => Some(&mut a.preset),
+            Command::Sweep(a) => Some(&mut a.preset),
+            Command::LrFind(a) => Some(&mut a.preset),
+            _ => None,
+        };
+        fill("--preset", &Some(preset.clone()), slot, &None, &mut refused)?;
     }
-    if given.is_empty() {
+    if let Some(logdir) = &dashboard.logdir {
+        let slot: Option<&mut Option<PathBuf>> = match command {
+            Command::Runs(a) => Some(&mut a.logdir),
+            Command::Export(a) => Some(&mut a.logdir),
+            _ => None,
+        };
+        fill("--logdir", &Some(logdir.clone()), slot, &None, &mut refused)?;
+    }
+    if refused.is_empty() {
         return Ok(());
     }
-    // The variant's name in the command line's spelling: LrFind is lr-find.
+    anyhow::bail!(
+        "{}: `gradboard {name}` has no such option (the dashboard's, given before the subcommand)",
+        refused.join(", ")
+    )
+}
+
+/// A subcommand's name in the command line's spelling: LrFind is lr-find.
+fn command_name(command: &Command) -> String {
     let variant = format!("{command:?}");
     let variant = variant.split(['(', ' ', '{']).next().unwrap_or_default();
     let mut name = String::new();
@@ -157,11 +221,7 @@ fn refuse_dashboard_options(
         }
         name.push(ch.to_ascii_lowercase());
     }
-    anyhow::bail!(
-        "{} before the subcommand is the dashboard's option: give it after `{name}` (gradboard {name} {} ...)",
-        given.join(", "),
-        given[0]
-    )
+    name
 }
 
 /// A preset by name or file, with its own settings and those with `key=value` overrides

@@ -44,16 +44,28 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
 }
 
-/// Shows the run on the terminal: JSON lines on stdout, or a progress bar on stderr.
-/// Prints a run's events (`--json`) and its progress bar, both from the run's events folded
-/// into its state as every front end folds them (a resumed run's history first).
+/// Shows the run: JSON lines on stdout with `--json`; on stderr a header with the settings,
+/// a line at each evaluation and warning, and in a terminal a progress bar under them that
+/// stays on screen when the run ends. All from the run's events folded into its state as
+/// every front end folds them (a resumed run's history first).
 struct Printer {
     json: bool,
     bar: ProgressBar,
     state: RunState,
+    /// Images a second over the recent steps, from the last train event.
+    rate: f64,
 }
 
 impl Printer {
+    /// A line above the bar (or on stderr without one).
+    fn say(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
     fn show(&mut self, event: &Event) {
         if self.json {
             let mut out = std::io::stdout().lock();
@@ -66,7 +78,13 @@ impl Printer {
         self.bar
             .set_position(s.step.saturating_sub(s.first_step) as u64);
         match &event.kind {
-            EventKind::Train { loss, .. } => {
+            EventKind::Start(info) => self.say(header(&event.run_id, info)),
+            EventKind::Train {
+                loss,
+                samples_per_sec,
+                ..
+            } => {
+                self.rate = *samples_per_sec;
                 let acc = gradboard::runs::accuracy_text(s.final_test_acc());
                 let val = s
                     .final_val_acc()
@@ -75,10 +93,75 @@ impl Printer {
                 self.bar
                     .set_message(format!("loss {loss:.4} test acc {acc}{val}"));
             }
-            EventKind::Done { .. } => self.bar.finish_and_clear(),
+            EventKind::Eval {
+                step,
+                test_loss,
+                test_acc,
+                val_loss,
+                val_acc,
+                ..
+            } => {
+                let train = s
+                    .curves
+                    .train_loss
+                    .points()
+                    .last()
+                    .map(|p| format!("  train loss {:.4}", p.1))
+                    .unwrap_or_default();
+                let val = match (val_loss, val_acc) {
+                    (Some(l), Some(a)) => format!("  val loss {l:.4} acc {a:.4}"),
+                    _ => String::new(),
+                };
+                self.say(format!(
+                    "step {step:>7}{train}  test loss {test_loss:.4} acc {test_acc:.4}{val}  {:.0} images/s",
+                    self.rate
+                ));
+            }
+            EventKind::Warning {
+                step,
+                layer,
+                message,
+                ..
+            } => self.say(format!("warning at step {step}, {layer}: {message}")),
+            // The bar's last state stays on screen, above the summary.
+            EventKind::Done { .. } => self.bar.abandon(),
             _ => {}
         }
     }
+}
+
+/// The run's opening line: what it trains and with which settings (those that differ from its
+/// preset's named).
+fn header(run_id: &str, info: &gradboard::events::StartInfo) -> String {
+    let c = &info.config;
+    let changed = if info.changed.is_empty() {
+        String::new()
+    } else {
+        let pairs: Vec<String> = info
+            .changed
+            .iter()
+            .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
+            .collect();
+        format!(" with {}", pairs.join(" "))
+    };
+    let epochs = match info.train_size {
+        0 => String::new(),
+        n => format!(
+            " ({:.1} epochs of {n})",
+            (c.steps * c.batch_size) as f64 / n as f64
+        ),
+    };
+    format!(
+        "run {run_id}: preset {}{changed}; {} steps of {}{epochs}, {} lr {}, seed {}; {} with {} threads",
+        if info.preset.is_empty() { "-" } else { &info.preset },
+        c.steps,
+        c.batch_size,
+        gradboard::config::Choice::name(c.optimizer),
+        gradboard::config::format_float(c.lr),
+        c.seed,
+        info.device,
+        info.threads
+    )
 }
 
 /// The preset name, the preset's settings and the run's settings for a fresh run or a fork.
@@ -164,6 +247,7 @@ pub fn run(args: TrainArgs, compute: Compute, threads: usize) -> Result<ExitCode
         json: args.json,
         bar,
         state: prior,
+        rate: 0.0,
     };
     for event in rx {
         printer.show(&event);

@@ -509,6 +509,7 @@ impl App {
             | Action::SmoothLess
             | Action::SmoothMore
             | Action::ToggleLogScale
+            | Action::ToggleOutliers
             | Action::CycleXAxis
             | Action::ToggleWindow => {
                 self.shared.chart.apply(action);

@@ -133,6 +133,8 @@ pub enum Action {
     SmoothMore,
     /// Loss on a log scale or not.
     ToggleLogScale,
+    /// Ignore outliers in the charts' y range, or show every point.
+    ToggleOutliers,
     /// x axis: steps, epochs, wall time.
     CycleXAxis,
     /// Whole history or the recent window.
@@ -500,6 +502,13 @@ pub const KEYMAP: &[Binding] = &[
         &[Char('g')],
         Action::ToggleLogScale,
         "loss log scale",
+        None,
+    ),
+    bind(
+        CHARTS,
+        &[Char('o')],
+        Action::ToggleOutliers,
+        "ignore outliers in the y range / show every point",
         None,
     ),
     bind(

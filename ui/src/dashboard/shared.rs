@@ -32,6 +32,9 @@ pub struct ChartOptions {
     pub alpha: f64,
     /// Loss on a log10 scale.
     pub log_loss: bool,
+    /// Ignore outliers in the loss chart's y range (TensorBoard's "ignore outliers in chart
+    /// scaling"): topped at 1.5 times where the runs started, the clipped curves marked.
+    pub ignore_outliers: bool,
     /// The x axis.
     pub x_axis: XAxis,
     /// Only the last `RECENT_STEPS` steps.
@@ -44,6 +47,7 @@ impl Default for ChartOptions {
             smoothing: true,
             alpha: 0.6,
             log_loss: false,
+            ignore_outliers: true,
             x_axis: XAxis::Steps,
             recent: false,
         }
@@ -71,6 +75,7 @@ impl ChartOptions {
                 self.smoothing = true;
             }
             Action::ToggleLogScale => self.log_loss = !self.log_loss,
+            Action::ToggleOutliers => self.ignore_outliers = !self.ignore_outliers,
             Action::CycleXAxis => {
                 self.x_axis = match self.x_axis {
                     XAxis::Steps => XAxis::Epochs,

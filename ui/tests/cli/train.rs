@@ -407,6 +407,48 @@ fn two_processes_started_together_write_two_complete_folders() {
     }
 }
 
+/// Without a terminal (a job's log, a pipe) a run says what it trains, a line at each
+/// evaluation with throughput, and its summary; stdout holds the summary alone.
+#[test]
+fn headless_train_prints_a_header_a_line_an_evaluation_and_a_summary() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    let out = gradboard(home.path())
+        .args(["train", "--preset", "numpy-mlp", "--data"])
+        .arg(&data)
+        .args([
+            "--set",
+            "steps=60",
+            "--set",
+            "eval_every=20",
+            "--set",
+            "batch_size=20",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert!(
+        lines[0].starts_with("run ")
+            && lines[0].contains("preset numpy-mlp with batch_size=20 eval_every=20 steps=60")
+            && lines[0].contains("60 steps of 20"),
+        "{err}"
+    );
+    for (line, step) in lines[1..].iter().zip([20, 40, 60]) {
+        assert!(
+            line.starts_with(&format!("step {step:>7}"))
+                && line.contains("test loss")
+                && line.contains("images/s"),
+            "{err}"
+        );
+    }
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(summary.lines().count(), 1, "{summary}");
+    assert!(summary.contains("completed: step 60"), "{summary}");
+}
+
 #[test]
 fn a_panic_inside_a_step_is_one_line_and_a_failed_done() {
     let home = tempfile::tempdir().unwrap();
@@ -419,10 +461,16 @@ fn a_panic_inside_a_step_is_one_line_and_a_failed_done() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    // The run's header line, then the error in one line: no backtrace, no panic message.
     let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "one line:\n{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "a header and one line:\n{err}");
     assert!(
-        err.starts_with("error: run failed: panic: injected fault: panic at step 3"),
+        lines[0].starts_with("run ") && lines[0].contains("preset mlp-default"),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with("error: run failed: panic: injected fault: panic at step 3"),
         "{err}"
     );
     let events = events(&out.stdout);

@@ -199,3 +199,61 @@ fn a_group_of_seeds_is_one_row_and_one_mean_curve_with_a_band() {
         "each run is named by its seed:\n{text}"
     );
 }
+
+/// A run whose loss climbed to about 900 beside a healthy one: with outliers ignored (the
+/// default) the healthy curve keeps the chart and the clipped run says so; `o` shows every
+/// point, the axis reaching the hundreds. Step ticks are whole numbers.
+#[test]
+fn a_blown_up_run_is_marked_clipped_and_o_shows_all_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.live.config.clone();
+    let ids = [
+        "20261127-100000-numpy-mlp-aaaa",
+        "20261127-100100-numpy-mlp-bbbb",
+    ];
+    app.update(Msg::Library(vec![
+        record(ids[0], dir.path(), 1e-3, 0.41, &base),
+        record(ids[1], dir.path(), 5e-2, 0.10, &base),
+    ]));
+    app.screen = Screen::Runs;
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Char(' '));
+    stored_run(&mut app, ids[0], 1e-3, 0.41, None);
+    let mut blown = base.clone();
+    blown.lr = 5e-2;
+    stored_run_with(&mut app, ids[1], blown, (0.1, None), |step| {
+        2.3 + 0.01 * (step * step) as f64
+    });
+    key(&mut app, KeyCode::Char('c'));
+    assert_eq!(app.screen, Screen::Compare);
+    let numbers = |text: &str| -> Vec<f64> {
+        text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e'))
+            .filter_map(|t| t.parse::<f64>().ok())
+            .collect()
+    };
+    for (w, h) in [(160, 45), (100, 30)] {
+        let text = screen(&app, w, h);
+        assert!(
+            text.contains("· o shows all") || w < 160,
+            "{w}x{h}:\n{text}"
+        );
+        assert!(text.contains("bbbb lr=0.05 (clipped)"), "{w}x{h}:\n{text}");
+        assert!(!text.contains("aaaa lr=0.001 (clipped)"), "{text}");
+        assert!(
+            !text.contains("150.50") && !text.contains("300.00"),
+            "whole steps:\n{text}"
+        );
+    }
+    key(&mut app, KeyCode::Char('o'));
+    let text = screen(&app, 160, 45);
+    assert!(
+        !text.contains("(clipped)") && !text.contains("o shows all"),
+        "{text}"
+    );
+    assert!(
+        numbers(&text).iter().any(|v| (800.0..1000.0).contains(v)),
+        "the loss axis reaches the blown-up run:\n{text}"
+    );
+}

@@ -259,9 +259,22 @@ pub fn stored_run(app: &mut App, id: &str, lr: f64, best: f64, parent: Option<(&
 pub fn stored_run_of(
     app: &mut App,
     id: &str,
-    mut config: RunConfig,
+    config: RunConfig,
     best: f64,
     parent: Option<(&str, usize)>,
+) {
+    stored_run_with(app, id, config, (best, parent), |step| {
+        2.3 - step as f64 * 0.001
+    });
+}
+
+/// `stored_run_of` with the train loss `loss` gives at each step.
+pub fn stored_run_with(
+    app: &mut App,
+    id: &str,
+    mut config: RunConfig,
+    (best, parent): (f64, Option<(&str, usize)>),
+    loss: impl Fn(usize) -> f64,
 ) {
     config.steps = 300;
     let first = parent.map_or(0, |p| p.1);
@@ -270,7 +283,7 @@ pub fn stored_run_of(
         EventKind::Start(Box::new(start_info(config, "numpy-mlp", parent))),
     )];
     for step in first + 1..=first + 300 {
-        events.push(train_event(id, step, 2.3 - step as f64 * 0.001));
+        events.push(train_event(id, step, loss(step)));
         if step % 100 == 0 {
             events.push(ev(
                 id,

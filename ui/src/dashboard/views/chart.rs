@@ -5,7 +5,7 @@
 
 use crate::dashboard::shared::{ChartOptions, XAxis, RECENT_STEPS};
 use crate::dashboard::store::RunView;
-use gradboard::runs::curves::debiased_ema;
+use gradboard::runs::curves::{debiased_ema, y_range};
 use gradboard::runs::groups::band;
 use gradboard::runs::series::decimate;
 use ratatui::layout::{Constraint, Rect};
@@ -22,6 +22,30 @@ pub enum Metric {
     Loss,
     /// Accuracy.
     Accuracy,
+}
+
+/// How a chart's y axis is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct YAxis {
+    /// The figure: a run's loss or accuracy, or none (any other scalar, a followed script's
+    /// tag).
+    pub metric: Option<Metric>,
+    /// Values are log10 (the traces' points already are).
+    pub log: bool,
+    /// TensorBoard's "ignore outliers in chart scaling" (upward: a loss blowing up).
+    pub ignore_outliers: bool,
+}
+
+impl YAxis {
+    /// The axis of `metric` under the screen's chart options.
+    pub fn of(metric: Metric, options: &ChartOptions) -> Self {
+        YAxis {
+            metric: Some(metric),
+            log: metric == Metric::Loss && options.log_loss,
+            // An accuracy has no outliers to ignore: its extremes are its story.
+            ignore_outliers: metric == Metric::Loss && options.ignore_outliers,
+        }
+    }
 }
 
 /// One run's curves in chart units.
@@ -97,6 +121,14 @@ impl<'a> Units<'a> {
             .map(|&(s, v)| (self.x(s), self.y(v)))
             .filter(|p| p.0.is_finite() && p.1.is_finite())
             .collect()
+    }
+}
+
+/// What the train curves show, for a chart's title: TensorBoard's smoothing weight, or "raw".
+pub fn smoothing_note(options: &ChartOptions) -> String {
+    match options.smoothing {
+        true => format!("smoothing {:.2}", options.alpha),
+        false => "raw".to_string(),
     }
 }
 
@@ -246,10 +278,6 @@ fn bounds<'a>(
         lo = lo.min(pick(p));
         hi = hi.max(pick(p));
     }
-    widen(lo, hi)
-}
-
-fn widen(lo: f64, hi: f64) -> [f64; 2] {
     if !lo.is_finite() || !hi.is_finite() {
         return [0.0, 1.0];
     }
@@ -259,68 +287,90 @@ fn widen(lo: f64, hi: f64) -> [f64; 2] {
     [lo, hi]
 }
 
-/// The y range without outliers (TensorBoard's "ignore outliers in chart scaling"): from the
-/// 1st to the 99th percentile of the values, so one exploding step does not flatten the rest.
-fn robust_bounds<'a>(sets: impl Iterator<Item = &'a [(f64, f64)]>) -> [f64; 2] {
-    let mut ys: Vec<f64> = sets.flat_map(|s| s.iter().map(|p| p.1)).collect();
-    if ys.len() < 50 {
-        let (lo, hi) = ys
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &y| {
-                (l.min(y), h.max(y))
-            });
-        return widen(lo, hi);
+/// A tick's text for a value on an axis spanning `span`: whole numbers on a long axis, more
+/// decimals on a short one, the exponent form for the very large and very small.
+pub fn tick(v: f64, span: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) {
+        return format!("{v:.1e}");
     }
-    ys.sort_by(f64::total_cmp);
-    let at = |q: f64| ys[((ys.len() - 1) as f64 * q).round() as usize];
-    widen(at(0.01), at(0.99))
+    let decimals = match span.abs() {
+        s if s >= 20.0 => 0,
+        s if s >= 2.0 => 1,
+        s if s >= 0.2 => 2,
+        _ => 3,
+    };
+    format!("{v:.decimals$}")
 }
 
-fn label(v: f64, log: bool) -> String {
-    let v = if log { 10f64.powf(v) } else { v };
-    if v.abs() >= 1000.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 || v == 0.0 {
-        format!("{v:.2}")
+/// A log axis's tick: the value 10^v, to three significant digits.
+fn log_tick(v: f64) -> String {
+    let value = 10f64.powf(v);
+    let digits = (2 - value.abs().log10().floor() as i32).clamp(0, 3) as usize;
+    if !(1e-3..1e5).contains(&value) {
+        format!("{value:.1e}")
     } else {
-        format!("{v:.3}")
+        format!("{value:.digits$}")
     }
 }
 
-/// Draws one chart of traces.
+/// Draws one chart of traces on the y axis `axis` (log10, outliers ignored in the range or
+/// not): a trace with points off the chart is named "(clipped)" in the legend and the title
+/// says how to see them.
 pub fn draw(
     frame: &mut Frame,
     area: Rect,
     title: String,
     traces: &[Trace],
     x_name: &str,
-    log: bool,
+    axis: YAxis,
 ) {
+    let (metric, log) = (axis.metric, axis.log);
     let curves = || {
         traces
             .iter()
             .flat_map(|t| [t.raw.as_slice(), t.train.as_slice(), t.test.as_slice()])
     };
     let x = bounds(curves(), |p| p.0);
-    let mut y = robust_bounds(curves());
-    if title.contains("loss") {
-        // A loss above 1.5 times where the runs started is a run blowing up: clip it, so the
-        // healthy curves keep the chart.
+    // A loss above 1.5 times where the runs started is a run blowing up: with outliers
+    // ignored the healthy curves keep the chart.
+    let cap = (metric == Some(Metric::Loss)).then(|| {
         let start = traces
             .iter()
             .filter_map(|t| t.train.first().map(|p| p.1))
             .fold(f64::NEG_INFINITY, f64::max);
-        let cap = if log {
+        if log {
             start + 1.5f64.log10()
         } else {
             1.5 * start
-        };
-        if start.is_finite() && cap > y[0] {
-            y[1] = y[1].min(cap);
         }
-    }
-    let pad = (y[1] - y[0]) * 0.05;
-    let y = [y[0] - pad, y[1] + pad];
+    });
+    let sets: Vec<&[(f64, f64)]> = curves().collect();
+    let range = y_range(&sets, cap, axis.ignore_outliers);
+    let pad = (range.hi - range.lo) * 0.05;
+    // A loss or an accuracy is never negative: the padding stops at 0.
+    let floor = match metric {
+        Some(_) if range.lo >= 0.0 && !log => 0.0,
+        _ => f64::NEG_INFINITY,
+    };
+    let y = [(range.lo - pad).max(floor), range.hi + pad];
+    // Off the chart: beyond the padded range (a point trimmed by the percentiles but within
+    // the padding is still drawn).
+    let off_chart = |t: &Trace| {
+        [&t.raw, &t.train, &t.test]
+            .iter()
+            .flat_map(|s| s.iter())
+            .any(|p| p.1 > y[1] || p.1 < y[0])
+    };
+    let clipped = range.clipped && traces.iter().any(off_chart);
+    // The way back to every point, where the title has room for it (the legend says
+    // "(clipped)" either way).
+    let hint = "· o shows all ";
+    let title =
+        if clipped && title.chars().count() + hint.chars().count() + 2 <= area.width as usize {
+            format!("{title}{hint}")
+        } else {
+            title
+        };
     let mark_lines: Vec<Vec<(f64, f64)>> = traces
         .iter()
         .flat_map(|t| t.marks.iter().map(|(mx, _)| vec![(*mx, y[0]), (*mx, y[1])]))
@@ -372,9 +422,14 @@ pub fn draw(
         }
     }
     for (t, b) in traces.iter().zip(&best) {
+        let label = if clipped && off_chart(t) {
+            format!("{} (clipped)", t.label)
+        } else {
+            t.label.clone()
+        };
         datasets.push(
             Dataset::default()
-                .name(t.label.clone())
+                .name(label)
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(Style::new().fg(t.color))
@@ -386,10 +441,10 @@ pub fn draw(
             .style(Style::new().fg(t.test_color))
             .data(&t.test);
         datasets.push(if traces.len() == 1 && !t.test.is_empty() {
-            test.name(if log || title.contains("loss") {
-                "test loss"
-            } else {
-                "test acc"
+            test.name(match metric {
+                Some(Metric::Loss) => "test loss",
+                Some(Metric::Accuracy) => "test acc",
+                None => "test",
             })
         } else {
             test
@@ -410,16 +465,20 @@ pub fn draw(
     }
     let chart = Chart::new(datasets)
         .block(Block::bordered().title(Line::from(title)))
-        .x_axis(Axis::default().title(x_name.to_string()).bounds(x).labels([
-            label(x[0], false),
-            label((x[0] + x[1]) / 2.0, false),
-            label(x[1], false),
-        ]))
-        .y_axis(Axis::default().bounds(y).labels([
-            label(y[0], log),
-            label((y[0] + y[1]) / 2.0, log),
-            label(y[1], log),
-        ]))
+        .x_axis(
+            Axis::default()
+                .title(x_name.to_string())
+                .bounds(x)
+                .labels([x[0], (x[0] + x[1]) / 2.0, x[1]].map(|v| tick(v, x[1] - x[0]))),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds(y)
+                .labels([y[0], (y[0] + y[1]) / 2.0, y[1]].map(|v| match log {
+                    true => log_tick(v),
+                    false => tick(v, y[1] - y[0]),
+                })),
+        )
         .legend_position(Some(LegendPosition::TopRight))
         .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)));
     frame.render_widget(chart, area);

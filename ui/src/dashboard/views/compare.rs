@@ -1,7 +1,9 @@
 //! The compare screen: the marked runs' curves overlaid (one colour a run, a fork's parent
 //! leading into it), and with `d` their settings side by side, only the keys that differ.
 
-use super::chart::{axis_name, draw as draw_chart, group_trace, trace, Metric, Trace};
+use super::chart::{
+    axis_name, draw as draw_chart, group_trace, smoothing_note, trace, Metric, Trace, YAxis,
+};
 use crate::dashboard::app::App;
 use crate::dashboard::store::RunView;
 use gradboard::config::RunConfig;
@@ -132,18 +134,18 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             .collect()
     };
     let x_name = axis_name(options.x_axis);
-    let loss_title = if options.log_loss {
-        " loss (log10): lines train, dots test "
-    } else {
-        " loss: lines train, dots test "
-    };
+    let loss_title = format!(
+        " loss{}: lines train ({}), dots test ",
+        if options.log_loss { " (log10)" } else { "" },
+        smoothing_note(options)
+    );
     draw_chart(
         frame,
         loss_area,
-        loss_title.into(),
+        loss_title,
         &traces(Metric::Loss),
         x_name,
-        options.log_loss,
+        YAxis::of(Metric::Loss, options),
     );
     draw_chart(
         frame,
@@ -151,7 +153,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         " accuracy ".into(),
         &traces(Metric::Accuracy),
         x_name,
-        false,
+        YAxis::of(Metric::Accuracy, options),
     );
     if let Some(diff_area) = diff_area {
         draw_diff(frame, &runs, diff_area);

@@ -1,7 +1,7 @@
 //! The live screen's charts: the current run's loss and accuracy (and its learning rate when
 //! that moves), or the data set's state while it downloads or loads.
 
-use super::chart::{axis_name, draw as draw_chart, trace, Metric};
+use super::chart::{axis_name, draw as draw_chart, smoothing_note, trace, Metric, YAxis};
 use crate::dashboard::app::App;
 use crate::dashboard::msg::DataState;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -80,18 +80,18 @@ pub fn draw_charts(frame: &mut Frame, app: &App, area: Rect) {
         (Color::Cyan, Color::Yellow),
         ("train loss".into(), true),
     );
-    let title = if options.log_loss {
-        " loss (log10) "
-    } else {
-        " loss "
-    };
+    let title = format!(
+        " loss{} ({}) ",
+        if options.log_loss { " (log10)" } else { "" },
+        smoothing_note(options)
+    );
     draw_chart(
         frame,
         loss_area,
-        title.into(),
+        title,
         &[loss],
         x_name,
-        options.log_loss,
+        YAxis::of(Metric::Loss, options),
     );
     let acc = trace(
         run,
@@ -101,5 +101,12 @@ pub fn draw_charts(frame: &mut Frame, app: &App, area: Rect) {
         (Color::Cyan, Color::Yellow),
         ("train acc".into(), true),
     );
-    draw_chart(frame, acc_area, " accuracy ".into(), &[acc], x_name, false);
+    draw_chart(
+        frame,
+        acc_area,
+        " accuracy ".into(),
+        &[acc],
+        x_name,
+        YAxis::of(Metric::Accuracy, options),
+    );
 }

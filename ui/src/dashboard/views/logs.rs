@@ -2,7 +2,7 @@
 //! with the one charted picked out, the charted tag for every run shown, and the settings in
 //! which the shown runs differ.
 
-use super::chart::{draw as draw_chart, Trace};
+use super::chart::{draw as draw_chart, Trace, YAxis};
 use super::compare::PALETTE;
 use crate::dashboard::app::App;
 use crate::dashboard::screens::logs::{prefix, seed_groups};
@@ -99,7 +99,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ),
         None => " no scalars yet ".to_string(),
     };
-    draw_chart(frame, chart_area, title, &traces, "step", logs.log);
+    let axis = YAxis {
+        metric: None,
+        log: logs.log,
+        ignore_outliers: true,
+    };
+    draw_chart(frame, chart_area, title, &traces, "step", axis);
 }
 
 /// A curve's points, (x, y).
