@@ -459,7 +459,7 @@ fn report_md(runs: &[Labelled], keys: &[&str], groups: &[Vec<usize>]) -> String 
             let spread = |v: &[f64]| {
                 super::groups::spread_text(
                     crate::search::stats::mean(v),
-                    crate::search::stats::std(v),
+                    crate::search::stats::std(v).filter(|_| v.len() > 1),
                 )
             };
             let ids: Vec<&str> = g.iter().map(|&i| runs[i].id.as_str()).collect();

@@ -40,14 +40,14 @@ pub struct RunGroup {
 }
 
 impl RunGroup {
-    /// "0.5123 ± 0.0040" of the best test accuracy.
+    /// "0.5123 ± 0.0040" of the best test accuracy ("0.5123" for one run: no spread).
     pub fn best_text(&self) -> String {
-        spread_text(self.best_mean, self.best_std)
+        spread_text(self.best_mean, self.best_std.filter(|_| self.n > 1))
     }
 
     /// The same of the final test accuracy.
     pub fn final_text(&self) -> String {
-        spread_text(self.final_mean, self.final_std)
+        spread_text(self.final_mean, self.final_std.filter(|_| self.n > 1))
     }
 }
 
@@ -205,6 +205,7 @@ mod tests {
         assert_eq!(groups[0].best_text(), "0.5200 ± 0.0200");
         assert_eq!(groups[1].runs, ["c"]);
         assert_eq!(groups[1].best_std, Some(0.0));
+        assert_eq!(groups[1].best_text(), "0.4000", "one run: no '± 0.0000'");
     }
 
     #[test]

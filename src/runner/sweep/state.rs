@@ -719,9 +719,9 @@ impl SweepState {
                     g.label,
                     g.n,
                     figure(g.best_mean),
-                    figure(g.best_std),
+                    figure(g.best_std.filter(|_| g.n > 1)),
                     figure(g.final_mean),
-                    figure(g.final_std)
+                    figure(g.final_std.filter(|_| g.n > 1))
                 ));
             }
         }

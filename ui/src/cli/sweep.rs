@@ -12,6 +12,7 @@ use gradboard::model::Compute;
 use gradboard::runner::sweep::{bar, read_sweep, start_sweep, SweepCommand, SweepState};
 use gradboard::runner::Runner;
 use gradboard::runs::accuracy_text as figure;
+use gradboard::runs::groups::spread_text;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -273,14 +274,12 @@ pub fn summary(state: &SweepState) -> String {
         let groups = state.ranked_groups();
         for g in groups {
             out.push_str(&format!(
-                "{:>3}  {:40}  n={}  {} ± {}  {} ± {}\n",
+                "{:>3}  {:40}  n={}  {:15}  {:15}\n",
                 g.group,
                 g.label.chars().take(40).collect::<String>(),
                 g.n,
-                figure(g.best_mean),
-                figure(g.best_std),
-                figure(g.final_mean),
-                figure(g.final_std)
+                spread_text(g.best_mean, g.best_std.filter(|_| g.n > 1)),
+                spread_text(g.final_mean, g.final_std.filter(|_| g.n > 1))
             ));
         }
     }

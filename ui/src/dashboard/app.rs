@@ -434,7 +434,18 @@ impl App {
         vec![Effect::StopAllAndQuit]
     }
 
+    /// A key pressed; a notice from before it that is still up when the key changes the screen
+    /// belongs to the screen left ("no key 'G' on the runs screen"), and goes with it.
     fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let (screen, notice) = (self.screen, self.shared.notice.clone());
+        let effects = self.on_key_here(key);
+        if self.screen != screen && self.shared.notice == notice {
+            self.shared.notice = None;
+        }
+        effects
+    }
+
+    fn on_key_here(&mut self, key: KeyEvent) -> Vec<Effect> {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return self.stop_all_and_quit();
         }

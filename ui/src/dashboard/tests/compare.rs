@@ -257,3 +257,46 @@ fn a_blown_up_run_is_marked_clipped_and_o_shows_all_of_it() {
         "the loss axis reaches the blown-up run:\n{text}"
     );
 }
+
+/// Three runs that differ in five keys: each legend leads with what sets its run apart from
+/// the others (the third run differs from the second in lr alone, which the legend shows
+/// first instead of cutting it off behind the keys it shares).
+#[test]
+fn legends_lead_with_what_sets_each_run_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.live.config.clone();
+    let ids = [
+        "20261127-100000-numpy-mlp-aaaa",
+        "20261127-100100-numpy-mlp-bbbb",
+        "20261127-100200-numpy-mlp-cccc",
+    ];
+    let mut b = base.clone();
+    for s in [
+        "hidden=256,128",
+        "weight_decay=0.001",
+        "lr=0.004",
+        "clip_norm=5",
+    ] {
+        b.apply_override(s).unwrap();
+    }
+    let mut c = b.clone();
+    c.apply_override("lr=0.003").unwrap();
+    app.update(Msg::Library(vec![
+        record(ids[0], dir.path(), 1e-3, 0.41, &base),
+        record(ids[1], dir.path(), 4e-3, 0.45, &b),
+        record(ids[2], dir.path(), 3e-3, 0.43, &c),
+    ]));
+    app.screen = Screen::Runs;
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char(' '));
+        key(&mut app, KeyCode::Down);
+    }
+    for (id, config) in ids.iter().zip([base, b, c]) {
+        stored_run_of(&mut app, id, config, 0.4, None);
+    }
+    key(&mut app, KeyCode::Char('c'));
+    let text = screen(&app, 160, 45);
+    assert!(text.contains("cccc lr=0.003 "), "{text}");
+    assert!(text.contains("aaaa hidden=100 "), "{text}");
+}

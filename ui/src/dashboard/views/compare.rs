@@ -35,20 +35,45 @@ fn compared(app: &App) -> Vec<&RunView> {
         .collect()
 }
 
-/// A run's legend: the keys in which the compared runs differ, else its id (a group's
-/// first run, `without_seed`: those keys less the seed, else its id's tail).
+/// A run's legend: the keys in which the compared runs differ, those where it departs from
+/// the others' most common value first (what sets it apart leads, before the legend is cut),
+/// else its id (a group's first run, `without_seed`: those keys less the seed, else its id's
+/// tail).
 fn labels(runs: &[&RunView], without_seed: bool) -> Vec<String> {
     let configs: Vec<&RunConfig> = runs.iter().map(|r| &r.config).collect();
     let mut keys = differing_keys(&configs);
     if without_seed {
         keys.retain(|k| *k != "seed");
     }
+    let value = |r: &RunView, k: &str| r.config.get(k).ok();
+    // Each key's most common value among the runs (the first run's on a tie).
+    let common: Vec<Option<String>> = keys
+        .iter()
+        .map(|k| {
+            let values: Vec<Option<String>> = runs.iter().map(|r| value(r, k)).collect();
+            values
+                .iter()
+                .max_by_key(|v| {
+                    let n = values.iter().filter(|w| w == v).count();
+                    (n, std::cmp::Reverse(values.iter().position(|w| w == *v)))
+                })
+                .cloned()
+                .flatten()
+        })
+        .collect();
     runs.iter()
         .map(|r| {
-            let parts: Vec<String> = keys
+            let mut ordered: Vec<(bool, &str)> = keys
+                .iter()
+                .zip(&common)
+                .map(|(k, c)| (value(r, k) == *c, *k))
+                .collect();
+            // Departures first, each group in the keys' order.
+            ordered.sort_by_key(|(same, _)| *same);
+            let parts: Vec<String> = ordered
                 .iter()
                 .take(3)
-                .filter_map(|k| r.config.get(k).ok().map(|v| format!("{k}={v}")))
+                .filter_map(|(_, k)| value(r, k).map(|v| format!("{k}={v}")))
                 .collect();
             let short = r.run_id.rsplit('-').next().unwrap_or("");
             match (parts.is_empty(), without_seed) {

@@ -257,7 +257,7 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
             .map(|g| {
                 Row::new(vec![
                     Cell::from(figure(g.best_mean)),
-                    Cell::from(figure(g.best_std)),
+                    Cell::from(figure(g.best_std.filter(|_| g.n > 1))),
                     Cell::from(figure(g.final_mean)),
                     Cell::from(format!("{}  {}", g.n, g.label)),
                 ])
