@@ -543,6 +543,15 @@ fn parse_widths(key: &str, text: &str) -> Result<Vec<usize>> {
 }
 
 impl KeySpec {
+    /// A choice key's values' help (each value's doc comment), in its values' order; empty
+    /// for other keys.
+    pub fn choice_help(&self) -> &'static [&'static str] {
+        match self.access {
+            Access::Choice(_, help, ..) => help,
+            _ => &[],
+        }
+    }
+
     /// What the key takes.
     pub fn kind(&self) -> KeyKind {
         match self.access {
@@ -643,17 +652,6 @@ impl KeySpec {
     /// null for an optional key's none.
     pub fn set_json(&self, config: &mut RunConfig, value: &serde_json::Value) -> Result<()> {
         self.set(config, &json_text(value))
-    }
-
-    /// The next value of a choice key (for cycling in the dashboard); `None` for others.
-    pub fn next_choice(&self, config: &RunConfig) -> Option<&'static str> {
-        match self.access {
-            Access::Choice(names, _, get, _) => {
-                let i = names.iter().position(|n| *n == get(config)).unwrap_or(0);
-                Some(names[(i + 1) % names.len()])
-            }
-            _ => None,
-        }
     }
 }
 

@@ -478,6 +478,9 @@ impl App {
                 delegate!(self, live, |screen, cx| screen.on_save_key(action, key, cx))
             }
             Mode::Presets => delegate!(self, live, |screen, cx| screen.on_picker_key(action, cx)),
+            Mode::Choices => {
+                delegate!(self, live, |screen, cx| screen.on_choices_key(action, cx))
+            }
             Mode::Nets => delegate!(self, live, |screen, cx| screen.on_nets_key(action, cx)),
             Mode::Data => {
                 let options = self.live.config.data_options();

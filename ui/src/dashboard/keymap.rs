@@ -12,6 +12,8 @@ pub enum Context {
     Screen(Screen),
     /// The preset picker.
     Presets,
+    /// A choice setting's list of values.
+    Choices,
     /// The architecture panel.
     Nets,
     /// The data picker.
@@ -35,6 +37,7 @@ impl Context {
             Mode::Normal => Context::Screen(screen),
             Mode::Editing | Mode::SaveName | Mode::Filtering => Context::Field,
             Mode::Presets => Context::Presets,
+            Mode::Choices => Context::Choices,
             Mode::Nets => Context::Nets,
             Mode::Data => Context::Data,
             Mode::ConfirmQuit => Context::ConfirmQuit,
@@ -55,6 +58,7 @@ impl Context {
             Context::Screen(Screen::Layers) => LAYERS,
             Context::Screen(Screen::Logs) => LOGS,
             Context::Presets => PRESETS,
+            Context::Choices => CHOICES,
             Context::Nets => NETS,
             Context::Data => DATA,
             Context::ConfirmQuit => CONFIRM,
@@ -81,6 +85,7 @@ const LAYERS: u16 = 2048;
 const NETS: u16 = 4096;
 const DATA: u16 = 8192;
 const LOGS: u16 = 16384;
+const CHOICES: u16 = 32768;
 const CHARTS: u16 = LIVE | COMPARE;
 const SCREENS: u16 = LIVE | RUNS | COMPARE | SWEEP | ANALYSIS | LAYERS | LOGS;
 
@@ -125,6 +130,8 @@ pub enum Action {
     VarDown,
     /// Save the settings as a user preset.
     SavePreset,
+    /// Load the picked preset into the settings without starting a run.
+    LoadPreset,
     /// Smoothing on or off.
     ToggleSmoothing,
     /// Less smoothing.
@@ -269,17 +276,17 @@ pub const KEYMAP: &[Binding] = &[
         Some("stop"),
     ),
     bind(
-        SCREENS | PRESETS | NETS,
+        SCREENS | PRESETS | NETS | CHOICES,
         &[KeyCode::Up, Char('k')],
         Action::Up,
-        "previous setting / run / preset / net",
+        "previous setting / run / preset / net / value",
         None,
     ),
     bind(
-        SCREENS | PRESETS | NETS,
+        SCREENS | PRESETS | NETS | CHOICES,
         &[KeyCode::Down, Char('j')],
         Action::Down,
-        "next setting / run / preset / net",
+        "next setting / run / preset / net / value",
         None,
     ),
     bind(
@@ -300,7 +307,7 @@ pub const KEYMAP: &[Binding] = &[
         LIVE,
         &[KeyCode::Enter],
         Action::Edit,
-        "edit setting (choices cycle; live keys change the running run)",
+        "edit setting (a choice opens its list; live keys change the running run)",
         Some("edit"),
     ),
     bind(
@@ -675,11 +682,18 @@ pub const KEYMAP: &[Binding] = &[
         None,
     ),
     bind(
-        PRESETS | NETS | DATA | FIELD | FORM,
+        PRESETS | NETS | DATA | FIELD | FORM | CHOICES,
         &[KeyCode::Enter],
         Action::Accept,
         "take it (the preset starts; the net goes to the settings, r starts it; the data: read it, again: train on it; the value, name or filter is kept; the sweep starts)",
         Some("take"),
+    ),
+    bind(
+        PRESETS,
+        &[Char('l')],
+        Action::LoadPreset,
+        "load the preset into the settings without starting (r starts it)",
+        Some("load"),
     ),
     bind(
         CONFIRM,
@@ -696,14 +710,14 @@ pub const KEYMAP: &[Binding] = &[
         Some("use it"),
     ),
     bind(
-        PRESETS | NETS | DATA | FIELD | FORM | LR_FINDER,
+        PRESETS | NETS | DATA | FIELD | FORM | LR_FINDER | CHOICES,
         &[KeyCode::Esc],
         Action::Cancel,
         "close (the finder: stop it; the filter: clear it)",
         Some("close"),
     ),
     bind(
-        PRESETS | NETS | LR_FINDER,
+        PRESETS | NETS | LR_FINDER | CHOICES,
         &[Char('q')],
         Action::Cancel,
         "close",

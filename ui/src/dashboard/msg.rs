@@ -78,6 +78,8 @@ pub enum Mode {
     Editing,
     /// Choosing a preset.
     Presets,
+    /// Choosing a choice setting's value from its list.
+    Choices,
     /// Typing the name of a preset to save.
     SaveName,
     /// Typing the runs screen's filter.

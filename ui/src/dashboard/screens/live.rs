@@ -7,7 +7,7 @@ use crate::dashboard::keymap::Action;
 use crate::dashboard::msg::{Effect, ForkTarget, Mode, NetItem, PresetItem};
 use crate::dashboard::store::{RunView, Status};
 use crossterm::event::KeyEvent;
-use gradboard::config::{format_float, key, KeySpec, RunConfig, KEYS};
+use gradboard::config::{format_float, key, KeyKind, KeySpec, RunConfig, KEYS};
 use gradboard::runner::From;
 use gradboard::train::Command;
 use std::path::PathBuf;
@@ -17,6 +17,17 @@ use std::path::PathBuf;
 pub struct Picker {
     /// The presets, `None` while they are being read.
     pub items: Option<Vec<PresetItem>>,
+    /// The row under the cursor.
+    pub selected: usize,
+}
+
+/// A choice setting's list: its values and the one under the cursor.
+#[derive(Debug, Clone)]
+pub struct ChoiceList {
+    /// The setting.
+    pub spec: &'static KeySpec,
+    /// Its values, in the table's order.
+    pub values: &'static [&'static str],
     /// The row under the cursor.
     pub selected: usize,
 }
@@ -61,6 +72,8 @@ pub struct LiveScreen {
     pub editor: Option<Field>,
     /// The preset picker.
     pub picker: Option<Picker>,
+    /// The list of the selected choice setting's values.
+    pub choices: Option<ChoiceList>,
     /// The name of a preset to save.
     pub save_name: Option<Field>,
     /// The architecture panel.
@@ -82,6 +95,7 @@ impl LiveScreen {
             fork: None,
             editor: None,
             picker: None,
+            choices: None,
             save_name: None,
             nets: None,
             data: None,
@@ -216,14 +230,42 @@ impl LiveScreen {
 
     fn edit_selected(&mut self, cx: &mut Ctx) -> Vec<Effect> {
         let spec = self.selected_key();
-        match spec.next_choice(&self.config) {
-            Some(next) => self.set_value(spec, next, cx),
-            None => {
+        match spec.kind() {
+            KeyKind::Choice(values) => {
+                let current = spec.get(&self.config);
+                self.choices = Some(ChoiceList {
+                    spec,
+                    values,
+                    selected: values.iter().position(|v| *v == current).unwrap_or(0),
+                });
+                *cx.mode = Mode::Choices;
+            }
+            _ => {
                 self.editor = Some(Field::new(&spec.get(&self.config)));
                 *cx.mode = Mode::Editing;
-                vec![]
             }
         }
+        vec![]
+    }
+
+    /// A key while a choice setting's list is open: move, take the value, or close.
+    pub fn on_choices_key(&mut self, action: Option<Action>, cx: &mut Ctx) -> Vec<Effect> {
+        let Some(mut list) = self.choices.take() else {
+            return vec![];
+        };
+        let n = list.values.len();
+        match action {
+            Some(Action::Cancel) => return vec![],
+            Some(Action::Up) if n > 0 => list.selected = (list.selected + n - 1) % n,
+            Some(Action::Down) if n > 0 => list.selected = (list.selected + 1) % n,
+            Some(Action::Accept) if n > 0 => {
+                return self.set_value(list.spec, list.values[list.selected], cx);
+            }
+            _ => {}
+        }
+        self.choices = Some(list);
+        *cx.mode = Mode::Choices;
+        vec![]
     }
 
     /// Sets a key in the edited settings; a live key also goes to the running run.
@@ -408,13 +450,20 @@ impl LiveScreen {
             Some(Action::Cancel) => return vec![],
             Some(Action::Up) if n > 0 => picker.selected = (picker.selected + n - 1) % n,
             Some(Action::Down) if n > 0 => picker.selected = (picker.selected + 1) % n,
-            Some(Action::Accept) if n > 0 => {
+            Some(action @ (Action::Accept | Action::LoadPreset)) if n > 0 => {
                 let item = picker.items.as_ref().expect("items")[picker.selected].clone();
                 self.fork = None;
                 self.preset_config = Some(item.config.clone());
                 self.config = item.config;
                 self.preset = item.name;
-                return self.restart(cx);
+                if action == Action::Accept {
+                    return self.restart(cx);
+                }
+                cx.shared.notify(format!(
+                    "preset {} loaded into the settings: r starts it",
+                    self.preset
+                ));
+                return vec![];
             }
             _ => {}
         }

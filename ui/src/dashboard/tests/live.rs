@@ -85,8 +85,7 @@ fn a_live_change_goes_to_the_running_run_and_is_marked_on_the_chart() {
 fn a_live_clip_norm_off_reaches_the_runs_settings() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
-    select(&mut app, "engine");
-    key(&mut app, KeyCode::Enter);
+    choose(&mut app, "engine", "autograd");
     select(&mut app, "clip_norm");
     key(&mut app, KeyCode::Enter);
     for _ in 0..3 {
@@ -130,18 +129,36 @@ fn an_invalid_value_shows_an_inline_message_and_keeps_the_old_one() {
     assert_eq!(app.live.config.dropout, 0.0);
 }
 
+/// A choice opens a list of its values, each with what it does, the current one under the
+/// cursor: adam to sgd is one list, not three presses; Esc leaves the setting as it was.
 #[test]
-fn choices_cycle_and_hidden_is_typed_as_a_list() {
+fn choices_open_a_list_and_hidden_is_typed_as_a_list() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
     select(&mut app, "optimizer");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.live.config.optimizer.name(), "momentum");
+    assert_eq!(app.mode, Mode::Choices);
+    let text = screen(&app, 160, 45);
+    assert!(
+        text.contains("optimizer: Enter takes it, Esc closes")
+            && text.contains("nesterov")
+            && text.contains("Adam with decoupled weight decay"),
+        "{text}"
+    );
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(
+        app.live.config.optimizer.name(),
+        "sgd",
+        "Esc changes nothing"
+    );
+    choose(&mut app, "optimizer", "adam");
+    assert_eq!(app.live.config.optimizer.name(), "adam");
     // The manual engine only takes SGD: the screen says so and a restart refuses.
     assert!(notice(&app).contains("engine = manual"));
     assert!(key(&mut app, KeyCode::Char('r')).is_empty());
-    select(&mut app, "engine");
-    key(&mut app, KeyCode::Enter);
+    choose(&mut app, "engine", "autograd");
     assert_eq!(app.live.config.engine.name(), "autograd");
     select(&mut app, "hidden");
     key(&mut app, KeyCode::Enter);
@@ -330,6 +347,23 @@ fn presets_are_read_off_the_screen_thread_then_picked_and_saved() {
         matches!(effects.as_slice(), [Effect::Start { config, preset, .. }] if config.hidden == vec![800, 400, 200, 100] && preset == "mlp-best")
     );
     assert_eq!(app.live.preset, "mlp-best");
+    // l in the picker loads a preset into the settings without starting it.
+    key(&mut app, KeyCode::Char('l'));
+    app.update(workers::presets_read(&app.shared.presets.clone()));
+    while app.live.picker.as_ref().unwrap().selected != 0 {
+        key(&mut app, KeyCode::Up);
+    }
+    let first = app.live.picker.as_ref().unwrap().items.as_ref().unwrap()[0].clone();
+    assert!(
+        key(&mut app, KeyCode::Char('l')).is_empty(),
+        "nothing starts"
+    );
+    assert_eq!(
+        (app.mode, app.live.preset.as_str()),
+        (Mode::Normal, first.name.as_str())
+    );
+    assert_eq!(app.live.config, first.config);
+    assert!(notice(&app).contains("r starts it"), "{}", notice(&app));
     key(&mut app, KeyCode::Char('w'));
     chars(&mut app, "bad name");
     press(&mut app, KeyCode::Enter);

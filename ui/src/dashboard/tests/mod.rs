@@ -13,7 +13,7 @@ mod runs;
 mod sweep;
 
 use super::app::App;
-use super::msg::{DataState, Effect, Msg};
+use super::msg::{DataState, Effect, Mode, Msg};
 use super::views::draw;
 use super::workers;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -95,6 +95,20 @@ pub fn select(app: &mut App, name: &str) {
     while app.live.selected_key().name != name {
         key(app, KeyCode::Down);
     }
+}
+
+/// Sets choice setting `name` to `value` as a user does: Enter opens its list, the arrows
+/// move to the value, Enter takes it.
+pub fn choose(app: &mut App, name: &str, value: &str) {
+    select(app, name);
+    key(app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Choices, "{name} opens its list");
+    let list = app.live.choices.as_ref().expect("the list");
+    assert!(list.values.contains(&value), "{name} has no {value}");
+    while app.live.choices.as_ref().map(|l| l.values[l.selected]) != Some(value) {
+        key(app, KeyCode::Down);
+    }
+    key(app, KeyCode::Enter);
 }
 
 /// Carries out the effects that read or write files as the runtime's workers do, feeding

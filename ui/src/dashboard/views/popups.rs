@@ -6,6 +6,7 @@ use super::layout::{centered, popup_text};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{help_lines, Context};
 use crate::dashboard::msg::{Mode, PresetItem};
+use crate::dashboard::screens::live::ChoiceList;
 use crate::dashboard::screens::Field;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -46,6 +47,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Some((items, selected)) => draw_presets(frame, area, items, selected),
             None => popup_text(frame, area, "Presets", "Reading the presets...", 40, 3),
         },
+        Mode::Choices => {
+            if let Some(list) = &app.live.choices {
+                draw_choices(frame, area, list);
+            }
+        }
         Mode::Nets => {
             if let Some(panel) = &app.live.nets {
                 super::nets::draw(frame, area, panel, app.live.config.batch_size);
@@ -108,6 +114,47 @@ fn draw_help(frame: &mut Frame, area: Rect, context: Context) {
     );
 }
 
+/// A choice setting's values, the current one under the cursor, each with what it does.
+fn draw_choices(frame: &mut Frame, area: Rect, list: &ChoiceList) {
+    let help = list.spec.choice_help();
+    let width = list
+        .values
+        .iter()
+        .map(|v| v.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let items: Vec<ListItem> = list
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let what = help.get(i).copied().unwrap_or_default();
+            ListItem::new(Line::from(vec![
+                Span::styled(format!(" {v:width$}  "), Style::new().bold()),
+                Span::raw(what.to_string()),
+            ]))
+        })
+        .collect();
+    let r = centered(
+        area,
+        area.width.saturating_sub(8).min(110),
+        (items.len() as u16 + 2).min(area.height),
+    );
+    frame.render_widget(Clear, r);
+    let mut state = ListState::default().with_selected(Some(list.selected));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {}: Enter takes it, Esc closes ", list.spec.name));
+    frame.render_stateful_widget(
+        List::new(items)
+            .block(block)
+            .highlight_style(Style::new().reversed()),
+        r,
+        &mut state,
+    );
+}
+
 fn draw_presets(frame: &mut Frame, area: Rect, items: &[PresetItem], selected: usize) {
     let r = centered(
         area,
@@ -127,7 +174,7 @@ fn draw_presets(frame: &mut Frame, area: Rect, items: &[PresetItem], selected: u
     let mut state = ListState::default().with_selected(Some(selected));
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" presets: Enter loads and starts, Esc closes ");
+        .title(" presets: Enter loads and starts, l loads only, Esc closes ");
     frame.render_stateful_widget(
         List::new(list)
             .block(block)
