@@ -133,6 +133,63 @@ fn a_run_that_blew_up_is_drawn_whole_on_a_log_axis() {
     );
 }
 
+/// A setting changed while a run trained is written the same way everywhere: the listing
+/// (`lr 0.001 -> 0.003 @10`), the report's table (start value, then each change) and its own
+/// section, and the figure marks it at its step as the screen does.
+#[test]
+fn a_live_change_reads_the_same_in_the_listing_the_report_and_the_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runs::runner(dir.path());
+    let mut dirs = Vec::new();
+    for lr in ["1e-3", "2e-3"] {
+        let config = runs::small("mlp-default", &["steps=30", &format!("lr={lr}")]);
+        let (h, _) = runs::start(&runner, RunRequest::new("mlp-default", config, None));
+        dirs.push(h.dir.clone());
+        h.wait();
+    }
+    // The first run's lr raised after step 10, as the dashboard's + key does.
+    let events = dirs[0].join("events.jsonl");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let run_id = dirs[0].file_name().unwrap().to_str().unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        lines.push(line.to_string());
+        if line.contains("\"event\":\"train\"") && line.contains("\"step\":10,") {
+            lines.push(format!(
+                "{{\"event\":\"set\",\"step\":10,\"key\":\"lr\",\"value\":0.003,\"run_id\":\"{run_id}\",\"time\":1.0}}"
+            ));
+        }
+    }
+    std::fs::write(&events, lines.join("\n") + "\n").unwrap();
+    let listed = gradboard::runs::list_runs(&dir.path().join("runs")).unwrap();
+    let record = listed.iter().find(|r| r.run_id == run_id).unwrap();
+    assert_eq!(
+        record
+            .live_changes
+            .iter()
+            .map(|c| c.text())
+            .collect::<Vec<_>>(),
+        ["lr 0.001 -> 0.003 @10"]
+    );
+    let out = dir.path().join("export");
+    export(&dirs, &out).unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("| lr | 0.001 -> 0.003 @10 | 0.002 |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("## Settings changed while training")
+            && report.contains("| 10 | lr | 0.001 | 0.003 |"),
+        "{report}"
+    );
+    let svg = std::fs::read_to_string(out.join("curves.svg")).unwrap();
+    assert!(
+        svg.contains("lr=0.003"),
+        "the change is marked in the figure"
+    );
+}
+
 /// Three seeds of one configuration and a sweep's runs: the export folds the seeds into one
 /// group (its mean and band in the figure, n and mean ± std in the report), and runs of one
 /// sweep carry its importance table and parallel coordinates.

@@ -4,6 +4,7 @@
 //! with per-layer statistics, `layers.csv` and `layers.png`/`.svg`.
 
 use super::curves::{debiased_ema, y_range, Curves, Point};
+use super::state::LiveChange;
 use super::state::RunState;
 use super::StoredRun;
 use crate::config::{RunConfig, KEYS};
@@ -346,6 +347,28 @@ where
                 .draw_series(test.iter().map(|&p| Circle::new(p, 4, colour.filled())))
                 .map_err(plot_error)?;
         }
+        // Live changes as on screen: a line at the step, named by the new value.
+        let (bottom, top) = ((y0 - pad).max(floor), y1 + pad);
+        for (m, run) in runs.iter().enumerate() {
+            let group = groups.iter().position(|g| g.contains(&m)).unwrap_or(0);
+            let colour = COLOURS[group % COLOURS.len()];
+            for c in run.state.live_changes() {
+                let x = c.step as f64;
+                chart
+                    .draw_series(LineSeries::new(
+                        [(x, bottom), (x, top)],
+                        colour.mix(0.5).stroke_width(1),
+                    ))
+                    .map_err(plot_error)?;
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format!("{}={}", c.key, c.to),
+                        (x, top),
+                        ("sans-serif", 12).into_font().color(&colour),
+                    )))
+                    .map_err(plot_error)?;
+            }
+        }
         if name == "accuracy" {
             chart
                 .configure_series_labels()
@@ -488,7 +511,7 @@ fn report_md(runs: &[Labelled], keys: &[&str], groups: &[Vec<usize>]) -> String 
             for k in keys {
                 let _ = write!(out, "| {k} |");
                 for r in runs {
-                    let _ = write!(out, " {} |", r.state.config.get(k).unwrap_or_default());
+                    let _ = write!(out, " {} |", r.state.setting_text(k));
                 }
                 out.push('\n');
             }
@@ -508,6 +531,28 @@ fn report_md(runs: &[Labelled], keys: &[&str], groups: &[Vec<usize>]) -> String 
             }
             out.push('\n');
         }
+    }
+    let changes: Vec<(&str, LiveChange)> = runs
+        .iter()
+        .flat_map(|r| {
+            r.state
+                .live_changes()
+                .into_iter()
+                .map(|c| (r.id.as_str(), c))
+        })
+        .collect();
+    if !changes.is_empty() {
+        out.push_str(
+            "## Settings changed while training\n\n| run | after step | key | from | to |\n|---|---|---|---|---|\n",
+        );
+        for (id, c) in &changes {
+            let _ = writeln!(
+                out,
+                "| {id} | {} | {} | {} | {} |",
+                c.step, c.key, c.from, c.to
+            );
+        }
+        out.push('\n');
     }
     out.push_str("## Curves\n\n![loss and accuracy](curves.png)\n\n");
     out.push_str("Train curves are smoothed (debiased moving average, weight 0.9) with the raw curve faint beneath; dots are test evaluations.\n");

@@ -176,6 +176,7 @@ mod tests {
             seconds: 1.0,
             started: 0.0,
             changed: BTreeMap::new(),
+            live_changes: Vec::new(),
             parent: None,
             sweep: None,
             reason: None,

@@ -2,7 +2,7 @@
 //! its first line and its summary.json; a running or crashed one from all its events.
 
 use super::reader::parse_events;
-use super::state::RunState;
+use super::state::{LiveChange, RunState};
 use super::{CONFIG_FILE, EVENTS_FILE, LOCK_FILE, SUMMARY_FILE};
 use crate::config::RunConfig;
 use crate::events::{Event, EventKind, ParentRef, RunStatus, SweepRef};
@@ -65,6 +65,10 @@ pub struct RunRecord {
     pub started: f64,
     /// The keys whose values differ from the preset.
     pub changed: BTreeMap<String, serde_json::Value>,
+    /// Settings changed while it trained, with the values they replaced (`step`, `key`,
+    /// `from`, `to`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub live_changes: Vec<LiveChange>,
     /// The run it was forked from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentRef>,
@@ -109,6 +113,18 @@ fn first_event(path: &Path) -> Option<Event> {
 }
 
 /// The preset part of an id `DATE-TIME-PRESET-SUFFIX`, for runs whose start names none.
+/// A finished run's `set` events: only their lines are parsed (a whole run's events are not
+/// needed for the listing).
+fn set_events(path: &Path) -> Vec<Event> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|line| line.contains("\"event\":\"set\""))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
 fn preset_from_id(id: &str) -> String {
     let parts: Vec<&str> = id.split('-').collect();
     if parts.len() >= 4 {
@@ -153,8 +169,10 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
             .and_then(|f| serde_json::from_reader(std::io::BufReader::new(f)).ok())
             .filter(|e: &Event| matches!(e.kind, EventKind::Done { .. }));
         let events: Vec<Event> = match summary {
+            // The start, the live changes (read from their lines alone) and the end.
             Some(done) => first_event(&events_path)
                 .into_iter()
+                .chain(set_events(&events_path))
                 .chain([done])
                 .collect(),
             None => {
@@ -204,6 +222,7 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
         sweep: state.sweep().cloned(),
         reason: problem.or_else(|| state.ended.as_ref().and_then(|e| e.reason.clone())),
         warnings: state.warning_names(),
+        live_changes: state.live_changes(),
         time_to: state
             .ended
             .as_ref()

@@ -23,7 +23,7 @@ pub use listing::{
     list_runs, lock_held, lock_held_file, run_record, ListedStatus, ListingCache, RunRecord,
 };
 pub use reader::StoredRun;
-pub use state::{Ending, RunState, SetMark};
+pub use state::{Ending, LiveChange, RunState, SetMark};
 pub use weights::{run_weights, Prefer};
 pub use writer::RunWriter;
 

@@ -26,6 +26,26 @@ pub struct SetMark {
     pub value: String,
 }
 
+/// A setting changed while the run trained, with the value it had before.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LiveChange {
+    /// Steps done when it changed (it applies from the next).
+    pub step: usize,
+    /// The key.
+    pub key: String,
+    /// Its value before, as text.
+    pub from: String,
+    /// Its value after, as text.
+    pub to: String,
+}
+
+impl LiveChange {
+    /// "lr 0.001 -> 0.003 @244", as every table writes it.
+    pub fn text(&self) -> String {
+        format!("{} {} -> {} @{}", self.key, self.from, self.to, self.step)
+    }
+}
+
 /// Everything a chart of one run draws.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curves {
@@ -305,6 +325,46 @@ impl RunState {
     /// Training images it holds out for validation.
     pub fn val_split(&self) -> usize {
         self.config.val_split
+    }
+
+    /// Its live changes in order, each with the value it replaced (the start's, or the
+    /// change before it).
+    pub fn live_changes(&self) -> Vec<LiveChange> {
+        let Some(start) = &self.start else {
+            return Vec::new();
+        };
+        let mut config = start.config.clone();
+        let mut out = Vec::new();
+        for (step, name, value) in &self.changes {
+            let Ok(spec) = key(name) else { continue };
+            let from = spec.get(&config);
+            if spec.set_json(&mut config, value).is_ok() {
+                out.push(LiveChange {
+                    step: *step,
+                    key: name.clone(),
+                    from,
+                    to: spec.get(&config),
+                });
+            }
+        }
+        out
+    }
+
+    /// A setting as tables write it: its value, or with live changes the start's value and
+    /// each change (`0.001 -> 0.003 @244`).
+    pub fn setting_text(&self, key: &str) -> String {
+        let changes: Vec<LiveChange> = self
+            .live_changes()
+            .into_iter()
+            .filter(|c| c.key == key)
+            .collect();
+        match changes.first() {
+            None => self.config.get(key).unwrap_or_default(),
+            Some(first) => std::iter::once(first.from.clone())
+                .chain(changes.iter().map(|c| format!("-> {} @{}", c.to, c.step)))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
     }
 
     /// Its per-layer warnings so far, `kind layer` each.

@@ -72,15 +72,13 @@ fn log_runs(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
 }
 
 /// The settings a run changed from its preset, as `key=value` words (without its seed when
-/// `seedless`).
+/// `seedless`), then its live changes (`lr 0.001 -> 0.003 @244`).
 fn changed_text(r: &RunRecord, seedless: bool) -> String {
     r.changed
         .iter()
         .filter(|(k, _)| !(seedless && *k == "seed"))
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
+        .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
+        .chain(r.live_changes.iter().map(|c| c.text()))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -70,11 +70,13 @@ impl Column {
     }
 }
 
-/// The `changed` column's text: `key=value` pairs.
+/// The `changed` column's text: `key=value` pairs of the settings it started with, then its
+/// live changes (`lr 0.001 -> 0.003 @244`).
 pub fn changed_text(r: &RunRecord) -> String {
     r.changed
         .iter()
         .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
+        .chain(r.live_changes.iter().map(|c| c.text()))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -473,6 +475,7 @@ mod tests {
             seconds: started,
             started,
             changed: BTreeMap::from([("lr".to_string(), serde_json::json!(lr))]),
+            live_changes: Vec::new(),
             parent: None,
             sweep: None,
             reason: None,

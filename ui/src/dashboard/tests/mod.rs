@@ -252,6 +252,7 @@ pub fn record(
         seconds: 12.0,
         started: best,
         changed: std::collections::BTreeMap::from([("lr".to_string(), serde_json::json!(lr))]),
+        live_changes: Vec::new(),
         parent: None,
         sweep: None,
         reason: None,

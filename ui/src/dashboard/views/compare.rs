@@ -199,10 +199,8 @@ fn draw_diff(frame: &mut Frame, runs: &[&RunView], area: Rect) {
         .iter()
         .map(|k| {
             Row::new(
-                std::iter::once(Cell::from(k.to_string())).chain(
-                    runs.iter()
-                        .map(|r| Cell::from(r.config.get(k).unwrap_or_default())),
-                ),
+                std::iter::once(Cell::from(k.to_string()))
+                    .chain(runs.iter().map(|r| Cell::from(r.setting_text(k)))),
             )
         })
         .collect();
