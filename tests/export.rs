@@ -87,13 +87,9 @@ fn two_runs_export_to_a_figure_a_table_and_a_report() {
     );
 }
 
-/// A run whose loss reached the thousands beside a healthy one: the figure shows every point
-/// of both, the loss on a log axis (clipped at 1.5 times the start, the blown-up run read as a
-/// flat line at the top edge, "loss = 3.5").
-#[test]
-fn a_run_that_blew_up_is_drawn_whole_on_a_log_axis() {
-    let dir = tempfile::tempdir().unwrap();
-    let runner = runs::runner(dir.path());
+/// Two 30-step runs of mlp-default at lr 0.001 and 0.002 in `dir`/runs: their folders.
+fn two_runs(dir: &std::path::Path) -> Vec<PathBuf> {
+    let runner = runs::runner(dir);
     let mut dirs = Vec::new();
     for lr in ["1e-3", "2e-3"] {
         let config = runs::small("mlp-default", &["steps=30", &format!("lr={lr}")]);
@@ -101,6 +97,16 @@ fn a_run_that_blew_up_is_drawn_whole_on_a_log_axis() {
         dirs.push(h.dir.clone());
         h.wait();
     }
+    dirs
+}
+
+/// A run whose loss reached the thousands beside a healthy one: the figure shows every point
+/// of both, the loss on a log axis (clipped at 1.5 times the start, the blown-up run read as a
+/// flat line at the top edge, "loss = 3.5").
+#[test]
+fn a_run_that_blew_up_is_drawn_whole_on_a_log_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirs = two_runs(dir.path());
     // The second run's train loss made to climb to about 2,000.
     let events = dirs[1].join("events.jsonl");
     let text = std::fs::read_to_string(&events).unwrap();
@@ -139,14 +145,7 @@ fn a_run_that_blew_up_is_drawn_whole_on_a_log_axis() {
 #[test]
 fn a_live_change_reads_the_same_in_the_listing_the_report_and_the_figure() {
     let dir = tempfile::tempdir().unwrap();
-    let runner = runs::runner(dir.path());
-    let mut dirs = Vec::new();
-    for lr in ["1e-3", "2e-3"] {
-        let config = runs::small("mlp-default", &["steps=30", &format!("lr={lr}")]);
-        let (h, _) = runs::start(&runner, RunRequest::new("mlp-default", config, None));
-        dirs.push(h.dir.clone());
-        h.wait();
-    }
+    let dirs = two_runs(dir.path());
     // The first run's lr raised after step 10, as the dashboard's + key does.
     let events = dirs[0].join("events.jsonl");
     let text = std::fs::read_to_string(&events).unwrap();
