@@ -2,6 +2,7 @@
 //! tensor's weights before and after the step and the step's gradient, each hidden layer's
 //! output on a fixed probe batch, and the warnings they call for (`diag::Watch`).
 
+use crate::config::RunConfig;
 use crate::data::Dataset;
 use crate::diag::{act_stats, param_stats, Watch};
 use crate::events::EventKind;
@@ -78,9 +79,10 @@ impl Diag {
         &mut self,
         trainer: &mut dyn Trainer,
         before: Before,
-        (step, lr, dropout): (usize, f64, f64),
+        (step, lr, config): (usize, f64, &RunConfig),
         probe: &dyn Fn() -> Result<Tensor>,
     ) -> Result<Vec<EventKind>> {
+        let dropout = config.dropout;
         let mut kept: HashMap<String, Tensor> = trainer.take_gradients().into_iter().collect();
         let none_kept = kept.is_empty();
         let mut before = before.0;
@@ -128,7 +130,7 @@ impl Diag {
                 acts.push(with_values(&a, |v| Ok(act_stats(&name, v, a.dims())))?);
             }
         }
-        let warnings = self.watch.check(&params, &acts);
+        let warnings = self.watch.check(&params, &acts, config);
         let mut events = vec![EventKind::Layers { step, params, acts }];
         for w in warnings {
             self.warned.push((w.kind.clone(), w.layer.clone()));

@@ -529,11 +529,11 @@ impl Session<'_> {
             ))?;
             if let Some(before) = before {
                 let (data, images, compute) = (self.data, &p.probe, &self.compute);
-                let events =
-                    p.diag
-                        .after(trainer, before, (step, hyper.lr, p.config.dropout), &|| {
-                            probe_batch(data, images, compute)
-                        })?;
+                let events = p
+                    .diag
+                    .after(trainer, before, (step, hyper.lr, &p.config), &|| {
+                        probe_batch(data, images, compute)
+                    })?;
                 for kind in events {
                     sink.emit(&Event::now(&self.run_id, kind))?;
                 }

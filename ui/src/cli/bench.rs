@@ -102,12 +102,9 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
                 let t = Instant::now();
                 let before = Diag::before(trainer.as_mut())?;
                 trainer.step(&x, &labels, &hyper)?;
-                diag.after(
-                    trainer.as_mut(),
-                    before,
-                    (step, hyper.lr, config.dropout),
-                    &|| Ok(probe_x.clone()),
-                )?;
+                diag.after(trainer.as_mut(), before, (step, hyper.lr, &config), &|| {
+                    Ok(probe_x.clone())
+                })?;
                 if step >= 2 {
                     diag_times.push(t.elapsed().as_secs_f64());
                 }

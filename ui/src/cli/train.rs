@@ -117,12 +117,9 @@ impl Printer {
                     self.rate
                 ));
             }
-            EventKind::Warning {
-                step,
-                layer,
-                message,
-                ..
-            } => self.say(format!("warning at step {step}, {layer}: {message}")),
+            EventKind::Warning { step, message, .. } => {
+                self.say(format!("warning at step {step}: {message}"))
+            }
             // The bar's last state stays on screen, above the summary.
             EventKind::Done { .. } => self.bar.abandon(),
             _ => {}

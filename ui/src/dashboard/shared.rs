@@ -33,7 +33,8 @@ pub struct ChartOptions {
     /// Loss on a log10 scale.
     pub log_loss: bool,
     /// Ignore outliers in the loss chart's y range (TensorBoard's "ignore outliers in chart
-    /// scaling"): topped at 1.5 times where the runs started, the clipped curves marked.
+    /// scaling"): topped at 1.5 times where the lowest-starting run started, the clipped
+    /// curves marked.
     pub ignore_outliers: bool,
     /// The x axis.
     pub x_axis: XAxis,

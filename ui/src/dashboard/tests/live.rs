@@ -269,7 +269,7 @@ fn the_screen_shows_progress_charts_and_settings() {
     key(&mut app, KeyCode::Char('x'));
     let text = screen(&app, 140, 40);
     assert!(
-        text.contains("loss (log10)") && text.contains("epoch"),
+        text.contains("loss log10") && text.contains("epoch"),
         "{text}"
     );
     app.update(Msg::Run(done(

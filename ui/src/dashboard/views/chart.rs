@@ -124,10 +124,11 @@ impl<'a> Units<'a> {
     }
 }
 
-/// What the train curves show, for a chart's title: TensorBoard's smoothing weight, or "raw".
+/// What the train curves show, for a chart's title: TensorBoard's smoothing weight (an
+/// exponential moving average), or "raw".
 pub fn smoothing_note(options: &ChartOptions) -> String {
     match options.smoothing {
-        true => format!("smoothing {:.2}", options.alpha),
+        true => format!("EMA {:.2}", options.alpha),
         false => "raw".to_string(),
     }
 }
@@ -331,13 +332,13 @@ pub fn draw(
             .flat_map(|t| [t.raw.as_slice(), t.train.as_slice(), t.test.as_slice()])
     };
     let x = bounds(curves(), |p| p.0);
-    // A loss above 1.5 times where the runs started is a run blowing up: with outliers
-    // ignored the healthy curves keep the chart.
+    // A loss above 1.5 times where the lowest-starting run started is a run blowing up (or
+    // one that started blown up): with outliers ignored the healthy curves keep the chart.
     let cap = (metric == Some(Metric::Loss)).then(|| {
         let start = traces
             .iter()
             .filter_map(|t| t.train.first().map(|p| p.1))
-            .fold(f64::NEG_INFINITY, f64::max);
+            .fold(f64::INFINITY, f64::min);
         if log {
             start + 1.5f64.log10()
         } else {
@@ -362,15 +363,16 @@ pub fn draw(
             .any(|p| p.1 > y[1] || p.1 < y[0])
     };
     let clipped = range.clipped && traces.iter().any(off_chart);
-    // The way back to every point, where the title has room for it (the legend says
-    // "(clipped)" either way).
-    let hint = "· o shows all ";
-    let title =
-        if clipped && title.chars().count() + hint.chars().count() + 2 <= area.width as usize {
-            format!("{title}{hint}")
-        } else {
-            title
-        };
+    // Said in the title, with the way back to every point where there is room (the legend,
+    // which a narrow chart hides, says "(clipped)" too).
+    let room = (area.width as usize).saturating_sub(2);
+    let title = match ["· o shows all ", "· clipped "]
+        .iter()
+        .find(|hint| title.chars().count() + hint.chars().count() <= room)
+    {
+        Some(hint) if clipped => format!("{title}{hint}"),
+        _ => title,
+    };
     let mark_lines: Vec<Vec<(f64, f64)>> = traces
         .iter()
         .flat_map(|t| t.marks.iter().map(|(mx, _)| vec![(*mx, y[0]), (*mx, y[1])]))

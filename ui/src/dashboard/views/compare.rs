@@ -160,8 +160,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     };
     let x_name = axis_name(options.x_axis);
     let loss_title = format!(
-        " loss{}: lines train ({}), dots test ",
-        if options.log_loss { " (log10)" } else { "" },
+        " loss{} (train {}; dots: test) ",
+        if options.log_loss { " log10" } else { "" },
         smoothing_note(options)
     );
     draw_chart(

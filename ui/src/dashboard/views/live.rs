@@ -81,8 +81,8 @@ pub fn draw_charts(frame: &mut Frame, app: &App, area: Rect) {
         ("train loss".into(), true),
     );
     let title = format!(
-        " loss{} ({}) ",
-        if options.log_loss { " (log10)" } else { "" },
+        " loss{} (train {}) ",
+        if options.log_loss { " log10" } else { "" },
         smoothing_note(options)
     );
     draw_chart(
