@@ -626,3 +626,25 @@ fn the_data_picker_reads_a_typed_path_shows_its_summary_then_trains_on_it() {
     assert!(screen(&app, 140, 45).contains("/nowhere: no such file or folder"));
     assert_eq!(app.mode, Mode::Data);
 }
+
+/// A fork's progress says its steps are extra: they go on from its parent's.
+#[test]
+fn a_forks_progress_says_its_steps_go_on_from_its_parents() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let id = "20261127-100100-numpy-mlp-bbbb";
+    stored_run(
+        &mut app,
+        id,
+        1e-3,
+        0.4,
+        Some(("20261127-100000-numpy-mlp-aaaa", 300)),
+    );
+    app.live.current = Some(id.into());
+    app.screen = Screen::Live;
+    let text = screen(&app, 160, 45);
+    assert!(
+        text.contains("step    600 / 600") && text.contains("fork 301-600"),
+        "{text}"
+    );
+}

@@ -44,10 +44,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Span::styled(status.label(), status_style(&status)),
         ]),
         Line::from(format!(
-            "step    {} / {}   epoch {:.2}",
+            "step    {} / {}   epoch {:.2}{}",
             run.step,
             run.last_step(),
-            run.epoch
+            run.epoch,
+            // A fork's steps are extra: it goes on from its parent's.
+            run.parent()
+                .map(|p| format!("  fork {}-{}", p.step + 1, run.last_step()))
+                .unwrap_or_default()
         )),
         Line::from(format!(
             "elapsed {}   ETA {}",
