@@ -325,10 +325,7 @@ impl App {
             }),
             Msg::ForkReady(Ok(target)) => {
                 self.screen = Screen::Live;
-                delegate!(self, live, |screen, cx| {
-                    screen.on_fork_ready(*target, cx);
-                    vec![]
-                })
+                delegate!(self, live, |screen, cx| screen.on_fork_ready(*target, cx))
             }
             Msg::ForkReady(Err(reason)) => {
                 self.shared.warn(reason);

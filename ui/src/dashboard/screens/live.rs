@@ -119,6 +119,18 @@ impl LiveScreen {
             .map(|r| r.run_id.clone())
     }
 
+    /// The run a restart replaces: the shown run when this dashboard trains it, else the one
+    /// it trains while the screen shows another (a fork's parent, armed by `F`).
+    fn trained_run(&self, cx: &Ctx) -> Option<String> {
+        self.active_run(cx).or_else(|| {
+            cx.shared
+                .runs
+                .active_here()
+                .find(|r| r.status().is_active() && !r.stopping)
+                .map(|r| r.run_id.clone())
+        })
+    }
+
     /// The screen's actions.
     pub fn update(&mut self, action: Action, cx: &mut Ctx) -> Vec<Effect> {
         match action {
@@ -206,7 +218,7 @@ impl LiveScreen {
             return vec![];
         }
         let mut effects = Vec::new();
-        if let Some(run_id) = self.active_run(cx) {
+        if let Some(run_id) = self.trained_run(cx) {
             if let Some(run) = cx.shared.runs.get_mut(&run_id) {
                 run.stopping = true;
             }
@@ -574,9 +586,11 @@ impl LiveScreen {
         vec![]
     }
 
-    /// A fork's parent, read from its checkpoint: its settings go to the panel and the next
-    /// `r` starts the fork.
-    pub fn on_fork_ready(&mut self, target: ForkTarget, cx: &mut Ctx) {
+    /// A fork's parent, read from its checkpoint: its settings go to the panel, its charts
+    /// beside them (not the run the screen showed before), and the next `r` starts the fork.
+    pub fn on_fork_ready(&mut self, target: ForkTarget, cx: &mut Ctx) -> Vec<Effect> {
+        self.current = Some(target.run_id.clone());
+        let load = cx.shared.ensure_loaded(&target.run_id);
         self.config = target.config.clone();
         self.preset = target.preset.clone();
         self.preset_config = target.preset_config.clone();
@@ -586,6 +600,7 @@ impl LiveScreen {
             target.run_id, target.step
         ));
         self.fork = Some(target);
+        load
     }
 }
 

@@ -4,7 +4,7 @@
 use super::*;
 use crate::dashboard::msg::Screen;
 use gradboard::config::RunConfig;
-use gradboard::train::checkpoint;
+use gradboard::train::{checkpoint, Command};
 
 #[test]
 fn marked_runs_are_loaded_overlaid_diffed_and_exported() {
@@ -59,6 +59,8 @@ fn a_fork_reads_the_parents_checkpoint_and_compare_draws_it_leading_in() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
     let base = app.live.config.clone();
+    // A run the live screen trains while the user forks another.
+    let training = started_run(&mut app, "run-training");
     let parent = "20261127-100000-numpy-mlp-aaaa";
     let rec = record(parent, dir.path(), 2e-3, 0.45, &base);
     std::fs::create_dir_all(&rec.dir).unwrap();
@@ -100,12 +102,22 @@ fn a_fork_reads_the_parents_checkpoint_and_compare_draws_it_leading_in() {
     press(&mut app, KeyCode::Char('f'));
     assert_eq!(app.screen, Screen::Live);
     assert_eq!(app.live.fork.as_ref().unwrap().run_id, parent);
+    assert_eq!(
+        app.live.current.as_deref(),
+        Some(parent),
+        "the parent's charts beside the fork's settings, not the run shown before"
+    );
     assert_eq!(app.live.config.lr, 3e-3);
     assert!(screen(&app, 140, 40).contains("fork of 20261127-100000-numpy-mlp-aaaa"));
     assert_eq!(app.live.selected_key().name, "lr", "the cursor waits on lr");
     key(&mut app, KeyCode::Char('-'));
+    // r replaces the run the screen trained, though the screen shows the parent.
     match key(&mut app, KeyCode::Char('r')).as_slice() {
-        [Effect::Start { config, from, .. }] => {
+        [Effect::Send {
+            run_id,
+            command: Command::Stop,
+        }, Effect::Start { config, from, .. }] => {
+            assert_eq!(run_id, &training);
             assert_eq!(config.lr, 1.5e-3);
             assert_eq!(*from, gradboard::runner::From::Fork(rec.dir.clone()));
         }
