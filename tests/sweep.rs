@@ -4,8 +4,8 @@
 //! `read_sweep` (what `sweep show` prints).
 
 use gradboard::config::sweep::{
-    find_sweep, grid_combinations, Objective, PrunerSpec, Range, SamplerKind, SweepPlan, SweepSpec,
-    SWEEP_VAL_SPLIT,
+    find_sweep, grid_combinations, Objective, ObjectiveAt, PrunerSpec, Range, SamplerKind,
+    SweepPlan, SweepSpec, SWEEP_VAL_SPLIT,
 };
 use gradboard::config::PresetDirs;
 use gradboard::data::synthetic::{files, write_archive};
@@ -908,4 +908,96 @@ fn a_sweep_file_error_names_its_line_and_a_set_value_its_key() {
     .unwrap_err()
     .to_string();
     assert!(err.starts_with("t.toml: set: lr: -5"), "{err}");
+}
+
+/// `objective_at`: the peak, the last or the mean of the last k evaluations, read as written
+/// and refused otherwise in one line that names what it takes.
+#[test]
+fn objective_at_reduces_a_runs_evaluations_as_named() {
+    let scores = [0.30, 0.45, 0.20, 0.25];
+    assert_eq!(
+        ObjectiveAt::parse("best").unwrap().reduce(&scores),
+        Some(0.45)
+    );
+    assert_eq!(
+        ObjectiveAt::parse("final").unwrap().reduce(&scores),
+        Some(0.25)
+    );
+    let last2 = ObjectiveAt::parse("last-2").unwrap();
+    assert!((last2.reduce(&scores).unwrap() - 0.225).abs() < 1e-12);
+    assert_eq!(last2.name(), "last-2");
+    // More than it has: the mean of all; NaN evaluations (a diverged run) are left out.
+    assert!((ObjectiveAt::LastK(9).reduce(&[0.1, f64::NAN, 0.3]).unwrap() - 0.2).abs() < 1e-12);
+    assert_eq!(ObjectiveAt::Final.reduce(&[]), None);
+    for bad in ["last-0", "last", "peak", "last-x"] {
+        let e = ObjectiveAt::parse(bad).unwrap_err().to_string();
+        assert!(e.contains("best, final or last-K"), "{e}");
+    }
+    assert_eq!(ObjectiveAt::Final.header("val acc"), "final val acc");
+    // A sweep file says it, and writing the spec keeps it.
+    let spec = SweepSpec::from_toml(
+        "preset = \"mlp-default\"\nobjective_at = \"last-3\"\n[grid]\nlr = [1e-3, 2e-3]\n",
+        "t",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(spec.objective_at, ObjectiveAt::LastK(3));
+    let again = SweepSpec::from_toml(&spec.to_toml(), "t", "t.toml").unwrap();
+    assert_eq!(again.objective_at, ObjectiveAt::LastK(3));
+}
+
+/// With `objective_at = final` and seeds, "best" means one thing everywhere: every run's
+/// figure is its last evaluation, groups rank by their mean of it, the best is the best
+/// group's best run (what `F` forks), and `sweep show --json` and results.md say so.
+#[test]
+fn best_means_the_best_groups_best_run_by_the_chosen_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, _) = tiny_runner(dir.path());
+    let mut spec = small_spec(30);
+    spec.add_grid("lr=1e-3,3e-3").unwrap();
+    spec.seeds = 2;
+    spec.objective_at = ObjectiveAt::Final;
+    let plan = SweepPlan::new(spec, &presets()).unwrap();
+    let sweep = start_sweep(&runner, plan, 2, Box::new(|_| {})).unwrap();
+    let sweep_dir = sweep.dir.clone();
+    let (state, failed) = sweep.wait();
+    failed.expect("no sweep thread fails");
+    let state = read_sweep(&sweep_dir).unwrap_or(state);
+    assert_eq!(state.objective_at, ObjectiveAt::Final);
+    for e in &state.queue {
+        assert_eq!(e.curve.len(), 3);
+        assert_eq!(
+            e.value,
+            Some(e.curve.last().unwrap().1),
+            "the last evaluation"
+        );
+        let peak = e.curve.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+        assert_eq!(e.best, Some(peak), "best stays the peak");
+    }
+    for g in &state.groups {
+        let values: Vec<f64> = g
+            .runs
+            .iter()
+            .map(|&i| state.queue[i].value.unwrap())
+            .collect();
+        assert!((g.value_mean.unwrap() - values.iter().sum::<f64>() / 2.0).abs() < 1e-12);
+    }
+    let best_group = state.best_group().unwrap();
+    assert!(state
+        .groups
+        .iter()
+        .all(|g| g.value_mean.unwrap() <= best_group.value_mean.unwrap()));
+    let best = state.best_member().unwrap();
+    assert_eq!(best.group, best_group.group);
+    let other = best_group.runs.iter().find(|&&i| i != best.index).unwrap();
+    assert!(state.queue[*other].value <= best.value);
+    let shown = state.show_json();
+    assert_eq!(shown["objective_at"], "final");
+    assert_eq!(shown["best"]["index"], best.index);
+    assert_eq!(shown["best"]["value"], serde_json::json!(best.value));
+    assert!(shown["groups"][0]["value_mean"].is_number());
+    let md = std::fs::read_to_string(sweep_dir.join("results.md")).unwrap();
+    assert!(md.contains("| final val acc |"), "{md}");
+    assert!(md.contains("final val acc mean"), "{md}");
+    assert!(md.contains("its last evaluation"), "{md}");
 }

@@ -9,6 +9,7 @@
 //! prune = "asha"          # none | median | asha
 //! prune_reduction = 3     # asha: a rung keeps 1/3 (prune_min_steps: its first rung)
 //! seed = 0                # of the sampler's draws
+//! objective_at = "final"  # best | final | last-K: which evaluations make a run's figure
 //! [set]                   # every run
 //! steps = 600
 //! [grid]
@@ -53,6 +54,7 @@ struct SweepFile {
     preset: Option<String>,
     command: Option<Vec<String>>,
     objective: Option<String>,
+    objective_at: Option<String>,
     direction: Option<String>,
     kill_after: Option<f64>,
     workdir: Option<std::path::PathBuf>,
@@ -160,6 +162,9 @@ pub(super) fn parse(text: &str, name: &str, origin: &str) -> Result<SweepSpec> {
     };
     spec.description = file.description;
     spec.seed = file.seed;
+    if let Some(at) = &file.objective_at {
+        spec.objective_at = super::ObjectiveAt::parse(at).map_err(|e| bad(e.to_string()))?;
+    }
     spec.set = match spec.free() {
         true => free_overrides(&file.set),
         false => overrides(&file.set),
@@ -267,6 +272,9 @@ pub(super) fn write(spec: &SweepSpec) -> String {
         }
     }
     t.insert("seed".into(), (spec.seed as i64).into());
+    if spec.objective_at != super::ObjectiveAt::Best {
+        t.insert("objective_at".into(), spec.objective_at.name().into());
+    }
     t.insert("sampler".into(), spec.sampler.name().into());
     if spec.trials > 0 {
         t.insert("trials".into(), (spec.trials as i64).into());

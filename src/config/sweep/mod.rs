@@ -10,7 +10,9 @@ mod request;
 
 pub use command::{is_key_name, minimizes, CommandSpec, DEFAULT_KILL_AFTER, SPECIAL_PLACES};
 
-pub use plan::{Bases, Configuration, Objective, PlannedRun, SweepPlan, SWEEP_VAL_SPLIT};
+pub use plan::{
+    Bases, Configuration, Objective, ObjectiveAt, PlannedRun, SweepPlan, SWEEP_VAL_SPLIT,
+};
 pub use request::SweepRequest;
 
 use super::{key, Choice, KeyKind, PresetDirs, RunConfig};
@@ -405,6 +407,8 @@ pub struct SweepSpec {
     /// The command each trial runs, for a sweep of another program (its keys are the
     /// command's own); `None` for gradboard's runs.
     pub command: Option<CommandSpec>,
+    /// Which evaluations make a run's figure of the objective.
+    pub objective_at: ObjectiveAt,
 }
 
 impl SweepSpec {
@@ -425,6 +429,7 @@ impl SweepSpec {
             prune: None,
             seed: 0,
             command: None,
+            objective_at: ObjectiveAt::Best,
         }
     }
 

@@ -75,6 +75,90 @@ impl Objective {
     }
 }
 
+/// Which of a run's evaluations make its figure of the objective: the peak (`best`, which
+/// rewards a run that spiked and then collapsed), the last (`final`), or the mean of the
+/// last k (`last-k`, steadier than either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum ObjectiveAt {
+    /// The best evaluation.
+    #[default]
+    Best,
+    /// The last evaluation.
+    Final,
+    /// The mean of the last k evaluations.
+    LastK(usize),
+}
+
+impl ObjectiveAt {
+    /// Reads `best`, `final` or `last-K` (K >= 1).
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let bad = || {
+            Error::Config(format!(
+                "objective-at: '{text}' is not best, final or last-K (K a whole number >= 1, e.g. last-3)"
+            ))
+        };
+        match text {
+            "best" => Ok(ObjectiveAt::Best),
+            "final" => Ok(ObjectiveAt::Final),
+            _ => {
+                let k = text.strip_prefix("last-").ok_or_else(bad)?;
+                match k.parse::<usize>() {
+                    Ok(k) if k >= 1 => Ok(ObjectiveAt::LastK(k)),
+                    _ => Err(bad()),
+                }
+            }
+        }
+    }
+
+    /// Its name as `parse` reads it.
+    pub fn name(&self) -> String {
+        match self {
+            ObjectiveAt::Best => "best".into(),
+            ObjectiveAt::Final => "final".into(),
+            ObjectiveAt::LastK(k) => format!("last-{k}"),
+        }
+    }
+
+    /// The figure a table heads with, for objective `label`: "best val acc", "final val
+    /// acc", "val acc, mean of last 3".
+    pub fn header(&self, label: &str) -> String {
+        match self {
+            ObjectiveAt::Best => format!("best {label}"),
+            ObjectiveAt::Final => format!("final {label}"),
+            ObjectiveAt::LastK(k) => format!("{label} (last {k})"),
+        }
+    }
+
+    /// A run's figure from its evaluations' scores (larger better), in step order; `None`
+    /// without a finite one.
+    pub fn reduce(&self, scores: &[f64]) -> Option<f64> {
+        let finite: Vec<f64> = scores.iter().copied().filter(|v| v.is_finite()).collect();
+        match self {
+            ObjectiveAt::Best => finite.iter().copied().reduce(f64::max),
+            ObjectiveAt::Final => finite.last().copied(),
+            ObjectiveAt::LastK(k) => {
+                let tail = &finite[finite.len().saturating_sub(*k)..];
+                (!tail.is_empty()).then(|| tail.iter().sum::<f64>() / tail.len() as f64)
+            }
+        }
+    }
+}
+
+impl From<ObjectiveAt> for String {
+    fn from(at: ObjectiveAt) -> String {
+        at.name()
+    }
+}
+
+impl TryFrom<String> for ObjectiveAt {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Self> {
+        ObjectiveAt::parse(&text)
+    }
+}
+
 /// One configuration of a sweep: what its runs set beyond the sweep's common overrides.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Configuration {

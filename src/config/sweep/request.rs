@@ -42,6 +42,9 @@ pub struct SweepRequest {
     pub command: Option<String>,
     /// A command sweep's objective: the metric's name.
     pub objective: Option<String>,
+    /// Which evaluations make a run's figure (`best`, `final`, `last-K`); the file's, else
+    /// `best`, when not given.
+    pub objective_at: Option<String>,
     /// A command sweep's direction: `max` or `min`.
     pub direction: Option<String>,
     /// A command sweep's grace between SIGTERM and SIGKILL, in seconds.
@@ -171,6 +174,9 @@ impl SweepRequest {
         spec.prune = kind.spec(options)?;
         if let Some(seed) = self.seed {
             spec.seed = seed;
+        }
+        if let Some(at) = &self.objective_at {
+            spec.objective_at = super::ObjectiveAt::parse(at)?;
         }
         spec.check()?;
         SweepPlan::new(spec.clone(), presets)?;

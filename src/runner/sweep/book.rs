@@ -7,7 +7,7 @@ use super::folder::{
     Mark, RungRecord, SweepFolder, SweepMeta, TrialRecord, GROUPS_DIR, RUNGS_FILE, TRIALS_DIR,
 };
 use super::QueueState;
-use crate::config::sweep::{Configuration, Objective};
+use crate::config::sweep::{Configuration, Objective, ObjectiveAt};
 use crate::events::RunStatus;
 use crate::runs::{Follower, RunState};
 use crate::search::stats::mean;
@@ -206,6 +206,18 @@ impl Book {
         }
     }
 
+    /// Run `index`'s figure of the objective as the sweep ranks it (larger better): its
+    /// evaluations reduced as `objective_at` says (the peak, the last, the mean of the last k).
+    pub fn value(&self, index: usize) -> Option<f64> {
+        match self.meta.objective_at {
+            ObjectiveAt::Best => self.best(index),
+            at => {
+                let scores: Vec<f64> = self.curve(index).into_iter().map(|p| p.1).collect();
+                at.reduce(&scores)
+            }
+        }
+    }
+
     /// The runs of configuration `group`.
     pub fn members(&self, group: usize) -> std::ops::Range<usize> {
         let seeds = self.meta.seeds.max(1);
@@ -213,7 +225,7 @@ impl Book {
     }
 
     /// How configuration `group` stands for the sampler: running until all its seeds have
-    /// ended; then complete with the mean of its completed (or diverged) runs' best figures,
+    /// ended; then complete with the mean of its completed (or diverged) runs' figures,
     /// or pruned; `None` when no run of it ended with a figure (failed, stopped, crashed,
     /// cancelled: not counted, as Optuna leaves out failed trials).
     pub fn outcome(&self, group: usize) -> Option<Outcome> {
@@ -223,8 +235,9 @@ impl Book {
             match self.status(i) {
                 QueueState::Pending | QueueState::Running { .. } => return Some(Outcome::Running),
                 QueueState::Ended { status, .. } => match status {
-                    RunStatus::Completed => complete.push(self.best(i).unwrap_or(0.0)),
-                    RunStatus::Diverged => complete.push(self.best(i).unwrap_or(0.0)),
+                    RunStatus::Completed | RunStatus::Diverged => {
+                        complete.push(self.value(i).unwrap_or(0.0))
+                    }
                     RunStatus::Pruned => {
                         if let Some(&last) = self.curve(i).last() {
                             pruned.push(last);
@@ -246,7 +259,7 @@ impl Book {
         })
     }
 
-    /// The mean best figure of configuration `group`'s completed runs, once all its runs have
+    /// The mean figure (`value`) of configuration `group`'s completed runs, once all its runs have
     /// ended (what importance is measured on: diverged and failed runs left out, as Optuna
     /// leaves out failed trials).
     pub fn completed_mean(&self, group: usize) -> Option<f64> {
@@ -257,7 +270,7 @@ impl Book {
                 QueueState::Ended {
                     status: RunStatus::Completed,
                     ..
-                } => best.push(self.best(i)?),
+                } => best.push(self.value(i)?),
                 _ => {}
             }
         }

@@ -5,7 +5,7 @@
 //! lock (`folder.lock`) keeps choosing a configuration and judging a rung to one process at a
 //! time; `sweep.lock` is held by a process that runs the sweep's queue.
 
-use crate::config::sweep::{Configuration, Objective};
+use crate::config::sweep::{Configuration, Objective, ObjectiveAt};
 use crate::files::{open_append, open_write, write_text_atomically};
 use crate::runs::new_run_id;
 use crate::{Error, Result};
@@ -63,6 +63,9 @@ pub struct SweepMeta {
     pub trials: usize,
     /// The figure it chooses by.
     pub objective: Objective,
+    /// Which evaluations make a run's figure (`best` for sweeps written before the choice).
+    #[serde(default)]
+    pub objective_at: ObjectiveAt,
     /// The step of the runs' first evaluation.
     pub first_eval: usize,
     /// Steps a run trains (the common settings').

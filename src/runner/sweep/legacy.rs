@@ -24,6 +24,10 @@ pub fn read(dir: &Path) -> Result<SweepState> {
             e.group = e.index;
             e.best = e.best_test_acc;
         }
+        // Sweeps of that format chose by the peak.
+        if e.value.is_none() {
+            e.value = e.best;
+        }
     }
     let running = lock_held_file(&dir.join(SWEEP_LOCK));
     let runs_dir = dir.parent().and_then(Path::parent).unwrap_or(Path::new(""));

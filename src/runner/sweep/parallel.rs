@@ -5,6 +5,7 @@
 //! same thing.
 
 use super::state::{QueueEntry, SweepState};
+use crate::config::sweep::ObjectiveAt;
 use crate::search::{Domain, Space};
 
 /// One axis: its name, whether it is log-scaled, and labelled ticks.
@@ -47,10 +48,10 @@ impl Parallel {
         let rows: Vec<(&QueueEntry, Vec<f64>)> = state
             .queue
             .iter()
-            .filter(|e| e.best.is_some())
+            .filter(|e| e.value.is_some())
             .filter_map(|e| Some((e, space.read(&e.settings())?)))
             .collect();
-        let values: Vec<f64> = rows.iter().filter_map(|(e, _)| e.best).collect();
+        let values: Vec<f64> = rows.iter().filter_map(|(e, _)| e.value).collect();
         let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let (lo, hi) = if lo.is_finite() && hi > lo {
@@ -66,7 +67,14 @@ impl Parallel {
             .map(|p| axis(&p.key, &p.domain))
             .collect();
         axes.push(AxisView {
-            key: state.objective_label().replace(' ', "_"),
+            key: match state.objective_at {
+                ObjectiveAt::Best => state.objective_label().replace(' ', "_"),
+                at => format!(
+                    "{}_{}",
+                    at.name(),
+                    state.objective_label().replace(' ', "_")
+                ),
+            },
             log: false,
             ticks: (0..=4)
                 .map(|i| {
@@ -78,7 +86,7 @@ impl Parallel {
         let mut lines: Vec<LineView> = rows
             .into_iter()
             .map(|(e, point)| {
-                let value = e.best.unwrap_or(lo);
+                let value = e.value.unwrap_or(lo);
                 let shade = (value - lo) / (hi - lo);
                 let mut positions = position(space, &point);
                 positions.push(shade);

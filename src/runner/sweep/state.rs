@@ -3,7 +3,7 @@
 //! and the results as JSON (`sweep show --json`) and Markdown (`results.md`).
 
 use super::book::Book;
-use crate::config::sweep::{Objective, SweepSpec};
+use crate::config::sweep::{Objective, ObjectiveAt, SweepSpec};
 use crate::config::Choice;
 use crate::events::RunStatus;
 use crate::runs::accuracy_text as figure;
@@ -79,6 +79,9 @@ pub struct QueueEntry {
     pub curve: Vec<(usize, f64)>,
     /// Best figure of the sweep's objective.
     pub best: Option<f64>,
+    /// Its figure of the objective as the sweep ranks it (`ObjectiveAt`: the best, the final
+    /// or the mean of the last k evaluations).
+    pub value: Option<f64>,
     /// Best validation accuracy.
     pub best_val_acc: Option<f64>,
     /// Validation accuracy of its last evaluation.
@@ -176,6 +179,10 @@ pub struct GroupRow {
     pub best_mean: Option<f64>,
     /// Its standard deviation.
     pub best_std: Option<f64>,
+    /// Mean of their figure as the sweep ranks it (`QueueEntry::value`).
+    pub value_mean: Option<f64>,
+    /// Its standard deviation.
+    pub value_std: Option<f64>,
     /// Mean of their final test accuracy.
     pub final_mean: Option<f64>,
     /// Its standard deviation.
@@ -225,6 +232,8 @@ pub struct ResultRow<'a> {
     pub status: String,
     /// Best figure of the objective.
     pub best: String,
+    /// Its figure as the sweep ranks it.
+    pub value: String,
     /// Best test accuracy.
     pub best_test: String,
     /// Last test accuracy.
@@ -267,6 +276,8 @@ pub struct SweepState {
     pub seeds: usize,
     /// The figure it chooses by.
     pub objective: Option<Objective>,
+    /// Which evaluations make a run's figure.
+    pub objective_at: ObjectiveAt,
     /// The keys it varies.
     pub swept_keys: Vec<String>,
     /// Each swept key's values, as axes (grid keys as choices).
@@ -332,6 +343,7 @@ impl SweepState {
                 .map_or("off".to_string(), |p| p.describe(meta.first_eval)),
             seeds: meta.seeds,
             objective: Some(meta.objective.clone()),
+            objective_at: meta.objective_at,
             swept_keys: spec.swept_keys(),
             groups: Vec::new(),
             importance: Vec::new(),
@@ -356,16 +368,32 @@ impl SweepState {
         self.objective.as_ref().map_or("test acc", |o| o.label())
     }
 
-    /// The run a fork of the sweep's best starts from: the best run of the best group of
-    /// seeds, else the best run.
+    /// The figure the sweep ranks by, as tables head it: "best val acc", "final val acc",
+    /// "val acc (last 3)".
+    pub fn value_header(&self) -> String {
+        self.objective_at.header(self.objective_label())
+    }
+
+    /// How a run's figure is made, in words, with the peak's caveat.
+    pub fn objective_at_text(&self) -> String {
+        match self.objective_at {
+            ObjectiveAt::Best => "its best evaluation (the peak: it rewards a run that spiked and then collapsed; --objective-at final or last-K is steadier)".into(),
+            ObjectiveAt::Final => "its last evaluation".into(),
+            ObjectiveAt::LastK(k) => format!("the mean of its last {k} evaluations"),
+        }
+    }
+
+    /// The sweep's best, the one meaning every front end gives it (`sweep show`, the sweep
+    /// screen, `F`): the best run of the best configuration (its seeds' mean figure), else
+    /// the best run; figures as `objective_at` makes them.
     pub fn best_member(&self) -> Option<&QueueEntry> {
         match self.best_group() {
             Some(g) if self.seeds > 1 => g
                 .runs
                 .iter()
                 .filter_map(|&i| self.queue.get(i))
-                .filter(|e| e.best.is_some())
-                .max_by(|a, b| self.rank(a.best).total_cmp(&self.rank(b.best))),
+                .filter(|e| e.value.is_some())
+                .max_by(|a, b| self.rank(a.value).total_cmp(&self.rank(b.value))),
             _ => self.best_run(),
         }
     }
@@ -383,7 +411,7 @@ impl SweepState {
     pub fn results(&self) -> Vec<&QueueEntry> {
         let mut rows: Vec<&QueueEntry> =
             self.queue.iter().filter(|e| e.run_id().is_some()).collect();
-        rows.sort_by(|a, b| self.rank(b.best).total_cmp(&self.rank(a.best)));
+        rows.sort_by(|a, b| self.rank(b.value).total_cmp(&self.rank(a.value)));
         rows
     }
 
@@ -407,6 +435,7 @@ impl SweepState {
                         None => e.state_name(),
                     },
                     best: figure(e.best),
+                    value: figure(e.value),
                     best_test: figure(e.best_test_acc),
                     final_test: figure(e.final_test_acc),
                     expected: figure(e.expected),
@@ -420,13 +449,13 @@ impl SweepState {
 
     /// The best run by the objective.
     pub fn best_run(&self) -> Option<&QueueEntry> {
-        self.results().into_iter().find(|e| e.best.is_some())
+        self.results().into_iter().find(|e| e.value.is_some())
     }
 
     /// The groups, best mean objective first.
     pub fn ranked_groups(&self) -> Vec<&GroupRow> {
         let mut groups: Vec<&GroupRow> = self.groups.iter().collect();
-        groups.sort_by(|a, b| self.rank(b.best_mean).total_cmp(&self.rank(a.best_mean)));
+        groups.sort_by(|a, b| self.rank(b.value_mean).total_cmp(&self.rank(a.value_mean)));
         groups
     }
 
@@ -434,8 +463,8 @@ impl SweepState {
     pub fn best_group(&self) -> Option<&GroupRow> {
         self.groups
             .iter()
-            .filter(|g| g.best_mean.is_some())
-            .max_by(|a, b| self.rank(a.best_mean).total_cmp(&self.rank(b.best_mean)))
+            .filter(|g| g.value_mean.is_some())
+            .max_by(|a, b| self.rank(a.value_mean).total_cmp(&self.rank(b.value_mean)))
     }
 
     /// Characters of the longest run label (0 for an empty queue), for tables to fit them.
@@ -481,11 +510,14 @@ impl SweepState {
                 .filter(|e| matches!(e.state, QueueState::Ended { .. }))
                 .collect();
             let best: Vec<f64> = ended.iter().filter_map(|e| e.best).collect();
+            let values: Vec<f64> = ended.iter().filter_map(|e| e.value).collect();
             let finals: Vec<f64> = ended.iter().filter_map(|e| e.final_test_acc).collect();
             let best_test: Vec<f64> = ended.iter().filter_map(|e| e.best_test_acc).collect();
             row.n = best.len();
             row.best_mean = mean(&best);
             row.best_std = std(&best);
+            row.value_mean = mean(&values);
+            row.value_std = std(&values);
             row.final_mean = mean(&finals);
             row.final_std = std(&finals);
             row.best_test_mean = mean(&best_test);
@@ -576,6 +608,7 @@ impl SweepState {
                     "step": e.step,
                     "steps": e.steps,
                     "best": e.best,
+                    "value": e.value,
                     "best_val_acc": e.best_val_acc,
                     "best_test_acc": e.best_test_acc,
                     "final_test_acc": e.final_test_acc,
@@ -599,6 +632,8 @@ impl SweepState {
                     "n": g.n,
                     "best_mean": g.best_mean,
                     "best_std": g.best_std,
+                    "value_mean": g.value_mean,
+                    "value_std": g.value_std,
                     "final_mean": g.final_mean,
                     "final_std": g.final_std,
                 })
@@ -615,6 +650,7 @@ impl SweepState {
             "status": self.status.as_str(),
             "objective": self.objective.as_ref().map_or("test_acc", |o| o.name()),
             "direction": self.objective.as_ref().map_or("max", |o| o.direction()),
+            "objective_at": self.objective_at.name(),
             "sampler": self.sampler,
             "pruner": self.pruner,
             "seeds": self.seeds,
@@ -627,9 +663,9 @@ impl SweepState {
             "steps_unpruned": self.budget.steps_unpruned,
             "seconds_spent": self.budget.seconds_spent,
             "seconds_unpruned": self.budget.seconds_unpruned,
-            "best": self.best_run().map(|e| serde_json::json!({
-                "index": e.index, "run_id": e.run_id(), "best": e.best,
-                "best_test_acc": e.best_test_acc,
+            "best": self.best_member().map(|e| serde_json::json!({
+                "index": e.index, "run_id": e.run_id(), "best": e.best, "value": e.value,
+                "group": e.group, "best_test_acc": e.best_test_acc,
             })),
             "notice": self.notice,
             "job": self.job,
@@ -650,6 +686,10 @@ impl SweepState {
             Objective::TestAcc => "Chosen on test accuracy: no validation split (the lab's protocol).\n\n".to_string(),
         });
         out.push_str(&format!(
+            "A run's figure: {}.\n\n",
+            self.objective_at_text()
+        ));
+        out.push_str(&format!(
             "- status: {}\n- sampler: {}; pruner: {}; seeds: {}\n- budget: {}\n",
             self.status.as_str(),
             self.sampler,
@@ -662,19 +702,20 @@ impl SweepState {
         }
         let table = self.result_rows(false);
         let obj = objective.label();
+        let ranked = self.value_header();
         if table.on_metric {
             out.push_str(&format!(
-                "\n## Runs\n\n| # | run | settings | status | steps | best {obj} | seconds |\n|---|---|---|---|---|---|---|\n"
+                "\n## Runs\n\n| # | run | settings | status | steps | {ranked} | seconds |\n|---|---|---|---|---|---|---|\n"
             ));
             for r in &table.rows {
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {} | {} |\n",
-                    r.entry.index, r.run, r.entry.label, r.status, r.entry.step, r.best, r.seconds
+                    r.entry.index, r.run, r.entry.label, r.status, r.entry.step, r.value, r.seconds
                 ));
             }
         } else {
             out.push_str(&format!(
-                "\n## Runs\n\n| # | run | settings | status | steps | best {obj} |"
+                "\n## Runs\n\n| # | run | settings | status | steps | {ranked} |"
             ));
             if table.on_val {
                 out.push_str(" best test acc |");
@@ -695,7 +736,7 @@ impl SweepState {
             for r in &table.rows {
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {} |",
-                    r.entry.index, r.run, r.entry.label, r.status, r.entry.step, r.best
+                    r.entry.index, r.run, r.entry.label, r.status, r.entry.step, r.value
                 ));
                 if table.on_val {
                     out.push_str(&format!(" {} |", r.best_test));
@@ -709,7 +750,7 @@ impl SweepState {
         }
         if self.seeds > 1 && !self.groups.is_empty() {
             out.push_str(&format!(
-                "\n## Groups (runs that differ only by seed)\n\n| group | settings | n | best {obj} mean | std | final test acc mean | std |\n|---|---|---|---|---|---|---|\n"
+                "\n## Groups (runs that differ only by seed)\n\n| group | settings | n | {ranked} mean | std | final test acc mean | std |\n|---|---|---|---|---|---|---|\n"
             ));
             let groups = self.ranked_groups();
             for g in groups {
@@ -718,8 +759,8 @@ impl SweepState {
                     g.group,
                     g.label,
                     g.n,
-                    figure(g.best_mean),
-                    figure(g.best_std.filter(|_| g.n > 1)),
+                    figure(g.value_mean),
+                    figure(g.value_std.filter(|_| g.n > 1)),
                     figure(g.final_mean),
                     figure(g.final_std.filter(|_| g.n > 1))
                 ));
@@ -858,6 +899,7 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
             .map(|(s, v)| (s, book.meta.objective.score(v)))
             .collect(),
         best: book.best(index).map(|v| book.meta.objective.score(v)),
+        value: book.value(index).map(|v| book.meta.objective.score(v)),
         best_val_acc: run.and_then(|r| r.best_val_acc()),
         final_val_acc: run.and_then(|r| r.final_val_acc()),
         best_test_acc: run.and_then(|r| r.best_test_acc()),

@@ -64,6 +64,7 @@ impl SweepCore {
             seeds: plan.spec.seeds.max(1),
             trials,
             objective: plan.objective(),
+            objective_at: plan.spec.objective_at,
             first_eval: plan.first_eval(),
             steps: plan.steps(),
             notice,

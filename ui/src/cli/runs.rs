@@ -87,7 +87,7 @@ fn changed_text(r: &RunRecord, seedless: bool) -> String {
 fn group_table(groups: &[&RunGroup], runs: &[RunRecord]) -> String {
     let mut out = format!(
         "{:32}  {:>3}  {:>17}  {:>17}  {:12}  changed\n",
-        "group (first run)", "n", "best mean ± std", "final mean ± std", "seeds"
+        "group (first run)", "n", "best test ± std", "final test ± std", "seeds"
     );
     for g in groups {
         let first = runs.iter().find(|r| r.run_id == g.runs[0]);

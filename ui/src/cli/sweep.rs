@@ -5,7 +5,7 @@
 //! state from its folder.
 
 use anyhow::Result;
-use gradboard::config::sweep::{PrunerOptions, SweepPlan, SweepRequest};
+use gradboard::config::sweep::{ObjectiveAt, PrunerOptions, SweepPlan, SweepRequest};
 use gradboard::config::PresetDirs;
 use gradboard::events::{unix_now, Event, EventKind};
 use gradboard::model::Compute;
@@ -43,6 +43,11 @@ pub struct SweepArgs {
     /// A command sweep's objective: the name of the metric the command reports.
     #[arg(long, value_name = "NAME")]
     pub objective: Option<String>,
+    /// Which evaluations make a run's figure, the one every table ranks by and "best" means:
+    /// best (its peak, the default: it rewards a run that spiked and then collapsed), final
+    /// (its last evaluation) or last-K (the mean of its last K, e.g. last-3).
+    #[arg(long, value_name = "best|final|last-K")]
+    pub objective_at: Option<String>,
     /// Whether the objective is better larger (max, the default) or smaller (min).
     #[arg(long, value_name = "max|min")]
     pub direction: Option<String>,
@@ -194,6 +199,7 @@ fn request(args: &SweepArgs) -> SweepRequest {
         seed: args.seed,
         command: args.command.clone(),
         objective: args.objective.clone(),
+        objective_at: args.objective_at.clone(),
         direction: args.direction.clone(),
         kill_after: args.kill_after,
     }
@@ -204,7 +210,7 @@ pub fn table(state: &SweepState) -> String {
     let table = state.result_rows(true);
     let label_width = state.label_width().clamp(8, 60);
     if table.on_metric {
-        let objective = format!("best {}", state.objective_label());
+        let objective = state.value_header();
         let width = objective.chars().count().max(9);
         let mut out = format!(
             "{:>3}  {:label_width$}  {:16}  {:>6}  {objective:>width$}  {:>7}  run\n",
@@ -214,25 +220,28 @@ pub fn table(state: &SweepState) -> String {
             let label: String = r.entry.label.chars().take(label_width).collect();
             out.push_str(&format!(
                 "{:>3}  {label:label_width$}  {:16}  {:>6}  {:>width$}  {:>7}  {}\n",
-                r.entry.index, r.status, r.entry.step, r.best, r.seconds, r.run
+                r.entry.index, r.status, r.entry.step, r.value, r.seconds, r.run
             ));
         }
         return out;
     }
-    // A sweep chosen on validation shows its objective beside the test figures; one chosen
-    // on test accuracy has its objective in the best-test column already.
-    let column = |text: &str| format!("  {text:>9}");
+    // A sweep chosen on validation shows its figure beside the test figures; one chosen on
+    // test accuracy has it in the best- or final-test column already, unless it is a mean
+    // of the last evaluations.
+    let ranked = match (table.on_val, state.objective_at) {
+        (true, at) => Some(at.header("val")),
+        (false, ObjectiveAt::LastK(_)) => Some(state.objective_at.header("test")),
+        _ => None,
+    };
+    let width = ranked.as_ref().map_or(9, |r| r.chars().count().max(9));
+    let column = |text: &str| format!("  {text:>width$}");
     let mut out = format!(
         "{:>3}  {:label_width$}  {:16}  {:>6}{}  {:>9}  {:>9}{}  run\n",
         "#",
         "settings",
         "status",
         "steps",
-        if table.on_val {
-            column("best val")
-        } else {
-            String::new()
-        },
+        ranked.as_deref().map(column).unwrap_or_default(),
         "best test",
         "final test",
         if table.with_expected { "   report" } else { "" }
@@ -244,8 +253,8 @@ pub fn table(state: &SweepState) -> String {
             r.entry.index,
             r.status,
             r.entry.step,
-            if table.on_val {
-                column(&r.best)
+            if ranked.is_some() {
+                column(&r.value)
             } else {
                 String::new()
             },
@@ -266,9 +275,10 @@ pub fn table(state: &SweepState) -> String {
 pub fn summary(state: &SweepState) -> String {
     let mut out = String::new();
     let objective = state.objective_label();
+    let ranked = state.value_header();
     if state.seeds > 1 && !state.groups.is_empty() {
         out.push_str(&format!(
-            "\ngroups ({} seeds each): n, best {objective} mean ± std, final test acc mean ± std\n",
+            "\ngroups ({} seeds each), best first: n, {ranked} mean ± std, final test acc mean ± std\n",
             state.seeds
         ));
         let groups = state.ranked_groups();
@@ -278,7 +288,7 @@ pub fn summary(state: &SweepState) -> String {
                 g.group,
                 g.label.chars().take(40).collect::<String>(),
                 g.n,
-                spread_text(g.best_mean, g.best_std.filter(|_| g.n > 1)),
+                spread_text(g.value_mean, g.value_std.filter(|_| g.n > 1)),
                 spread_text(g.final_mean, g.final_std.filter(|_| g.n > 1))
             ));
         }
@@ -295,24 +305,32 @@ pub fn summary(state: &SweepState) -> String {
         out.push_str(&format!("\nwhat mattered: {}\n", state.importance_basis));
     }
     out.push_str(&format!("\nbudget: {}\n", state.budget_text()));
-    if let (Some(best), true) = (state.best_run(), state.result_rows(false).on_metric) {
-        out.push_str(&format!(
-            "best: #{} {} ({objective} {}) run {}\n",
-            best.index,
-            best.label,
-            figure(best.best),
-            best.run_id().unwrap_or("-")
-        ));
-    } else if let Some(best) = state.best_run() {
-        out.push_str(&format!(
-            "best: #{} {} ({objective} {}, test acc {}) run {}\n",
-            best.index,
-            best.label,
-            figure(best.best),
-            figure(best.best_test_acc),
-            best.run_id().unwrap_or("-")
-        ));
-    }
+    let Some(best) = state.best_member() else {
+        return out;
+    };
+    // The one best every front end names (`F` forks it): with seeds, the best
+    // configuration's best run.
+    let group = match state.best_group() {
+        Some(g) if state.seeds > 1 => format!(
+            " of the best configuration (group {}, {ranked} {} over {} seeds)",
+            g.group,
+            spread_text(g.value_mean, g.value_std.filter(|_| g.n > 1)).trim_end(),
+            g.n
+        ),
+        _ => String::new(),
+    };
+    let test = if state.result_rows(false).on_metric {
+        String::new()
+    } else {
+        format!(", final test acc {}", figure(best.final_test_acc))
+    };
+    out.push_str(&format!(
+        "best: #{} {} ({ranked} {}{test}) run {}{group}\n",
+        best.index,
+        best.label,
+        figure(best.value),
+        best.run_id().unwrap_or("-")
+    ));
     out
 }
 
@@ -382,12 +400,13 @@ pub fn run(args: SweepArgs, compute: Compute, threads: usize) -> Result<ExitCode
     let total = start.queue.len();
     if !args.json {
         println!(
-            "sweep {}: {total} runs ({} sampler, {} seed(s) each), {} at a time, chosen on {}, pruner {}; folder {}",
+            "sweep {}: {total} runs ({} sampler, {} seed(s) each), {} at a time, chosen on {} (ranked by {}), pruner {}; folder {}",
             sweep.id,
             start.sampler,
             start.seeds,
             args.parallel,
             start.objective_label(),
+            start.value_header(),
             start.pruner,
             sweep.dir.display()
         );
@@ -718,7 +737,7 @@ fn show(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
         println!("{}", state.show_json());
     } else {
         println!(
-            "sweep {} ({}{}): {} sampler, {} seed(s) each, chosen on {}, pruner {}",
+            "sweep {} ({}{}): {} sampler, {} seed(s) each, ranked by {}, pruner {}",
             state.id,
             state.status.as_str(),
             state
@@ -728,7 +747,7 @@ fn show(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
                 .unwrap_or_default(),
             state.sampler,
             state.seeds,
-            state.objective_label(),
+            state.value_header(),
             state.pruner
         );
         if let Some(n) = &state.notice {

@@ -227,7 +227,10 @@ fn a_command_sweep_ranks_the_scripts_trials_by_its_objective() {
         .collect();
     assert_eq!(rows.len(), 4, "{text}");
     assert!(rows[0].contains("a=1 b=2"), "smallest loss first: {text}");
-    assert!(text.contains("best: #2 a=1 b=2 (loss 1.0000)"), "{text}");
+    assert!(
+        text.contains("best: #2 a=1 b=2 (best loss 1.0000)"),
+        "{text}"
+    );
     let dir = std::fs::read_dir(home.path().join("runs/sweeps"))
         .unwrap()
         .next()

@@ -13,7 +13,7 @@ use gradboard::runner::sweep::parallel::Parallel;
 use gradboard::runner::sweep::{QueueState, SweepCommand, SweepState};
 
 /// The form's fields: name and hint.
-pub const FORM_FIELDS: [(&str, &str); 12] = [
+pub const FORM_FIELDS: [(&str, &str); 13] = [
     (
         "file",
         "a sweep file or a shipped sweep (lab-ablation); empty: the fields below",
@@ -36,6 +36,10 @@ pub const FORM_FIELDS: [(&str, &str); 12] = [
     (
         "seeds",
         "seeds each configuration trains with (groups of seeds)",
+    ),
+    (
+        "objective at",
+        "a run's figure: best (its peak: rewards a run that spiked then fell), final, last-3",
     ),
     ("set", "every run: steps=600 eval_every=100"),
     (
@@ -66,7 +70,7 @@ impl SweepForm {
     /// A form for sweeps of `preset`.
     pub fn new(preset: &str) -> Self {
         let values = [
-            "", preset, "grid", "", "", "", "0", "1", "", "median", "", "0",
+            "", preset, "grid", "", "", "", "0", "1", "best", "", "median", "", "0",
         ];
         SweepForm {
             fields: values.iter().map(|v| Field::new(v)).collect(),
@@ -127,6 +131,7 @@ impl SweepForm {
             choices: words(self.value("choices")),
             trials: (trials > 0).then_some(trials),
             seeds: Some(count("seeds")?),
+            objective_at: Some(self.value("objective at").to_string()).filter(|s| !s.is_empty()),
             set: words(self.value("set")),
             prune: Some(self.value("pruner").to_string()).filter(|p| !p.is_empty()),
             prune_options: options,

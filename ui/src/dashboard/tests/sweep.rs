@@ -27,6 +27,7 @@ fn entry(
         steps: 300,
         curve: best.map(|b| vec![(100, b)]).unwrap_or_default(),
         best,
+        value: best,
         best_test_acc: best.map(|b| b - 0.01),
         final_test_acc: best.map(|b| b - 0.02),
         seconds: best.map(|_| 4.0),
@@ -56,8 +57,8 @@ fn a_sweep_starts_from_the_form_and_its_queue_results_and_scatter_are_shown() {
     answer(&mut app, effects);
     assert!(screen(&app, 120, 40).contains("nothing to sweep"));
     chars(&mut app, "lr=1e-3,2e-3,4e-3");
-    // grid, ranges, choices, trials, seeds, set.
-    for _ in 0..5 {
+    // grid, ranges, choices, trials, seeds, objective at, set.
+    for _ in 0..6 {
         key(&mut app, KeyCode::Down);
     }
     chars(&mut app, "steps=300");
@@ -100,7 +101,7 @@ fn a_sweep_starts_from_the_form_and_its_queue_results_and_scatter_are_shown() {
     assert!(s.contains(id), "{s}");
     assert!(s.contains("pruned@100"), "{s}");
     assert!(s.contains("pending"), "{s}");
-    assert!(s.contains("results, best val acc first"), "{s}");
+    assert!(s.contains("results, by best val acc"), "{s}");
     assert!(s.contains("best val acc against lr"), "{s}");
     assert!(
         s.contains("pruner: no decision yet"),
@@ -201,6 +202,8 @@ fn groups_importance_parallel_coordinates_brushes_and_forking_the_best() {
         n: 2,
         best_mean: Some(mean),
         best_std: Some(0.0141),
+        value_mean: Some(mean),
+        value_std: Some(0.0141),
         final_mean: Some(mean - 0.02),
         final_std: Some(0.01),
         ..GroupRow::default()
@@ -247,11 +250,8 @@ fn groups_importance_parallel_coordinates_brushes_and_forking_the_best() {
         ..SweepState::default()
     }));
     let s = screen(&app, 160, 50);
-    assert!(s.contains("900 of 1200 steps (75 %)"), "the budget: {s}");
-    assert!(
-        s.contains("groups of seeds, best mean val acc first"),
-        "{s}"
-    );
+    assert!(s.contains("900 of 1200 steps (75"), "the budget: {s}");
+    assert!(s.contains("groups of seeds, by mean best val acc"), "{s}");
     assert!(s.find("0.5100").unwrap() < s.find("0.2900").unwrap(), "{s}");
     assert!(s.contains("what mattered"), "{s}");
     assert!(s.contains("lr (log)"), "the log axis is named: {s}");

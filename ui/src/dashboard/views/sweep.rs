@@ -79,7 +79,8 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
     let selected = app.sweep.selected.min(state.queue.len().saturating_sub(1));
     let [table_area, detail_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(area);
-    let header = Row::new(["#", "settings", "state", "step", "best", "pruner"])
+    let ranked = state.objective_at.name();
+    let header = Row::new(["#", "settings", "state", "step", ranked.as_str(), "pruner"])
         .style(Style::new().add_modifier(Modifier::BOLD));
     let rows: Vec<Row> = state
         .queue
@@ -103,7 +104,7 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
                 Cell::from(e.label.clone()),
                 Cell::from(Span::styled(state_text, state_style(e))),
                 Cell::from(step),
-                Cell::from(figure(e.best)),
+                Cell::from(figure(e.value)),
                 Cell::from(e.pruner.clone().unwrap_or_default()),
             ])
         })
@@ -163,9 +164,9 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
 /// The selected run in full: its id, settings and the pruner's whole last decision.
 fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>, area: Rect) {
     let folder = Line::from(format!(
-        "sweep {} chosen on {}; budget {}{}",
+        "sweep {} ranked by {}; budget {}{}",
         state.id,
-        state.objective_label(),
+        state.value_header(),
         state.budget_text(),
         state
             .notice
@@ -196,17 +197,17 @@ fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>
         ]),
         Line::from(match state.result_rows(false).on_metric {
             true => format!(
-                "run {}  best {} {}  step {}",
+                "run {}  {} {}  step {}",
                 e.run_id().unwrap_or("not started"),
-                state.objective_label(),
-                figure(e.best),
+                state.value_header(),
+                figure(e.value),
                 e.step
             ),
             false => format!(
-                "run {}  best {} {}  test {} (final {})",
+                "run {}  {} {}  test {} (final {})",
                 e.run_id().unwrap_or("not started"),
-                state.objective_label(),
-                figure(e.best),
+                state.value_header(),
+                figure(e.value),
                 figure(e.best_test_acc),
                 figure(e.final_test_acc)
             ),
@@ -228,8 +229,10 @@ fn draw_detail(frame: &mut Frame, state: &SweepState, entry: Option<&QueueEntry>
 }
 
 fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parallel, area: Rect) {
-    let objective = state.objective_label();
-    let short = objective.split(' ').next().unwrap_or("best");
+    let objective = state.value_header();
+    let short = state
+        .objective_at
+        .header(state.objective_label().split(' ').next().unwrap_or("best"));
     let table = state.result_rows(false);
     let with_expected = table.with_expected;
     let on_metric = table.on_metric;
@@ -256,8 +259,8 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
             .into_iter()
             .map(|g| {
                 Row::new(vec![
-                    Cell::from(figure(g.best_mean)),
-                    Cell::from(figure(g.best_std.filter(|_| g.n > 1))),
+                    Cell::from(figure(g.value_mean)),
+                    Cell::from(figure(g.value_std.filter(|_| g.n > 1))),
                     Cell::from(figure(g.final_mean)),
                     Cell::from(format!("{}  {}", g.n, g.label)),
                 ])
@@ -274,7 +277,7 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
                     false => (r.best_test, r.final_test),
                 };
                 let mut cells = vec![
-                    Cell::from(r.best),
+                    Cell::from(r.value),
                     Cell::from(second),
                     Cell::from(third),
                     Cell::from(Span::styled(r.entry.label.clone(), state_style(r.entry))),
@@ -287,7 +290,7 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
             .collect()
     };
     let mut widths = vec![
-        Constraint::Length(8),
+        Constraint::Length(header[0].chars().count().max(8) as u16),
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Min(10),
@@ -296,13 +299,10 @@ fn draw_results(frame: &mut Frame, app: &App, state: &SweepState, lines: &Parall
         widths.insert(3, Constraint::Length(7));
     }
     let title = match &inside {
-        Some(i) => format!(
-            " {} runs inside the brushes, best {objective} first ",
-            i.len()
-        ),
-        None if grouped => format!(" groups of seeds, best mean {objective} first "),
-        None if on_metric => format!(" results, best {objective} first "),
-        None => format!(" results, best {objective} first (test beside it) "),
+        Some(i) => format!(" {} runs inside the brushes, by {objective} ", i.len()),
+        None if grouped => format!(" groups of seeds, by mean {objective} "),
+        None if on_metric => format!(" results, by {objective} "),
+        None => format!(" results, by {objective} (test beside it) "),
     };
     frame.render_widget(
         Table::new(rows, widths)
@@ -520,7 +520,7 @@ fn draw_scatter(frame: &mut Frame, state: &SweepState, key_index: usize, area: R
         .iter()
         .filter_map(|e| {
             let value = e.swept.iter().find(|(k, _)| k == key)?.1.clone();
-            Some((value, e.best?))
+            Some((value, e.value?))
         })
         .collect();
     let values: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
@@ -569,8 +569,8 @@ fn draw_scatter(frame: &mut Frame, state: &SweepState, key_index: usize, area: R
         names.clone()
     };
     let title = format!(
-        " best {} against {key}{} (v: next key) ",
-        state.objective_label(),
+        " {} against {key}{} (v: next key) ",
+        state.value_header(),
         if log { " (log scale)" } else { "" }
     );
     let chart = Chart::new(vec![Dataset::default()
