@@ -366,3 +366,64 @@ fn weights_that_are_not_finite_are_refused_by_evaluation() {
     let data = runner.data().clone();
     assert!(gradboard::analysis::analyze_run(&run_dir, &data, &Compute::cpu(), &|| false).is_err());
 }
+
+/// A run's labels live beside its events: every listing shows them (the cached one as soon as
+/// they change), an empty edit removes the file, a bad tag changes nothing; deleting moves the
+/// folder to `.trash` (a second run of the same id does not overwrite the first) and a run
+/// still training is refused.
+#[test]
+fn labels_are_listed_and_a_deleted_run_goes_to_the_trash() {
+    use gradboard::runs::{edit_labels, trash_run, LabelEdit, RunLabels};
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path());
+    let handle = runner
+        .start(
+            RunRequest::new("mlp-default", small("mlp-default", &["hidden=16"]), None),
+            Box::new(|_| {}),
+        )
+        .unwrap();
+    let run_dir = handle.dir.clone();
+    handle.wait();
+    let runs_dir = run_dir.parent().unwrap().to_path_buf();
+    let mut cache = ListingCache::new();
+    assert!(cache.scan(&runs_dir).unwrap().unwrap()[0].labels.is_empty());
+    edit_labels(&run_dir, &LabelEdit::Name("baseline".into())).unwrap();
+    edit_labels(&run_dir, &LabelEdit::tags_from_words("keep lr")).unwrap();
+    let labels = edit_labels(&run_dir, &LabelEdit::tags_from_words("-lr")).unwrap();
+    assert_eq!(labels.tags_text(), "keep");
+    let e = edit_labels(&run_dir, &LabelEdit::tags_from_words("a b\tc d\u{3000}x"));
+    assert!(e.is_ok(), "words split on any space");
+    let e = edit_labels(&run_dir, &LabelEdit::Note("two\nlines".into())).unwrap_err();
+    assert!(e.to_string().contains("one line"), "{e}");
+    let cached = cache.scan(&runs_dir).unwrap().expect("labels changed");
+    assert_eq!(cached[0].labels.name.as_deref(), Some("baseline"));
+    assert_eq!(
+        list_runs(&runs_dir).unwrap()[0].labels,
+        RunLabels::read(&run_dir)
+    );
+    edit_labels(&run_dir, &LabelEdit::Name(String::new())).unwrap();
+    edit_labels(
+        &run_dir,
+        &LabelEdit::tags_from_words("-keep -a -b -c -d -x"),
+    )
+    .unwrap();
+    assert!(
+        !run_dir.join("labels.json").exists(),
+        "nothing said, no file"
+    );
+    // Deleting.
+    let lock = std::fs::File::open(run_dir.join("run.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let e = trash_run(&run_dir).unwrap_err().to_string();
+    assert!(e.contains("still training"), "{e}");
+    drop(lock);
+    let to = trash_run(&run_dir).unwrap();
+    assert!(to.starts_with(runs_dir.join(".trash")));
+    assert!(to.join("events.jsonl").is_file() && !run_dir.exists());
+    assert!(list_runs(&runs_dir).unwrap().is_empty(), ".trash is no run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::write(run_dir.join("events.jsonl"), "").unwrap();
+    let again = trash_run(&run_dir).unwrap();
+    assert_ne!(again, to, "the first deleted copy stays");
+    assert!(trash_run(&runs_dir.join("nosuch")).is_err());
+}

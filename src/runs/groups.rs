@@ -182,6 +182,7 @@ mod tests {
             reason: None,
             warnings: Vec::new(),
             time_to: BTreeMap::new(),
+            labels: Default::default(),
             config: Some(config),
             dir: Default::default(),
         }

@@ -1,6 +1,7 @@
 //! Listing a runs folder: each run's status and what it reached. A finished run is read from
 //! its first line and its summary.json; a running or crashed one from all its events.
 
+use super::labels::{RunLabels, LABELS_FILE};
 use super::reader::parse_events;
 use super::state::{LiveChange, RunState};
 use super::{CONFIG_FILE, EVENTS_FILE, LOCK_FILE, SUMMARY_FILE};
@@ -84,6 +85,9 @@ pub struct RunRecord {
     /// When its evaluated accuracy first reached each level (`done`'s `time_to`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub time_to: BTreeMap<String, f64>,
+    /// Its name, tags, note and archived mark (`labels.json`), when any is said.
+    #[serde(skip_serializing_if = "RunLabels::is_empty")]
+    pub labels: RunLabels,
     /// Its configuration as it started.
     #[serde(skip)]
     pub config: Option<RunConfig>,
@@ -229,6 +233,7 @@ pub fn run_record(dir: &Path) -> Result<RunRecord> {
             .map(|e| e.time_to.clone())
             .unwrap_or_default(),
         config,
+        labels: RunLabels::read(dir),
         dir: dir.to_path_buf(),
         run_id,
     })
@@ -274,19 +279,27 @@ pub fn list_runs(runs_dir: &Path) -> Result<Vec<RunRecord>> {
     Ok(records)
 }
 
-/// What a run folder's files looked like when it was last read.
-type Stamp = (Option<(u64, std::time::SystemTime)>, bool);
+/// What a run folder's files looked like when it was last read: its events file's length
+/// and time, whether it has a summary, its labels' time.
+type Stamp = (
+    Option<(u64, std::time::SystemTime)>,
+    bool,
+    Option<std::time::SystemTime>,
+);
 
 fn stamp(dir: &Path) -> Stamp {
     let events = std::fs::symlink_metadata(dir.join(EVENTS_FILE))
         .ok()
         .and_then(|m| Some((m.len(), m.modified().ok()?)));
     let summary = std::fs::symlink_metadata(dir.join(SUMMARY_FILE)).is_ok();
-    (events, summary)
+    let labels = std::fs::symlink_metadata(dir.join(LABELS_FILE))
+        .ok()
+        .and_then(|m| m.modified().ok());
+    (events, summary, labels)
 }
 
-/// A listing kept between scans: a run folder is read again only when its events file or
-/// summary changed; unfinished runs have their lock checked every scan, so a process that died
+/// A listing kept between scans: a run folder is read again only when its events file,
+/// summary or labels changed; unfinished runs have their lock checked every scan, so a process that died
 /// shows as `crashed` at once.
 #[derive(Debug, Default)]
 pub struct ListingCache {

@@ -9,8 +9,10 @@ pub mod figure_style;
 mod follow;
 pub mod groups;
 mod ids;
+pub mod labels;
 mod layers_export;
 mod listing;
+pub mod query;
 mod reader;
 pub mod series;
 pub mod state;
@@ -19,6 +21,7 @@ mod writer;
 
 pub use follow::{new_lines, Follower};
 pub use ids::new_run_id;
+pub use labels::{edit_labels, trash_run, LabelEdit, RunLabels};
 pub use listing::{
     list_runs, lock_held, lock_held_file, run_record, ListedStatus, ListingCache, RunRecord,
 };

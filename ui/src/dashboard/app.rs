@@ -245,6 +245,14 @@ impl App {
                     self.sweep.folder.as_ref().map(|f| f.0.clone()),
                 )]
             }
+            Msg::Labelled(Ok(done)) => {
+                self.shared.notify(done);
+                vec![]
+            }
+            Msg::Labelled(Err(e)) => {
+                self.shared.warn(e);
+                vec![]
+            }
             Msg::SweepCancelled(Err(e)) => {
                 self.shared.warn(format!("sweep not cancelled: {e}"));
                 vec![]
@@ -499,6 +507,7 @@ impl App {
 
     /// A key of the screen on show: actions of every screen here, the rest to the screen.
     fn on_action(&mut self, action: Action, key: KeyEvent) -> Vec<Effect> {
+        self.runs.forget_delete(Some(action));
         match action {
             Action::NextScreen => {
                 let next = self.screen.next();

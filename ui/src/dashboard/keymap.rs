@@ -156,6 +156,18 @@ pub enum Action {
     Filter,
     /// Sort by the column of the digit pressed (again: reverse).
     Sort,
+    /// Sort by any figure or setting (asked for).
+    SortByField,
+    /// Name the run under the cursor.
+    NameRun,
+    /// Tag it.
+    TagRun,
+    /// Note something about it.
+    NoteRun,
+    /// Archive it, or bring it back.
+    ArchiveRun,
+    /// Delete it (pressed twice).
+    DeleteRun,
     /// Fork the run under the cursor: its settings go to the settings panel.
     Fork,
     /// Continue the stopped or crashed run under the cursor.
@@ -454,6 +466,36 @@ pub const KEYMAP: &[Binding] = &[
         Action::Sort,
         "sort by column 1-9 (again: reverse)",
         Some("sort"),
+    ),
+    bind(
+        RUNS,
+        &[Char('o')],
+        Action::SortByField,
+        "sort by any figure or setting (lr, seconds, -best), shown as a column",
+        Some("order"),
+    ),
+    bind(RUNS, &[Char('N')], Action::NameRun, "name the run", Some("name")),
+    bind(
+        RUNS,
+        &[Char('t')],
+        Action::TagRun,
+        "tag the run (a word adds, -word removes; filter tag:word)",
+        Some("tag"),
+    ),
+    bind(RUNS, &[Char('A')], Action::NoteRun, "annotate the run: a note", None),
+    bind(
+        RUNS,
+        &[Char('z')],
+        Action::ArchiveRun,
+        "archive the run (hidden unless the filter says is:archived) or bring it back",
+        None,
+    ),
+    bind(
+        RUNS,
+        &[Char('D')],
+        Action::DeleteRun,
+        "delete the run (press twice; its folder moves to the runs folder's .trash)",
+        None,
     ),
     bind(
         RUNS,

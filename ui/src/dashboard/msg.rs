@@ -261,6 +261,8 @@ pub enum Msg {
     SweepFailed(String),
     /// A sweep from its folder was cancelled (what was done), or why not.
     SweepCancelled(Result<String, String>),
+    /// A run's labels were changed or it was deleted: what was done, or why not.
+    Labelled(Result<String, String>),
     /// A read of the log folder's runs (`--logdir`), or why it failed.
     Logs(Result<Vec<gradboard::logs::LogRun>, String>),
     /// A command sweep's trial started again (`F`), in words, or why not.
@@ -321,6 +323,15 @@ impl PartialEq for OpenedData {
 /// What the app asks of the runtime after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Change a run's name, tags, note or archived mark (`labels.json`).
+    Label {
+        /// Its folder.
+        dir: std::path::PathBuf,
+        /// The change.
+        edit: gradboard::runs::LabelEdit,
+    },
+    /// Delete a run: its folder moves to the runs folder's `.trash`.
+    Trash(std::path::PathBuf),
     /// Read a sweep from its folder (`None`: the newest of the runs folder).
     ReadSweep(Option<std::path::PathBuf>),
     /// Cancel the sweep in this folder wherever it runs (`sweep cancel`).

@@ -212,6 +212,8 @@ impl Runtime {
                     workers::read_sweep(self.args.runs_dir.clone(), dir, &self.tx)
                 }
                 Effect::CancelSweep(dir) => workers::cancel_sweep(dir, &self.tx),
+                Effect::Label { dir, edit } => workers::label(dir, edit, &self.tx),
+                Effect::Trash(dir) => workers::trash(dir, &self.tx),
                 Effect::ListPresets => workers::list_presets(app.shared.presets.clone(), &self.tx),
                 Effect::ListNets => workers::list_nets(app.shared.presets.clone(), &self.tx),
                 Effect::ListData => workers::list_data(self.args.data.clone(), &self.tx),

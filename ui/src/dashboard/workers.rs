@@ -242,6 +242,44 @@ pub fn cancel_sweep(dir: PathBuf, tx: &Sender<Msg>) {
     });
 }
 
+/// Changes a run's labels; the listing's next scan shows them.
+pub fn label(dir: PathBuf, edit: gradboard::runs::LabelEdit, tx: &Sender<Msg>) {
+    let id = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let result = gradboard::runs::edit_labels(&dir, &edit)
+        .map(|l| match edit {
+            gradboard::runs::LabelEdit::Name(_) => match &l.name {
+                Some(n) => format!("{id} is named {n:?}"),
+                None => format!("{id} has no name"),
+            },
+            gradboard::runs::LabelEdit::Tags { .. } => {
+                format!(
+                    "{id} tags: {}",
+                    Some(l.tags_text())
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or("none".into())
+                )
+            }
+            gradboard::runs::LabelEdit::Note(_) => format!("{id}: note saved"),
+            gradboard::runs::LabelEdit::Archived(a) => {
+                format!("{id} {}", if a { "archived" } else { "unarchived" })
+            }
+        })
+        .map_err(|e| format!("{id}: {e}"));
+    let _ = tx.try_send(Msg::Labelled(result));
+}
+
+/// Deletes a run by moving its folder to the runs folder's `.trash`.
+pub fn trash(dir: PathBuf, tx: &Sender<Msg>) {
+    let result = gradboard::runs::trash_run(&dir)
+        .map(|to| format!("deleted: moved to {}", to.display()))
+        .map_err(|e| e.to_string());
+    let _ = tx.try_send(Msg::Labelled(result));
+}
+
 /// A sweep of the runs folder as a message (`dir`, else the newest); `None` without one.
 pub fn sweep_read(runs_dir: &Path, dir: Option<PathBuf>) -> Option<Msg> {
     use gradboard::runner::sweep::{list_sweeps, newest_sweep, read_sweep};

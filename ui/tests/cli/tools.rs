@@ -306,3 +306,111 @@ fn runs_logdir_lists_other_programs_runs_and_an_empty_folder_is_one_line() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("no runs"), "{err}");
 }
+
+/// `runs` sorts and filters by any setting or figure, and names, tags, notes, archives and
+/// deletes runs by id, a part of it or a name; a mistake is one line and changes nothing.
+#[test]
+fn runs_are_sorted_filtered_labelled_archived_and_deleted() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tiny_archive(home.path());
+    for lr in ["1e-3", "5e-3", "2e-2"] {
+        let out = gradboard(home.path())
+            .args(["train", "--preset", "numpy-mlp", "--data"])
+            .arg(&data)
+            .args(["--set", "steps=10", "--set", "eval_every=10", "--set"])
+            .arg(format!("lr={lr}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let ids: Vec<String> = runs_json(home.path())
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
+    let run = |args: &[&str]| {
+        let out = gradboard(home.path())
+            .arg("runs")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr(&out),
+        )
+    };
+    // Sorted by lr, largest first, with an lr column.
+    let (code, text, _) = run(&["--sort", "-lr"]);
+    assert_eq!(code, 0);
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("2026") || l.contains("-numpy-mlp-"))
+        .collect();
+    assert!(text.lines().next().unwrap().contains(" lr "), "{text}");
+    assert!(
+        rows[0].contains("0.02") && rows[2].contains("0.001"),
+        "{text}"
+    );
+    // Labels: by a part of the id, then by name.
+    let tail = ids[0].rsplit('-').next().unwrap().to_string();
+    let (code, text, err) = run(&["name", &tail, "fast one"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("name \"fast one\""), "{text}");
+    assert_eq!(run(&["tag", "fast one", "keep", "lr-study"]).0, 0);
+    assert_eq!(run(&["tag", "fast one", "-lr-study"]).0, 0);
+    assert_eq!(run(&["note", "fast one", "the largest lr"]).0, 0);
+    let listed = runs_json(home.path());
+    let labelled = listed
+        .iter()
+        .find(|r| r["run_id"] == ids[0].as_str())
+        .unwrap();
+    assert_eq!(labelled["labels"]["name"], "fast one");
+    assert_eq!(labelled["labels"]["tags"], serde_json::json!(["keep"]));
+    assert_eq!(labelled["labels"]["note"], "the largest lr");
+    let (_, text, _) = run(&["--filter", "tag:keep"]);
+    assert!(text.contains(&ids[0]) && !text.contains(&ids[1]), "{text}");
+    let (_, text, _) = run(&["--filter", "lr<0.01 optimizer=sgd"]);
+    assert!(!text.contains(&ids[0]) && text.contains(&ids[1]), "{text}");
+    // Archived: hidden unless asked for.
+    assert_eq!(run(&["archive", &ids[1]]).0, 0);
+    let (_, text, _) = run(&[]);
+    assert!(!text.contains(&ids[1]) && text.contains("--all"), "{text}");
+    let (_, text, _) = run(&["--all"]);
+    assert!(
+        text.contains(&ids[1]) && text.contains("[archived]"),
+        "{text}"
+    );
+    assert_eq!(run(&["unarchive", &ids[1]]).0, 0);
+    // Mistakes: one line each, nothing changed.
+    for (args, says) in [
+        (vec!["name", "nosuch", "x"], "no run \"nosuch\""),
+        (vec!["name", "numpy", "x"], "give more of the id"),
+        (vec!["tag", &ids[0], "two words"], "without spaces"),
+        (vec!["--sort", "lrr"], "unknown field \"lrr\""),
+        (vec!["--filter", "bogus>1"], "unknown field \"bogus\""),
+        (vec!["delete", &ids[2], "nosuch"], "no run \"nosuch\""),
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(says) && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        runs_json(home.path()).len(),
+        3,
+        "a failed delete moves nothing"
+    );
+    // Delete: the folder moves to .trash.
+    let (code, text, _) = run(&["delete", &ids[2]]);
+    assert_eq!(code, 0);
+    assert!(text.contains("deleted"), "{text}");
+    assert_eq!(runs_json(home.path()).len(), 2);
+    assert!(home
+        .path()
+        .join("runs/.trash")
+        .join(&ids[2])
+        .join("events.jsonl")
+        .is_file());
+}

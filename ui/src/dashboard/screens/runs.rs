@@ -1,7 +1,8 @@
-//! The runs screen: every run of the runs folder in a table sorted by a column, filtered by
-//! text, with a cursor; marking runs for comparison, opening, forking, resuming and exporting
-//! them. The order shown is worked out when the listing, the sort or the filter changes, not
-//! at every frame.
+//! The runs screen: every run of the runs folder in a table sorted by a column or by any
+//! figure or setting, filtered by words (`lr>0.01 optimizer=adam tag:baseline`), with a
+//! cursor; marking runs for comparison, opening, forking, resuming and exporting them; naming,
+//! tagging, annotating, archiving and deleting them. The order shown is worked out when the
+//! listing, the sort or the filter changes, not at every frame.
 
 use super::{Ctx, Field, Request};
 use crate::dashboard::keymap::Action;
@@ -11,7 +12,8 @@ use crossterm::event::{KeyCode, KeyEvent};
 use gradboard::events::RunStatus;
 use gradboard::runner::From;
 use gradboard::runs::groups::{group_runs, RunGroup};
-use gradboard::runs::{ListedStatus, RunRecord};
+use gradboard::runs::query::{self, Filter};
+use gradboard::runs::{LabelEdit, ListedStatus, RunRecord};
 use std::cmp::Ordering;
 
 /// Rows a page key moves.
@@ -38,10 +40,17 @@ pub enum Column {
     Final,
     /// Training seconds.
     Time,
+    /// The sweep it belongs to, and its place there.
+    Sweep,
+    /// The run it was forked from, and the step.
+    Parent,
+    /// The field or setting the screen was last sorted by with `o` (`RunsScreen::key`).
+    Key,
 }
 
 impl Column {
-    /// Every column, in display order.
+    /// The columns a digit sorts by, in display order (sweep, parent and the key column
+    /// follow them).
     pub const ALL: [Column; 9] = [
         Column::Run,
         Column::Preset,
@@ -63,9 +72,77 @@ impl Column {
             Column::Changed => "changed",
             Column::Status => "status",
             Column::Steps => "steps",
-            Column::Best => "best",
-            Column::Final => "final",
+            Column::Best => "best test",
+            Column::Final => "final test",
             Column::Time => "time",
+            Column::Sweep => "sweep",
+            Column::Parent => "parent",
+            Column::Key => "key",
+        }
+    }
+
+    /// The field of `runs::query` it sorts by.
+    fn field(self) -> Option<&'static str> {
+        Some(match self {
+            Column::Sweep => "sweep",
+            Column::Parent => "parent",
+            _ => return None,
+        })
+    }
+}
+
+/// The sweep column's text: the run's place and the sweep's id without its date,
+/// `#4 tpe-3f2a`.
+pub fn sweep_text(r: &RunRecord) -> String {
+    r.sweep.as_ref().map_or(String::new(), |s| {
+        let name = s.id.splitn(3, '-').nth(2).unwrap_or(&s.id);
+        format!("#{} {}", s.index, name.trim_start_matches("sweep-"))
+    })
+}
+
+/// The parent column's text: the parent's id without its date, and the step forked at.
+pub fn parent_text(r: &RunRecord) -> String {
+    r.parent.as_ref().map_or(String::new(), |p| {
+        let short = p.run_id.splitn(3, '-').nth(2).unwrap_or(&p.run_id);
+        format!("{short}@{}", p.step)
+    })
+}
+
+/// The run column's text: its name and the end of its id, or its id.
+pub fn run_text(r: &RunRecord) -> String {
+    let archived = if r.labels.archived { " (archived)" } else { "" };
+    match &r.labels.name {
+        Some(name) => {
+            let tail = r.run_id.rsplit('-').next().unwrap_or(&r.run_id);
+            format!("{name} · {tail}{archived}")
+        }
+        None => format!("{}{archived}", r.run_id),
+    }
+}
+
+/// What a prompt on the runs screen asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// A field or setting to sort by (`lr`, `-best` for largest first).
+    SortBy,
+    /// The run's name.
+    Name,
+    /// Tags to add (`-tag` removes).
+    Tags,
+    /// A note.
+    Note,
+}
+
+impl Prompt {
+    /// Its label in the prompt line.
+    pub fn label(self) -> &'static str {
+        match self {
+            Prompt::SortBy => {
+                "sort by (a figure or setting: lr, best, seconds; -lr: largest first)"
+            }
+            Prompt::Name => "name (empty: none)",
+            Prompt::Tags => "tags (word adds, -word removes)",
+            Prompt::Note => "note (empty: none)",
         }
     }
 }
@@ -90,8 +167,15 @@ fn cmp_opt(a: Option<f64>, b: Option<f64>) -> Ordering {
     }
 }
 
-fn compare(column: Column, a: &RunRecord, b: &RunRecord) -> Ordering {
+fn compare(column: Column, key: &str, a: &RunRecord, b: &RunRecord) -> Ordering {
     match column {
+        Column::Key | Column::Sweep | Column::Parent => {
+            let field = column.field().unwrap_or(key);
+            match (query::value(a, field), query::value(b, field)) {
+                (Some(x), Some(y)) => query::compare(&Some(x), &Some(y)),
+                (x, y) => x.is_some().cmp(&y.is_some()),
+            }
+        }
         Column::Run => a
             .started
             .total_cmp(&b.started)
@@ -112,10 +196,18 @@ fn compare(column: Column, a: &RunRecord, b: &RunRecord) -> Ordering {
 pub struct RunsScreen {
     /// The sort column and whether it is descending.
     pub sort: (Column, bool),
-    /// Rows must contain this text (any column, case-insensitive).
+    /// The filter's words (`query::Filter`: `lr>0.01`, `tag:x`, or text in any column).
     pub filter: String,
+    /// The filter read, or why its words cannot be read.
+    parsed: Result<Filter, String>,
     /// The filter being typed.
     pub filter_field: Option<Field>,
+    /// A question being answered: a sort field, a name, tags, a note.
+    pub prompt: Option<(Prompt, Field)>,
+    /// The field or setting the key column shows and `o` sorted by.
+    pub key: Option<String>,
+    /// The run a first `D` asked to delete; a second `D` on it deletes it.
+    pending_delete: Option<String>,
     /// Index of the cursor in the visible rows.
     pub cursor: usize,
     /// The run under the cursor, which a new scan keeps the cursor on.
@@ -133,7 +225,11 @@ impl Default for RunsScreen {
         RunsScreen {
             sort: (Column::Run, true),
             filter: String::new(),
+            parsed: Ok(Filter::default()),
             filter_field: None,
+            prompt: None,
+            key: None,
+            pending_delete: None,
             cursor: 0,
             cursor_id: None,
             visible: Vec::new(),
@@ -144,20 +240,23 @@ impl Default for RunsScreen {
 }
 
 impl RunsScreen {
+    /// Whether run `r` is shown: it passes the filter, and is not archived unless the filter
+    /// asks for archived runs.
     fn matches(&self, r: &RunRecord) -> bool {
-        if self.filter.is_empty() {
-            return true;
-        }
-        let needle = self.filter.to_lowercase();
-        [
-            r.run_id.as_str(),
-            r.preset.as_str(),
-            r.net.as_str(),
-            r.status.as_str(),
-            &changed_text(r),
-        ]
-        .iter()
-        .any(|field| field.to_lowercase().contains(&needle))
+        let shown = match &self.parsed {
+            Ok(f) => f.wants_archived() || !r.labels.archived,
+            Err(_) => !r.labels.archived,
+        };
+        shown
+            && self
+                .parsed
+                .as_ref()
+                .map_or(true, |f| f.is_empty() || f.matches(r, &query::row_text(r)))
+    }
+
+    /// Why the filter's words cannot be read, if they cannot.
+    pub fn filter_error(&self) -> Option<&str> {
+        self.parsed.as_ref().err().map(String::as_str)
     }
 
     /// Works the visible rows out again from a new scan, keeping the cursor on its run where
@@ -188,8 +287,9 @@ impl RunsScreen {
             .filter(|&i| self.matches(&listing.records[i]))
             .collect();
         let (column, descending) = self.sort;
+        let key = self.key.clone().unwrap_or_default();
         rows.sort_by(|&a, &b| {
-            let o = compare(column, &listing.records[a], &listing.records[b]);
+            let o = compare(column, &key, &listing.records[a], &listing.records[b]);
             if descending {
                 o.reverse()
             } else {
@@ -269,9 +369,26 @@ impl RunsScreen {
         self.clamp(listing);
     }
 
+    /// Sorts by field or setting `name` (`-name`: largest first), shown in the key column;
+    /// an unknown name is refused with the fields it takes.
+    pub fn sort_by_field(&mut self, text: &str, listing: &Listing) -> Result<(), String> {
+        let text = text.trim();
+        let (name, descending) = match text.strip_prefix('-') {
+            Some(n) => (n.trim(), true),
+            None => (text, false),
+        };
+        query::check_field(name).map_err(|e| e.to_string())?;
+        self.key = Some(name.to_string());
+        self.sort = (Column::Key, descending);
+        self.order(listing);
+        self.clamp(listing);
+        Ok(())
+    }
+
     /// Sets the filter text.
     pub fn set_filter(&mut self, text: &str, listing: &Listing) {
         self.filter = text.to_string();
+        self.parsed = Filter::parse(text).map_err(|e| e.to_string());
         self.cursor = 0;
         self.order(listing);
         self.clamp(listing);
@@ -360,6 +477,66 @@ impl RunsScreen {
                 None => cx.shared.warn("no run here"),
             },
             Action::Resume => return self.resume_current(cx),
+            Action::SortByField => {
+                let now = match (&self.key, self.sort) {
+                    (Some(k), (Column::Key, true)) => format!("-{k}"),
+                    (Some(k), _) => k.clone(),
+                    (None, _) => String::new(),
+                };
+                self.prompt = Some((Prompt::SortBy, Field::new(&now)));
+                *cx.mode = Mode::Filtering;
+            }
+            Action::NameRun | Action::TagRun | Action::NoteRun => {
+                let Some(r) = self.current(&cx.shared.listing) else {
+                    cx.shared.warn("no run here");
+                    return vec![];
+                };
+                let (prompt, now) = match action {
+                    Action::NameRun => (Prompt::Name, r.labels.name.clone().unwrap_or_default()),
+                    Action::TagRun => (Prompt::Tags, String::new()),
+                    _ => (Prompt::Note, r.labels.note.clone().unwrap_or_default()),
+                };
+                self.prompt = Some((prompt, Field::new(&now)));
+                *cx.mode = Mode::Filtering;
+            }
+            Action::ArchiveRun => {
+                let Some(r) = self.current(&cx.shared.listing).cloned() else {
+                    cx.shared.warn("no run here");
+                    return vec![];
+                };
+                let archive = !r.labels.archived;
+                cx.shared.notify(if archive {
+                    format!("{} archived: hidden unless the filter says is:archived (z again brings it back)", r.run_id)
+                } else {
+                    format!("{} is no longer archived", r.run_id)
+                });
+                return vec![Effect::Label {
+                    dir: r.dir.clone(),
+                    edit: LabelEdit::Archived(archive),
+                }];
+            }
+            Action::DeleteRun => {
+                let Some(r) = self.current(&cx.shared.listing).cloned() else {
+                    cx.shared.warn("no run here");
+                    return vec![];
+                };
+                if r.status == ListedStatus::Running {
+                    cx.shared
+                        .warn(format!("{} is still training: stop it first", r.run_id));
+                    return vec![];
+                }
+                if self.pending_delete.as_deref() != Some(r.run_id.as_str()) {
+                    cx.shared.warn(format!(
+                        "D again deletes {} (its folder moves to .trash in the runs folder)",
+                        r.run_id
+                    ));
+                    self.pending_delete = Some(r.run_id);
+                    return vec![];
+                }
+                self.pending_delete = None;
+                cx.shared.marked.retain(|m| *m != r.run_id);
+                return vec![Effect::Trash(r.dir)];
+            }
             Action::Export => {
                 let current = self.current(&cx.shared.listing).map(|r| r.run_id.clone());
                 return export_marked(current, cx);
@@ -411,6 +588,18 @@ impl RunsScreen {
         key: KeyEvent,
         cx: &mut Ctx,
     ) -> Vec<Effect> {
+        if let Some((prompt, mut field)) = self.prompt.take() {
+            match action {
+                Some(Action::Accept) => return self.answer(prompt, field.input.value(), cx),
+                Some(Action::Cancel) => {}
+                _ => {
+                    field.type_key(key);
+                    self.prompt = Some((prompt, field));
+                    *cx.mode = Mode::Filtering;
+                }
+            }
+            return vec![];
+        }
         let Some(mut field) = self.filter_field.take() else {
             return vec![];
         };
@@ -425,6 +614,40 @@ impl RunsScreen {
             }
         }
         vec![]
+    }
+}
+
+impl RunsScreen {
+    /// A prompt's answer: sorts by the field, or labels the run under the cursor.
+    fn answer(&mut self, prompt: Prompt, text: &str, cx: &mut Ctx) -> Vec<Effect> {
+        if prompt == Prompt::SortBy {
+            if text.trim().is_empty() {
+                self.key = None;
+                self.sort_by(Column::Run, &cx.shared.listing);
+            } else if let Err(e) = self.sort_by_field(text, &cx.shared.listing) {
+                cx.shared.warn(e);
+            }
+            return vec![];
+        }
+        let Some(r) = self.current(&cx.shared.listing) else {
+            return vec![];
+        };
+        let edit = match prompt {
+            Prompt::Name => LabelEdit::Name(text.to_string()),
+            Prompt::Note => LabelEdit::Note(text.to_string()),
+            _ => LabelEdit::tags_from_words(text),
+        };
+        vec![Effect::Label {
+            dir: r.dir.clone(),
+            edit,
+        }]
+    }
+
+    /// Forgets a first `D` once another key comes.
+    pub fn forget_delete(&mut self, action: Option<Action>) {
+        if action != Some(Action::DeleteRun) {
+            self.pending_delete = None;
+        }
     }
 }
 
@@ -481,6 +704,7 @@ mod tests {
             reason: None,
             warnings: Vec::new(),
             time_to: Default::default(),
+            labels: Default::default(),
             config: None,
             dir: id.into(),
         }
@@ -549,6 +773,41 @@ mod tests {
         assert!(s.current(&l).is_none());
         s.move_by(1, &l);
         assert_eq!(s.cursor, 0);
+    }
+
+    /// Words filter by any setting or figure, tags and archived runs; `o` sorts by any field
+    /// and an unknown one is refused with the fields it takes.
+    #[test]
+    fn runs_filter_and_sort_by_any_setting_figure_or_label() {
+        let mut l = listing();
+        l.records[0].labels.tags.insert("keep".into());
+        l.records[2].labels.archived = true;
+        let mut s = RunsScreen::default();
+        s.refresh(&l);
+        assert_eq!(ids(&s, &l), ["a-mlp", "b-conv"], "archived runs are hidden");
+        s.set_filter("is:archived", &l);
+        assert_eq!(ids(&s, &l), ["c-mlp"]);
+        s.set_filter("lr<0.001", &l);
+        assert_eq!(ids(&s, &l), ["b-conv"], "0.0001 < 0.001 as numbers");
+        s.set_filter("lr>=1e-3 best>0.3", &l);
+        assert_eq!(ids(&s, &l), ["a-mlp"]);
+        s.set_filter("tag:keep", &l);
+        assert_eq!(ids(&s, &l), ["a-mlp"]);
+        s.set_filter("nosuch>1", &l);
+        assert!(s
+            .filter_error()
+            .unwrap()
+            .contains("unknown field \"nosuch\""));
+        s.set_filter("", &l);
+        s.sort_by_field("-lr", &l).unwrap();
+        assert_eq!(ids(&s, &l), ["a-mlp", "b-conv"], "largest lr first");
+        assert_eq!(s.key.as_deref(), Some("lr"));
+        s.sort_by_field("lr", &l).unwrap();
+        assert_eq!(ids(&s, &l), ["b-conv", "a-mlp"]);
+        assert!(s
+            .sort_by_field("nosuch", &l)
+            .unwrap_err()
+            .contains("fields:"));
     }
 
     #[test]

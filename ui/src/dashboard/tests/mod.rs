@@ -258,6 +258,7 @@ pub fn record(
         reason: None,
         warnings: Vec::new(),
         time_to: Default::default(),
+        labels: Default::default(),
         config: Some(config),
         dir: dir.join(id),
     }

@@ -43,7 +43,7 @@ fn the_runs_screen_sorts_filters_and_marks() {
     // Sort by best (column 6): the best run first; again reverses.
     key(&mut app, KeyCode::Char('7'));
     assert_eq!(current(&app), "20261127-100100-numpy-mlp-bbbb");
-    assert!(screen(&app, 150, 30).contains("7:best ▼"));
+    assert!(screen(&app, 150, 30).contains("7:best test ▼"));
     key(&mut app, KeyCode::Char('7'));
     assert_eq!(current(&app), "20261127-100000-numpy-mlp-aaaa");
     // Filter by typing.
@@ -58,6 +58,124 @@ fn the_runs_screen_sorts_filters_and_marks() {
     let at = current(&app);
     three(&mut app, dir.path());
     assert_eq!(current(&app), at);
+}
+
+/// `o` sorts by any setting and shows it as a column; `/` takes comparisons; N, t, A and z
+/// label the run under the cursor through the store, named runs show their name, sweep and
+/// parent columns appear for runs that have them, and D deletes only when pressed twice.
+#[test]
+fn the_runs_screen_sorts_by_any_setting_and_labels_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    let base = app.live.config.clone();
+    let mut named = record(
+        "20261127-100200-numpy-mlp-cccc",
+        dir.path(),
+        4e-3,
+        0.43,
+        &base,
+    );
+    named.labels.name = Some("wide lr".into());
+    named.labels.tags.insert("keep".into());
+    named.parent = Some(gradboard::events::ParentRef {
+        run_id: "20261127-100000-numpy-mlp-aaaa".into(),
+        step: 300,
+    });
+    app.update(Msg::Library(vec![
+        record(
+            "20261127-100000-numpy-mlp-aaaa",
+            dir.path(),
+            1e-3,
+            0.41,
+            &base,
+        ),
+        record(
+            "20261127-100100-numpy-mlp-bbbb",
+            dir.path(),
+            2e-3,
+            0.45,
+            &base,
+        ),
+        named,
+    ]));
+    app.screen = Screen::Runs;
+    let text = screen(&app, 160, 30);
+    assert!(text.contains("wide lr · cccc"), "{text}");
+    assert!(
+        text.contains("parent") && text.contains("numpy-mlp-aaaa@300"),
+        "{text}"
+    );
+    key(&mut app, KeyCode::Char('o'));
+    assert!(screen(&app, 160, 30).contains("sort by"));
+    chars(&mut app, "-lr");
+    key(&mut app, KeyCode::Enter);
+    let text = screen(&app, 160, 30);
+    assert!(text.contains("o:lr ▼"), "{text}");
+    let order: Vec<String> = app
+        .runs
+        .visible(&app.shared.listing)
+        .iter()
+        .map(|r| r.run_id.clone())
+        .collect();
+    assert!(
+        order[0].ends_with("cccc") && order[2].ends_with("aaaa"),
+        "{order:?}"
+    );
+    // An unknown field is one line naming the fields.
+    key(&mut app, KeyCode::Char('o'));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    chars(&mut app, "lrr");
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        notice(&app).contains("unknown field \"lrr\""),
+        "{}",
+        notice(&app)
+    );
+    // Comparisons filter.
+    key(&mut app, KeyCode::Char('/'));
+    chars(&mut app, "lr<0.003 tag:keep");
+    assert_eq!(app.runs.visible(&app.shared.listing).len(), 0);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('/'));
+    chars(&mut app, "lr>=0.002");
+    assert_eq!(app.runs.visible(&app.shared.listing).len(), 2);
+    key(&mut app, KeyCode::Esc);
+    // Labels go to the store as effects.
+    key(&mut app, KeyCode::Char('t'));
+    chars(&mut app, "best -old");
+    let effects = key(&mut app, KeyCode::Enter);
+    match effects.as_slice() {
+        [Effect::Label { dir: d, edit }] => {
+            assert!(d.ends_with("20261127-100200-numpy-mlp-cccc"));
+            assert_eq!(
+                *edit,
+                gradboard::runs::LabelEdit::Tags {
+                    add: vec!["best".into()],
+                    remove: vec!["old".into()]
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        key(&mut app, KeyCode::Char('z')).as_slice(),
+        [Effect::Label {
+            edit: gradboard::runs::LabelEdit::Archived(true),
+            ..
+        }]
+    ));
+    // D once warns; another key forgets it; D twice deletes.
+    assert!(key(&mut app, KeyCode::Char('D')).is_empty());
+    assert!(notice(&app).contains("D again deletes"), "{}", notice(&app));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Up);
+    assert!(key(&mut app, KeyCode::Char('D')).is_empty());
+    assert!(matches!(
+        key(&mut app, KeyCode::Char('D')).as_slice(),
+        [Effect::Trash(d)] if d.ends_with("20261127-100200-numpy-mlp-cccc")
+    ));
 }
 
 #[test]
