@@ -242,7 +242,7 @@ fn seeds_export_as_a_group_and_a_sweeps_runs_with_its_importance() {
         "two groups of three: {report}"
     );
     assert!(
-        report.contains("importance (PED-ANOVA)") && report.contains("| lr |"),
+        report.contains("importance (fANOVA, exact on a grid)") && report.contains("| lr |"),
         "{report}"
     );
     let svg = std::fs::read_to_string(out.join("curves.svg")).unwrap();

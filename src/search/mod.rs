@@ -4,6 +4,7 @@
 //! sweep runner (`runner::sweep`) reads a sweep's state from its folder and asks these.
 
 pub mod asha;
+pub mod fanova;
 pub mod importance;
 pub mod median;
 pub mod space;

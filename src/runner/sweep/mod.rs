@@ -610,10 +610,11 @@ pub fn export_runs(dirs: &[PathBuf], out: &Path) -> Result<crate::runs::export::
     let report = out.join("report.md");
     let mut text = std::fs::read_to_string(&report).map_err(|e| Error::io(&report, e))?;
     text.push_str(&format!(
-        "\n## The sweep these runs belong to: {}\n\nChosen on {}; budget {}.\n\n| key | importance (PED-ANOVA) |\n|---|---|\n",
+        "\n## The sweep these runs belong to: {}\n\nChosen on {}; budget {}.\n\n| key | importance ({}) |\n|---|---|\n",
         state.id,
-        state.objective_label(),
-        state.budget_text()
+        state.value_header(),
+        state.budget_text(),
+        state.importance_method
     ));
     for (k, share) in &state.importance {
         text.push_str(&format!("| {k} | {share:.3} |\n"));

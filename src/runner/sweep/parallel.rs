@@ -5,7 +5,6 @@
 //! same thing.
 
 use super::state::{QueueEntry, SweepState};
-use crate::config::sweep::ObjectiveAt;
 use crate::search::{Domain, Space};
 
 /// One axis: its name, whether it is log-scaled, and labelled ticks.
@@ -37,6 +36,10 @@ pub struct LineView {
 pub struct Parallel {
     /// The swept keys' axes, then the objective's.
     pub axes: Vec<AxisView>,
+    /// Each swept key's domain, in the axes' order.
+    pub domains: Vec<Domain>,
+    /// The objective axis's figures at its bottom and top.
+    pub range: (f64, f64),
     /// One line a run with a figure, worst first (the best are drawn on top).
     pub lines: Vec<LineView>,
 }
@@ -67,14 +70,7 @@ impl Parallel {
             .map(|p| axis(&p.key, &p.domain))
             .collect();
         axes.push(AxisView {
-            key: match state.objective_at {
-                ObjectiveAt::Best => state.objective_label().replace(' ', "_"),
-                at => format!(
-                    "{}_{}",
-                    at.name(),
-                    state.objective_label().replace(' ', "_")
-                ),
-            },
+            key: state.objective_label().replace(' ', "_"),
             log: false,
             ticks: (0..=4)
                 .map(|i| {
@@ -99,7 +95,76 @@ impl Parallel {
             })
             .collect();
         lines.sort_by(|a, b| a.value.total_cmp(&b.value));
-        Parallel { axes, lines }
+        Parallel {
+            axes,
+            lines,
+            domains: space.params.iter().map(|p| p.domain.clone()).collect(),
+            range: (lo, hi),
+        }
+    }
+
+    /// A brushed range of axis `axis` (fractions of it) in the axis's own values:
+    /// `0.001..0.03`, the choices inside (`adam, sgd`), or the figure's range.
+    pub fn range_text(&self, axis: usize, (lo, hi): (f64, f64)) -> String {
+        let number = |v: f64| crate::config::format_float(crate::search::space::significant(v));
+        match self.domains.get(axis) {
+            Some(Domain::Number {
+                lo: a,
+                hi: b,
+                log,
+                int,
+            }) => {
+                let at = |f: f64| {
+                    let v = if *log {
+                        (a.ln() + f * (b.ln() - a.ln())).exp()
+                    } else {
+                        a + f * (b - a)
+                    };
+                    if *int {
+                        format!("{}", v.round() as i64)
+                    } else {
+                        number(v)
+                    }
+                };
+                format!("{}..{}", at(lo.max(0.0)), at(hi.min(1.0)))
+            }
+            Some(Domain::Choice(values)) => {
+                let inside: Vec<&str> = values
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| {
+                        let p = choice_position(*i, values.len());
+                        p >= lo && p <= hi
+                    })
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                if inside.is_empty() {
+                    "none".into()
+                } else {
+                    inside.join(", ")
+                }
+            }
+            None => {
+                let (a, b) = self.range;
+                format!(
+                    "{:.4}..{:.4}",
+                    a + lo.max(0.0) * (b - a),
+                    a + hi.min(1.0) * (b - a)
+                )
+            }
+        }
+    }
+
+    /// Where the lines cross axis `axis`: the lowest and highest position.
+    pub fn data_span(&self, axis: usize) -> Option<(f64, f64)> {
+        let positions = self
+            .lines
+            .iter()
+            .filter_map(|l| l.positions.get(axis).copied());
+        let (lo, hi) = positions.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+            (l.min(p), h.max(p))
+        });
+        lo.is_finite().then_some((lo, hi))
     }
 }
 

@@ -7,6 +7,7 @@ use crate::config::sweep::{Objective, ObjectiveAt, SweepSpec};
 use crate::config::Choice;
 use crate::events::RunStatus;
 use crate::runs::accuracy_text as figure;
+use crate::search::fanova;
 use crate::search::importance::ped_anova;
 use crate::search::stats::{mean, std};
 use crate::search::Space;
@@ -92,6 +93,8 @@ pub struct QueueEntry {
     pub final_test_acc: Option<f64>,
     /// Training seconds.
     pub seconds: Option<f64>,
+    /// When it started and when it last wrote an event (Unix seconds), once started.
+    pub span: Option<(f64, f64)>,
     /// A figure to compare with (the report's).
     pub expected: Option<f64>,
     /// The pruner's last decision about it.
@@ -293,8 +296,11 @@ pub struct SweepState {
     pub pruning: bool,
     /// Each configuration with a started run, its seeds folded.
     pub groups: Vec<GroupRow>,
-    /// Each swept key's share of importance (PED-ANOVA), largest first.
+    /// Each swept key's share of importance, largest first.
     pub importance: Vec<(String, f64)>,
+    /// Which method measured it: "fANOVA, exact on a grid", "fANOVA (random forest, 64
+    /// trees)" or "PED-ANOVA (top 10 %)".
+    pub importance_method: String,
     /// What the importance was measured on: "12 complete configurations", or with successive
     /// halving and few complete ones, "18 configurations at rung 0 (step 100)".
     pub importance_basis: String,
@@ -348,6 +354,7 @@ impl SweepState {
             groups: Vec::new(),
             importance: Vec::new(),
             importance_basis: String::new(),
+            importance_method: String::new(),
             budget: Budget::default(),
             paused: local.paused,
             finished,
@@ -358,7 +365,11 @@ impl SweepState {
             axes,
         };
         state.groups = state.group_rows();
-        (state.importance, state.importance_basis) = importance(&state.axes, book);
+        (
+            state.importance,
+            state.importance_basis,
+            state.importance_method,
+        ) = importance(&state.axes, book);
         state.budget = state.budget();
         state
     }
@@ -659,6 +670,7 @@ impl SweepState {
             "groups": groups,
             "importance": importance,
             "importance_basis": self.importance_basis,
+            "importance_method": self.importance_method,
             "steps_spent": self.budget.steps_spent,
             "steps_unpruned": self.budget.steps_unpruned,
             "seconds_spent": self.budget.seconds_spent,
@@ -768,8 +780,8 @@ impl SweepState {
         }
         if !self.importance.is_empty() {
             out.push_str(&format!(
-                "\n## What mattered (PED-ANOVA importance of reaching the top 10 % of {obj}, on {})\n\n| key | share |  |\n|---|---|---|\n",
-                self.importance_basis
+                "\n## What mattered ({} of {obj}, on {})\n\n| key | share |  |\n|---|---|---|\n",
+                self.importance_method, self.importance_basis
             ));
             for (k, share) in &self.importance {
                 out.push_str(&format!(
@@ -912,6 +924,14 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
                 r.last_time
             })
         }),
+        span: run.map(|r| {
+            let end = if live {
+                crate::events::unix_now()
+            } else {
+                r.last_time
+            };
+            (r.started, end.max(r.started))
+        }),
         expected: conf.and_then(|c| c.expected),
         pruner,
         pruned_at: run.and_then(|r| r.pruned_at),
@@ -923,12 +943,20 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
 /// more reached is used).
 const IMPORTANCE_MIN: usize = 8;
 
-/// PED-ANOVA on every swept key over the configurations that completed (their mean figure);
+/// Configurations from which PED-ANOVA answers (its top 10 % then holds 5); below, fANOVA.
+const PED_ANOVA_MIN: usize = 50;
+
+/// Trees of fANOVA's forest.
+const FOREST_TREES: usize = 64;
+
+/// Every swept key's importance over the configurations that completed (their mean figure);
 /// when successive halving left fewer than `IMPORTANCE_MIN` complete, over the figures
-/// recorded at the deepest rung that many reached. With what it was measured on.
-fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String) {
+/// recorded at the deepest rung that many reached. On a grid, fANOVA exactly (the variance of
+/// each key's marginal means); on fewer than `PED_ANOVA_MIN` sampled configurations, fANOVA's
+/// random forest; on more, PED-ANOVA. With what it was measured on and the method.
+fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String, String) {
     if axes.params.is_empty() {
-        return (Vec::new(), String::new());
+        return (Vec::new(), String::new(), String::new());
     }
     let point = |group: usize| book.group(group).and_then(|c| axes.read(&c.swept));
     let complete: Vec<(Vec<f64>, f64)> = book
@@ -977,6 +1005,7 @@ fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String) {
         return (
             Vec::new(),
             format!("nothing to rank: {basis}, at least 2 needed"),
+            String::new(),
         );
     }
     let varies: Vec<bool> = (0..axes.params.len())
@@ -986,15 +1015,32 @@ fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String) {
         return (
             Vec::new(),
             format!("nothing to rank: every swept key took one value over {basis}"),
+            String::new(),
         );
     }
-    let top = (trials.len() as f64 * 0.1).ceil() as usize;
-    if top < 5 && trials.len() > 1 {
-        basis.push_str(&format!(
-            "; {top} in the top 10 %, fewer than the 5 it wants: read with care"
-        ));
-    }
-    let shares = ped_anova(axes, &trials);
+    let positions: Vec<(Vec<f64>, f64)> = trials
+        .iter()
+        .map(|(p, y)| (super::parallel::position(axes, p), *y))
+        .collect();
+    let (shares, method) = if let Some(shares) = fanova::grid_shares(&positions) {
+        (shares, "fANOVA, exact on a grid".to_string())
+    } else if trials.len() < PED_ANOVA_MIN {
+        if trials.len() < 10 {
+            basis.push_str(": few for a forest, read with care");
+        }
+        (
+            fanova::forest_shares(&positions, FOREST_TREES, 0),
+            format!("fANOVA (random forest, {FOREST_TREES} trees)"),
+        )
+    } else {
+        let top = (trials.len() as f64 * 0.1).ceil() as usize;
+        if top < 5 {
+            basis.push_str(&format!(
+                "; {top} in the top 10 %, fewer than the 5 it wants: read with care"
+            ));
+        }
+        (ped_anova(axes, &trials), "PED-ANOVA (top 10 %)".to_string())
+    };
     // A key that took one value explains nothing; the others share what is left.
     let kept: f64 = shares
         .iter()
@@ -1017,5 +1063,5 @@ fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String) {
         }))
         .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
-    (out, basis)
+    (out, basis, method)
 }

@@ -295,8 +295,8 @@ pub fn summary(state: &SweepState) -> String {
     }
     if !state.importance.is_empty() {
         out.push_str(&format!(
-            "\nwhat mattered (PED-ANOVA, share of importance to reach the top 10 % of {objective}; on {}):\n",
-            state.importance_basis
+            "\nwhat mattered ({}, each key's share of the importance for {objective}; on {}):\n",
+            state.importance_method, state.importance_basis
         ));
         for (k, share) in &state.importance {
             out.push_str(&format!("  {k:16} {share:.3}  {}\n", bar(*share, 40, '#')));

@@ -156,6 +156,10 @@ pub enum Action {
     Filter,
     /// Sort by the column of the digit pressed (again: reverse).
     Sort,
+    /// The next plot beside the parallel coordinates.
+    NextPlot,
+    /// The contour's next y key.
+    NextContourKey,
     /// Sort by any figure or setting (asked for).
     SortByField,
     /// Name the run under the cursor.
@@ -635,6 +639,20 @@ pub const KEYMAP: &[Binding] = &[
         &[KeyCode::Right, Char('l')],
         Action::Right,
         "next predicted class (sweep: the next axis; layers: a later step)",
+        None,
+    ),
+    bind(
+        SWEEP,
+        &[Char('m')],
+        Action::NextPlot,
+        "next plot: scatter, optimisation history, intermediate values, contour, timeline",
+        Some("plots"),
+    ),
+    bind(
+        SWEEP,
+        &[Char('V')],
+        Action::NextContourKey,
+        "the contour's other key",
         None,
     ),
     bind(

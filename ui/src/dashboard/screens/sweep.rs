@@ -143,6 +143,35 @@ impl SweepForm {
     }
 }
 
+/// The plot beside the parallel coordinates (`m` cycles).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Plot {
+    /// The figure against one swept key.
+    #[default]
+    Scatter,
+    /// Each trial's figure and the best so far.
+    History,
+    /// Every trial's evaluations by step, pruned ones marked.
+    Intermediate,
+    /// The figure over two swept keys.
+    Contour,
+    /// Which trial ran when.
+    Timeline,
+}
+
+impl Plot {
+    /// The next plot, round.
+    pub fn next(self) -> Plot {
+        match self {
+            Plot::Scatter => Plot::History,
+            Plot::History => Plot::Intermediate,
+            Plot::Intermediate => Plot::Contour,
+            Plot::Contour => Plot::Timeline,
+            Plot::Timeline => Plot::Scatter,
+        }
+    }
+}
+
 /// A brushed range of one axis of the parallel coordinates, as fractions of the axis.
 pub type BrushRange = (f64, f64);
 
@@ -155,8 +184,12 @@ pub struct SweepScreen {
     pub local: bool,
     /// The queue row under the cursor.
     pub selected: usize,
-    /// Which swept key the scatter plot shows.
+    /// Which swept key the scatter plot shows (the contour's x).
     pub scatter_key: usize,
+    /// The contour's y key.
+    pub contour_key: usize,
+    /// The plot beside the parallel coordinates.
+    pub plot: Plot,
     /// The selected axis of the parallel coordinates.
     pub axis: usize,
     /// The brushed range of each axis, where one is brushed.
@@ -241,15 +274,21 @@ impl SweepScreen {
         self.brushes.iter().any(Option::is_some)
     }
 
-    fn brush_action(&mut self, action: Action, axes: usize) {
+    fn brush_action(&mut self, action: Action, axes: usize, figure: &Parallel) {
         if axes == 0 {
             return;
         }
         self.axis = self.axis.min(axes - 1);
         self.brushes.resize(axes, None);
+        // A new brush holds the upper third of where the runs cross the axis.
+        let start = match figure.data_span(self.axis) {
+            Some((lo, hi)) if hi - lo > 1e-9 => (lo + (hi - lo) * 2.0 / 3.0 - 1e-9, hi + 1e-9),
+            Some((lo, hi)) => ((lo - 0.05).max(0.0), (hi + 0.05).min(1.0)),
+            None => (2.0 / 3.0, 1.0),
+        };
         let slot = &mut self.brushes[self.axis];
         match (action, slot.as_mut()) {
-            (Action::Brush, None) => *slot = Some((2.0 / 3.0, 1.0)),
+            (Action::Brush, None) => *slot = Some(start),
             (Action::Brush, Some(_)) => *slot = None,
             (Action::BrushLower | Action::BrushHigher, Some((lo, hi))) => {
                 let width = *hi - *lo;
@@ -432,6 +471,14 @@ impl SweepScreen {
                 let keys = self.state.as_ref().map_or(0, |s| s.swept_keys.len());
                 self.scatter_key = (self.scatter_key + 1) % keys.max(1);
             }
+            Action::NextContourKey => {
+                let keys = self.state.as_ref().map_or(0, |s| s.axes.params.len());
+                self.contour_key = (self.contour_key + 1) % keys.max(1);
+                if self.plot != Plot::Contour {
+                    self.plot = Plot::Contour;
+                }
+            }
+            Action::NextPlot => self.plot = self.plot.next(),
             Action::Left | Action::Right => {
                 let axes = self.state.as_ref().map_or(0, |s| s.axes.params.len() + 1);
                 if axes > 0 {
@@ -457,7 +504,8 @@ impl SweepScreen {
                 if axes == 0 {
                     cx.shared.warn("this sweep sweeps no key: nothing to brush");
                 } else {
-                    self.brush_action(action, axes);
+                    let figure = self.state.as_ref().map(Parallel::of).unwrap_or_default();
+                    self.brush_action(action, axes, &figure);
                 }
             }
             Action::Fork => return fork(entry.as_ref().and_then(|e| e.run_id()), cx),

@@ -38,6 +38,27 @@ fn entry(
     }
 }
 
+/// A space of lr (log, 1e-4 to 0.1) and optimizer (sgd, adam).
+fn lr_and_optimizer() -> Space {
+    Space {
+        params: vec![
+            Param {
+                key: "lr".into(),
+                domain: Domain::Number {
+                    lo: 1e-4,
+                    hi: 1e-1,
+                    log: true,
+                    int: false,
+                },
+            },
+            Param {
+                key: "optimizer".into(),
+                domain: Domain::Choice(vec!["sgd".into(), "adam".into()]),
+            },
+        ],
+    }
+}
+
 #[test]
 fn a_sweep_starts_from_the_form_and_its_queue_results_and_scatter_are_shown() {
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +123,7 @@ fn a_sweep_starts_from_the_form_and_its_queue_results_and_scatter_are_shown() {
     assert!(s.contains("pruned@100"), "{s}");
     assert!(s.contains("pending"), "{s}");
     assert!(s.contains("results, by best val acc"), "{s}");
-    assert!(s.contains("best val acc against lr"), "{s}");
+    assert!(s.contains("best val acc vs lr"), "{s}");
     assert!(
         s.contains("pruner: no decision yet"),
         "the selected run's detail: {s}"
@@ -216,23 +237,7 @@ fn groups_importance_parallel_coordinates_brushes_and_forking_the_best() {
         seeds: 2,
         objective: Some(Objective::ValAcc),
         swept_keys: vec!["lr".into(), "optimizer".into()],
-        axes: Space {
-            params: vec![
-                Param {
-                    key: "lr".into(),
-                    domain: Domain::Number {
-                        lo: 1e-4,
-                        hi: 1e-1,
-                        log: true,
-                        int: false,
-                    },
-                },
-                Param {
-                    key: "optimizer".into(),
-                    domain: Domain::Choice(vec!["sgd".into(), "adam".into()]),
-                },
-            ],
-        },
+        axes: lr_and_optimizer(),
         groups: vec![
             group(0, "lr=0.001 optimizer=adam", 0.51, vec![0, 1]),
             group(1, "lr=0.03 optimizer=sgd", 0.29, vec![2, 3]),
@@ -337,4 +342,97 @@ fn sweeps_of_the_runs_folder_are_followed_and_stepped_through() {
     ))));
     assert!(key(&mut app, KeyCode::Char('.')).is_empty());
     assert!(notice(&app).contains("no newer sweep"), "{}", notice(&app));
+}
+
+/// `m` cycles the plot beside the parallel coordinates: the figure against a key (a choice on
+/// a categorical axis, in the space's order), the optimisation history, the intermediate
+/// values with the pruned marked, a contour over two keys and the timeline in lanes; `b`
+/// starts a brush around the runs' values and the title says its range in the axis's units;
+/// the importance panel names its method and what it was measured on.
+#[test]
+fn the_plot_panel_cycles_through_optunas_plots_and_brushes_say_their_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    app.screen = Screen::Sweep;
+    let run =
+        |index: usize, lr: &str, opt: &str, best: f64, pruned: Option<usize>, span: (f64, f64)| {
+            let state = QueueState::Ended {
+                run_id: format!("run-{index}"),
+                status: if pruned.is_some() {
+                    RunStatus::Pruned
+                } else {
+                    RunStatus::Completed
+                },
+                reason: None,
+            };
+            QueueEntry {
+                swept: vec![("lr".into(), lr.into()), ("optimizer".into(), opt.into())],
+                label: format!("lr={lr} optimizer={opt}"),
+                curve: vec![(100, best - 0.1), (200, best)],
+                span: Some(span),
+                ..entry(index, lr, state, Some(best), pruned)
+            }
+        };
+    let queue = vec![
+        run(0, "0.001", "sgd", 0.30, None, (0.0, 10.0)),
+        run(1, "0.01", "adam", 0.50, None, (0.0, 12.0)),
+        run(2, "0.03", "sgd", 0.20, Some(200), (10.0, 14.0)),
+        run(3, "0.003", "adam", 0.45, None, (12.0, 20.0)),
+    ];
+    let state = SweepState {
+        id: "20261205-120000-sweep-tpe-abcd".into(),
+        sampler: "tpe".into(),
+        seeds: 1,
+        objective: Some(Objective::ValAcc),
+        swept_keys: vec!["lr".into(), "optimizer".into()],
+        axes: lr_and_optimizer(),
+        importance: vec![("lr".into(), 0.9), ("optimizer".into(), 0.1)],
+        importance_basis: "4 complete configurations: few for a forest, read with care".into(),
+        importance_method: "fANOVA (random forest, 64 trees)".into(),
+        finished: true,
+        queue,
+        ..SweepState::default()
+    };
+    assert_eq!(
+        crate::dashboard::views::sweep_plots::best_so_far(&state),
+        vec![(0.0, 0.30), (1.0, 0.50), (2.0, 0.50), (3.0, 0.50)]
+    );
+    assert_eq!(
+        crate::dashboard::views::sweep_plots::lanes(&state),
+        vec![(0, 0), (1, 1), (2, 0), (3, 1)],
+        "two at once: the third takes the first's lane"
+    );
+    app.update(Msg::Sweep(state));
+    let s = screen(&app, 160, 50);
+    assert!(s.contains("what mattered: fANOVA (random forest"), "{s}");
+    assert!(s.contains("few for a forest, read with care"), "{s}");
+    assert!(s.contains("best val acc vs lr (log)"), "{s}");
+    key(&mut app, KeyCode::Char('v'));
+    let s = screen(&app, 160, 50);
+    assert!(s.contains("vs optimizer"), "{s}");
+    assert!(
+        s.find("sgd").is_some() && s.contains("adam"),
+        "choices as labels: {s}"
+    );
+    for title in [
+        "history: best val acc by trial",
+        "intermediate val acc by step; • 1 pruned",
+        "best val acc over",
+        "timeline: 4 trials, 20 s, 2 at once",
+        "best val acc vs",
+    ] {
+        key(&mut app, KeyCode::Char('m'));
+        let s = screen(&app, 160, 50);
+        assert!(s.contains(title), "{title}: {s}");
+    }
+    // A brush on lr starts around the runs' values and says its range in lr's units.
+    key(&mut app, KeyCode::Char('b'));
+    let s = screen(&app, 160, 50);
+    assert!(s.contains("brushed 0.0"), "{s}");
+    let inside = app
+        .sweep
+        .brushed(&gradboard::runner::sweep::parallel::Parallel::of(
+            app.sweep.state.as_ref().unwrap(),
+        ));
+    assert!(!inside.is_empty() && inside.len() < 4, "{inside:?}");
 }

@@ -18,6 +18,7 @@ pub mod schedule;
 mod settings;
 mod sweep;
 mod sweep_form;
+pub mod sweep_plots;
 
 use super::app::App;
 use super::keymap::status_hints;

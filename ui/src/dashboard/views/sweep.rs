@@ -12,9 +12,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::canvas::{Canvas, Line as CanvasLine};
-use ratatui::widgets::{
-    Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table, TableState, Wrap,
-};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use gradboard::runs::accuracy_text as figure;
@@ -59,7 +57,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             3
         }
     } else {
-        state.importance.len() as u16 + 2
+        state.importance.len() as u16 + 4
     };
     let [results_area, importance_area] = Layout::vertical([
         Constraint::Min(4),
@@ -72,7 +70,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [parallel_area, scatter_area] =
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(bottom);
     draw_parallel(frame, app, state, &figure, parallel_area);
-    draw_scatter(frame, state, app.sweep.scatter_key, scatter_area);
+    super::sweep_plots::draw(frame, app, state, scatter_area);
 }
 
 fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
@@ -105,7 +103,7 @@ fn draw_queue(frame: &mut Frame, app: &App, state: &SweepState, area: Rect) {
                 Cell::from(Span::styled(state_text, state_style(e))),
                 Cell::from(step),
                 Cell::from(figure(e.value)),
-                Cell::from(e.pruner.clone().unwrap_or_default()),
+                Cell::from(e.pruner.as_deref().map(short_pruner).unwrap_or_default()),
             ])
         })
         .collect();
@@ -326,7 +324,7 @@ fn draw_importance(frame: &mut Frame, state: &SweepState, area: Rect) {
         return;
     }
     let width = area.width.saturating_sub(24).max(4) as f64;
-    let lines: Vec<Line> = state
+    let mut lines: Vec<Line> = state
         .importance
         .iter()
         .map(|(k, share)| {
@@ -339,13 +337,38 @@ fn draw_importance(frame: &mut Frame, state: &SweepState, area: Rect) {
             ])
         })
         .collect();
+    // What it was measured on, and its caveat, where a user reads the shares.
+    lines.push(Line::from(Span::styled(
+        format!("on {}", state.importance_basis),
+        Style::new().fg(Color::Gray),
+    )));
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(format!(
-            " what mattered (PED-ANOVA on {}) ",
-            state.importance_basis
-        ))),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered().title(format!(" what mattered: {} ", state.importance_method)),
+        ),
         area,
     );
+}
+
+/// A pruner's decision in a queue cell: `✕r0@20 0.1685 < top 2/10 cut 0.2010`.
+fn short_pruner(text: &str) -> String {
+    [
+        ("promoted at rung ", "↑r"),
+        ("pruned at rung ", "✕r"),
+        ("pruned at step ", "✕@"),
+        (" (step ", "@"),
+        ("): ", " "),
+        (": ", " "),
+        ("below the top ", "< top "),
+        ("outside the top ", "∉ top "),
+        ("in the top ", "∈ top "),
+        (" of ", "/"),
+        ("(cutoff ", "cut "),
+    ]
+    .iter()
+    .fold(text.to_string(), |t, (from, to)| t.replace(from, to))
+    .trim_end_matches(')')
+    .to_string()
 }
 
 /// One axis a swept key and one for the objective; a line a run coloured by its figure (dim
@@ -374,8 +397,11 @@ fn draw_parallel(frame: &mut Frame, app: &App, state: &SweepState, figure: &Para
             i as f64 / (n - 1) as f64
         }
     };
+    let brush_text = brushes[selected]
+        .map(|b| format!(" brushed {}", figure.range_text(selected, b)))
+        .unwrap_or_default();
     let title = format!(
-        " parallel coordinates: {} (←/→ axis, b brush, [ ] move, - + size){} ",
+        " parallel coordinates: {}{brush_text}{} · ←/→ axis, b brush, [ ] move, - + size ",
         figure.axes[selected].key,
         if brushed {
             format!("; {} of {} runs inside", inside.len(), figure.lines.len())
@@ -470,120 +496,4 @@ fn draw_parallel(frame: &mut Frame, app: &App, state: &SweepState, figure: &Para
             }
         });
     frame.render_widget(canvas, area);
-}
-
-/// x positions of a key's values: the number itself (log10 for values spanning a factor of
-/// 20 or more), or the index among the distinct values for names and lists.
-fn positions(values: &[String]) -> (Vec<f64>, bool, Vec<String>) {
-    let numbers: Option<Vec<f64>> = values.iter().map(|v| v.parse::<f64>().ok()).collect();
-    if let Some(n) = numbers.filter(|n| !n.is_empty()) {
-        let (lo, hi) = n
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-                (l.min(v), h.max(v))
-            });
-        let log = lo > 0.0 && hi / lo >= 20.0;
-        let x = n.iter().map(|&v| if log { v.log10() } else { v }).collect();
-        return (x, log, Vec::new());
-    }
-    let mut names: Vec<String> = Vec::new();
-    let x = values
-        .iter()
-        .map(|v| match names.iter().position(|n| n == v) {
-            Some(i) => i as f64,
-            None => {
-                names.push(v.clone());
-                (names.len() - 1) as f64
-            }
-        })
-        .collect();
-    (x, false, names)
-}
-
-fn draw_scatter(frame: &mut Frame, state: &SweepState, key_index: usize, area: Rect) {
-    let Some(key) = state
-        .swept_keys
-        .get(key_index % state.swept_keys.len().max(1))
-    else {
-        frame.render_widget(
-            Paragraph::new(
-                "The runs of this sweep are listed, not swept over a key: see the results.",
-            )
-            .block(Block::bordered().title(" scatter "))
-            .wrap(Wrap { trim: true }),
-            area,
-        );
-        return;
-    };
-    let points: Vec<(String, f64)> = state
-        .queue
-        .iter()
-        .filter_map(|e| {
-            let value = e.swept.iter().find(|(k, _)| k == key)?.1.clone();
-            Some((value, e.value?))
-        })
-        .collect();
-    let values: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
-    let (xs, log, names) = positions(&values);
-    let data: Vec<(f64, f64)> = xs.iter().zip(&points).map(|(&x, p)| (x, p.1)).collect();
-    let (x_lo, x_hi) = data
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
-            (l.min(p.0), h.max(p.0))
-        });
-    let (x_lo, x_hi) = if !x_lo.is_finite() {
-        (0.0, 1.0)
-    } else if !names.is_empty() {
-        (x_lo - 0.5, x_hi + 0.5)
-    } else if x_hi > x_lo {
-        let pad = (x_hi - x_lo) * 0.1;
-        (x_lo - pad, x_hi + pad)
-    } else {
-        let pad = (x_lo.abs() * 0.5).max(1e-9);
-        (x_lo - pad, x_hi + pad)
-    };
-    let (y_lo, y_hi) = data
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
-            (l.min(p.1), h.max(p.1))
-        });
-    let y = if y_lo.is_finite() {
-        let pad = ((y_hi - y_lo) * 0.15).max(0.01);
-        [(y_lo - pad).max(0.0), (y_hi + pad).min(1.0)]
-    } else {
-        [0.0, 1.0]
-    };
-    let x_label = |x: f64| -> String {
-        if !names.is_empty() {
-            return names
-                .get(x.round().max(0.0) as usize)
-                .cloned()
-                .unwrap_or_default();
-        }
-        let v = if log { 10f64.powf(x) } else { x };
-        gradboard::config::format_float((v * 1e4).round() / 1e4)
-    };
-    let x_labels: Vec<String> = if names.is_empty() {
-        vec![x_label(x_lo), x_label((x_lo + x_hi) / 2.0), x_label(x_hi)]
-    } else {
-        names.clone()
-    };
-    let title = format!(
-        " {} against {key}{} (v: next key) ",
-        state.value_header(),
-        if log { " (log scale)" } else { "" }
-    );
-    let chart = Chart::new(vec![Dataset::default()
-        .marker(Marker::Block)
-        .graph_type(GraphType::Scatter)
-        .style(Style::new().fg(Color::Yellow))
-        .data(&data)])
-    .block(Block::bordered().title(Line::from(title)))
-    .x_axis(Axis::default().bounds([x_lo, x_hi]).labels(x_labels))
-    .y_axis(Axis::default().bounds(y).labels([
-        format!("{:.3}", y[0]),
-        format!("{:.3}", (y[0] + y[1]) / 2.0),
-        format!("{:.3}", y[1]),
-    ]));
-    frame.render_widget(chart, area);
 }
