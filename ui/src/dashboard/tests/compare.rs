@@ -108,9 +108,18 @@ fn a_fork_reads_the_parents_checkpoint_and_compare_draws_it_leading_in() {
         "the parent's charts beside the fork's settings, not the run shown before"
     );
     assert_eq!(app.live.config.lr, 3e-3);
-    assert!(screen(&app, 140, 40).contains("fork of 20261127-100000-numpy-mlp-aaaa"));
+    let s = screen(&app, 140, 40);
+    assert!(s.contains("fork of 20261127-100000-numpy-mlp-aaaa"), "{s}");
+    assert!(s.contains("fork (* = differs from its parent)"), "{s}");
+    assert!(!s.contains("*lr"), "no mark before a change: {s}");
     assert_eq!(app.live.selected_key().name, "lr", "the cursor waits on lr");
     key(&mut app, KeyCode::Char('-'));
+    let s = screen(&app, 140, 40);
+    assert!(
+        s.contains("*lr"),
+        "the changed key is marked against the parent: {s}"
+    );
+    assert_eq!(s.matches('*').count(), 2, "lr only (and the title's): {s}");
     // r replaces the run the screen trained, though the screen shows the parent.
     match key(&mut app, KeyCode::Char('r')).as_slice() {
         [Effect::Send {

@@ -1,5 +1,5 @@
 //! The settings panel: every key of the table with its value; `*` marks a value the live
-//! run does not have yet; the bottom line says what the selected key is and whether a running
+//! run does not have yet (for a fork: a value that differs from its parent's as it ended); the bottom line says what the selected key is and whether a running
 //! run takes it live or needs a restart.
 
 use crate::dashboard::app::App;
@@ -13,7 +13,11 @@ use ratatui::Frame;
 /// Draws the settings panel.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let live = &app.live;
-    let running = app.run().map(|r| &r.config);
+    // A fork's marks compare with its parent's settings at the checkpoint it starts from.
+    let running = match &live.fork {
+        Some(f) => Some(&f.config),
+        None => app.run().map(|r| &r.config),
+    };
     let width = KEYS.iter().map(|k| k.name.len()).max().unwrap_or(13);
     let mut items = Vec::new();
     for (i, spec) in KEYS.iter().enumerate() {
@@ -53,7 +57,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let when = if spec.live { "live" } else { "restart" };
     let help = format!(" {when}: {} ", spec.help);
     let title = match &live.fork {
-        Some(f) => format!(" settings of the fork of {} ", f.run_id),
+        Some(_) => " fork (* = differs from its parent) ".to_string(),
         None => " settings (* = not yet in the run) ".to_string(),
     };
     let mut state = ListState::default().with_selected(Some(live.selected));
