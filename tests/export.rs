@@ -268,20 +268,41 @@ fn runs_with_layers_events_export_them() {
     for s in ["steps=6", "eval_every=3", "batch_size=20", "diag_every=2"] {
         c.apply_override(s).unwrap();
     }
-    let h = runner
-        .start(RunRequest::new("mlp-best", c, None), Box::new(|_| {}))
-        .unwrap();
-    let run_dir = h.dir.clone();
-    h.wait();
+    let mut dirs = Vec::new();
+    for _ in 0..2 {
+        let h = runner
+            .start(
+                RunRequest::new("mlp-best", c.clone(), None),
+                Box::new(|_| {}),
+            )
+            .unwrap();
+        dirs.push(h.dir.clone());
+        h.wait();
+    }
     let out = dir.path().join("out");
-    let exported = export(&[run_dir], &out).unwrap();
+    let exported = export(&dirs, &out).unwrap();
     assert!(exported.files.iter().any(|f| f.ends_with("layers.png")));
     let csv = std::fs::read_to_string(out.join("layers.csv")).unwrap();
-    // Three events (steps 2, 4, 6) of 14 parameter tensors and 4 hidden layers.
-    assert_eq!(csv.lines().count(), 1 + 3 * (14 + 4), "{csv}");
+    // Two runs of three events (steps 2, 4, 6) of 14 parameter tensors and 4 hidden layers.
+    assert_eq!(csv.lines().count(), 1 + 2 * 3 * (14 + 4), "{csv}");
     assert!(csv.lines().nth(1).unwrap().contains(",2,param,fc1.weight,"));
     let png = image_size(&out.join("layers.png"));
-    assert_eq!(png, (1400, 620));
+    assert_eq!(png, (1400, 2 * 460), "a row a run");
+    let svg = std::fs::read_to_string(out.join("layers.svg")).unwrap();
+    for d in &dirs {
+        let id = d.file_name().unwrap().to_string_lossy().to_string();
+        assert!(svg.contains(&id), "every run is drawn: {id}");
+    }
+    // Ticks: no rounding residue (-5.6e-17) nor decimals on steps; names label the rows.
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| t.split_once('>')?.1.split('<').next())
+        .map(str::trim)
+        .collect();
+    assert!(texts.iter().all(|t| !t.contains("e-1")), "{texts:?}");
+    assert!(texts.contains(&"4") && !texts.contains(&"4.0"), "{texts:?}");
+    assert!(texts.contains(&"fc1.weight"), "{texts:?}");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("layers.png"), "{report}");
 }

@@ -3,6 +3,7 @@
 //! and the warnings they call for (`watch`). Everything is computed from one read of each
 //! tensor into host memory.
 
+pub mod scales;
 pub mod stats;
 pub mod watch;
 

@@ -1,7 +1,7 @@
 //! The export's per-layer part, for runs with `layers` events: `layers.csv` (one row a layer at
-//! each event of each run) and `layers.png`/`layers.svg` (for the first such run: the heat map
-//! of update ratios, layer by step, and the weight quantile bands of its shallowest and deepest
-//! weight matrices).
+//! each event of each run) and `layers.png`/`layers.svg` (a row a run, up to `MAX_RUNS`: the
+//! heat map of update ratios, layer by step, on the fixed scale with its healthy band, and the
+//! weight quantile bands of its shallowest and deepest weight matrices).
 
 use super::state::{LayersPoint, RunState};
 use crate::diag::watch::is_matrix;
@@ -11,8 +11,11 @@ use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Figure size in pixels.
-const SIZE: (u32, u32) = (1400, 620);
+/// Figure width, and height of each run's row, in pixels.
+const SIZE: (u32, u32) = (1400, 460);
+
+/// Runs drawn in the figure at most (the CSV holds every run).
+const MAX_RUNS: usize = 16;
 
 fn plot_error(e: impl std::fmt::Display) -> Error {
     Error::Other(format!("layers figure: {e}"))
@@ -22,24 +25,26 @@ fn plot_error(e: impl std::fmt::Display) -> Error {
 /// events. Returns the files written.
 pub fn write(runs: &[(&str, &RunState)], out: &Path) -> Result<Vec<PathBuf>> {
     let with: Vec<&(&str, &RunState)> = runs.iter().filter(|r| !r.1.layers.is_empty()).collect();
-    let Some((id, first)) = with.first() else {
+    if with.is_empty() {
         return Ok(Vec::new());
-    };
+    }
+    let drawn = &with[..with.len().min(MAX_RUNS)];
+    let size = (SIZE.0, SIZE.1 * drawn.len() as u32);
     let mut files = Vec::new();
     let csv = out.join("layers.csv");
     super::write_text_atomically(&csv, &layers_csv(&with))?;
     files.push(csv);
     let png = out.join("layers.png");
     super::write_atomically(&png, |tmp| {
-        let root = BitMapBackend::new(tmp, SIZE).into_drawing_area();
-        draw(&root, id, first)?;
+        let root = BitMapBackend::new(tmp, size).into_drawing_area();
+        draw_all(&root, drawn)?;
         root.present().map_err(plot_error)
     })?;
     files.push(png);
     let svg = out.join("layers.svg");
     super::write_atomically(&svg, |tmp| {
-        let root = SVGBackend::new(tmp, SIZE).into_drawing_area();
-        draw(&root, id, first)?;
+        let root = SVGBackend::new(tmp, size).into_drawing_area();
+        draw_all(&root, drawn)?;
         root.present().map_err(plot_error)
     })?;
     files.push(svg);
@@ -99,12 +104,43 @@ fn layers_csv(runs: &[&(&str, &RunState)]) -> String {
     out
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, id: &str, run: &RunState) -> Result<()>
+/// A row a run.
+fn draw_all<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[&(&str, &RunState)],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     super::figure_style::register_font();
     root.fill(&WHITE).map_err(plot_error)?;
+    for ((id, run), area) in runs
+        .iter()
+        .map(|r| (r.0, r.1))
+        .zip(root.split_evenly((runs.len(), 1)))
+    {
+        draw(&area, id, run)?;
+    }
+    Ok(())
+}
+
+/// A tick's text, with the decimals the axis's span needs (the same for every tick): `0` for
+/// what is zero but for rounding, scientific for spans below 1e-6.
+fn tick(y: f64, span: f64) -> String {
+    if y.abs() <= span * 1e-9 {
+        return "0".into();
+    }
+    if span < 1e-6 {
+        return format!("{y:.2e}");
+    }
+    let decimals = (-span.log10()).ceil() as i64 + 1;
+    format!("{y:.*}", decimals.clamp(0, 8) as usize)
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, id: &str, run: &RunState) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
     let (left, right) = root.split_horizontally(SIZE.0 * 55 / 100);
     let names: Vec<String> = run
         .layers
@@ -112,26 +148,50 @@ where
         .map(|p| p.params.iter().map(|x| x.name.clone()).collect())
         .unwrap_or_default();
     let n = run.layers.len();
+    let scale = crate::diag::scales::UPDATE_RATIO;
+    // Room for the longest name at about 7 pixels a character.
+    let name_room = names.iter().map(|n| n.chars().count()).max().unwrap_or(4) as u32 * 7 + 16;
     let mut chart = ChartBuilder::on(&left)
         .caption(
-            format!("{id}: update ratio, log10 (-6 dark .. -3 teal .. 0 yellow)"),
-            ("sans-serif", 18),
+            format!(
+                "{id}: update ratio ({}: the middle third)",
+                scale.describe()
+            ),
+            ("sans-serif", 16),
         )
-        .margin(10)
+        .margin(12)
         .x_label_area_size(36)
-        .y_label_area_size(130)
-        .build_cartesian_2d(0..n, 0..names.len())
+        .y_label_area_size(name_room.clamp(60, 260))
+        // A segment an event and a layer (a range 0..k has k + 1 segments).
+        .build_cartesian_2d(
+            (0..n.max(2) - 1).into_segmented(),
+            (0..names.len().max(2) - 1).into_segmented(),
+        )
         .map_err(plot_error)?;
     let steps: Vec<usize> = run.layers.iter().map(|p| p.step).collect();
     let labels = names.clone();
+    let at = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => Some(*i),
+        SegmentValue::Last => None,
+    };
     chart
         .configure_mesh()
         .disable_mesh()
         .y_labels(names.len())
-        .x_labels(n.min(10))
+        .x_labels(n.min(8))
         .x_desc("step")
-        .x_label_formatter(&|i| steps.get(*i).map(|s| s.to_string()).unwrap_or_default())
-        .y_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+        .x_label_formatter(&|v| {
+            at(v)
+                .and_then(|i| steps.get(i))
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        })
+        .y_label_formatter(&|v| {
+            at(v)
+                .and_then(|i| labels.get(i))
+                .cloned()
+                .unwrap_or_default()
+        })
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(plot_error)?;
@@ -139,13 +199,16 @@ where
         names.iter().enumerate().filter_map(move |(r, name)| {
             let p = point.params.iter().find(|p| &p.name == name)?;
             let v = if p.update_ratio > 0.0 {
-                (p.update_ratio.log10() + 6.0) / 6.0
+                scale.fraction(p.update_ratio.log10())
             } else {
                 0.0
             };
             let (red, green, blue) = super::figure_style::ramp(v);
             Some(Rectangle::new(
-                [(c, r), (c + 1, r + 1)],
+                [
+                    (SegmentValue::Exact(c), SegmentValue::Exact(r)),
+                    (SegmentValue::Exact(c + 1), SegmentValue::Exact(r + 1)),
+                ],
                 RGBColor(red, green, blue).filled(),
             ))
         })
@@ -187,15 +250,19 @@ where
                 format!("{name}: weight quantiles (min-max, 5-95 %, 25-75 %, median)"),
                 ("sans-serif", 15),
             )
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
             .build_cartesian_2d(x0..x1.max(x0 + 1.0), y0..y1)
             .map_err(plot_error)?;
+        let span = y1 - y0;
         c.configure_mesh()
             .light_line_style(WHITE)
             .label_style(("sans-serif", 12))
-            .y_label_formatter(&|y| format!("{y:.1e}"))
+            .x_labels(6)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| tick(*y, span))
+            .x_desc("step")
             .draw()
             .map_err(plot_error)?;
         for (lo, hi, colour) in [

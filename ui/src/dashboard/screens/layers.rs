@@ -42,6 +42,18 @@ impl LayerStat {
         }
     }
 
+    /// Its fixed scale and healthy band.
+    pub fn scale(self) -> gradboard::diag::scales::Scale {
+        use gradboard::diag::scales;
+        match self {
+            LayerStat::UpdateRatio => scales::UPDATE_RATIO,
+            LayerStat::GradNorm => scales::GRAD_NORM,
+            LayerStat::WeightNorm => scales::WEIGHT_NORM,
+            LayerStat::ActStd => scales::ACT_STD,
+            LayerStat::Dead => scales::DEAD,
+        }
+    }
+
     /// Whether its rows are parameter tensors (else hidden layers' outputs).
     pub fn of_params(self) -> bool {
         !matches!(self, LayerStat::ActStd | LayerStat::Dead)

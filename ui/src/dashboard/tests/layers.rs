@@ -116,6 +116,24 @@ fn the_layers_screen_draws_the_lesson_of_batch_norm() {
     assert!(fc4(&plain).contains("2.8e-3"), "{plain}");
     let normed = shown(&mut app, "normed");
     assert!(fc4(&normed).contains("1.5e0"), "{normed}");
+    // One fixed scale for both runs, its healthy band marked in the legend; the map's rows
+    // are drawn taller to fill the panel.
+    for s in [&plain, &normed] {
+        assert!(
+            s.contains("1e-3 .. 1e3, healthy 1e-1 .. 1e1 (━ healthy)"),
+            "{s}"
+        );
+        assert!(
+            s.lines().any(|l| l.contains("scale") && l.contains('━')),
+            "{s}"
+        );
+    }
+    let map_lines = plain
+        .lines()
+        .take_while(|l| !l.contains("scale"))
+        .filter(|l| l.contains('│') && !l.contains("fc"))
+        .count();
+    assert!(map_lines >= 4, "rows repeated to fill the panel: {plain}");
     // The warning is listed; the cursor moves back a step.
     assert!(
         plain.contains("activations vanish layer after layer"),

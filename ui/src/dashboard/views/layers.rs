@@ -17,9 +17,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Wrap};
 use ratatui::Frame;
 
-/// The update ratio's scale: 1e-6 to 1, so the healthy 1e-3 sits in the middle.
-const RATIO_SCALE: (f64, f64) = (-6.0, 0.0);
-
 /// A row's value at one `layers` event: row `index` named `row` (every event lists the
 /// tensors in the network's order, so the name is looked for only when an event differs).
 fn value(stat: LayerStat, point: &LayersPoint, (index, row): (usize, &str)) -> Option<f64> {
@@ -157,85 +154,84 @@ fn draw_map(
             ((c + 1) * n / columns).saturating_sub(1).min(n - 1)
         }
     };
-    let (lo, hi) = match stat {
-        LayerStat::UpdateRatio => RATIO_SCALE,
-        LayerStat::Dead => (0.0, 1.0),
-        _ => {
-            let all: Vec<f64> = run
-                .layers
-                .iter()
-                .flat_map(|p| {
-                    rows.iter()
-                        .enumerate()
-                        .filter_map(move |(i, r)| value(stat, p, (i, r)))
-                })
-                .filter(|v| v.is_finite())
-                .collect();
-            let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            if lo.is_finite() && hi > lo {
-                (lo, hi)
-            } else {
-                (lo - 1.0, lo + 1.0)
-            }
-        }
-    };
+    let scale = stat.scale();
     let cursor_col = (0..columns)
         .find(|&c| event_of(c) >= at)
         .unwrap_or(columns - 1);
-    // The rows that fit (less the scale line), scrolled to keep the selected one in view.
-    let fit = area.height.saturating_sub(3).max(1) as usize;
+    // The rows that fit (less the scale's two lines), scrolled to keep the selected one in
+    // view; few rows are drawn taller so the map fills its panel.
+    let fit = area.height.saturating_sub(4).max(1) as usize;
     let first = selected.saturating_sub(fit - 1);
+    let repeat = (fit / rows.len().max(1)).clamp(1, 4);
     let mut lines: Vec<Line> = rows
         .iter()
         .enumerate()
         .skip(first)
         .take(fit)
-        .map(|(i, row)| {
+        .flat_map(|(i, row)| {
             let name_style = if i == selected {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else {
                 Style::new()
             };
-            let mut spans = vec![Span::styled(
-                format!(
-                    "{:>w$} ",
-                    truncate(row, name_w as usize),
-                    w = name_w as usize
-                ),
-                name_style,
-            )];
-            for c in 0..columns {
-                let v = value(stat, &run.layers[event_of(c)], (i, row));
-                let colour = match v {
-                    Some(v) if v.is_finite() => {
-                        let (r, g, b) = ramp((v - lo) / (hi - lo));
-                        Color::Rgb(r, g, b)
+            let cells: Vec<Span> = (0..columns)
+                .map(|c| {
+                    let v = value(stat, &run.layers[event_of(c)], (i, row));
+                    let colour = match v {
+                        Some(v) if v.is_finite() => {
+                            let (r, g, b) = ramp(scale.fraction(v));
+                            Color::Rgb(r, g, b)
+                        }
+                        _ => Color::Black,
+                    };
+                    let mark = if c == cursor_col { "│" } else { " " };
+                    Span::styled(mark, Style::new().bg(colour).fg(Color::White))
+                })
+                .collect();
+            let now = value(stat, &run.layers[at], (i, row));
+            // The value at the cursor, red outside the healthy band.
+            let now_style = match now {
+                Some(v) if !scale.healthy(v) => Style::new().fg(Color::LightRed),
+                _ => Style::new(),
+            };
+            (0..repeat)
+                .map(|k| {
+                    let name = if k == repeat / 2 {
+                        truncate(row, name_w as usize)
+                    } else {
+                        String::new()
+                    };
+                    let mut spans = vec![Span::styled(
+                        format!("{name:>w$} ", w = name_w as usize),
+                        name_style,
+                    )];
+                    spans.extend(cells.iter().cloned());
+                    if k == repeat / 2 {
+                        spans.push(Span::styled(format!(" {:>8}", text(stat, now)), now_style));
                     }
-                    _ => Color::Black,
-                };
-                let mark = if c == cursor_col { "│" } else { " " };
-                spans.push(Span::styled(mark, Style::new().bg(colour).fg(Color::White)));
-            }
-            spans.push(Span::raw(format!(
-                " {:>8}",
-                text(stat, value(stat, &run.layers[at], (i, row)))
-            )));
-            Line::from(spans)
+                    Line::from(spans)
+                })
+                .collect::<Vec<_>>()
         })
+        .take(fit)
         .collect();
-    let scale = match stat {
-        LayerStat::UpdateRatio => "1e-6 (dark) .. 1e-3 (teal, healthy) .. 1 (yellow)".to_string(),
-        LayerStat::Dead => "0 (dark) .. 1 (yellow)".to_string(),
-        _ => format!(
-            "{} (dark) .. {} (yellow)",
-            text(stat, Some(lo)),
-            text(stat, Some(hi))
-        ),
-    };
+    // The scale: its colours across the map's width, the healthy band marked.
+    let mut legend = vec![Span::raw(format!("{:>w$} ", "scale", w = name_w as usize))];
+    for c in 0..columns {
+        let f = (c as f64 + 0.5) / columns as f64;
+        let v = scale.lo + f * (scale.hi - scale.lo);
+        let (r, g, b) = ramp(f);
+        let mark = if scale.healthy(v) { "━" } else { " " };
+        legend.push(Span::styled(
+            mark,
+            Style::new().bg(Color::Rgb(r, g, b)).fg(Color::White),
+        ));
+    }
+    lines.push(Line::from(legend));
+    let scale_text = format!("{} (━ healthy)", scale.describe());
     lines.push(Line::from(Span::styled(
         format!(
-            "{:>w$} steps {} .. {}, cursor at step {}; scale {scale}",
+            "{:>w$} steps {} .. {}, cursor at step {}; scale {scale_text}",
             "",
             run.layers[0].step,
             run.layers[n - 1].step,
