@@ -948,11 +948,12 @@ fn objective_at_reduces_a_runs_evaluations_as_named() {
 
 /// With `objective_at = final` and seeds, "best" means one thing everywhere: every run's
 /// figure is its last evaluation, groups rank by their mean of it, the best is the best
-/// group's best run (what `F` forks), and `sweep show --json` and results.md say so.
+/// group's best run (what `F` forks), and `sweep show --json` and results.md say so; none of
+/// its runs can be deleted from under it.
 #[test]
 fn best_means_the_best_groups_best_run_by_the_chosen_figure() {
     let dir = tempfile::tempdir().unwrap();
-    let (runner, _) = tiny_runner(dir.path());
+    let (runner, runs_dir) = tiny_runner(dir.path());
     let mut spec = small_spec(30);
     spec.add_grid("lr=1e-3,3e-3").unwrap();
     spec.seeds = 2;
@@ -1000,4 +1001,12 @@ fn best_means_the_best_groups_best_run_by_the_chosen_figure() {
     assert!(md.contains("| final val acc |"), "{md}");
     assert!(md.contains("final val acc mean"), "{md}");
     assert!(md.contains("its last evaluation"), "{md}");
+    // A sweep's run is not deleted from under it.
+    let e = gradboard::runs::trash_run(&runs_dir.join(best.run_id().unwrap()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("of sweep") && e.contains("archive it instead"),
+        "{e}"
+    );
 }

@@ -153,7 +153,7 @@ pub fn edit_labels(dir: &Path, edit: &LabelEdit) -> Result<RunLabels> {
 }
 
 /// Deletes the run in `dir` by moving its folder to `.trash/` beside it; a run still training
-/// is refused. Where it went.
+/// or one of a sweep is refused. Where it went.
 pub fn trash_run(dir: &Path) -> Result<PathBuf> {
     if !dir.join(crate::files::EVENTS_FILE).is_file() {
         return Err(Error::Other(format!("{}: not a run folder", dir.display())));
@@ -162,6 +162,15 @@ pub fn trash_run(dir: &Path) -> Result<PathBuf> {
         return Err(Error::Other(format!(
             "{}: still training; stop it first",
             dir.display()
+        )));
+    }
+    // A sweep's results are read from its runs' folders: one gone would change them.
+    if let Some(sweep) = super::run_record(dir).ok().and_then(|r| r.sweep) {
+        return Err(Error::Other(format!(
+            "{}: run #{} of sweep {}; deleting it would change the sweep's results (archive it instead)",
+            dir.display(),
+            sweep.index,
+            sweep.id
         )));
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
