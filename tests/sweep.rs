@@ -439,7 +439,14 @@ fn a_cancelled_queued_run_never_starts() {
         .filter(|e| matches!(e.kind, EventKind::Start(_)))
         .count();
     assert_eq!(starts, 2);
-    for file in ["sweep.toml", "plan.json", "parallel.svg", "parallel.png"] {
+    for file in [
+        "sweep.toml",
+        "plan.json",
+        "parallel.svg",
+        "parallel.png",
+        "history.svg",
+        "history.png",
+    ] {
         assert!(sweep_dir.join(file).is_file(), "{file}");
     }
     let results: serde_json::Value =
@@ -453,6 +460,11 @@ fn a_cancelled_queued_run_never_starts() {
         "{md}"
     );
     assert!(md.contains("never used to choose"), "{md}");
+    assert!(md.contains("](history.svg)"), "{md}");
+    // The history: each trial's figure, and the best so far never falls.
+    let best = state.best_so_far();
+    assert_eq!(best.len(), 2);
+    assert!(best[1].1 >= best[0].1 && best[1].1 == state.best_run().unwrap().value.unwrap());
 }
 
 /// A sweep killed outright: read back while no process holds its lock, a started run

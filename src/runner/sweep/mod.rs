@@ -7,6 +7,7 @@
 mod book;
 pub mod figure;
 mod folder;
+pub mod history_figure;
 mod legacy;
 pub mod parallel;
 pub mod slurm;
@@ -620,6 +621,14 @@ pub fn export_runs(dirs: &[PathBuf], out: &Path) -> Result<crate::runs::export::
         text.push_str(&format!("| {k} | {share:.3} |\n"));
     }
     text.push_str(&format!("\n![parallel coordinates]({PARALLEL_PNG})\n"));
+    let history = history_figure::write(&state, out)?;
+    if !history.is_empty() {
+        text.push_str(&format!(
+            "\n![optimisation history and intermediate values]({})\n",
+            history_figure::HISTORY_PNG
+        ));
+        exported.files.extend(history);
+    }
     crate::files::write_text_atomically(&report, &text)?;
     Ok(exported)
 }

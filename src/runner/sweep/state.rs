@@ -458,6 +458,44 @@ impl SweepState {
         }
     }
 
+    /// Every started trial's evaluations of the objective in its own units (a minimised
+    /// metric as it was reported): `(trial, [(step, figure)])`, trials without any left out.
+    pub fn intermediate(&self) -> Vec<(&QueueEntry, Vec<(f64, f64)>)> {
+        let objective = self.objective.clone().unwrap_or(Objective::TestAcc);
+        self.queue
+            .iter()
+            .map(|e| {
+                let points: Vec<(f64, f64)> = e
+                    .curve
+                    .iter()
+                    .map(|&(s, v)| (s as f64, objective.score(v)))
+                    .filter(|p| p.1.is_finite())
+                    .collect();
+                (e, points)
+            })
+            .filter(|c| !c.1.is_empty())
+            .collect()
+    }
+
+    /// The best figure so far after each trial with one, in trial order: `(index, best)`
+    /// (the optimisation history's line).
+    pub fn best_so_far(&self) -> Vec<(f64, f64)> {
+        let mut best: Option<f64> = None;
+        let mut out = Vec::new();
+        for e in &self.queue {
+            let Some(v) = e.value.filter(|v| v.is_finite()) else {
+                continue;
+            };
+            let b = match best {
+                Some(b) if self.rank(Some(b)) >= self.rank(Some(v)) => b,
+                _ => v,
+            };
+            best = Some(b);
+            out.push((e.index as f64, b));
+        }
+        out
+    }
+
     /// The best run by the objective.
     pub fn best_run(&self) -> Option<&QueueEntry> {
         self.results().into_iter().find(|e| e.value.is_some())
@@ -793,6 +831,12 @@ impl SweepState {
             out.push_str(&format!(
                 "\n## What mattered\n\n{}\n",
                 self.importance_basis
+            ));
+        }
+        if !self.best_so_far().is_empty() {
+            out.push_str(&format!(
+                "\n## History\n\n![optimisation history and intermediate values]({})\n",
+                super::history_figure::HISTORY_SVG
             ));
         }
         if !self.axes.params.is_empty() {

@@ -482,4 +482,7 @@ pub fn write_results_of(state: &SweepState, dir: &Path) {
             tracing::warn!("sweep {}: {e}", state.id);
         }
     }
+    if let Err(e) = super::history_figure::write(state, dir) {
+        tracing::warn!("sweep {}: {e}", state.id);
+    }
 }

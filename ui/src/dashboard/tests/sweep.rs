@@ -394,7 +394,7 @@ fn the_plot_panel_cycles_through_optunas_plots_and_brushes_say_their_range() {
         ..SweepState::default()
     };
     assert_eq!(
-        crate::dashboard::views::sweep_plots::best_so_far(&state),
+        state.best_so_far(),
         vec![(0.0, 0.30), (1.0, 0.50), (2.0, 0.50), (3.0, 0.50)]
     );
     assert_eq!(

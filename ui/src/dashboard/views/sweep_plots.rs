@@ -189,23 +189,6 @@ fn positions(values: &[String]) -> (Vec<f64>, bool, Vec<String>) {
     (x, false, names)
 }
 
-/// The best figure so far after each trial, in trial order: `(index, best)`.
-pub fn best_so_far(state: &SweepState) -> Vec<(f64, f64)> {
-    let mut best: Option<f64> = None;
-    let mut out = Vec::new();
-    for e in &state.queue {
-        let Some(v) = value(e) else {
-            continue;
-        };
-        best = Some(match best {
-            Some(b) if state.rank(Some(b)) >= state.rank(Some(v)) => b,
-            _ => v,
-        });
-        out.push((e.index as f64, best.unwrap_or(v)));
-    }
-    out
-}
-
 /// Each trial's figure as a dot, the best so far as a line.
 fn draw_history(frame: &mut Frame, state: &SweepState, area: Rect) {
     let dots: Vec<(f64, f64)> = state
@@ -221,7 +204,7 @@ fn draw_history(frame: &mut Frame, state: &SweepState, area: Rect) {
             area,
         );
     }
-    let best = best_so_far(state);
+    let best = state.best_so_far();
     let n = state.queue.len().max(1) as f64;
     let y = y_range(dots.iter().map(|p| p.1));
     let chart = Chart::new(vec![
@@ -273,20 +256,7 @@ fn draw_intermediate(frame: &mut Frame, state: &SweepState, area: Rect) {
         .objective
         .clone()
         .unwrap_or(gradboard::config::sweep::Objective::TestAcc);
-    let curves: Vec<(&QueueEntry, Vec<(f64, f64)>)> = state
-        .queue
-        .iter()
-        .filter(|e| !e.curve.is_empty())
-        .map(|e| {
-            let points = e
-                .curve
-                .iter()
-                .map(|&(s, v)| (s as f64, objective.score(v)))
-                .filter(|p| p.1.is_finite())
-                .collect();
-            (e, points)
-        })
-        .collect();
+    let curves = state.intermediate();
     if curves.is_empty() {
         return empty(
             frame,
