@@ -85,7 +85,6 @@ where
         .iter()
         .filter_map(|e| Some((e.index as f64, e.value.filter(|v| v.is_finite())?)))
         .collect();
-    let best = state.best_so_far();
     let (y0, y1) = range(dots.iter().map(|p| p.1));
     let n = state.queue.len().max(1) as f64;
     let mut chart = ChartBuilder::on(&left)
@@ -115,12 +114,7 @@ where
         .map_err(plot_error)?
         .label("trial")
         .legend(|(x, y)| Circle::new((x + 8, y), 4, RGBColor(40, 120, 190).filled()));
-    // The best so far holds until a better trial: a staircase.
-    let stairs: Vec<(f64, f64)> = best
-        .windows(2)
-        .flat_map(|w| [w[0], (w[1].0, w[0].1)])
-        .chain(best.last().copied())
-        .collect();
+    let stairs = state.best_staircase();
     chart
         .draw_series(LineSeries::new(
             stairs,

@@ -496,6 +496,15 @@ impl SweepState {
         out
     }
 
+    /// `best_so_far` as a staircase: the best holds until a better trial.
+    pub fn best_staircase(&self) -> Vec<(f64, f64)> {
+        let best = self.best_so_far();
+        best.windows(2)
+            .flat_map(|w| [w[0], (w[1].0, w[0].1)])
+            .chain(best.last().copied())
+            .collect()
+    }
+
     /// The best run by the objective.
     pub fn best_run(&self) -> Option<&QueueEntry> {
         self.results().into_iter().find(|e| e.value.is_some())

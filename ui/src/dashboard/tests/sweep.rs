@@ -404,7 +404,11 @@ fn the_plot_panel_cycles_through_optunas_plots_and_brushes_say_their_range() {
     );
     app.update(Msg::Sweep(state));
     let s = screen(&app, 160, 50);
-    assert!(s.contains("what mattered: fANOVA (random forest"), "{s}");
+    assert!(s.contains("what mattered (fANOVA)"), "{s}");
+    assert!(
+        s.contains("by fANOVA (random forest, 64 trees) on 4"),
+        "{s}"
+    );
     assert!(s.contains("few for a forest, read with care"), "{s}");
     assert!(s.contains("best val acc vs lr (log)"), "{s}");
     key(&mut app, KeyCode::Char('v'));

@@ -339,13 +339,21 @@ fn draw_importance(frame: &mut Frame, state: &SweepState, area: Rect) {
         .collect();
     // What it was measured on, and its caveat, where a user reads the shares.
     lines.push(Line::from(Span::styled(
-        format!("on {}", state.importance_basis),
+        format!(
+            "by {} on {}",
+            state.importance_method, state.importance_basis
+        ),
         Style::new().fg(Color::Gray),
     )));
+    let method = state
+        .importance_method
+        .split([' ', ','])
+        .next()
+        .unwrap_or_default();
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::bordered().title(format!(" what mattered: {} ", state.importance_method)),
-        ),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(format!(" what mattered ({method}) "))),
         area,
     );
 }

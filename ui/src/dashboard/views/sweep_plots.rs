@@ -204,7 +204,7 @@ fn draw_history(frame: &mut Frame, state: &SweepState, area: Rect) {
             area,
         );
     }
-    let best = state.best_so_far();
+    let best = state.best_staircase();
     let n = state.queue.len().max(1) as f64;
     let y = y_range(dots.iter().map(|p| p.1));
     let chart = Chart::new(vec![
