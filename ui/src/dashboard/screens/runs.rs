@@ -91,12 +91,12 @@ impl Column {
     }
 }
 
-/// The sweep column's text: the run's place and the sweep's id without its date,
-/// `#4 tpe-3f2a`.
+/// The sweep column's text: the sweep id's own suffix and the run's place, `5135 #4` (the
+/// full id is in the run's start and `sweep show`).
 pub fn sweep_text(r: &RunRecord) -> String {
     r.sweep.as_ref().map_or(String::new(), |s| {
-        let name = s.id.splitn(3, '-').nth(2).unwrap_or(&s.id);
-        format!("#{} {}", s.index, name.trim_start_matches("sweep-"))
+        let tail = s.id.rsplit('-').next().unwrap_or(&s.id);
+        format!("{tail} #{}", s.index)
     })
 }
 

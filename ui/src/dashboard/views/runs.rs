@@ -138,7 +138,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let widths: Vec<Constraint> = columns
         .iter()
         .map(|c| match c {
-            Column::Run => Constraint::Length(if narrow { 26 } else { 33 }),
+            Column::Run => Constraint::Length(if narrow { 26 } else { 35 }),
             Column::Preset => Constraint::Length(12),
             Column::Net => Constraint::Length(14),
             Column::Changed => Constraint::Length(0),
@@ -146,7 +146,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Column::Steps => Constraint::Length(7),
             Column::Best | Column::Final => Constraint::Length(figure_width),
             Column::Time => Constraint::Length(6),
-            Column::Sweep => Constraint::Length(if narrow { 12 } else { 14 }),
+            Column::Sweep => Constraint::Length(if narrow { 10 } else { 12 }),
             Column::Parent => Constraint::Length(20),
             Column::Key => Constraint::Length(
                 screen
