@@ -162,7 +162,7 @@ fn draw_map(
     // view; few rows are drawn taller so the map fills its panel.
     let fit = area.height.saturating_sub(4).max(1) as usize;
     let first = selected.saturating_sub(fit - 1);
-    let repeat = (fit / rows.len().max(1)).clamp(1, 4);
+    let repeat = (fit / rows.len().max(1)).clamp(1, 8);
     let mut lines: Vec<Line> = rows
         .iter()
         .enumerate()
