@@ -369,3 +369,70 @@ fn the_logs_screen_follows_a_growing_metrics_file_and_a_new_run() {
     tmux.keys(&["q"]);
     tmux.wait_for("the exit", |s| s.contains("GRADBOARD-EXITED 0"));
 }
+
+/// On the runs screen of the real binary: `N` names a run (written to its `labels.json`, shown
+/// in place of its id), `o` sorts by a setting shown as a column, `z` archives a run out of
+/// the table and `D` twice moves a run's folder to `.trash`.
+#[test]
+fn runs_are_named_sorted_archived_and_deleted_from_the_runs_screen() {
+    if !tmux_here() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("tiny.tar.gz");
+    write_archive(&data, &files(100, 100)).unwrap();
+    let runs = home.path().join("runs");
+    for lr in ["0.001", "0.004", "0.002"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gradboard"))
+            .env(
+                "GRADBOARD_PRESETS",
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../presets"),
+            )
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .args(["--threads", "1", "train", "--preset", "numpy-mlp", "--data"])
+            .arg(&data)
+            .arg("--runs-dir")
+            .arg(&runs)
+            .args(["--set", "steps=10", "--set", "eval_every=10", "--set"])
+            .arg(format!("lr={lr}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (tmux, runs) = dashboard(home.path(), "labels");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the runs", |s| s.contains("3 of 3 shown"));
+    // Sort by lr, largest first: the 0.004 run on top, under the cursor.
+    tmux.keys(&["o", "-", "l", "r", "Enter"]);
+    let screen = tmux.wait_for("the lr column", |s| s.contains("o:lr ▼"));
+    let first_row = screen
+        .lines()
+        .find(|l| l.contains("numpy-mlp-"))
+        .unwrap()
+        .to_string();
+    assert!(first_row.contains("0.004"), "{screen}");
+    tmux.keys(&["N", "k", "e", "e", "p", "e", "r", "Enter"]);
+    tmux.wait_for("the name", |s| s.contains("keeper ·"));
+    let named: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("labels.json"))
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(named.len(), 1);
+    assert!(std::fs::read_to_string(&named[0])
+        .unwrap()
+        .contains("\"keeper\""));
+    // The next run: archived, then hidden.
+    tmux.keys(&["j", "z"]);
+    tmux.wait_for("one archived", |s| s.contains("2 of 3 shown"));
+    // The last one left under the cursor: D warns, D again deletes.
+    tmux.keys(&["D"]);
+    tmux.wait_for("the warning", |s| s.contains("D again deletes"));
+    tmux.keys(&["D"]);
+    tmux.wait_for("one gone", |s| s.contains("of 2 shown"));
+    assert_eq!(std::fs::read_dir(runs.join(".trash")).unwrap().count(), 1);
+}
