@@ -60,6 +60,9 @@ pub fn grid_shares(points: &[(Vec<f64>, f64)]) -> Option<Vec<f64>> {
 /// fitted to `points`, as fANOVA computes it; shares sum to 1.
 pub fn forest_shares(points: &[(Vec<f64>, f64)], trees: usize, seed: u64) -> Vec<f64> {
     let dims = points.first().map_or(0, |p| p.0.len());
+    if points.is_empty() {
+        return vec![1.0 / dims.max(1) as f64; dims];
+    }
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut total = vec![0.0; dims];
     let mut counted = 0;

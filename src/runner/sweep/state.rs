@@ -1073,6 +1073,7 @@ fn importance(axes: &Space, book: &Book) -> (Vec<(String, f64)>, String, String)
     }
     let positions: Vec<(Vec<f64>, f64)> = trials
         .iter()
+        .filter(|t| t.1.is_finite())
         .map(|(p, y)| (super::parallel::position(axes, p), *y))
         .collect();
     let (shares, method) = if let Some(shares) = fanova::grid_shares(&positions) {
