@@ -85,8 +85,8 @@ pub enum RunsAction {
         #[arg(required = true)]
         runs: Vec<String>,
     },
-    /// Delete runs: each folder moves to the runs folder's .trash (a run still training is
-    /// refused).
+    /// Delete runs: each folder moves to the runs folder's .trash (a run still training, or
+    /// one of a sweep, is refused).
     Delete {
         /// The runs.
         #[arg(required = true)]
