@@ -977,7 +977,13 @@ fn best_means_the_best_groups_best_run_by_the_chosen_figure() {
     failed.expect("no sweep thread fails");
     let state = read_sweep(&sweep_dir).unwrap_or(state);
     assert_eq!(state.objective_at, ObjectiveAt::Final);
+    let pid = format!("pid {}", std::process::id());
     for e in &state.queue {
+        assert!(
+            e.worker.as_deref().unwrap().starts_with(&pid),
+            "{:?}",
+            e.worker
+        );
         assert_eq!(e.curve.len(), 3);
         assert_eq!(
             e.value,

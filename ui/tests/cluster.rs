@@ -197,6 +197,12 @@ fn a_grid_on_the_cluster_prunes_the_bad_run_and_shows_as_the_local_sweep_does() 
         let run = home.path().join("runs").join(t["run_id"].as_str().unwrap());
         let dones = events(&run).iter().filter(|e| e["event"] == "done").count();
         assert_eq!(dones, 1, "{}", run.display());
+        // Each trial names the array task that trained it (the timeline's lanes).
+        let worker = t["worker"].as_str().unwrap_or_default();
+        assert!(
+            worker.starts_with("task ") && worker.contains(&format!("_{}", t["index"])),
+            "{t}"
+        );
     }
     assert_eq!(trials[3]["status"], "pruned", "{state}");
     let rungs = std::fs::read_to_string(dir.join("rungs.jsonl")).unwrap();

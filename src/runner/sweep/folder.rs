@@ -109,6 +109,30 @@ pub struct TrialRecord {
     /// Why it was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Who trains it, once started: `task 1234_5@node01` for a cluster's task, else
+    /// `pid 4242@host` (`worker_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+}
+
+/// This process as a sweep's worker: its SLURM array task where it is one, else its pid; and
+/// the machine.
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let at = if host.is_empty() {
+        String::new()
+    } else {
+        format!("@{host}")
+    };
+    match (
+        std::env::var("SLURM_ARRAY_JOB_ID"),
+        std::env::var("SLURM_ARRAY_TASK_ID"),
+    ) {
+        (Ok(job), Ok(task)) => format!("task {job}_{task}{at}"),
+        _ => format!("pid {}{at}", std::process::id()),
+    }
 }
 
 /// One decision of successive halving (`rungs.jsonl`).

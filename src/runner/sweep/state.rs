@@ -95,6 +95,8 @@ pub struct QueueEntry {
     pub seconds: Option<f64>,
     /// When it started and when it last wrote an event (Unix seconds), once started.
     pub span: Option<(f64, f64)>,
+    /// Who trained it (`task 1234_5@node01`, `pid 4242@host`), once started.
+    pub worker: Option<String>,
     /// A figure to compare with (the report's).
     pub expected: Option<f64>,
     /// The pruner's last decision about it.
@@ -675,6 +677,7 @@ impl SweepState {
                     "pruned_at": e.pruned_at,
                     "pruner": e.pruner,
                     "source": e.source,
+                    "worker": e.worker,
                 })
             })
             .collect();
@@ -985,6 +988,7 @@ fn entry(book: &Book, local: &Local, index: usize, running_here: bool) -> QueueE
             };
             (r.started, end.max(r.started))
         }),
+        worker: book.trial(index).and_then(|t| t.worker.clone()),
         expected: conf.and_then(|c| c.expected),
         pruner,
         pruned_at: run.and_then(|r| r.pruned_at),

@@ -129,6 +129,7 @@ impl SweepCore {
             group: self.plan.locate(index).0,
             seed: run.map(|r| r.1),
             run_id: run.map(|r| r.0.to_string()),
+            worker: (mark == Mark::Started).then(super::folder::worker_name),
             mark,
             reason,
         };

@@ -398,9 +398,23 @@ fn the_plot_panel_cycles_through_optunas_plots_and_brushes_say_their_range() {
         vec![(0.0, 0.30), (1.0, 0.50), (2.0, 0.50), (3.0, 0.50)]
     );
     assert_eq!(
-        crate::dashboard::views::sweep_plots::lanes(&state),
+        crate::dashboard::views::sweep_plots::lanes(&state).runs,
         vec![(0, 0), (1, 1), (2, 0), (3, 1)],
         "two at once: the third takes the first's lane"
+    );
+    // Runs of two workers (two cluster tasks) get lanes of their own, each worker named.
+    let mut two = state.clone();
+    for e in two.queue.iter_mut() {
+        e.worker = Some(format!("task 7_{}@node", e.index % 2));
+    }
+    let lanes = crate::dashboard::views::sweep_plots::lanes(&two);
+    assert_eq!(lanes.runs, vec![(0, 0), (2, 0), (1, 1), (3, 1)]);
+    assert_eq!(
+        lanes.workers,
+        vec![
+            (0, "task 7_0@node".to_string()),
+            (1, "task 7_1@node".to_string())
+        ]
     );
     app.update(Msg::Sweep(state));
     let s = screen(&app, 160, 50);
@@ -422,7 +436,7 @@ fn the_plot_panel_cycles_through_optunas_plots_and_brushes_say_their_range() {
         "history: best val acc by trial",
         "intermediate val acc by step; • 1 pruned",
         "best val acc over",
-        "timeline: 4 trials, 20 s, 2 at once",
+        "timeline: 4 trials, 20 s, 1 worker(s), 2 lane(s)",
         "best val acc vs",
     ] {
         key(&mut app, KeyCode::Char('m'));

@@ -428,36 +428,75 @@ fn draw_contour(frame: &mut Frame, state: &SweepState, x_key: usize, y_key: usiz
     frame.render_widget(canvas, area);
 }
 
-/// Lanes for runs by their spans, each run in the first lane free when it starts (as many
-/// lanes as ran at once): `(queue index, lane)`.
-pub fn lanes(state: &SweepState) -> Vec<(usize, usize)> {
-    let mut runs: Vec<(usize, f64, f64)> = state
+/// Lanes for runs by their spans: the runs of each worker (a process, or a cluster's task)
+/// together, each run in its worker's first lane free when it starts (as many lanes as the
+/// worker ran at once).
+pub fn lanes(state: &SweepState) -> Lanes {
+    let mut runs: Vec<(&str, usize, f64, f64)> = state
         .queue
         .iter()
-        .filter_map(|e| e.span.map(|(a, b)| (e.index, a, b)))
+        .filter_map(|e| {
+            let (a, b) = e.span?;
+            Some((e.worker.as_deref().unwrap_or(""), e.index, a, b))
+        })
         .collect();
-    runs.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    let mut free_at: Vec<f64> = Vec::new();
-    let mut out = Vec::new();
-    for (index, start, end) in runs {
-        let lane = match free_at.iter().position(|&f| f <= start) {
-            Some(l) => l,
-            None => {
-                free_at.push(0.0);
-                free_at.len() - 1
-            }
-        };
-        free_at[lane] = end;
-        out.push((index, lane));
+    // Workers in the order they first started a run; runs by start within each.
+    let mut workers: Vec<&str> = Vec::new();
+    let mut by_start = runs.clone();
+    by_start.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.1.cmp(&b.1)));
+    for r in &by_start {
+        if !workers.contains(&r.0) {
+            workers.push(r.0);
+        }
     }
-    out
+    runs.sort_by(|a, b| {
+        let w = |n: &str| workers.iter().position(|w| *w == n);
+        w(a.0)
+            .cmp(&w(b.0))
+            .then(a.2.total_cmp(&b.2))
+            .then(a.1.cmp(&b.1))
+    });
+    let (mut out, mut names) = (Vec::new(), Vec::new());
+    let mut base = 0;
+    for worker in &workers {
+        let mut free_at: Vec<f64> = Vec::new();
+        for &(_, index, start, end) in runs.iter().filter(|r| r.0 == *worker) {
+            let lane = match free_at.iter().position(|&f| f <= start) {
+                Some(l) => l,
+                None => {
+                    free_at.push(0.0);
+                    free_at.len() - 1
+                }
+            };
+            free_at[lane] = end;
+            out.push((index, base + lane));
+        }
+        names.push((base, worker.to_string()));
+        base += free_at.len();
+    }
+    Lanes {
+        runs: out,
+        workers: names,
+    }
+}
+
+/// The timeline's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lanes {
+    /// `(queue index, lane)` for each run.
+    pub runs: Vec<(usize, usize)>,
+    /// Each worker's first lane and name.
+    pub workers: Vec<(usize, String)>,
 }
 
 /// Which trial ran when: a bar a trial from its start to its last event, in lanes (one a run
 /// at once: as many as the sweep ran in parallel, or its SLURM tasks at once), coloured by
 /// how it ended.
 fn draw_timeline(frame: &mut Frame, state: &SweepState, area: Rect) {
-    let lanes = lanes(state);
+    let Lanes {
+        runs: lanes,
+        workers,
+    } = lanes(state);
     if lanes.is_empty() {
         return empty(frame, "timeline", "No trial has started yet.", area);
     }
@@ -467,9 +506,10 @@ fn draw_timeline(frame: &mut Frame, state: &SweepState, area: Rect) {
     let width = (t1 - t0).max(1.0);
     let n_lanes = lanes.iter().map(|l| l.1).max().unwrap_or(0) + 1;
     let title = format!(
-        " timeline: {} trials, {:.0} s, {n_lanes} at once ",
+        " timeline: {} trials, {:.0} s, {} worker(s), {n_lanes} lane(s) ",
         lanes.len(),
-        t1 - t0
+        t1 - t0,
+        workers.len()
     );
     let canvas = Canvas::default()
         .block(Block::bordered().title(title))
@@ -493,6 +533,17 @@ fn draw_timeline(frame: &mut Frame, state: &SweepState, area: Rect) {
                     color: status_colour(e),
                 });
                 ctx.print(a - t0, y + 0.5, Span::raw(format!("#{index}")));
+            }
+            // Each worker named over its first lane, when there are several.
+            if workers.len() > 1 {
+                for (lane, name) in &workers {
+                    let y = (n_lanes - 1 - lane) as f64;
+                    ctx.print(
+                        width * 0.55,
+                        y + 0.5,
+                        Span::styled(name.clone(), Style::new().fg(Color::Gray)),
+                    );
+                }
             }
             ctx.print(0.0, -0.8, Span::raw("0 s"));
             ctx.print(width * 0.85, -0.8, Span::raw(format!("{:.0} s", t1 - t0)));
