@@ -8,6 +8,7 @@ mod book;
 pub mod figure;
 mod folder;
 pub mod history_figure;
+mod importance;
 mod legacy;
 pub mod parallel;
 pub mod slurm;
