@@ -157,7 +157,6 @@ fn at(curve: &[Point], x: f64) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::runs::ListedStatus;
-    use std::collections::BTreeMap;
 
     fn record(id: &str, seed: u64, lr: f64, best: f64) -> RunRecord {
         let config = RunConfig {
@@ -166,25 +165,14 @@ mod tests {
             ..RunConfig::default()
         };
         RunRecord {
-            run_id: id.into(),
             preset: "mlp-default".into(),
-            net: String::new(),
             status: ListedStatus::Ended(crate::events::RunStatus::Completed),
             step: 100,
             final_test_acc: Some(best - 0.01),
             best_test_acc: Some(best),
             seconds: 1.0,
-            started: 0.0,
-            changed: BTreeMap::new(),
-            live_changes: Vec::new(),
-            parent: None,
-            sweep: None,
-            reason: None,
-            warnings: Vec::new(),
-            time_to: BTreeMap::new(),
-            labels: Default::default(),
             config: Some(config),
-            dir: Default::default(),
+            ..RunRecord::empty(id)
         }
     }
 

@@ -96,6 +96,34 @@ pub struct RunRecord {
     pub dir: PathBuf,
 }
 
+impl RunRecord {
+    /// A record of run `run_id` with nothing else known (crashed, no figures, no settings):
+    /// the base that tests and listings of partial folders fill in.
+    pub fn empty(run_id: &str) -> Self {
+        RunRecord {
+            run_id: run_id.into(),
+            preset: String::new(),
+            net: String::new(),
+            status: ListedStatus::Crashed,
+            step: 0,
+            final_test_acc: None,
+            best_test_acc: None,
+            seconds: 0.0,
+            started: 0.0,
+            changed: BTreeMap::new(),
+            live_changes: Vec::new(),
+            parent: None,
+            sweep: None,
+            reason: None,
+            warnings: Vec::new(),
+            time_to: BTreeMap::new(),
+            labels: RunLabels::default(),
+            config: None,
+            dir: PathBuf::new(),
+        }
+    }
+}
+
 /// Whether some process holds the run folder's lock (its run is training).
 pub fn lock_held(dir: &Path) -> bool {
     lock_held_file(&dir.join(LOCK_FILE))

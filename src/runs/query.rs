@@ -226,6 +226,42 @@ impl Filter {
     }
 }
 
+/// The setting keys whose values differ between `runs` (a key one run changed and another
+/// left at its preset's value differs): what tells the runs shown apart.
+pub fn varying_keys(runs: &[&RunRecord]) -> std::collections::BTreeSet<String> {
+    let mut keys: std::collections::BTreeSet<String> = runs
+        .iter()
+        .flat_map(|r| r.changed.keys().cloned())
+        .collect();
+    keys.retain(|k| {
+        let first = runs.first().and_then(|r| r.changed.get(k));
+        runs.iter().any(|r| r.changed.get(k) != first)
+    });
+    keys
+}
+
+/// A run's changed settings as `key=value` words, the keys in `leading` first (the ones that
+/// tell the runs shown apart), without its seed when `seedless`; then its live changes
+/// (`lr 0.001 -> 0.003 @244`).
+pub fn changed_words(
+    r: &RunRecord,
+    leading: &std::collections::BTreeSet<String>,
+    seedless: bool,
+) -> String {
+    let mut pairs: Vec<(&String, &serde_json::Value)> = r
+        .changed
+        .iter()
+        .filter(|(k, _)| !(seedless && *k == "seed"))
+        .collect();
+    pairs.sort_by_key(|(k, _)| !leading.contains(*k));
+    pairs
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", crate::config::json_text(v)))
+        .chain(r.live_changes.iter().map(|c| c.text()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The words a plain filter word is looked for in: id, name, preset, net, status, tags, note
 /// and the changed settings.
 pub fn row_text(r: &RunRecord) -> String {
@@ -246,4 +282,48 @@ pub fn row_text(r: &RunRecord) -> String {
         &changed.join(" "),
     ]
     .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, changed: &[(&str, serde_json::Value)]) -> RunRecord {
+        RunRecord {
+            changed: changed
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..RunRecord::empty(id)
+        }
+    }
+
+    /// The keys that tell runs apart lead: a key all share goes last, one a run left at its
+    /// preset's value counts as differing.
+    #[test]
+    fn the_settings_that_differ_lead() {
+        use serde_json::json;
+        let a = run("a", &[("eval_every", json!(50)), ("lr", json!(0.001))]);
+        let b = run("b", &[("eval_every", json!(50)), ("lr", json!(0.004))]);
+        let c = run(
+            "c",
+            &[
+                ("eval_every", json!(50)),
+                ("lr", json!(0.001)),
+                ("seed", json!(1)),
+            ],
+        );
+        let varying = varying_keys(&[&a, &b, &c]);
+        assert_eq!(varying.into_iter().collect::<Vec<_>>(), ["lr", "seed"]);
+        let leading = varying_keys(&[&a, &b]);
+        assert_eq!(changed_words(&b, &leading, false), "lr=0.004 eval_every=50");
+        assert_eq!(
+            changed_words(&c, &varying_keys(&[&a, &c]), true),
+            "eval_every=50 lr=0.001"
+        );
+        // Comparisons, tags and archived runs.
+        let f = Filter::parse("lr>=0.002 eval_every=50").unwrap();
+        assert!(f.matches(&b, &row_text(&b)) && !f.matches(&a, &row_text(&a)));
+        assert!(Filter::parse("nosuch<3").is_err());
+    }
 }

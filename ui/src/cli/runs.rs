@@ -210,20 +210,9 @@ fn log_runs(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The settings a run changed from its preset, as `key=value` words (without its seed when
-/// `seedless`), then its live changes (`lr 0.001 -> 0.003 @244`).
-fn changed_text(r: &RunRecord, seedless: bool) -> String {
-    r.changed
-        .iter()
-        .filter(|(k, _)| !(seedless && *k == "seed"))
-        .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
-        .chain(r.live_changes.iter().map(|c| c.text()))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The groups as rows: the first run (and how many more), n, best and final mean ± std.
 fn group_table(groups: &[&RunGroup], runs: &[RunRecord]) -> String {
+    let leading = query::varying_keys(&runs.iter().collect::<Vec<_>>());
     let mut out = format!(
         "{:32}  {:>3}  {:>17}  {:>17}  {:12}  changed\n",
         "group (first run)", "n", "best test ± std", "final test ± std", "seeds"
@@ -241,7 +230,9 @@ fn group_table(groups: &[&RunGroup], runs: &[RunRecord]) -> String {
             g.best_text(),
             g.final_text(),
             seeds.join(","),
-            first.map(|r| changed_text(r, true)).unwrap_or_default()
+            first
+                .map(|r| query::changed_words(r, &leading, true))
+                .unwrap_or_default()
         ));
     }
     out
@@ -366,6 +357,8 @@ pub fn run(args: RunsArgs) -> Result<ExitCode> {
         "{:id_w$}  {:9}  {:>7}  {:>10}  {:>10}  {:>8}  {:14}  {key_head}changed",
         "run", "status", "step", "final test", "best test", "seconds", "time to"
     );
+    // The settings that tell the runs listed apart lead each row's changed settings.
+    let leading = query::varying_keys(&runs.iter().collect::<Vec<_>>());
     for r in &runs {
         let key_cell = key.as_ref().map_or(String::new(), |k| {
             let v = query::value(r, k).map_or("-".into(), |v| v.text());
@@ -380,7 +373,7 @@ pub fn run(args: RunsArgs) -> Result<ExitCode> {
             acc(r.best_test_acc),
             r.seconds,
             time_to_text(&r.time_to),
-            changed_text(r, false),
+            query::changed_words(r, &leading, false),
             labels_text(r)
         );
     }

@@ -150,12 +150,7 @@ impl Prompt {
 /// The `changed` column's text: `key=value` pairs of the settings it started with, then its
 /// live changes (`lr 0.001 -> 0.003 @244`).
 pub fn changed_text(r: &RunRecord) -> String {
-    r.changed
-        .iter()
-        .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
-        .chain(r.live_changes.iter().map(|c| c.text()))
-        .collect::<Vec<_>>()
-        .join(" ")
+    query::changed_words(r, &Default::default(), false)
 }
 
 fn cmp_opt(a: Option<f64>, b: Option<f64>) -> Ordering {
@@ -683,14 +678,12 @@ mod tests {
         lr: &str,
     ) -> RunRecord {
         RunRecord {
-            run_id: id.into(),
             preset: if id.contains("conv") {
                 "convnet"
             } else {
                 "mlp-default"
             }
             .into(),
-            net: String::new(),
             status,
             step: started as usize,
             final_test_acc: best,
@@ -698,15 +691,8 @@ mod tests {
             seconds: started,
             started,
             changed: BTreeMap::from([("lr".to_string(), serde_json::json!(lr))]),
-            live_changes: Vec::new(),
-            parent: None,
-            sweep: None,
-            reason: None,
-            warnings: Vec::new(),
-            time_to: Default::default(),
-            labels: Default::default(),
-            config: None,
             dir: id.into(),
+            ..RunRecord::empty(id)
         }
     }
 

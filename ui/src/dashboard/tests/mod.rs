@@ -242,7 +242,6 @@ pub fn record(
     let mut config = config.clone();
     config.lr = lr;
     gradboard::runs::RunRecord {
-        run_id: id.into(),
         preset: "numpy-mlp".into(),
         net: "mlp 100".into(),
         status: gradboard::runs::ListedStatus::Ended(RunStatus::Completed),
@@ -252,15 +251,9 @@ pub fn record(
         seconds: 12.0,
         started: best,
         changed: std::collections::BTreeMap::from([("lr".to_string(), serde_json::json!(lr))]),
-        live_changes: Vec::new(),
-        parent: None,
-        sweep: None,
-        reason: None,
-        warnings: Vec::new(),
-        time_to: Default::default(),
-        labels: Default::default(),
         config: Some(config),
         dir: dir.join(id),
+        ..gradboard::runs::RunRecord::empty(id)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{clock, status_style_listed};
 use crate::dashboard::app::App;
-use crate::dashboard::screens::runs::{changed_text, parent_text, run_text, sweep_text, Column};
+use crate::dashboard::screens::runs::{parent_text, run_text, sweep_text, Column};
 use gradboard::runs::query;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -40,6 +40,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     if screen.key.is_some() {
         columns.push(Column::Key);
     }
+    // The settings that tell the runs shown apart lead each row's changed settings.
+    let leading = query::varying_keys(&rows);
     let header = Row::new(columns.iter().map(|c| {
         let digit = Column::ALL.iter().position(|a| a == c).map_or(0, |i| i + 1);
         let arrow = match (*c == sort, descending) {
@@ -66,7 +68,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .enumerate()
         .map(|(i, r)| {
             if let Some(g) = screen.group(i).filter(|_| screen.grouped) {
-                return group_row(app, r, g, &columns);
+                return group_row(app, r, g, &columns, &leading);
             }
             let marked = app.shared.marked.contains(&r.run_id);
             let cells: Vec<Cell> = columns
@@ -86,7 +88,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                     )),
                     Column::Preset => Cell::from(r.preset.clone()),
                     Column::Net => Cell::from(r.net.clone()),
-                    Column::Changed => Cell::from(changed_text(r)),
+                    Column::Changed => Cell::from(query::changed_words(r, &leading, false)),
                     Column::Status => Cell::from(Span::styled(
                         match r.warnings.len() {
                             0 => r.status.as_str().to_string(),
@@ -225,7 +227,13 @@ fn key_text(r: &RunRecord, key: Option<&str>) -> String {
 
 /// A group's row: its first run and how many more, the settings without the seed, how many
 /// ended, mean ± std of best and final test accuracy.
-fn group_row<'a>(app: &App, r: &RunRecord, g: &RunGroup, columns: &[Column]) -> Row<'a> {
+fn group_row<'a>(
+    app: &App,
+    r: &RunRecord,
+    g: &RunGroup,
+    columns: &[Column],
+    leading: &std::collections::BTreeSet<String>,
+) -> Row<'a> {
     let all = g.runs.iter().all(|id| app.shared.marked.contains(id));
     // The first run's id without its date, and how many more.
     let id = r.run_id.split_once('-').map_or(r.run_id.as_str(), |p| p.1);
@@ -233,18 +241,13 @@ fn group_row<'a>(app: &App, r: &RunRecord, g: &RunGroup, columns: &[Column]) -> 
         1 => id.to_string(),
         k => format!("{id} +{}", k - 1),
     };
-    let changed: Vec<String> = r
-        .changed
-        .iter()
-        .filter(|(k, _)| *k != "seed")
-        .map(|(k, v)| format!("{k}={}", gradboard::config::json_text(v)))
-        .collect();
+    let changed = query::changed_words(r, leading, true);
     let seeds: Vec<String> = g.seeds.iter().map(|s| s.to_string()).collect();
     Row::new(columns.iter().map(|c| match c {
         Column::Run => Cell::from(format!("{}{name}", if all { "● " } else { "  " })),
         Column::Preset => Cell::from(r.preset.clone()),
         Column::Net => Cell::from(r.net.clone()),
-        Column::Changed => Cell::from(format!("{} seeds {}", changed.join(" "), seeds.join(","))),
+        Column::Changed => Cell::from(format!("{changed} seeds {}", seeds.join(","))),
         Column::Status => Cell::from(format!("n={}", g.n)),
         Column::Steps => Cell::from(r.step.to_string()),
         Column::Best => Cell::from(g.best_text()),
