@@ -36,6 +36,22 @@ pub struct YRange {
 /// Points beyond which TensorBoard's "ignore outliers" takes percentiles.
 const ROBUST_MIN_POINTS: usize = 50;
 
+/// The range of `values`' finite ones with a tenth of room above and below (at least a
+/// thousandth of their size): the y range of a sweep's figures, which have no outliers to
+/// ignore. `(0, 1)` without any.
+pub fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.1).max(1e-3 * hi.abs().max(1e-3));
+    (lo - pad, hi + pad)
+}
+
 /// The y range of `sets`' finite values. Every value when `ignore_outliers` is off; when it is
 /// on, outliers are ignored upward only (a run blowing up goes up; the lowest values are the
 /// ones a user looks for): the top at most `cap` where given (a loss: 1.5 times where the

@@ -6,6 +6,7 @@
 use super::state::{QueueEntry, SweepState};
 use crate::events::RunStatus;
 use crate::files::write_atomically;
+use crate::runs::curves::padded_range;
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -42,20 +43,6 @@ pub fn write(state: &SweepState, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(vec![png, svg])
 }
 
-/// A y range around `values`, a tenth of room above and below.
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(v), h.max(v))
-        });
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.1).max(1e-3 * hi.abs().max(1e-3));
-    (lo - pad, hi + pad)
-}
-
 fn colour(e: &QueueEntry) -> RGBColor {
     match &e.state {
         super::QueueState::Ended {
@@ -85,7 +72,7 @@ where
         .iter()
         .filter_map(|e| Some((e.index as f64, e.value.filter(|v| v.is_finite())?)))
         .collect();
-    let (y0, y1) = range(dots.iter().map(|p| p.1));
+    let (y0, y1) = padded_range(dots.iter().map(|p| p.1));
     let n = state.queue.len().max(1) as f64;
     let mut chart = ChartBuilder::on(&left)
         .caption(
@@ -136,7 +123,7 @@ where
         .clone()
         .unwrap_or(crate::config::sweep::Objective::TestAcc);
     let curves = state.intermediate();
-    let (y0, y1) = range(curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)));
+    let (y0, y1) = padded_range(curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)));
     let x1 = curves
         .iter()
         .flat_map(|c| c.1.iter().map(|p| p.0))

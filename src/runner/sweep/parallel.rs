@@ -106,28 +106,12 @@ impl Parallel {
     /// A brushed range of axis `axis` (fractions of it) in the axis's own values:
     /// `0.001..0.03`, the choices inside (`adam, sgd`), or the figure's range.
     pub fn range_text(&self, axis: usize, (lo, hi): (f64, f64)) -> String {
-        let number = |v: f64| crate::config::format_float(crate::search::space::significant(v));
         match self.domains.get(axis) {
-            Some(Domain::Number {
-                lo: a,
-                hi: b,
-                log,
-                int,
-            }) => {
-                let at = |f: f64| {
-                    let v = if *log {
-                        (a.ln() + f * (b.ln() - a.ln())).exp()
-                    } else {
-                        a + f * (b - a)
-                    };
-                    if *int {
-                        format!("{}", v.round() as i64)
-                    } else {
-                        number(v)
-                    }
-                };
-                format!("{}..{}", at(lo.max(0.0)), at(hi.min(1.0)))
-            }
+            Some(domain @ Domain::Number { .. }) => format!(
+                "{}..{}",
+                number_at(domain, lo.max(0.0)),
+                number_at(domain, hi.min(1.0))
+            ),
             Some(Domain::Choice(values)) => {
                 let inside: Vec<&str> = values
                     .iter()
@@ -196,31 +180,36 @@ fn choice_position(i: usize, n: usize) -> f64 {
     }
 }
 
+/// A numeric key's value at fraction `f` of its axis (log where its range is), as the axis
+/// labels it: a whole number for integer keys, else three significant figures.
+fn number_at(domain: &Domain, f: f64) -> String {
+    let Domain::Number { lo, hi, log, int } = domain else {
+        return String::new();
+    };
+    let v = if *log {
+        (lo.ln() + f * (hi.ln() - lo.ln())).exp()
+    } else {
+        lo + f * (hi - lo)
+    };
+    if *int {
+        format!("{}", v.round() as i64)
+    } else {
+        crate::config::format_float(crate::search::space::significant(v))
+    }
+}
+
 fn axis(key: &str, domain: &Domain) -> AxisView {
     match domain {
-        Domain::Number { lo, hi, log, int } => {
-            let ticks = (0..=4)
+        Domain::Number { log, .. } => AxisView {
+            key: key.to_string(),
+            log: *log,
+            ticks: (0..=4)
                 .map(|i| {
                     let f = i as f64 / 4.0;
-                    let v = if *log {
-                        (lo.ln() + f * (hi.ln() - lo.ln())).exp()
-                    } else {
-                        lo + f * (hi - lo)
-                    };
-                    let text = if *int {
-                        format!("{}", v.round() as i64)
-                    } else {
-                        crate::config::format_float(crate::search::space::significant(v))
-                    };
-                    (f, text)
+                    (f, number_at(domain, f))
                 })
-                .collect();
-            AxisView {
-                key: key.to_string(),
-                log: *log,
-                ticks,
-            }
-        }
+                .collect(),
+        },
         Domain::Choice(values) => AxisView {
             key: key.to_string(),
             log: false,

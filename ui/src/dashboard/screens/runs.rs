@@ -203,6 +203,9 @@ pub struct RunsScreen {
     pub key: Option<String>,
     /// The run a first `D` asked to delete; a second `D` on it deletes it.
     pending_delete: Option<String>,
+    /// The setting keys that tell the rows shown apart (they lead each row's changed
+    /// settings), worked out with the order.
+    pub leading: std::collections::BTreeSet<String>,
     /// Index of the cursor in the visible rows.
     pub cursor: usize,
     /// The run under the cursor, which a new scan keeps the cursor on.
@@ -225,6 +228,7 @@ impl Default for RunsScreen {
             prompt: None,
             key: None,
             pending_delete: None,
+            leading: Default::default(),
             cursor: 0,
             cursor_id: None,
             visible: Vec::new(),
@@ -317,6 +321,8 @@ impl RunsScreen {
         } else {
             self.groups.clear();
         }
+        let shown: Vec<&RunRecord> = rows.iter().map(|&i| &listing.records[i]).collect();
+        self.leading = query::varying_keys(&shown);
         self.visible = rows;
     }
 

@@ -40,8 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     if screen.key.is_some() {
         columns.push(Column::Key);
     }
-    // The settings that tell the runs shown apart lead each row's changed settings.
-    let leading = query::varying_keys(&rows);
+    let leading = &screen.leading;
     let header = Row::new(columns.iter().map(|c| {
         let digit = Column::ALL.iter().position(|a| a == c).map_or(0, |i| i + 1);
         let arrow = match (*c == sort, descending) {
@@ -68,7 +67,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .enumerate()
         .map(|(i, r)| {
             if let Some(g) = screen.group(i).filter(|_| screen.grouped) {
-                return group_row(app, r, g, &columns, &leading);
+                return group_row(app, r, g, &columns, leading);
             }
             let marked = app.shared.marked.contains(&r.run_id);
             let cells: Vec<Cell> = columns
@@ -88,7 +87,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                     )),
                     Column::Preset => Cell::from(r.preset.clone()),
                     Column::Net => Cell::from(r.net.clone()),
-                    Column::Changed => Cell::from(query::changed_words(r, &leading, false)),
+                    Column::Changed => Cell::from(query::changed_words(r, leading, false)),
                     Column::Status => Cell::from(Span::styled(
                         match r.warnings.len() {
                             0 => r.status.as_str().to_string(),

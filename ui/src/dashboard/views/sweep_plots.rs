@@ -45,18 +45,10 @@ fn figure_text(v: f64) -> String {
     format!("{v:.4}")
 }
 
-/// A y range around `values` (a little room above and below), or `[0, 1]` without any.
+/// A y range around `values`, as the chart takes it.
 fn y_range(values: impl Iterator<Item = f64>) -> [f64; 2] {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(v), h.max(v))
-        });
-    if !lo.is_finite() {
-        return [0.0, 1.0];
-    }
-    let pad = ((hi - lo) * 0.1).max(1e-3 * hi.abs().max(1e-3));
-    [lo - pad, hi + pad]
+    let (lo, hi) = gradboard::runs::curves::padded_range(values);
+    [lo, hi]
 }
 
 fn y_labels(y: [f64; 2]) -> Vec<String> {
