@@ -426,4 +426,11 @@ fn labels_are_listed_and_a_deleted_run_goes_to_the_trash() {
     let again = trash_run(&run_dir).unwrap();
     assert_ne!(again, to, "the first deleted copy stays");
     assert!(trash_run(&runs_dir.join("nosuch")).is_err());
+    // A `.trash` that is a file is one line; the run stays.
+    std::fs::remove_dir_all(runs_dir.join(".trash")).unwrap();
+    std::fs::write(runs_dir.join(".trash"), "").unwrap();
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::write(run_dir.join("events.jsonl"), "").unwrap();
+    let e = trash_run(&run_dir).unwrap_err().to_string();
+    assert!(e.contains("not a folder") && run_dir.is_dir(), "{e}");
 }

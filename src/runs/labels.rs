@@ -175,6 +175,12 @@ pub fn trash_run(dir: &Path) -> Result<PathBuf> {
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
     let trash = parent.join(TRASH_DIR);
+    if trash.exists() && !trash.is_dir() {
+        return Err(Error::Other(format!(
+            "{}: not a folder (deleted runs go there): move it away",
+            trash.display()
+        )));
+    }
     std::fs::create_dir_all(&trash).map_err(|e| Error::io(&trash, e))?;
     let name = dir.file_name().unwrap_or_default();
     let mut to = trash.join(name);
