@@ -36,10 +36,10 @@ impl Value {
         }
     }
 
-    /// As a table shows it.
+    /// As a table shows it (numbers to four significant figures).
     pub fn text(&self) -> String {
         match self {
-            Value::Number(v) => crate::config::format_float(*v),
+            Value::Number(v) => crate::config::format_float(crate::search::space::significant(*v)),
             Value::Text(t) => t.clone(),
         }
     }

@@ -41,6 +41,68 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         columns.push(Column::Key);
     }
     let leading = &screen.leading;
+    let figure_width = match (screen.grouped, narrow) {
+        (true, _) => 17,
+        (false, true) => 9,
+        (false, false) => 13,
+    };
+    let width_of = |c: &Column| -> u16 {
+        match c {
+            Column::Run => {
+                if narrow {
+                    26
+                } else {
+                    35
+                }
+            }
+            Column::Preset => 12,
+            Column::Net => 14,
+            Column::Changed => 10,
+            Column::Status => 11,
+            Column::Steps => 7,
+            Column::Best | Column::Final => figure_width,
+            Column::Time => 6,
+            Column::Sweep => {
+                if narrow {
+                    10
+                } else {
+                    12
+                }
+            }
+            Column::Parent => 20,
+            Column::Key => screen
+                .key
+                .as_ref()
+                .map_or(8, |k| k.chars().count() as u16 + 4)
+                .max(10),
+        }
+    };
+    // Columns that do not fit leave, the least telling first; the changed column takes what
+    // the others leave (each a column apart from the next).
+    let used = |columns: &[Column]| -> u16 { columns.iter().map(|c| width_of(c) + 1).sum() };
+    for drop in [
+        Column::Time,
+        Column::Steps,
+        Column::Parent,
+        Column::Sweep,
+        Column::Final,
+    ] {
+        if used(&columns) + 2 <= table_area.width {
+            break;
+        }
+        columns.retain(|c| *c != drop);
+    }
+    let changed_width = table_area
+        .width
+        .saturating_sub(used(&columns) - width_of(&Column::Changed) + 2)
+        .max(10);
+    let widths: Vec<Constraint> = columns
+        .iter()
+        .map(|c| match c {
+            Column::Changed => Constraint::Length(changed_width),
+            c => Constraint::Length(width_of(c)),
+        })
+        .collect();
     let header = Row::new(columns.iter().map(|c| {
         let digit = Column::ALL.iter().position(|a| a == c).map_or(0, |i| i + 1);
         let arrow = match (*c == sort, descending) {
@@ -131,51 +193,6 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             }
         }
     };
-    let figure_width = match (screen.grouped, narrow) {
-        (true, _) => 17,
-        (false, true) => 9,
-        (false, false) => 13,
-    };
-    let widths: Vec<Constraint> = columns
-        .iter()
-        .map(|c| match c {
-            Column::Run => Constraint::Length(if narrow { 26 } else { 35 }),
-            Column::Preset => Constraint::Length(12),
-            Column::Net => Constraint::Length(14),
-            Column::Changed => Constraint::Length(0),
-            Column::Status => Constraint::Length(11),
-            Column::Steps => Constraint::Length(7),
-            Column::Best | Column::Final => Constraint::Length(figure_width),
-            Column::Time => Constraint::Length(6),
-            Column::Sweep => Constraint::Length(if narrow { 10 } else { 12 }),
-            Column::Parent => Constraint::Length(20),
-            Column::Key => Constraint::Length(
-                screen
-                    .key
-                    .as_ref()
-                    .map_or(8, |k| k.chars().count() as u16 + 4)
-                    .max(10),
-            ),
-        })
-        .collect();
-    // The changed column takes what the others leave (a column apart from the next).
-    let used: u16 = widths
-        .iter()
-        .map(|c| match c {
-            Constraint::Length(n) => n + 1,
-            _ => 1,
-        })
-        .sum();
-    let widths: Vec<Constraint> = widths
-        .into_iter()
-        .zip(&columns)
-        .map(|(w, c)| match c {
-            Column::Changed => {
-                Constraint::Length(table_area.width.saturating_sub(used + 2).max(10))
-            }
-            _ => w,
-        })
-        .collect();
     let table = Table::new(body, widths)
         .header(header)
         .block(Block::bordered().title(title))
