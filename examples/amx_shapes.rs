@@ -2,7 +2,9 @@
 //! where the CPU has them) against gradboard's f32 product on the three products of each of
 //! the lab ConvNet's convolutions by im2col at batch 32 (forward W x cols, dW = dY x cols^T,
 //! dcols = W^T x dY) and on the MLP's shapes, rounding and packing included.
-//! `cargo run --release -p gradboard --example amx_shapes -- [threads]`.
+//! `cargo run --release -p gradboard --example amx_shapes -- [threads] [square]`; `square`
+//! times n x n x n bf16 products instead (n = 512, 1024, 2048), where packing is a small share
+//! and the figure is the tile loop's.
 use gradboard::config::Precision;
 use gradboard::kernels::bf16::{method, product};
 use gradboard::kernels::gemm::View;
@@ -32,12 +34,30 @@ fn values(len: usize) -> Vec<f32> {
 fn main() {
     gradboard::keep_freed_memory();
     let threads = std::env::args()
-        .nth(1)
-        .map(|s| s.parse().unwrap())
+        .skip(1)
+        .find_map(|s| s.parse().ok())
         .unwrap_or(2);
     gradboard::set_threads(threads);
     println!("bf16 products by {}", method());
     gradboard::on_compute_pool(|| {
+        if std::env::args().any(|a| a == "square") {
+            for n in [512usize, 1024, 2048] {
+                let (a, b) = (values(n * n), values(n * n));
+                let h = median(|| {
+                    drop(product(
+                        Precision::Bf16,
+                        View::rows(&a, n, n),
+                        View::rows(&b, n, n),
+                    ))
+                });
+                println!(
+                    "square {n}: bf16 {:.3} ms, {:.0} GFLOP/s",
+                    h * 1e3,
+                    2.0 * (n * n * n) as f64 / h / 1e9
+                );
+            }
+            return;
+        }
         let batch = 32;
         let convs = [
             (3, 64, 32),

@@ -6,6 +6,9 @@
 //! tiles.
 
 use super::gemm::View;
+use super::im2col::Patches;
+use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// Whether AMX-BF16 tiles are usable here: the CPU has AMX-TILE and AMX-BF16 (CPUID leaf 7),
 /// and Linux grants this process the tile data state (asked once).
@@ -123,17 +126,120 @@ pub fn from_bf16(h: u16) -> f32 {
 const TILE_M: usize = 16;
 const TILE_N: usize = 16;
 const TILE_K: usize = 32;
-/// Depth blocks one pass over a column pair keeps: 16 blocks of its two B tiles are 32 KiB,
-/// which stay in L1 while every band of A goes by.
+/// Depth blocks one pass keeps: 16 blocks of a column pair's two B tiles are 32 KiB, which
+/// stay in L1 while the task's bands go by.
 const CHUNK_K: usize = 16;
-/// 32-row bands whose chunk of A (32 KiB a band) one pass keeps in L2.
-const BANDS_PER_BLOCK: usize = 32;
+/// The A bytes (a block of 32-row bands over the whole depth) a task's bands may hold, so that
+/// they stay in L2 while the task's thread goes through the column pairs.
+const BLOCK_A_BYTES: usize = 1 << 20;
+/// The most 32-row bands a task takes.
+const MAX_BANDS_PER_BLOCK: usize = 16;
+/// Tile products a task should have at least (where the product allows), so that setting up
+/// the tiles and the task does not outweigh them.
+const MIN_TASK_PRODUCTS: usize = 1024;
+/// The most 32 x 32 blocks of sums one task keeps (4 KiB each).
+const MAX_TASK_BLOCKS: usize = 64;
+
+/// The right-hand side of a product: a matrix, or a convolution's patches (or their
+/// transpose) made from the maps as the packer asks for them (`im2col::Patches`).
+#[derive(Clone, Copy)]
+pub enum Operand<'a> {
+    /// A matrix in memory.
+    Matrix(View<'a>),
+    /// The patch matrix (c k k, h w b) of maps.
+    Patches(Patches<'a>),
+    /// Its transpose (h w b, c k k).
+    PatchesT(Patches<'a>),
+}
+
+impl Operand<'_> {
+    fn height(&self) -> usize {
+        match self {
+            Operand::Matrix(v) => v.height(),
+            Operand::Patches(p) => p.height(),
+            Operand::PatchesT(p) => p.width(),
+        }
+    }
+
+    fn width(&self) -> usize {
+        match self {
+            Operand::Matrix(v) => v.width(),
+            Operand::Patches(p) => p.width(),
+            Operand::PatchesT(p) => p.height(),
+        }
+    }
+}
+
+/// The left-hand side of a product: a matrix, or convolution kernels turned half a turn
+/// (`Turned`), read from the kernels as the packer asks for them.
+#[derive(Clone, Copy)]
+pub enum Left<'a> {
+    /// A matrix in memory.
+    Matrix(View<'a>),
+    /// Kernels turned half a turn.
+    Turned(Turned<'a>),
+}
+
+/// Kernels (c_out, c_in, k, k) as the (c_in, c_out k k) matrix whose product with the patches
+/// of a convolution's output gradient is its input gradient: entry (i, (o, ky, kx)) is kernel
+/// (o, i) at (k - 1 - ky, k - 1 - kx).
+#[derive(Clone, Copy)]
+pub struct Turned<'a> {
+    /// The kernels, (c_out, c_in, k, k) row-major.
+    pub weight: &'a [f32],
+    /// (c_out, c_in, k).
+    pub dims: (usize, usize, usize),
+}
+
+impl Turned<'_> {
+    /// The entry's offset in the kernels for each depth (o, ky, kx) at row 0; a row i adds
+    /// i k k. Zero past the depth, up to `kp`.
+    fn offsets(&self, kp: usize) -> Vec<i32> {
+        let (c_out, c_in, k) = self.dims;
+        assert!(
+            self.weight.len() < i32::MAX as usize,
+            "kernels too large to gather"
+        );
+        let kk = k * k;
+        (0..kp)
+            .map(|q| {
+                let (o, t) = (q / kk, q % kk);
+                if o < c_out {
+                    (o * c_in * kk + kk - 1 - t) as i32
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+}
+
+impl Left<'_> {
+    fn height(&self) -> usize {
+        match self {
+            Left::Matrix(v) => v.height(),
+            Left::Turned(t) => t.dims.1,
+        }
+    }
+
+    fn width(&self) -> usize {
+        match self {
+            Left::Matrix(v) => v.width(),
+            Left::Turned(t) => t.dims.0 * t.dims.2 * t.dims.2,
+        }
+    }
+}
 
 /// `a` (m x k) times `b` (k x n) into a new row-major m x n matrix: the products of the
 /// operands rounded to bf16 (nearest even), summed in f32 on AMX tiles (what `precision =
-/// "bf16"` means for a product). The pool's threads take 32-column pairs of blocks (or 32-row
-/// bands where there is one pair). Call only when `available()`.
+/// "bf16"` means for a product). Call only when `available()`.
 pub fn product(a: View, b: View) -> Vec<f32> {
+    product_of(Left::Matrix(a), Operand::Matrix(b))
+}
+
+/// `product` with any right-hand side. A task takes a block of 32-row bands and a run of
+/// 32-column pairs; the pool's threads take the tasks in order. Call only when `available()`.
+pub fn product_of(a: Left, b: Operand) -> Vec<f32> {
     use rayon::prelude::*;
     assert!(available(), "AMX is not available here");
     let (m, k, n) = (a.height(), a.width(), b.width());
@@ -148,261 +254,644 @@ pub fn product(a: View, b: View) -> Vec<f32> {
     );
     let rows = pack_rows(a, mp, kp);
     let tiles = pack_tiles(b, kp, np);
-    let (bands, pairs) = (mp / (2 * TILE_M), np / (2 * TILE_N));
-    let mut c: Vec<f32> = Vec::with_capacity(mp * np);
+    // SAFETY: the packers write every value.
+    let (rows, tiles) = unsafe { (rows.values(), tiles.values()) };
+    let (bands, pairs, blocks_k) = (mp / (2 * TILE_M), np / (2 * TILE_N), kp / TILE_K);
+    let per_block = (BLOCK_A_BYTES / (2 * TILE_M * kp * 2)).clamp(1, MAX_BANDS_PER_BLOCK);
+    // With one column pair, one band a task, so that both threads have work.
+    let per_block = if pairs == 1 { 1 } else { per_block.min(bands) };
+    let per_run = MIN_TASK_PRODUCTS
+        .div_ceil(per_block * blocks_k * 4)
+        .clamp(1, (MAX_TASK_BLOCKS / per_block).max(1))
+        .min(pairs.div_ceil(2 * rayon::current_num_threads()).max(1));
+    let (blocks, runs) = (bands.div_ceil(per_block), pairs.div_ceil(per_run));
+    let mut c: Vec<f32> = Vec::with_capacity(m * n);
     let out = Out(c.as_mut_ptr());
-    // Depth chunk by depth chunk and block of bands by block (their A: 1 MiB, kept in L2),
-    // the pool's threads take the column pairs (the bands where there is one pair), each pair's
-    // B chunk (32 KiB) kept in L1 while the block's bands go by.
-    for chunk in (0..kp / TILE_K).step_by(CHUNK_K) {
-        for first in (0..bands).step_by(BANDS_PER_BLOCK) {
-            let block = first..(first + BANDS_PER_BLOCK).min(bands);
-            let run = |(bands, pair): (std::ops::Range<usize>, usize)| {
-                let out = &out;
-                // SAFETY: AMX is granted (asserted above); `rows` holds mp rows of kp bf16,
-                // `tiles` the kp / 32 x np / 16 B tiles, and `out` mp x np f32 of which this
-                // task alone writes its bands' rows of its pair's 32 columns.
-                unsafe { block_products(&rows, &tiles, out.0, (kp, np), bands, pair, chunk) };
-            };
-            if pairs > 1 || block.len() == 1 {
-                (0..pairs)
-                    .into_par_iter()
-                    .for_each(|pair| run((block.clone(), pair)));
-            } else {
-                block
-                    .into_par_iter()
-                    .for_each(|band| run((band..band + 1, 0)));
+    (0..blocks * runs).into_par_iter().for_each(|task| {
+        let out = &out;
+        let (block, run) = (task / runs, task % runs);
+        let block = block * per_block..((block + 1) * per_block).min(bands);
+        let run = run * per_run..((run + 1) * per_run).min(pairs);
+        let block_len = block.len();
+        SUMS.with_borrow_mut(|sums| {
+            let sums = sums.take(run.len() * block_len * 4 * TILE_M * TILE_N);
+            // SAFETY: AMX is granted (asserted above); `rows` holds mp rows of kp bf16 as A tiles,
+            // `tiles` the np / 32 column pairs of kp / 32 depth blocks of B tiles, `sums` a 32 x 32
+            // block for each band of each pair.
+            unsafe { block_products(rows, tiles, sums, kp, block.clone(), run.clone()) };
+            // SAFETY: c holds m x n f32 (capacity); this task alone writes the block's rows of
+            // its pairs' columns; `sums` holds a 32 x 32 block for each band of each pair.
+            unsafe { copy_out(sums, out.0, (m, n), block.clone(), run.clone()) };
+        });
+    });
+    // SAFETY: the tasks cover every band of every column pair, and each wrote its rows within
+    // m of its columns within n.
+    unsafe { c.set_len(m * n) };
+    c
+}
+
+/// A task's blocks of sums (a 32 x 32 block for each band of `bands` of each pair of `pairs`)
+/// to their place in c (m x n, row-major), row by row with the pairs side by side: c's rows
+/// are written in runs of up to 16 x 32 values, not 32 at a time down hundreds of rows (which
+/// measured slower than the products when n was large), each row's 32 values in two masked
+/// moves (a call to memcpy for each cost more than the move).
+///
+/// # Safety
+/// AVX-512F must be present (AMX implies it here); `c` holds m x n f32; `sums` the blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn copy_out(
+    sums: &[f32],
+    c: *mut f32,
+    (m, n): (usize, usize),
+    bands: Range<usize>,
+    pairs: Range<usize>,
+) {
+    use std::arch::x86_64::*;
+    let block = 4 * TILE_M * TILE_N;
+    for (i, band) in bands.clone().enumerate() {
+        for r in 0..2 * TILE_M {
+            let row = band * 2 * TILE_M + r;
+            if row >= m {
+                break;
+            }
+            for (p, pair) in pairs.clone().enumerate() {
+                let from = sums[(p * bands.len() + i) * block + r * 2 * TILE_N..].as_ptr();
+                let start = pair * 2 * TILE_N;
+                let count = (n - start).min(2 * TILE_N);
+                let to = c.add(row * n + start);
+                let (lo, hi) = (mask16(count), mask16(count.saturating_sub(16)));
+                let a = _mm512_maskz_loadu_ps(lo, from);
+                let b = _mm512_maskz_loadu_ps(hi, from.add(16));
+                _mm512_mask_storeu_ps(to, lo, a);
+                _mm512_mask_storeu_ps(to.wrapping_add(16), hi, b);
             }
         }
     }
-    // SAFETY: the items cover every band of every column pair, and each stores its 32 x 32
-    // block whole.
-    unsafe { c.set_len(mp * np) };
-    if (mp, np) == (m, n) {
-        return c;
-    }
-    let mut dense = Vec::with_capacity(m * n);
-    for row in c.chunks(np).take(m) {
-        dense.extend_from_slice(&row[..n]);
-    }
-    dense
 }
 
-/// The destination of the tile stores, shared by the pool's threads (each writes its own
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn copy_out(_: &[f32], _: *mut f32, _: (usize, usize), _: Range<usize>, _: Range<usize>) {
+    unreachable!("AMX is x86-64 only")
+}
+
+/// The destination of the tasks' blocks, shared by the pool's threads (each writes its own
 /// blocks).
 struct Out(*mut f32);
 // SAFETY: the threads write disjoint blocks through it (`product`).
 unsafe impl Sync for Out {}
 
-/// `a` rounded to bf16 as A tiles (zero past m and k): for each 32-row band, for each 32-deep
-/// block, its two 16 x 32 tiles, 1 KiB each, contiguous (loads of contiguous tiles ran about
-/// 10% faster than of tiles strided over whole rows). A band a task.
-fn pack_rows(a: View, mp: usize, kp: usize) -> Vec<u16> {
+thread_local! {
+    /// Each thread's accumulators for its tasks, kept between products.
+    static SUMS: std::cell::RefCell<Scratch> = const { std::cell::RefCell::new(Scratch(Vec::new())) };
+}
+
+/// f32 values a thread reuses, handed out from a 64-byte line (their values are whatever the
+/// last task left: every user writes before it reads).
+struct Scratch(Vec<f32>);
+
+impl Scratch {
+    /// `len` values from the first 64-byte line of the buffer, grown as needed.
+    fn take(&mut self, len: usize) -> &mut [f32] {
+        if self.0.len() < len + 16 {
+            self.0 = vec![0.0; len + 16];
+        }
+        let first = (16 - self.0.as_ptr() as usize % 64 / 4) % 16;
+        &mut self.0[first..first + len]
+    }
+}
+
+/// Values whose first lies on a 64-byte line: a tile row (64 bytes) that straddles two lines
+/// loads at about a quarter of the rate (measured: 1.3 against 5.4 TFLOP/s on one core of this
+/// machine's Sapphire Rapids class CPU), and the allocator only promises 16 bytes. Left
+/// unwritten (a zeroing pass over every packed operand measured 5 % of a bf16 step): the
+/// packers write every value, zeros at the edges.
+struct Aligned<T> {
+    buffer: Vec<MaybeUninit<T>>,
+    first: usize,
+    len: usize,
+}
+
+impl<T> Aligned<T> {
+    fn unwritten(len: usize) -> Self {
+        let per_line = 64 / std::mem::size_of::<T>();
+        let mut buffer = Vec::with_capacity(len + per_line);
+        // SAFETY: MaybeUninit needs no initialisation.
+        unsafe { buffer.set_len(len + per_line) };
+        if cfg!(test) {
+            // All ones (a NaN in bf16 and f32): a slot a packer misses poisons the products.
+            // SAFETY: the buffer holds len + per_line values.
+            unsafe { std::ptr::write_bytes(buffer.as_mut_ptr(), 0xff, len + per_line) };
+        }
+        let misplaced = buffer.as_ptr() as usize % 64 / std::mem::size_of::<T>();
+        let first = (per_line - misplaced) % per_line;
+        Aligned { buffer, first, len }
+    }
+
+    fn slots(&mut self) -> &mut [MaybeUninit<T>] {
+        &mut self.buffer[self.first..self.first + self.len]
+    }
+
+    /// The values, every one written.
+    ///
+    /// # Safety
+    /// Every slot must have been written.
+    unsafe fn values(&self) -> &[T] {
+        // SAFETY: the caller promises every slot was written.
+        unsafe {
+            &*(&self.buffer[self.first..self.first + self.len] as *const [MaybeUninit<T>]
+                as *const [T])
+        }
+    }
+}
+
+/// Where row `r` (0..32) of a band's A tiles starts for depth block `kb`, in u16: a band's
+/// tiles go depth block by block, each block's two 16 x 32 tiles (rows 0-15, 16-31)
+/// contiguous, 1 KiB each.
+fn a_offset(kb: usize, r: usize) -> usize {
+    kb * 2 * TILE_M * TILE_K + (r / TILE_M) * TILE_M * TILE_K + (r % TILE_M) * TILE_K
+}
+
+/// Where the u32 pair of B tiles for depth row pair `r` (0..16) and column `j` lies within the
+/// tiles of one depth block of a run of column pairs, `pair_stride` u32 apart: column pair
+/// j / 32, its tile j / 16 % 2, row r, column j % 16.
+fn b_offset(pair_stride: usize, r: usize, j: usize) -> usize {
+    (j / (2 * TILE_N)) * pair_stride + (j / TILE_N % 2) * TILE_M * TILE_N + r * TILE_N + j % TILE_N
+}
+
+/// `a` rounded to bf16 as A tiles (zero past m and k), a band's tiles as `a_offset` places
+/// them (loads of contiguous tiles ran about 10% faster than of tiles strided over whole
+/// rows). A band a task.
+fn pack_rows(a: Left, mp: usize, kp: usize) -> Aligned<u16> {
     use rayon::prelude::*;
     let (m, k) = (a.height(), a.width());
-    let mut rows = vec![0u16; mp * kp];
-    rows.par_chunks_mut(2 * TILE_M * kp)
+    let offsets = match a {
+        Left::Turned(t) => t.offsets(kp),
+        Left::Matrix(_) => Vec::new(),
+    };
+    let mut rows = Aligned::unwritten(mp * kp);
+    rows.slots()
+        .par_chunks_mut(2 * TILE_M * kp)
         .enumerate()
         .for_each(|(band, tiled)| {
             let first = band * 2 * TILE_M;
             let count = m.saturating_sub(first).min(2 * TILE_M);
-            if count == 0 {
-                return;
+            // The writers below fill whole rows over the depth; a band's missing rows (and a
+            // product without depth) are zeros.
+            if count < 2 * TILE_M || k == 0 {
+                tiled.fill(MaybeUninit::new(0));
             }
-            let mut band_rows = vec![0u16; 2 * TILE_M * kp];
-            let dst = &mut band_rows[..];
-            if a.row(first).is_some() {
-                for r in 0..count {
-                    let row = a.row(first + r).expect("unit column stride");
-                    round_into(row, &mut dst[r * kp..r * kp + k]);
+            let a = match a {
+                Left::Matrix(a) => a,
+                Left::Turned(t) => {
+                    for r in 0..count {
+                        // SAFETY: AMX (asserted by `product_of`) comes with AVX-512 and
+                        // AVX512_BF16; `offsets` covers kp depths; row first + r < c_in.
+                        unsafe { turned_row_avx512(t, &offsets, k, first + r, tiled, r) };
+                    }
+                    return;
                 }
-            } else if a.column(0).is_some() {
-                // Columns are adjacent: 32 rows' values at one depth are one run.
-                let mut run = [0u16; 2 * TILE_M];
+            };
+            #[cfg(target_arch = "x86_64")]
+            if super::peak::has_bf16() {
+                if a.row(first).is_some() {
+                    for r in 0..count {
+                        let row = a.row(first + r).expect("unit column stride");
+                        // SAFETY: AVX512_BF16, AVX-512F and BW are present (`has_bf16`); the
+                        // band's tiles hold kp >= k values a row.
+                        unsafe { round_row_avx512(row, tiled, r) };
+                    }
+                    return;
+                }
+                if a.column(0).is_some() {
+                    for kb in 0..kp / TILE_K {
+                        for half in 0..2 {
+                            // SAFETY: as above; the tile at (kb, half) is within the band.
+                            unsafe { transpose_a_avx512(a, tiled, first, count, kb, half) };
+                        }
+                    }
+                    return;
+                }
+            }
+            let tiled = super::uninit::filled(tiled, 0);
+            for r in 0..count {
                 for p in 0..k {
-                    let column = a.column(p).expect("unit row stride");
-                    round_into(&column[first..first + count], &mut run[..count]);
-                    for (r, &h) in run[..count].iter().enumerate() {
-                        dst[r * kp + p] = h;
-                    }
-                }
-            } else {
-                for r in 0..count {
-                    for p in 0..k {
-                        dst[r * kp + p] = to_bf16(a.at(first + r, p));
-                    }
-                }
-            }
-            // Each 16 x 32 tile contiguous: (depth block, half of the band), 1 KiB.
-            for (t, tile) in tiled.chunks_mut(TILE_M * TILE_K).enumerate() {
-                let (kb, half) = (t / 2, t % 2);
-                for (r, row) in tile.chunks_mut(TILE_K).enumerate() {
-                    row.copy_from_slice(
-                        &band_rows[(half * TILE_M + r) * kp + kb * TILE_K..][..TILE_K],
-                    );
+                    tiled[a_offset(p / TILE_K, r) + p % TILE_K] = to_bf16(a.at(first + r, p));
                 }
             }
         });
     rows
 }
 
-/// `b` rounded to bf16 as B tiles: for each 32-deep block (outer) and 16-column block, 16
-/// rows of 16 pairs (b[2r][j], b[2r+1][j]) as one u32 each, low half first (1 KiB a tile).
-/// A depth block a task.
-fn pack_tiles(b: View, kp: usize, np: usize) -> Vec<u32> {
+/// Row `r` of a band: row `i` of turned kernels, gathered 16 at a time from the kernels by
+/// `offsets` and rounded to bf16 into its depth blocks' tile rows.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and BF16; `offsets` holds an offset for every depth of the
+/// band's tiles (at least `depth` rounded up to 32); `i` is a row of `t`; `r` < 32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn turned_row_avx512(
+    t: Turned,
+    offsets: &[i32],
+    depth: usize,
+    i: usize,
+    tiled: &mut [MaybeUninit<u16>],
+    r: usize,
+) {
+    use std::arch::x86_64::*;
+    let kk = t.dims.2 * t.dims.2;
+    let row = _mm512_set1_epi32((i * kk) as i32);
+    let base = t.weight.as_ptr();
+    for kb in 0..depth.div_ceil(TILE_K) {
+        let at = kb * TILE_K;
+        let left = depth - at;
+        let (lo_mask, hi_mask) = (mask16(left), mask16(left.saturating_sub(16)));
+        let lo_at = _mm512_add_epi32(row, _mm512_loadu_si512(offsets.as_ptr().add(at).cast()));
+        let hi_at = _mm512_add_epi32(
+            row,
+            _mm512_loadu_si512(offsets.as_ptr().add(at + 16).cast()),
+        );
+        let zero = _mm512_setzero_ps();
+        let lo = _mm512_mask_i32gather_ps::<4>(zero, lo_mask, lo_at, base);
+        let hi = _mm512_mask_i32gather_ps::<4>(zero, hi_mask, hi_at, base);
+        let both = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+        let dst = &mut tiled[a_offset(kb, r)..][..TILE_K];
+        _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, both);
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn turned_row_avx512(
+    _: Turned,
+    _: &[i32],
+    _: usize,
+    _: usize,
+    _: &mut [MaybeUninit<u16>],
+    _: usize,
+) {
+    unreachable!("AMX is x86-64 only")
+}
+
+/// Row `r` of a band: `row` rounded to bf16, 32 at a time into its depth blocks' tile rows.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and BF16; `tiled` holds a band's tiles for at least
+/// `row.len()` depth, `r` < 32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn round_row_avx512(row: &[f32], tiled: &mut [MaybeUninit<u16>], r: usize) {
+    use std::arch::x86_64::*;
+    let k = row.len();
+    for kb in 0..k.div_ceil(TILE_K) {
+        let at = kb * TILE_K;
+        let left = (k - at).min(TILE_K);
+        let (lo_mask, hi_mask) = (mask16(left), mask16(left.saturating_sub(16)));
+        let lo = _mm512_maskz_loadu_ps(lo_mask, row.as_ptr().add(at));
+        let hi = _mm512_maskz_loadu_ps(hi_mask, row.as_ptr().add(at + 16).min(row.as_ptr().add(k)));
+        let both = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+        let dst = &mut tiled[a_offset(kb, r)..][..TILE_K];
+        _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, both);
+    }
+}
+
+/// The low `n` (at most 16) lanes of a 16-lane mask.
+fn mask16(n: usize) -> u16 {
+    if n >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << n) - 1
+    }
+}
+
+/// A's tile (depth block `kb`, `half` of the band) where A's columns are adjacent: for each
+/// pair of depths, the 16 rows' values paired (as the tile's u32 columns), then the 16 x 16
+/// transposed into the tile's rows.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and BF16; `a` has unit row stride; `tiled` holds the band's
+/// tiles through depth block `kb`; `count` rows of the band from `first` exist.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn transpose_a_avx512(
+    a: View,
+    tiled: &mut [MaybeUninit<u16>],
+    first: usize,
+    count: usize,
+    kb: usize,
+    half: usize,
+) {
+    use std::arch::x86_64::*;
+    let k = a.width();
+    let rows = count.saturating_sub(half * TILE_M).min(TILE_M);
+    let mask = mask16(rows);
+    let start = first + half * TILE_M;
+    let load = |p: usize| {
+        if p < k && rows > 0 {
+            let column = a.column(p).expect("unit row stride");
+            _mm512_maskz_loadu_ps(mask, column.as_ptr().add(start.min(column.len())))
+        } else {
+            _mm512_setzero_ps()
+        }
+    };
+    let mut pairs = [_mm512_setzero_si512(); 16];
+    for (q, pair) in pairs.iter_mut().enumerate() {
+        let p = kb * TILE_K + 2 * q;
+        *pair = interleave(load(p), load(p + 1));
+    }
+    transpose16(&mut pairs);
+    let tile = &mut tiled[a_offset(kb, half * TILE_M)..][..TILE_M * TILE_K];
+    for (i, row) in pairs.iter().enumerate() {
+        _mm512_storeu_si512(tile.as_mut_ptr().add(i * TILE_K) as *mut __m512i, *row);
+    }
+}
+
+/// `lo` and `hi` rounded to bf16 as 16 u32 pairs (lo[j] low, hi[j] high).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn interleave(
+    lo: std::arch::x86_64::__m512,
+    hi: std::arch::x86_64::__m512,
+) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    // u16 lane 2j takes lo's j (lane j), lane 2j + 1 hi's j (lane 16 + j).
+    const ORDER: [i16; 32] = {
+        let mut order = [0i16; 32];
+        let mut i = 0;
+        while i < 32 {
+            order[i] = ((i % 2) * 16 + i / 2) as i16;
+            i += 1;
+        }
+        order
+    };
+    let order = _mm512_loadu_si512(ORDER.as_ptr() as *const __m512i);
+    let both = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+    _mm512_permutexvar_epi16(order, both)
+}
+
+/// Transposes 16 rows of 16 u32 in place: 32-bit and 64-bit unpacks within 128-bit lanes,
+/// then two rounds of 128-bit lane shuffles.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(rows: &mut [std::arch::x86_64::__m512i; 16]) {
+    use std::arch::x86_64::*;
+    let r = *rows;
+    let mut t = [_mm512_setzero_si512(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4g + c], lane l: rows 4g..4g+3 of column 4l + c.
+    let mut u = [_mm512_setzero_si512(); 16];
+    for g in 0..4 {
+        u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+        u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+    for c in 0..4 {
+        let x = _mm512_shuffle_i32x4::<0x44>(u[c], u[4 + c]);
+        let y = _mm512_shuffle_i32x4::<0xEE>(u[c], u[4 + c]);
+        let x2 = _mm512_shuffle_i32x4::<0x44>(u[8 + c], u[12 + c]);
+        let y2 = _mm512_shuffle_i32x4::<0xEE>(u[8 + c], u[12 + c]);
+        rows[c] = _mm512_shuffle_i32x4::<0x88>(x, x2);
+        rows[4 + c] = _mm512_shuffle_i32x4::<0xDD>(x, x2);
+        rows[8 + c] = _mm512_shuffle_i32x4::<0x88>(y, y2);
+        rows[12 + c] = _mm512_shuffle_i32x4::<0xDD>(y, y2);
+    }
+}
+
+/// `b` rounded to bf16 as B tiles: for each 32-column pair of blocks (outer), for each 32-deep
+/// block, the pair's two tiles of 16 rows of 16 pairs (b[2r][j], b[2r+1][j]) as one u32 each,
+/// low half first (1 KiB a tile). A pair's tiles are contiguous over the whole depth, so the
+/// tile loop's chunk of them stays in L1. A run of pairs a task.
+fn pack_tiles(b: Operand, kp: usize, np: usize) -> Aligned<u32> {
     use rayon::prelude::*;
     let (k, n) = (b.height(), b.width());
-    let blocks_n = np / TILE_N;
-    let tile = TILE_M * TILE_N;
-    let mut tiles = vec![0u32; kp / TILE_K * blocks_n * tile];
+    let blocks_k = kp / TILE_K;
+    let pair_stride = blocks_k * 2 * TILE_M * TILE_N;
+    let pairs = np / (2 * TILE_N);
+    // Runs of up to 16 pairs (512 columns), at least four runs a thread where there are pairs
+    // enough.
+    let per_run = pairs
+        .div_ceil(4 * rayon::current_num_threads())
+        .clamp(1, 16);
+    let mut tiles = Aligned::unwritten(pairs * pair_stride);
     tiles
-        .par_chunks_mut(blocks_n * tile)
+        .slots()
+        .par_chunks_mut(per_run * pair_stride)
         .enumerate()
-        .for_each(|(kb, strip)| {
-            let first = kb * TILE_K;
-            let depth = k.saturating_sub(first).min(TILE_K);
-            if depth == 0 {
-                return;
-            }
-            let at = |r: usize, j: usize| (j / TILE_N) * tile + r * TILE_N + j % TILE_N;
-            #[cfg(target_arch = "x86_64")]
-            if b.row(first).is_some() && super::peak::has_bf16() {
-                for r in 0..depth.div_ceil(2) {
-                    let lo = b.row(first + 2 * r).expect("unit column stride");
-                    let hi = (2 * r + 1 < depth)
-                        .then(|| b.row(first + 2 * r + 1).expect("unit column stride"));
-                    // SAFETY: AVX512_BF16, AVX-512F and BW are present (`has_bf16`); the strip
-                    // holds np / 16 tiles of 16 rows of 16 pairs.
-                    unsafe { pair_rows_avx512(lo, hi, strip, r) };
-                }
-                return;
-            }
-            if b.row(first).is_some() {
-                let (mut lo, mut hi) = (vec![0u16; n], vec![0u16; n]);
-                for r in 0..depth.div_ceil(2) {
-                    round_into(b.row(first + 2 * r).expect("unit column stride"), &mut lo);
-                    if 2 * r + 1 < depth {
-                        round_into(
-                            b.row(first + 2 * r + 1).expect("unit column stride"),
-                            &mut hi,
-                        );
-                    } else {
-                        hi.fill(0);
-                    }
-                    for (block, (lo, hi)) in lo.chunks(TILE_N).zip(hi.chunks(TILE_N)).enumerate() {
-                        let dst = &mut strip[at(r, block * TILE_N)..][..lo.len()];
-                        for ((d, &l), &h) in dst.iter_mut().zip(lo).zip(hi) {
-                            *d = l as u32 | (h as u32) << 16;
-                        }
-                    }
-                }
-            } else if b.column(0).is_some() {
-                // Rows are adjacent: a column's 32 values of the block are one run.
-                let mut run = [0u16; TILE_K];
-                for j in 0..n {
-                    let column = b.column(j).expect("unit row stride");
-                    round_into(&column[first..first + depth], &mut run[..depth]);
-                    run[depth..].fill(0);
-                    for r in 0..TILE_K / 2 {
-                        strip[at(r, j)] = run[2 * r] as u32 | (run[2 * r + 1] as u32) << 16;
-                    }
-                }
-            } else {
-                for q in 0..depth {
-                    for j in 0..n {
-                        let h = to_bf16(b.at(first + q, j)) as u32;
-                        strip[at(q / 2, j)] |= h << (16 * (q % 2));
-                    }
-                }
+        .for_each(|(run, strips)| {
+            let first_j = run * per_run * 2 * TILE_N;
+            let columns = first_j..(first_j + per_run * 2 * TILE_N).min(n);
+            // Rows of patches made for the run's columns (two at a time), or a column's depth
+            // block (sixteen at a time).
+            let mut made = vec![0f32; (2 * per_run * 2 * TILE_N).max(TILE_N * TILE_K)];
+            for kb in 0..k.div_ceil(TILE_K).max(1) {
+                let strip = &mut strips[kb * 2 * TILE_M * TILE_N..];
+                pack_block(
+                    b,
+                    strip,
+                    pair_stride,
+                    kb * TILE_K,
+                    columns.clone(),
+                    &mut made,
+                );
             }
         });
     tiles
 }
 
-/// Rows `lo` and `hi` (zeros where absent) of a depth block rounded to bf16 and written as
-/// row `r` of the strip's tiles, pairs (lo[j], hi[j]): 16 columns an instruction of each kind.
-///
-/// # Safety
-/// The CPU must have AVX-512F, BW and BF16; `strip` holds a tile for every 16 columns of `lo`
-/// (rounded up), `r` < 16.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn pair_rows_avx512(lo: &[f32], hi: Option<&[f32]>, strip: &mut [u32], r: usize) {
-    use std::arch::x86_64::*;
-    let n = lo.len();
-    let whole = n / TILE_N * TILE_N;
-    // u16 lane 2j takes lo's j (lane j), lane 2j + 1 hi's j (lane 16 + j).
-    let order: [i16; 32] = std::array::from_fn(|i| ((i % 2) * 16 + i / 2) as i16);
-    let order = _mm512_loadu_si512(order.as_ptr() as *const __m512i);
-    for j in (0..whole).step_by(TILE_N) {
-        let l = _mm512_loadu_ps(lo.as_ptr().add(j));
-        let h = match hi {
-            Some(hi) => _mm512_loadu_ps(hi.as_ptr().add(j)),
-            None => _mm512_setzero_ps(),
+/// One depth block (rows `first`.. of `b`, 32 or up to k) of the columns `columns` into the B
+/// tiles at `strip` (`b_offset` with `pair_stride`, from the run's first pair); `made` holds
+/// patch values for a run's two rows (or sixteen columns' depth blocks).
+fn pack_block(
+    b: Operand,
+    strip: &mut [MaybeUninit<u32>],
+    pair_stride: usize,
+    first: usize,
+    columns: Range<usize>,
+    made: &mut [f32],
+) {
+    let depth = b.height().saturating_sub(first).min(TILE_K);
+    let pairs = columns.len().div_ceil(2 * TILE_N);
+    let vector = cfg!(target_arch = "x86_64")
+        && super::peak::has_bf16()
+        && match b {
+            Operand::Matrix(v) => v.row(first).is_some() || v.column(0).is_some(),
+            Operand::Patches(_) | Operand::PatchesT(_) => true,
         };
-        let both = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(h, l));
-        let pairs = _mm512_permutexvar_epi16(order, both);
-        let at = (j / TILE_N) * TILE_M * TILE_N + r * TILE_N;
-        _mm512_storeu_si512(strip.as_mut_ptr().add(at) as *mut __m512i, pairs);
+    // The writers below fill whole 16-column groups of the depth block's rows; at an edge
+    // (fewer rows or columns), first zeros over the block's tiles.
+    if !vector || depth < TILE_K || !columns.len().is_multiple_of(2 * TILE_N) {
+        for pair in 0..pairs {
+            strip[pair * pair_stride..][..2 * TILE_M * TILE_N].fill(MaybeUninit::new(0));
+        }
     }
-    for j in whole..n {
-        let h = hi.map_or(0, |hi| to_bf16(hi[j]) as u32);
-        strip[(j / TILE_N) * TILE_M * TILE_N + r * TILE_N + j % TILE_N] =
-            to_bf16(lo[j]) as u32 | h << 16;
-    }
-}
-
-/// `src` rounded to bf16 into `dst` (as long): 32 at a time with VCVTNE2PS2BF16 where the CPU
-/// has AVX512_BF16 (the same rounding, nearest even), else one at a time.
-fn round_into(src: &[f32], dst: &mut [u16]) {
     #[cfg(target_arch = "x86_64")]
-    if super::peak::has_bf16() {
-        // SAFETY: AVX512_BF16 and AVX-512F are present (`has_bf16`).
-        unsafe { round_into_avx512(src, dst) };
+    if vector {
+        let width = columns.len();
+        let adjacent_rows = match b {
+            Operand::Matrix(v) => v.row(first).is_some(),
+            Operand::Patches(_) => true,
+            Operand::PatchesT(_) => false,
+        };
+        if adjacent_rows {
+            let (lo_made, hi_made) = made.split_at_mut(width);
+            let hi_made = &mut hi_made[..width];
+            for r in 0..depth.div_ceil(2) {
+                let lo = row_of(b, &columns, first + 2 * r, lo_made).expect("rows are adjacent");
+                let hi = (2 * r + 1 < depth).then(|| {
+                    row_of(b, &columns, first + 2 * r + 1, hi_made).expect("rows are adjacent")
+                });
+                // SAFETY: AVX512_BF16, AVX-512F and BW are present (`has_bf16`); the strip
+                // holds the run's pairs' tiles of this depth block.
+                unsafe { pair_rows_avx512(lo, hi, strip, pair_stride, r) };
+            }
+            return;
+        }
+        for group in (0..width).step_by(TILE_N) {
+            // Each of the group's columns' depth block: B's column j from `first`.
+            let mut depths: [&[f32]; TILE_N] = [&[]; TILE_N];
+            let mut rest = &mut made[..];
+            for (c, depths) in depths.iter_mut().enumerate() {
+                let j = columns.start + group + c;
+                if j >= columns.end {
+                    break;
+                }
+                *depths = match b {
+                    Operand::Matrix(v) => {
+                        &v.column(j).expect("columns are adjacent")[first..first + depth]
+                    }
+                    Operand::PatchesT(p) => {
+                        let (this, next) = std::mem::take(&mut rest).split_at_mut(depth);
+                        p.segment(j, first, this);
+                        rest = next;
+                        this
+                    }
+                    Operand::Patches(_) => unreachable!("patches have rows"),
+                };
+            }
+            // SAFETY: as above; each depth block holds `depth` values.
+            unsafe { transpose_b_avx512(&depths, depth, strip, pair_stride, group) };
+        }
         return;
     }
-    for (d, &x) in dst.iter_mut().zip(src) {
-        *d = to_bf16(x);
+    let Operand::Matrix(b) = b else {
+        unreachable!("patches go through the vector path (AMX implies AVX512_BF16)")
+    };
+    for q in 0..depth {
+        for (j, column) in columns.clone().enumerate() {
+            let h = to_bf16(b.at(first + q, column)) as u32;
+            let slot = &mut strip[b_offset(pair_stride, q / 2, j)];
+            // SAFETY: the block's tiles were zeroed above (`vector` is false here).
+            let old = unsafe { slot.assume_init() };
+            *slot = MaybeUninit::new(old | h << (16 * (q % 2)));
+        }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn round_into_avx512(src: &[f32], dst: &mut [u16]) {
-    use std::arch::x86_64::*;
-    let whole = src.len().min(dst.len()) / 32 * 32;
-    for i in (0..whole).step_by(32) {
-        let lo = _mm512_loadu_ps(src.as_ptr().add(i));
-        let hi = _mm512_loadu_ps(src.as_ptr().add(i + 16));
-        let pair = _mm512_cvtne2ps_pbh(hi, lo);
-        _mm512_storeu_si512(
-            dst.as_mut_ptr().add(i) as *mut __m512i,
-            std::mem::transmute::<__m512bh, __m512i>(pair),
-        );
-    }
-    for (d, &x) in dst[whole..].iter_mut().zip(&src[whole..]) {
-        *d = to_bf16(x);
+/// Row `i` of `b` over `columns` where B's rows are adjacent (patch rows made into `made`).
+fn row_of<'r>(
+    b: Operand<'r>,
+    columns: &Range<usize>,
+    i: usize,
+    made: &'r mut [f32],
+) -> Option<&'r [f32]> {
+    match b {
+        Operand::Matrix(v) => v.row(i).map(|row| &row[columns.clone()]),
+        Operand::Patches(p) => {
+            p.segment(i, columns.start, made);
+            Some(made)
+        }
+        Operand::PatchesT(_) => None,
     }
 }
 
-/// One column pair's 32 x 32 blocks of C for `bands` over the depth chunk that starts at
-/// block `chunk`: each band's four accumulator tiles (tmm0-3, loaded from C after the first
-/// chunk) take the products of its two A tiles (tmm4, tmm5) and the pair's two B tiles (tmm6,
-/// tmm7).
+/// Rows `lo` and `hi` (zeros where absent) of a depth block rounded to bf16 and written as
+/// row `r` of the tiles of the run's pairs, pairs (lo[j], hi[j]): 16 columns an instruction
+/// of each kind.
 ///
 /// # Safety
-/// AMX must be granted; `rows` holds mp rows of `kp` bf16 (`bands` within mp / 32), `tiles`
-/// the packed B of `kp / 32` x `np / 16` tiles, and `c` mp rows of `np` f32 that no other
-/// thread writes in these bands' rows of this pair's columns.
+/// The CPU must have AVX-512F, BW and BF16; `strip` holds the tiles of a pair for every 32
+/// columns of `lo` (rounded up), `pair_stride` apart; `r` < 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn pair_rows_avx512(
+    lo: &[f32],
+    hi: Option<&[f32]>,
+    strip: &mut [MaybeUninit<u32>],
+    pair_stride: usize,
+    r: usize,
+) {
+    use std::arch::x86_64::*;
+    let n = lo.len();
+    for j in (0..n).step_by(TILE_N) {
+        let mask = mask16(n - j);
+        let l = _mm512_maskz_loadu_ps(mask, lo.as_ptr().add(j));
+        let h = match hi {
+            Some(hi) => _mm512_maskz_loadu_ps(mask, hi.as_ptr().add(j)),
+            None => _mm512_setzero_ps(),
+        };
+        let at = b_offset(pair_stride, r, j);
+        _mm512_storeu_si512(strip.as_mut_ptr().add(at) as *mut __m512i, interleave(l, h));
+    }
+}
+
+/// The B tiles' 16-column group `group` (from the run's first column) of a depth block, from
+/// each column's `depth` values of the block (`depths`, empty past the last column): each
+/// rounded as 16 u32 pairs, then the 16 x 16 transposed into the tiles' rows.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and BF16; every non-empty slice of `depths` holds `depth`
+/// (at most 32) values; `strip` holds the run's tiles of this depth block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn transpose_b_avx512(
+    depths: &[&[f32]; TILE_N],
+    depth: usize,
+    strip: &mut [MaybeUninit<u32>],
+    pair_stride: usize,
+    group: usize,
+) {
+    use std::arch::x86_64::*;
+    let (lo_mask, hi_mask) = (mask16(depth), mask16(depth.saturating_sub(16)));
+    let mut pairs = [_mm512_setzero_si512(); 16];
+    for (pair, column) in pairs.iter_mut().zip(depths) {
+        if column.is_empty() {
+            break;
+        }
+        let column = column.as_ptr();
+        let lo = _mm512_maskz_loadu_ps(lo_mask, column);
+        let hi = _mm512_maskz_loadu_ps(hi_mask, column.add(16.min(depth)));
+        // u16 lane i holds depth i: u32 lane r the pair (2r, 2r + 1).
+        *pair = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+    }
+    transpose16(&mut pairs);
+    for (r, row) in pairs.iter().enumerate() {
+        let at = b_offset(pair_stride, r, group);
+        _mm512_storeu_si512(strip.as_mut_ptr().add(at) as *mut __m512i, *row);
+    }
+}
+
+/// The 32 x 32 blocks of C for `bands` and `pairs` into `sums` (a row-major 32 x 32 block a
+/// band of a pair, pair by pair, on 64-byte lines), pair by pair and depth chunk by chunk: each band's four accumulator tiles
+/// (tmm0-3, back from `sums` after the first chunk) take the products of its two A tiles
+/// (tmm4, tmm5) and the pair's two B tiles (tmm6, tmm7); the chunk's B tiles stay in L1 while
+/// the bands go by.
+///
+/// # Safety
+/// AMX must be granted; `rows` holds the A tiles of mp rows of `kp` bf16 (`bands` within
+/// mp / 32), `tiles` the B tiles of the column pairs (`pairs` within them) over `kp`, and
+/// `sums` 32 x 32 f32 for each band of each pair, its first on a 64-byte line.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 unsafe fn block_products(
     rows: &[u16],
     tiles: &[u32],
-    c: *mut f32,
-    (kp, np): (usize, usize),
-    bands: std::ops::Range<usize>,
-    pair: usize,
-    chunk: usize,
+    sums: &mut [f32],
+    kp: usize,
+    bands: Range<usize>,
+    pairs: Range<usize>,
 ) {
     use std::arch::asm;
     #[repr(C, align(64))]
@@ -413,28 +902,70 @@ unsafe fn block_products(
         config.0[16 + 2 * tile] = 64;
         config.0[48 + tile] = 16;
     }
-    let (blocks_k, blocks_n) = (kp / TILE_K, np / TILE_N);
-    let (a_stride, c_stride) = (TILE_K * 2, np * 4);
+    assert!(sums.len() >= pairs.len() * bands.len() * 4 * TILE_M * TILE_N);
+    let blocks_k = kp / TILE_K;
+    let (a_stride, c_stride) = (TILE_K * 2, 2 * TILE_N * 4);
     asm!("ldtilecfg [{0}]", in(reg) config.0.as_ptr());
-    {
-        for band in bands {
-            let c00 = c.add(band * 2 * TILE_M * np + pair * 2 * TILE_N);
-            let c01 = c00.add(TILE_N);
-            let c10 = c00.add(TILE_M * np);
-            let c11 = c10.add(TILE_N);
-            if chunk == 0 {
+    for (p, pair) in pairs.enumerate() {
+        for chunk in (0..blocks_k).step_by(CHUNK_K) {
+            for (i, band) in bands.clone().enumerate() {
+                let c00 = sums
+                    .as_mut_ptr()
+                    .add((p * bands.len() + i) * 4 * TILE_M * TILE_N);
+                let c01 = c00.add(TILE_N);
+                let c10 = c00.add(TILE_M * 2 * TILE_N);
+                let c11 = c10.add(TILE_N);
+                if chunk == 0 {
+                    asm!(
+                        "tilezero tmm0",
+                        "tilezero tmm1",
+                        "tilezero tmm2",
+                        "tilezero tmm3"
+                    );
+                } else {
+                    asm!(
+                        "tileloadd tmm0, [{c00} + {sc}]",
+                        "tileloadd tmm1, [{c01} + {sc}]",
+                        "tileloadd tmm2, [{c10} + {sc}]",
+                        "tileloadd tmm3, [{c11} + {sc}]",
+                        c00 = in(reg) c00,
+                        c01 = in(reg) c01,
+                        c10 = in(reg) c10,
+                        c11 = in(reg) c11,
+                        sc = in(reg) c_stride,
+                    );
+                }
+                for kb in chunk..(chunk + CHUNK_K).min(blocks_k) {
+                    let a0 = rows
+                        .as_ptr()
+                        .add(band * 2 * TILE_M * kp + kb * 2 * TILE_M * TILE_K);
+                    let a1 = a0.add(TILE_M * TILE_K);
+                    let b0 = tiles
+                        .as_ptr()
+                        .add((pair * blocks_k + kb) * 2 * TILE_M * TILE_N);
+                    let b1 = b0.add(TILE_M * TILE_N);
+                    asm!(
+                        "tileloadd tmm4, [{a0} + {sa}]",
+                        "tileloadd tmm5, [{a1} + {sa}]",
+                        "tileloadd tmm6, [{b0} + {sb}]",
+                        "tileloadd tmm7, [{b1} + {sb}]",
+                        "tdpbf16ps tmm0, tmm4, tmm6",
+                        "tdpbf16ps tmm1, tmm4, tmm7",
+                        "tdpbf16ps tmm2, tmm5, tmm6",
+                        "tdpbf16ps tmm3, tmm5, tmm7",
+                        a0 = in(reg) a0,
+                        a1 = in(reg) a1,
+                        b0 = in(reg) b0,
+                        b1 = in(reg) b1,
+                        sa = in(reg) a_stride,
+                        sb = in(reg) 64usize,
+                    );
+                }
                 asm!(
-                    "tilezero tmm0",
-                    "tilezero tmm1",
-                    "tilezero tmm2",
-                    "tilezero tmm3"
-                );
-            } else {
-                asm!(
-                    "tileloadd tmm0, [{c00} + {sc}]",
-                    "tileloadd tmm1, [{c01} + {sc}]",
-                    "tileloadd tmm2, [{c10} + {sc}]",
-                    "tileloadd tmm3, [{c11} + {sc}]",
+                    "tilestored [{c00} + {sc}], tmm0",
+                    "tilestored [{c01} + {sc}], tmm1",
+                    "tilestored [{c10} + {sc}], tmm2",
+                    "tilestored [{c11} + {sc}], tmm3",
                     c00 = in(reg) c00,
                     c01 = in(reg) c01,
                     c10 = in(reg) c10,
@@ -442,43 +973,6 @@ unsafe fn block_products(
                     sc = in(reg) c_stride,
                 );
             }
-            for kb in chunk..(chunk + CHUNK_K).min(blocks_k) {
-                let a0 = rows
-                    .as_ptr()
-                    .add(band * 2 * TILE_M * kp + kb * 2 * TILE_M * TILE_K);
-                let a1 = a0.add(TILE_M * TILE_K);
-                let b0 = tiles
-                    .as_ptr()
-                    .add((kb * blocks_n + 2 * pair) * TILE_M * TILE_N);
-                let b1 = b0.add(TILE_M * TILE_N);
-                asm!(
-                    "tileloadd tmm4, [{a0} + {sa}]",
-                    "tileloadd tmm5, [{a1} + {sa}]",
-                    "tileloadd tmm6, [{b0} + {sb}]",
-                    "tileloadd tmm7, [{b1} + {sb}]",
-                    "tdpbf16ps tmm0, tmm4, tmm6",
-                    "tdpbf16ps tmm1, tmm4, tmm7",
-                    "tdpbf16ps tmm2, tmm5, tmm6",
-                    "tdpbf16ps tmm3, tmm5, tmm7",
-                    a0 = in(reg) a0,
-                    a1 = in(reg) a1,
-                    b0 = in(reg) b0,
-                    b1 = in(reg) b1,
-                    sa = in(reg) a_stride,
-                    sb = in(reg) 64usize,
-                );
-            }
-            asm!(
-                "tilestored [{c00} + {sc}], tmm0",
-                "tilestored [{c01} + {sc}], tmm1",
-                "tilestored [{c10} + {sc}], tmm2",
-                "tilestored [{c11} + {sc}], tmm3",
-                c00 = in(reg) c00,
-                c01 = in(reg) c01,
-                c10 = in(reg) c10,
-                c11 = in(reg) c11,
-                sc = in(reg) c_stride,
-            );
         }
     }
     asm!("tilerelease");
@@ -488,11 +982,10 @@ unsafe fn block_products(
 unsafe fn block_products(
     _: &[u16],
     _: &[u32],
-    _: *mut f32,
-    _: (usize, usize),
-    _: std::ops::Range<usize>,
+    _: &mut [f32],
     _: usize,
-    _: usize,
+    _: Range<usize>,
+    _: Range<usize>,
 ) {
     unreachable!("AMX is x86-64 Linux only here")
 }
@@ -524,8 +1017,13 @@ mod product_tests {
             .map(|i| ((i as f32) * 0.37).sin() * 10f32.powi(i % 7 - 3))
             .chain([f32::NAN, f32::INFINITY, -0.0, 1.0 + 1.0 / 256.0])
             .collect();
-        let mut fast = vec![0u16; src.len()];
-        round_into(&src, &mut fast);
+        // Packed as one row of A tiles: the vector rounding where the CPU has AVX512_BF16.
+        let kp = src.len().div_ceil(TILE_K) * TILE_K;
+        let packed = pack_rows(Left::Matrix(View::rows(&src, 1, src.len())), 2 * TILE_M, kp);
+        let fast: Vec<u16> = (0..src.len())
+            // SAFETY: the packer writes every value.
+            .map(|p| unsafe { packed.values() }[a_offset(p / TILE_K, 0) + p % TILE_K])
+            .collect();
         for (i, (&x, &h)) in src.iter().zip(&fast).enumerate() {
             if x.is_nan() {
                 assert!(from_bf16(h).is_nan());
@@ -575,6 +1073,10 @@ mod product_tests {
             (200, 600, 100),
             (5, 40, 129),
             (64, 20, 20),
+            // Several runs of column pairs a task, several blocks of bands, a long depth.
+            (40, 300, 1100),
+            (600, 50, 40),
+            (3, 5000, 70),
         ] {
             let (a, b) = (values(m * k, 7), values(k * n, 11));
             // Each operand as given (row-major), as the transpose of a stored transpose
@@ -611,6 +1113,36 @@ mod product_tests {
                 }
                 assert_eq!(got.len(), want.len());
             }
+        }
+    }
+
+    #[test]
+    fn patches_made_while_packing_equal_the_stored_patch_matrix() {
+        if !available() {
+            eprintln!("skipped: no AMX-BF16 here");
+            return;
+        }
+        use crate::kernels::im2col::im2col;
+        // Odd sizes: runs and depth blocks end inside a map row and inside a batch.
+        for (dims @ (c, h, w, b), k, out) in [((5, 7, 6, 3), 3, 9), ((4, 9, 9, 8), 5, 40)] {
+            let x = values(c * h * w * b, 3);
+            let patches = Patches { x: &x, dims, k };
+            let cols = im2col(&x, dims, k);
+            let (kk, n) = (c * k * k, h * w * b);
+            let weights = values(out * kk, 5);
+            let grad = values(out * n, 9);
+            let made = product_of(
+                Left::Matrix(View::rows(&weights, out, kk)),
+                Operand::Patches(patches),
+            );
+            let stored = product(View::rows(&weights, out, kk), View::rows(&cols, kk, n));
+            assert_eq!(made, stored, "W x patches");
+            let made = product_of(
+                Left::Matrix(View::rows(&grad, out, n)),
+                Operand::PatchesT(patches),
+            );
+            let stored = product(View::rows(&grad, out, n), View::rows(&cols, kk, n).t());
+            assert_eq!(made, stored, "dY x patches^T");
         }
     }
 

@@ -9,12 +9,13 @@
 //! `grad_sink`. The reference (`conv2d_same`) is candle's conv2d on (batch, channels, height,
 //! width), which every device has.
 
+use super::amx::{self, Left, Operand, Turned};
 use super::bf16::{self, round_tensor};
 use super::bn_relu::scale_shift_relu_rows;
 use super::cpu::{f32_slice, with_f32};
 use super::gemm::{batched, product, View};
 use super::grad_sink;
-use super::im2col::{col2im, im2col};
+use super::im2col::{col2im, im2col, Patches};
 use super::norm::NormParams;
 use super::simd::Level;
 use super::taps;
@@ -185,6 +186,11 @@ impl CustomOp2 for ConvCm {
         let k = self.kernel;
         let x = f32_slice(xs, xl, "conv")?;
         let weight = f32_slice(ws, wl, "conv")?;
+        if self.made_patches() {
+            let patches = Operand::Patches(Patches { x, dims, k });
+            let y = amx::product_of(Left::Matrix(View::rows(weight, c_out, c * k * k)), patches);
+            return Ok((CpuStorage::F32(y), Shape::from((c_out, h, w, b))));
+        }
         let cols = im2col(x, dims, k);
         let y = bf16::product(
             self.precision,
@@ -207,6 +213,39 @@ impl CustomOp2 for ConvCm {
         let (c, h, w, b) = x.dims4()?;
         let (c_out, _, k, _) = weight.dims4()?;
         let (n, kk) = (b * h * w, c * k * k);
+        if self.made_patches() {
+            // dW = dY x patches(x)^T; dx = rotated kernels x patches(dY) (the transposed
+            // convolution as a convolution: no patch gradients to fold back).
+            let (dw, dx) = with_f32(x, |xv| {
+                with_f32(grad, |g| {
+                    let patches = Patches {
+                        x: xv,
+                        dims: (c, h, w, b),
+                        k,
+                    };
+                    let dw = amx::product_of(
+                        Left::Matrix(View::rows(g, c_out, n)),
+                        Operand::PatchesT(patches),
+                    );
+                    let dx = self.need_dx.then(|| {
+                        with_f32(weight, |wv| {
+                            let turned = Turned {
+                                weight: wv,
+                                dims: (c_out, c, k),
+                            };
+                            let patches = Patches {
+                                x: g,
+                                dims: (c_out, h, w, b),
+                                k,
+                            };
+                            amx::product_of(Left::Turned(turned), Operand::Patches(patches))
+                        })
+                    });
+                    (dw, dx)
+                })
+            })??;
+            return gradients(x, weight, dx.transpose()?, dw);
+        }
         let cols = match self.cols.lock().expect("conv state").take() {
             Some(cols) => cols,
             None => with_f32(x, |x| im2col(x, (c, h, w, b), k))?,
@@ -224,6 +263,14 @@ impl CustomOp2 for ConvCm {
             (dw, dx)
         })?;
         gradients(x, weight, dx.transpose()?, dw)
+    }
+}
+
+impl ConvCm {
+    /// Whether this convolution's products make their patches from the maps as they pack them
+    /// (bf16 on AMX tiles) instead of going through a stored patch matrix.
+    fn made_patches(&self) -> bool {
+        self.precision == Precision::Bf16 && amx::available()
     }
 }
 
@@ -588,5 +635,48 @@ pub fn conv2d_chwn_using(
                 cols: Mutex::new(None),
             },
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The input gradient as the kernels turned half a turn times the output gradient's
+    /// patches equals the patch gradients folded back (`col2im`), for a 5x5 kernel on an odd
+    /// map, 20 output channels (a depth block ending inside a kernel).
+    #[test]
+    fn turned_kernels_give_the_folded_back_patch_gradients() {
+        if !amx::available() {
+            eprintln!("skipped: no AMX-BF16 here");
+            return;
+        }
+        let (c, c_out, k, dims @ (_, h, w, b)) = (3, 20, 5, (3, 7, 6, 2));
+        let n = h * w * b;
+        let draw = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| (((i * 7919 + seed * 104_729) % 1013) as f32 - 506.0) / 256.0)
+                .collect()
+        };
+        let (weight, grad) = (draw(c_out * c * k * k, 1), draw(c_out * n, 2));
+        let turned = Turned {
+            weight: &weight,
+            dims: (c_out, c, k),
+        };
+        let patches = Patches {
+            x: &grad,
+            dims: (c_out, h, w, b),
+            k,
+        };
+        let made = amx::product_of(Left::Turned(turned), Operand::Patches(patches));
+        let dcols = amx::product(
+            View::rows(&weight, c_out, c * k * k).t(),
+            View::rows(&grad, c_out, n),
+        );
+        let folded = col2im(Level::detected(), &dcols, dims, k);
+        for (i, (&a, &f)) in made.iter().zip(&folded).enumerate() {
+            assert!((a - f).abs() <= 1e-4 * (1.0 + f.abs()), "{i}: {a} vs {f}");
+        }
+        assert_eq!(made.len(), folded.len());
     }
 }
