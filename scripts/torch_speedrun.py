@@ -12,8 +12,12 @@ test-time augmentation, so that the two engines' accuracy and wall time compare.
 
 usage, from the project root, after ../shared/bench/setup.sh:
   /tmp/gradboard-ref/bin/python scripts/torch_speedrun.py ../shared/data/cifar-10-binary.tar.gz
-options: --steps (7812: 10 epochs at batch 64) --batch --seed --threads --time-steps N (time N
-steps and stop: the step time, to extrapolate a whole run)"""
+options: --steps (10 epochs at the batch) --batch (64) --seed --threads --time-steps N (time N
+steps and stop: the step time, to extrapolate a whole run). The lr scales with the batch (the
+same step per image), the weight decay per step with it, and the lookahead period is 5120
+images, so `--batch 1024` is airbench94's own schedule (5 steps between pulls); `--airbench`
+adds the rest of airbench94's choices that the preset leaves out: 9.9 epochs, batch-norm
+momentum 0.4 and eps 1e-12, and reflected (not zero) padding for translations and test views."""
 import argparse, math, os, sys, time
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 
@@ -22,11 +26,18 @@ import cifar  # noqa: E402  (the shared loader: pixels 0..255 minus the per-pixe
 
 ap = argparse.ArgumentParser()
 ap.add_argument('data')
-ap.add_argument('--steps', type=int, default=7812); ap.add_argument('--batch', type=int, default=64)
-ap.add_argument('--lr', type=float, default=0.09375); ap.add_argument('--wd', type=float, default=0.00133)
+ap.add_argument('--steps', type=int, default=0); ap.add_argument('--batch', type=int, default=64)
+ap.add_argument('--lr', type=float, default=0.0); ap.add_argument('--wd', type=float, default=0.00133)
+ap.add_argument('--airbench', action='store_true')
 ap.add_argument('--seed', type=int, default=42); ap.add_argument('--threads', type=int, default=2)
 ap.add_argument('--time-steps', type=int, default=0)
 a = ap.parse_args()
+epochs = 9.9 if a.airbench else 10
+a.steps = a.steps or (7812 if (a.batch, a.airbench) == (64, False) else math.ceil(50000 // a.batch * epochs))
+a.lr = a.lr or 0.09375 * a.batch / 64
+every = max(5120 // a.batch, 1)
+bn_momentum, bn_eps = (0.4, 1e-12) if a.airbench else (0.1, 1e-5)
+pad_mode = 'reflect' if a.airbench else 'constant'
 torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
 start = time.time()
 
@@ -37,8 +48,10 @@ xte, yte = torch.from_numpy(xte.reshape(-1, 3, 32, 32)), torch.from_numpy(np.asa
 
 
 def group(c_in, c):
-    return [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c), nn.GELU(),
-            nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.GELU()]
+    def norm():
+        return nn.BatchNorm2d(c, momentum=bn_momentum, eps=bn_eps)
+    return [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.MaxPool2d(2), norm(), nn.GELU(),
+            nn.Conv2d(c, c, 3, padding=1, bias=False), norm(), nn.GELU()]
 
 
 whiten = nn.Conv2d(3, 24, 2, bias=True)
@@ -99,7 +112,7 @@ def pull(decay):
 def view(x, dy, dx, flip):
     """gradboard's test-time view: out[y][x] = in[y + dy][x + dx] (zeros outside), then the
     mirror."""
-    p = F.pad(x, (2, 2, 2, 2))[:, :, 2 + dy:34 + dy, 2 + dx:34 + dx]
+    p = F.pad(x, (2, 2, 2, 2), mode=pad_mode)[:, :, 2 + dy:34 + dy, 2 + dx:34 + dx]
     return p.flip(-1) if flip else p
 
 
@@ -120,17 +133,17 @@ while step < a.steps:
         x, y = xtr[idx], ytr[idx]
         flip = flip_first[idx] ^ bool(epoch % 2)
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        p = F.pad(x, (2, 2, 2, 2))
+        p = F.pad(x, (2, 2, 2, 2), mode=pad_mode)
         sy, sx = torch.randint(0, 5, (2, len(x)), generator=g)
         x = torch.stack([p[k, :, sy[k]:sy[k] + 32, sx[k]:sx[k] + 32] for k in range(len(x))])
         loss = loss_fn(forward(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step(); sched.step(); step += 1
-        if step % 80 == 0 or step == a.steps:
+        if step % every == 0 or step == a.steps:
             with torch.no_grad():
                 pull(1.0 if step == a.steps else 0.95 ** 5 * (step / a.steps) ** 3)
-        if step % 200 == 0:
+        if step % max(12800 // a.batch, 1) == 0:
             print(f"step {step} loss {loss.item():.4f} {time.time() - t0:.0f} s", flush=True)
         if a.time_steps and step == a.time_steps:
             per = (time.time() - t0) / step
@@ -149,4 +162,5 @@ with torch.no_grad():
         logits = sum(w * forward(view(x, dy, dx, f)) for dy, dx, f, w in views)
         correct += (logits.argmax(1) == yte[i:i + 500]).sum().item()
 print(f"seed {a.seed}: test accuracy {correct / len(xte):.4f} (6 views), training {train_s:.0f} s, "
-      f"whole run {time.time() - start:.0f} s, {a.steps} steps of {a.batch}, {a.threads} threads")
+      f"whole run {time.time() - start:.0f} s, {a.steps} steps of {a.batch}, {a.threads} threads"
+      f"{', airbench94 settings' if a.airbench else ''}")
