@@ -426,8 +426,8 @@ fn pack_rows(a: Left, mp: usize, kp: usize) -> Aligned<u16> {
     use rayon::prelude::*;
     let (m, k) = (a.height(), a.width());
     let offsets = match a {
-        Left::Turned(t) => t.offsets(kp),
-        Left::Matrix(_) => Vec::new(),
+        Left::Turned(t) if t.dims.2 * t.dims.2 > 16 => t.offsets(kp),
+        _ => Vec::new(),
     };
     let mut rows = Aligned::unwritten(mp * kp);
     rows.slots()
@@ -443,6 +443,12 @@ fn pack_rows(a: Left, mp: usize, kp: usize) -> Aligned<u16> {
             }
             let a = match a {
                 Left::Matrix(a) => a,
+                Left::Turned(t) if t.dims.2 * t.dims.2 <= 16 => {
+                    // SAFETY: AMX (asserted by `product_of`) comes with AVX-512 and
+                    // AVX512_BF16; the band's rows first..first + count are rows of `t`.
+                    unsafe { turned_band_avx512(t, first, count, kp, tiled) };
+                    return;
+                }
                 Left::Turned(t) => {
                     for r in 0..count {
                         // SAFETY: AMX (asserted by `product_of`) comes with AVX-512 and
@@ -481,6 +487,79 @@ fn pack_rows(a: Left, mp: usize, kp: usize) -> Aligned<u16> {
             }
         });
     rows
+}
+
+/// A band's rows (`count` from row `first`) of turned kernels of at most 16 taps (k <= 3),
+/// kernel by kernel: the band's 32 kernels for one output channel are one run of the weights;
+/// each kernel's taps in one masked load, turned by a lane permutation, rounded and stored
+/// with masks into the tile rows of the depth blocks they fall in (a gather a value measured
+/// slower). Zeros past the depth.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and BF16; rows first..first + count are rows of `t`; k k <=
+/// 16; `tiled` holds the band's tiles over kp >= c_out k k.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn turned_band_avx512(
+    t: Turned,
+    first: usize,
+    count: usize,
+    kp: usize,
+    tiled: &mut [MaybeUninit<u16>],
+) {
+    use std::arch::x86_64::*;
+    let (c_out, c_in, k) = t.dims;
+    let kk = k * k;
+    let depth = c_out * kk;
+    assert!(kk <= 16 && kp >= depth && first + count <= c_in);
+    assert!(t.weight.len() >= c_out * c_in * kk && tiled.len() >= 2 * TILE_M * kp);
+    let turn: [i32; 16] = std::array::from_fn(|l| (kk - 1).saturating_sub(l) as i32);
+    let turn = _mm512_loadu_si512(turn.as_ptr().cast());
+    let iota: [i16; 32] = std::array::from_fn(|l| l as i16);
+    let iota = _mm512_loadu_si512(iota.as_ptr().cast());
+    let taps_mask = mask16(kk);
+    let out = tiled.as_mut_ptr() as *mut u16;
+    for o in 0..c_out {
+        let q = o * kk;
+        let (kb, at) = (q / TILE_K, q % TILE_K);
+        // The taps that fit this depth block's rows; the rest open the next block's.
+        let head = kk.min(TILE_K - at);
+        let rest = _mm512_add_epi16(iota, _mm512_set1_epi16(head as i16));
+        let run = t.weight.as_ptr().add((o * c_in + first) * kk);
+        for r in 0..count {
+            let taps = _mm512_maskz_loadu_ps(taps_mask, run.add(r * kk));
+            let turned = _mm512_permutexvar_ps(turn, taps);
+            let rounded = _mm512_castsi256_si512(std::mem::transmute::<__m256bh, __m256i>(
+                _mm512_cvtneps_pbh(turned),
+            ));
+            let row = out.add(a_offset(kb, r));
+            _mm512_mask_storeu_epi16(row.add(at).cast(), mask16(head) as __mmask32, rounded);
+            if head < kk {
+                let moved = _mm512_permutexvar_epi16(rest, rounded);
+                let next = out.add(a_offset(kb + 1, r));
+                _mm512_mask_storeu_epi16(next.cast(), mask16(kk - head) as __mmask32, moved);
+            }
+        }
+    }
+    // Past the depth: zeros to the end of the last depth block.
+    if depth % TILE_K != 0 {
+        let (kb, at) = (depth / TILE_K, depth % TILE_K);
+        for r in 0..count {
+            let row = &mut tiled[a_offset(kb, r)..][at..TILE_K];
+            row.fill(MaybeUninit::new(0));
+        }
+    }
+    // Depth blocks wholly past the depth (a product padded beyond it).
+    for kb in depth.div_ceil(TILE_K)..kp / TILE_K {
+        for r in 0..count {
+            tiled[a_offset(kb, r)..][..TILE_K].fill(MaybeUninit::new(0));
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn turned_band_avx512(_: Turned, _: usize, _: usize, _: usize, _: &mut [MaybeUninit<u16>]) {
+    unreachable!("AMX is x86-64 only")
 }
 
 /// Row `r` of a band: row `i` of turned kernels, gathered 16 at a time from the kernels by

@@ -50,8 +50,10 @@ pub fn rows(kernels: Kernels, maps: &Tensor) -> Result<Tensor> {
 /// Convolution of maps `x` in the path's layout with `weight` (C_out, C_in, k, k), no bias.
 /// `input` marks the network's input, whose gradient is skipped; `train` keeps what the
 /// backward pass needs.
-/// In `precision = "bf16"` the products take bf16-rounded operands: on the CPU by im2col and
-/// one product (`bf16::product`), elsewhere candle's conv2d of the rounded tensors.
+/// In `precision = "bf16"` the products take bf16-rounded operands: on the CPU with AMX, three
+/// products whose patches are made from the maps as they are packed (`conv2d_chwn_bf16`);
+/// elsewhere on the CPU im2col and the rounded f32 products; on other devices candle's conv2d
+/// of the rounded tensors.
 pub fn conv2d(
     (kernels, precision): (Kernels, Precision),
     x: &Tensor,
@@ -70,8 +72,10 @@ pub fn conv2d(
     }
 }
 
-/// `conv2d_chwn` with bf16-rounded operands summed in f32: im2col and one product
-/// (`bf16::product`) for every kernel size and map, forward and backward.
+/// `conv2d_chwn` with bf16-rounded operands summed in f32, for every kernel size and map. With
+/// AMX: y = W x patches(x), dW = dY x patches(x)^T, dx = turned W x patches(dY), the patches
+/// made from the maps while the products pack them (nothing kept between the passes but x);
+/// without: im2col, one product (`bf16::product`) and col2im.
 pub fn conv2d_chwn_bf16(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {
     let kernel = weight.dim(3)?;
     if kernel % 2 == 0 {
@@ -643,40 +647,43 @@ mod tests {
     use super::*;
 
     /// The input gradient as the kernels turned half a turn times the output gradient's
-    /// patches equals the patch gradients folded back (`col2im`), for a 5x5 kernel on an odd
-    /// map, 20 output channels (a depth block ending inside a kernel).
+    /// patches equals the patch gradients folded back (`col2im`), for 5x5 (gathered) and 3x3
+    /// (turned in registers) kernels on an odd map, 20 output channels (a depth block ending
+    /// inside a kernel).
     #[test]
     fn turned_kernels_give_the_folded_back_patch_gradients() {
         if !amx::available() {
             eprintln!("skipped: no AMX-BF16 here");
             return;
         }
-        let (c, c_out, k, dims @ (_, h, w, b)) = (3, 20, 5, (3, 7, 6, 2));
-        let n = h * w * b;
-        let draw = |len: usize, seed: usize| -> Vec<f32> {
-            (0..len)
-                .map(|i| (((i * 7919 + seed * 104_729) % 1013) as f32 - 506.0) / 256.0)
-                .collect()
-        };
-        let (weight, grad) = (draw(c_out * c * k * k, 1), draw(c_out * n, 2));
-        let turned = Turned {
-            weight: &weight,
-            dims: (c_out, c, k),
-        };
-        let patches = Patches {
-            x: &grad,
-            dims: (c_out, h, w, b),
-            k,
-        };
-        let made = amx::product_of(Left::Turned(turned), Operand::Patches(patches));
-        let dcols = amx::product(
-            View::rows(&weight, c_out, c * k * k).t(),
-            View::rows(&grad, c_out, n),
-        );
-        let folded = col2im(Level::detected(), &dcols, dims, k);
-        for (i, (&a, &f)) in made.iter().zip(&folded).enumerate() {
-            assert!((a - f).abs() <= 1e-4 * (1.0 + f.abs()), "{i}: {a} vs {f}");
+        for (k, c) in [(5, 3), (3, 3), (3, 40)] {
+            let (c_out, dims @ (_, h, w, b)) = (20, (c, 7, 6, 2));
+            let n = h * w * b;
+            let draw = |len: usize, seed: usize| -> Vec<f32> {
+                (0..len)
+                    .map(|i| (((i * 7919 + seed * 104_729) % 1013) as f32 - 506.0) / 256.0)
+                    .collect()
+            };
+            let (weight, grad) = (draw(c_out * c * k * k, 1), draw(c_out * n, 2));
+            let turned = Turned {
+                weight: &weight,
+                dims: (c_out, c, k),
+            };
+            let patches = Patches {
+                x: &grad,
+                dims: (c_out, h, w, b),
+                k,
+            };
+            let made = amx::product_of(Left::Turned(turned), Operand::Patches(patches));
+            let dcols = amx::product(
+                View::rows(&weight, c_out, c * k * k).t(),
+                View::rows(&grad, c_out, n),
+            );
+            let folded = col2im(Level::detected(), &dcols, dims, k);
+            for (i, (&a, &f)) in made.iter().zip(&folded).enumerate() {
+                assert!((a - f).abs() <= 1e-4 * (1.0 + f.abs()), "{i}: {a} vs {f}");
+            }
+            assert_eq!(made.len(), folded.len());
         }
-        assert_eq!(made.len(), folded.len());
     }
 }
