@@ -218,7 +218,7 @@ impl CustomOp2 for ConvCm {
         let (c_out, _, k, _) = weight.dims4()?;
         let (n, kk) = (b * h * w, c * k * k);
         if self.made_patches() {
-            // dW = dY x patches(x)^T; dx = rotated kernels x patches(dY) (the transposed
+            // dW = dY x patches(x)^T; dx = turned kernels x patches(dY) (the transposed
             // convolution as a convolution: no patch gradients to fold back).
             let (dw, dx) = with_f32(x, |xv| {
                 with_f32(grad, |g| {

@@ -1,0 +1,120 @@
+//! The tile loop: 32 x 32 blocks of C accumulated in four AMX tiles from packed A and B tiles.
+
+use super::{CHUNK_K, TILE_K, TILE_M, TILE_N};
+use std::ops::Range;
+
+/// The 32 x 32 blocks of C for `bands` and `pairs` into `sums` (a row-major 32 x 32 block a
+/// band of a pair, pair by pair, on 64-byte lines), pair by pair and depth chunk by chunk: each band's four accumulator tiles
+/// (tmm0-3, back from `sums` after the first chunk) take the products of its two A tiles
+/// (tmm4, tmm5) and the pair's two B tiles (tmm6, tmm7); the chunk's B tiles stay in L1 while
+/// the bands go by.
+///
+/// # Safety
+/// AMX must be granted; `rows` holds the A tiles of mp rows of `kp` bf16 (`bands` within
+/// mp / 32), `tiles` the B tiles of the column pairs (`pairs` within them) over `kp`, and
+/// `sums` 32 x 32 f32 for each band of each pair, its first on a 64-byte line.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub(super) unsafe fn block_products(
+    rows: &[u16],
+    tiles: &[u32],
+    sums: &mut [f32],
+    kp: usize,
+    bands: Range<usize>,
+    pairs: Range<usize>,
+) {
+    use std::arch::asm;
+    #[repr(C, align(64))]
+    struct Config([u8; 64]);
+    let mut config = Config([0; 64]);
+    config.0[0] = 1;
+    for tile in 0..8 {
+        config.0[16 + 2 * tile] = 64;
+        config.0[48 + tile] = 16;
+    }
+    assert!(sums.len() >= pairs.len() * bands.len() * 4 * TILE_M * TILE_N);
+    let blocks_k = kp / TILE_K;
+    let (a_stride, c_stride) = (TILE_K * 2, 2 * TILE_N * 4);
+    asm!("ldtilecfg [{0}]", in(reg) config.0.as_ptr());
+    for (p, pair) in pairs.enumerate() {
+        for chunk in (0..blocks_k).step_by(CHUNK_K) {
+            for (i, band) in bands.clone().enumerate() {
+                let c00 = sums
+                    .as_mut_ptr()
+                    .add((p * bands.len() + i) * 4 * TILE_M * TILE_N);
+                let c01 = c00.add(TILE_N);
+                let c10 = c00.add(TILE_M * 2 * TILE_N);
+                let c11 = c10.add(TILE_N);
+                if chunk == 0 {
+                    asm!(
+                        "tilezero tmm0",
+                        "tilezero tmm1",
+                        "tilezero tmm2",
+                        "tilezero tmm3"
+                    );
+                } else {
+                    asm!(
+                        "tileloadd tmm0, [{c00} + {sc}]",
+                        "tileloadd tmm1, [{c01} + {sc}]",
+                        "tileloadd tmm2, [{c10} + {sc}]",
+                        "tileloadd tmm3, [{c11} + {sc}]",
+                        c00 = in(reg) c00,
+                        c01 = in(reg) c01,
+                        c10 = in(reg) c10,
+                        c11 = in(reg) c11,
+                        sc = in(reg) c_stride,
+                    );
+                }
+                for kb in chunk..(chunk + CHUNK_K).min(blocks_k) {
+                    let a0 = rows
+                        .as_ptr()
+                        .add(band * 2 * TILE_M * kp + kb * 2 * TILE_M * TILE_K);
+                    let a1 = a0.add(TILE_M * TILE_K);
+                    let b0 = tiles
+                        .as_ptr()
+                        .add((pair * blocks_k + kb) * 2 * TILE_M * TILE_N);
+                    let b1 = b0.add(TILE_M * TILE_N);
+                    asm!(
+                        "tileloadd tmm4, [{a0} + {sa}]",
+                        "tileloadd tmm5, [{a1} + {sa}]",
+                        "tileloadd tmm6, [{b0} + {sb}]",
+                        "tileloadd tmm7, [{b1} + {sb}]",
+                        "tdpbf16ps tmm0, tmm4, tmm6",
+                        "tdpbf16ps tmm1, tmm4, tmm7",
+                        "tdpbf16ps tmm2, tmm5, tmm6",
+                        "tdpbf16ps tmm3, tmm5, tmm7",
+                        a0 = in(reg) a0,
+                        a1 = in(reg) a1,
+                        b0 = in(reg) b0,
+                        b1 = in(reg) b1,
+                        sa = in(reg) a_stride,
+                        sb = in(reg) 64usize,
+                    );
+                }
+                asm!(
+                    "tilestored [{c00} + {sc}], tmm0",
+                    "tilestored [{c01} + {sc}], tmm1",
+                    "tilestored [{c10} + {sc}], tmm2",
+                    "tilestored [{c11} + {sc}], tmm3",
+                    c00 = in(reg) c00,
+                    c01 = in(reg) c01,
+                    c10 = in(reg) c10,
+                    c11 = in(reg) c11,
+                    sc = in(reg) c_stride,
+                );
+            }
+        }
+    }
+    asm!("tilerelease");
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+pub(super) unsafe fn block_products(
+    _: &[u16],
+    _: &[u32],
+    _: &mut [f32],
+    _: usize,
+    _: Range<usize>,
+    _: Range<usize>,
+) {
+    unreachable!("AMX is x86-64 Linux only here")
+}
