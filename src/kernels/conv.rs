@@ -647,7 +647,7 @@ mod tests {
     use super::*;
 
     /// The input gradient as the kernels turned half a turn times the output gradient's
-    /// patches equals the patch gradients folded back (`col2im`), for 5x5 (gathered) and 3x3
+    /// patches equals the patch gradients folded back (`col2im`), for 5x5 (gathered), 3x3 and 1x1
     /// (turned in registers) kernels on an odd map, 20 output channels (a depth block ending
     /// inside a kernel).
     #[test]
@@ -656,7 +656,7 @@ mod tests {
             eprintln!("skipped: no AMX-BF16 here");
             return;
         }
-        for (k, c) in [(5, 3), (3, 3), (3, 40)] {
+        for (k, c) in [(5, 3), (3, 3), (3, 40), (1, 40)] {
             let (c_out, dims @ (_, h, w, b)) = (20, (c, 7, 6, 2));
             let n = h * w * b;
             let draw = |len: usize, seed: usize| -> Vec<f32> {
