@@ -275,7 +275,7 @@ unsafe fn round_row_avx512(row: &[f32], tiled: &mut [MaybeUninit<u16>], r: usize
         let left = (k - at).min(TILE_K);
         let (lo_mask, hi_mask) = (mask16(left), mask16(left.saturating_sub(16)));
         let lo = _mm512_maskz_loadu_ps(lo_mask, row.as_ptr().add(at));
-        let hi = _mm512_maskz_loadu_ps(hi_mask, row.as_ptr().add(at + 16).min(row.as_ptr().add(k)));
+        let hi = _mm512_maskz_loadu_ps(hi_mask, row.as_ptr().add((at + 16).min(k)));
         let both = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo));
         let dst = &mut tiled[a_offset(kb, r)..][..TILE_K];
         _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, both);
