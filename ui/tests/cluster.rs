@@ -511,7 +511,9 @@ fn a_command_sweep_on_the_cluster_prunes_resumes_a_requeued_trial_and_leaves_not
     }
     let home = tempfile::tempdir().unwrap();
     let script = home.path().join("train.sh");
-    // score = step / q; a step a 0.4 s; its step kept in the run folder; a daemon left behind.
+    // score = step / q; a step a 0.4 s, 24 steps (with 12, a machine busy enough to delay the
+    // metrics let the trial end before its requeue reached it); its step kept in the run
+    // folder; a daemon left behind.
     std::fs::write(
         &script,
         r#"#!/bin/sh
@@ -519,7 +521,7 @@ setsid sleep 1000 </dev/null >/dev/null 2>&1 &
 echo $! >> "$GRADBOARD_RUN_DIR/daemons"
 i=1
 if [ "$GRADBOARD_RESUME" = "1" ]; then i=$(( $(cat "$GRADBOARD_RUN_DIR/at") + 1 )); echo "resumed at $i" >&2; fi
-while [ $i -le 12 ]; do
+while [ $i -le 24 ]; do
   echo "step=$i score=$(awk "BEGIN { print $i / $1 }")"
   echo $i > "$GRADBOARD_RUN_DIR/at"
   sleep 0.4
@@ -595,7 +597,7 @@ done
     assert_eq!(state["status"], "finished", "{state}");
     let trials = state["trials"].as_array().unwrap();
     assert_eq!(trials[0]["status"], "completed", "{state}");
-    assert_eq!(trials[0]["step"], 12);
+    assert_eq!(trials[0]["step"], 24);
     let statuses: Vec<&str> = trials
         .iter()
         .map(|t| t["status"].as_str().unwrap())
