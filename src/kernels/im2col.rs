@@ -82,7 +82,7 @@ pub struct Patches<'a> {
     pub k: usize,
 }
 
-impl Patches<'_> {
+impl<'a> Patches<'a> {
     /// Rows: c k k.
     pub fn height(&self) -> usize {
         self.dims.0 * self.k * self.k
@@ -94,31 +94,62 @@ impl Patches<'_> {
         h * w * b
     }
 
-    /// Row `row`'s values at columns `from..from + out.len()` into `out`.
-    pub fn segment(&self, row: usize, from: usize, out: &mut [f32]) {
-        let (_, h, w, b) = self.dims;
-        let k = self.k;
-        let (n, span, pad) = (h * w * b, w * b, (k / 2) as isize);
-        let (ch, ky, kx) = (row / (k * k), (row / k % k) as isize, (row % k) as isize);
-        let plane = &self.x[ch * n..(ch + 1) * n];
-        // SAFETY: MaybeUninit<f32> has f32's layout; only initialised values are written.
-        let out = unsafe { &mut *(out as *mut [f32] as *mut [MaybeUninit<f32>]) };
-        let end = from + out.len();
-        let mut at = from;
-        while at < end {
-            let y = at / span;
-            let stop = ((y + 1) * span).min(end);
-            let dst = &mut out[at - from..stop - from];
-            let sy = y as isize + ky - pad;
-            if sy < 0 || sy >= h as isize {
-                dst.iter_mut().for_each(|o| {
-                    o.write(0.0);
-                });
-            } else {
-                let src = &plane[sy as usize * span..][..span];
-                shifted(dst, src, (at % span) as isize + (kx - pad) * b as isize);
-            }
-            at = stop;
+    /// Where each row's values come from, row by row (c k k of them).
+    pub fn rows(&self) -> Vec<PatchRow<'a>> {
+        let (c, h, w, b) = self.dims;
+        let (k, n, pad) = (self.k, h * w * b, (self.k / 2) as isize);
+        (0..c)
+            .flat_map(|ch| (0..k * k).map(move |tap| (ch, tap)))
+            .map(|(ch, tap)| PatchRow {
+                plane: &self.x[ch * n..(ch + 1) * n],
+                dy: (tap / k) as isize - pad,
+                dx: ((tap % k) as isize - pad) * b as isize,
+                h,
+                span: w * b,
+            })
+            .collect()
+    }
+}
+
+/// Where one row of patches reads the maps: its channel's plane (h, w b), `dy` image rows and
+/// `dx` values (the kernel column's offset times the batch) away from the patch column, zeros
+/// outside the plane's rows.
+#[derive(Clone, Copy)]
+pub struct PatchRow<'a> {
+    plane: &'a [f32],
+    dy: isize,
+    dx: isize,
+    h: usize,
+    /// Values in an image row: w b.
+    pub span: usize,
+}
+
+impl PatchRow<'_> {
+    /// Which of the `n` (at most 16) values from offset `x` of image row `y` lie in the maps,
+    /// as a lane mask, and where the first would lie (read only the mask's lanes from it);
+    /// None where they run past the image row.
+    #[inline(always)]
+    pub fn window(&self, y: usize, x: usize, n: usize) -> Option<(u16, *const f32)> {
+        if x + n > self.span {
+            return None;
+        }
+        let (span, n) = (self.span as isize, n as isize);
+        let sy = y as isize + self.dy;
+        if sy < 0 || sy >= self.h as isize {
+            return Some((0, self.plane.as_ptr()));
+        }
+        let sx = x as isize + self.dx;
+        let (lo, hi) = ((-sx).clamp(0, n), (span - sx).clamp(0, n));
+        let mask = ((1u32 << hi) - (1u32 << lo.min(hi))) as u16;
+        Some((mask, self.plane.as_ptr().wrapping_offset(sy * span + sx)))
+    }
+
+    /// The value at patch column `at`.
+    pub fn at(&self, at: usize) -> f32 {
+        match self.window(at / self.span, at % self.span, 1) {
+            // SAFETY: a set lane of the window lies in the plane.
+            Some((1, first)) => unsafe { *first },
+            _ => 0.0,
         }
     }
 }

@@ -499,8 +499,15 @@ mod product_tests {
             return;
         }
         use crate::kernels::im2col::im2col;
-        // Odd sizes: runs and depth blocks end inside a map row and inside a batch.
-        for (dims @ (c, h, w, b), k, out) in [((5, 7, 6, 3), 3, 9), ((4, 9, 9, 8), 5, 40)] {
+        // Odd sizes: runs and depth blocks end inside a map row and inside a batch; batches of
+        // 16 and 64 read whole runs of 16 from the maps.
+        for (dims @ (c, h, w, b), k, out) in [
+            ((5, 7, 6, 3), 3, 9),
+            ((4, 9, 9, 8), 5, 40),
+            ((3, 5, 3, 16), 3, 20),
+            ((6, 4, 4, 64), 3, 33),
+            ((2, 3, 2, 64), 1, 7),
+        ] {
             let x = values(c * h * w * b, 3);
             let patches = Patches { x: &x, dims, k };
             let cols = im2col(&x, dims, k);

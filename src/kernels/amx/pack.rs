@@ -5,6 +5,7 @@
 
 use super::{to_bf16, Left, Operand, Turned, TILE_K, TILE_M, TILE_N};
 use crate::kernels::gemm::View;
+use crate::kernels::im2col::PatchRow;
 use crate::kernels::peak::has_bf16;
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -404,6 +405,10 @@ pub(super) fn pack_tiles(b: Operand, kp: usize, np: usize) -> Aligned<u32> {
         .div_ceil(4 * rayon::current_num_threads())
         .clamp(1, 16);
     let mut tiles = Aligned::unwritten(pairs * pair_stride);
+    let patch_rows = match b {
+        Operand::Patches(p) | Operand::PatchesT(p) => p.rows(),
+        Operand::Matrix(_) => Vec::new(),
+    };
     tiles
         .slots()
         .par_chunks_mut(per_run * pair_stride)
@@ -411,18 +416,15 @@ pub(super) fn pack_tiles(b: Operand, kp: usize, np: usize) -> Aligned<u32> {
         .for_each(|(run, strips)| {
             let first_j = run * per_run * 2 * TILE_N;
             let columns = first_j..(first_j + per_run * 2 * TILE_N).min(n);
-            // Rows of patches made for the run's columns (two at a time), or a column's depth
-            // block (sixteen at a time).
-            let mut made = vec![0f32; (2 * per_run * 2 * TILE_N).max(TILE_N * TILE_K)];
             for kb in 0..k.div_ceil(TILE_K).max(1) {
                 let strip = &mut strips[kb * 2 * TILE_M * TILE_N..];
                 pack_block(
                     b,
+                    &patch_rows,
                     strip,
                     pair_stride,
                     kb * TILE_K,
                     columns.clone(),
-                    &mut made,
                 );
             }
         });
@@ -430,15 +432,15 @@ pub(super) fn pack_tiles(b: Operand, kp: usize, np: usize) -> Aligned<u32> {
 }
 
 /// One depth block (rows `first`.. of `b`, 32 or up to k) of the columns `columns` into the B
-/// tiles at `strip` (`b_offset` with `pair_stride`, from the run's first pair); `made` holds
-/// patch values for a run's two rows (or sixteen columns' depth blocks).
+/// tiles at `strip` (`b_offset` with `pair_stride`, from the run's first pair); `patch_rows`
+/// says where each row of patches reads the maps (patch operands only).
 fn pack_block(
     b: Operand,
+    patch_rows: &[PatchRow],
     strip: &mut [MaybeUninit<u32>],
     pair_stride: usize,
     first: usize,
     columns: Range<usize>,
-    made: &mut [f32],
 ) {
     let depth = b.height().saturating_sub(first).min(TILE_K);
     let pairs = columns.len().div_ceil(2 * TILE_N);
@@ -458,49 +460,50 @@ fn pack_block(
     #[cfg(target_arch = "x86_64")]
     if vector {
         let width = columns.len();
-        let adjacent_rows = match b {
-            Operand::Matrix(v) => v.row(first).is_some(),
-            Operand::Patches(_) => true,
-            Operand::PatchesT(_) => false,
-        };
-        if adjacent_rows {
-            let (lo_made, hi_made) = made.split_at_mut(width);
-            let hi_made = &mut hi_made[..width];
-            for r in 0..depth.div_ceil(2) {
-                let lo = row_of(b, &columns, first + 2 * r, lo_made).expect("rows are adjacent");
-                let hi = (2 * r + 1 < depth).then(|| {
-                    row_of(b, &columns, first + 2 * r + 1, hi_made).expect("rows are adjacent")
-                });
-                // SAFETY: AVX512_BF16, AVX-512F and BW are present (`has_bf16`); the strip
-                // holds the run's pairs' tiles of this depth block.
-                unsafe { pair_rows_avx512(lo, hi, strip, pair_stride, r) };
-            }
-            return;
-        }
-        for group in (0..width).step_by(TILE_N) {
-            // Each of the group's columns' depth block: B's column j from `first`.
-            let mut depths: [&[f32]; TILE_N] = [&[]; TILE_N];
-            let mut rest = &mut made[..];
-            for (c, depths) in depths.iter_mut().enumerate() {
-                let j = columns.start + group + c;
-                if j >= columns.end {
-                    break;
+        match b {
+            Operand::Matrix(v) if v.row(first).is_some() => {
+                for r in 0..depth.div_ceil(2) {
+                    let row = |i| &v.row(i).expect("rows are adjacent")[columns.clone()];
+                    let hi = (2 * r + 1 < depth).then(|| row(first + 2 * r + 1));
+                    // SAFETY: AVX512_BF16, AVX-512F and BW are present (`has_bf16`); the
+                    // strip holds the run's pairs' tiles of this depth block.
+                    unsafe { pair_rows_avx512(row(first + 2 * r), hi, strip, pair_stride, r) };
                 }
-                *depths = match b {
-                    Operand::Matrix(v) => {
-                        &v.column(j).expect("columns are adjacent")[first..first + depth]
-                    }
-                    Operand::PatchesT(p) => {
-                        let (this, next) = std::mem::take(&mut rest).split_at_mut(depth);
-                        p.segment(j, first, this);
-                        rest = next;
-                        this
-                    }
-                    Operand::Patches(_) => unreachable!("patches have rows"),
-                };
             }
-            // SAFETY: as above; each depth block holds `depth` values.
-            unsafe { transpose_b_avx512(&depths, depth, strip, pair_stride, group) };
+            Operand::Patches(_) => {
+                for r in 0..depth.div_ceil(2) {
+                    let lo = &patch_rows[first + 2 * r];
+                    let hi = patch_rows
+                        .get(first + 2 * r + 1)
+                        .filter(|_| 2 * r + 1 < depth);
+                    // SAFETY: as above.
+                    unsafe {
+                        patch_pair_rows_avx512(lo, hi, columns.clone(), strip, pair_stride, r)
+                    };
+                }
+            }
+            Operand::Matrix(v) => {
+                for group in (0..width).step_by(TILE_N) {
+                    // Each of the group's columns' depth block: B's column j from `first`.
+                    let mut depths: [&[f32]; TILE_N] = [&[]; TILE_N];
+                    let group_columns = columns.start + group..(columns.start + group + TILE_N);
+                    for (depths, j) in depths.iter_mut().zip(group_columns.take(width - group)) {
+                        *depths = &v.column(j).expect("columns are adjacent")[first..first + depth];
+                    }
+                    // SAFETY: as above; each depth block holds `depth` values.
+                    unsafe { transpose_b_avx512(&depths, depth, strip, pair_stride, group) };
+                }
+            }
+            Operand::PatchesT(_) => {
+                for group in (0..width).step_by(TILE_N) {
+                    let rows = &patch_rows
+                        [columns.start + group..columns.end.min(columns.start + group + TILE_N)];
+                    // SAFETY: as above.
+                    unsafe {
+                        transpose_patches_avx512(rows, first, depth, strip, pair_stride, group)
+                    };
+                }
+            }
         }
         return;
     }
@@ -518,20 +521,102 @@ fn pack_block(
     }
 }
 
-/// Row `i` of `b` over `columns` where B's rows are adjacent (patch rows made into `made`).
-fn row_of<'r>(
-    b: Operand<'r>,
-    columns: &Range<usize>,
-    i: usize,
-    made: &'r mut [f32],
-) -> Option<&'r [f32]> {
-    match b {
-        Operand::Matrix(v) => v.row(i).map(|row| &row[columns.clone()]),
-        Operand::Patches(p) => {
-            p.segment(i, columns.start, made);
-            Some(made)
+/// `n` (at most 16) values of a patch row (`PatchRow`) from column `at`, which lies at offset
+/// `x` of image row `y`, zeros past `n`: one masked load from the maps (a macro, as a
+/// function it was not inlined into its AVX-512 callers). The caller must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+macro_rules! patch_values {
+    ($row:expr, $position:expr, $n:expr) => {{
+        let (at, y, x): (usize, usize, usize) = $position;
+        match $row.window(y, x, $n) {
+            // SAFETY: the mask's lanes lie in the maps.
+            Some((mask, first)) => _mm512_maskz_loadu_ps(mask, first),
+            None => _mm512_loadu_ps(values_across_rows($row, at, $n).as_ptr()),
         }
-        Operand::PatchesT(_) => None,
+    }};
+}
+
+/// `n` values of a patch row from column `at` one at a time (they cross an image row).
+#[cold]
+fn values_across_rows(row: &PatchRow, at: usize, n: usize) -> [f32; TILE_N] {
+    let mut v = [0f32; TILE_N];
+    for (i, v) in v.iter_mut().take(n).enumerate() {
+        *v = row.at(at + i);
+    }
+    v
+}
+
+/// Patch rows `lo` and `hi` (zeros where absent) over `columns`, rounded to bf16 and written as
+/// row `r` of the tiles of the run's pairs, read from the maps (no patch row is made).
+///
+/// # Safety
+/// As `pair_rows_avx512`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn patch_pair_rows_avx512(
+    lo: &PatchRow,
+    hi: Option<&PatchRow>,
+    columns: Range<usize>,
+    strip: &mut [MaybeUninit<u32>],
+    pair_stride: usize,
+    r: usize,
+) {
+    use std::arch::x86_64::*;
+    let span = lo.span;
+    let (mut y, mut x) = (columns.start / span, columns.start % span);
+    for j in (0..columns.len()).step_by(TILE_N) {
+        let (n, at) = ((columns.len() - j).min(TILE_N), columns.start + j);
+        let l = patch_values!(lo, (at, y, x), n);
+        let h = match hi {
+            Some(hi) => patch_values!(hi, (at, y, x), n),
+            None => _mm512_setzero_ps(),
+        };
+        let to = b_offset(pair_stride, r, j);
+        _mm512_storeu_si512(strip.as_mut_ptr().add(to) as *mut __m512i, interleave(l, h));
+        x += TILE_N;
+        while x >= span {
+            (x, y) = (x - span, y + 1);
+        }
+    }
+}
+
+/// The B tiles' 16-column group `group` of a depth block of patches transposed: column c is
+/// patch row `rows[c]` (none past its end) over patch columns `first..first + depth`, each
+/// rounded as 16 u32 pairs, then the 16 x 16 transposed into the tiles' rows.
+///
+/// # Safety
+/// As `transpose_b_avx512`; `depth` is at most 32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn transpose_patches_avx512(
+    rows: &[PatchRow],
+    first: usize,
+    depth: usize,
+    strip: &mut [MaybeUninit<u32>],
+    pair_stride: usize,
+    group: usize,
+) {
+    use std::arch::x86_64::*;
+    let Some(span) = rows.first().map(|row| row.span) else {
+        return;
+    };
+    let second = first + 16;
+    let lo_at = (first, first / span, first % span);
+    let hi_at = (second, second / span, second % span);
+    let mut pairs = [_mm512_setzero_si512(); 16];
+    for (pair, row) in pairs.iter_mut().zip(rows) {
+        let lo = patch_values!(row, lo_at, depth.min(16));
+        let hi = match depth > 16 {
+            true => patch_values!(row, hi_at, depth - 16),
+            false => _mm512_setzero_ps(),
+        };
+        // u16 lane i holds depth i: u32 lane r the pair (2r, 2r + 1).
+        *pair = std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+    }
+    transpose16(&mut pairs);
+    for (r, row) in pairs.iter().enumerate() {
+        let at = b_offset(pair_stride, r, group);
+        _mm512_storeu_si512(strip.as_mut_ptr().add(at) as *mut __m512i, *row);
     }
 }
 
