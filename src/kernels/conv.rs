@@ -190,6 +190,10 @@ impl CustomOp2 for ConvCm {
         let k = self.kernel;
         let x = f32_slice(xs, xl, "conv")?;
         let weight = f32_slice(ws, wl, "conv")?;
+        if self.made_patches() && amx::conv::fits(c, c_out, b) {
+            let y = amx::conv::forward(weight, x, dims, c_out, k);
+            return Ok((CpuStorage::F32(y), Shape::from((c_out, h, w, b))));
+        }
         if self.made_patches() {
             let patches = Operand::Patches(Patches { x, dims, k });
             let y = amx::product_of(Left::Matrix(View::rows(weight, c_out, c * k * k)), patches);
@@ -217,6 +221,20 @@ impl CustomOp2 for ConvCm {
         let (c, h, w, b) = x.dims4()?;
         let (c_out, _, k, _) = weight.dims4()?;
         let (n, kk) = (b * h * w, c * k * k);
+        if self.made_patches() && amx::conv::fits(c, c_out, b) {
+            // The same products with the patches read in place.
+            let (dims, out_dims) = ((c, h, w, b), (c_out, h, w, b));
+            let (dw, dx) = with_f32(x, |xv| {
+                with_f32(grad, |g| {
+                    let dw = amx::conv::weight_grad(g, xv, dims, c_out, k);
+                    let dx = self.need_dx.then(|| {
+                        with_f32(weight, |wv| amx::conv::input_grad(wv, g, out_dims, c, k))
+                    });
+                    (dw, dx)
+                })
+            })??;
+            return gradients(x, weight, dx.transpose()?, dw);
+        }
         if self.made_patches() {
             // dW = dY x patches(x)^T; dx = turned kernels x patches(dY) (the transposed
             // convolution as a convolution: no patch gradients to fold back).

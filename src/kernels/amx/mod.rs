@@ -5,6 +5,7 @@
 //! instructions are written with `asm!`. `product` multiplies bf16-rounded matrices on the
 //! tiles.
 
+pub mod conv;
 mod pack;
 mod tiles;
 
@@ -12,7 +13,7 @@ use super::gemm::View;
 use super::im2col::Patches;
 use pack::{mask16, pack_rows, pack_tiles};
 use std::ops::Range;
-use tiles::block_products;
+use tiles::{block_products, TileLayout};
 
 /// Whether AMX-BF16 tiles are usable here: the CPU has AMX-TILE and AMX-BF16 (CPUID leaf 7),
 /// and Linux grants this process the tile data state (asked once).
@@ -241,10 +242,9 @@ pub fn product(a: View, b: View) -> Vec<f32> {
     product_of(Left::Matrix(a), Operand::Matrix(b))
 }
 
-/// `product` with any right-hand side. A task takes a block of 32-row bands and a run of
-/// 32-column pairs; the pool's threads take the tasks in order. Call only when `available()`.
+/// `product` with any right-hand side, its operands packed into tiles. Call only when
+/// `available()`.
 pub fn product_of(a: Left, b: Operand) -> Vec<f32> {
-    use rayon::prelude::*;
     assert!(available(), "AMX is not available here");
     let (m, k, n) = (a.height(), a.width(), b.width());
     assert_eq!(b.height(), k, "a is m x k and b k x n");
@@ -260,7 +260,22 @@ pub fn product_of(a: Left, b: Operand) -> Vec<f32> {
     let tiles = pack_tiles(b, kp, np);
     // SAFETY: the packers write every value.
     let (rows, tiles) = unsafe { (rows.values(), tiles.values()) };
-    let (bands, pairs, blocks_k) = (mp / (2 * TILE_M), np / (2 * TILE_N), kp / TILE_K);
+    let layout = TileLayout::packed(tiles, np / (2 * TILE_N), kp / TILE_K);
+    multiply(rows, (m, n), kp, &layout)
+}
+
+/// The m x n product of packed A tiles (`rows`: whole bands of `kp` bf16) and B's tiles where
+/// `tiles` says they lie, on the pool's threads: a task takes a block of 32-row bands and a
+/// run of 32-column pairs, in order.
+fn multiply(rows: &[u16], (m, n): (usize, usize), kp: usize, tiles: &TileLayout) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mp = m.div_ceil(2 * TILE_M) * 2 * TILE_M;
+    let (bands, pairs, blocks_k) = (mp / (2 * TILE_M), tiles.pair_base.len(), kp / TILE_K);
+    assert!(rows.len() >= mp * kp && tiles.kb_offset.len() == blocks_k && tiles.within());
+    assert!(
+        pairs * 2 * TILE_N >= n,
+        "{pairs} column pairs for {n} columns"
+    );
     let per_block = (BLOCK_A_BYTES / (2 * TILE_M * kp * 2)).clamp(1, MAX_BANDS_PER_BLOCK);
     // With one column pair, one band a task, so that both threads have work.
     let per_block = if pairs == 1 { 1 } else { per_block.min(bands) };
@@ -279,8 +294,8 @@ pub fn product_of(a: Left, b: Operand) -> Vec<f32> {
         let block_len = block.len();
         SUMS.with_borrow_mut(|sums| {
             let sums = sums.take(run.len() * block_len * 4 * TILE_M * TILE_N);
-            // SAFETY: AMX is granted (asserted above); `rows` holds mp rows of kp bf16 as A tiles,
-            // `tiles` the np / 32 column pairs of kp / 32 depth blocks of B tiles, `sums` a 32 x 32
+            // SAFETY: AMX is granted (the callers assert it); `rows` holds mp rows of kp bf16
+            // as A tiles, every B tile lies in `tiles` (asserted above), `sums` a 32 x 32
             // block for each band of each pair.
             unsafe { block_products(rows, tiles, sums, kp, block.clone(), run.clone()) };
             // SAFETY: c holds m x n f32 (capacity); this task alone writes the block's rows of
@@ -366,7 +381,7 @@ impl Scratch {
 }
 
 #[cfg(test)]
-mod product_tests {
+pub(super) mod product_tests {
     use super::pack::a_offset;
     use super::*;
 
@@ -409,7 +424,8 @@ mod product_tests {
         }
     }
 
-    fn values(len: usize, seed: u64) -> Vec<f32> {
+    /// `len` values in [-0.5, 0.5) from a seeded linear congruential generator.
+    pub(super) fn values(len: usize, seed: u64) -> Vec<f32> {
         let mut state = seed;
         (0..len)
             .map(|_| {

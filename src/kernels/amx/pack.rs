@@ -337,7 +337,7 @@ unsafe fn transpose_a_avx512(
 /// `lo` and `hi` rounded to bf16 as 16 u32 pairs (lo[j] low, hi[j] high).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn interleave(
+pub(super) unsafe fn interleave(
     lo: std::arch::x86_64::__m512,
     hi: std::arch::x86_64::__m512,
 ) -> std::arch::x86_64::__m512i {
@@ -361,7 +361,7 @@ unsafe fn interleave(
 /// then two rounds of 128-bit lane shuffles.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn transpose16(rows: &mut [std::arch::x86_64::__m512i; 16]) {
+pub(super) unsafe fn transpose16(rows: &mut [std::arch::x86_64::__m512i; 16]) {
     use std::arch::x86_64::*;
     let r = *rows;
     let mut t = [_mm512_setzero_si512(); 16];

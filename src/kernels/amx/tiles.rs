@@ -3,6 +3,41 @@
 use super::{CHUNK_K, TILE_K, TILE_M, TILE_N};
 use std::ops::Range;
 
+/// Where the tile loop finds B's tiles: a column pair's two tiles for depth block `kb` start
+/// `pair_base[pair] + kb_offset[kb]` u32 into `values`, the second `second` u32 after the
+/// first, each tile's 16 rows (16 u32 pairs) `stride` bytes apart. Packed tiles (`packed`) or
+/// maps laid out so that a patch product's tiles lie in them (`super::conv`).
+pub(super) struct TileLayout<'a> {
+    pub values: &'a [u32],
+    pub pair_base: Vec<usize>,
+    pub kb_offset: Vec<usize>,
+    pub second: usize,
+    pub stride: usize,
+}
+
+impl<'a> TileLayout<'a> {
+    /// Tiles as `pack_tiles` packs them: pair by pair, depth block by depth block, 1 KiB each.
+    pub fn packed(values: &'a [u32], pairs: usize, blocks_k: usize) -> Self {
+        let block = 2 * TILE_M * TILE_N;
+        TileLayout {
+            values,
+            pair_base: (0..pairs).map(|p| p * blocks_k * block).collect(),
+            kb_offset: (0..blocks_k).map(|kb| kb * block).collect(),
+            second: TILE_M * TILE_N,
+            stride: 4 * TILE_N,
+        }
+    }
+
+    /// Whether every tile the loop reads lies in `values`.
+    pub fn within(&self) -> bool {
+        let last_row = (TILE_M - 1) * self.stride / 4 + TILE_N;
+        let (Some(p), Some(k)) = (self.pair_base.iter().max(), self.kb_offset.iter().max()) else {
+            return true;
+        };
+        self.stride.is_multiple_of(4) && p + k + self.second + last_row <= self.values.len()
+    }
+}
+
 /// The 32 x 32 blocks of C for `bands` and `pairs` into `sums` (a row-major 32 x 32 block a
 /// band of a pair, pair by pair, on 64-byte lines), pair by pair and depth chunk by chunk: each band's four accumulator tiles
 /// (tmm0-3, back from `sums` after the first chunk) take the products of its two A tiles
@@ -11,12 +46,13 @@ use std::ops::Range;
 ///
 /// # Safety
 /// AMX must be granted; `rows` holds the A tiles of mp rows of `kp` bf16 (`bands` within
-/// mp / 32), `tiles` the B tiles of the column pairs (`pairs` within them) over `kp`, and
-/// `sums` 32 x 32 f32 for each band of each pair, its first on a 64-byte line.
+/// mp / 32), `tiles` the B tiles of the column pairs (`pairs` within its `pair_base`) over
+/// `kp` (`kb_offset` has kp / 32 entries), all `within` it, and `sums` 32 x 32 f32 for each
+/// band of each pair, its first on a 64-byte line.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub(super) unsafe fn block_products(
     rows: &[u16],
-    tiles: &[u32],
+    tiles: &TileLayout,
     sums: &mut [f32],
     kp: usize,
     bands: Range<usize>,
@@ -36,6 +72,7 @@ pub(super) unsafe fn block_products(
     let (a_stride, c_stride) = (TILE_K * 2, 2 * TILE_N * 4);
     asm!("ldtilecfg [{0}]", in(reg) config.0.as_ptr());
     for (p, pair) in pairs.enumerate() {
+        let pair_tiles = tiles.values.as_ptr().add(tiles.pair_base[pair]);
         for chunk in (0..blocks_k).step_by(CHUNK_K) {
             for (i, band) in bands.clone().enumerate() {
                 let c00 = sums
@@ -69,10 +106,8 @@ pub(super) unsafe fn block_products(
                         .as_ptr()
                         .add(band * 2 * TILE_M * kp + kb * 2 * TILE_M * TILE_K);
                     let a1 = a0.add(TILE_M * TILE_K);
-                    let b0 = tiles
-                        .as_ptr()
-                        .add((pair * blocks_k + kb) * 2 * TILE_M * TILE_N);
-                    let b1 = b0.add(TILE_M * TILE_N);
+                    let b0 = pair_tiles.add(tiles.kb_offset[kb]);
+                    let b1 = b0.add(tiles.second);
                     asm!(
                         "tileloadd tmm4, [{a0} + {sa}]",
                         "tileloadd tmm5, [{a1} + {sa}]",
@@ -87,7 +122,7 @@ pub(super) unsafe fn block_products(
                         b0 = in(reg) b0,
                         b1 = in(reg) b1,
                         sa = in(reg) a_stride,
-                        sb = in(reg) 64usize,
+                        sb = in(reg) tiles.stride,
                     );
                 }
                 asm!(
@@ -110,7 +145,7 @@ pub(super) unsafe fn block_products(
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 pub(super) unsafe fn block_products(
     _: &[u16],
-    _: &[u32],
+    _: &TileLayout,
     _: &mut [f32],
     _: usize,
     _: Range<usize>,
