@@ -81,17 +81,8 @@ pub fn conv2d_chwn_bf16(x: &Tensor, weight: &Tensor, input: bool, train: bool) -
     if kernel % 2 == 0 {
         candle_core::bail!("conv: the kernel must be odd, got {kernel}");
     }
-    x.contiguous()?.apply_op2(
-        &weight.contiguous()?,
-        ConvCm {
-            kernel,
-            level: Level::detected(),
-            precision: Precision::Bf16,
-            need_dx: !input,
-            keep: train,
-            cols: Mutex::new(None),
-        },
-    )
+    x.contiguous()?
+        .apply_op2(&weight.contiguous()?, ConvCm::bf16(kernel, input, train))
 }
 
 /// Maps in the path's layout plus a bias per channel.
@@ -124,13 +115,28 @@ pub fn conv2d_same(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result
 }
 
 /// The im2col convolution op; it keeps its patches for the backward pass.
-struct ConvCm {
+pub(crate) struct ConvCm {
     kernel: usize,
     level: Level,
     precision: Precision,
     need_dx: bool,
     keep: bool,
     cols: Mutex<Option<Vec<f32>>>,
+}
+
+impl ConvCm {
+    /// The bf16 op for a `kernel` x `kernel` convolution (`input`: of the network's input, so
+    /// without an input gradient; `train`: keeping what the backward needs).
+    pub(crate) fn bf16(kernel: usize, input: bool, train: bool) -> Self {
+        ConvCm {
+            kernel,
+            level: Level::detected(),
+            precision: Precision::Bf16,
+            need_dx: !input,
+            keep: train,
+            cols: Mutex::new(None),
+        }
+    }
 }
 
 /// A convolution backward's results as candle wants them: the input gradient (when computed)

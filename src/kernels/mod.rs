@@ -5,7 +5,8 @@
 //!
 //! Layers: `linear` (the linear layers' product), `bn_act` (the MLP's batch norm,
 //! LeakyReLU and dropout), `conv` (3x3 convolutions by im2col or Winograd), `bn_relu` (the
-//! ConvNet's batch norm and ReLU), `gelu` (GELU, alone and after a batch norm), `whiten`
+//! ConvNet's batch norm and ReLU), `conv_pool` (a bf16 convolution and its max-pool as one
+//! op), `gelu` (GELU, alone and after a batch norm), `whiten`
 //! (the frozen patch-whitening first layer), `pool` (overlapping max-pool), `loss` (cross-entropy),
 //! `update` (the optimizers' rules). Below them: `gemm`, `sgemm`, `im2col`, `winograd`, `taps`,
 //! `bf16` (products in bf16), `amx`, `reduce`, `inplace`, `grad_sink` (parameter gradients filed without candle's zero-fill), `simd` (instruction sets picked at run time) and `cpu` (storage access).
@@ -15,6 +16,7 @@ pub mod bf16;
 pub mod bn_act;
 pub mod bn_relu;
 pub mod conv;
+pub mod conv_pool;
 pub mod cpu;
 pub mod gelu;
 pub mod gemm;

@@ -47,7 +47,7 @@ impl PoolGeometry {
 
 /// The op on (channels, height, width, batch); it records each output's arg-max (an index
 /// into its channel's plane) for the backward pass.
-struct MaxPool {
+pub(crate) struct MaxPool {
     geometry: PoolGeometry,
     argmax: Mutex<Vec<u32>>,
 }
@@ -164,6 +164,36 @@ impl MaxPool {
     }
 }
 
+impl MaxPool {
+    /// The op pooling with `geometry`.
+    pub(crate) fn new(geometry: PoolGeometry) -> Self {
+        MaxPool {
+            geometry,
+            argmax: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The gradient of the last pooled input, (c, h, w, b) of `dtype`, from its output's.
+    pub(crate) fn input_grad(
+        &self,
+        (c, h, w, b): (usize, usize, usize, usize),
+        dtype: candle_core::DType,
+        grad: &Tensor,
+    ) -> Result<Tensor> {
+        let arg = std::mem::take(&mut *self.argmax.lock().expect("max-pool state"));
+        if dtype == candle_core::DType::F32 {
+            let dx = with_f32(grad, |g| scatter(g, &arg, c, h * w * b))?;
+            return Tensor::from_vec(dx, (c, h, w, b), grad.device());
+        }
+        let g = grad
+            .to_dtype(candle_core::DType::F64)?
+            .flatten_all()?
+            .to_vec1::<f64>()?;
+        Tensor::from_vec(scatter(&g, &arg, c, h * w * b), (c, h, w, b), grad.device())?
+            .to_dtype(dtype)
+    }
+}
+
 impl CustomOp1 for MaxPool {
     fn name(&self) -> &'static str {
         "max-pool-padded"
@@ -196,20 +226,7 @@ impl CustomOp1 for MaxPool {
     }
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (c, h, w, b) = x.dims4()?;
-        let arg = std::mem::take(&mut *self.argmax.lock().expect("max-pool state"));
-        let dx = if x.dtype() == candle_core::DType::F32 {
-            let dx = with_f32(grad, |g| scatter(g, &arg, c, h * w * b))?;
-            Tensor::from_vec(dx, (c, h, w, b), x.device())?
-        } else {
-            let g = grad
-                .to_dtype(candle_core::DType::F64)?
-                .flatten_all()?
-                .to_vec1::<f64>()?;
-            Tensor::from_vec(scatter(&g, &arg, c, h * w * b), (c, h, w, b), x.device())?
-                .to_dtype(x.dtype())?
-        };
-        Ok(Some(dx))
+        Ok(Some(self.input_grad(x.dims4()?, x.dtype(), grad)?))
     }
 }
 
@@ -241,10 +258,7 @@ pub fn max_pool_chwn(x: &Tensor, geometry: PoolGeometry) -> Result<Tensor> {
             x.dims()
         );
     }
-    x.contiguous()?.apply_op1(MaxPool {
-        geometry,
-        argmax: Mutex::new(Vec::new()),
-    })
+    x.contiguous()?.apply_op1(MaxPool::new(geometry))
 }
 
 /// Max-pools maps in the path's layout (`conv::maps`): the CPU op on (channels, height, width,

@@ -19,6 +19,7 @@ use crate::kernels::bf16::round_tensor;
 use crate::kernels::bn_act::{bn_leaky_dropout, leaky_relu};
 use crate::kernels::bn_relu::bn_relu;
 use crate::kernels::conv::{add_channel_bias, conv2d, rows};
+use crate::kernels::conv_pool::conv2d_pool_chwn_bf16;
 use crate::kernels::gelu::{bn_gelu, gelu_op};
 use crate::kernels::norm::NormParams;
 use crate::kernels::pool::{max_pool, PoolGeometry};
@@ -413,6 +414,42 @@ impl Pass<'_> {
             {
                 h = bn_relu(self.kernels, &h, n, self.train)?;
                 self.seen(&format!("{prefix}{}", i + 1), &h);
+                i += 2;
+                continue;
+            }
+            // A bf16 convolution then a max-pool on maps: one op, so that the unpooled maps
+            // stay out of candle's graph (unless the layers' statistics want to see them).
+            if let (
+                true,
+                Precision::Bf16,
+                None,
+                Built::Conv {
+                    weight,
+                    bias: None,
+                    kernel: true,
+                    first,
+                    ..
+                },
+                Some(&Built::Pool {
+                    max: true,
+                    k,
+                    stride,
+                    pad,
+                }),
+            ) = (
+                self.kernels.cpu(),
+                self.precision,
+                &self.probe,
+                &layers[i],
+                layers.get(i + 1),
+            ) {
+                let pool = PoolGeometry {
+                    kernel: k,
+                    stride,
+                    padding: pad,
+                };
+                let conv = (*first, self.train);
+                h = conv2d_pool_chwn_bf16(&h, weight.as_tensor(), conv, pool)?;
                 i += 2;
                 continue;
             }
