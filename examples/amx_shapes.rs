@@ -4,7 +4,8 @@
 //! dcols = W^T x dY) and on the MLP's shapes, rounding and packing included.
 //! `cargo run --release -p gradboard --example amx_shapes -- [threads] [square]`; `square`
 //! times n x n x n bf16 products instead (n = 512, 1024, 2048), where packing is a small share
-//! and the figure is the tile loop's.
+//! and the figure is the tile loop's; `speedrun` times the three products of each of the
+//! speedrun net's convolutions at batch 64 read in place from the maps (`amx::conv`).
 use gradboard::config::Precision;
 use gradboard::kernels::bf16::{method, product};
 use gradboard::kernels::gemm::View;
@@ -56,6 +57,10 @@ fn main() {
                     2.0 * (n * n * n) as f64 / h / 1e9
                 );
             }
+            return;
+        }
+        if std::env::args().any(|a| a == "speedrun") {
+            speedrun_convs();
             return;
         }
         let batch = 32;
@@ -112,4 +117,43 @@ fn main() {
             bf16_total / f32_total
         );
     });
+}
+
+/// The speedrun net's convolutions (c -> c_out at side x side, batch 64): each product of
+/// `amx::conv` timed, and its rate.
+fn speedrun_convs() {
+    use gradboard::kernels::amx::conv::{forward, input_grad, weight_grad};
+    if !gradboard::kernels::amx::available() {
+        println!("no AMX here");
+        return;
+    }
+    let (b, k) = (64, 3);
+    let mut total = 0.0;
+    for (c, c_out, side) in [
+        (24, 64, 31),
+        (64, 64, 15),
+        (64, 256, 15),
+        (256, 256, 7),
+        (256, 256, 7),
+        (256, 256, 3),
+    ] {
+        let n = side * side * b;
+        let (x, w, dy) = (values(c * n), values(c_out * c * k * k), values(c_out * n));
+        let (dims, out_dims) = ((c, side, side, b), (c_out, side, side, b));
+        let flops = 2.0 * (c_out * c * k * k * n) as f64;
+        let times = [
+            ("y", median(|| drop(forward(&w, &x, dims, c_out, k)))),
+            ("dW", median(|| drop(weight_grad(&dy, &x, dims, c_out, k)))),
+            ("dx", median(|| drop(input_grad(&w, &dy, out_dims, c, k)))),
+        ];
+        for (name, t) in times {
+            total += t;
+            println!(
+                "{c:3}->{c_out:3} at {side:2}x{side:<2} {name:2}: {:7.3} ms, {:5.0} GFLOP/s",
+                t * 1e3,
+                flops / t / 1e9
+            );
+        }
+    }
+    println!("all: {:.1} ms", total * 1e3);
 }

@@ -4,11 +4,12 @@
 //! 64 adjacent bytes. The depth runs (tap, channel) with the channels padded to 32, so that a
 //! depth block is one tap's 32 channels; the kernels (small) are reordered to match.
 //!
-//! Two layouts: channel pairs (a plane of padded positions for each pair of channels, each
-//! value the two channels' bf16) for W x patches and turned W x patches, and position pairs
-//! (a row of channels for each pair of padded positions) for dY x patches^T.
+//! Two layouts: channel pairs (blocks of 16 padded positions, in each a run of the 16
+//! positions for each pair of channels, each value the two channels' bf16) for W x patches and
+//! turned W x patches, and position pairs (a row of channels for each pair of padded
+//! positions) for dY x patches^T.
 
-use super::pack::{interleave, mask16, pack_rows, transpose16, Aligned};
+use super::pack::{interleave, pack_rows, transpose16, Aligned};
 use super::tiles::TileLayout;
 use super::{multiply, Left, TILE_K, TILE_M, TILE_N};
 use crate::kernels::gemm::View;
@@ -77,70 +78,85 @@ impl Geometry {
     }
 }
 
-/// Maps (c, h, w, b) as padded channel-pair planes: (padded(c) / 2, len) u32, each the bf16
-/// of channels 2i (low half) and 2i + 1 at a padded position; zeros in the padding and past c.
+/// Maps (c, h, w, b) as blocks of 16 padded positions, each block padded(c) / 2 runs of 16
+/// u32, run i the bf16 of channels 2i (low half) and 2i + 1 at the block's positions; zeros
+/// in the padding and past c. A B tile (16 channel pairs of 16 positions) is 1 KiB in a row.
 fn channel_pairs(x: &[f32], c: usize, g: &Geometry) -> Aligned<u32> {
-    let n = g.positions();
-    let mut planes = Aligned::unwritten(padded(c) / 2 * g.len);
-    planes
-        .slots()
-        .par_chunks_mut(g.len)
-        .enumerate()
-        .for_each(|(i, plane)| {
-            let channel = |ch: usize| (ch < c).then(|| &x[ch * n..(ch + 1) * n]);
-            // SAFETY: AMX (asserted by `fits`) comes with AVX-512F, BW and BF16; the plane
-            // holds `len` values and each channel n.
-            unsafe { channel_pair_avx512(channel(2 * i), channel(2 * i + 1), g, plane) };
-        });
-    planes
+    let block = padded(c) / 2 * TILE_N;
+    by_position(g, g.b / TILE_N * block, |from, blocks| {
+        // SAFETY: AMX (asserted by `fits`) comes with AVX-512F, BW and BF16; `blocks` holds
+        // the b / 16 blocks of one padded image position, the maps c planes of h w b from
+        // `from` on.
+        unsafe { channel_block_avx512(x, c, g, from, blocks) }
+    })
 }
 
-/// One plane of `channel_pairs`.
+/// `len` u32 for each padded image position (and zeros to the geometry's `len` positions):
+/// `write` fills a position's inside the image, told where its batch starts in the maps'
+/// planes; those in the padding are zeros.
+fn by_position(
+    g: &Geometry,
+    len: usize,
+    write: impl Fn(usize, &mut [MaybeUninit<u32>]) + Sync,
+) -> Aligned<u32> {
+    let w2 = g.w + 2 * g.pad;
+    let mut values = Aligned::unwritten(g.len / g.b * len);
+    values
+        .slots()
+        .par_chunks_mut(len)
+        .enumerate()
+        .for_each(|(at, chunk)| {
+            let from = (at < (g.h + 2 * g.pad) * w2)
+                .then(|| g.source(at / w2, at % w2))
+                .flatten();
+            match from {
+                Some(from) => write(from, chunk),
+                None => chunk.fill(MaybeUninit::new(0)),
+            }
+        });
+    values
+}
+
+/// The b / 16 blocks of `channel_pairs` for one padded image position inside the image, whose
+/// batch starts at `from` in each channel's plane.
 ///
 /// # Safety
-/// The CPU must have AVX-512F, BW and BF16; `lo` and `hi` hold h w b values, `plane` `len`.
+/// The CPU must have AVX-512F, BW and BF16; b is a multiple of 16; `blocks` holds b / 16
+/// blocks of padded(c) / 2 runs of 16 u32; `x` holds c planes of h w b.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn channel_pair_avx512(
-    lo: Option<&[f32]>,
-    hi: Option<&[f32]>,
+unsafe fn channel_block_avx512(
+    x: &[f32],
+    c: usize,
     g: &Geometry,
-    plane: &mut [MaybeUninit<u32>],
+    from: usize,
+    blocks: &mut [MaybeUninit<u32>],
 ) {
     use std::arch::x86_64::*;
-    let (w2, b) = (g.w + 2 * g.pad, g.b);
-    let zero = MaybeUninit::new(0);
-    let Some(lo) = lo else {
-        plane.fill(zero);
-        return;
-    };
-    plane[(g.h + 2 * g.pad) * w2 * b..].fill(zero);
-    for yy in 0..g.h + 2 * g.pad {
-        for xx in 0..w2 {
-            let at = (yy * w2 + xx) * b;
-            let Some(from) = g.source(yy, xx) else {
-                plane[at..at + b].fill(zero);
-                continue;
+    let (n, pairs) = (g.positions(), padded(c) / 2);
+    for (j, block) in blocks.chunks_exact_mut(pairs * TILE_N).enumerate() {
+        let at = from + j * TILE_N;
+        for (i, run) in block.chunks_exact_mut(TILE_N).enumerate() {
+            let (lo, hi) = (2 * i, 2 * i + 1);
+            let lo = match lo < c {
+                true => _mm512_loadu_ps(x.as_ptr().add(lo * n + at)),
+                false => _mm512_setzero_ps(),
             };
-            let to = plane.as_mut_ptr().add(at) as *mut u32;
-            for j in (0..b).step_by(TILE_N) {
-                let mask = mask16(b - j);
-                let l = _mm512_maskz_loadu_ps(mask, lo.as_ptr().add(from + j));
-                let h = match hi {
-                    Some(hi) => _mm512_maskz_loadu_ps(mask, hi.as_ptr().add(from + j)),
-                    None => _mm512_setzero_ps(),
-                };
-                _mm512_mask_storeu_epi32(to.add(j) as *mut i32, mask, interleave(l, h));
-            }
+            let hi = match hi < c {
+                true => _mm512_loadu_ps(x.as_ptr().add(hi * n + at)),
+                false => _mm512_setzero_ps(),
+            };
+            _mm512_storeu_si512(run.as_mut_ptr() as *mut __m512i, interleave(lo, hi));
         }
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn channel_pair_avx512(
-    _: Option<&[f32]>,
-    _: Option<&[f32]>,
+unsafe fn channel_block_avx512(
+    _: &[f32],
+    _: usize,
     _: &Geometry,
+    _: usize,
     _: &mut [MaybeUninit<u32>],
 ) {
     unreachable!("AMX is x86-64 only")
@@ -149,25 +165,11 @@ unsafe fn channel_pair_avx512(
 /// Maps (c, h, w, b) as padded position pairs: (len / 2, padded(c)) u32, each the bf16 of a
 /// channel at padded positions 2j (low half) and 2j + 1; zeros in the padding and past c.
 fn position_pairs(x: &[f32], c: usize, g: &Geometry) -> Aligned<u32> {
-    let cp = padded(c);
-    let half_b = g.b / 2;
-    let mut rows = Aligned::unwritten(g.len / 2 * cp);
-    rows.slots()
-        .par_chunks_mut(half_b * cp)
-        .enumerate()
-        .for_each(|(at, rows)| {
-            let w2 = g.w + 2 * g.pad;
-            let from = (at < (g.h + 2 * g.pad) * w2)
-                .then(|| g.source(at / w2, at % w2))
-                .flatten();
-            match from {
-                // SAFETY: AMX (asserted by `fits`) comes with AVX-512F, BW and BF16; `rows`
-                // holds b / 2 rows of cp, the maps c planes of h w b from `from` on.
-                Some(from) => unsafe { position_block_avx512(x, c, g, from, rows) },
-                None => rows.fill(MaybeUninit::new(0)),
-            }
-        });
-    rows
+    by_position(g, g.b / 2 * padded(c), |from, rows| {
+        // SAFETY: AMX (asserted by `fits`) comes with AVX-512F, BW and BF16; `rows` holds
+        // b / 2 rows of padded(c), the maps c planes of h w b from `from` on.
+        unsafe { position_block_avx512(x, c, g, from, rows) }
+    })
 }
 
 /// The b / 2 rows of `position_pairs` for one padded image position inside the image, whose
@@ -228,17 +230,18 @@ fn times_patches(a: &[f32], m: usize, planes: &Aligned<u32>, cp: usize, g: &Geom
     );
     // SAFETY: the packers write every value.
     let (rows, values) = unsafe { (rows.values(), planes.values()) };
-    let per_tap = cp / TILE_K;
+    // A block of 16 positions: cp / 2 runs of 16.
+    let (per_tap, block) = (cp / TILE_K, cp / 2 * TILE_N);
     let tiles = TileLayout {
         values,
         pair_base: (0..n / (2 * TILE_N))
-            .map(|p| g.corner(p * 2 * TILE_N))
+            .map(|p| g.corner(p * 2 * TILE_N) / TILE_N * block)
             .collect(),
         kb_offset: (0..depth / TILE_K)
-            .map(|kb| kb % per_tap * TILE_M * g.len + g.shift(kb / per_tap))
+            .map(|kb| g.shift(kb / per_tap) / TILE_N * block + kb % per_tap * TILE_M * TILE_N)
             .collect(),
-        second: TILE_N,
-        stride: 4 * g.len,
+        second: block,
+        stride: 4 * TILE_N,
     };
     multiply(rows, (m, n), depth, &tiles)
 }

@@ -139,6 +139,12 @@ const CHUNK_K: usize = 16;
 const BLOCK_A_BYTES: usize = 1 << 20;
 /// The most 32-row bands a task takes.
 const MAX_BANDS_PER_BLOCK: usize = 16;
+/// Bands a task takes in a deep product (a depth chunk of their A tiles, 32 KiB a band, stays
+/// in L2 while the task's pairs go by).
+const DEEP_BANDS_PER_BLOCK: usize = 8;
+/// The most 32 x 32 blocks of sums a task of a deep product keeps (512 KiB, in L2 beside a
+/// depth chunk of its operands).
+const DEEP_TASK_BLOCKS: usize = 128;
 /// Tile products a task should have at least (where the product allows), so that setting up
 /// the tiles and the task does not outweigh them.
 const MIN_TASK_PRODUCTS: usize = 1024;
@@ -276,13 +282,30 @@ fn multiply(rows: &[u16], (m, n): (usize, usize), kp: usize, tiles: &TileLayout)
         pairs * 2 * TILE_N >= n,
         "{pairs} column pairs for {n} columns"
     );
-    let per_block = (BLOCK_A_BYTES / (2 * TILE_M * kp * 2)).clamp(1, MAX_BANDS_PER_BLOCK);
-    // With one column pair, one band a task, so that both threads have work.
-    let per_block = if pairs == 1 { 1 } else { per_block.min(bands) };
-    let per_run = MIN_TASK_PRODUCTS
-        .div_ceil(per_block * blocks_k * 4)
-        .clamp(1, (MAX_TASK_BLOCKS / per_block).max(1))
-        .min(pairs.div_ceil(2 * rayon::current_num_threads()).max(1));
+    let threads = rayon::current_num_threads();
+    let (per_block, per_run) = if blocks_k > CHUNK_K && 2 * TILE_M * kp * 2 > BLOCK_A_BYTES {
+        // Deep: a task streams its bands' A and its pairs' B from memory once (`block_products`
+        // keeps a depth chunk of each in cache), so as many bands and pairs a task as its
+        // accumulators allow while every thread gets one.
+        let per_block = bands.min(DEEP_BANDS_PER_BLOCK);
+        let per_run = (DEEP_TASK_BLOCKS / per_block)
+            .min(pairs.div_ceil(threads))
+            .max(1);
+        let per_block = match bands.div_ceil(per_block) * pairs.div_ceil(per_run) < threads {
+            true => bands.div_ceil(threads).max(1),
+            false => per_block,
+        };
+        (per_block, per_run)
+    } else {
+        let per_block = (BLOCK_A_BYTES / (2 * TILE_M * kp * 2)).clamp(1, MAX_BANDS_PER_BLOCK);
+        // With one column pair, one band a task, so that both threads have work.
+        let per_block = if pairs == 1 { 1 } else { per_block.min(bands) };
+        let per_run = MIN_TASK_PRODUCTS
+            .div_ceil(per_block * blocks_k * 4)
+            .clamp(1, (MAX_TASK_BLOCKS / per_block).max(1))
+            .min(pairs.div_ceil(2 * threads).max(1));
+        (per_block, per_run)
+    };
     let (blocks, runs) = (bands.div_ceil(per_block), pairs.div_ceil(per_run));
     let mut c: Vec<f32> = Vec::with_capacity(m * n);
     let out = Out(c.as_mut_ptr());

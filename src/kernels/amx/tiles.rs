@@ -39,10 +39,11 @@ impl<'a> TileLayout<'a> {
 }
 
 /// The 32 x 32 blocks of C for `bands` and `pairs` into `sums` (a row-major 32 x 32 block a
-/// band of a pair, pair by pair, on 64-byte lines), pair by pair and depth chunk by chunk: each band's four accumulator tiles
-/// (tmm0-3, back from `sums` after the first chunk) take the products of its two A tiles
-/// (tmm4, tmm5) and the pair's two B tiles (tmm6, tmm7); the chunk's B tiles stay in L1 while
-/// the bands go by.
+/// band of a pair, pair by pair, on 64-byte lines), depth chunk by depth chunk, then pair by
+/// pair: each band's four accumulator tiles (tmm0-3, back from `sums` after the first chunk)
+/// take the products of its two A tiles (tmm4, tmm5) and the pair's two B tiles (tmm6, tmm7).
+/// A pair's chunk of B tiles stays in L1 while the bands go by, and the bands' chunk of A
+/// tiles in L2 while the pairs do, so a deep product streams each operand from memory once.
 ///
 /// # Safety
 /// AMX must be granted; `rows` holds the A tiles of mp rows of `kp` bf16 (`bands` within
@@ -71,9 +72,9 @@ pub(super) unsafe fn block_products(
     let blocks_k = kp / TILE_K;
     let (a_stride, c_stride) = (TILE_K * 2, 2 * TILE_N * 4);
     asm!("ldtilecfg [{0}]", in(reg) config.0.as_ptr());
-    for (p, pair) in pairs.enumerate() {
-        let pair_tiles = tiles.values.as_ptr().add(tiles.pair_base[pair]);
-        for chunk in (0..blocks_k).step_by(CHUNK_K) {
+    for chunk in (0..blocks_k).step_by(CHUNK_K) {
+        for (p, pair) in pairs.clone().enumerate() {
+            let pair_tiles = tiles.values.as_ptr().add(tiles.pair_base[pair]);
             for (i, band) in bands.clone().enumerate() {
                 let c00 = sums
                     .as_mut_ptr()
