@@ -5,7 +5,8 @@
 //! `cargo run --release -p gradboard --example amx_shapes -- [threads] [square]`; `square`
 //! times n x n x n bf16 products instead (n = 512, 1024, 2048), where packing is a small share
 //! and the figure is the tile loop's; `speedrun` times the three products of each of the
-//! speedrun net's convolutions at batch 64 read in place from the maps (`amx::conv`).
+//! speedrun net's convolutions at batch 64 read in place from the maps (`amx::conv`) and from
+//! packed patches, `convnet` the lab ConvNet's (after the first) at batch 32.
 use gradboard::config::Precision;
 use gradboard::kernels::bf16::{method, product};
 use gradboard::kernels::gemm::View;
@@ -31,6 +32,26 @@ fn values(len: usize) -> Vec<f32> {
         .map(|i| ((i * 7919 % 1009) as f32 - 504.0) / 504.0)
         .collect()
 }
+
+/// The speedrun net's convolutions: (c, c_out, side) at batch 64.
+const SPEEDRUN: [(usize, usize, usize); 6] = [
+    (24, 64, 31),
+    (64, 64, 15),
+    (64, 256, 15),
+    (256, 256, 7),
+    (256, 256, 7),
+    (256, 256, 3),
+];
+
+/// The lab ConvNet's convolutions after the first: (c, c_out, side) at batch 32.
+const CONVNET: [(usize, usize, usize); 6] = [
+    (64, 128, 16),
+    (128, 256, 8),
+    (256, 256, 8),
+    (256, 512, 4),
+    (512, 512, 4),
+    (512, 512, 2),
+];
 
 fn main() {
     gradboard::keep_freed_memory();
@@ -59,9 +80,14 @@ fn main() {
             }
             return;
         }
-        if std::env::args().any(|a| a == "speedrun") {
-            speedrun_convs();
-            return;
+        for (mode, convs, batch) in [
+            ("speedrun", &SPEEDRUN[..], 64),
+            ("convnet", &CONVNET[..], 32),
+        ] {
+            if std::env::args().any(|a| a == mode) {
+                in_place_convs(convs, batch);
+                return;
+            }
         }
         let batch = 32;
         let convs = [
@@ -119,41 +145,72 @@ fn main() {
     });
 }
 
-/// The speedrun net's convolutions (c -> c_out at side x side, batch 64): each product of
-/// `amx::conv` timed, and its rate.
-fn speedrun_convs() {
+/// Convolutions (c -> c_out at side x side, 3x3) at `b`: each product of `amx::conv` (read in
+/// place from the maps) and of the packed patches, timed, and their rates.
+fn in_place_convs(convs: &[(usize, usize, usize)], b: usize) {
     use gradboard::kernels::amx::conv::{forward, input_grad, weight_grad};
+    use gradboard::kernels::amx::{product_of, Left, Operand, Turned};
+    use gradboard::kernels::im2col::Patches;
     if !gradboard::kernels::amx::available() {
         println!("no AMX here");
         return;
     }
-    let (b, k) = (64, 3);
-    let mut total = 0.0;
-    for (c, c_out, side) in [
-        (24, 64, 31),
-        (64, 64, 15),
-        (64, 256, 15),
-        (256, 256, 7),
-        (256, 256, 7),
-        (256, 256, 3),
-    ] {
+    let k = 3;
+    let (mut in_place, mut packed) = (0.0, 0.0);
+    for &(c, c_out, side) in convs {
         let n = side * side * b;
         let (x, w, dy) = (values(c * n), values(c_out * c * k * k), values(c_out * n));
         let (dims, out_dims) = ((c, side, side, b), (c_out, side, side, b));
         let flops = 2.0 * (c_out * c * k * k * n) as f64;
+        let (patches, of_dy) = (
+            Patches { x: &x, dims, k },
+            Patches {
+                x: &dy,
+                dims: out_dims,
+                k,
+            },
+        );
+        let turned = Turned {
+            weight: &w,
+            dims: (c_out, c, k),
+        };
         let times = [
-            ("y", median(|| drop(forward(&w, &x, dims, c_out, k)))),
-            ("dW", median(|| drop(weight_grad(&dy, &x, dims, c_out, k)))),
-            ("dx", median(|| drop(input_grad(&w, &dy, out_dims, c, k)))),
+            (
+                "y",
+                median(|| drop(forward(&w, &x, dims, c_out, k))),
+                median(|| {
+                    let w = Left::Matrix(View::rows(&w, c_out, c * k * k));
+                    drop(product_of(w, Operand::Patches(patches)))
+                }),
+            ),
+            (
+                "dW",
+                median(|| drop(weight_grad(&dy, &x, dims, c_out, k))),
+                median(|| {
+                    let dy = Left::Matrix(View::rows(&dy, c_out, n));
+                    drop(product_of(dy, Operand::PatchesT(patches)))
+                }),
+            ),
+            (
+                "dx",
+                median(|| drop(input_grad(&w, &dy, out_dims, c, k))),
+                median(|| drop(product_of(Left::Turned(turned), Operand::Patches(of_dy)))),
+            ),
         ];
-        for (name, t) in times {
-            total += t;
+        for (name, t, p) in times {
+            (in_place, packed) = (in_place + t, packed + p);
             println!(
-                "{c:3}->{c_out:3} at {side:2}x{side:<2} {name:2}: {:7.3} ms, {:5.0} GFLOP/s",
+                "{c:3}->{c_out:3} at {side:2}x{side:<2} {name:2}: in place {:7.3} ms ({:5.0} GFLOP/s), packed {:7.3} ms ({:5.0} GFLOP/s)",
                 t * 1e3,
-                flops / t / 1e9
+                flops / t / 1e9,
+                p * 1e3,
+                flops / p / 1e9
             );
         }
     }
-    println!("all: {:.1} ms", total * 1e3);
+    println!(
+        "all: in place {:.1} ms, packed {:.1} ms",
+        in_place * 1e3,
+        packed * 1e3
+    );
 }

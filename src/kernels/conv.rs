@@ -196,7 +196,7 @@ impl CustomOp2 for ConvCm {
         let k = self.kernel;
         let x = f32_slice(xs, xl, "conv")?;
         let weight = f32_slice(ws, wl, "conv")?;
-        if self.made_patches() && amx::conv::fits(c, c_out, b) {
+        if self.made_patches() && amx::conv::fits(c, c_out, (h, w, b)) {
             let y = amx::conv::forward(weight, x, dims, c_out, k);
             return Ok((CpuStorage::F32(y), Shape::from((c_out, h, w, b))));
         }
@@ -227,7 +227,7 @@ impl CustomOp2 for ConvCm {
         let (c, h, w, b) = x.dims4()?;
         let (c_out, _, k, _) = weight.dims4()?;
         let (n, kk) = (b * h * w, c * k * k);
-        if self.made_patches() && amx::conv::fits(c, c_out, b) {
+        if self.made_patches() && amx::conv::fits(c, c_out, (h, w, b)) {
             // The same products with the patches read in place.
             let (dims, out_dims) = ((c, h, w, b), (c_out, h, w, b));
             let (dw, dx) = with_f32(x, |xv| {

@@ -22,13 +22,23 @@ fn padded(c: usize) -> usize {
     c.div_ceil(TILE_K) * TILE_K
 }
 
-/// Whether these products take a convolution from `c` to `c_out` channels at batch `b`: a
-/// column pair (and a depth block of positions) stays within a batch row (b a multiple of
-/// 32), and padding the channels to 32 adds at most a third.
-pub fn fits(c: usize, c_out: usize, b: usize) -> bool {
+/// Whether these products take a convolution from `c` to `c_out` channels on maps of h x w
+/// at batch `b`: a column pair (and a depth block of positions) stays within a batch row (b a
+/// multiple of 32), padding the channels to 32 adds at most a third, and the maps have 7 x 7
+/// positions or more (on smaller ones the padded maps and the kernels reordered for every
+/// product cost more than packing the patches: `examples/amx_shapes -- 2 convnet`).
+pub fn fits(c: usize, c_out: usize, (h, w, b): (usize, usize, usize)) -> bool {
     let cheap = |c: usize| c > 0 && 3 * padded(c) <= 4 * c;
-    super::available() && b > 0 && b.is_multiple_of(2 * TILE_N) && cheap(c) && cheap(c_out)
+    super::available()
+        && b > 0
+        && b.is_multiple_of(2 * TILE_N)
+        && h * w >= MIN_POSITIONS
+        && cheap(c)
+        && cheap(c_out)
 }
+
+/// The fewest positions a map needs for the products read in place.
+const MIN_POSITIONS: usize = 49;
 
 /// The padded maps' shape: positions (h + 2 pad, w + 2 pad, b), counted up to whole depth
 /// blocks (`len`).
@@ -355,7 +365,6 @@ mod tests {
             ((48, 4, 5, 32), 1, 48),
             ((32, 6, 3, 32), 5, 24),
         ] {
-            assert!(fits(c, c_out, b), "{dims:?} {c_out}");
             let n = h * w * b;
             let (x, weight, dy) = (
                 values(c * n, 1),
@@ -392,13 +401,17 @@ mod tests {
     }
 
     #[test]
-    fn only_batches_of_whole_pairs_and_cheaply_padded_channels_fit() {
+    fn only_batches_of_whole_pairs_cheaply_padded_channels_and_large_maps_fit() {
         if !super::super::available() {
             return;
         }
-        assert!(fits(64, 256, 64) && fits(24, 64, 32));
-        assert!(!fits(64, 64, 48), "a column pair would cross a batch row");
-        assert!(!fits(3, 64, 64), "3 channels padded to 32");
-        assert!(!fits(64, 10, 64), "10 output channels padded to 32");
+        assert!(fits(64, 256, (15, 15, 64)) && fits(24, 64, (31, 31, 32)));
+        assert!(
+            !fits(64, 64, (8, 8, 48)),
+            "a column pair would cross a batch row"
+        );
+        assert!(!fits(3, 64, (32, 32, 64)), "3 channels padded to 32");
+        assert!(!fits(64, 10, (8, 8, 64)), "10 output channels padded to 32");
+        assert!(!fits(256, 256, (4, 4, 32)), "16 positions");
     }
 }
