@@ -3,7 +3,8 @@
 //! tile plus the products of a 16x32 and a 32x16 bf16 tile: 8,192 multiply-adds an
 //! instruction) for `bench`'s roofline. Rust's AMX intrinsics are not stable; the few
 //! instructions are written with `asm!`. `product` multiplies bf16-rounded matrices on the
-//! tiles.
+//! tiles (`pack` lays the operands out as tiles, `tiles` runs the tile loop); `conv` multiplies
+//! a convolution's kernels and patches with the patches' tiles read in place from the maps.
 
 pub mod conv;
 mod pack;

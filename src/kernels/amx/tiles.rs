@@ -1,4 +1,5 @@
-//! The tile loop: 32 x 32 blocks of C accumulated in four AMX tiles from packed A and B tiles.
+//! The tile loop: 32 x 32 blocks of C accumulated in four AMX tiles from packed A tiles and B
+//! tiles wherever a `TileLayout` says they lie.
 
 use super::{CHUNK_K, TILE_K, TILE_M, TILE_N};
 use std::ops::Range;
