@@ -151,8 +151,8 @@ fn in_place_convs(convs: &[(usize, usize, usize)], b: usize) {
     use gradboard::kernels::amx::conv::{forward, input_grad, weight_grad};
     use gradboard::kernels::amx::{product_of, Left, Operand, Turned};
     use gradboard::kernels::im2col::Patches;
-    if !gradboard::kernels::amx::available() {
-        println!("no AMX here");
+    if gradboard::kernels::amx::engine().is_none() {
+        println!("no AMX or AVX512_BF16 here");
         return;
     }
     let k = 3;

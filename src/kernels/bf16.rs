@@ -1,6 +1,7 @@
 //! The products of `precision = "bf16"`: both operands rounded to bf16 (nearest even), the
-//! products summed in f32. One meaning on every machine, three ways to compute it: AMX tiles
-//! where the CPU has AMX-BF16 and the kernel grants it (`amx::product`); elsewhere on the CPU
+//! products summed in f32. One meaning on every machine, three ways to compute it: tiles of
+//! bf16 pairs (`amx::product`) multiplied by AMX where the CPU has AMX-BF16 and the kernel
+//! grants it, else by AVX512_BF16's VDPBF16PS where the CPU has that; elsewhere on the CPU
 //! the operands rounded into f32 copies and multiplied by the f32 kernels (`rounded_product`,
 //! slower than f32 alone: `bench` says which runs); on other devices the tensors rounded by a
 //! cast to bf16 and back (`round_tensor`) before candle's f32 ops.
@@ -14,17 +15,16 @@ use candle_core::{DType, Result, Tensor};
 pub fn product(precision: Precision, a: View, b: View) -> Vec<f32> {
     match precision {
         Precision::F32 => f32_product(a, b, 1.0),
-        Precision::Bf16 if amx::available() => amx::product(a, b),
+        Precision::Bf16 if amx::engine().is_some() => amx::product(a, b),
         Precision::Bf16 => rounded_product(a, b),
     }
 }
 
 /// What computes a bf16 product here, as `bench` names it.
 pub fn method() -> &'static str {
-    if amx::available() {
-        "AMX tiles"
-    } else {
-        "bf16-rounded operands on the f32 kernels"
+    match amx::engine() {
+        Some(engine) => engine.name(),
+        None => "bf16-rounded operands on the f32 kernels",
     }
 }
 

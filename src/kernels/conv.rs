@@ -296,9 +296,9 @@ impl CustomOp2 for ConvCm {
 
 impl ConvCm {
     /// Whether this convolution's products make their patches from the maps as they pack them
-    /// (bf16 on AMX tiles) instead of going through a stored patch matrix.
+    /// (bf16 on tiles: AMX or AVX512_BF16) instead of going through a stored patch matrix.
     fn made_patches(&self) -> bool {
-        self.precision == Precision::Bf16 && amx::available()
+        self.precision == Precision::Bf16 && amx::engine().is_some()
     }
 }
 
@@ -676,8 +676,8 @@ mod tests {
     /// inside a kernel).
     #[test]
     fn turned_kernels_give_the_folded_back_patch_gradients() {
-        if !amx::available() {
-            eprintln!("skipped: no AMX-BF16 here");
+        if amx::engine().is_none() {
+            eprintln!("skipped: no AMX-BF16 or AVX512_BF16 here");
             return;
         }
         for (k, c) in [(5, 3), (3, 3), (3, 40), (1, 40)] {

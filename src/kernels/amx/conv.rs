@@ -29,7 +29,7 @@ fn padded(c: usize) -> usize {
 /// product cost more than packing the patches: `examples/amx_shapes -- 2 convnet`).
 pub fn fits(c: usize, c_out: usize, (h, w, b): (usize, usize, usize)) -> bool {
     let cheap = |c: usize| c > 0 && 3 * padded(c) <= 4 * c;
-    super::available()
+    super::engine().is_some()
         && b > 0
         && b.is_multiple_of(2 * TILE_N)
         && h * w >= MIN_POSITIONS
@@ -355,54 +355,53 @@ mod tests {
     /// pad to 32 and ones that do not need to, batches of 32 and 64.
     #[test]
     fn products_read_in_place_equal_the_packed_patch_products() {
-        if !super::super::available() {
-            eprintln!("skipped: no AMX-BF16 here");
-            return;
-        }
-        for (dims @ (c, h, w, b), k, c_out) in [
-            ((24, 5, 4, 32), 3, 64),
-            ((64, 3, 3, 64), 3, 32),
-            ((48, 4, 5, 32), 1, 48),
-            ((32, 6, 3, 32), 5, 24),
-        ] {
-            let n = h * w * b;
-            let (x, weight, dy) = (
-                values(c * n, 1),
-                values(c_out * c * k * k, 2),
-                values(c_out * n, 3),
-            );
-            let patches = Patches { x: &x, dims, k };
-            let want = product_of(
-                Left::Matrix(View::rows(&weight, c_out, c * k * k)),
-                Operand::Patches(patches),
-            );
-            close("forward", &forward(&weight, &x, dims, c_out, k), &want);
-            let want = product_of(
-                Left::Matrix(View::rows(&dy, c_out, n)),
-                Operand::PatchesT(patches),
-            );
-            close("weight_grad", &weight_grad(&dy, &x, dims, c_out, k), &want);
-            let turned = Turned {
-                weight: &weight,
-                dims: (c_out, c, k),
-            };
-            let of_dy = Patches {
-                x: &dy,
-                dims: (c_out, h, w, b),
-                k,
-            };
-            let want = product_of(Left::Turned(turned), Operand::Patches(of_dy));
-            close(
-                "input_grad",
-                &input_grad(&weight, &dy, (c_out, h, w, b), c, k),
-                &want,
-            );
+        for engine in crate::kernels::amx::tests::engines_here() {
+            let _only = crate::kernels::amx::tests::Only::engine(engine);
+            for (dims @ (c, h, w, b), k, c_out) in [
+                ((24, 5, 4, 32), 3, 64),
+                ((64, 3, 3, 64), 3, 32),
+                ((48, 4, 5, 32), 1, 48),
+                ((32, 6, 3, 32), 5, 24),
+            ] {
+                let n = h * w * b;
+                let (x, weight, dy) = (
+                    values(c * n, 1),
+                    values(c_out * c * k * k, 2),
+                    values(c_out * n, 3),
+                );
+                let patches = Patches { x: &x, dims, k };
+                let want = product_of(
+                    Left::Matrix(View::rows(&weight, c_out, c * k * k)),
+                    Operand::Patches(patches),
+                );
+                close("forward", &forward(&weight, &x, dims, c_out, k), &want);
+                let want = product_of(
+                    Left::Matrix(View::rows(&dy, c_out, n)),
+                    Operand::PatchesT(patches),
+                );
+                close("weight_grad", &weight_grad(&dy, &x, dims, c_out, k), &want);
+                let turned = Turned {
+                    weight: &weight,
+                    dims: (c_out, c, k),
+                };
+                let of_dy = Patches {
+                    x: &dy,
+                    dims: (c_out, h, w, b),
+                    k,
+                };
+                let want = product_of(Left::Turned(turned), Operand::Patches(of_dy));
+                close(
+                    "input_grad",
+                    &input_grad(&weight, &dy, (c_out, h, w, b), c, k),
+                    &want,
+                );
+            }
         }
     }
 
     #[test]
     fn only_batches_of_whole_pairs_cheaply_padded_channels_and_large_maps_fit() {
-        if !super::super::available() {
+        if super::super::engine().is_none() {
             return;
         }
         assert!(fits(64, 256, (15, 15, 64)) && fits(24, 64, (31, 31, 32)));

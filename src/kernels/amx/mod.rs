@@ -1,5 +1,6 @@
-//! Intel AMX (Advanced Matrix Extensions) as far as gradboard uses it today: whether this
-//! CPU and kernel let a process use its bf16 tiles, and the rate of TDPBF16PS (a 16x16 f32
+//! bf16 products on tiles: Intel AMX (Advanced Matrix Extensions) where the CPU and kernel let
+//! a process use its bf16 tiles, else AVX512_BF16 (AMD Zen 4 and later, Intel Cooper Lake)
+//! multiplying the same tiles from memory (`Engine`); and the rate of TDPBF16PS (a 16x16 f32
 //! tile plus the products of a 16x32 and a 32x16 bf16 tile: 8,192 multiply-adds an
 //! instruction) for `bench`'s roofline. Rust's AMX intrinsics are not stable; the few
 //! instructions are written with `asm!`. `product` multiplies bf16-rounded matrices on the
@@ -53,6 +54,43 @@ pub fn available() -> bool {
     }
 }
 
+/// What multiplies the tiles: AMX's TDPBF16PS on tile registers, or AVX512_BF16's VDPBF16PS
+/// on the same tiles in memory (about a sixth of AMX's rate, about twice the f32 FMA rate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// AMX-BF16 tiles.
+    Amx,
+    /// AVX512_BF16 dot products of bf16 pairs.
+    DotBf16,
+}
+
+impl Engine {
+    /// How `bench` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Amx => "AMX tiles",
+            Engine::DotBf16 => "AVX512_BF16 VDPBF16PS on the tiles",
+        }
+    }
+}
+
+/// What runs the tile products here: AMX where it is granted, else AVX512_BF16 where the CPU
+/// has it and `GRADBOARD_SIMD` allows AVX-512; `None` elsewhere (the bf16 products then run on
+/// the f32 kernels).
+pub fn engine() -> Option<Engine> {
+    #[cfg(test)]
+    if let Some(forced) = tests::FORCED.get() {
+        return Some(forced);
+    }
+    if available() {
+        Some(Engine::Amx)
+    } else if super::peak::has_bf16() {
+        Some(Engine::DotBf16)
+    } else {
+        None
+    }
+}
+
 /// Multiply-adds of one TDPBF16PS on full tiles.
 pub const MACS_PER_TILE_PRODUCT: usize = 16 * 16 * 32;
 
@@ -101,8 +139,47 @@ pub fn tile_products(rounds: usize) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// The engine `engine()` answers on this thread while a test holds an `Only`.
+        pub(super) static FORCED: Cell<Option<Engine>> = const { Cell::new(None) };
+    }
+
+    /// Every engine this machine can run: AMX where granted, AVX512_BF16 where present (a CPU
+    /// with AMX has both).
+    pub(crate) fn engines_here() -> Vec<Engine> {
+        let mut here = Vec::new();
+        if available() {
+            here.push(Engine::Amx);
+        }
+        if crate::kernels::peak::has_bf16() {
+            here.push(Engine::DotBf16);
+        }
+        if here.is_empty() {
+            eprintln!("skipped: neither AMX-BF16 nor AVX512_BF16 here");
+        }
+        here
+    }
+
+    /// While held, `engine()` on this thread answers its engine.
+    pub(crate) struct Only;
+
+    impl Only {
+        /// Products on this thread run on `engine` until the guard drops.
+        pub(crate) fn engine(engine: Engine) -> Only {
+            FORCED.set(Some(engine));
+            Only
+        }
+    }
+
+    impl Drop for Only {
+        fn drop(&mut self) {
+            FORCED.set(None);
+        }
+    }
 
     #[test]
     fn amx_tile_products_compute_what_the_count_assumes_where_amx_is_granted() {
@@ -244,15 +321,14 @@ impl Left<'_> {
 
 /// `a` (m x k) times `b` (k x n) into a new row-major m x n matrix: the products of the
 /// operands rounded to bf16 (nearest even), summed in f32 on AMX tiles (what `precision =
-/// "bf16"` means for a product). Call only when `available()`.
+/// "bf16"` means for a product). Call only where `engine()` is some.
 pub fn product(a: View, b: View) -> Vec<f32> {
     product_of(Left::Matrix(a), Operand::Matrix(b))
 }
 
-/// `product` with any right-hand side, its operands packed into tiles. Call only when
-/// `available()`.
+/// `product` with any right-hand side, its operands packed into tiles. Call only where
+/// `engine()` is some.
 pub fn product_of(a: Left, b: Operand) -> Vec<f32> {
-    assert!(available(), "AMX is not available here");
     let (m, k, n) = (a.height(), a.width(), b.width());
     assert_eq!(b.height(), k, "a is m x k and b k x n");
     if m == 0 || n == 0 {
@@ -276,6 +352,7 @@ pub fn product_of(a: Left, b: Operand) -> Vec<f32> {
 /// run of 32-column pairs, in order.
 fn multiply(rows: &[u16], (m, n): (usize, usize), kp: usize, tiles: &TileLayout) -> Vec<f32> {
     use rayon::prelude::*;
+    let engine = engine().expect("tile products need AMX or AVX512_BF16");
     let mp = m.div_ceil(2 * TILE_M) * 2 * TILE_M;
     let (bands, pairs, blocks_k) = (mp / (2 * TILE_M), tiles.pair_base.len(), kp / TILE_K);
     assert!(rows.len() >= mp * kp && tiles.kb_offset.len() == blocks_k && tiles.within());
@@ -318,10 +395,10 @@ fn multiply(rows: &[u16], (m, n): (usize, usize), kp: usize, tiles: &TileLayout)
         let block_len = block.len();
         SUMS.with_borrow_mut(|sums| {
             let sums = sums.take(run.len() * block_len * 4 * TILE_M * TILE_N);
-            // SAFETY: AMX is granted (the callers assert it); `rows` holds mp rows of kp bf16
+            // SAFETY: `engine` runs here (`engine()`); `rows` holds mp rows of kp bf16
             // as A tiles, every B tile lies in `tiles` (asserted above), `sums` a 32 x 32
             // block for each band of each pair.
-            unsafe { block_products(rows, tiles, sums, kp, block.clone(), run.clone()) };
+            unsafe { block_products(engine, rows, tiles, sums, kp, block.clone(), run.clone()) };
             // SAFETY: c holds m x n f32 (capacity); this task alone writes the block's rows of
             // its pairs' columns; `sums` holds a 32 x 32 block for each band of each pair.
             unsafe { copy_out(sums, out.0, (m, n), block.clone(), run.clone()) };
@@ -461,6 +538,14 @@ pub(super) mod product_tests {
             .collect()
     }
 
+    /// Runs `check` on each engine this machine has.
+    fn on_each_engine(check: impl Fn()) {
+        for engine in super::tests::engines_here() {
+            let _only = super::tests::Only::engine(engine);
+            check();
+        }
+    }
+
     /// The f64 sum of the products of the bf16-rounded elements of a (m x k) and b (k x n).
     fn rounded_product(a: View, b: View) -> Vec<f64> {
         let round = |x: f32| from_bf16(to_bf16(x)) as f64;
@@ -477,116 +562,110 @@ pub(super) mod product_tests {
     }
 
     #[test]
-    fn the_amx_product_equals_the_sum_of_the_rounded_products_for_every_layout_and_edge() {
-        if !available() {
-            eprintln!("skipped: no AMX-BF16 here");
-            return;
-        }
-        for (m, k, n) in [
-            (1, 1, 1),
-            (16, 32, 16),
-            (33, 70, 17),
-            (200, 600, 100),
-            (5, 40, 129),
-            (64, 20, 20),
-            // Several runs of column pairs a task, several blocks of bands, a long depth.
-            (40, 300, 1100),
-            (600, 50, 40),
-            (3, 5000, 70),
-        ] {
-            let (a, b) = (values(m * k, 7), values(k * n, 11));
-            // Each operand as given (row-major), as the transpose of a stored transpose
-            // (adjacent columns) and with neither stride 1.
-            let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
-            let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
-            let a_views = [
-                View::rows(&a, m, k),
-                View::rows(&at, k, m).t(),
-                View::strided(&a, m, k / 2, k, 2),
-            ];
-            let b_views = [
-                View::rows(&b, k, n),
-                View::rows(&bt, n, k).t(),
-                View::strided(&b, k / 2, n, 2 * n, 1),
-            ];
-            for (av, bv) in a_views
-                .iter()
-                .zip(&b_views)
-                .chain([(&a_views[1], &b_views[0])])
-            {
-                if av.width() != bv.height() || av.width() == 0 {
-                    continue;
+    fn the_tile_product_equals_the_sum_of_the_rounded_products_for_every_layout_and_edge() {
+        on_each_engine(|| {
+            for (m, k, n) in [
+                (1, 1, 1),
+                (16, 32, 16),
+                (33, 70, 17),
+                (200, 600, 100),
+                (5, 40, 129),
+                (64, 20, 20),
+                // Several runs of column pairs a task, several blocks of bands, a long depth.
+                (40, 300, 1100),
+                (600, 50, 40),
+                (3, 5000, 70),
+            ] {
+                let (a, b) = (values(m * k, 7), values(k * n, 11));
+                // Each operand as given (row-major), as the transpose of a stored transpose
+                // (adjacent columns) and with neither stride 1.
+                let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+                let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+                let a_views = [
+                    View::rows(&a, m, k),
+                    View::rows(&at, k, m).t(),
+                    View::strided(&a, m, k / 2, k, 2),
+                ];
+                let b_views = [
+                    View::rows(&b, k, n),
+                    View::rows(&bt, n, k).t(),
+                    View::strided(&b, k / 2, n, 2 * n, 1),
+                ];
+                for (av, bv) in a_views
+                    .iter()
+                    .zip(&b_views)
+                    .chain([(&a_views[1], &b_views[0])])
+                {
+                    if av.width() != bv.height() || av.width() == 0 {
+                        continue;
+                    }
+                    let got = product(*av, *bv);
+                    let want = rounded_product(*av, *bv);
+                    let depth = av.width() as f64;
+                    for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                        // f32 sums of exact bf16 products: only the summation rounds.
+                        assert!(
+                            (g as f64 - w).abs() <= 1e-5 * depth.sqrt().max(1.0),
+                            "{m}x{k}x{n} element {i}: {g} vs {w}"
+                        );
+                    }
+                    assert_eq!(got.len(), want.len());
                 }
-                let got = product(*av, *bv);
-                let want = rounded_product(*av, *bv);
-                let depth = av.width() as f64;
-                for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
-                    // f32 sums of exact bf16 products: only the summation rounds.
-                    assert!(
-                        (g as f64 - w).abs() <= 1e-5 * depth.sqrt().max(1.0),
-                        "{m}x{k}x{n} element {i}: {g} vs {w}"
-                    );
-                }
-                assert_eq!(got.len(), want.len());
             }
-        }
+        });
     }
 
     #[test]
     fn patches_made_while_packing_equal_the_stored_patch_matrix() {
-        if !available() {
-            eprintln!("skipped: no AMX-BF16 here");
-            return;
-        }
-        use crate::kernels::im2col::im2col;
-        // Odd sizes: runs and depth blocks end inside a map row and inside a batch; batches of
-        // 16 and 64 read whole runs of 16 from the maps.
-        for (dims @ (c, h, w, b), k, out) in [
-            ((5, 7, 6, 3), 3, 9),
-            ((4, 9, 9, 8), 5, 40),
-            ((3, 5, 3, 16), 3, 20),
-            ((6, 4, 4, 64), 3, 33),
-            ((2, 3, 2, 64), 1, 7),
-        ] {
-            let x = values(c * h * w * b, 3);
-            let patches = Patches { x: &x, dims, k };
-            let cols = im2col(&x, dims, k);
-            let (kk, n) = (c * k * k, h * w * b);
-            let weights = values(out * kk, 5);
-            let grad = values(out * n, 9);
-            let made = product_of(
-                Left::Matrix(View::rows(&weights, out, kk)),
-                Operand::Patches(patches),
-            );
-            let stored = product(View::rows(&weights, out, kk), View::rows(&cols, kk, n));
-            assert_eq!(made, stored, "W x patches");
-            let made = product_of(
-                Left::Matrix(View::rows(&grad, out, n)),
-                Operand::PatchesT(patches),
-            );
-            let stored = product(View::rows(&grad, out, n), View::rows(&cols, kk, n).t());
-            assert_eq!(made, stored, "dY x patches^T");
-        }
+        on_each_engine(|| {
+            use crate::kernels::im2col::im2col;
+            // Odd sizes: runs and depth blocks end inside a map row and inside a batch; batches of
+            // 16 and 64 read whole runs of 16 from the maps.
+            for (dims @ (c, h, w, b), k, out) in [
+                ((5, 7, 6, 3), 3, 9),
+                ((4, 9, 9, 8), 5, 40),
+                ((3, 5, 3, 16), 3, 20),
+                ((6, 4, 4, 64), 3, 33),
+                ((2, 3, 2, 64), 1, 7),
+            ] {
+                let x = values(c * h * w * b, 3);
+                let patches = Patches { x: &x, dims, k };
+                let cols = im2col(&x, dims, k);
+                let (kk, n) = (c * k * k, h * w * b);
+                let weights = values(out * kk, 5);
+                let grad = values(out * n, 9);
+                let made = product_of(
+                    Left::Matrix(View::rows(&weights, out, kk)),
+                    Operand::Patches(patches),
+                );
+                let stored = product(View::rows(&weights, out, kk), View::rows(&cols, kk, n));
+                assert_eq!(made, stored, "W x patches");
+                let made = product_of(
+                    Left::Matrix(View::rows(&grad, out, n)),
+                    Operand::PatchesT(patches),
+                );
+                let stored = product(View::rows(&grad, out, n), View::rows(&cols, kk, n).t());
+                assert_eq!(made, stored, "dY x patches^T");
+            }
+        });
     }
 
     #[test]
     fn small_multiples_of_powers_of_two_multiply_exactly_over_depth_chunks() {
-        if !available() {
-            eprintln!("skipped: no AMX-BF16 here");
-            return;
-        }
-        // 40 depth blocks: three chunks, the last partial, each resumed from C.
-        let (m, k, n) = (70, 40 * TILE_K - 3, 45);
-        let a: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
-            .collect();
-        let got = product(View::rows(&a, m, k), View::rows(&b, k, n));
-        let want = rounded_product(View::rows(&a, m, k), View::rows(&b, k, n));
-        for (g, w) in got.iter().zip(&want) {
-            assert_eq!(*g as f64, *w);
-        }
+        on_each_engine(|| {
+            // 40 depth blocks: three chunks, the last partial, each resumed from C.
+            let (m, k, n) = (70, 40 * TILE_K - 3, 45);
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+                .collect();
+            let got = product(View::rows(&a, m, k), View::rows(&b, k, n));
+            let want = rounded_product(View::rows(&a, m, k), View::rows(&b, k, n));
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(*g as f64, *w);
+            }
+        });
     }
 }

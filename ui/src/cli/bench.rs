@@ -4,6 +4,7 @@
 use anyhow::Result;
 use candle_core::Tensor;
 use gradboard::config::Precision;
+use gradboard::kernels::amx::Engine;
 use gradboard::kernels::peak::fma_peak;
 use gradboard::kernels::simd::Level;
 use gradboard::model::{flops, Network};
@@ -155,10 +156,14 @@ pub fn run(args: BenchArgs, compute: Compute) -> Result<ExitCode> {
         );
     }
     // The roof a step is measured against: the peak of the precision its products run in.
-    let (peak, roof) = match (config.precision, amx_peak) {
-        (Precision::F32, _) => (peak, format!("f32 {}", level.name())),
-        (Precision::Bf16, Some(amx)) => (amx, "AMX bf16".to_string()),
-        (Precision::Bf16, None) => (
+    let engine = gradboard::kernels::amx::engine();
+    let (peak, roof) = match (config.precision, engine, amx_peak, bf16_peak) {
+        (Precision::F32, ..) => (peak, format!("f32 {}", level.name())),
+        (Precision::Bf16, Some(Engine::Amx), Some(amx), _) => (amx, "AMX bf16".to_string()),
+        (Precision::Bf16, Some(Engine::DotBf16), _, Some(dot)) => {
+            (dot, "AVX512_BF16 VDPBF16PS".to_string())
+        }
+        (Precision::Bf16, ..) => (
             peak,
             format!(
                 "f32 {} (bf16 products: {})",
