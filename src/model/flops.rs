@@ -109,14 +109,29 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
                             super::summary::Shape::Maps(c, h, _) => (c, h),
                             super::summary::Shape::Flat(n) => (n, 1),
                         };
+                        // The same 3x3 convolutions go by `conv::conv2d` (Winograd where it
+                        // pays in f32, tiles of bf16 pairs in bf16); the rest by candle.
+                        let (method, saving) = match r.same_3x3 {
+                            Some(super::summary::Shape::Maps(c_in, h, w)) => {
+                                let dims = (c_in, h, w, batch);
+                                match bf16 {
+                                    true => ("im2col bf16", 1.0),
+                                    false => {
+                                        let m = conv::choose(3, dims);
+                                        (m.name(), m.saving(3, dims))
+                                    }
+                                }
+                            }
+                            _ => ("candle", 1.0),
+                        };
                         Layer {
                             name: r.name.clone(),
                             shape: (0, c, side),
                             conv: r.kind != "linear",
-                            method: "candle",
+                            method,
                             first: i == 0,
                             forward: r.flops as f64,
-                            saving: 1.0,
+                            saving,
                         }
                     })
                     .collect()
@@ -218,6 +233,36 @@ mod tests {
         ]
         .map(|(n, m)| (n.to_string(), m));
         assert_eq!(methods, expected);
+    }
+
+    /// The speedrun's same 3x3 convolutions execute Winograd's fewer multiplications in f32
+    /// and every one in bf16; its whitening and linear layers go by candle.
+    #[test]
+    fn the_speedruns_convolutions_are_counted_as_their_kernels_run_them() {
+        let presets = crate::config::PresetDirs {
+            dirs: vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")],
+        };
+        let mut config = presets.find("speedrun").unwrap().config;
+        let methods: Vec<&str> = layers(&config, 64).iter().map(|l| l.method).collect();
+        assert_eq!(
+            methods,
+            [
+                "candle",
+                "F(4x4, 3x3)",
+                "F(4x4, 3x3)",
+                "F(4x4, 3x3)",
+                "F(4x4, 3x3)",
+                "F(4x4, 3x3)",
+                "F(2x2, 3x3)",
+                "candle"
+            ]
+        );
+        let f32_step = step(&config);
+        assert!(f32_step.executed < 0.3 * f32_step.useful, "{f32_step:?}");
+        config.precision = Precision::Bf16;
+        let bf16_step = step(&config);
+        assert_eq!(bf16_step.useful, f32_step.useful);
+        assert_eq!(bf16_step.executed, bf16_step.useful);
     }
 
     #[test]

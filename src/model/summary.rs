@@ -51,6 +51,9 @@ pub struct SummaryRow {
     pub flops: u64,
     /// How deep inside residuals.
     pub depth: usize,
+    /// Where the layer is a 3x3 convolution of stride 1 and padding 1 (which the CPU's own
+    /// kernels run, by Winograd where it pays): the maps it takes.
+    pub same_3x3: Option<Shape>,
 }
 
 /// A net's summary for one input shape and class count.
@@ -376,6 +379,15 @@ impl Walker<'_> {
                 params,
                 flops,
                 depth,
+                same_3x3: match layer {
+                    Layer::Conv {
+                        k: 3,
+                        stride: 1,
+                        pad: 1,
+                        ..
+                    } => Some(shape),
+                    _ => None,
+                },
             });
             shape = out;
         }
@@ -398,6 +410,7 @@ impl Walker<'_> {
             out: shape,
             params: 0,
             flops: 0,
+            same_3x3: None,
             depth,
         });
         let out = self
@@ -433,6 +446,7 @@ impl Walker<'_> {
                 params: weights + 2 * co as u64,
                 flops: 2 * weights * (ho * wo) as u64,
                 depth: depth + 1,
+                same_3x3: None,
             });
         }
         // The residual's own row shows its output, after the body and the shortcut.
