@@ -129,8 +129,9 @@ choice::choice_enum! {
     Precision {
         /// f32 operands and sums.
         F32 = "f32",
-        /// Operands rounded to bf16 (nearest even), products summed in f32: on AMX tiles where
-        /// the CPU has them, else the same rounding on the f32 kernels.
+        /// Operands rounded to bf16 (nearest even), products summed in f32: on tiles of bf16
+        /// pairs (AMX, else AVX512_BF16) where the CPU has them, else the same rounding on the
+        /// f32 kernels.
         Bf16 = "bf16",
     }
 }

@@ -50,9 +50,9 @@ pub fn rows(kernels: Kernels, maps: &Tensor) -> Result<Tensor> {
 /// Convolution of maps `x` in the path's layout with `weight` (C_out, C_in, k, k), no bias.
 /// `input` marks the network's input, whose gradient is skipped; `train` keeps what the
 /// backward pass needs.
-/// In `precision = "bf16"` the products take bf16-rounded operands: on the CPU with AMX, three
-/// products whose patches are made from the maps as they are packed (`conv2d_chwn_bf16`);
-/// elsewhere on the CPU im2col and the rounded f32 products; on other devices candle's conv2d
+/// In `precision = "bf16"` the products take bf16-rounded operands: on the CPU with bf16 tiles
+/// (AMX or AVX512_BF16), three products whose patches are made from the maps as they are
+/// packed (`conv2d_chwn_bf16`); elsewhere on the CPU im2col and the rounded f32 products; on other devices candle's conv2d
 /// of the rounded tensors.
 pub fn conv2d(
     (kernels, precision): (Kernels, Precision),
@@ -72,8 +72,8 @@ pub fn conv2d(
     }
 }
 
-/// `conv2d_chwn` with bf16-rounded operands summed in f32, for every kernel size and map. With
-/// AMX: y = W x patches(x), dW = dY x patches(x)^T, dx = turned W x patches(dY), the patches
+/// `conv2d_chwn` with bf16-rounded operands summed in f32, for every kernel size and map. On
+/// tiles (AMX or AVX512_BF16, `amx::engine`): y = W x patches(x), dW = dY x patches(x)^T, dx = turned W x patches(dY), the patches
 /// made from the maps while the products pack them (nothing kept between the passes but x);
 /// without: im2col, one product (`bf16::product`) and col2im.
 pub fn conv2d_chwn_bf16(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {

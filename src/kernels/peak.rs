@@ -229,21 +229,30 @@ mod tests {
 
     #[test]
     fn every_level_measures_a_rate_and_wider_registers_do_not_measure_slower() {
-        let rates: Vec<(Level, f64)> = Level::available()
-            .into_iter()
-            .map(|l| (l, fma_peak(l, 1)))
-            .collect();
-        for (l, r) in &rates {
-            assert!(r.is_finite() && *r > 0.1, "{}: {r} GFLOP/s", l.name());
-        }
         // AVX2's fused multiply-adds on eight lanes beat SSE's multiply and add on four; an
         // AVX-512 core may split its sixteen lanes over the same ports (Zen 4 does), so it is
         // only held to not being slower.
-        if let [base, avx2, rest @ ..] = rates.as_slice() {
-            assert!(avx2.1 > 1.3 * base.1, "{rates:?}");
-            if let Some(avx512) = rest.first() {
-                assert!(avx512.1 > 0.8 * avx2.1, "{rates:?}");
+        let ordered = |rates: &[(Level, f64)]| match rates {
+            [base, avx2, rest @ ..] => {
+                avx2.1 > 1.3 * base.1 && rest.first().is_none_or(|avx512| avx512.1 > 0.8 * avx2.1)
+            }
+            _ => true,
+        };
+        // Timings on a machine that other tests share: a level timed while another test held
+        // the core is measured again, up to three times.
+        let mut rates = Vec::new();
+        for _ in 0..3 {
+            rates = Level::available()
+                .into_iter()
+                .map(|l| (l, fma_peak(l, 1)))
+                .collect();
+            for (l, r) in &rates {
+                assert!(r.is_finite() && *r > 0.1, "{}: {r} GFLOP/s", l.name());
+            }
+            if ordered(&rates) {
+                return;
             }
         }
+        panic!("wider registers measured slower three times: {rates:?}");
     }
 }
