@@ -511,23 +511,30 @@ fn a_command_sweep_on_the_cluster_prunes_resumes_a_requeued_trial_and_leaves_not
     }
     let home = tempfile::tempdir().unwrap();
     let script = home.path().join("train.sh");
-    // score = step / q; a step a 0.4 s, 24 steps (with 12, a machine busy enough to delay the
-    // metrics let the trial end before its requeue reached it); its step kept in the run
-    // folder; a daemon left behind.
+    // score = step / q; a step a 0.4 s, 24 steps; its step kept in the run folder; a daemon
+    // left behind. A trial waits after step 6 while the hold file exists, which the test
+    // removes once the requeued task is back in the queue: the requeue always finds trial 0
+    // running (twice in fresh-clone CI runs, timing alone let it end first).
+    let hold = home.path().join("hold");
+    std::fs::write(&hold, "").unwrap();
     std::fs::write(
         &script,
-        r#"#!/bin/sh
+        format!(
+            r#"#!/bin/sh
 setsid sleep 1000 </dev/null >/dev/null 2>&1 &
 echo $! >> "$GRADBOARD_RUN_DIR/daemons"
 i=1
 if [ "$GRADBOARD_RESUME" = "1" ]; then i=$(( $(cat "$GRADBOARD_RUN_DIR/at") + 1 )); echo "resumed at $i" >&2; fi
 while [ $i -le 24 ]; do
-  echo "step=$i score=$(awk "BEGIN { print $i / $1 }")"
+  echo "step=$i score=$(awk "BEGIN {{ print $i / $1 }}")"
   echo $i > "$GRADBOARD_RUN_DIR/at"
+  if [ $i -eq 6 ]; then while [ -e "{hold}" ]; do sleep 0.1; done; fi
   sleep 0.4
   i=$((i + 1))
 done
 "#,
+            hold = hold.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -577,6 +584,7 @@ done
             .output()
             .unwrap();
         if String::from_utf8_lossy(&reason.stdout).contains("BeginTime") {
+            std::fs::remove_file(&hold).unwrap();
             std::thread::sleep(Duration::from_millis(1500));
             ok(Command::new("scontrol")
                 .args(["update", &format!("jobid={job}_0"), "StartTime=now"])
