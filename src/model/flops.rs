@@ -109,18 +109,10 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
                             super::summary::Shape::Maps(c, h, _) => (c, h),
                             super::summary::Shape::Flat(n) => (n, 1),
                         };
-                        // The same 3x3 convolutions go by `conv::conv2d` (Winograd where it
-                        // pays in f32, tiles of bf16 pairs in bf16); the rest by candle.
+                        // The same 3x3 convolutions go by `conv::conv2d`; the rest by candle.
                         let (method, saving) = match r.same_3x3 {
                             Some(super::summary::Shape::Maps(c_in, h, w)) => {
-                                let dims = (c_in, h, w, batch);
-                                match bf16 {
-                                    true => ("im2col bf16", 1.0),
-                                    false => {
-                                        let m = conv::choose(3, dims);
-                                        (m.name(), m.saving(3, dims))
-                                    }
-                                }
+                                conv3x3_method(bf16, (c_in, h, w, batch))
                             }
                             _ => ("candle", 1.0),
                         };
@@ -143,28 +135,33 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let dims = (v.c_in, v.side, v.side, batch);
-                    // bf16 convolutions all go by im2col (`conv::conv2d_chwn_bf16`).
-                    let method = match bf16 {
-                        true => conv::Method::Im2col,
-                        false => conv::choose(3, dims),
-                    };
+                    let (method, saving) = conv3x3_method(bf16, (v.c_in, v.side, v.side, batch));
                     Layer {
                         name: format!("conv{}", i + 1),
                         shape: (v.c_in, v.c_out, v.side),
                         conv: true,
-                        method: match (bf16, method) {
-                            (true, _) => "im2col bf16",
-                            (false, m) => m.name(),
-                        },
+                        method,
                         first: i == 0,
                         forward: 2.0 * (v.side * v.side * v.c_out * v.c_in * 9) as f64,
-                        saving: method.saving(3, dims),
+                        saving,
                     }
                 })
                 .collect();
             out.push(linear("out".to_string(), c * side * side, 10, false));
             out
+        }
+    }
+}
+
+/// How the CPU kernels run a 3x3 convolution of stride 1 and padding 1 on `dims` (channels,
+/// height, width, batch), and how many times fewer multiplications that executes: in bf16 all
+/// by im2col (`conv::conv2d_chwn_bf16`), in f32 as `conv::choose` picks.
+fn conv3x3_method(bf16: bool, dims: (usize, usize, usize, usize)) -> (&'static str, f64) {
+    match bf16 {
+        true => ("im2col bf16", 1.0),
+        false => {
+            let method = conv::choose(3, dims);
+            (method.name(), method.saving(3, dims))
         }
     }
 }
