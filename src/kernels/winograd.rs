@@ -116,10 +116,6 @@ trait Transform {
     const N: usize;
     /// Transform positions (N²).
     const P: usize;
-    /// N² lanes of values.
-    type Block: AsRef<[[f32; LANES]]> + AsMut<[[f32; LANES]]>;
-    /// A block of zeros.
-    fn zero() -> Self::Block;
     /// B^T v.
     fn bt(v: [f32; 6]) -> [f32; 6];
     /// B v (the adjoint of `bt`).
@@ -139,12 +135,6 @@ impl Transform for F2 {
     const M: usize = 2;
     const N: usize = 4;
     const P: usize = 16;
-    type Block = [[f32; LANES]; 16];
-
-    #[inline(always)]
-    fn zero() -> Self::Block {
-        [[0.0; LANES]; 16]
-    }
 
     #[inline(always)]
     fn bt(v: [f32; 6]) -> [f32; 6] {
@@ -196,12 +186,6 @@ impl Transform for F4 {
     const M: usize = 4;
     const N: usize = 6;
     const P: usize = 36;
-    type Block = [[f32; LANES]; 36];
-
-    #[inline(always)]
-    fn zero() -> Self::Block {
-        [[0.0; LANES]; 36]
-    }
 
     #[inline(always)]
     fn bt(d: [f32; 6]) -> [f32; 6] {
@@ -317,38 +301,35 @@ fn add(dst: &mut [f32], lanes: &[f32; LANES], len: usize) {
     }
 }
 
-/// Applies `f` to the columns and then the rows of an n x n block of lanes: `out = F x F^T`
-/// for the n-to-n map `f`.
+/// A vector of `LANES` images' values at one place of a tile.
+type Lanes = [f32; LANES];
+
+/// Entry `i` of each of the vectors `v` (the `i`th row of a block kept column by column).
 #[inline(always)]
-fn both_axes<T: Transform>(x: &T::Block, f: impl Fn([f32; 6]) -> [f32; 6]) -> T::Block {
-    let n = T::N;
-    let x = x.as_ref();
-    let mut t = T::zero();
-    let tm = t.as_mut();
-    for j in 0..n {
-        for l in 0..LANES {
-            let mut col = [0f32; 6];
-            for (i, c) in col.iter_mut().enumerate().take(n) {
-                *c = x[i * n + j][l];
-            }
-            let r = f(col);
-            for (i, &v) in r.iter().enumerate().take(n) {
-                tm[i * n + j][l] = v;
-            }
-        }
+fn row_of<const A: usize, const B: usize>(v: &[[Lanes; B]; A], i: usize) -> [Lanes; A] {
+    let mut row = [[0f32; LANES]; A];
+    for (r, v) in row.iter_mut().zip(v) {
+        *r = v[i];
     }
-    let mut out = T::zero();
-    let om = out.as_mut();
-    for i in 0..n {
-        for l in 0..LANES {
-            let mut row = [0f32; 6];
-            for (j, r) in row.iter_mut().enumerate().take(n) {
-                *r = tm[i * n + j][l];
-            }
-            let r = f(row);
-            for (j, &v) in r.iter().enumerate().take(n) {
-                om[i * n + j][l] = v;
-            }
+    row
+}
+
+/// Applies the map `f` lane by lane: `out[i][l] = f(v[..][l])[i]` (the loop over lanes is what
+/// the compiler turns into vector instructions).
+#[inline(always)]
+fn map_lanes<const A: usize, const B: usize>(
+    v: &[Lanes; A],
+    f: impl Fn([f32; A]) -> [f32; B],
+) -> [Lanes; B] {
+    let mut out = [[0f32; LANES]; B];
+    for l in 0..LANES {
+        let mut x = [0f32; A];
+        for (x, v) in x.iter_mut().zip(v) {
+            *x = v[l];
+        }
+        let r = f(x);
+        for (o, r) in out.iter_mut().zip(r) {
+            o[l] = r;
         }
     }
     out
@@ -474,20 +455,28 @@ multiversion! {
     fn input_channel<T: Transform>(plane: &[f32], shape: (usize, usize, usize), dst: &mut [&mut [MaybeUninit<f32>]]) {
         let (h, w, nb) = shape;
         let tw = w.div_ceil(T::M);
+        // Each tile writes the columns it reads (`T::N` of them), the rest stay zero.
+        let mut cols = [[[0f32; LANES]; 6]; 6];
         for ty in 0..h.div_ceil(T::M) {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
-                    let mut d = T::zero();
-                    for (pos, lanes) in d.as_mut().iter_mut().enumerate() {
-                        if let Some(at) = patch_at::<T>(ty, tx, pos, h, w) {
-                            load(lanes, &plane[at * nb + start..], len);
+                    // B^T along each column of the patch, then along each row.
+                    for (j, col) in cols.iter_mut().enumerate().take(T::N) {
+                        let mut d = [[0f32; LANES]; 6];
+                        for (i, lanes) in d.iter_mut().enumerate().take(T::N) {
+                            if let Some(at) = patch_at::<T>(ty, tx, i * T::N + j, h, w) {
+                                load(lanes, &plane[at * nb + start..], len);
+                            }
                         }
+                        *col = map_lanes(&d, T::bt);
                     }
-                    let v = both_axes::<T>(&d, T::bt);
-                    for (row, lanes) in dst.iter_mut().zip(v.as_ref()) {
-                        store(&mut row[tile + start..], lanes, len);
+                    for i in 0..T::N {
+                        let v = map_lanes(&row_of(&cols, i), T::bt);
+                        for (j, lanes) in v.iter().enumerate().take(T::N) {
+                            store(&mut dst[i * T::N + j][tile + start..], lanes, len);
+                        }
                     }
                 }
             }
@@ -565,19 +554,27 @@ multiversion! {
     fn input_gradient_channel<T: Transform>(rows: &[&[f32]], shape: (usize, usize, usize), plane: &mut [f32]) {
         let (h, w, nb) = shape;
         let tw = w.div_ceil(T::M);
+        // Each tile writes the columns it reads (`T::N` of them), the rest stay zero.
+        let mut cols = [[[0f32; LANES]; 6]; 6];
         for ty in 0..h.div_ceil(T::M) {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
-                    let mut v = T::zero();
-                    for (lanes, row) in v.as_mut().iter_mut().zip(rows) {
-                        load(lanes, &row[tile + start..], len);
+                    // B along each column of dV, then along each row.
+                    for (j, col) in cols.iter_mut().enumerate().take(T::N) {
+                        let mut v = [[0f32; LANES]; 6];
+                        for (i, lanes) in v.iter_mut().enumerate().take(T::N) {
+                            load(lanes, &rows[i * T::N + j][tile + start..], len);
+                        }
+                        *col = map_lanes(&v, T::b);
                     }
-                    let dd = both_axes::<T>(&v, T::b);
-                    for (pos, lanes) in dd.as_ref().iter().enumerate() {
-                        if let Some(at) = patch_at::<T>(ty, tx, pos, h, w) {
-                            add(&mut plane[at * nb + start..], lanes, len);
+                    for i in 0..T::N {
+                        let dd = map_lanes(&row_of(&cols, i), T::b);
+                        for (j, lanes) in dd.iter().enumerate().take(T::N) {
+                            if let Some(at) = patch_at::<T>(ty, tx, i * T::N + j, h, w) {
+                                add(&mut plane[at * nb + start..], lanes, len);
+                            }
                         }
                     }
                 }
@@ -617,42 +614,23 @@ multiversion! {
         let (h, w, nb) = shape;
         let (m_, n) = (T::M, T::N);
         let tw = w.div_ceil(m_);
+        // Each tile writes the columns it reads (n of them), the rest stay zero.
+        let mut s = [[[0f32; LANES]; 4]; 6];
         for ty in 0..h.div_ceil(m_) {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
-                    let mut m = T::zero();
-                    for (lanes, row) in m.as_mut().iter_mut().zip(rows) {
-                        load(lanes, &row[tile + start..], len);
-                    }
-                    let m = m.as_ref();
-                    // s = A^T M (m x n), then Y = s A (m x m).
-                    let mut s = [[[0f32; LANES]; 6]; 4];
-                    for j in 0..n {
-                        for l in 0..LANES {
-                            let mut col = [0f32; 6];
-                            for (i, v) in col.iter_mut().enumerate().take(n) {
-                                *v = m[i * n + j][l];
-                            }
-                            let r = T::at(col);
-                            for i in 0..m_ {
-                                s[i][j][l] = r[i];
-                            }
+                    // s = A^T M (m x n) column by column, then Y = s A row by row.
+                    for (j, sj) in s.iter_mut().enumerate().take(n) {
+                        let mut col = [[0f32; LANES]; 6];
+                        for (i, lanes) in col.iter_mut().enumerate().take(n) {
+                            load(lanes, &rows[i * n + j][tile + start..], len);
                         }
+                        *sj = map_lanes(&col, T::at);
                     }
-                    for (i, si) in s.iter().enumerate().take(m_) {
-                        let mut y = [[0f32; LANES]; 4];
-                        for l in 0..LANES {
-                            let mut row = [0f32; 6];
-                            for (j, v) in row.iter_mut().enumerate().take(n) {
-                                *v = si[j][l];
-                            }
-                            let r = T::at(row);
-                            for j in 0..m_ {
-                                y[j][l] = r[j];
-                            }
-                        }
+                    for i in 0..m_ {
+                        let mut y = map_lanes(&row_of(&s, i), T::at);
                         if let Some((scale, shift)) = epilogue {
                             for lanes in y.iter_mut().take(m_) {
                                 for v in lanes.iter_mut() {
@@ -725,49 +703,30 @@ multiversion! {
         let (h, w, nb) = shape;
         let (m_, n) = (T::M, T::N);
         let tw = w.div_ceil(m_);
+        // Each tile writes the m columns it reads, the rest stay zero.
+        let mut t = [[[0f32; LANES]; 6]; 4];
         for ty in 0..h.div_ceil(m_) {
             for tx in 0..tw {
                 let tile = (ty * tw + tx) * nb;
                 for start in (0..nb).step_by(LANES) {
                     let len = LANES.min(nb - start);
-                    let mut d = [[[0f32; LANES]; 4]; 4];
-                    // A ragged edge tile's gradient past the map is zero.
-                    for (i, row) in d.iter_mut().enumerate().take(m_.min(h - m_ * ty)) {
-                        for (j, lanes) in row.iter_mut().enumerate().take(m_.min(w - m_ * tx)) {
-                            let from = ((m_ * ty + i) * w + m_ * tx + j) * nb + start;
-                            load(lanes, &plane[from..], len);
-                        }
-                    }
-                    // t = A dY (n x m), then dM = t A^T (n x n).
-                    let mut t = [[[0f32; LANES]; 4]; 6];
-                    for j in 0..m_ {
-                        for l in 0..LANES {
-                            let mut col = [0f32; 4];
-                            for (i, v) in col.iter_mut().enumerate().take(m_) {
-                                *v = d[i][j][l];
-                            }
-                            let r = T::a(col);
-                            for i in 0..n {
-                                t[i][j][l] = r[i];
+                    // t = A dY (n x m) column by column, then dM = t A^T row by row; a
+                    // ragged edge tile's gradient past the map is zero.
+                    for (j, tj) in t.iter_mut().enumerate().take(m_) {
+                        let mut col = [[0f32; LANES]; 4];
+                        if m_ * tx + j < w {
+                            for (i, lanes) in col.iter_mut().enumerate().take(m_.min(h - m_ * ty)) {
+                                let from = ((m_ * ty + i) * w + m_ * tx + j) * nb + start;
+                                load(lanes, &plane[from..], len);
                             }
                         }
+                        *tj = map_lanes(&col, T::a);
                     }
-                    let mut dm = T::zero();
-                    let dmm = dm.as_mut();
-                    for (i, ti) in t.iter().enumerate().take(n) {
-                        for l in 0..LANES {
-                            let mut row = [0f32; 4];
-                            for (j, v) in row.iter_mut().enumerate().take(m_) {
-                                *v = ti[j][l];
-                            }
-                            let r = T::a(row);
-                            for j in 0..n {
-                                dmm[i * n + j][l] = r[j];
-                            }
+                    for i in 0..n {
+                        let dm = map_lanes(&row_of(&t, i), T::a);
+                        for (j, lanes) in dm.iter().enumerate().take(n) {
+                            store(&mut dst[i * n + j][tile + start..], lanes, len);
                         }
-                    }
-                    for (row, lanes) in dst.iter_mut().zip(dm.as_ref()) {
-                        store(&mut row[tile + start..], lanes, len);
                     }
                 }
             }
@@ -840,6 +799,51 @@ mod tests {
             for level in Level::available() {
                 assert!(run(level) == base, "{tile:?} at {}", level.name());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    /// Times each data transform on the ConvNet's and the speedrun's shapes (a benchmark, not a
+    /// check): `cargo test --release -p gradboard --lib winograd::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn time_the_transforms() {
+        // Freed buffers stay in the heap, as in training (else each call faults its pages in).
+        crate::keep_freed_memory();
+        let level = Level::detected();
+        let shapes = [
+            (64, 31, 64),
+            (256, 15, 64),
+            (256, 7, 64),
+            (128, 16, 32),
+            (256, 8, 32),
+            (512, 4, 32),
+        ];
+        for (c, side, b) in shapes {
+            let dims = (c, side, side, b);
+            let tile = choose(3, dims).expect("a Winograd shape");
+            let x = vec![0.5f32; c * side * side * b];
+            let m = vec![0.25f32; tile.positions() * c * tile.columns(dims)];
+            let time = |f: &dyn Fn() -> Vec<f32>| {
+                std::hint::black_box(f());
+                let start = std::time::Instant::now();
+                for _ in 0..10 {
+                    std::hint::black_box(f());
+                }
+                start.elapsed().as_secs_f64() * 100.0
+            };
+            eprintln!(
+                "{c}x{side}x{side}x{b} {}: input {:.2} ms, input gradient {:.2}, output {:.2}, output gradient {:.2}",
+                tile.name(),
+                time(&|| input_transform(level, tile, &x, dims)),
+                time(&|| input_gradient(level, tile, &m, dims)),
+                time(&|| output_transform(level, tile, &m, dims, None)),
+                time(&|| output_gradient(level, tile, &x, dims)),
+            );
         }
     }
 }
