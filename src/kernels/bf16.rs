@@ -2,9 +2,10 @@
 //! products summed in f32. One meaning on every machine, three ways to compute it: tiles of
 //! bf16 pairs (`amx::product`) multiplied by AMX where the CPU has AMX-BF16 and the kernel
 //! grants it, else by AVX512_BF16's VDPBF16PS where the CPU has that; elsewhere on the CPU
-//! the operands rounded into f32 copies and multiplied by the f32 kernels (`rounded_product`,
-//! slower than f32 alone: `bench` says which runs); on other devices the tensors rounded by a
-//! cast to bf16 and back (`round_tensor`) before candle's f32 ops.
+//! the operands rounded into f32 copies and multiplied by the f32 kernels (`rounded_product`;
+//! a 3x3 convolution then goes by f32's Winograd or taps on its rounded operands, at about
+//! f32's speed: `conv::conv2d_chwn_bf16`; `bench` says which runs); on other devices the
+//! tensors rounded by a cast to bf16 and back (`round_tensor`) before candle's f32 ops.
 
 use super::amx;
 use super::gemm::{product as f32_product, View};
@@ -49,6 +50,11 @@ fn rounded(v: View) -> Vec<f32> {
         }
     }
     out
+}
+
+/// `values` rounded to bf16, as f32 (the operands of a bf16 convolution on the f32 kernels).
+pub fn rounded_values(values: &[f32]) -> Vec<f32> {
+    values.iter().map(|&x| round(x)).collect()
 }
 
 /// `x` rounded to the nearest bf16 (ties to even), as an f32.

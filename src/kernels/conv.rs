@@ -23,6 +23,7 @@ use super::winograd::{self, Tile};
 use super::Kernels;
 use crate::config::Precision;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 /// A batch of flat images (B, 3 x 32 x 32) as maps in the path's layout: (C, H, W, B) for the
@@ -52,8 +53,8 @@ pub fn rows(kernels: Kernels, maps: &Tensor) -> Result<Tensor> {
 /// backward pass needs.
 /// In `precision = "bf16"` the products take bf16-rounded operands: on the CPU with bf16 tiles
 /// (AMX or AVX512_BF16), three products whose patches are made from the maps as they are
-/// packed (`conv2d_chwn_bf16`); elsewhere on the CPU im2col and the rounded f32 products; on other devices candle's conv2d
-/// of the rounded tensors.
+/// packed (`conv2d_chwn_bf16`); elsewhere on the CPU the rounded operands by the method f32
+/// takes; on other devices candle's conv2d of the rounded tensors.
 pub fn conv2d(
     (kernels, precision): (Kernels, Precision),
     x: &Tensor,
@@ -72,17 +73,39 @@ pub fn conv2d(
     }
 }
 
-/// `conv2d_chwn` with bf16-rounded operands summed in f32, for every kernel size and map. On
-/// tiles (AMX or AVX512_BF16, `amx::engine`): y = W x patches(x), dW = dY x patches(x)^T, dx = turned W x patches(dY), the patches
-/// made from the maps while the products pack them (nothing kept between the passes but x);
-/// without: im2col, one product (`bf16::product`) and col2im.
+/// `conv2d_chwn` with bf16-rounded operands (x, the kernels, the output gradient) summed in
+/// f32, for every kernel size and map. On tiles (AMX or AVX512_BF16, `amx::engine`): y = W x
+/// patches(x), dW = dY x patches(x)^T, dx = turned W x patches(dY), the patches made from the
+/// maps while the products pack them (nothing kept between the passes but x). Without tiles,
+/// the rounded operands go by the f32 kernels and the method f32 takes (`choose`): Winograd
+/// and taps compute the same sums as the direct convolution in another order, at f32's speed
+/// (im2col's rounded products were 2.7 times slower than the f32 step).
 pub fn conv2d_chwn_bf16(x: &Tensor, weight: &Tensor, input: bool, train: bool) -> Result<Tensor> {
     let kernel = weight.dim(3)?;
     if kernel % 2 == 0 {
         candle_core::bail!("conv: the kernel must be odd, got {kernel}");
     }
-    x.contiguous()?
-        .apply_op2(&weight.contiguous()?, ConvCm::bf16(kernel, input, train))
+    let (x, weight) = (x.contiguous()?, weight.contiguous()?);
+    if amx::engine().is_none() {
+        let method = choose(kernel, x.dims4()?);
+        return by_method(
+            &x,
+            &weight,
+            method,
+            Precision::Bf16,
+            Level::detected(),
+            (input, train),
+        );
+    }
+    x.apply_op2(&weight, ConvCm::bf16(kernel, input, train))
+}
+
+/// The operand as the products take it: itself in f32, its values rounded to bf16 in bf16.
+fn operand(precision: Precision, values: &[f32]) -> Cow<'_, [f32]> {
+    match precision {
+        Precision::F32 => Cow::Borrowed(values),
+        Precision::Bf16 => Cow::Owned(bf16::rounded_values(values)),
+    }
 }
 
 /// Maps in the path's layout plus a bias per channel.
@@ -303,10 +326,12 @@ impl ConvCm {
 }
 
 /// The 3x3 channel-major convolution by Winograd (`kernels::winograd`); it keeps the
-/// transformed input and kernel for the backward pass.
+/// transformed input and kernel for the backward pass. In bf16 its operands (x, the kernels,
+/// the output gradient) are rounded to bf16 before the f32 transforms (`operand`).
 struct ConvWinograd {
     tile: Tile,
     level: Level,
+    precision: Precision,
     need_dx: bool,
     keep: bool,
     saved: Mutex<Option<(Vec<f32>, Vec<f32>)>>,
@@ -338,9 +363,9 @@ impl CustomOp2 for ConvWinograd {
                 wl.dims()
             );
         }
-        let x = f32_slice(xs, xl, "winograd")?;
-        let g = f32_slice(ws, wl, "winograd")?;
-        let (y, u, v) = winograd_forward(self.level, self.tile, x, g, (c, h, w, b), k, None);
+        let x = operand(self.precision, f32_slice(xs, xl, "winograd")?);
+        let g = operand(self.precision, f32_slice(ws, wl, "winograd")?);
+        let (y, u, v) = winograd_forward(self.level, self.tile, &x, &g, (c, h, w, b), k, None);
         if self.keep {
             *self.saved.lock().expect("winograd state") = Some((u, v));
         }
@@ -361,14 +386,21 @@ impl CustomOp2 for ConvWinograd {
         let (u, v) = match self.saved.lock().expect("winograd state").take() {
             Some(saved) => saved,
             None => (
-                with_f32(weight, |g| winograd::kernel_transform(tile, g, k, c))?,
+                with_f32(weight, |g| {
+                    winograd::kernel_transform(tile, &operand(self.precision, g), k, c)
+                })?,
                 with_f32(x, |x| {
-                    winograd::input_transform(level, tile, x, (c, h, w, b))
+                    winograd::input_transform(
+                        level,
+                        tile,
+                        &operand(self.precision, x),
+                        (c, h, w, b),
+                    )
                 })?,
             ),
         };
         let dm = with_f32(grad, |dy| {
-            winograd::output_gradient(level, tile, dy, (k, h, w, b))
+            winograd::output_gradient(level, tile, &operand(self.precision, dy), (k, h, w, b))
         })?;
         let du = batched(tile.positions(), k, c, |pos| {
             (
@@ -394,9 +426,10 @@ impl CustomOp2 for ConvWinograd {
 }
 
 /// The direct convolution tap by tap (`taps`), which reads the kernels in place and keeps
-/// nothing for the backward pass.
+/// nothing for the backward pass; in bf16 on rounded operands (`operand`).
 struct ConvTaps {
     kernel: usize,
+    precision: Precision,
     need_dx: bool,
 }
 
@@ -413,9 +446,9 @@ impl CustomOp2 for ConvTaps {
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (dims, c_out) = conv_dims(self.kernel, xl, wl)?;
-        let x = f32_slice(xs, xl, "conv taps")?;
-        let g = f32_slice(ws, wl, "conv taps")?;
-        let y = taps::forward(x, g, dims, c_out, self.kernel);
+        let x = operand(self.precision, f32_slice(xs, xl, "conv taps")?);
+        let g = operand(self.precision, f32_slice(ws, wl, "conv taps")?);
+        let y = taps::forward(&x, &g, dims, c_out, self.kernel);
         let (_, h, w, b) = dims;
         Ok((CpuStorage::F32(y), Shape::from((c_out, h, w, b))))
     }
@@ -429,10 +462,12 @@ impl CustomOp2 for ConvTaps {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let dims = x.dims4()?;
         let (c_out, k) = (weight.dim(0)?, self.kernel);
+        let p = self.precision;
         let (dg, dx) = with_f32(x, |xv| {
             with_f32(weight, |g| {
                 with_f32(grad, |dy| {
-                    taps::backward(xv, g, dy, dims, c_out, k, self.need_dx)
+                    let (xv, g, dy) = (operand(p, xv), operand(p, g), operand(p, dy));
+                    taps::backward(&xv, &g, &dy, dims, c_out, k, self.need_dx)
                 })
             })
         })???;
@@ -634,30 +669,47 @@ pub fn conv2d_chwn_using(
         }
     };
     let (x, weight) = (x.contiguous()?, weight.contiguous()?);
+    by_method(&x, &weight, method, Precision::F32, level, (input, train))
+}
+
+/// The convolution of contiguous `x` and `weight` by `method`, its products' operands in
+/// `precision` on the f32 kernels (rounded to bf16 in bf16); `input` and `train` as
+/// `conv2d_chwn` takes them.
+fn by_method(
+    x: &Tensor,
+    weight: &Tensor,
+    method: Method,
+    precision: Precision,
+    level: Level,
+    (input, train): (bool, bool),
+) -> Result<Tensor> {
+    let kernel = weight.dim(3)?;
     match method {
         Method::Winograd(tile) => x.apply_op2(
-            &weight,
+            weight,
             ConvWinograd {
                 tile,
                 level,
+                precision,
                 need_dx: !input,
                 keep: train,
                 saved: Mutex::new(None),
             },
         ),
         Method::Taps => x.apply_op2(
-            &weight,
+            weight,
             ConvTaps {
-                kernel: k,
+                kernel,
+                precision,
                 need_dx: !input,
             },
         ),
         Method::Im2col => x.apply_op2(
-            &weight,
+            weight,
             ConvCm {
-                kernel: k,
+                kernel,
                 level,
-                precision: Precision::F32,
+                precision,
                 need_dx: !input,
                 keep: train,
                 cols: Mutex::new(None),
@@ -709,5 +761,66 @@ mod tests {
             }
             assert_eq!(made.len(), folded.len());
         }
+    }
+
+    /// Without bf16 tiles, `precision = "bf16"` keeps its meaning (the convolution of the
+    /// bf16-rounded x, kernels and output gradient, summed in f32) when the rounded operands go
+    /// by Winograd F(4x4) and F(2x2) (on exact and overhanging maps) and by taps: the output and
+    /// both gradients agree with the rounded im2col products to f32's precision, and differ
+    /// from the f32 convolution by bf16's.
+    #[test]
+    fn bf16_without_tiles_takes_f32s_methods_on_the_rounded_operands() -> Result<()> {
+        let _none = amx::tests::Only::nothing();
+        let dev = candle_core::Device::Cpu;
+        let level = Level::detected();
+        for (c, side, expected) in [
+            (16, 8, Method::Winograd(Tile::F4)),
+            (16, 7, Method::Winograd(Tile::F4)),
+            (16, 6, Method::Winograd(Tile::F2)),
+            (16, 2, Method::Taps),
+            (3, 8, Method::Im2col),
+        ] {
+            let dims = (c, side, side, 5);
+            assert_eq!(choose(3, dims), expected);
+            let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, dims, &dev)?)?;
+            let w = candle_core::Var::from_tensor(&Tensor::randn(0f32, 0.2, (8, c, 3, 3), &dev)?)?;
+            let dy = Tensor::randn(0f32, 1.0, (8, side, side, 5), &dev)?;
+            let run = |y: Tensor| -> Result<[Vec<f32>; 3]> {
+                let grads = (&y * &dy)?.sum_all()?.backward()?;
+                let flat = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+                Ok([
+                    flat(&y)?,
+                    flat(grads.get(x.as_tensor()).expect("dx"))?,
+                    flat(grads.get(w.as_tensor()).expect("dw"))?,
+                ])
+            };
+            let ours = run(conv2d_chwn_bf16(x.as_tensor(), w.as_tensor(), false, true)?)?;
+            let im2col = run(by_method(
+                x.as_tensor(),
+                w.as_tensor(),
+                Method::Im2col,
+                Precision::Bf16,
+                level,
+                (false, true),
+            )?)?;
+            let f32s = run(conv2d_chwn(x.as_tensor(), w.as_tensor(), false, true)?)?;
+            let relative = |a: &[f32], b: &[f32]| {
+                let diff: f32 = a.iter().zip(b).map(|(a, b)| (a - b) * (a - b)).sum();
+                (diff / b.iter().map(|b| b * b).sum::<f32>()).sqrt()
+            };
+            for (i, what) in ["output", "input gradient", "kernel gradient"]
+                .iter()
+                .enumerate()
+            {
+                let (to_rounded, to_f32) =
+                    (relative(&ours[i], &im2col[i]), relative(&ours[i], &f32s[i]));
+                assert!(to_rounded < 2e-6, "{expected:?} {what}: {to_rounded:.1e}");
+                assert!(
+                    to_f32 > 1e-4 && to_f32 < 1e-2,
+                    "{expected:?} {what}: {to_f32:.1e} from f32"
+                );
+            }
+        }
+        Ok(())
     }
 }

@@ -5,8 +5,9 @@
 //! step. Together, only the pooled maps enter the graph; the backward scatters the pooled
 //! gradient to the arg-maxes and runs the convolution's backward on it.
 
-use super::conv::ConvCm;
-use super::pool::{MaxPool, PoolGeometry};
+use super::amx;
+use super::conv::{conv2d_chwn_bf16, ConvCm};
+use super::pool::{max_pool_chwn, MaxPool, PoolGeometry};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
 
 /// The fused op: the convolution's, then the pool's.
@@ -59,6 +60,11 @@ pub fn conv2d_pool_chwn_bf16(
     if kernel % 2 == 0 {
         candle_core::bail!("conv: the kernel must be odd, got {kernel}");
     }
+    if amx::engine().is_none() {
+        // Without bf16 tiles the convolution goes by the f32 kernels' methods (Winograd or
+        // taps where f32 takes them), which this op does not fuse.
+        return max_pool_chwn(&conv2d_chwn_bf16(x, weight, input, train)?, pool);
+    }
     x.contiguous()?.apply_op2(
         &weight.contiguous()?,
         ConvPool {
@@ -71,8 +77,6 @@ pub fn conv2d_pool_chwn_bf16(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::conv::conv2d_chwn_bf16;
-    use crate::kernels::pool::max_pool_chwn;
     use candle_core::{Device, Var};
 
     /// The fused op gives the pooled maps, the input gradient and the kernels' gradient of the

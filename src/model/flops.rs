@@ -25,7 +25,7 @@ impl std::ops::AddAssign for Flops {
     }
 }
 
-use crate::kernels::conv;
+use crate::kernels::{amx, conv};
 
 /// What one layer computes: its shape and how its kernels compute it.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,16 +154,14 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
 }
 
 /// How the CPU kernels run a 3x3 convolution of stride 1 and padding 1 on `dims` (channels,
-/// height, width, batch), and how many times fewer multiplications that executes: in bf16 all
-/// by im2col (`conv::conv2d_chwn_bf16`), in f32 as `conv::choose` picks.
+/// height, width, batch), and how many times fewer multiplications that executes: in bf16 on
+/// bf16 tiles all by im2col (`conv::conv2d_chwn_bf16`), otherwise as `conv::choose` picks.
 fn conv3x3_method(bf16: bool, dims: (usize, usize, usize, usize)) -> (&'static str, f64) {
-    match bf16 {
-        true => ("im2col bf16", 1.0),
-        false => {
-            let method = conv::choose(3, dims);
-            (method.name(), method.saving(3, dims))
-        }
+    if bf16 && amx::engine().is_some() {
+        return ("im2col bf16", 1.0);
     }
+    let method = conv::choose(3, dims);
+    (method.name(), method.saving(3, dims))
 }
 
 /// A training step at the configuration's batch size: each product forward, its weight
@@ -257,9 +255,15 @@ mod tests {
         let f32_step = step(&config);
         assert!(f32_step.executed < 0.3 * f32_step.useful, "{f32_step:?}");
         config.precision = Precision::Bf16;
-        let bf16_step = step(&config);
-        assert_eq!(bf16_step.useful, f32_step.useful);
-        assert_eq!(bf16_step.executed, bf16_step.useful);
+        // On bf16 tiles every convolution is direct; without them bf16 takes f32's methods.
+        for engine in amx::tests::engines_here() {
+            let _only = amx::tests::Only::engine(engine);
+            let bf16_step = step(&config);
+            assert_eq!(bf16_step.useful, f32_step.useful);
+            assert_eq!(bf16_step.executed, bf16_step.useful, "{engine:?}");
+        }
+        let _none = amx::tests::Only::nothing();
+        assert_eq!(step(&config), f32_step, "bf16 without tiles");
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl Engine {
 pub fn engine() -> Option<Engine> {
     #[cfg(test)]
     if let Some(forced) = tests::FORCED.get() {
-        return Some(forced);
+        return forced;
     }
     if available() {
         Some(Engine::Amx)
@@ -144,8 +144,9 @@ pub(crate) mod tests {
     use std::cell::Cell;
 
     thread_local! {
-        /// The engine `engine()` answers on this thread while a test holds an `Only`.
-        pub(super) static FORCED: Cell<Option<Engine>> = const { Cell::new(None) };
+        /// What `engine()` answers on this thread while a test holds an `Only` (an engine, or
+        /// none).
+        pub(super) static FORCED: Cell<Option<Option<Engine>>> = const { Cell::new(None) };
     }
 
     /// Every engine this machine can run: AMX where granted, AVX512_BF16 where present (a CPU
@@ -170,7 +171,14 @@ pub(crate) mod tests {
     impl Only {
         /// Products on this thread run on `engine` until the guard drops.
         pub(crate) fn engine(engine: Engine) -> Only {
-            FORCED.set(Some(engine));
+            FORCED.set(Some(Some(engine)));
+            Only
+        }
+
+        /// Products on this thread take the path of a CPU without bf16 tiles until the guard
+        /// drops.
+        pub(crate) fn nothing() -> Only {
+            FORCED.set(Some(None));
             Only
         }
     }
