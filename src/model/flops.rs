@@ -157,10 +157,10 @@ pub fn layers(config: &RunConfig, batch: usize) -> Vec<Layer> {
 /// height, width, batch), and how many times fewer multiplications that executes: in bf16 on
 /// bf16 tiles all by im2col (`conv::conv2d_chwn_bf16`), otherwise as `conv::choose` picks.
 fn conv3x3_method(bf16: bool, dims: (usize, usize, usize, usize)) -> (&'static str, f64) {
-    if bf16 && amx::engine().is_some() {
+    let method = conv::choose(3, dims);
+    if bf16 && (amx::engine().is_some() || method == conv::Method::Im2col) {
         return ("im2col bf16", 1.0);
     }
-    let method = conv::choose(3, dims);
     (method.name(), method.saving(3, dims))
 }
 
