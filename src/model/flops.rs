@@ -256,12 +256,11 @@ mod tests {
         assert!(f32_step.executed < 0.3 * f32_step.useful, "{f32_step:?}");
         config.precision = Precision::Bf16;
         // On bf16 tiles every convolution is direct; without them bf16 takes f32's methods.
-        for engine in amx::tests::engines_here() {
-            let _only = amx::tests::Only::engine(engine);
+        amx::tests::on_each_engine(|engine| {
             let bf16_step = step(&config);
             assert_eq!(bf16_step.useful, f32_step.useful);
             assert_eq!(bf16_step.executed, bf16_step.useful, "{engine:?}");
-        }
+        });
         let _none = amx::tests::Only::nothing();
         assert_eq!(step(&config), f32_step, "bf16 without tiles");
     }

@@ -355,8 +355,7 @@ mod tests {
     /// pad to 32 and ones that do not need to, batches of 32 and 64.
     #[test]
     fn products_read_in_place_equal_the_packed_patch_products() {
-        for engine in crate::kernels::amx::tests::engines_here() {
-            let _only = crate::kernels::amx::tests::Only::engine(engine);
+        crate::kernels::amx::tests::on_each_engine(|_| {
             for (dims @ (c, h, w, b), k, c_out) in [
                 ((24, 5, 4, 32), 3, 64),
                 ((64, 3, 3, 64), 3, 32),
@@ -396,7 +395,7 @@ mod tests {
                     &want,
                 );
             }
-        }
+        });
     }
 
     #[test]

@@ -165,6 +165,14 @@ pub(crate) mod tests {
         here
     }
 
+    /// Runs `check` with each engine this machine has forced on this thread.
+    pub(crate) fn on_each_engine(check: impl Fn(Engine)) {
+        for engine in engines_here() {
+            let _only = Only::engine(engine);
+            check(engine);
+        }
+    }
+
     /// While held, `engine()` on this thread answers its engine.
     pub(crate) struct Only;
 
@@ -492,6 +500,7 @@ impl Scratch {
 #[cfg(test)]
 pub(super) mod product_tests {
     use super::pack::a_offset;
+    use super::tests::on_each_engine;
     use super::*;
 
     #[test]
@@ -546,14 +555,6 @@ pub(super) mod product_tests {
             .collect()
     }
 
-    /// Runs `check` on each engine this machine has.
-    fn on_each_engine(check: impl Fn()) {
-        for engine in super::tests::engines_here() {
-            let _only = super::tests::Only::engine(engine);
-            check();
-        }
-    }
-
     /// The f64 sum of the products of the bf16-rounded elements of a (m x k) and b (k x n).
     fn rounded_product(a: View, b: View) -> Vec<f64> {
         let round = |x: f32| from_bf16(to_bf16(x)) as f64;
@@ -571,7 +572,7 @@ pub(super) mod product_tests {
 
     #[test]
     fn the_tile_product_equals_the_sum_of_the_rounded_products_for_every_layout_and_edge() {
-        on_each_engine(|| {
+        on_each_engine(|_| {
             for (m, k, n) in [
                 (1, 1, 1),
                 (16, 32, 16),
@@ -625,7 +626,7 @@ pub(super) mod product_tests {
 
     #[test]
     fn patches_made_while_packing_equal_the_stored_patch_matrix() {
-        on_each_engine(|| {
+        on_each_engine(|_| {
             use crate::kernels::im2col::im2col;
             // Odd sizes: runs and depth blocks end inside a map row and inside a batch; batches of
             // 16 and 64 read whole runs of 16 from the maps.
@@ -660,7 +661,7 @@ pub(super) mod product_tests {
 
     #[test]
     fn small_multiples_of_powers_of_two_multiply_exactly_over_depth_chunks() {
-        on_each_engine(|| {
+        on_each_engine(|_| {
             // 40 depth blocks: three chunks, the last partial, each resumed from C.
             let (m, k, n) = (70, 40 * TILE_K - 3, 45);
             let a: Vec<f32> = (0..m * k)
